@@ -1,0 +1,305 @@
+/**
+ * Output masking for `keyloft run` and `keyloft deploy fly`: the child's stdout/stderr pass
+ * through with every secret value — and the common encoded forms of it — replaced by `***`.
+ *
+ * Patterns derived per value (as bytes): the value itself, each line of a multi-line value
+ * (and the value with LF/CRLF line endings swapped), the stable core of its base64 and base64url
+ * encodings at byte offsets 0, 1 and 2, its URL-encoded forms and its JSON-escaped forms.
+ * All occurrences of all patterns are found, overlapping or adjacent hits are merged, and every
+ * merged interval becomes one `***`.
+ */
+import { Transform } from 'node:stream';
+import type { TransformCallback } from 'node:stream';
+
+/** Values (and derived patterns) shorter than this many bytes are never masked. */
+export const MIN_MASK_LENGTH = 4;
+
+/** What a masked interval is replaced with. */
+export const MASK = '***';
+
+const MASK_BYTES = Buffer.from(MASK, 'latin1');
+
+function toBytes(value: string | Uint8Array): Buffer {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
+}
+
+/** Splits on LF, dropping a CR that precedes it. */
+function lines(v: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (;;) {
+    const nl = v.indexOf(0x0a, start);
+    const end = nl === -1 ? v.length : nl;
+    const lineEnd = end > start && v[end - 1] === 0x0d ? end - 1 : end;
+    if (lineEnd > start) out.push(v.subarray(start, lineEnd));
+    if (nl === -1) break;
+    start = nl + 1;
+  }
+  return out;
+}
+
+/** Converts lone LF to CRLF and CRLF to lone LF (both directions, as separate results). */
+function lineEndingVariants(v: Buffer): Buffer[] {
+  const s = v.toString('latin1'); // byte-preserving
+  const lf = s.replace(/\r\n/g, '\n');
+  const crlf = lf.replace(/\n/g, '\r\n');
+  return [Buffer.from(lf, 'latin1'), Buffer.from(crlf, 'latin1')];
+}
+
+/**
+ * The characters of base64(prefix + v + suffix) that depend only on v's bytes, for a prefix of
+ * `offset` arbitrary bytes: character i covers bits [6i, 6i + 6), so it is pure when those bits
+ * all lie inside v.
+ */
+function base64Core(v: Buffer, offset: number): string {
+  const encoded = Buffer.concat([Buffer.alloc(offset), v]).toString('base64');
+  const first = Math.ceil((8 * offset) / 6);
+  const end = Math.floor((8 * (offset + v.length)) / 6);
+  return end > first ? encoded.slice(first, end) : '';
+}
+
+function isUriComponentSafe(b: number): boolean {
+  return (
+    (b >= 0x30 && b <= 0x39) || // 0-9
+    (b >= 0x41 && b <= 0x5a) || // A-Z
+    (b >= 0x61 && b <= 0x7a) || // a-z
+    b === 0x2d || b === 0x5f || b === 0x2e || b === 0x21 || b === 0x7e || b === 0x2a || b === 0x27 || b === 0x28 || b === 0x29 // - _ . ! ~ * ' ( )
+  );
+}
+
+function isFormSafe(b: number): boolean {
+  return (
+    (b >= 0x30 && b <= 0x39) ||
+    (b >= 0x41 && b <= 0x5a) ||
+    (b >= 0x61 && b <= 0x7a) ||
+    b === 0x2a || b === 0x2d || b === 0x2e || b === 0x5f // * - . _
+  );
+}
+
+const HEX = '0123456789ABCDEF';
+
+/** Percent-encodes bytes (so it works for values that are not valid UTF-8, too). */
+function percentEncode(v: Buffer, safe: (b: number) => boolean, spaceAsPlus: boolean): string {
+  let out = '';
+  for (const b of v) {
+    if (safe(b)) out += String.fromCharCode(b);
+    else if (b === 0x20 && spaceAsPlus) out += '+';
+    else out += '%' + HEX[b >> 4] + HEX[b & 15];
+  }
+  return out;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function jsonForms(value: string | Uint8Array, bytes: Buffer): string[] {
+  let s: string;
+  if (typeof value === 'string') s = value;
+  else {
+    try {
+      s = utf8.decode(bytes);
+    } catch {
+      return [];
+    }
+  }
+  const json = JSON.stringify(s).slice(1, -1);
+  // Encoders that escape non-ASCII (Python's json.dumps default) and those that escape "/" (PHP).
+  const ascii = json.replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  return [json, ascii, json.replace(/\//g, '\\/'), ascii.replace(/\//g, '\\/')];
+}
+
+/**
+ * Builds the list of byte patterns to mask for the given secret values (Buffers or strings).
+ * Values shorter than MIN_MASK_LENGTH bytes are skipped (masking "a" would destroy output), and so
+ * are derived patterns shorter than that. The result holds no duplicates, longest first.
+ */
+export function maskPatterns(values: Array<string | Uint8Array>): Buffer[] {
+  const seen = new Set<string>();
+  const out: Buffer[] = [];
+  const add = (p: Buffer | string): void => {
+    const b = typeof p === 'string' ? Buffer.from(p, 'latin1') : p;
+    if (b.length < MIN_MASK_LENGTH) return;
+    const key = b.toString('latin1');
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push(Buffer.from(b));
+  };
+
+  for (const value of values) {
+    const v = toBytes(value);
+    if (v.length < MIN_MASK_LENGTH) continue;
+    add(v);
+
+    if (v.includes(0x0a)) {
+      for (const line of lines(v)) add(line);
+      for (const variant of lineEndingVariants(v)) add(variant);
+    }
+
+    for (const offset of [0, 1, 2]) {
+      const core = base64Core(v, offset);
+      add(core);
+      add(core.replace(/\+/g, '-').replace(/\//g, '_'));
+    }
+
+    add(percentEncode(v, isUriComponentSafe, false)); // encodeURIComponent
+    add(percentEncode(v, isUriComponentSafe, true)); // encodeURIComponent with spaces as +
+    add(percentEncode(v, isFormSafe, true)); // application/x-www-form-urlencoded (URLSearchParams)
+
+    for (const form of jsonForms(value, v)) add(Buffer.from(form, 'utf8'));
+  }
+  out.sort((a, b) => b.length - a.length);
+  return out;
+}
+
+const FILTER_BITS = 18;
+
+function slot(key: number): number {
+  return Math.imul(key, 0x9e3779b1) >>> (32 - FILTER_BITS);
+}
+
+/** The first four bytes of `b` at `i` as a little-endian int32. */
+function key4(b: Uint8Array, i: number): number {
+  return b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+}
+
+/** Masks complete buffers; `createMaskStream` uses it across chunk boundaries. */
+export class Masker {
+  /** The patterns being masked, longest first. */
+  readonly patterns: readonly Buffer[];
+  /** Length of the longest pattern (0 when there is nothing to mask). */
+  readonly maxPatternLength: number;
+  /** A bitmap over a hash of each pattern's first four bytes: a cheap pre-check per position. */
+  readonly #filter: Uint8Array;
+  /** Patterns grouped by their first four bytes, longest first within a group. */
+  readonly #buckets = new Map<number, Buffer[]>();
+
+  constructor(values: Array<string | Uint8Array>) {
+    this.patterns = maskPatterns(values);
+    this.maxPatternLength = this.patterns.length > 0 ? this.patterns[0]!.length : 0;
+    this.#filter = new Uint8Array(this.patterns.length > 0 ? 1 << FILTER_BITS : 0);
+    for (const p of this.patterns) {
+      const key = key4(p, 0);
+      this.#filter[slot(key)] = 1;
+      const bucket = this.#buckets.get(key);
+      if (bucket) bucket.push(p); // patterns arrive longest first, so buckets stay sorted
+      else this.#buckets.set(key, [p]);
+    }
+  }
+
+  /**
+   * All occurrences of all patterns in `buf`, merged where they overlap or touch, as a flat
+   * sorted list of [start, end) pairs: [s0, e0, s1, e1, ...].
+   */
+  findIntervals(buf: Uint8Array): number[] {
+    const out: number[] = [];
+    const n = buf.length;
+    if (this.patterns.length === 0 || n < MIN_MASK_LENGTH) return out;
+    const filter = this.#filter;
+    const buckets = this.#buckets;
+    let curStart = -1;
+    let curEnd = -1;
+    let key = (buf[0]! << 8) | (buf[1]! << 16) | (buf[2]! << 24);
+    for (let i = 0; i + MIN_MASK_LENGTH <= n; i++) {
+      key = (key >>> 8) | (buf[i + 3]! << 24);
+      if (filter[slot(key)] === 0) continue;
+      const bucket = buckets.get(key);
+      if (bucket === undefined) continue;
+      // Nothing starting here can reach past the current interval: skip the comparisons.
+      if (i + bucket[0]!.length <= curEnd) continue;
+      for (const p of bucket) {
+        const len = p.length;
+        if (i + len > n) continue;
+        let j = MIN_MASK_LENGTH;
+        while (j < len && buf[i + j] === p[j]) j++;
+        if (j < len) continue;
+        const end = i + len;
+        if (curEnd >= 0 && i <= curEnd) {
+          if (end > curEnd) curEnd = end;
+        } else {
+          if (curEnd >= 0) out.push(curStart, curEnd);
+          curStart = i;
+          curEnd = end;
+        }
+        break; // longest first: a shorter match here cannot extend the interval further
+      }
+    }
+    if (curEnd >= 0) out.push(curStart, curEnd);
+    return out;
+  }
+
+  /** Masks a complete buffer. Returns `buf` itself when nothing matched. */
+  maskAll(buf: Buffer): Buffer {
+    const intervals = this.findIntervals(buf);
+    if (intervals.length === 0) return buf;
+    const parts: Buffer[] = [];
+    let pos = 0;
+    for (let k = 0; k < intervals.length; k += 2) {
+      const start = intervals[k]!;
+      if (start > pos) parts.push(buf.subarray(pos, start));
+      parts.push(MASK_BYTES);
+      pos = intervals[k + 1]!;
+    }
+    if (pos < buf.length) parts.push(buf.subarray(pos));
+    return Buffer.concat(parts);
+  }
+}
+
+/**
+ * A Transform stream that masks across chunk boundaries: it holds back at most
+ * (longest pattern - 1) bytes at the end of each chunk until more data arrives or the stream ends,
+ * and flushes everything on end. Its output equals `maskAll` of the whole input, however the input
+ * was split into writes.
+ */
+export function createMaskStream(values: Array<string | Uint8Array>): Transform {
+  const masker = new Masker(values);
+  const holdBack = Math.max(0, masker.maxPatternLength - 1);
+  // `context` starts at the first byte any future match could start at. Its first `emitted` bytes
+  // have already been written out (they ended inside a mask; `inMask` says the output ends with
+  // one that a touching match must extend rather than repeat).
+  let context: Buffer = Buffer.alloc(0);
+  let emitted = 0;
+  let inMask = false;
+
+  const step = (chunk: Buffer, final: boolean): Buffer => {
+    const data = context.length === 0 ? Buffer.from(chunk) : Buffer.concat([context, chunk]);
+    // Every match starting before `safe` lies wholly inside `data`; later ones may be incomplete.
+    const safe = final ? data.length : Math.max(0, data.length - holdBack);
+    const intervals = masker.findIntervals(data);
+    const parts: Buffer[] = [];
+    let pos = emitted;
+    for (let k = 0; k < intervals.length; k += 2) {
+      const start = intervals[k]!;
+      const end = intervals[k + 1]!;
+      if (end <= pos) continue;
+      if (start > pos) {
+        if (start >= safe) break;
+        parts.push(data.subarray(pos, start));
+        inMask = false;
+      }
+      if (!inMask) parts.push(MASK_BYTES);
+      inMask = true;
+      pos = end;
+    }
+    if (pos < safe) {
+      parts.push(data.subarray(pos, safe));
+      inMask = false;
+      pos = safe;
+    }
+    context = data.subarray(safe);
+    emitted = pos - safe;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  };
+
+  return new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+      const out = step(chunk, false);
+      if (out.length > 0) this.push(out);
+      callback();
+    },
+    flush(callback: TransformCallback): void {
+      const out = step(Buffer.alloc(0), true);
+      if (out.length > 0) this.push(out);
+      context = Buffer.alloc(0);
+      callback();
+    },
+  });
+}
