@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   locked_out: 429,
   rate_limited: 429,
   wrong_role: 421,
+  unsupported_media_type: 415,
+  bad_request: 400,
   internal: 500,
   unavailable: 503,
 } as const;

@@ -1,0 +1,27 @@
+import { Command } from 'commander';
+import { registerAdmin } from './admin.js';
+import { serveCommand } from './serve.js';
+
+const program = new Command();
+program
+  .name('keyloft')
+  .description('keyloft: secrets for continuous deployment to Fly.io')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride((err) => {
+    // Usage errors exit 1; --help and --version exit 0.
+    process.exit(err.exitCode === 0 ? 0 : 1);
+  });
+
+program
+  .command('serve')
+  .description('run the keyloft server')
+  .option('--role <role>', 'all (default), api (no keys: dashboard and API), release (deployment routes only)')
+  .option('--port <port>', 'port to listen on (default 8080, or KEYLOFT_PORT)')
+  .option('--host <host>', 'address to listen on (default 127.0.0.1, or KEYLOFT_HOST)')
+  .addHelpText('after', '\nSettings come from the environment: KEYLOFT_DATABASE_URL, KEYLOFT_DATA_DIR, KEYLOFT_MASTER_KEY, KEYLOFT_MASTER_KEY_FILE, … (see README).\n')
+  .action(serveCommand);
+
+registerAdmin(program);
+
+await program.parseAsync(process.argv);

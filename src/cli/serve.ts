@@ -1,0 +1,97 @@
+import type { FastifyInstance } from 'fastify';
+import { type Config, ConfigError, loadConfig } from '../config.js';
+import type { Keyring } from '../crypto/keyring.js';
+import { buildApp } from '../http/app.js';
+import { loadMasterKeys, requireStoredMasterKey, StartupError, verifyMasterKeys } from '../services/bootstrap.js';
+import { createServices, type Services } from '../services/container.js';
+import { type Database, migrateToLatest, openDatabase } from '../store/db.js';
+import { modules } from './modules.js';
+
+export interface Running {
+  app: FastifyInstance;
+  url: string;
+  services: Services;
+  close(): Promise<void>;
+}
+
+/** Opens the database, checks keys for the role, builds the app and listens. */
+export async function startServer(config: Config, out: { print: (line: string) => void } = { print: (l) => process.stdout.write(`${l}\n`) }): Promise<Running> {
+  const database: Database = openDatabase(config.databaseUrl);
+  try {
+    await migrateToLatest(database.db);
+    let keyring: Keyring | undefined;
+    if (config.role === 'api') {
+      await requireStoredMasterKey(database.db);
+    } else {
+      const { keys, generatedFile } = await loadMasterKeys(config, database.db);
+      keyring = await verifyMasterKeys(database.db, keys, Date.now());
+      if (generatedFile) out.print(`keyloft: generated a new master key at ${generatedFile} (mode 0600). Back it up: without it no secret can be released.`);
+    }
+    const services = createServices(database.db, config);
+    const extras = await modules({ config, services, keyring });
+    const app = await buildApp({ config, services, extraApi: extras.api, web: extras.web, keysReady: () => config.role === 'api' || !!keyring });
+    await app.listen({ port: config.port, host: config.host });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    if (config.role !== 'release') {
+      const setupToken = await services.users.issueSetupToken();
+      if (setupToken) {
+        out.print(`keyloft: no user exists yet. Open ${url}/setup and enter this one-time setup token:`);
+        out.print(`  ${setupToken}`);
+      }
+    }
+    out.print(`keyloft ${config.role} listening on ${url}`);
+    return {
+      app,
+      url,
+      services,
+      close: async () => {
+        await app.close();
+        await database.close();
+      },
+    };
+  } catch (err) {
+    await database.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** `keyloft serve`: start, then drain and stop on SIGTERM / SIGINT. */
+export async function serveCommand(opts: { role?: string; port?: string; host?: string }): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env, opts);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`keyloft: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  let running: Running;
+  try {
+    running = await startServer(config);
+  } catch (err) {
+    if (err instanceof StartupError) {
+      process.stderr.write(`keyloft: refusing to start: ${err.message}\n`);
+      process.exit(1);
+    }
+    const e = err as { code?: string; message?: string };
+    process.stderr.write(`keyloft: could not start: ${e.code === 'EADDRINUSE' ? `port ${config.port} is already in use (set KEYLOFT_PORT or --port)` : (e.message ?? String(err))}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    running.app.log.info({ signal }, 'shutting down: draining requests');
+    running
+      .close()
+      .then(() => process.exit(0))
+      .catch(() => process.exit(1));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,138 @@
+import { isAbsolute, resolve } from 'node:path';
+
+export type ServerRole = 'all' | 'api' | 'release';
+export const SERVER_ROLES: readonly ServerRole[] = ['all', 'api', 'release'];
+
+/** Every setting keyloft reads, validated once and frozen. No other module reads process.env. */
+export interface Config {
+  readonly databaseUrl: string;
+  /** True when the database is the embedded SQLite default (the master key may be generated). */
+  readonly embedded: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly role: ServerRole;
+  /** Base64 master private keys from KEYLOFT_MASTER_KEY (comma-separated for rotation). Never logged. */
+  readonly masterKeys: readonly string[];
+  readonly masterKeyFile: string | undefined;
+  /** Where the master key is generated on first start of the embedded default. */
+  readonly defaultMasterKeyFile: string;
+  readonly logLevel: string;
+  readonly deployTokenTtlMinutes: number;
+  readonly releaseUrl: string | undefined;
+  readonly publicUrl: string | undefined;
+  readonly trustProxy: boolean;
+  readonly sessionTtlHours: number;
+  readonly bodyLimitBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, key: string, def: number, min: number, max: number, problems: string[]): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    problems.push(`${key} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+    return def;
+  }
+  return Number(raw);
+}
+
+function url(env: Env, key: string, problems: string[]): string | undefined {
+  const raw = env[key];
+  if (!raw) return undefined;
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    return raw.replace(/\/+$/, '');
+  } catch {
+    problems.push(`${key} must be an http(s) URL (got ${JSON.stringify(raw)})`);
+    return undefined;
+  }
+}
+
+/**
+ * Reads the configuration from the environment, with command-line overrides.
+ * Throws ConfigError listing every problem.
+ */
+export function loadConfig(env: Env = process.env, overrides: { role?: string; port?: string; host?: string } = {}): Config {
+  const problems: string[] = [];
+  const e: Env = { ...env };
+  if (overrides.role !== undefined) e.KEYLOFT_ROLE = overrides.role;
+  if (overrides.port !== undefined) e.KEYLOFT_PORT = overrides.port;
+  if (overrides.host !== undefined) e.KEYLOFT_HOST = overrides.host;
+
+  const dataDir = resolve(e.KEYLOFT_DATA_DIR || './data');
+  let databaseUrl = e.KEYLOFT_DATABASE_URL || '';
+  let embedded = false;
+  if (!databaseUrl) {
+    databaseUrl = resolve(dataDir, 'keyloft.db');
+    embedded = true;
+  } else if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    try {
+      new URL(databaseUrl);
+    } catch {
+      problems.push('KEYLOFT_DATABASE_URL is not a valid postgres:// URL');
+    }
+  } else if (/^(sqlite|file):/.test(databaseUrl) || isAbsolute(databaseUrl) || databaseUrl.startsWith('.')) {
+    const path = databaseUrl.replace(/^(sqlite|file):(\/\/)?/, '');
+    databaseUrl = resolve(path);
+    embedded = true;
+  } else {
+    problems.push('KEYLOFT_DATABASE_URL must be postgres://…, postgresql://…, sqlite:PATH or a file path');
+  }
+
+  const role = (e.KEYLOFT_ROLE || 'all') as ServerRole;
+  if (!SERVER_ROLES.includes(role)) problems.push(`KEYLOFT_ROLE / --role must be one of all, api, release (got ${JSON.stringify(e.KEYLOFT_ROLE)})`);
+
+  const masterKeys = (e.KEYLOFT_MASTER_KEY || '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  masterKeys.forEach((k, i) => {
+    if (!/^[A-Za-z0-9+/]{43}=$/.test(k) || Buffer.from(k, 'base64').length !== 32) {
+      problems.push(`KEYLOFT_MASTER_KEY${masterKeys.length > 1 ? ` (entry ${i + 1})` : ''} must be 32 bytes in base64 (44 characters)`);
+    }
+  });
+  const masterKeyFile = e.KEYLOFT_MASTER_KEY_FILE ? resolve(e.KEYLOFT_MASTER_KEY_FILE) : undefined;
+  if (role === 'api' && (masterKeys.length > 0 || masterKeyFile)) {
+    problems.push('the api role holds no master key: unset KEYLOFT_MASTER_KEY and KEYLOFT_MASTER_KEY_FILE, or use --role all|release');
+  }
+
+  const host = e.KEYLOFT_HOST || '127.0.0.1';
+  if (!/^[A-Za-z0-9.:\-[\]]+$/.test(host)) problems.push(`KEYLOFT_HOST must be a host name or address (got ${JSON.stringify(host)})`);
+  const logLevel = e.KEYLOFT_LOG_LEVEL || 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    problems.push(`KEYLOFT_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got ${JSON.stringify(logLevel)})`);
+  }
+  const trust = e.KEYLOFT_TRUST_PROXY || 'false';
+  if (!['true', 'false'].includes(trust)) problems.push(`KEYLOFT_TRUST_PROXY must be true or false (got ${JSON.stringify(trust)})`);
+
+  const config: Config = {
+    databaseUrl,
+    embedded,
+    port: int(e, 'KEYLOFT_PORT', 8080, 0, 65535, problems),
+    host,
+    dataDir,
+    role,
+    masterKeys,
+    masterKeyFile,
+    defaultMasterKeyFile: resolve(dataDir, 'master.key'),
+    logLevel,
+    deployTokenTtlMinutes: int(e, 'KEYLOFT_DEPLOY_TOKEN_TTL_MINUTES', 30, 1, 24 * 60, problems),
+    releaseUrl: url(e, 'KEYLOFT_RELEASE_URL', problems),
+    publicUrl: url(e, 'KEYLOFT_PUBLIC_URL', problems),
+    trustProxy: trust === 'true',
+    sessionTtlHours: int(e, 'KEYLOFT_SESSION_TTL_HOURS', 12, 1, 24 * 30, problems),
+    bodyLimitBytes: int(e, 'KEYLOFT_BODY_LIMIT_BYTES', 1024 * 1024, 64 * 1024 + 1024, 64 * 1024 * 1024, problems),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,55 @@
+import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
+
+/**
+ * The one HPKE suite keyloft uses (RFC 9180, base mode):
+ * DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM (16-byte tags).
+ */
+export const suite = new CipherSuite({
+  kem: new DhkemX25519HkdfSha256(),
+  kdf: new HkdfSha256(),
+  aead: new Aes256Gcm(),
+});
+
+/** Format byte at the start of every sealed blob, so the layout can change later. */
+export const BLOB_FORMAT_V1 = 0x01;
+/** Length of the X25519 encapsulated key. */
+export const ENC_LENGTH = 32;
+
+const utf8 = new TextEncoder();
+
+/** HPKE `info` strings separate the two uses of the suite. */
+export const INFO_VALUE = utf8.encode('keyloft/v1/secret-value');
+export const INFO_WRAP = utf8.encode('keyloft/v1/scope-private-key');
+
+/**
+ * Canonical associated data: a label and fields, each length-prefixed, so no two
+ * different field lists encode to the same bytes.
+ */
+export function encodeAad(label: string, fields: ReadonlyArray<string | number>): Uint8Array {
+  const parts = [label, ...fields.map(String)].map((f) => utf8.encode(f));
+  const total = parts.reduce((n, p) => n + 4 + p.length, 0);
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  let off = 0;
+  for (const p of parts) {
+    view.setUint32(off, p.length);
+    out.set(p, off + 4);
+    off += 4 + p.length;
+  }
+  return out;
+}
+
+/** Binds a value ciphertext to its row: project, scope, name and version. */
+export function valueAad(projectId: string, scope: string, name: string, version: number): Uint8Array {
+  return encodeAad('value', [projectId, scope, name, version]);
+}
+
+/** Binds a wrapped scope private key to its project, scope, key pair and master key. */
+export function wrapAad(projectId: string, scope: string, keyPairId: string, masterKeyId: string): Uint8Array {
+  return encodeAad('scope-key', [projectId, scope, keyPairId, masterKeyId]);
+}
+
+/** A copy of the view's bytes as a standalone ArrayBuffer (WebCrypto wants one). */
+export function toArrayBuffer(u: Uint8Array): ArrayBuffer {
+  return u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength) as ArrayBuffer;
+}

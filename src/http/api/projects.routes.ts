@@ -1,0 +1,132 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { requireActor } from '../plugins/auth.js';
+import type { RouteOptions } from './session.routes.js';
+import { bearer, Email, errors, Member, Project, Role, ScopeParam, SecretName, Slug, Value, ValueBase64 } from './schemas.js';
+
+const SlugParams = Type.Object({ slug: Slug });
+
+/** Projects and their members. */
+export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services, publicUrl }) => {
+  const auth = requireActor(publicUrl);
+
+  app.post(
+    '/projects',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['projects'],
+        summary: 'Create a project, optionally with its first secrets (all or nothing)',
+        security: bearer,
+        body: Type.Object({
+          slug: Slug,
+          name: Type.String({ minLength: 1, maxLength: 100 }),
+          flyApp: Type.Optional(Type.String({ maxLength: 63 })),
+          flyPreviewPattern: Type.Optional(Type.String({ maxLength: 80 })),
+          secrets: Type.Optional(
+            Type.Array(
+              Type.Object({ name: SecretName, scope: ScopeParam, value: Type.Optional(Value), valueBase64: Type.Optional(ValueBase64) }),
+              { maxItems: 500 },
+            ),
+          ),
+        }),
+        response: { 201: Type.Object({ project: Project, secrets: Type.Integer() }), ...errors(400, 401, 403, 409, 413) },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await services.projects.create(req.actor!, req.body)),
+  );
+
+  app.get(
+    '/projects',
+    { preHandler: auth, schema: { tags: ['projects'], summary: 'Projects you are a member of', security: bearer, response: { 200: Type.Object({ projects: Type.Array(Project) }), ...errors(401, 403) } } },
+    async (req) => ({ projects: await services.projects.list(req.actor!) }),
+  );
+
+  app.get(
+    '/projects/:slug',
+    { preHandler: auth, schema: { tags: ['projects'], summary: 'Show a project', security: bearer, params: SlugParams, response: { 200: Type.Object({ project: Project }), ...errors(401, 403, 404) } } },
+    async (req) => ({ project: await services.projects.show(req.actor!, req.params.slug) }),
+  );
+
+  app.patch(
+    '/projects/:slug',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['projects'],
+        summary: 'Change project settings (admin)',
+        security: bearer,
+        params: SlugParams,
+        body: Type.Object({
+          name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+          flyApp: Type.Optional(Type.String({ maxLength: 63 })),
+          flyPreviewPattern: Type.Optional(Type.String({ maxLength: 80 })),
+        }),
+        response: { 200: Type.Object({ project: Project }), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req) => ({ project: await services.projects.update(req.actor!, req.params.slug, req.body) }),
+  );
+
+  app.delete(
+    '/projects/:slug',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['projects'],
+        summary: 'Delete a project and all its secrets (admin); `confirm` must repeat the slug',
+        security: bearer,
+        params: SlugParams,
+        querystring: Type.Object({ confirm: Type.String({ maxLength: 63 }) }),
+        response: { 204: Type.Null(), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req, reply) => {
+      await services.projects.remove(req.actor!, req.params.slug, req.query.confirm);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/projects/:slug/members',
+    { preHandler: auth, schema: { tags: ['members'], summary: 'List members', security: bearer, params: SlugParams, response: { 200: Type.Object({ members: Type.Array(Member) }), ...errors(401, 403, 404) } } },
+    async (req) => ({ members: await services.projects.members(req.actor!, req.params.slug) }),
+  );
+
+  app.post(
+    '/projects/:slug/members',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['members'],
+        summary: 'Add a member or change their role (admin)',
+        security: bearer,
+        params: SlugParams,
+        body: Type.Object({ email: Email, role: Role }),
+        response: { 200: Type.Object({ member: Member, change: Type.String() }), 201: Type.Object({ member: Member, change: Type.String() }), ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const r = await services.projects.setMember(req.actor!, req.params.slug, req.body.email, req.body.role);
+      return reply.status(r.change === 'added' ? 201 : 200).send(r);
+    },
+  );
+
+  app.delete(
+    '/projects/:slug/members/:email',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['members'],
+        summary: 'Remove a member (admin)',
+        security: bearer,
+        params: Type.Object({ slug: Slug, email: Email }),
+        response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      await services.projects.removeMember(req.actor!, req.params.slug, req.params.email);
+      return reply.status(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,159 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ValidationError } from '../../domain/errors.js';
+import { DOTENV_MAX_BYTES } from '../../domain/dotenv.js';
+import { parseScope } from '../../domain/rules.js';
+import { requireActor } from '../plugins/auth.js';
+import type { RouteOptions } from './session.routes.js';
+import { bearer, errors, ScopeParam, SecretMeta, SecretName, Slug, Value, ValueBase64, VersionMeta } from './schemas.js';
+
+const SecretParams = Type.Object({ slug: Slug, scope: ScopeParam, name: SecretName });
+
+/** Secrets: metadata list, upsert, import, delete, history. No route returns a value. */
+export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services, publicUrl }) => {
+  const auth = requireActor(publicUrl);
+
+  app.get(
+    '/projects/:slug/secrets',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['secrets'],
+        summary: 'Secret metadata (never values), optionally of one scope',
+        security: bearer,
+        params: Type.Object({ slug: Slug }),
+        querystring: Type.Object({ scope: Type.Optional(ScopeParam) }),
+        response: { 200: Type.Object({ secrets: Type.Array(SecretMeta) }), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req) => ({ secrets: await services.secrets.list(req.actor!, req.params.slug, req.query.scope) }),
+  );
+
+  app.put(
+    '/projects/:slug/secrets/:scope/:name',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['secrets'],
+        summary: 'Add or overwrite a secret (a new version); give value (text) or valueBase64',
+        security: bearer,
+        params: SecretParams,
+        body: Type.Object({ value: Type.Optional(Value), valueBase64: Type.Optional(ValueBase64) }),
+        response: { 200: Type.Object({ secret: SecretMeta, created: Type.Boolean() }), 201: Type.Object({ secret: SecretMeta, created: Type.Boolean() }), ...errors(400, 401, 403, 404, 409, 413) },
+      },
+    },
+    async (req, reply) => {
+      const r = await services.secrets.upsert(req.actor!, req.params.slug, req.params.scope, req.params.name, req.body);
+      return reply.status(r.created ? 201 : 200).send(r);
+    },
+  );
+
+  app.post(
+    '/projects/:slug/secrets/:scopeImport',
+    {
+      preHandler: auth,
+      bodyLimit: DOTENV_MAX_BYTES + 64 * 1024,
+      schema: {
+        tags: ['secrets'],
+        summary: 'Bulk import into one scope, all or nothing: POST …/secrets/{scope}:import with a dotenv body (text/plain) or { secrets: { NAME: value } }',
+        security: bearer,
+        params: Type.Object({ slug: Slug, scopeImport: Type.String({ maxLength: 40, description: '{scope}:import, e.g. production:import' }) }),
+        querystring: Type.Object({ dryRun: Type.Optional(Type.Boolean()) }),
+        body: Type.Union([Type.String({ maxLength: DOTENV_MAX_BYTES }), Type.Object({ secrets: Type.Record(Type.String({ maxLength: 255 }), Type.Unknown()) })]),
+        response: {
+          200: Type.Object({
+            dryRun: Type.Boolean(),
+            written: Type.Integer(),
+            changes: Type.Array(
+              Type.Object({
+                name: Type.String(),
+                change: Type.Union([Type.Literal('added'), Type.Literal('changed'), Type.Literal('unchanged')]),
+                digestBefore: Type.Union([Type.String(), Type.Null()]),
+                digestAfter: Type.String(),
+              }),
+            ),
+          }),
+          ...errors(400, 401, 403, 404, 413),
+        },
+      },
+    },
+    async (req) => {
+      const m = /^([a-z]+):import$/.exec(req.params.scopeImport);
+      if (!m) throw new ValidationError('scope', 'use POST /projects/{slug}/secrets/{scope}:import, with scope production, preview or build');
+      const scope = parseScope(m[1]!, 'scope');
+      const body = req.body;
+      const source = typeof body === 'string' ? { dotenv: body } : { map: body.secrets };
+      return services.secrets.importSecrets(req.actor!, req.params.slug, scope, source, req.query.dryRun ?? false);
+    },
+  );
+
+  app.delete(
+    '/projects/:slug/secrets/:scope/:name',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['secrets'],
+        summary: 'Delete a secret (a tombstone version; pending removal until the next deployment)',
+        security: bearer,
+        params: SecretParams,
+        response: { 200: Type.Object({ secret: Type.Union([SecretMeta, Type.Null()]) }), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req) => ({ secret: (await services.secrets.remove(req.actor!, req.params.slug, req.params.scope, req.params.name)) ?? null }),
+  );
+
+  app.get(
+    '/projects/:slug/secrets/:scope/:name/versions',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['secrets'],
+        summary: 'Version history of a secret (metadata only)',
+        security: bearer,
+        params: SecretParams,
+        response: { 200: Type.Object({ versions: Type.Array(VersionMeta) }), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req) => ({ versions: await services.secrets.versions(req.actor!, req.params.slug, req.params.scope, req.params.name) }),
+  );
+
+  app.get(
+    '/projects/:slug/audit',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['audit'],
+        summary: 'Audit events, newest first, paged with `before`',
+        security: bearer,
+        params: Type.Object({ slug: Slug }),
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+          before: Type.Optional(Type.String({ maxLength: 64 })),
+          action: Type.Optional(Type.String({ maxLength: 64 })),
+          name: Type.Optional(Type.String({ maxLength: 255 })),
+        }),
+        response: {
+          200: Type.Object({
+            events: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                at: Type.String(),
+                actor: Type.String(),
+                ip: Type.Union([Type.String(), Type.Null()]),
+                action: Type.String(),
+                scope: Type.Union([Type.String(), Type.Null()]),
+                name: Type.Union([Type.String(), Type.Null()]),
+                version: Type.Union([Type.Integer(), Type.Null()]),
+                detail: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+              }),
+            ),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+            actions: Type.Array(Type.String()),
+          }),
+          ...errors(400, 401, 403, 404),
+        },
+      },
+    },
+    async (req) => services.audit.list(req.actor!, req.params.slug, req.query),
+  );
+};

@@ -1,0 +1,129 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Services } from '../../services/container.js';
+import { requireActor, SESSION_COOKIE } from '../plugins/auth.js';
+import { ApiToken, bearer, Email, errors, User } from './schemas.js';
+
+export interface RouteOptions {
+  services: Services;
+  publicUrl: string | undefined;
+  secureCookies: boolean;
+}
+
+/** Sign-in, first-run setup, personal API tokens and users. */
+export const sessionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services, publicUrl, secureCookies }) => {
+  const auth = requireActor(publicUrl);
+  const cookieOpts = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: secureCookies };
+
+  app.post(
+    '/session',
+    {
+      config: { rateLimited: true },
+      schema: {
+        tags: ['session'],
+        summary: 'Sign in: sets the session cookie',
+        body: Type.Object({ email: Email, password: Type.String({ maxLength: 1024 }) }),
+        response: { 200: Type.Object({ user: User, csrfToken: Type.String() }), ...errors(400, 401, 429) },
+      },
+    },
+    async (req, reply) => {
+      const s = await services.users.login(req.body.email, req.body.password, req.ip);
+      if (req.sessionToken) await services.users.logout(req.sessionToken);
+      reply.setCookie(SESSION_COOKIE, s.token, { ...cookieOpts, expires: new Date(s.expiresAt) });
+      return { user: s.user, csrfToken: s.csrfToken };
+    },
+  );
+
+  app.delete('/session', { schema: { tags: ['session'], summary: 'Sign out', response: { 204: Type.Null() } } }, async (req, reply) => {
+    if (req.sessionToken) await services.users.logout(req.sessionToken);
+    reply.clearCookie(SESSION_COOKIE, cookieOpts);
+    return reply.status(204).send(null);
+  });
+
+  app.post(
+    '/setup',
+    {
+      config: { rateLimited: true },
+      schema: {
+        tags: ['session'],
+        summary: 'First-run setup: create the first admin with the one-time setup token',
+        body: Type.Object({ setupToken: Type.String({ minLength: 1, maxLength: 200 }), email: Email, password: Type.String({ maxLength: 1024 }) }),
+        response: { 201: Type.Object({ user: User, csrfToken: Type.String() }), ...errors(400, 409) },
+      },
+    },
+    async (req, reply) => {
+      const s = await services.users.setup(req.body, req.ip);
+      reply.setCookie(SESSION_COOKIE, s.token, { ...cookieOpts, expires: new Date(s.expiresAt) });
+      return reply.status(201).send({ user: s.user, csrfToken: s.csrfToken });
+    },
+  );
+
+  app.post(
+    '/tokens',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['tokens'],
+        summary: 'Create a personal API token (shown once)',
+        security: bearer,
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }),
+        response: { 201: Type.Intersect([ApiToken, Type.Object({ token: Type.String() })]), ...errors(400, 401, 403) },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await services.users.createToken(req.actor!, req.body.name)),
+  );
+
+  app.get(
+    '/tokens',
+    { preHandler: auth, schema: { tags: ['tokens'], summary: 'List your API tokens', security: bearer, response: { 200: Type.Object({ tokens: Type.Array(ApiToken) }), ...errors(401, 403) } } },
+    async (req) => ({ tokens: await services.users.listTokens(req.actor!) }),
+  );
+
+  app.delete(
+    '/tokens/:id',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['tokens'],
+        summary: 'Revoke an API token',
+        security: bearer,
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        response: { 204: Type.Null(), ...errors(401, 403, 404) },
+      },
+    },
+    async (req, reply) => {
+      await services.users.revokeToken(req.actor!, req.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/me',
+    { preHandler: auth, schema: { tags: ['session'], summary: 'Who am I', security: bearer, response: { 200: Type.Object({ email: Type.String(), isAdmin: Type.Boolean(), kind: Type.String() }), ...errors(401) } } },
+    async (req) => {
+      const a = req.actor!;
+      return a.kind === 'user' ? { email: a.email, isAdmin: a.isAdmin, kind: 'user' } : { email: '', isAdmin: false, kind: a.kind };
+    },
+  );
+
+  app.post(
+    '/users',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['users'],
+        summary: 'Create a user (instance admins only)',
+        security: bearer,
+        body: Type.Object({ email: Email, password: Type.String({ maxLength: 1024 }), isAdmin: Type.Optional(Type.Boolean()) }),
+        response: { 201: Type.Object({ user: User }), ...errors(400, 401, 403, 409) },
+      },
+    },
+    async (req, reply) => reply.status(201).send({ user: await services.users.createUser(req.actor!, req.body) }),
+  );
+
+  app.get(
+    '/users',
+    { preHandler: auth, schema: { tags: ['users'], summary: 'List users (instance admins only)', security: bearer, response: { 200: Type.Object({ users: Type.Array(User) }), ...errors(401, 403) } } },
+    async (req) => ({ users: await services.users.listUsers(req.actor!) }),
+  );
+};

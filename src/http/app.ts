@@ -1,0 +1,150 @@
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import type { Config, ServerRole } from '../config.js';
+import type { Services } from '../services/container.js';
+import { projectRoutes } from './api/projects.routes.js';
+import { ErrorResponse } from './api/schemas.js';
+import { secretRoutes } from './api/secrets.routes.js';
+import { sessionRoutes } from './api/session.routes.js';
+import { registerAuth } from './plugins/auth.js';
+import { errorBody, registerErrorHandler } from './plugins/errors.js';
+
+/** Paths of log fields that could carry a credential; values never reach logs because bodies are not logged at all. */
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  '*.password',
+  '*.value',
+  '*.valueBase64',
+  '*.token',
+];
+
+export interface AppOptions {
+  config: Config;
+  services: Services;
+  /** Extra route plugins registered under /api/v1 for a role (deployments, release). */
+  extraApi?: ReadonlyArray<{ roles: readonly ServerRole[]; plugin: (app: FastifyInstance) => Promise<void> }>;
+  /** Page routes (the web dashboard), for roles all and api. */
+  web?: (app: FastifyInstance) => Promise<void>;
+  /** Readiness: whether the keys this role needs are loaded. */
+  keysReady: () => boolean;
+  /** Where log lines go (tests capture them); defaults to stdout. */
+  logStream?: NodeJS.WritableStream;
+}
+
+/** Builds the Fastify server for a role; does not listen. */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { config, services } = opts;
+  const app = Fastify({
+    logger:
+      config.logLevel === 'silent'
+        ? false
+        : { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' }, ...(opts.logStream ? { stream: opts.logStream } : {}) },
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(h) ? h : randomUUID();
+    },
+    requestIdHeader: false,
+    ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    routerOptions: { maxParamLength: 512 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    reply.header('cache-control', 'no-store');
+  });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        objectSrc: ["'none'"],
+      },
+    },
+    frameguard: { action: 'deny' },
+    hsts: config.publicUrl?.startsWith('https:') ? { maxAge: 31536000 } : false,
+  });
+  await app.register(cookie);
+  await app.register(formbody, { bodyLimit: config.bodyLimitBytes });
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (req, ctx) => ({
+      statusCode: 429,
+      ...errorBody('rate_limited', `too many requests; try again in ${Math.ceil(ctx.ttl / 1000)} s`, undefined, req.id),
+    }),
+  });
+  app.addSchema(ErrorResponse);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'keyloft API', version: '1', description: 'Secrets for continuous deployment. No route returns a secret value to a person.' },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'personal API token (klt_…), deploy key (kldk_…) or deploy token (kldt_…)' },
+          sessionCookie: { type: 'apiKey', in: 'cookie', name: 'keyloft_session' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+
+  registerErrorHandler(app);
+  registerAuth(app, services.auth);
+
+  // Route-level rate limit for sign-in and setup: in-memory per instance, on top of the
+  // database lockout that holds across instances.
+  app.addHook('onRoute', (route) => {
+    const cfg = route.config as { rateLimited?: boolean } | undefined;
+    if (cfg?.rateLimited) {
+      (route.config as Record<string, unknown>).rateLimit = { max: 20, timeWindow: '1 minute' };
+    }
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', role: config.role }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await sql`select 1`.execute(services.db);
+    } catch {
+      return reply.status(503).send({ status: 'unavailable', reason: 'database unreachable' });
+    }
+    if (!opts.keysReady()) return reply.status(503).send({ status: 'unavailable', reason: 'keys not loaded' });
+    return { status: 'ready', role: config.role };
+  });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const routeOpts = { services, publicUrl: config.publicUrl, secureCookies: config.publicUrl?.startsWith('https:') ?? false };
+  await app.register(
+    async (api) => {
+      if (config.role !== 'release') {
+        await api.register(sessionRoutes, routeOpts);
+        await api.register(projectRoutes, routeOpts);
+        await api.register(secretRoutes, routeOpts);
+      }
+      for (const extra of opts.extraApi ?? []) if (extra.roles.includes(config.role)) await api.register(extra.plugin);
+    },
+    { prefix: '/api/v1' },
+  );
+  if (opts.web && config.role !== 'release') await app.register(opts.web);
+  void Type;
+  return app;
+}

@@ -1,0 +1,78 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { KeyloftError } from '../../domain/errors.js';
+
+/** The one error envelope: `{ error: { code, message, field }, requestId }`. */
+export function errorBody(code: string, message: string, field: string | undefined, requestId: string, details?: Record<string, unknown>) {
+  return { error: { code, message, field: field ?? null, ...(details ? { details } : {}) }, requestId };
+}
+
+/** Turns a JSON-schema validation error into `field` and a message that names it. */
+function validationField(err: FastifyError): { field: string; message: string } {
+  const v = err.validation?.[0];
+  const ctx = (err as { validationContext?: string }).validationContext ?? 'body';
+  if (!v) return { field: ctx, message: err.message };
+  let path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  const params = v.params as Record<string, unknown>;
+  if (v.keyword === 'required' && typeof params.missingProperty === 'string') path = path ? `${path}.${params.missingProperty}` : params.missingProperty;
+  const field = path || ctx;
+  let message: string;
+  switch (v.keyword) {
+    case 'required':
+      message = `${field} is required`;
+      break;
+    case 'enum':
+      message = `${field} must be one of ${(params.allowedValues as unknown[]).join(', ')}`;
+      break;
+    case 'maxLength':
+      message = `${field} must be at most ${String(params.limit)} characters`;
+      break;
+    case 'minLength':
+      message = `${field} must be at least ${String(params.limit)} character${params.limit === 1 ? '' : 's'}`;
+      break;
+    case 'type':
+      message = `${field} must be of type ${String(params.type)}`;
+      break;
+    case 'pattern':
+      message = `${field} has an invalid format`;
+      break;
+    default:
+      message = `${field} ${v.message ?? 'is invalid'}`;
+  }
+  return { field, message };
+}
+
+/** Maps every error once; 5xx details are logged, never sent. Messages never contain request bodies. */
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err instanceof KeyloftError) {
+      if (err.status >= 500) req.log.error({ err }, 'request failed');
+      return reply.status(err.status).send(errorBody(err.code, err.message, err.field, req.id, err.details));
+    }
+    if (err.validation) {
+      const { field, message } = validationField(err);
+      return reply.status(400).send(errorBody('validation_failed', message, field, req.id));
+    }
+    switch (err.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return reply.status(413).send(errorBody('payload_too_large', 'the request body is too large', 'body', req.id));
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return reply.status(400).send(errorBody('invalid_json', 'the request body is not valid JSON', 'body', req.id));
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply.status(415).send(errorBody('unsupported_media_type', 'the Content-Type of the body is not supported here', 'body', req.id));
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return reply.status(400).send(errorBody('validation_failed', 'the Content-Length header does not match the body', 'body', req.id));
+    }
+    if (err instanceof SyntaxError) return reply.status(400).send(errorBody('invalid_json', 'the request body is not valid JSON', 'body', req.id));
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status >= 500) {
+      req.log.error({ err: { type: err.name, code: err.code, stack: err.stack } }, 'unhandled error');
+      return reply.status(500).send(errorBody('internal', 'internal server error', undefined, req.id));
+    }
+    return reply.status(status).send(errorBody('bad_request', err.message.slice(0, 200), undefined, req.id));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send(errorBody('not_found', `no route for ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`, undefined, req.id));
+  });
+}

@@ -1,0 +1,31 @@
+import type { Kysely } from 'kysely';
+import type { Config } from '../config.js';
+import type { DB } from '../store/schema.js';
+import { createAuditService } from './audit.service.js';
+import { createAuthService } from './auth.service.js';
+import { createPublicKeys } from './keys.service.js';
+import { createProjectsService } from './projects.service.js';
+import { createSecretsService } from './secrets.service.js';
+import { createStatusService } from './status.service.js';
+import { createUsersService } from './users.service.js';
+
+/** The services every role has. None of them holds a private key. */
+export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlHours'>, clock: () => number = Date.now) {
+  const base = { db, clock };
+  const keys = createPublicKeys(base);
+  const status = createStatusService();
+  const users = createUsersService({ ...base, sessionTtlMs: config.sessionTtlHours * 3_600_000 });
+  return {
+    db,
+    clock,
+    keys,
+    status,
+    users,
+    auth: createAuthService({ users }),
+    projects: createProjectsService({ ...base, keys }),
+    secrets: createSecretsService({ ...base, keys, status }),
+    audit: createAuditService(base),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;

@@ -1,0 +1,316 @@
+import { parseDotenv } from '../domain/dotenv.js';
+import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
+import { type Scope, validateSecretName, valueForScope } from '../domain/rules.js';
+import { shortDigest, valueDigest } from '../crypto/digest.js';
+import { sealValue } from '../crypto/sealing.js';
+import { newId } from '../crypto/tokens.js';
+import { insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
+import { isUniqueViolation, type Executor } from '../store/executor.js';
+import type { ProjectWithRole } from '../store/projects.repository.js';
+import type { SecretRow, SecretVersionRow } from '../store/schema.js';
+import {
+  advanceSecret,
+  findSecret,
+  findSecretsByNames,
+  insertSecret,
+  insertVersions,
+  listSecretMetadata,
+  listVersions,
+} from '../store/secrets.repository.js';
+import { authorizeProject } from './access.js';
+import { type Actor, actorLabel } from './actor.js';
+import type { BaseDeps } from './deps.js';
+import type { PublicKeys } from './keys.service.js';
+import type { StatusService } from './status.service.js';
+
+/** What a person may see of a secret: never its value. */
+export interface SecretMeta {
+  name: string;
+  scope: Scope;
+  version: number;
+  digest: string | null;
+  size: number | null;
+  updatedAt: string;
+  updatedBy: string;
+  deleted: boolean;
+  status: 'deployed' | 'pending' | 'pending_removal';
+  /** For preview secrets: on how many of the open preview apps the current version is deployed. */
+  applied?: { count: number; of: number };
+}
+
+export interface VersionMeta {
+  version: number;
+  kind: 'set' | 'delete' | 'restore';
+  digest: string | null;
+  size: number | null;
+  createdAt: string;
+  createdBy: string;
+}
+
+/** One secret to write: a validated name and value bytes. */
+export interface SecretInput {
+  name: string;
+  value: Uint8Array;
+}
+
+export type ImportChange = { name: string; change: 'added' | 'changed' | 'unchanged'; digestBefore: string | null; digestAfter: string };
+
+class RetryWrite extends Error {}
+
+const MAX_ATTEMPTS = 8;
+
+type Deps = BaseDeps & { keys: PublicKeys; status: Pick<StatusService, 'statusFor'> };
+
+/** Prepared (sealed) write of one secret version, built before the transaction. */
+interface PreparedWrite {
+  name: string;
+  existing: SecretRow | undefined;
+  version: SecretVersionRow;
+}
+
+export function createSecretsService(deps: Deps) {
+  const { db, clock, keys } = deps;
+
+  /** Seals values for the versions after the current ones. Runs outside any transaction. */
+  async function prepare(ex: Executor, project: { id: string; digest_key: Uint8Array }, scope: Scope, inputs: readonly SecretInput[], by: string): Promise<PreparedWrite[]> {
+    const existing = new Map((await findSecretsByNames(ex, project.id, scope, inputs.map((i) => i.name))).map((s) => [s.name, s]));
+    const { keyId, sealer } = await keys.sealerFor(ex, project.id, scope);
+    const now = clock();
+    return Promise.all(
+      inputs.map(async (input) => {
+        const cur = existing.get(input.name);
+        const version = (cur?.current_version ?? 0) + 1;
+        const ciphertext = await sealValue(sealer, project.id, scope, input.name, version, input.value);
+        return {
+          name: input.name,
+          existing: cur,
+          version: {
+            secret_id: cur?.id ?? newId('sec'),
+            version,
+            kind: 'set',
+            ciphertext,
+            key_id: keyId,
+            digest: valueDigest(project.digest_key, input.value),
+            size: input.value.length,
+            created_at: now,
+            created_by: by,
+          },
+        };
+      }),
+    );
+  }
+
+  /** Applies prepared writes inside a transaction; throws RetryWrite if another writer got there first. */
+  async function apply(trx: Executor, projectId: string, scope: Scope, writes: readonly PreparedWrite[]): Promise<void> {
+    for (const w of writes) {
+      const v = w.version;
+      if (w.existing) {
+        const ok = await advanceSecret(trx, w.existing.id, w.existing.current_version, { deleted: 0, updated_at: v.created_at, updated_by: v.created_by });
+        if (!ok) throw new RetryWrite();
+      } else {
+        try {
+          await insertSecret(trx, {
+            id: v.secret_id,
+            project_id: projectId,
+            scope,
+            name: w.name,
+            current_version: 1,
+            deleted: 0,
+            created_at: v.created_at,
+            updated_at: v.created_at,
+            updated_by: v.created_by,
+          });
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new RetryWrite();
+          throw err;
+        }
+      }
+    }
+    await insertVersions(trx, writes.map((w) => w.version));
+  }
+
+  /**
+   * Seals and writes `inputs` into one scope, all or nothing, with one audit event each.
+   * Retries with fresh seals when a concurrent writer moved a version.
+   */
+  async function writeAll(
+    project: ProjectWithRole | { id: string; digest_key: Uint8Array },
+    scope: Scope,
+    inputs: readonly SecretInput[],
+    actor: Actor,
+    action: 'secret.set' | 'secret.import',
+    extraInTx?: (trx: Executor) => Promise<void>,
+  ): Promise<PreparedWrite[]> {
+    const by = actorLabel(actor);
+    for (let attempt = 1; ; attempt++) {
+      const writes = await prepare(db, project, scope, inputs, by);
+      try {
+        await db.transaction().execute(async (trx) => {
+          await apply(trx, project.id, scope, writes);
+          const events: AuditInput[] = writes.map((w) => ({
+            at: w.version.created_at,
+            projectId: project.id,
+            actor: by,
+            actorIp: actor.ip,
+            action: w.existing ? 'secret.updated' : 'secret.created',
+            scope,
+            name: w.name,
+            version: w.version.version,
+            detail: { digest: shortDigest(w.version.digest!), via: action === 'secret.import' ? 'import' : 'set' },
+          }));
+          await insertAuditEvents(trx, events);
+          if (extraInTx) await extraInTx(trx);
+        });
+        return writes;
+      } catch (err) {
+        if (err instanceof RetryWrite && attempt < MAX_ATTEMPTS) continue;
+        if (err instanceof RetryWrite) throw new KeyloftError('conflict', 'the secret changed concurrently too many times; try again');
+        throw err;
+      }
+    }
+  }
+
+  async function toMeta(projectId: string, rows: Awaited<ReturnType<typeof listSecretMetadata>>): Promise<SecretMeta[]> {
+    const statuses = await deps.status.statusFor(db, projectId, rows);
+    const out: SecretMeta[] = [];
+    for (const r of rows) {
+      const st = statuses.get(r.id);
+      if (!st) continue; // a deleted secret no deployment still has: gone from the list
+      out.push({
+        name: r.name,
+        scope: r.scope as Scope,
+        version: r.current_version,
+        digest: r.digest ? shortDigest(r.digest) : null,
+        size: r.size,
+        updatedAt: new Date(r.updated_at).toISOString(),
+        updatedBy: r.updated_by,
+        deleted: r.deleted === 1,
+        status: st.status,
+        ...(st.applied ? { applied: st.applied } : {}),
+      });
+    }
+    return out;
+  }
+
+  async function metaOne(projectId: string, scope: Scope, name: string): Promise<SecretMeta> {
+    const rows = (await listSecretMetadata(db, projectId, scope)).filter((r) => r.name === name);
+    const [m] = await toMeta(projectId, rows);
+    if (!m) throw new NotFoundError(`secret ${quote(name)} was not found in ${scope}`, 'name');
+    return m;
+  }
+
+  return {
+    /** Metadata list of a project's secrets (one scope or all); a viewer may read it. */
+    async list(actor: Actor, slug: string, scope?: Scope): Promise<SecretMeta[]> {
+      const p = await authorizeProject(db, actor, slug, 'viewer', 'listing secrets');
+      return toMeta(p.id, await listSecretMetadata(db, p.id, scope));
+    },
+
+    /** Adds or overwrites one secret (a new version). Returns its metadata and whether it existed. */
+    async upsert(actor: Actor, slug: string, scope: Scope, name: string, input: { value?: string; valueBase64?: string }): Promise<{ secret: SecretMeta; created: boolean }> {
+      validateSecretName(name, 'name');
+      const value = valueForScope(scope, input);
+      const p = await authorizeProject(db, actor, slug, 'member', 'writing secrets');
+      const [w] = await writeAll(p, scope, [{ name, value }], actor, 'secret.set');
+      return { secret: await metaOne(p.id, scope, name), created: !w!.existing || w!.existing.deleted === 1 };
+    },
+
+    /** Writes several secrets of one scope, all or nothing (used by project creation and import). */
+    writeAll,
+
+    /**
+     * Imports dotenv text or a JSON map into one scope, all or nothing. Unchanged values are
+     * skipped. With `dryRun`, reports the changes and writes nothing.
+     */
+    async importSecrets(
+      actor: Actor,
+      slug: string,
+      scope: Scope,
+      source: { dotenv: string } | { map: Record<string, unknown> },
+      dryRun: boolean,
+    ): Promise<{ changes: ImportChange[]; written: number; dryRun: boolean }> {
+      const p = await authorizeProject(db, actor, slug, 'member', 'importing secrets');
+      const inputs = parseImport(scope, source);
+      const current = new Map((await listSecretMetadata(db, p.id, scope)).map((r) => [r.name, r]));
+      const changes: ImportChange[] = inputs.map((i) => {
+        const cur = current.get(i.name);
+        const after = valueDigest(p.digest_key, i.value);
+        const before = cur && cur.deleted === 0 ? cur.digest : null;
+        return {
+          name: i.name,
+          change: before === null ? 'added' : before === after ? 'unchanged' : 'changed',
+          digestBefore: before ? shortDigest(before) : null,
+          digestAfter: shortDigest(after),
+        };
+      });
+      const toWrite = inputs.filter((_, idx) => changes[idx]!.change !== 'unchanged');
+      if (dryRun || toWrite.length === 0) return { changes, written: 0, dryRun };
+      await writeAll(p, scope, toWrite, actor, 'secret.import');
+      return { changes, written: toWrite.length, dryRun };
+    },
+
+    /** Deletes a secret: a tombstone version; pending removal until the next deployment. */
+    async remove(actor: Actor, slug: string, scope: Scope, name: string): Promise<SecretMeta | undefined> {
+      validateSecretName(name, 'name');
+      const p = await authorizeProject(db, actor, slug, 'member', 'deleting secrets');
+      const by = actorLabel(actor);
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        const s = await findSecret(db, p.id, scope, name);
+        if (!s || s.deleted === 1) throw new NotFoundError(`secret ${quote(name)} was not found in ${scope}`, 'name');
+        const now = clock();
+        try {
+          await db.transaction().execute(async (trx) => {
+            if (!(await advanceSecret(trx, s.id, s.current_version, { deleted: 1, updated_at: now, updated_by: by }))) throw new RetryWrite();
+            await insertVersions(trx, [
+              { secret_id: s.id, version: s.current_version + 1, kind: 'delete', ciphertext: null, key_id: null, digest: null, size: null, created_at: now, created_by: by },
+            ]);
+            await insertAuditEvents(trx, [
+              { at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'secret.deleted', scope, name, version: s.current_version + 1 },
+            ]);
+          });
+          const rows = (await listSecretMetadata(db, p.id, scope)).filter((r) => r.name === name);
+          return (await toMeta(p.id, rows))[0];
+        } catch (err) {
+          if (err instanceof RetryWrite) continue;
+          throw err;
+        }
+      }
+      throw new KeyloftError('conflict', 'the secret changed concurrently too many times; try again');
+    },
+
+    /** Version history (metadata only), newest first. */
+    async versions(actor: Actor, slug: string, scope: Scope, name: string): Promise<VersionMeta[]> {
+      validateSecretName(name, 'name');
+      const p = await authorizeProject(db, actor, slug, 'viewer', 'reading history');
+      const s = await findSecret(db, p.id, scope, name);
+      if (!s) throw new NotFoundError(`secret ${quote(name)} was not found in ${scope}`, 'name');
+      return (await listVersions(db, s.id)).map((v) => ({
+        version: v.version,
+        kind: v.kind as VersionMeta['kind'],
+        digest: v.digest ? shortDigest(v.digest) : null,
+        size: v.size,
+        createdAt: new Date(v.created_at).toISOString(),
+        createdBy: v.created_by,
+      }));
+    },
+  };
+}
+
+export type SecretsService = ReturnType<typeof createSecretsService>;
+
+/** Turns an import body into validated inputs (names and values checked, duplicates refused). */
+export function parseImport(scope: Scope, source: { dotenv: string } | { map: Record<string, unknown> }): SecretInput[] {
+  if ('dotenv' in source) {
+    return parseDotenv(source.dotenv).map((e) => ({ name: e.name, value: valueForScope(scope, { value: e.value }, `${e.name}.`) }));
+  }
+  const entries = Object.entries(source.map);
+  if (entries.length > 5000) throw new ValidationError('secrets', 'an import may hold at most 5000 secrets', 'payload_too_large');
+  return entries.map(([name, v]) => {
+    validateSecretName(name, `secrets.${name.slice(0, 64)}`);
+    if (typeof v === 'string') return { name, value: valueForScope(scope, { value: v }, `secrets.${name}.`) };
+    if (v && typeof v === 'object' && typeof (v as { valueBase64?: unknown }).valueBase64 === 'string') {
+      return { name, value: valueForScope(scope, { valueBase64: (v as { valueBase64: string }).valueBase64 }, `secrets.${name}.`) };
+    }
+    throw new ValidationError(`secrets.${name}`, `secrets.${name} must be a string value or { "valueBase64": "…" }`);
+  });
+}

@@ -1,0 +1,59 @@
+import type { Executor } from '../store/executor.js';
+import { lastSucceededDeployments, openPreviewPrs, pinsOf } from '../store/deployments.repository.js';
+
+export interface SecretStatus {
+  status: 'deployed' | 'pending' | 'pending_removal';
+  applied?: { count: number; of: number };
+}
+
+interface StatusRow {
+  id: string;
+  scope: string;
+  current_version: number;
+  deleted: number;
+}
+
+/**
+ * Deployed / pending status: a secret is deployed when the last succeeded deployment of its
+ * environment used its current version. Preview secrets are reckoned per open pull request;
+ * build secrets against the last succeeded deployment of either environment.
+ */
+export function createStatusService() {
+  return {
+    /** Status per secret id; a deleted secret that no relevant deployment still has is left out. */
+    async statusFor(ex: Executor, projectId: string, rows: readonly StatusRow[]): Promise<Map<string, SecretStatus>> {
+      const scopes = new Set(rows.map((r) => r.scope));
+      const prs = scopes.has('preview') ? await openPreviewPrs(ex, projectId) : [];
+      const last = await lastSucceededDeployments(ex, projectId, prs);
+      const pins = await pinsOf(ex, [last.production, last.build, ...last.previews.values()].filter((d): d is string => !!d));
+      const pinned = (deploymentId: string | undefined, secretId: string) =>
+        deploymentId ? pins.get(deploymentId)?.get(secretId) : undefined;
+
+      const out = new Map<string, SecretStatus>();
+      for (const r of rows) {
+        if (r.scope === 'preview') {
+          const deps = prs.map((pr) => last.previews.get(pr));
+          if (r.deleted === 1) {
+            if (deps.some((d) => pinned(d, r.id) !== undefined)) {
+              out.set(r.id, { status: 'pending_removal', applied: { count: deps.filter((d) => pinned(d, r.id) === undefined).length, of: prs.length } });
+            }
+            continue;
+          }
+          const count = deps.filter((d) => pinned(d, r.id) === r.current_version).length;
+          out.set(r.id, { status: prs.length > 0 && count === prs.length ? 'deployed' : 'pending', applied: { count, of: prs.length } });
+          continue;
+        }
+        const d = r.scope === 'build' ? last.build : last.production;
+        const v = pinned(d, r.id);
+        if (r.deleted === 1) {
+          if (v !== undefined) out.set(r.id, { status: 'pending_removal' });
+          continue;
+        }
+        out.set(r.id, { status: v === r.current_version ? 'deployed' : 'pending' });
+      }
+      return out;
+    },
+  };
+}
+
+export type StatusService = ReturnType<typeof createStatusService>;

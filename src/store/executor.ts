@@ -1,0 +1,16 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { DB } from './schema.js';
+
+/** What every repository function takes: the database or the transaction it runs in. */
+export type Executor = Kysely<DB> | Transaction<DB>;
+
+/** Bytes from a blob column (better-sqlite3 and pg both return Buffers). */
+export function bytes(b: Uint8Array): Uint8Array {
+  return b;
+}
+
+/** True for a unique-constraint violation on either engine. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

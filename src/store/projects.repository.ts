@@ -1,0 +1,73 @@
+import type { Executor } from './executor.js';
+import type { NewProjectRow, ProjectKeyRow, ProjectRow } from './schema.js';
+
+/** A project row joined with the caller's role in it. */
+export type ProjectWithRole = ProjectRow & { role: string };
+
+export async function insertProject(ex: Executor, row: NewProjectRow): Promise<void> {
+  await ex.insertInto('projects').values(row).execute();
+}
+
+export async function findProjectBySlug(ex: Executor, slug: string): Promise<ProjectRow | undefined> {
+  return ex.selectFrom('projects').selectAll().where('slug', '=', slug).executeTakeFirst();
+}
+
+export async function findProjectById(ex: Executor, id: string): Promise<ProjectRow | undefined> {
+  return ex.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The project with `slug` if `userId` is a member of it, with the member's role. */
+export async function findProjectForMember(ex: Executor, slug: string, userId: string): Promise<ProjectWithRole | undefined> {
+  return ex
+    .selectFrom('projects')
+    .innerJoin('memberships', 'memberships.project_id', 'projects.id')
+    .selectAll('projects')
+    .select('memberships.role')
+    .where('projects.slug', '=', slug)
+    .where('memberships.user_id', '=', userId)
+    .executeTakeFirst();
+}
+
+export async function listProjectsForMember(ex: Executor, userId: string): Promise<ProjectWithRole[]> {
+  return ex
+    .selectFrom('projects')
+    .innerJoin('memberships', 'memberships.project_id', 'projects.id')
+    .selectAll('projects')
+    .select('memberships.role')
+    .where('memberships.user_id', '=', userId)
+    .orderBy('projects.slug')
+    .execute();
+}
+
+export async function updateProject(
+  ex: Executor,
+  id: string,
+  patch: Partial<Pick<ProjectRow, 'name' | 'fly_app' | 'fly_preview_pattern'>>,
+): Promise<void> {
+  await ex.updateTable('projects').set(patch).where('id', '=', id).execute();
+}
+
+export async function deleteProject(ex: Executor, id: string): Promise<void> {
+  await ex.deleteFrom('projects').where('id', '=', id).execute();
+}
+
+export async function insertProjectKey(ex: Executor, row: Omit<ProjectKeyRow, 'retired_at'>): Promise<void> {
+  await ex.insertInto('project_keys').values({ ...row, retired_at: null }).execute();
+}
+
+/** The active (not retired) key pair of a project scope. */
+export async function activeProjectKey(ex: Executor, projectId: string, scope: string): Promise<ProjectKeyRow | undefined> {
+  return ex
+    .selectFrom('project_keys')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .where('scope', '=', scope)
+    .where('retired_at', 'is', null)
+    .orderBy('created_at', 'desc')
+    .executeTakeFirst();
+}
+
+export async function projectKeysByIds(ex: Executor, ids: readonly string[]): Promise<ProjectKeyRow[]> {
+  if (ids.length === 0) return [];
+  return ex.selectFrom('project_keys').selectAll().where('id', 'in', ids).execute();
+}

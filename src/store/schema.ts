@@ -1,0 +1,187 @@
+import type { Insertable, Selectable, Updateable } from 'kysely';
+
+/** Timestamps are milliseconds since the epoch (bigint columns, read as numbers on both engines). Booleans are 0/1. */
+export interface MasterKeyTable {
+  id: string;
+  public_key: Uint8Array;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export interface ProjectTable {
+  id: string;
+  slug: string;
+  name: string;
+  fly_app: string;
+  fly_preview_pattern: string;
+  digest_key: Uint8Array;
+  created_at: number;
+  created_by: string;
+}
+
+export interface ProjectKeyTable {
+  id: string;
+  project_id: string;
+  scope: string;
+  public_key: Uint8Array;
+  wrapped_private_key: Uint8Array;
+  master_key_id: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export interface SecretTable {
+  id: string;
+  project_id: string;
+  scope: string;
+  name: string;
+  current_version: number;
+  deleted: number;
+  created_at: number;
+  updated_at: number;
+  updated_by: string;
+}
+
+export interface SecretVersionTable {
+  secret_id: string;
+  version: number;
+  kind: string; // 'set' | 'delete' | 'restore'
+  ciphertext: Uint8Array | null;
+  key_id: string | null;
+  digest: string | null;
+  size: number | null;
+  created_at: number;
+  created_by: string;
+}
+
+export interface UserTable {
+  id: string;
+  email: string;
+  password_hash: string;
+  is_admin: number;
+  created_at: number;
+}
+
+export interface SessionTable {
+  id_hash: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: number;
+  expires_at: number;
+  last_seen_at: number;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface MembershipTable {
+  project_id: string;
+  user_id: string;
+  role: string;
+  created_at: number;
+}
+
+export interface AuditEventTable {
+  id: string;
+  at: number;
+  project_id: string | null;
+  actor: string;
+  actor_ip: string | null;
+  action: string;
+  scope: string | null;
+  name: string | null;
+  version: number | null;
+  detail: string | null;
+}
+
+export interface LoginThrottleTable {
+  key: string;
+  failures: number;
+  window_start: number;
+  locked_until: number;
+}
+
+export interface SettingTable {
+  key: string;
+  value: string;
+}
+
+export interface DeployKeyTable {
+  id: string;
+  project_id: string;
+  name: string;
+  token_hash: string;
+  created_at: number;
+  created_by: string;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface DeploymentTable {
+  id: string;
+  project_id: string;
+  environment: string;
+  pr: number | null;
+  ref: string | null;
+  status: string; // running | succeeded | failed | expired
+  token_hash: string | null;
+  started_by: string;
+  created_at: number;
+  expires_at: number;
+  completed_at: number | null;
+}
+
+export interface DeploymentPinTable {
+  deployment_id: string;
+  secret_id: string;
+  kind: string; // runtime | build
+  version: number;
+}
+
+export interface PreviewTable {
+  project_id: string;
+  pr: number;
+  opened_at: number;
+  closed_at: number | null;
+}
+
+export interface DB {
+  master_keys: MasterKeyTable;
+  projects: ProjectTable;
+  project_keys: ProjectKeyTable;
+  secrets: SecretTable;
+  secret_versions: SecretVersionTable;
+  users: UserTable;
+  sessions: SessionTable;
+  api_tokens: ApiTokenTable;
+  memberships: MembershipTable;
+  audit_events: AuditEventTable;
+  login_throttle: LoginThrottleTable;
+  settings: SettingTable;
+  deploy_keys: DeployKeyTable;
+  deployments: DeploymentTable;
+  deployment_pins: DeploymentPinTable;
+  previews: PreviewTable;
+}
+
+export type ProjectRow = Selectable<ProjectTable>;
+export type NewProjectRow = Insertable<ProjectTable>;
+export type ProjectKeyRow = Selectable<ProjectKeyTable>;
+export type SecretRow = Selectable<SecretTable>;
+export type SecretVersionRow = Selectable<SecretVersionTable>;
+export type UserRow = Selectable<UserTable>;
+export type SessionRow = Selectable<SessionTable>;
+export type ApiTokenRow = Selectable<ApiTokenTable>;
+export type MembershipRow = Selectable<MembershipTable>;
+export type AuditEventRow = Selectable<AuditEventTable>;
+export type NewAuditEventRow = Insertable<AuditEventTable>;
+export type DeployKeyRow = Selectable<DeployKeyTable>;
+export type DeploymentRow = Selectable<DeploymentTable>;
+export type DeploymentUpdate = Updateable<DeploymentTable>;
