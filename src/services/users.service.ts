@@ -102,7 +102,7 @@ export function createUsersService(deps: Deps) {
     const now = clock();
     const expiresAt = now + deps.sessionTtlMs;
     await insertSession(db, { id_hash: hashToken(token), user_id: userId, csrf_token: csrfToken, created_at: now, expires_at: expiresAt, last_seen_at: now });
-    return { token, csrfToken, expiresAt, user: { id: userId, email, isAdmin, createdAt: '' } };
+    return { token, csrfToken, expiresAt, user: { id: userId, email, isAdmin, createdAt: new Date(now).toISOString() } };
   }
 
   return {

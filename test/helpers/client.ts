@@ -1,0 +1,89 @@
+import type { TestServer } from './server.js';
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  text: string;
+  headers: Headers;
+}
+
+/** Every response body seen by tests, for the "no value in any response" scan. */
+export const seenBodies: string[] = [];
+
+/** A small JSON client for the keyloft API. */
+export class Api {
+  constructor(
+    readonly baseUrl: string,
+    public token?: string,
+  ) {}
+
+  async call<T = any>(method: string, path: string, body?: unknown, opts: { contentType?: string; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let payload: string | undefined;
+    if (body !== undefined) {
+      headers['content-type'] = opts.contentType ?? 'application/json';
+      payload = typeof body === 'string' && opts.contentType ? body : JSON.stringify(body);
+    }
+    const res = await fetch(`${this.baseUrl}${path}`, { method, headers, body: payload });
+    const text = await res.text();
+    seenBodies.push(text);
+    let parsed: any = undefined;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: res.status, body: parsed as T, text, headers: res.headers };
+  }
+
+  get<T = any>(path: string) {
+    return this.call<T>('GET', path);
+  }
+  post<T = any>(path: string, body?: unknown, opts?: { contentType?: string }) {
+    return this.call<T>('POST', path, body, opts);
+  }
+  put<T = any>(path: string, body?: unknown) {
+    return this.call<T>('PUT', path, body);
+  }
+  delete<T = any>(path: string) {
+    return this.call<T>('DELETE', path);
+  }
+  with(token: string | undefined): Api {
+    return new Api(this.baseUrl, token);
+  }
+}
+
+export const ADMIN_EMAIL = 'admin@example.com';
+export const ADMIN_PASSWORD = 'correct horse battery staple';
+
+/** Runs first-run setup on a fresh server and returns an API client with a personal token. */
+export async function bootstrap(server: TestServer): Promise<Api> {
+  const anon = new Api(server.url);
+  if (!server.setupToken) throw new Error('server printed no setup token');
+  const s = await anon.post('/api/v1/setup', { setupToken: server.setupToken, email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
+  if (s.status !== 201) throw new Error(`setup failed: ${s.text}`);
+  return loginToken(server, ADMIN_EMAIL, ADMIN_PASSWORD);
+}
+
+/** Signs in with email and password and returns a client holding a new personal API token. */
+export async function loginToken(server: TestServer, email: string, password: string): Promise<Api> {
+  const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+  const t = await fetch(`${server.url}/api/v1/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken },
+    body: JSON.stringify({ name: `test-${Math.random().toString(36).slice(2, 8)}` }),
+  });
+  if (t.status !== 201) throw new Error(`token creation failed: ${t.status} ${await t.text()}`);
+  return new Api(server.url, ((await t.json()) as { token: string }).token);
+}
+
+/** Creates a user through the API (as an instance admin) and returns a client signed in as them. */
+export async function createUser(server: TestServer, admin: Api, email: string, password = 'another long password'): Promise<Api> {
+  const r = await admin.post('/api/v1/users', { email, password });
+  if (r.status !== 201) throw new Error(`user creation failed: ${r.text}`);
+  return loginToken(server, email, password);
+}
