@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config, ServerRole } from '../config.js';
 import type { Keyring } from '../crypto/keyring.js';
+import { deploymentRoutes, releaseRoutes } from '../http/api/deployments.routes.js';
 import type { Services } from '../services/container.js';
+import { createReleaseService } from '../services/release.service.js';
 
 export interface ModuleContext {
   config: Config;
@@ -15,7 +17,17 @@ export interface Modules {
   web: ((app: FastifyInstance) => Promise<void>) | undefined;
 }
 
-/** Optional feature modules (deployments and release, the web dashboard), wired per role. */
-export async function modules(_ctx: ModuleContext): Promise<Modules> {
-  return { api: [], web: undefined };
+/** Feature modules (deployments and release, the web dashboard), wired per role. */
+export async function modules(ctx: ModuleContext): Promise<Modules> {
+  const { config, services, keyring } = ctx;
+  const routeOpts = { services, publicUrl: config.publicUrl, secureCookies: config.publicUrl?.startsWith('https:') ?? false };
+  // Only roles with the master key construct the release service: the api role cannot open values.
+  const release = keyring ? createReleaseService({ db: services.db, clock: services.clock, keyring }) : undefined;
+  return {
+    api: [
+      { roles: ['all', 'api'], plugin: async (app) => app.register(deploymentRoutes, routeOpts) },
+      { roles: ['all', 'api', 'release'], plugin: async (app) => app.register(releaseRoutes, { ...routeOpts, release, releaseUrl: config.releaseUrl }) },
+    ],
+    web: undefined,
+  };
 }

@@ -55,3 +55,97 @@ export async function findDeployment(ex: Executor, id: string): Promise<Deployme
 export async function findDeploymentByTokenHash(ex: Executor, hash: string): Promise<DeploymentRow | undefined> {
   return ex.selectFrom('deployments').selectAll().where('token_hash', '=', hash).executeTakeFirst();
 }
+
+export async function listDeployments(ex: Executor, projectId: string, q: { environment?: string | undefined; limit: number; pr?: number | undefined }): Promise<DeploymentRow[]> {
+  let query = ex.selectFrom('deployments').selectAll().where('project_id', '=', projectId);
+  if (q.environment) query = query.where('environment', '=', q.environment);
+  if (q.pr !== undefined) query = query.where('pr', '=', q.pr);
+  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
+}
+
+/** Marks running deployments past their expiry as expired (and drops their token). */
+export async function expireDeployments(ex: Executor, now: number, projectId?: string): Promise<void> {
+  let q = ex.updateTable('deployments').set({ status: 'expired', token_hash: null }).where('status', '=', 'running').where('expires_at', '<=', now);
+  if (projectId) q = q.where('project_id', '=', projectId);
+  await q.execute();
+}
+
+/** Ends a running deployment; false when it was not running any more. */
+export async function finishDeployment(ex: Executor, id: string, status: string, now: number): Promise<boolean> {
+  const r = await ex
+    .updateTable('deployments')
+    .set({ status, completed_at: now, token_hash: null })
+    .where('id', '=', id)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/** Current, live (not deleted) secrets of the given scopes: what a new deployment pins. */
+export async function currentSecretsForPinning(ex: Executor, projectId: string, scopes: readonly string[]): Promise<Array<{ id: string; scope: string; name: string; current_version: number }>> {
+  return ex
+    .selectFrom('secrets')
+    .select(['id', 'scope', 'name', 'current_version'])
+    .where('project_id', '=', projectId)
+    .where('scope', 'in', scopes)
+    .where('deleted', '=', 0)
+    .orderBy('name')
+    .execute();
+}
+
+export interface PinWithName {
+  secret_id: string;
+  kind: string;
+  version: number;
+  name: string;
+  scope: string;
+}
+
+export async function pinsWithNames(ex: Executor, deploymentId: string): Promise<PinWithName[]> {
+  return ex
+    .selectFrom('deployment_pins')
+    .innerJoin('secrets', 'secrets.id', 'deployment_pins.secret_id')
+    .select(['deployment_pins.secret_id', 'deployment_pins.kind', 'deployment_pins.version', 'secrets.name', 'secrets.scope'])
+    .where('deployment_pins.deployment_id', '=', deploymentId)
+    .orderBy('secrets.name')
+    .execute();
+}
+
+export interface PinnedCiphertext extends PinWithName {
+  ciphertext: Uint8Array | null;
+  key_id: string | null;
+}
+
+/** The pinned versions of a deployment with their ciphertexts (release path only). */
+export async function pinnedCiphertexts(ex: Executor, deploymentId: string): Promise<PinnedCiphertext[]> {
+  return ex
+    .selectFrom('deployment_pins')
+    .innerJoin('secrets', 'secrets.id', 'deployment_pins.secret_id')
+    .innerJoin('secret_versions', (j) =>
+      j.onRef('secret_versions.secret_id', '=', 'deployment_pins.secret_id').onRef('secret_versions.version', '=', 'deployment_pins.version'),
+    )
+    .select([
+      'deployment_pins.secret_id',
+      'deployment_pins.kind',
+      'deployment_pins.version',
+      'secrets.name',
+      'secrets.scope',
+      'secret_versions.ciphertext',
+      'secret_versions.key_id',
+    ])
+    .where('deployment_pins.deployment_id', '=', deploymentId)
+    .execute();
+}
+
+export async function openPreview(ex: Executor, projectId: string, pr: number, now: number): Promise<void> {
+  await ex
+    .insertInto('previews')
+    .values({ project_id: projectId, pr, opened_at: now, closed_at: null })
+    .onConflict((oc) => oc.columns(['project_id', 'pr']).doUpdateSet({ closed_at: null }))
+    .execute();
+}
+
+export async function closePreview(ex: Executor, projectId: string, pr: number, now: number): Promise<boolean> {
+  const r = await ex.updateTable('previews').set({ closed_at: now }).where('project_id', '=', projectId).where('pr', '=', pr).where('closed_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}

@@ -1,0 +1,215 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { KeyloftError } from '../../domain/errors.js';
+import type { ReleaseService } from '../../services/release.service.js';
+import { requireActor } from '../plugins/auth.js';
+import type { RouteOptions } from './session.routes.js';
+import { bearer, errors, Slug } from './schemas.js';
+
+export const Deployment = Type.Object({
+  id: Type.String(),
+  environment: Type.Union([Type.Literal('production'), Type.Literal('preview')]),
+  pr: Type.Union([Type.Integer(), Type.Null()]),
+  ref: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('expired')]),
+  startedBy: Type.String(),
+  createdAt: Type.String(),
+  expiresAt: Type.String(),
+  completedAt: Type.Union([Type.String(), Type.Null()]),
+});
+const PinList = Type.Array(Type.Object({ name: Type.String(), version: Type.Integer() }));
+const Pinned = Type.Object({ runtime: PinList, build: PinList });
+const DeployKey = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), createdBy: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]) });
+const DeploymentId = Type.String({ minLength: 1, maxLength: 64 });
+
+/** Deployment lifecycle and deploy keys (roles all and api). */
+export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services, publicUrl }) => {
+  const auth = requireActor(publicUrl);
+
+  app.post(
+    '/projects/:slug/deployments',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['deployments'],
+        summary: 'Start a deployment: pins the current version of every secret of the environment and every build secret; returns its deploy token once',
+        security: bearer,
+        params: Type.Object({ slug: Slug }),
+        body: Type.Object({
+          environment: Type.Union([Type.Literal('production'), Type.Literal('preview')]),
+          pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
+          ref: Type.Optional(Type.String({ maxLength: 200 })),
+        }),
+        response: {
+          201: Type.Object({
+            id: Type.String(),
+            token: Type.String(),
+            expiresAt: Type.String(),
+            deployment: Deployment,
+            project: Type.Object({ slug: Type.String(), flyApp: Type.String(), flyPreviewPattern: Type.String(), app: Type.String() }),
+            pinned: Pinned,
+          }),
+          ...errors(400, 401, 403, 404),
+        },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await services.deployments.start(req.actor!, req.params.slug, req.body)),
+  );
+
+  app.get(
+    '/projects/:slug/deployments',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['deployments'],
+        summary: 'Deployments of a project, newest first',
+        security: bearer,
+        params: Type.Object({ slug: Slug }),
+        querystring: Type.Object({
+          environment: Type.Optional(Type.Union([Type.Literal('production'), Type.Literal('preview')])),
+          pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+        }),
+        response: { 200: Type.Object({ deployments: Type.Array(Deployment) }), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req) => ({ deployments: await services.deployments.list(req.actor!, req.params.slug, req.query) }),
+  );
+
+  app.get(
+    '/projects/:slug/deployments/:id',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['deployments'],
+        summary: 'One deployment with its pinned secret names and versions',
+        security: bearer,
+        params: Type.Object({ slug: Slug, id: DeploymentId }),
+        response: { 200: Type.Object({ deployment: Deployment, pinned: Pinned, app: Type.String() }), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req) => services.deployments.get(req.actor!, req.params.slug, req.params.id),
+  );
+
+  app.delete(
+    '/projects/:slug/previews/:pr',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['deployments'],
+        summary: 'Mark a preview app (pull request) closed',
+        security: bearer,
+        params: Type.Object({ slug: Slug, pr: Type.Integer({ minimum: 1, maximum: 2147483647 }) }),
+        response: { 204: Type.Null(), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req, reply) => {
+      await services.deployments.closePreview(req.actor!, req.params.slug, req.params.pr);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/projects/:slug/deploy-keys',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['deploy keys'],
+        summary: 'Create a project deploy key (admin; the key is shown once)',
+        security: bearer,
+        params: Type.Object({ slug: Slug }),
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }),
+        response: { 201: Type.Intersect([DeployKey, Type.Object({ token: Type.String() })]), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await services.deployKeys.create(req.actor!, req.params.slug, req.body.name)),
+  );
+
+  app.get(
+    '/projects/:slug/deploy-keys',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['deploy keys'],
+        summary: 'List deploy keys with last use (admin)',
+        security: bearer,
+        params: Type.Object({ slug: Slug }),
+        response: { 200: Type.Object({ deployKeys: Type.Array(DeployKey) }), ...errors(401, 403, 404) },
+      },
+    },
+    async (req) => ({ deployKeys: await services.deployKeys.list(req.actor!, req.params.slug) }),
+  );
+
+  app.delete(
+    '/projects/:slug/deploy-keys/:id',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['deploy keys'],
+        summary: 'Revoke a deploy key (admin)',
+        security: bearer,
+        params: Type.Object({ slug: Slug, id: Type.String({ maxLength: 64 }) }),
+        response: { 204: Type.Null(), ...errors(401, 403, 404) },
+      },
+    },
+    async (req, reply) => {
+      await services.deployKeys.revoke(req.actor!, req.params.slug, req.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+};
+
+export interface ReleaseRouteOptions extends RouteOptions {
+  /** Absent on the api role: the secrets route then names the release URL. */
+  release: ReleaseService | undefined;
+  releaseUrl: string | undefined;
+}
+
+/** What a deploy token uses: the pinned values and completion (roles all and release; completion also on api). */
+export const releaseRoutes: FastifyPluginAsyncTypebox<ReleaseRouteOptions> = async (app, { services, publicUrl, release, releaseUrl }) => {
+  const auth = requireActor(publicUrl);
+  const Released = Type.Object({ runtime: Type.Record(Type.String(), Type.String()), build: Type.Record(Type.String(), Type.String({ description: 'base64' })) });
+
+  app.get(
+    '/deployments/:id/secrets',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['release'],
+        summary: "The deployment's pinned values (deploy token only; build values in base64)",
+        security: [{ bearerAuth: [] }],
+        params: Type.Object({ id: DeploymentId }),
+        response: { 200: Released, ...errors(401, 403, 404, 421) },
+      },
+    },
+    async (req) => {
+      if (!release) {
+        throw new KeyloftError(
+          'wrong_role',
+          releaseUrl
+            ? `this keyloft instance holds no keys (role api); fetch secrets from the release instance at ${releaseUrl}`
+            : 'this keyloft instance holds no keys (role api); fetch secrets from a release instance (set KEYLOFT_RELEASE_URL)',
+          undefined,
+          releaseUrl ? { releaseUrl } : undefined,
+        );
+      }
+      return release.release(req.actor!, req.params.id);
+    },
+  );
+
+  app.post(
+    '/deployments/:id/complete',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['release'],
+        summary: 'End a running deployment as succeeded or failed; revokes its token',
+        security: bearer,
+        params: Type.Object({ id: DeploymentId }),
+        body: Type.Object({ status: Type.Union([Type.Literal('succeeded'), Type.Literal('failed')]) }),
+        response: { 200: Type.Object({ deployment: Deployment }), ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (req) => ({ deployment: await services.deployments.complete(req.actor!, req.params.id, req.body.status) }),
+  );
+};

@@ -1,0 +1,254 @@
+import { ConflictError, ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
+import { type Environment, parseEnvironment, validatePr } from '../domain/rules.js';
+import { hashToken, newId, newToken } from '../crypto/tokens.js';
+import { insertAuditEvents } from '../store/audit.repository.js';
+import {
+  closePreview,
+  currentSecretsForPinning,
+  expireDeployments,
+  findDeployment,
+  findDeploymentByTokenHash,
+  finishDeployment,
+  insertDeployment,
+  insertPins,
+  listDeployments,
+  openPreview,
+  pinsWithNames,
+} from '../store/deployments.repository.js';
+import { findProjectById } from '../store/projects.repository.js';
+import type { DeploymentRow, ProjectRow } from '../store/schema.js';
+import { authorizeProject } from './access.js';
+import { type Actor, actorLabel, projectNotFound } from './actor.js';
+import type { BaseDeps } from './deps.js';
+
+export interface Deployment {
+  id: string;
+  environment: Environment;
+  pr: number | null;
+  ref: string | null;
+  status: 'running' | 'succeeded' | 'failed' | 'expired';
+  startedBy: string;
+  createdAt: string;
+  expiresAt: string;
+  completedAt: string | null;
+}
+
+export interface Pinned {
+  runtime: Array<{ name: string; version: number }>;
+  build: Array<{ name: string; version: number }>;
+}
+
+export interface StartedDeployment {
+  id: string;
+  token: string;
+  expiresAt: string;
+  deployment: Deployment;
+  project: { slug: string; flyApp: string; flyPreviewPattern: string; app: string };
+  pinned: Pinned;
+}
+
+export const REF_RE = /^[A-Za-z0-9._\/@+-]{1,200}$/;
+
+export function toDeployment(d: DeploymentRow): Deployment {
+  return {
+    id: d.id,
+    environment: d.environment as Environment,
+    pr: d.pr,
+    ref: d.ref,
+    status: d.status as Deployment['status'],
+    startedBy: d.started_by,
+    createdAt: new Date(d.created_at).toISOString(),
+    expiresAt: new Date(d.expires_at).toISOString(),
+    completedAt: d.completed_at === null ? null : new Date(d.completed_at).toISOString(),
+  };
+}
+
+/** The Fly app a deployment goes to: the production app, or the preview pattern filled in. */
+export function appName(p: Pick<ProjectRow, 'slug' | 'fly_app' | 'fly_preview_pattern'>, environment: Environment, pr: number | null): string {
+  if (environment === 'production') return p.fly_app;
+  return p.fly_preview_pattern.replaceAll('<slug>', p.slug).replaceAll('<pr>', String(pr));
+}
+
+type Deps = BaseDeps & { tokenTtlMs: number };
+
+/**
+ * Deployments: start (pins the current versions), list, show, complete, expiry, preview apps.
+ * Tokens are 256-bit random, stored as SHA-256, valid for one running, unexpired deployment.
+ */
+export function createDeploymentsService(deps: Deps) {
+  const { db, clock } = deps;
+
+  /** A project the actor may start deployments in: member+ users, or the project's own deploy key. */
+  async function projectForStart(actor: Actor, slug: string): Promise<ProjectRow> {
+    if (actor.kind === 'deploy-key') {
+      const p = await findProjectById(db, actor.projectId);
+      if (!p || p.slug !== slug) throw projectNotFound(slug);
+      return p;
+    }
+    if (actor.kind === 'deployment') {
+      const p = await findProjectById(db, actor.projectId);
+      if (!p || p.slug !== slug) throw projectNotFound(slug);
+      throw new ForbiddenError('a deploy token cannot start deployments');
+    }
+    return authorizeProject(db, actor, slug, 'member', 'starting deployments');
+  }
+
+  async function pinnedOf(deploymentId: string): Promise<Pinned> {
+    const pins = await pinsWithNames(db, deploymentId);
+    return {
+      runtime: pins.filter((p) => p.kind === 'runtime').map((p) => ({ name: p.name, version: p.version })),
+      build: pins.filter((p) => p.kind === 'build').map((p) => ({ name: p.name, version: p.version })),
+    };
+  }
+
+  return {
+    async start(actor: Actor, slug: string, input: { environment: string; pr?: number | string | undefined; ref?: string | undefined }): Promise<StartedDeployment> {
+      const environment = parseEnvironment(String(input.environment ?? ''), 'environment');
+      let pr: number | null = null;
+      if (environment === 'preview') {
+        if (input.pr === undefined || input.pr === null) throw new ValidationError('pr', 'pr (the pull request number) is required for a preview deployment');
+        pr = validatePr(input.pr, 'pr');
+      } else if (input.pr !== undefined && input.pr !== null) {
+        throw new ValidationError('pr', 'pr is only for preview deployments');
+      }
+      const ref = input.ref === undefined || input.ref === '' ? null : String(input.ref);
+      if (ref !== null && !REF_RE.test(ref)) throw new ValidationError('ref', 'ref must be 1–200 characters of letters, digits and ._/@+-');
+      const project = await projectForStart(actor, slug);
+
+      const id = newId('dep');
+      const token = newToken('deploy');
+      const now = clock();
+      const expiresAt = now + deps.tokenTtlMs;
+      const by = actorLabel(actor);
+      const pinned = await db.transaction().execute(async (trx) => {
+        const current = await currentSecretsForPinning(trx, project.id, [environment, 'build']);
+        const row: DeploymentRow = {
+          id,
+          project_id: project.id,
+          environment,
+          pr,
+          ref,
+          status: 'running',
+          token_hash: hashToken(token),
+          started_by: by,
+          created_at: now,
+          expires_at: expiresAt,
+          completed_at: null,
+        };
+        await insertDeployment(trx, row);
+        await insertPins(trx, current.map((s) => ({ deployment_id: id, secret_id: s.id, kind: s.scope === 'build' ? 'build' : 'runtime', version: s.current_version })));
+        if (pr !== null) await openPreview(trx, project.id, pr, now);
+        await insertAuditEvents(trx, [
+          {
+            at: now,
+            projectId: project.id,
+            actor: by,
+            actorIp: actor.ip,
+            action: 'deployment.started',
+            detail: { deployment: id, environment, pr, ref, runtime: current.filter((s) => s.scope !== 'build').length, build: current.filter((s) => s.scope === 'build').length },
+          },
+        ]);
+        return {
+          runtime: current.filter((s) => s.scope !== 'build').map((s) => ({ name: s.name, version: s.current_version })),
+          build: current.filter((s) => s.scope === 'build').map((s) => ({ name: s.name, version: s.current_version })),
+        };
+      });
+      const deployment = toDeployment({
+        id,
+        project_id: project.id,
+        environment,
+        pr,
+        ref,
+        status: 'running',
+        token_hash: null,
+        started_by: by,
+        created_at: now,
+        expires_at: expiresAt,
+        completed_at: null,
+      });
+      return {
+        id,
+        token,
+        expiresAt: deployment.expiresAt,
+        deployment,
+        project: { slug: project.slug, flyApp: project.fly_app, flyPreviewPattern: project.fly_preview_pattern, app: appName(project, environment, pr) },
+        pinned,
+      };
+    },
+
+    async list(actor: Actor, slug: string, q: { environment?: string | undefined; limit?: number | undefined; pr?: number | undefined } = {}): Promise<Deployment[]> {
+      const p = await authorizeProject(db, actor, slug, 'viewer', 'listing deployments');
+      const environment = q.environment ? parseEnvironment(q.environment, 'environment') : undefined;
+      const limit = q.limit ?? 50;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new ValidationError('limit', 'limit must be a whole number from 1 to 200');
+      await expireDeployments(db, clock(), p.id);
+      return (await listDeployments(db, p.id, { environment, limit, pr: q.pr })).map(toDeployment);
+    },
+
+    async get(actor: Actor, slug: string, id: string): Promise<{ deployment: Deployment; pinned: Pinned; app: string }> {
+      const p = await authorizeProject(db, actor, slug, 'viewer', 'viewing deployments');
+      await expireDeployments(db, clock(), p.id);
+      const d = await findDeployment(db, id);
+      if (!d || d.project_id !== p.id) throw new NotFoundError(`deployment ${quote(id)} was not found`, 'id');
+      return { deployment: toDeployment(d), pinned: await pinnedOf(d.id), app: appName(p, d.environment as Environment, d.pr) };
+    },
+
+    /**
+     * Ends a running deployment and revokes its token. Allowed for the deployment's own token,
+     * the project's deploy key, and members of the project.
+     */
+    async complete(actor: Actor, id: string, statusIn: string): Promise<Deployment> {
+      if (statusIn !== 'succeeded' && statusIn !== 'failed') throw new ValidationError('status', 'status must be succeeded or failed');
+      const now = clock();
+      const d = await findDeployment(db, id);
+      const notFound = new NotFoundError(`deployment ${quote(id)} was not found`, 'id');
+      if (!d) throw notFound;
+      if (actor.kind === 'deployment' && actor.deploymentId !== id) throw notFound;
+      if (actor.kind === 'deploy-key' && actor.projectId !== d.project_id) throw notFound;
+      if (actor.kind === 'user') {
+        const p = await findProjectById(db, d.project_id);
+        if (!p) throw notFound;
+        try {
+          await authorizeProject(db, actor, p.slug, 'member', 'completing deployments');
+        } catch (err) {
+          if (err instanceof KeyloftError && err.status === 404) throw notFound;
+          throw err;
+        }
+      }
+      if (d.status === 'running' && d.expires_at <= now) await expireDeployments(db, now, d.project_id);
+      const by = actorLabel(actor);
+      const done = await db.transaction().execute(async (trx) => {
+        if (!(await finishDeployment(trx, id, statusIn, now))) return false;
+        await insertAuditEvents(trx, [{ at: now, projectId: d.project_id, actor: by, actorIp: actor.ip, action: `deployment.${statusIn}`, detail: { deployment: id } }]);
+        return true;
+      });
+      const after = (await findDeployment(db, id))!;
+      if (!done) throw new ConflictError(`deployment ${id} is already ${after.status}`, 'status');
+      return toDeployment(after);
+    },
+
+    /** Marks a preview app closed: it no longer counts for preview status. */
+    async closePreview(actor: Actor, slug: string, prIn: number | string): Promise<void> {
+      const pr = validatePr(prIn, 'pr');
+      const p = await authorizeProject(db, actor, slug, 'member', 'closing preview apps');
+      const now = clock();
+      await db.transaction().execute(async (trx) => {
+        if (!(await closePreview(trx, p.id, pr, now))) throw new NotFoundError(`no open preview app for pull request ${pr}`, 'pr');
+        await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'preview.closed', detail: { pr } }]);
+      });
+    },
+
+    /** Resolves a deploy token: only for a running, unexpired deployment. */
+    async tokenActor(token: string, ip: string | null): Promise<Actor | undefined> {
+      const d = await findDeploymentByTokenHash(db, hashToken(token));
+      if (!d || d.status !== 'running') return undefined;
+      if (d.expires_at <= clock()) {
+        await expireDeployments(db, clock(), d.project_id);
+        return undefined;
+      }
+      return { kind: 'deployment', deploymentId: d.id, projectId: d.project_id, environment: d.environment, ip };
+    },
+  };
+}
+
+export type DeploymentsService = ReturnType<typeof createDeploymentsService>;

@@ -1,0 +1,70 @@
+import { KeyloftError, NotFoundError } from '../domain/errors.js';
+import type { Keyring, ValueOpener } from '../crypto/keyring.js';
+import { insertAuditEvents } from '../store/audit.repository.js';
+import { expireDeployments, findDeployment, pinnedCiphertexts } from '../store/deployments.repository.js';
+import { projectKeysByIds } from '../store/projects.repository.js';
+import type { Actor } from './actor.js';
+import { actorLabel } from './actor.js';
+import type { BaseDeps } from './deps.js';
+
+export interface Released {
+  runtime: Record<string, string>;
+  build: Record<string, string>;
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/**
+ * The release path: the only code that unwraps a project's private keys. It hands a running
+ * deployment the values it pinned — each scope key unwrapped once per request — and writes one
+ * audit event per release (deployment, count, names; never values).
+ */
+export function createReleaseService(deps: BaseDeps & { keyring: Keyring }) {
+  const { db, clock, keyring } = deps;
+
+  return {
+    async release(actor: Actor, deploymentId: string): Promise<Released> {
+      const notFound = new NotFoundError('deployment not found, or this token is not for it', 'id');
+      if (actor.kind !== 'deployment' || actor.deploymentId !== deploymentId) throw notFound;
+      const now = clock();
+      const d = await findDeployment(db, deploymentId);
+      if (!d || d.project_id !== actor.projectId) throw notFound;
+      if (d.status !== 'running' || d.expires_at <= now) {
+        if (d.status === 'running') await expireDeployments(db, now, d.project_id);
+        throw new KeyloftError('unauthenticated', 'the deployment is no longer running; its token is revoked');
+      }
+      const pins = await pinnedCiphertexts(db, deploymentId);
+      // Defence in depth: a runtime pin must be of the deployment's environment, a build pin of build.
+      for (const p of pins) {
+        const expected = p.kind === 'build' ? 'build' : d.environment;
+        if (p.scope !== expected || p.ciphertext === null || p.key_id === null) throw new KeyloftError('internal', 'a pinned secret does not belong to this deployment');
+      }
+      const keyIds = [...new Set(pins.map((p) => p.key_id!))];
+      const openers = new Map<string, ValueOpener>();
+      for (const k of await projectKeysByIds(db, keyIds)) {
+        if (k.project_id !== d.project_id) throw new KeyloftError('internal', 'a pinned secret is sealed to another project');
+        openers.set(k.id, await keyring.scopeOpener({ id: k.id, projectId: k.project_id, scope: k.scope, wrappedPrivateKey: new Uint8Array(k.wrapped_private_key), masterKeyId: k.master_key_id }));
+      }
+      const opened = await Promise.all(pins.map((p) => openers.get(p.key_id!)!.open(new Uint8Array(p.ciphertext!), p.name, p.version)));
+      const out: Released = { runtime: {}, build: {} };
+      pins.forEach((p, i) => {
+        const bytes = opened[i]!;
+        if (p.kind === 'build') out.build[p.name] = Buffer.from(bytes).toString('base64');
+        else out.runtime[p.name] = utf8.decode(bytes);
+      });
+      await insertAuditEvents(db, [
+        {
+          at: now,
+          projectId: d.project_id,
+          actor: actorLabel(actor),
+          actorIp: actor.ip,
+          action: 'deployment.released',
+          detail: { deployment: deploymentId, count: pins.length, runtime: pins.filter((p) => p.kind !== 'build').map((p) => p.name), build: pins.filter((p) => p.kind === 'build').map((p) => p.name) },
+        },
+      ]);
+      return out;
+    },
+  };
+}
+
+export type ReleaseService = ReturnType<typeof createReleaseService>;
