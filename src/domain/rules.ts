@@ -170,13 +170,14 @@ export function decodeBase64(input: string, field = 'valueBase64'): Uint8Array {
 export function valueForScope(scope: Scope, input: { value?: string | undefined; valueBase64?: string | undefined }, fieldPrefix = ''): Uint8Array {
   const has = (x: unknown) => typeof x === 'string';
   if (has(input.value) === has(input.valueBase64)) {
-    throw new ValidationError(`${fieldPrefix}value`, 'give exactly one of value or valueBase64');
+    throw new ValidationError(`${fieldPrefix}value`, `give exactly one of ${fieldPrefix}value or ${fieldPrefix}valueBase64`);
   }
   if (has(input.value)) return validateTextValue(input.value!, `${fieldPrefix}value`);
   const bytes = validateBinaryValue(decodeBase64(input.valueBase64!, `${fieldPrefix}valueBase64`), `${fieldPrefix}valueBase64`);
   if (scope !== 'build') {
     // App secrets are text: a base64 body must decode to valid UTF-8 without NUL.
-    const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+    // ignoreBOM keeps a leading U+FEFF, so a BOM-prefixed text value round-trips byte for byte.
+    const text = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(bytes);
     if (!Buffer.from(text, 'utf8').equals(Buffer.from(bytes))) {
       throw new ValidationError(`${fieldPrefix}valueBase64`, `${fieldPrefix}valueBase64 must decode to UTF-8 text for ${scope} secrets`);
     }
