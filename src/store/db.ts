@@ -28,7 +28,8 @@ export function openDatabase(url: string, opts: { poolSize?: number } = {}): Dat
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
   const path = url.replace(/^(sqlite|file):(\/\/)?/, '');
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  // The data directory holds the database and (on the embedded default) the master key: owner only.
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const sqlite = new SQLite(path);
   sqlite.pragma('journal_mode = WAL');
   // FULL: a commit is on disk before the response that acknowledges it.
