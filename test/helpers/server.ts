@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -74,6 +74,9 @@ export async function createStore(dialect: DialectName): Promise<TestStore> {
     return { dialect, dataDir, databaseUrl: undefined, cleanup: async () => rmSync(dataDir, { recursive: true, force: true }) };
   }
   const db = await createPgDatabase();
+  // PostgreSQL has no generated default key: keyloft refuses to start when KEYLOFT_MASTER_KEY_FILE
+  // names a missing file, so write a fresh master key there (mode 0600), as an operator would.
+  writeFileSync(join(dataDir, 'master.key'), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
   return {
     dialect,
     dataDir,

@@ -50,6 +50,11 @@ export function registerErrorHandler(app: FastifyInstance): void {
     }
     if (err.validation) {
       const { field, message } = validationField(err);
+      // A secret value over the schema's length bound is the same 64 KiB rule that domain/ reports
+      // as payload_too_large; answer it the same way whichever check caught it first.
+      if (err.validation[0]?.keyword === 'maxLength' && /(^|\.)(value|valueBase64)$/.test(field)) {
+        return reply.status(413).send(errorBody('payload_too_large', `${field} must be at most 65536 bytes (64 KiB)`, field, req.id));
+      }
       return reply.status(400).send(errorBody('validation_failed', message, field, req.id));
     }
     switch (err.code) {
