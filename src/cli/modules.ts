@@ -4,6 +4,7 @@ import type { Keyring } from '../crypto/keyring.js';
 import { deploymentRoutes, releaseRoutes } from '../http/api/deployments.routes.js';
 import type { Services } from '../services/container.js';
 import { createReleaseService } from '../services/release.service.js';
+import { webPlugin } from '../http/web/plugin.js';
 
 export interface ModuleContext {
   config: Config;
@@ -28,6 +29,6 @@ export async function modules(ctx: ModuleContext): Promise<Modules> {
       { roles: ['all', 'api'], plugin: async (app) => app.register(deploymentRoutes, routeOpts) },
       { roles: ['all', 'api', 'release'], plugin: async (app) => app.register(releaseRoutes, { ...routeOpts, release, releaseUrl: config.releaseUrl }) },
     ],
-    web: undefined,
+    web: webPlugin({ config, services }),
   };
 }

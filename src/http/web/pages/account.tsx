@@ -1,0 +1,134 @@
+import type { ApiTokenInfo } from '../../../services/users.service.js';
+import { Csrf, Document, EmptyState, ErrorSummary, Field, type FormErrors, type PageCtx, RelTime } from '../ui.js';
+
+export function TokensPage(p: { ctx: PageCtx; tokens: ApiTokenInfo[]; created?: { name: string; token: string }; name?: string; errors?: FormErrors }) {
+  const e = p.errors?.fields ?? {};
+  return (
+    <Document ctx={p.ctx} title="API tokens" crumbs={[{ label: 'API tokens', href: '/account/tokens' }]}>
+      <div class="page-head">
+        <div>
+          <h1>API tokens</h1>
+          <p>
+            Personal tokens for the <code>keyloft</code> CLI and automation. They act as you, in every project you belong to.
+          </p>
+        </div>
+      </div>
+      <div class="stack-lg">
+        {p.created ? (
+          <section class="card" aria-labelledby="new-token-h">
+            <div class="card-head">
+              <div>
+                <h2 id="new-token-h">Token “{p.created.name}” created</h2>
+                <p>Copy it now: it is shown only this once and stored only as a hash.</p>
+              </div>
+            </div>
+            <div class="card-body stack">
+              <div class="field">
+                <label for="new-token">Your new API token</label>
+                <div class="token-box">
+                  <input id="new-token" type="text" readOnly value={p.created.token} class="input-mono" autocomplete="off" spellcheck={false} />
+                  <button class="btn btn-primary" type="button" data-copy-target="new-token" hidden>
+                    Copy
+                  </button>
+                </div>
+              </div>
+              <p class="hint">
+                Use it with <code>keyloft login --url URL --token TOKEN</code> or <code>KEYLOFT_TOKEN</code>.
+              </p>
+            </div>
+          </section>
+        ) : null}
+        <ErrorSummary errors={p.errors} />
+        <form method="post" action="/account/tokens" novalidate class="card" aria-labelledby="create-h">
+          <Csrf ctx={p.ctx} />
+          <div class="card-head">
+            <h2 id="create-h">Create a token</h2>
+          </div>
+          <div class="card-body">
+            <div class="secret-form">
+              <Field name="name" label="Name" error={e.name} hint="What it is for, e.g. “laptop” or “GitHub Actions”.">
+                {(a) => <input {...a} name="name" type="text" value={p.name ?? ''} maxLength={100} autocomplete="off" required />}
+              </Field>
+              <div class="submit-cell">
+                <button class="btn btn-primary" type="submit">
+                  Create token
+                </button>
+              </div>
+            </div>
+          </div>
+        </form>
+        <section class="card" aria-labelledby="tokens-h">
+          <div class="card-head">
+            <h2 id="tokens-h">
+              Your tokens <span class="muted">({p.tokens.length})</span>
+            </h2>
+          </div>
+          {p.tokens.length === 0 ? (
+            <EmptyState title="No API tokens">
+              <p>Create one to use the CLI.</p>
+            </EmptyState>
+          ) : (
+            <div class="table-wrap">
+              <table class="responsive">
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">Created</th>
+                    <th scope="col">Last used</th>
+                    <th scope="col">
+                      <span class="sr-only">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {p.tokens.map((t) => (
+                    <tr>
+                      <td class="primary" data-label="Name">
+                        <strong>{t.name}</strong>
+                      </td>
+                      <td data-label="Created">
+                        <RelTime iso={t.createdAt} now={p.ctx.now} />
+                      </td>
+                      <td data-label="Last used">{t.lastUsedAt ? <RelTime iso={t.lastUsedAt} now={p.ctx.now} /> : <span class="muted">never</span>}</td>
+                      <td class="actions">
+                        <a class="btn btn-sm btn-danger-ghost" href={`/account/tokens/${encodeURIComponent(t.id)}/revoke`} aria-label={`Revoke ${t.name}`}>
+                          Revoke
+                        </a>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </section>
+      </div>
+    </Document>
+  );
+}
+
+export function ConfirmRevokePage(p: { ctx: PageCtx; token: ApiTokenInfo }) {
+  return (
+    <Document ctx={p.ctx} title="Revoke token" crumbs={[{ label: 'API tokens', href: '/account/tokens' }]}>
+      <div class="narrow">
+        <form method="post" action={`/account/tokens/${encodeURIComponent(p.token.id)}/revoke`} class="card danger" aria-labelledby="rv-h">
+          <Csrf ctx={p.ctx} />
+          <div class="card-head">
+            <h2 id="rv-h">Revoke “{p.token.name}”?</h2>
+          </div>
+          <div class="card-body">
+            <p>Anything that uses this token stops working at once. This cannot be undone.</p>
+          </div>
+          <div class="card-foot">
+            <a class="btn" href="/account/tokens">
+              Cancel
+            </a>
+            <button class="btn btn-danger" type="submit">
+              Revoke token
+            </button>
+          </div>
+        </form>
+      </div>
+    </Document>
+  );
+}

@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import { type KeyloftError, NotFoundError, quote } from '../../../domain/errors.js';
+import { formBody, formErrors, html, pageCtx, seeOther, setFlash } from '../kit.js';
+import { ConfirmRevokePage, TokensPage } from '../pages/account.js';
+import type { WebDeps } from '../plugin.js';
+
+export async function accountRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
+  const { services, opts } = deps;
+
+  app.get('/account', async (_req, reply) => seeOther(reply, '/account/tokens'));
+
+  app.get('/account/tokens', async (req, reply) => {
+    const tokens = await services.users.listTokens(req.actor!);
+    return html(reply, <TokensPage ctx={pageCtx(req, reply, opts)} tokens={tokens} />);
+  });
+
+  // The new token is rendered in the response to the POST itself: shown once, never stored in a cookie or URL.
+  app.post('/account/tokens', async (req, reply) => {
+    const f = formBody(req);
+    const name = (f.name ?? '').trim();
+    try {
+      const created = await services.users.createToken(req.actor!, name);
+      const tokens = await services.users.listTokens(req.actor!);
+      return html(reply, <TokensPage ctx={pageCtx(req, reply, opts)} tokens={tokens} created={{ name: created.name, token: created.token }} />, 201);
+    } catch (err) {
+      const errors = formErrors(err);
+      const tokens = await services.users.listTokens(req.actor!);
+      return html(reply, <TokensPage ctx={pageCtx(req, reply, opts)} tokens={tokens} name={name} errors={errors} />, (err as KeyloftError).status);
+    }
+  });
+
+  app.get('/account/tokens/:id/revoke', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const token = (await services.users.listTokens(req.actor!)).find((t) => t.id === id);
+    if (!token) throw new NotFoundError(`token ${quote(id)} was not found`, 'id');
+    return html(reply, <ConfirmRevokePage ctx={pageCtx(req, reply, opts)} token={token} />);
+  });
+
+  app.post('/account/tokens/:id/revoke', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const token = (await services.users.listTokens(req.actor!)).find((t) => t.id === id);
+    await services.users.revokeToken(req.actor!, id);
+    setFlash(reply, opts, 'token_revoked', { name: token?.name ?? id });
+    return seeOther(reply, '/account/tokens');
+  });
+}

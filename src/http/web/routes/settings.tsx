@@ -1,0 +1,246 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type KeyloftError, NotFoundError, quote } from '../../../domain/errors.js';
+import { isScope, type Scope, validateSecretName } from '../../../domain/rules.js';
+import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue } from '../kit.js';
+import {
+  AuditPage,
+  ConfirmDeletePage,
+  ConfirmRemoveMemberPage,
+  GeneralPage,
+  HistoryPage,
+  MembersPage,
+  type SecretForm,
+  type SecretsMode,
+  SecretsPage,
+  canWrite,
+  settingsHref,
+} from '../pages/settings.js';
+import type { WebDeps } from '../plugin.js';
+import type { FormErrors } from '../ui.js';
+
+type Env = 'all' | 'production' | 'preview';
+
+export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
+  const { services, opts } = deps;
+  const slugOf = (req: FastifyRequest) => (req.params as { slug: string }).slug;
+
+  app.get('/projects/:slug/settings', async (req, reply) => seeOther(reply, settingsHref(slugOf(req), 'general')));
+
+  // ---- General ----
+  app.get('/projects/:slug/settings/general', async (req, reply) => {
+    const project = await services.projects.show(req.actor!, slugOf(req));
+    return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} />);
+  });
+
+  app.post('/projects/:slug/settings/general', async (req, reply) => {
+    const slug = slugOf(req);
+    const f = formBody(req);
+    const form = { name: f.name ?? '', flyApp: f.flyApp ?? '', flyPreviewPattern: f.flyPreviewPattern ?? '' };
+    try {
+      await services.projects.update(req.actor!, slug, form);
+      setFlash(reply, opts, 'project_updated');
+      return seeOther(reply, settingsHref(slug, 'general'));
+    } catch (err) {
+      const errors = formErrors(err);
+      const project = await services.projects.show(req.actor!, slug);
+      return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} form={form} errors={errors} />, (err as KeyloftError).status);
+    }
+  });
+
+  app.post('/projects/:slug/settings/delete', async (req, reply) => {
+    const slug = slugOf(req);
+    const f = formBody(req);
+    try {
+      await services.projects.remove(req.actor!, slug, f.confirm ?? '');
+      setFlash(reply, opts, 'project_deleted', { slug });
+      return seeOther(reply, '/projects');
+    } catch (err) {
+      const errors = formErrors(err);
+      const project = await services.projects.show(req.actor!, slug);
+      return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} deleteErrors={errors} />, (err as KeyloftError).status);
+    }
+  });
+
+  // ---- Secrets and Build ----
+  async function renderSecrets(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    mode: SecretsMode,
+    extra: { env?: Env; form?: SecretForm; errors?: FormErrors; importScope?: string; importErrors?: FormErrors; status?: number } = {},
+  ) {
+    const slug = slugOf(req);
+    const project = await services.projects.show(req.actor!, slug);
+    const q = queryOf(req);
+    const env: Env = mode === 'build' ? 'all' : (extra.env ?? (q.env === 'production' || q.env === 'preview' ? q.env : 'all'));
+    const all = await services.secrets.list(req.actor!, slug, mode === 'build' ? 'build' : undefined);
+    const secrets = all.filter((s) => (mode === 'build' ? s.scope === 'build' : s.scope !== 'build' && (env === 'all' || s.scope === env)));
+    return html(
+      reply,
+      <SecretsPage
+        ctx={pageCtx(req, reply, opts)}
+        project={project}
+        mode={mode}
+        secrets={secrets}
+        env={env}
+        form={extra.form}
+        errors={extra.errors}
+        importScope={extra.importScope}
+        importErrors={extra.importErrors}
+      />,
+      extra.status ?? 200,
+    );
+  }
+
+  for (const mode of ['secrets', 'build'] as const) {
+    const path = `/projects/:slug/settings/${mode}`;
+    const scopeFrom = (raw: string | undefined): Scope => (mode === 'build' ? 'build' : raw === 'preview' ? 'preview' : 'production');
+
+    app.get(path, async (req, reply) => renderSecrets(req, reply, mode));
+
+    app.post(path, async (req, reply) => {
+      const slug = slugOf(req);
+      const f = formBody(req);
+      const name = (f.name ?? '').trim();
+      const scope = scopeFrom(f.scope);
+      try {
+        const r = await services.secrets.upsert(req.actor!, slug, scope, name, { value: textareaValue(f.value) });
+        setFlash(reply, opts, r.created ? 'secret_added' : 'secret_updated', { name, scope });
+        return seeOther(reply, mode === 'build' ? settingsHref(slug, 'build') : settingsHref(slug, 'secrets'));
+      } catch (err) {
+        const errors = formErrors(err, (field) => (field === 'valueBase64' ? 'value' : field));
+        return renderSecrets(req, reply, mode, { form: { name, scope }, errors, status: (err as KeyloftError).status });
+      }
+    });
+
+    app.post(`${path}/import`, async (req, reply) => {
+      const slug = slugOf(req);
+      const f = formBody(req);
+      const scope = scopeFrom(f.scope);
+      try {
+        const r = await services.secrets.importSecrets(req.actor!, slug, scope, { dotenv: textareaValue(f.dotenv) }, false);
+        const count = (c: string) => r.changes.filter((x) => x.change === c).length;
+        setFlash(reply, opts, 'imported', { scope, written: r.written, added: count('added'), changed: count('changed'), unchanged: count('unchanged') });
+        return seeOther(reply, settingsHref(slug, mode));
+      } catch (err) {
+        // Every import problem belongs to the pasted text (the parser names the line).
+        const importErrors = formErrors(err, () => 'dotenv');
+        if (importErrors.general.length > 0) {
+          importErrors.fields.dotenv = importErrors.general.join('; ');
+          importErrors.general = [];
+        }
+        return renderSecrets(req, reply, mode, { importScope: scope, importErrors, status: (err as KeyloftError).status });
+      }
+    });
+
+    app.get(`${path}/delete`, async (req, reply) => {
+      const slug = slugOf(req);
+      const q = queryOf(req);
+      const scope = scopeFrom(q.scope);
+      const name = validateSecretName(q.name ?? '', 'name');
+      const project = await services.projects.show(req.actor!, slug);
+      if (!canWrite(project)) return seeOther(reply, settingsHref(slug, mode));
+      const secret = (await services.secrets.list(req.actor!, slug, scope)).find((s) => s.name === name && !s.deleted);
+      if (!secret) throw new NotFoundError(`secret ${quote(name)} was not found in ${scope}`, 'name');
+      return html(reply, <ConfirmDeletePage ctx={pageCtx(req, reply, opts)} project={project} mode={mode} secret={secret} />);
+    });
+
+    app.post(`${path}/delete`, async (req, reply) => {
+      const slug = slugOf(req);
+      const f = formBody(req);
+      const scope = scopeFrom(f.scope);
+      const name = f.name ?? '';
+      await services.secrets.remove(req.actor!, slug, scope, name);
+      setFlash(reply, opts, 'secret_deleted', { name, scope });
+      return seeOther(reply, settingsHref(slug, mode));
+    });
+  }
+
+  app.get('/projects/:slug/settings/history/:scope/:name', async (req, reply) => {
+    const { slug, scope, name } = req.params as { slug: string; scope: string; name: string };
+    if (!isScope(scope)) throw new NotFoundError(`no scope ${quote(scope)}`);
+    const project = await services.projects.show(req.actor!, slug);
+    const versions = await services.secrets.versions(req.actor!, slug, scope, name);
+    return html(reply, <HistoryPage ctx={pageCtx(req, reply, opts)} project={project} scope={scope} name={name} versions={versions} />);
+  });
+
+  // ---- Members ----
+  async function renderMembers(req: FastifyRequest, reply: FastifyReply, extra: { form?: { email: string; role: string }; errors?: FormErrors; status?: number } = {}) {
+    const slug = slugOf(req);
+    const project = await services.projects.show(req.actor!, slug);
+    const members = await services.projects.members(req.actor!, slug);
+    return html(reply, <MembersPage ctx={pageCtx(req, reply, opts)} project={project} members={members} form={extra.form} errors={extra.errors} />, extra.status ?? 200);
+  }
+
+  app.get('/projects/:slug/settings/members', async (req, reply) => renderMembers(req, reply));
+
+  app.post('/projects/:slug/settings/members', async (req, reply) => {
+    const slug = slugOf(req);
+    const f = formBody(req);
+    const form = { email: (f.email ?? '').trim(), role: f.role ?? 'member' };
+    try {
+      const r = await services.projects.setMember(req.actor!, slug, form.email, form.role);
+      setFlash(reply, opts, r.change === 'added' ? 'member_added' : 'member_updated', { email: r.member.email, role: r.member.role });
+      return seeOther(reply, settingsHref(slug, 'members'));
+    } catch (err) {
+      return renderMembers(req, reply, { form, errors: formErrors(err), status: (err as KeyloftError).status });
+    }
+  });
+
+  app.post('/projects/:slug/settings/members/role', async (req, reply) => {
+    const slug = slugOf(req);
+    const f = formBody(req);
+    try {
+      const r = await services.projects.setMember(req.actor!, slug, f.email ?? '', f.role ?? '');
+      setFlash(reply, opts, 'member_updated', { email: r.member.email, role: r.member.role });
+      return seeOther(reply, settingsHref(slug, 'members'));
+    } catch (err) {
+      const errors = formErrors(err, () => undefined);
+      return renderMembers(req, reply, { errors, status: (err as KeyloftError).status });
+    }
+  });
+
+  app.get('/projects/:slug/settings/members/remove', async (req, reply) => {
+    const slug = slugOf(req);
+    const email = (queryOf(req).email ?? '').trim().toLowerCase();
+    const project = await services.projects.show(req.actor!, slug);
+    if (project.role !== 'admin') return seeOther(reply, settingsHref(slug, 'members'));
+    const member = (await services.projects.members(req.actor!, slug)).find((m) => m.email === email);
+    if (!member) throw new NotFoundError(`${quote(email)} is not a member of this project`, 'email');
+    return html(reply, <ConfirmRemoveMemberPage ctx={pageCtx(req, reply, opts)} project={project} member={member} />);
+  });
+
+  app.post('/projects/:slug/settings/members/remove', async (req, reply) => {
+    const slug = slugOf(req);
+    const f = formBody(req);
+    try {
+      await services.projects.removeMember(req.actor!, slug, f.email ?? '');
+      setFlash(reply, opts, 'member_removed', { email: (f.email ?? '').trim().toLowerCase() });
+      return seeOther(reply, settingsHref(slug, 'members'));
+    } catch (err) {
+      const errors = formErrors(err, () => undefined);
+      return renderMembers(req, reply, { errors, status: (err as KeyloftError).status });
+    }
+  });
+
+  // ---- Audit log ----
+  app.get('/projects/:slug/settings/audit', async (req, reply) => {
+    const slug = slugOf(req);
+    const q = queryOf(req);
+    const filter = { action: (q.action ?? '').slice(0, 100), name: (q.name ?? '').trim().slice(0, 255) };
+    const before = q.before && q.before.length <= 100 ? q.before : undefined;
+    const project = await services.projects.show(req.actor!, slug);
+    const page = await services.audit.list(req.actor!, slug, { limit: 25, before, action: filter.action || undefined, name: filter.name || undefined });
+    return html(
+      reply,
+      <AuditPage
+        ctx={pageCtx(req, reply, opts)}
+        project={project}
+        events={page.events}
+        actions={page.actions}
+        filter={filter}
+        nextCursor={page.nextCursor}
+        isFirstPage={!before}
+      />,
+    );
+  });
+}
