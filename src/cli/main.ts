@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { registerAdmin } from './admin.js';
+import { registerKeys } from './keys.js';
+import { registerRun } from './run.js';
 import { serveCommand } from './serve.js';
 
 const program = new Command();
@@ -23,5 +25,7 @@ program
   .action(serveCommand);
 
 registerAdmin(program);
+registerKeys(program);
+registerRun(program);
 
 await program.parseAsync(process.argv);

@@ -3,6 +3,7 @@ import type { Config, ServerRole } from '../config.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { deploymentRoutes, releaseRoutes } from '../http/api/deployments.routes.js';
 import type { Services } from '../services/container.js';
+import { loadMasterKeys, verifyMasterKeys } from '../services/bootstrap.js';
 import { createReleaseService } from '../services/release.service.js';
 import { webPlugin } from '../http/web/plugin.js';
 
@@ -23,7 +24,9 @@ export async function modules(ctx: ModuleContext): Promise<Modules> {
   const { config, services, keyring } = ctx;
   const routeOpts = { services, publicUrl: config.publicUrl, secureCookies: config.publicUrl?.startsWith('https:') ?? false };
   // Only roles with the master key construct the release service: the api role cannot open values.
-  const release = keyring ? createReleaseService({ db: services.db, clock: services.clock, keyring }) : undefined;
+  // After a `keyloft keys rotate`, it re-reads the configured keys when it meets a key id it does not hold.
+  const reloadKeyring = async () => verifyMasterKeys(services.db, (await loadMasterKeys(config, services.db)).keys, services.clock());
+  const release = keyring ? createReleaseService({ db: services.db, clock: services.clock, keyring, reloadKeyring }) : undefined;
   return {
     api: [
       { roles: ['all', 'api'], plugin: async (app) => app.register(deploymentRoutes, routeOpts) },

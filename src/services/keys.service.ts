@@ -15,12 +15,16 @@ export function createPublicKeys(deps: BaseDeps) {
   const sealers = new Map<string, Promise<SealingKey>>();
   let master: { id: string; publicKey: Uint8Array } | undefined;
 
+  /**
+   * The newest active master public key. Read afresh on every call (project creation is rare):
+   * a long-running server must wrap new project keys under the key a rotation just activated,
+   * never under one it has retired.
+   */
   async function currentMaster(ex: Executor): Promise<{ id: string; publicKey: Uint8Array }> {
-    if (master) return master;
     const keys = (await listMasterKeys(ex)).filter((k) => k.retired_at === null);
     const newest = keys[keys.length - 1];
     if (!newest) throw new Error('no master public key is stored; start a server with --role all or release once to initialise keys');
-    master = { id: newest.id, publicKey: new Uint8Array(newest.public_key) };
+    if (master?.id !== newest.id) master = { id: newest.id, publicKey: new Uint8Array(newest.public_key) };
     return master;
   }
 

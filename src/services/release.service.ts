@@ -1,5 +1,6 @@
 import { KeyloftError, NotFoundError } from '../domain/errors.js';
-import type { Keyring, ValueOpener } from '../crypto/keyring.js';
+import { type Keyring, MissingMasterKeyError, type ValueOpener } from '../crypto/keyring.js';
+import { OpenFailedError } from '../crypto/open.js';
 import { insertAuditEvents } from '../store/audit.repository.js';
 import { expireDeployments, findDeployment, pinnedCiphertexts } from '../store/deployments.repository.js';
 import { projectKeysByIds } from '../store/projects.repository.js';
@@ -19,8 +20,30 @@ const utf8 = new TextDecoder('utf-8');
  * deployment the values it pinned — each scope key unwrapped once per request — and writes one
  * audit event per release (deployment, count, names; never values).
  */
-export function createReleaseService(deps: BaseDeps & { keyring: Keyring }) {
-  const { db, clock, keyring } = deps;
+export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reloadKeyring?: () => Promise<Keyring | undefined> }) {
+  const { db, clock } = deps;
+  let keyring = deps.keyring;
+  let lastReload = 0;
+
+  /**
+   * A key pair wrapped under a master key this process does not hold (a rotation ran since it
+   * started): re-read the configured keys once (at most every 2 s) before giving up.
+   */
+  async function opener(k: { id: string; project_id: string; scope: string; wrapped_private_key: Uint8Array; master_key_id: string }): Promise<ValueOpener> {
+    const wrapped = { id: k.id, projectId: k.project_id, scope: k.scope, wrappedPrivateKey: new Uint8Array(k.wrapped_private_key), masterKeyId: k.master_key_id };
+    if (!keyring.has(k.master_key_id) && deps.reloadKeyring && clock() - lastReload > 2000) {
+      lastReload = clock();
+      const fresh = await deps.reloadKeyring().catch(() => undefined);
+      if (fresh) keyring = fresh;
+    }
+    try {
+      return await keyring.scopeOpener(wrapped);
+    } catch (err) {
+      if (err instanceof MissingMasterKeyError) throw new KeyloftError('unavailable', `${err.message}, on this release server`);
+      if (err instanceof OpenFailedError) throw new KeyloftError('internal', `the ${k.scope} key pair of this project could not be unwrapped: its stored form is damaged or was moved; nothing was released`);
+      throw err;
+    }
+  }
 
   return {
     async release(actor: Actor, deploymentId: string): Promise<Released> {
@@ -43,9 +66,22 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring }) {
       const openers = new Map<string, ValueOpener>();
       for (const k of await projectKeysByIds(db, keyIds)) {
         if (k.project_id !== d.project_id) throw new KeyloftError('internal', 'a pinned secret is sealed to another project');
-        openers.set(k.id, await keyring.scopeOpener({ id: k.id, projectId: k.project_id, scope: k.scope, wrappedPrivateKey: new Uint8Array(k.wrapped_private_key), masterKeyId: k.master_key_id }));
+        openers.set(k.id, await opener(k));
       }
-      const opened = await Promise.all(pins.map((p) => openers.get(p.key_id!)!.open(new Uint8Array(p.ciphertext!), p.name, p.version)));
+      let opened: Uint8Array[];
+      try {
+        opened = await Promise.all(
+          pins.map((p) => {
+            const o = openers.get(p.key_id!);
+            if (!o) throw new KeyloftError('internal', `pinned secret ${p.name} v${p.version} names a key pair that does not exist; nothing was released`);
+            return o.open(new Uint8Array(p.ciphertext!), p.name, p.version);
+          }),
+        );
+      } catch (err) {
+        // A ciphertext that fails to open was damaged or moved in the database: refuse the whole release, name the row, never a value.
+        if (err instanceof OpenFailedError) throw new KeyloftError('internal', `${err.message.replace(/^could not open /, 'could not open the pinned secret ')}; nothing was released`);
+        throw err;
+      }
       const out: Released = { runtime: {}, build: {} };
       pins.forEach((p, i) => {
         const bytes = opened[i]!;

@@ -1,0 +1,98 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { Api } from '../helpers/client.js';
+import { KEYLOFT_BIN, REPO_ROOT, storeEnv, type TestStore } from '../helpers/server.js';
+
+/** Where each security test writes its figures; `node scripts/security-figures.mjs` turns them into the table of docs/SECURITY.md. */
+export const FIGURES_DIR = join(REPO_ROOT, 'dist', 'security-figures');
+
+/** Counts, per attack class, the cases tried and those refused correctly. */
+export class Tally {
+  readonly classes = new Map<string, { tried: number; refused: number; failures: string[] }>();
+
+  /** Records one case; returns `refused` so callers can assert on it. */
+  case(attackClass: string, refused: boolean, label: string): boolean {
+    let c = this.classes.get(attackClass);
+    if (!c) this.classes.set(attackClass, (c = { tried: 0, refused: 0, failures: [] }));
+    c.tried++;
+    if (refused) c.refused++;
+    else c.failures.push(label);
+    return refused;
+  }
+
+  failures(): string[] {
+    return [...this.classes.entries()].flatMap(([k, v]) => v.failures.map((f) => `${k}: ${f}`));
+  }
+
+  /** Writes `<file>.json` under FIGURES_DIR. */
+  write(file: string, extra: Record<string, unknown> = {}): void {
+    writeFigures(file, { classes: Object.fromEntries([...this.classes.entries()].map(([k, v]) => [k, { tried: v.tried, refused: v.refused }])), ...extra });
+  }
+}
+
+export function writeFigures(file: string, data: Record<string, unknown>): void {
+  mkdirSync(FIGURES_DIR, { recursive: true });
+  const path = join(FIGURES_DIR, `${file}.json`);
+  const prev = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : {};
+  writeFileSync(path, JSON.stringify({ ...prev, ...data, at: new Date().toISOString() }, null, 2));
+}
+
+/** Rows from the store's database, directly (SQLite file or PostgreSQL), beside a running server. `$1…` placeholders. */
+export async function dbQuery<T = Record<string, unknown>>(store: TestStore, text: string, params: unknown[] = []): Promise<T[]> {
+  if (store.databaseUrl) {
+    const c = new pg.Client({ connectionString: store.databaseUrl });
+    await c.connect();
+    try {
+      return (await c.query(text, params)).rows as T[];
+    } finally {
+      await c.end();
+    }
+  }
+  const db = new Database(join(store.dataDir, 'keyloft.db'));
+  try {
+    db.pragma('busy_timeout = 5000');
+    const stmt = db.prepare(text.replace(/\$\d+/g, '?'));
+    return (stmt.reader ? stmt.all(...params) : (stmt.run(...params), [])) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `keyloft <args>` on a store (same configuration as the server); optionally SIGKILLs it after `killAfterMs`. */
+export function runCli(store: TestStore, args: string[], opts: { env?: Record<string, string | undefined>; killAfterMs?: number; stdin?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [KEYLOFT_BIN, ...args], { env: storeEnv(store, opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(opts.stdin ?? '');
+    const timer = opts.killAfterMs !== undefined ? setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs) : undefined;
+    child.on('exit', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Starts a deployment and fetches its secrets with the deploy token. */
+export async function deployAndRelease(api: Api, slug: string, environment: 'production' | 'preview' = 'production', pr?: number) {
+  const d = await api.post(`/api/v1/projects/${slug}/deployments`, { environment, ...(pr ? { pr } : {}) });
+  if (d.status !== 201) throw new Error(`deployment start failed: ${d.status} ${d.text}`);
+  const r = await api.with(d.body.token).get(`/api/v1/deployments/${d.body.id}/secrets`);
+  return { deployment: d.body, release: r };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
