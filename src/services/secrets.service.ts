@@ -192,13 +192,6 @@ export function createSecretsService(deps: Deps) {
     return out;
   }
 
-  async function metaOne(projectId: string, scope: Scope, name: string): Promise<SecretMeta> {
-    const rows = (await listSecretMetadata(db, projectId, scope)).filter((r) => r.name === name);
-    const [m] = await toMeta(projectId, rows);
-    if (!m) throw new NotFoundError(`secret ${quote(name)} was not found in ${scope}`, 'name');
-    return m;
-  }
-
   return {
     /** Metadata list of a project's secrets (one scope or all); a viewer may read it. */
     async list(actor: Actor, slug: string, scope?: Scope): Promise<SecretMeta[]> {
@@ -212,7 +205,12 @@ export function createSecretsService(deps: Deps) {
       const value = valueForScope(scope, input);
       const p = await authorizeProject(db, actor, slug, 'member', 'writing secrets');
       const [w] = await writeAll(p, scope, [{ name, value }], actor, 'secret.set');
-      return { secret: await metaOne(p.id, scope, name), created: !w!.existing || w!.existing.deleted === 1 };
+      // Describe the version this call wrote, not a re-read: a concurrent writer may already have added the next one.
+      const v = w!.version;
+      const [secret] = await toMeta(p.id, [
+        { id: v.secret_id, scope, name, current_version: v.version, deleted: 0, updated_at: v.created_at, updated_by: v.created_by, digest: v.digest, size: v.size },
+      ]);
+      return { secret: secret!, created: !w!.existing || w!.existing.deleted === 1 };
     },
 
     /** Writes several secrets of one scope, all or nothing (used by project creation and import). */

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
-import { bearer, Email, errors, Member, Project, Role, ScopeParam, SecretName, Slug, Value, ValueBase64 } from './schemas.js';
+import { bearer, Email, errors, Member, Project, requireStringValues, Role, ScopeParam, SecretName, Slug, Value, ValueBase64 } from './schemas.js';
 
 const SlugParams = Type.Object({ slug: Slug });
 
@@ -14,6 +14,10 @@ export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
     '/projects',
     {
       preHandler: auth,
+      preValidation: async (req) => {
+        const secrets = (req.body as { secrets?: unknown } | undefined)?.secrets;
+        if (Array.isArray(secrets)) secrets.forEach((s, i) => requireStringValues(s, `secrets[${i}].`));
+      },
       schema: {
         tags: ['projects'],
         summary: 'Create a project, optionally with its first secrets (all or nothing)',

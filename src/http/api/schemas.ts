@@ -1,4 +1,5 @@
 import { type TSchema, Type } from '@sinclair/typebox';
+import { ValidationError } from '../../domain/errors.js';
 
 /** Shared field schemas: every string bounded; rules that need more than a pattern live in domain/. */
 export const Slug = Type.String({ minLength: 1, maxLength: 63, description: 'project slug: [a-z0-9][a-z0-9-]{0,62}' });
@@ -74,3 +75,17 @@ export function errors(...statuses: number[]): Record<number, TSchema> {
 }
 
 export const bearer: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { sessionCookie: [] }];
+
+/**
+ * The validator coerces types (query strings need it), which would turn `{"value": 42}` into "42"
+ * and `{"value": null}` into "" — silently changing a secret. Secret values must arrive as strings:
+ * a preValidation check on the raw body, before coercion.
+ */
+export function requireStringValues(body: unknown, prefix = ''): void {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return;
+  for (const key of ['value', 'valueBase64'] as const) {
+    if (Object.hasOwn(body, key) && typeof (body as Record<string, unknown>)[key] !== 'string') {
+      throw new ValidationError(`${prefix}${key}`, `${prefix}${key} must be a string`);
+    }
+  }
+}

@@ -5,7 +5,7 @@ import { DOTENV_MAX_BYTES } from '../../domain/dotenv.js';
 import { parseScope } from '../../domain/rules.js';
 import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
-import { bearer, errors, ScopeParam, SecretMeta, SecretName, Slug, Value, ValueBase64, VersionMeta } from './schemas.js';
+import { bearer, errors, requireStringValues, ScopeParam, SecretMeta, SecretName, Slug, Value, ValueBase64, VersionMeta } from './schemas.js';
 
 const SecretParams = Type.Object({ slug: Slug, scope: ScopeParam, name: SecretName });
 
@@ -33,6 +33,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
     '/projects/:slug/secrets/:scope/:name',
     {
       preHandler: auth,
+      preValidation: async (req) => requireStringValues(req.body),
       schema: {
         tags: ['secrets'],
         summary: 'Add or overwrite a secret (a new version); give value (text) or valueBase64',
