@@ -24,6 +24,8 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly sessionTtlHours: number;
   readonly bodyLimitBytes: number;
+  /** Whether GET /metrics (Prometheus text format, no auth) is served. */
+  readonly metrics: boolean;
 }
 
 export class ConfigError extends Error {
@@ -114,6 +116,8 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
   }
   const trust = e.KEYLOFT_TRUST_PROXY || 'false';
   if (!['true', 'false'].includes(trust)) problems.push(`KEYLOFT_TRUST_PROXY must be true or false (got ${JSON.stringify(trust)})`);
+  const metrics = e.KEYLOFT_METRICS || 'true';
+  if (!['true', 'false'].includes(metrics)) problems.push(`KEYLOFT_METRICS must be true or false (got ${JSON.stringify(metrics)})`);
 
   const config: Config = {
     databaseUrl,
@@ -132,6 +136,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     trustProxy: trust === 'true',
     sessionTtlHours: int(e, 'KEYLOFT_SESSION_TTL_HOURS', 12, 1, 24 * 30, problems),
     bodyLimitBytes: int(e, 'KEYLOFT_BODY_LIMIT_BYTES', 1024 * 1024, 64 * 1024 + 1024, 64 * 1024 * 1024, problems),
+    metrics: metrics === 'true',
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

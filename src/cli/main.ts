@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerAdmin } from './admin.js';
+import { registerBackup } from './backup.js';
 import { registerKeys } from './keys.js';
 import { registerRun } from './run.js';
 import { serveCommand } from './serve.js';
@@ -25,6 +26,7 @@ program
   .action(serveCommand);
 
 registerAdmin(program);
+registerBackup(program);
 registerKeys(program);
 registerRun(program);
 

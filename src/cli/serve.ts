@@ -29,7 +29,7 @@ export async function startServer(config: Config, out: { print: (line: string) =
     }
     const services = createServices(database.db, config);
     const extras = await modules({ config, services, keyring });
-    const app = await buildApp({ config, services, extraApi: extras.api, web: extras.web, keysReady: () => config.role === 'api' || !!keyring });
+    const app = await buildApp({ config, services, extraApi: extras.api, web: extras.web, keysReady: () => config.role === 'api' || !!keyring, ...(database.poolStats ? { poolStats: database.poolStats } : {}) });
     await app.listen({ port: config.port, host: config.host });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;

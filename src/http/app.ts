@@ -15,7 +15,9 @@ import { ErrorResponse } from './api/schemas.js';
 import { secretRoutes } from './api/secrets.routes.js';
 import { sessionRoutes } from './api/session.routes.js';
 import { registerAuth } from './plugins/auth.js';
+import { registerStrictBodies, strictFormParser } from './plugins/body.js';
 import { errorBody, registerErrorHandler } from './plugins/errors.js';
+import { type PoolStatsSource, registerMetrics } from './plugins/metrics.js';
 
 /** Paths of log fields that could carry a credential; values never reach logs because bodies are not logged at all. */
 export const LOG_REDACT = [
@@ -42,6 +44,8 @@ export interface AppOptions {
   keysReady: () => boolean;
   /** Where log lines go (tests capture them); defaults to stdout. */
   logStream?: NodeJS.WritableStream;
+  /** PostgreSQL connection-pool use, for /metrics. */
+  poolStats?: PoolStatsSource;
 }
 
 /** Builds the Fastify server for a role; does not listen. */
@@ -67,6 +71,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', req.id);
     reply.header('cache-control', 'no-store');
   });
+  // Before auth: a request refused by the auth hook is still timed and counted.
+  registerMetrics(app, { role: config.role, expose: config.metrics, poolStats: opts.poolStats });
 
   await app.register(helmet, {
     contentSecurityPolicy: {
@@ -85,7 +91,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     hsts: config.publicUrl?.startsWith('https:') ? { maxAge: 31536000 } : false,
   });
   await app.register(cookie);
-  await app.register(formbody, { bodyLimit: config.bodyLimitBytes });
+  await app.register(formbody, { bodyLimit: config.bodyLimitBytes, parser: strictFormParser });
+  registerStrictBodies(app);
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (req, ctx) => ({

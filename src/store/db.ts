@@ -12,7 +12,17 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Database {
   db: Kysely<DB>;
   dialect: Dialect;
+  /** PostgreSQL only: the connection pool's current use (for /metrics). */
+  poolStats?: () => PoolStats;
   close(): Promise<void>;
+}
+
+/** A snapshot of a connection pool: open connections, idle ones, queued requests, the cap. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
 }
 
 // bigint (int8) columns hold millisecond timestamps: read them as numbers, not strings.
@@ -21,11 +31,13 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 /** Opens `url`: `postgres://…` / `postgresql://…`, or a SQLite file path (optionally `sqlite:` / `file:` prefixed). */
 export function openDatabase(url: string, opts: { poolSize?: number } = {}): Database {
   if (/^postgres(ql)?:\/\//.test(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+    const max = opts.poolSize ?? 10;
+    const pool = new pg.Pool({ connectionString: url, max });
     // An idle client error must not crash the process; the pool replaces the client.
     pool.on('error', () => {});
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', close: () => db.destroy() };
+    const poolStats = (): PoolStats => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
+    return { db, dialect: 'postgres', poolStats, close: () => db.destroy() };
   }
   const path = url.replace(/^(sqlite|file):(\/\/)?/, '');
   // The data directory holds the database and (on the embedded default) the master key: owner only.
