@@ -60,7 +60,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         security: bearer,
         params: Type.Object({ slug: Slug, scopeImport: Type.String({ maxLength: 40, description: '{scope}:import, e.g. production:import' }) }),
         querystring: Type.Object({ dryRun: Type.Optional(Type.Boolean()) }),
-        body: Type.Union([Type.String({ maxLength: DOTENV_MAX_BYTES }), Type.Object({ secrets: Type.Record(Type.String({ maxLength: 255 }), Type.Unknown()) })]),
+        body: Type.Union([Type.String({ description: `dotenv text, at most ${DOTENV_MAX_BYTES} bytes (checked by the parser: 413)` }), Type.Object({ secrets: Type.Record(Type.String({ maxLength: 255 }), Type.Unknown()) })]),
         response: {
           200: Type.Object({
             dryRun: Type.Boolean(),
