@@ -1,0 +1,443 @@
+// keyloft benchmark harness: `npm run bench [-- --db sqlite|postgres] [--quick] [--runs N] [--only W1,W2,…] [--json FILE] [--cpu-prof DIR]`.
+// Starts a real `keyloft serve` process, drives it over HTTP with keep-alive and prints medians,
+// p95s and throughput next to the in-process floor. It asserts nothing about time.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { bootstrap } from '../test/helpers/client.js';
+import { createStore, type DialectName, postgresAvailable, REPO_ROOT, startServer, type TestServer, type TestStore } from '../test/helpers/server.js';
+import { Floor } from './floor.js';
+import { Client } from './http.js';
+import { median, quantile, type Run, type Summary, summarize, timeSeq } from './stats.js';
+
+// ---------------------------------------------------------------- options
+const argv = process.argv.slice(2);
+function flag(name: string): string | undefined {
+  const i = argv.indexOf(name);
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  return v && !v.startsWith('--') ? v : '';
+}
+const dbName = (flag('--db') || 'sqlite') as DialectName;
+if (dbName !== 'sqlite' && dbName !== 'postgres') throw new Error('--db must be sqlite or postgres');
+const quick = argv.includes('--quick');
+const RUNS = Number(flag('--runs') || (quick ? 1 : 3));
+const only = flag('--only')?.split(',').map((s) => s.trim().toUpperCase());
+const want = (w: string) => !only || only.includes(w);
+const jsonOut = flag('--json') || undefined;
+const profDir = flag('--cpu-prof') || undefined;
+const W1_N = quick ? 300 : 1000;
+const W2_REPS = quick ? 20 : 50;
+const W3_N = 200;
+const W4_SECONDS = Number(flag('--w4-seconds') || (quick ? 3 : 10));
+const W4_CLIENTS = 16;
+const W5_REPS = quick ? 20 : 50;
+const S1_PROJECTS = Number(flag('--s1-projects') || (quick ? 100 : 1000));
+const S1_SECRETS = 100;
+const START_RUNS = quick ? 3 : 7;
+
+const log = (m: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+const hex64 = () => randomBytes(32).toString('hex');
+const keyName = (i: number) => `KEY_${String(i + 1).padStart(4, '0')}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function rssMb(pid: number): { rss: number; hwm: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+/** Packages `npm ci --omit=dev` installs, counted from package-lock.json (every non-dev entry under node_modules). */
+function prodPackageCount(): { count: number; names: string[] } {
+  const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; optional?: boolean; os?: string[]; cpu?: string[] }> };
+  const names: string[] = [];
+  for (const [path, p] of Object.entries(lock.packages)) {
+    if (!path || p.dev) continue;
+    if (p.os && !p.os.includes(process.platform)) continue;
+    if (p.cpu && !p.cpu.includes(process.arch)) continue;
+    names.push(path.replace(/^.*node_modules\//, ''));
+  }
+  return { count: names.length, names };
+}
+
+// ---------------------------------------------------------------- results
+interface Row {
+  id: string;
+  what: string;
+  figure: Summary | undefined;
+  floor: Summary | undefined;
+  /** How the figure is read: latency (median ms) or throughput (per second) or a plain value. */
+  kind: 'latency' | 'throughput' | 'value';
+  value?: number;
+  unit?: string;
+  floorValue?: number;
+  target?: string;
+}
+const rows: Row[] = [];
+const extra: Record<string, unknown> = {};
+
+function fmt(n: number | undefined, digits = 2): string {
+  if (n === undefined || Number.isNaN(n)) return '—';
+  if (n >= 1000 || Number.isInteger(n)) return n.toFixed(0);
+  if (n >= 100) return n.toFixed(1);
+  return n.toFixed(digits);
+}
+
+function printTable(): string {
+  const head = ['id', 'workload', 'median ms', 'p95 ms', 'per s', 'floor median ms', 'floor per s', 'ratio', 'target'];
+  const body = rows.map((r) => {
+    if (r.kind === 'value') {
+      const ratio = r.floorValue ? r.value! / r.floorValue : undefined;
+      return [r.id, r.what, `${fmt(r.value)} ${r.unit ?? ''}`.trim(), '', '', r.floorValue !== undefined ? `${fmt(r.floorValue)} ${r.unit ?? ''}`.trim() : '', '', ratio ? `${fmt(ratio)}×` : '', r.target ?? ''];
+    }
+    const f = r.figure;
+    const fl = r.floor;
+    let ratio: number | undefined;
+    if (f && fl) ratio = r.kind === 'throughput' ? fl.perSec / f.perSec : f.median / fl.median;
+    return [
+      r.id,
+      r.what,
+      fmt(f?.median, 3),
+      fmt(r.kind === 'throughput' ? f?.p99 : f?.p95, 3) + (r.kind === 'throughput' ? ' (p99)' : ''),
+      fmt(f?.perSec, 0),
+      fmt(fl?.median, 3),
+      fmt(fl?.perSec, 0),
+      ratio === undefined ? '' : `${fmt(ratio)}×`,
+      r.target ?? '',
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+// ---------------------------------------------------------------- workloads
+interface Ctx {
+  server: TestServer;
+  store: TestStore;
+  api: Client;
+  floor: Floor;
+}
+
+async function createProject(api: Client, slug: string, secrets: Array<{ name: string; scope: string; value: string }> = []): Promise<void> {
+  await api.json('POST', '/api/v1/projects', { slug, name: slug, secrets });
+}
+
+async function importSecrets(api: Client, slug: string, scope: string, n: number): Promise<void> {
+  const map: Record<string, string> = {};
+  for (let i = 0; i < n; i++) map[keyName(i)] = hex64();
+  await api.json('POST', `/api/v1/projects/${slug}/secrets/${scope}:import`, { secrets: map });
+}
+
+async function startDeployment(api: Client, slug: string): Promise<{ id: string; token: string }> {
+  return api.json('POST', `/api/v1/projects/${slug}/deployments`, { environment: 'production' });
+}
+
+async function fetchSecrets(api: Client, d: { id: string; token: string }, expect: number): Promise<void> {
+  const r = await api.call('GET', `/api/v1/deployments/${d.id}/secrets`, undefined, d.token);
+  if (r.status !== 200) throw new Error(`release answered ${r.status}: ${r.text.slice(0, 200)}`);
+  if (expect >= 0) {
+    const n = Object.keys((JSON.parse(r.text) as { runtime: object }).runtime).length;
+    if (n !== expect) throw new Error(`release gave ${n} values, expected ${expect}`);
+  }
+}
+
+async function complete(api: Client, d: { id: string; token: string }): Promise<void> {
+  await api.json('POST', `/api/v1/deployments/${d.id}/complete`, { status: 'succeeded' }, [200], d.token);
+}
+
+async function w1(c: Ctx): Promise<void> {
+  const runs: Run[] = [];
+  const floors: Run[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const slug = `w1-${r}-${randomBytes(3).toString('hex')}`;
+    await createProject(c.api, slug);
+    runs.push(await timeSeq(W1_N, (i) => c.api.json('PUT', `/api/v1/projects/${slug}/secrets/production/${keyName(i)}`, { value: hex64() }, [201])));
+    const fslug = `floor-w1-${r}-${randomBytes(3).toString('hex')}`;
+    await createProject(c.api, fslug);
+    const p = await c.floor.project(fslug);
+    floors.push(await timeSeq(W1_N, (i) => c.floor.create(p, 'production', keyName(i), hex64())));
+    log(`W1 run ${r + 1}: median ${median(runs.at(-1)!.samples).toFixed(3)} ms, floor ${median(floors.at(-1)!.samples).toFixed(3)} ms`);
+  }
+  rows.push({ id: 'W1', what: `create ${W1_N} secrets, one request each`, kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: '≤ 1 ms' });
+}
+
+async function w3(c: Ctx): Promise<void> {
+  const slug = `w3-${randomBytes(3).toString('hex')}`;
+  await createProject(c.api, slug, [{ name: 'KEY_0001', scope: 'production', value: hex64() }]);
+  const fslug = `floor-w3-${randomBytes(3).toString('hex')}`;
+  await createProject(c.api, fslug, [{ name: 'KEY_0001', scope: 'production', value: hex64() }]);
+  const p = await c.floor.project(fslug);
+  const runs: Run[] = [];
+  const floors: Run[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    runs.push(await timeSeq(W3_N, () => c.api.json('PUT', `/api/v1/projects/${slug}/secrets/production/KEY_0001`, { value: hex64() }, [200])));
+    floors.push(await timeSeq(W3_N, () => c.floor.overwrite(p, 'production', 'KEY_0001', hex64())));
+    log(`W3 run ${r + 1}: median ${median(runs.at(-1)!.samples).toFixed(3)} ms, floor ${median(floors.at(-1)!.samples).toFixed(3)} ms`);
+  }
+  rows.push({ id: 'W3', what: `overwrite one secret ${W3_N} times`, kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: '≤ 1 ms' });
+}
+
+/** W2 (start + fetch; the completion that follows is not timed) and W2' (fetch alone on a running deployment), for a project of `n` secrets. */
+async function w2pairs(c: Ctx, slug: string, n: number, label: string): Promise<Record<string, Summary>> {
+  const pid = (await c.floor.project(slug)).id;
+  const both: Run[] = [];
+  const firstFetch: Run[] = [];
+  const fetchOnly: Run[] = [];
+  const floorBoth: Run[] = [];
+  const floorFetch: Run[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const pair: number[] = [];
+    const ff: number[] = [];
+    let done = 0;
+    for (let i = 0; i < W2_REPS; i++) {
+      const a = performance.now();
+      const d = await startDeployment(c.api, slug);
+      const b = performance.now();
+      await fetchSecrets(c.api, d, n);
+      const e = performance.now();
+      pair.push(e - a);
+      ff.push(e - b);
+      done += e - a;
+      await complete(c.api, d);
+    }
+    both.push({ samples: pair, wallMs: done });
+    firstFetch.push({ samples: ff, wallMs: ff.reduce((x, y) => x + y, 0) });
+    const d = await startDeployment(c.api, slug);
+    await fetchSecrets(c.api, d, n);
+    fetchOnly.push(await timeSeq(W2_REPS, () => fetchSecrets(c.api, d, n)));
+    await complete(c.api, d);
+    floorBoth.push(
+      await timeSeq(W2_REPS, async () => {
+        const id = await c.floor.start(pid, 'production');
+        await c.floor.fetch(id);
+      }),
+    );
+    const fid = await c.floor.start(pid, 'production');
+    floorFetch.push(await timeSeq(W2_REPS, () => c.floor.fetch(fid)));
+    log(`${label} ${n} run ${r + 1}: start+fetch ${median(pair).toFixed(3)} ms (first fetch ${median(ff).toFixed(3)}), repeat fetch ${median(fetchOnly.at(-1)!.samples).toFixed(3)} ms; floors ${median(floorBoth.at(-1)!.samples).toFixed(3)} / ${median(floorFetch.at(-1)!.samples).toFixed(3)} ms`);
+  }
+  return { both: summarize(both), firstFetch: summarize(firstFetch), fetchOnly: summarize(fetchOnly), floorBoth: summarize(floorBoth), floorFetch: summarize(floorFetch) };
+}
+
+function pushW2(prefix: string, n: number, s: Record<string, Summary>, targets: { both?: string; fetch?: string } = {}): void {
+  rows.push({ id: `${prefix}W2`, what: `start + fetch, ${n} values`, kind: 'latency', figure: s.both, floor: s.floorBoth, ...(targets.both ? { target: targets.both } : {}) });
+  rows.push({ id: `${prefix}W2'`, what: `fetch alone (running deployment), ${n} values`, kind: 'latency', figure: s.fetchOnly, floor: s.floorFetch, ...(targets.fetch ? { target: targets.fetch } : {}) });
+  rows.push({ id: `${prefix}W2'·1st`, what: `first fetch of a new deployment, ${n} values`, kind: 'latency', figure: s.firstFetch, floor: s.floorFetch });
+}
+
+async function w5(c: Ctx, slug: string, prefix = ''): Promise<Row> {
+  const pid = (await c.floor.project(slug)).id;
+  const runs: Run[] = [];
+  const floors: Run[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    runs.push(
+      await timeSeq(W5_REPS, async () => {
+        const b = await c.api.json<{ secrets: unknown[] }>('GET', `/api/v1/projects/${slug}/secrets?scope=production`);
+        if (b.secrets.length !== 1000) throw new Error(`listed ${b.secrets.length}`);
+      }),
+    );
+    floors.push(await timeSeq(W5_REPS, () => c.floor.list(pid, 'production')));
+    log(`${prefix}W5 run ${r + 1}: median ${median(runs.at(-1)!.samples).toFixed(3)} ms, floor ${median(floors.at(-1)!.samples).toFixed(3)} ms`);
+  }
+  const row: Row = { id: `${prefix}W5`, what: 'list metadata of 1,000 secrets', kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: prefix ? '≤ 1.2× W5' : '≤ 5 ms' };
+  rows.push(row);
+  return row;
+}
+
+async function w4(c: Ctx, slug: string): Promise<void> {
+  const d = await startDeployment(c.api, slug);
+  await fetchSecrets(c.api, d, 100);
+  const client = new Client(c.server.url, d.token, W4_CLIENTS);
+  const samples: number[] = [];
+  const end = performance.now() + W4_SECONDS * 1000;
+  const t0 = performance.now();
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: W4_CLIENTS }, async () => {
+      while (performance.now() < end) {
+        const a = performance.now();
+        const r = await client.call('GET', `/api/v1/deployments/${d.id}/secrets`);
+        if (r.status !== 200) errors++;
+        samples.push(performance.now() - a);
+      }
+    }),
+  );
+  const wall = performance.now() - t0;
+  const mem = rssMb(c.server.process.pid!);
+  client.close();
+  if (errors) throw new Error(`W4: ${errors} requests failed`);
+  // Floor: the same fetch in-process, 16 concurrent loops for a third of the time.
+  const pid = (await c.floor.project(slug)).id;
+  const fid = await c.floor.start(pid, 'production');
+  const fs: number[] = [];
+  const fend = performance.now() + Math.max(1, W4_SECONDS / 3) * 1000;
+  const f0 = performance.now();
+  await Promise.all(
+    Array.from({ length: W4_CLIENTS }, async () => {
+      while (performance.now() < fend) {
+        const a = performance.now();
+        await c.floor.fetch(fid);
+        fs.push(performance.now() - a);
+      }
+    }),
+  );
+  const fwall = performance.now() - f0;
+  await complete(c.api, d);
+  const fig: Summary = { median: median(samples), p95: quantile(samples, 0.95), p99: quantile(samples, 0.99), perSec: (samples.length * 1000) / wall, n: samples.length, runs: 1 };
+  const flo: Summary = { median: median(fs), p95: quantile(fs, 0.95), p99: quantile(fs, 0.99), perSec: (fs.length * 1000) / fwall, n: fs.length, runs: 1 };
+  log(`W4: ${fig.perSec.toFixed(0)} req/s, p50 ${fig.median.toFixed(2)} ms, p99 ${fig.p99.toFixed(2)} ms; floor ${flo.perSec.toFixed(0)}/s; RSS ${mem.rss.toFixed(1)} MB (peak ${mem.hwm.toFixed(1)})`);
+  rows.push({ id: 'W4', what: `${W4_CLIENTS} clients × ${W4_SECONDS} s, fetch of 100 values`, kind: 'throughput', figure: fig, floor: flo, target: '≥ 2,500 req/s' });
+  rows.push({ id: 'RSS W4', what: 'resident memory at the end of W4 (peak)', kind: 'value', value: mem.rss, unit: `MB (peak ${mem.hwm.toFixed(0)})`, figure: undefined, floor: undefined, target: '≤ 160 MB' });
+}
+
+/** Start to first healthy answer, on a fresh data directory; floor: `node -e 0`. */
+async function startTimes(): Promise<void> {
+  const times: number[] = [];
+  for (let i = 0; i < START_RUNS; i++) {
+    const store = await createStore(dbName);
+    try {
+      const t0 = performance.now();
+      const s = await startServer(store, { env: { KEYLOFT_LOG_LEVEL: 'warn' } });
+      const r = await fetch(`${s.url}/healthz`);
+      if (r.status !== 200) throw new Error('not healthy');
+      await r.text();
+      times.push(performance.now() - t0);
+      // A restart on the now initialised store (migrations already applied, key present).
+      await s.stop();
+      const t1 = performance.now();
+      const s2 = await startServer(store, { env: { KEYLOFT_LOG_LEVEL: 'warn' } });
+      const r2 = await fetch(`${s2.url}/healthz`);
+      await r2.text();
+      times.push(performance.now() - t1);
+      await s2.stop();
+    } finally {
+      await store.cleanup();
+    }
+  }
+  const bare: number[] = [];
+  for (let i = 0; i < START_RUNS; i++) {
+    const t0 = performance.now();
+    spawnSync(process.execPath, ['-e', '0']);
+    bare.push(performance.now() - t0);
+  }
+  const s: Summary = { median: median(times), p95: quantile(times, 0.95), p99: quantile(times, 0.99), perSec: 1000 / median(times), n: times.length, runs: times.length };
+  const f: Summary = { median: median(bare), p95: quantile(bare, 0.95), p99: quantile(bare, 0.99), perSec: 1000 / median(bare), n: bare.length, runs: bare.length };
+  log(`start to healthy: median ${s.median.toFixed(0)} ms (node -e 0: ${f.median.toFixed(0)} ms)`);
+  rows.push({ id: 'start', what: 'process start → first 200 from /healthz', kind: 'latency', figure: s, floor: f, target: '≤ 1,000 ms' });
+}
+
+/** S1 filler: `n` other projects of 100 secrets, each with one completed deployment. */
+async function fillOthers(c: Ctx, n: number): Promise<void> {
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async () => {
+    const api = new Client(c.server.url, c.api.token);
+    while (next < n) {
+      const i = next++;
+      const slug = `other-${String(i).padStart(4, '0')}`;
+      const secrets = Array.from({ length: S1_SECRETS }, (_, k) => ({ name: keyName(k), scope: 'production', value: hex64() }));
+      await createProject(api, slug, secrets);
+      const d = await startDeployment(api, slug);
+      await complete(api, d);
+      if ((i + 1) % 100 === 0) log(`S1 fill: ${i + 1}/${n} projects (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    }
+    api.close();
+  };
+  await Promise.all([worker(), worker()]);
+}
+
+// ---------------------------------------------------------------- main
+async function main(): Promise<void> {
+  if (dbName === 'postgres' && !(await postgresAvailable())) throw new Error('no PostgreSQL reachable (set KEYLOFT_TEST_PG_URL)');
+  const pkgs = prodPackageCount();
+  log(`db ${dbName}, runs ${RUNS}${quick ? ', quick' : ''}; ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const loadBefore = loadavg();
+
+  if (want('START')) await startTimes();
+
+  const store = await createStore(dbName);
+  const env: Record<string, string> = {};
+  if (profDir) {
+    mkdirSync(profDir, { recursive: true });
+    env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profDir}`;
+  }
+  if (process.env.KEYLOFT_LOG_LEVEL) env.KEYLOFT_LOG_LEVEL = process.env.KEYLOFT_LOG_LEVEL;
+  const server = await startServer(store, { env });
+  try {
+    const admin = await bootstrap(server);
+    const api = new Client(server.url, admin.token);
+    const databaseUrl = store.databaseUrl ?? join(store.dataDir, 'keyloft.db');
+    const floor = await Floor.open(databaseUrl, store.dataDir);
+    const c: Ctx = { server, store, api, floor };
+    await sleep(500);
+    const idle = rssMb(server.process.pid!);
+    rows.push({ id: 'RSS idle', what: 'resident memory after start and setup', kind: 'value', value: idle.rss, unit: 'MB', figure: undefined, floor: undefined, target: '≤ 90 MB' });
+    log(`RSS idle ${idle.rss.toFixed(1)} MB`);
+
+    if (want('W1')) await w1(c);
+    if (want('W3')) await w3(c);
+
+    const needP = want('W2') || want('W4') || want('W5') || want('S1');
+    if (needP) {
+      await createProject(api, 'p100');
+      await importSecrets(api, 'p100', 'production', 100);
+      await createProject(api, 'p1000');
+      await importSecrets(api, 'p1000', 'production', 1000);
+    }
+    let w5Row: Row | undefined;
+    let base100: Record<string, Summary> | undefined;
+    let base1000: Record<string, Summary> | undefined;
+    if (want('W2') || want('S1')) {
+      base100 = await w2pairs(c, 'p100', 100, 'W2');
+      pushW2('', 100, base100, { both: '≤ 5 ms' });
+      base1000 = await w2pairs(c, 'p1000', 1000, 'W2');
+      pushW2('', 1000, base1000, { fetch: '≤ 10 ms, ≤ 3× floor' });
+    }
+    if (want('W5') || want('S1')) w5Row = await w5(c, 'p1000');
+    if (want('W4')) await w4(c, 'p100');
+
+    if (want('S1')) {
+      await fillOthers(c, S1_PROJECTS);
+      const s100 = await w2pairs(c, 'p100', 100, 'S1 W2');
+      const s1000 = await w2pairs(c, 'p1000', 1000, 'S1 W2');
+      pushW2('S1 ', 100, s100, { both: '≤ 1.2× W2' });
+      pushW2('S1 ', 1000, s1000, { both: '≤ 1.2× W2', fetch: '≤ 1.2× W2\'' });
+      const s5 = await w5(c, 'p1000', 'S1 ');
+      extra.s1 = {
+        projects: S1_PROJECTS,
+        ratioW2_100: s100.both!.median / base100!.both!.median,
+        ratioW2_1000: s1000.both!.median / base1000!.both!.median,
+        ratioW2f_1000: s1000.fetchOnly!.median / base1000!.fetchOnly!.median,
+        ratioW5: s5.figure!.median / w5Row!.figure!.median,
+      };
+    }
+    await sleep(1000);
+    const endMem = rssMb(server.process.pid!);
+    rows.push({ id: 'RSS end', what: 'resident memory at the end, idle', kind: 'value', value: endMem.rss, unit: `MB (peak ${endMem.hwm.toFixed(0)})`, figure: undefined, floor: undefined });
+    rows.push({ id: 'packages', what: '`npm ci --omit=dev` installs', kind: 'value', value: pkgs.count, unit: 'packages', figure: undefined, floor: undefined });
+    await floor.close();
+    api.close();
+  } finally {
+    await server.stop();
+    await store.cleanup();
+  }
+
+  const table = printTable();
+  const header = [
+    `keyloft bench — ${dbName}${quick ? ' (quick)' : ''}, ${RUNS} run(s); medians over runs of each run's median/p95`,
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+  ].join('\n');
+  const s1 = extra.s1 as Record<string, number> | undefined;
+  const s1line = s1 ? `S1 (${s1.projects} other projects × 100 secrets): W2 100 ${fmt(s1.ratioW2_100)}×, W2 1000 ${fmt(s1.ratioW2_1000)}×, W2' 1000 ${fmt(s1.ratioW2f_1000)}×, W5 ${fmt(s1.ratioW5)}× of the empty-database figures` : '';
+  process.stdout.write(`\n${header}\n\n${table}\n${s1line ? `\n${s1line}\n` : ''}\nratio: figure median / floor median (W4: floor per s / figure per s; start: vs. \`node -e 0\`). The harness asserts nothing about time.\n`);
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ db: dbName, quick, runs: RUNS, loadBefore, loadAfter: loadavg(), rows, extra, packages: pkgs }, null, 2));
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
