@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerAdmin } from './admin.js';
 import { registerBackup } from './backup.js';
 import { registerKeys } from './keys.js';
+import { registerDeploy } from './deploy.js';
 import { registerRun } from './run.js';
 import { serveCommand } from './serve.js';
 
@@ -29,5 +30,6 @@ registerAdmin(program);
 registerBackup(program);
 registerKeys(program);
 registerRun(program);
+registerDeploy(program);
 
 await program.parseAsync(process.argv);

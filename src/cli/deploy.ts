@@ -1,0 +1,140 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { deployFly } from '../pipeline/fly.js';
+import { completeDeployment, EXIT_USAGE, PipelineError, startDeployment, type StartRequest } from '../pipeline/run.js';
+import { deployAuthFromEnv, fail } from './run.js';
+
+function parsePr(raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > 2147483647) throw new InvalidArgumentError('must be a pull request number (a positive integer)');
+  return n;
+}
+
+/** Server URL and a personal token or deploy key: KEYLOFT_URL / KEYLOFT_TOKEN, else what `keyloft login` saved. */
+export async function personalTarget(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; token: string }> {
+  const url = env.KEYLOFT_URL;
+  const token = env.KEYLOFT_TOKEN;
+  if (!url || !token) {
+    throw new PipelineError('no keyloft server configured: run `keyloft login --url URL --token TOKEN`, or set KEYLOFT_URL and KEYLOFT_TOKEN (a personal token or the project\'s deploy key)', EXIT_USAGE);
+  }
+  if (!/^https?:\/\//i.test(url)) throw new PipelineError('KEYLOFT_URL must be an http(s) URL', EXIT_USAGE);
+  return { url, token };
+}
+
+/** Single-quotes a string for POSIX shells. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+interface StartOpts {
+  project: string;
+  env: 'production' | 'preview';
+  pr?: number;
+  ref?: string;
+}
+
+function startRequest(o: StartOpts): StartRequest {
+  if (o.env === 'preview' && o.pr === undefined) throw new PipelineError('--pr is required for --env preview', EXIT_USAGE);
+  if (o.env === 'production' && o.pr !== undefined) throw new PipelineError('--pr is only for --env preview', EXIT_USAGE);
+  return { environment: o.env, ...(o.pr !== undefined ? { pr: o.pr } : {}), ...(o.ref ? { ref: o.ref } : {}) };
+}
+
+const envOption = () => new Option('--env <environment>', 'production or preview').choices(['production', 'preview']).makeOptionMandatory();
+
+export function registerDeploy(program: Command): void {
+  const deploy = program.command('deploy').description('deployments: start one, complete it, or drive flyctl from start to finish');
+
+  deploy
+    .command('start')
+    .description('start a deployment and print its id and deploy token (as shell exports, or JSON)')
+    .requiredOption('--project <slug>', 'project slug')
+    .addOption(envOption())
+    .option('--pr <number>', 'pull request number (preview only)', parsePr)
+    .option('--ref <sha>', 'git ref being deployed')
+    .option('--json', 'print the whole reply as JSON', false)
+    .addHelpText(
+      'after',
+      `
+Uses KEYLOFT_URL and KEYLOFT_TOKEN (a personal token or the project's deploy key), or \`keyloft login\`.
+The output holds the deploy token: evaluate it, do not log it.
+
+Example:
+  eval "$(keyloft deploy start --project shop --env production --ref "$GITHUB_SHA")"
+  keyloft run --build -- npm run build
+  keyloft deploy complete --status succeeded
+`,
+    )
+    .action(async (o: StartOpts & { json: boolean }) => {
+      try {
+        const body = startRequest(o);
+        const target = await personalTarget();
+        const started = await startDeployment(target.url, target.token, o.project, body);
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify({ url: target.url, ...started }, null, 2)}\n`);
+        } else {
+          process.stdout.write(
+            `export KEYLOFT_URL=${shellQuote(target.url)}\nexport KEYLOFT_DEPLOYMENT=${shellQuote(started.id)}\nexport KEYLOFT_DEPLOY_TOKEN=${shellQuote(started.token)}\n`,
+          );
+        }
+        const pinned = started.pinned ? `${started.pinned.runtime.length} runtime, ${started.pinned.build.length} build secret(s) pinned` : '';
+        process.stderr.write(`keyloft: deployment ${started.id} started for ${started.project?.app ?? o.project}; ${pinned}; token expires ${started.expiresAt}\n`);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  deploy
+    .command('complete')
+    .description('end the deployment in KEYLOFT_DEPLOYMENT as succeeded or failed (revokes its token)')
+    .addOption(new Option('--status <status>', 'succeeded or failed').choices(['succeeded', 'failed']).makeOptionMandatory())
+    .action(async (o: { status: 'succeeded' | 'failed' }) => {
+      try {
+        const auth = await deployAuthFromEnv();
+        await completeDeployment(auth, o.status);
+        process.stderr.write(`keyloft: deployment ${auth.deployment} ${o.status}\n`);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  deploy
+    .command('fly')
+    .description('start a deployment, stage runtime secrets and deploy with flyctl, complete it by the outcome')
+    .requiredOption('--project <slug>', 'project slug')
+    .addOption(envOption())
+    .option('--pr <number>', 'pull request number (preview only)', parsePr)
+    .option('--ref <sha>', 'git ref being deployed')
+    .option('--app <name>', "Fly app name (default: the project's production app, or its preview pattern for --pr)")
+    .argument('[flyctlArgs...]', 'extra arguments for `flyctl deploy` (after --)')
+    .addHelpText(
+      'after',
+      `
+Runs \`flyctl secrets import --app APP --stage\` (values on stdin), then
+\`flyctl deploy --app APP --build-secret NAME=VALUE … [flyctlArgs]\`, masking flyctl's output.
+flyctl comes from KEYLOFT_FLYCTL or PATH and uses its own credentials (FLY_API_TOKEN).
+Exit code: flyctl's.
+
+Example:
+  keyloft deploy fly --project shop --env preview --pr 42 -- --remote-only
+`,
+    )
+    .action(async (flyctlArgs: string[], o: StartOpts & { app?: string }) => {
+      try {
+        const body = startRequest(o);
+        const target = await personalTarget();
+        const result = await deployFly({
+          url: target.url,
+          token: target.token,
+          project: o.project,
+          environment: body.environment,
+          ...(body.pr !== undefined ? { pr: body.pr } : {}),
+          ...(body.ref !== undefined ? { ref: body.ref } : {}),
+          ...(o.app ? { app: o.app } : {}),
+          extraArgs: flyctlArgs,
+          forwardSignals: true,
+        });
+        process.exitCode = result.code;
+      } catch (err) {
+        fail(err);
+      }
+    });
+}

@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { EXIT_USAGE, fetchReleased, PipelineError, runWithSecrets } from '../pipeline/run.js';
+import type { DeployAuth } from '../pipeline/run.js';
+
+/** Prints a keyloft failure (never a value) and sets the exit code. */
+export function fail(err: unknown): void {
+  if (err instanceof PipelineError) {
+    process.stderr.write(`keyloft: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+    return;
+  }
+  throw err;
+}
+
+/** The deployment and its token from KEYLOFT_DEPLOYMENT / KEYLOFT_DEPLOY_TOKEN / KEYLOFT_URL. */
+export async function deployAuthFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<DeployAuth> {
+  const missing: string[] = [];
+  const token = env.KEYLOFT_DEPLOY_TOKEN;
+  const deployment = env.KEYLOFT_DEPLOYMENT;
+  const url = env.KEYLOFT_URL;
+  if (!token) missing.push('KEYLOFT_DEPLOY_TOKEN');
+  if (!deployment) missing.push('KEYLOFT_DEPLOYMENT');
+  if (!url) missing.push('KEYLOFT_URL');
+  if (missing.length > 0) {
+    throw new PipelineError(`${missing.join(', ')} not set (start a deployment first: eval "$(keyloft deploy start --project P --env production)")`, EXIT_USAGE);
+  }
+  if (!/^https?:\/\//i.test(url!)) throw new PipelineError('KEYLOFT_URL must be an http(s) URL', EXIT_USAGE);
+  return { url: url!, deployment: deployment!, token: token! };
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description("run a command with the deployment's secrets in its environment, masking them in its output")
+    .option('--build', 'build mode: build secrets as env vars and as files in $KEYLOFT_SECRETS_DIR (instead of runtime secrets)', false)
+    .argument('<command...>', 'the command to run (put it after --)')
+    .allowUnknownOption()
+    .addHelpText(
+      'after',
+      `
+Reads KEYLOFT_URL, KEYLOFT_DEPLOYMENT and KEYLOFT_DEPLOY_TOKEN (see \`keyloft deploy start\`).
+Every secret value, and its base64, URL- and JSON-encoded forms, is shown as *** in the
+command's output. The exit code is the command's (128+n when ended by signal n).
+
+Examples:
+  keyloft run --build -- npm run build
+  keyloft run -- node server.js
+`,
+    )
+    .action(async (command: string[], o: { build: boolean }) => {
+      try {
+        const auth = await deployAuthFromEnv();
+        const released = await fetchReleased(auth);
+        const result = await runWithSecrets({ command, released, build: o.build, extraMask: [auth.token], forwardSignals: true });
+        process.exitCode = result.code;
+      } catch (err) {
+        fail(err);
+      }
+    });
+}

@@ -1,0 +1,420 @@
+/**
+ * The pipeline side of a deployment: fetch the pinned values with the deploy token, run a command
+ * with them in its environment (and, for a build, as files in a private temporary directory),
+ * mask every value in the command's output, forward signals, and clean up whatever happens.
+ *
+ * Values never appear in an argument list, an error message or keyloft's own output.
+ */
+import { isUtf8 } from 'node:buffer';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import type { Readable, Transform, Writable } from 'node:stream';
+import { Transform as TransformStream } from 'node:stream';
+import type { TransformCallback } from 'node:stream';
+import { MASK, Masker } from './mask.js';
+
+/** Exit codes of keyloft's own failures (a child's exit code is passed through unchanged). */
+export const EXIT_USAGE = 1;
+export const EXIT_REFUSED = 2;
+export const EXIT_UNREACHABLE = 3;
+
+/** A failure of keyloft itself, with the exit code to use. Its message never carries a value. */
+export class PipelineError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = 'PipelineError';
+  }
+}
+
+/** What a deployment receives: runtime values as text, build values as bytes. */
+export interface Released {
+  runtime: Record<string, string>;
+  build: Record<string, Buffer>;
+}
+
+/** Where and as which deployment to talk to the server. */
+export interface DeployAuth {
+  /** Base URL of the keyloft server (no trailing slash needed). */
+  url: string;
+  /** Deployment id. */
+  deployment: string;
+  /** Deploy token (`kldt_…`), or for completion also the project's deploy key. */
+  token: string;
+}
+
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export function baseUrl(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+export interface HttpReply {
+  status: number;
+  body: any;
+}
+
+/** One JSON request; unreachable servers become PipelineError(EXIT_UNREACHABLE). */
+export async function requestJson(method: string, url: string, token: string | undefined, body?: unknown): Promise<HttpReply> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message ?? (err as Error).message;
+    throw new PipelineError(`cannot reach the keyloft server at ${new URL(url).origin} (${why})`, EXIT_UNREACHABLE);
+  }
+  const text = await res.text();
+  let parsed: any;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, body: parsed };
+}
+
+/** A non-2xx reply as a PipelineError with the server's (value-free) message. */
+export function refused(what: string, reply: HttpReply): PipelineError {
+  const err = reply.body?.error as { code?: string; message?: string } | undefined;
+  const detail = err?.message ? `: ${err.message}` : '';
+  return new PipelineError(`${what} refused (HTTP ${reply.status}${err?.code ? ` ${err.code}` : ''})${detail}`, EXIT_REFUSED);
+}
+
+function secretsPath(id: string): string {
+  return `/api/v1/deployments/${encodeURIComponent(id)}/secrets`;
+}
+
+/**
+ * Fetches the deployment's pinned values. An `api`-role server answers 421 `wrong_role` with
+ * `details.releaseUrl`: that URL is followed once.
+ */
+export async function fetchReleased(auth: DeployAuth): Promise<Released> {
+  let reply = await requestJson('GET', `${baseUrl(auth.url)}${secretsPath(auth.deployment)}`, auth.token);
+  if (reply.status === 421) {
+    const releaseUrl = reply.body?.error?.details?.releaseUrl;
+    if (typeof releaseUrl === 'string' && /^https?:\/\//i.test(releaseUrl)) {
+      reply = await requestJson('GET', `${baseUrl(releaseUrl)}${secretsPath(auth.deployment)}`, auth.token);
+    }
+  }
+  if (reply.status !== 200) throw refused('fetching the deployment secrets was', reply);
+  return parseReleased(reply.body);
+}
+
+function parseReleased(body: any): Released {
+  const bad = () => new PipelineError('the server sent a malformed secrets reply', EXIT_REFUSED);
+  if (!body || typeof body !== 'object' || typeof body.runtime !== 'object' || typeof body.build !== 'object' || !body.runtime || !body.build) throw bad();
+  const runtime: Record<string, string> = {};
+  const build: Record<string, Buffer> = {};
+  for (const [name, value] of Object.entries(body.runtime as Record<string, unknown>)) {
+    if (!NAME_RE.test(name) || typeof value !== 'string') throw bad();
+    runtime[name] = value;
+  }
+  for (const [name, value] of Object.entries(body.build as Record<string, unknown>)) {
+    if (!NAME_RE.test(name) || typeof value !== 'string') throw bad();
+    build[name] = Buffer.from(value, 'base64');
+  }
+  return { runtime, build };
+}
+
+/** The reply of `POST /projects/{slug}/deployments` (docs/CONTRACT.md). */
+export interface StartedDeployment {
+  id: string;
+  token: string;
+  expiresAt: string;
+  deployment: { id: string; environment: 'production' | 'preview'; pr: number | null; ref: string | null; status: string };
+  project: { slug: string; flyApp: string; flyPreviewPattern: string; app: string };
+  pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }> };
+}
+
+export interface StartRequest {
+  environment: 'production' | 'preview';
+  pr?: number;
+  ref?: string;
+}
+
+/** Starts a deployment with a personal token or the project's deploy key. */
+export async function startDeployment(url: string, token: string, project: string, body: StartRequest): Promise<StartedDeployment> {
+  const reply = await requestJson('POST', `${baseUrl(url)}/api/v1/projects/${encodeURIComponent(project)}/deployments`, token, body);
+  if (reply.status !== 201) throw refused('starting the deployment was', reply);
+  const b = reply.body as StartedDeployment | undefined;
+  if (!b || typeof b.id !== 'string' || typeof b.token !== 'string') throw new PipelineError('the server sent a malformed deployment reply', EXIT_REFUSED);
+  return b;
+}
+
+/** Ends the deployment as succeeded or failed (revokes its token). */
+export async function completeDeployment(auth: DeployAuth, status: 'succeeded' | 'failed'): Promise<any> {
+  const reply = await requestJson('POST', `${baseUrl(auth.url)}/api/v1/deployments/${encodeURIComponent(auth.deployment)}/complete`, auth.token, { status });
+  if (reply.status !== 200) throw refused(`completing the deployment as ${status} was`, reply);
+  return reply.body;
+}
+
+/** Every value worth masking: runtime and build values, plus any extra strings (tokens). */
+export function maskValues(released: Released, extra: Array<string | undefined> = []): Array<string | Buffer> {
+  const out: Array<string | Buffer> = [...Object.values(released.runtime), ...Object.values(released.build)];
+  for (const e of extra) if (e) out.push(e);
+  return out;
+}
+
+/** Whether bytes can be an environment variable's value (UTF-8 text without NUL). */
+export function envSafe(value: Buffer): boolean {
+  return !value.includes(0) && isUtf8(value);
+}
+
+/**
+ * Creates a private directory (0700) holding one file per build secret (0600, exact bytes),
+ * named after the secret. Returns its path.
+ */
+export function writeSecretsDir(build: Record<string, Buffer>, parent = process.env.KEYLOFT_TMPDIR || tmpdir()): string {
+  const dir = mkdtempSync(join(parent, 'keyloft-secrets-'));
+  try {
+    chmodSync(dir, 0o700);
+    for (const [name, value] of Object.entries(build)) {
+      if (!NAME_RE.test(name)) continue;
+      const file = join(dir, name);
+      writeFileSync(file, value, { mode: 0o600, flag: 'wx' });
+      chmodSync(file, 0o600);
+    }
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return dir;
+}
+
+/** Environment variables that must not reach the child: credentials of keyloft itself. */
+export const WITHHELD_ENV = ['KEYLOFT_DEPLOY_TOKEN', 'KEYLOFT_TOKEN', 'KEYLOFT_SECRETS_DIR'];
+
+export interface RunOptions {
+  /** The command and its arguments (no values in here, ever). */
+  command: string[];
+  released: Released;
+  /** Build mode: build secrets as env vars and as files in KEYLOFT_SECRETS_DIR (no runtime secrets). */
+  build: boolean;
+  /** Base environment (default process.env); keyloft's own tokens are removed from it. */
+  env?: NodeJS.ProcessEnv;
+  stdout?: Writable;
+  stderr?: Writable;
+  /** Also mask these strings (e.g. the deploy token). */
+  extraMask?: Array<string | undefined>;
+  /** Install SIGINT/SIGTERM/SIGHUP handlers on this process that forward to the child (CLI use). */
+  forwardSignals?: boolean;
+  /** Where keyloft writes its own notes (names only, never values); default process.stderr. */
+  log?: (line: string) => void;
+}
+
+export interface RunResult {
+  /** The exit code keyloft should exit with: the child's, or 128+n for a signal. */
+  code: number;
+  /** The signal that ended the child, if any. */
+  childSignal: NodeJS.Signals | null;
+  /** The signal keyloft received and forwarded, if any. */
+  receivedSignal: NodeJS.Signals | null;
+  /** The secrets directory that was used (already removed). */
+  secretsDir: string | undefined;
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (osConstants.signals[signal] ?? 1);
+}
+
+/**
+ * Runs `command` with the secrets, masking its stdout and stderr separately. Resolves when the
+ * child has exited and its output is flushed; the secrets directory is gone by then.
+ */
+export async function runWithSecrets(opts: RunOptions): Promise<RunResult> {
+  const log = opts.log ?? ((line: string) => void process.stderr.write(`keyloft: ${line}\n`));
+  const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env) };
+  for (const k of WITHHELD_ENV) delete env[k];
+
+  let secretsDir: string | undefined;
+  const removeDir = () => {
+    if (secretsDir) rmSync(secretsDir, { recursive: true, force: true });
+  };
+  // Last resort if keyloft itself dies (an uncaught error): the 'exit' event still runs.
+  process.once('exit', removeDir);
+
+  try {
+    if (opts.build) {
+      secretsDir = writeSecretsDir(opts.released.build);
+      env.KEYLOFT_SECRETS_DIR = secretsDir;
+      for (const [name, value] of Object.entries(opts.released.build)) {
+        if (envSafe(value)) env[name] = value.toString('utf8');
+        else log(`build secret ${name} is binary; it is only in $KEYLOFT_SECRETS_DIR/${name}, not in the environment`);
+      }
+    } else {
+      for (const [name, value] of Object.entries(opts.released.runtime)) env[name] = value;
+    }
+
+    const values = maskValues(opts.released, opts.extraMask);
+    const stdout = opts.stdout ?? process.stdout;
+    const stderr = opts.stderr ?? process.stderr;
+    const [file, ...args] = opts.command;
+    if (!file) throw new PipelineError('no command given (usage: keyloft run [--build] -- COMMAND [ARGS…])', EXIT_USAGE);
+
+    const child = spawn(file, args, { env, stdio: ['inherit', 'pipe', 'pipe'] });
+    const outMask = createLiveMaskStream(values);
+    const errMask = createLiveMaskStream(values);
+    pipeMasked(child.stdout!, outMask, stdout);
+    pipeMasked(child.stderr!, errMask, stderr);
+
+    let received: NodeJS.Signals | null = null;
+    let forwards = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      received ??= signal;
+      forwards++;
+      // The third signal no longer asks: the child is killed, the directory still removed.
+      if (child.exitCode === null && child.signalCode === null) child.kill(forwards >= 3 ? 'SIGKILL' : signal);
+    };
+    if (opts.forwardSignals) for (const s of FORWARDED) process.on(s, onSignal);
+
+    let spawnError: NodeJS.ErrnoException | undefined;
+    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      let graceTimer: NodeJS.Timeout | undefined;
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        spawnError = err;
+        resolve({ code: null, signal: null });
+      });
+      child.once('exit', (code, signal) => {
+        exited = { code, signal };
+        // A background grandchild may hold the pipes open: stop waiting for them after a while.
+        graceTimer = setTimeout(() => {
+          child.stdout!.destroy();
+          child.stderr!.destroy();
+          resolve(exited!);
+        }, 2000);
+        graceTimer.unref();
+      });
+      child.once('close', (code, signal) => {
+        if (graceTimer) clearTimeout(graceTimer);
+        resolve(exited ?? { code, signal });
+      });
+    });
+    if (opts.forwardSignals) for (const s of FORWARDED) process.off(s, onSignal);
+
+    for (const m of [outMask, errMask]) if (!m.writableEnded) m.end();
+    await Promise.all([outMask, errMask].map((m) => finished(m).catch(() => {})));
+
+    removeDir();
+    const dir = secretsDir;
+    secretsDir = undefined;
+
+    if (spawnError) {
+      const notFound = spawnError.code === 'ENOENT';
+      log(`cannot run ${JSON.stringify(file)}: ${notFound ? 'command not found' : (spawnError.code ?? spawnError.message)}`);
+      return { code: notFound ? 127 : 126, childSignal: null, receivedSignal: received, secretsDir: dir };
+    }
+    const code = received ? signalExitCode(received) : ended.signal ? signalExitCode(ended.signal) : (ended.code ?? 1);
+    return { code, childSignal: ended.signal, receivedSignal: received, secretsDir: dir };
+  } finally {
+    removeDir();
+    process.off('exit', removeDir);
+  }
+}
+
+/** child → mask → destination, without ending the destination (it may be process.stdout). */
+export function pipeMasked(source: Readable, mask: Transform, dest: Writable): void {
+  source.on('error', () => mask.end());
+  source.pipe(mask);
+  mask.on('error', () => {});
+  mask.pipe(dest, { end: false });
+}
+
+/**
+ * Like mask.ts's createMaskStream (same output for the same input, however it is split into
+ * writes), but it holds back only a tail that could still become a secret: the bytes from the
+ * first position whose remainder is a proper prefix of some mask pattern. So a long-running
+ * child's "listening on …" line shows at once instead of waiting for more output, while a value
+ * split across two writes is still masked.
+ */
+export function createLiveMaskStream(values: Array<string | Uint8Array>): Transform {
+  const masker = new Masker(values);
+  const sorted = [...masker.patterns].sort(Buffer.compare);
+  const maxLen = masker.maxPatternLength;
+
+  /** Whether `tail` is a proper prefix of a pattern (binary search in the sorted patterns). */
+  const isPatternPrefix = (tail: Buffer): boolean => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (Buffer.compare(sorted[mid]!, tail) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    const p = sorted[lo];
+    return p !== undefined && p.length > tail.length && p.subarray(0, tail.length).equals(tail);
+  };
+
+  /** The first position from which `data` could continue into a match in later input. */
+  const safeEnd = (data: Buffer): number => {
+    for (let p = Math.max(0, data.length - maxLen + 1); p < data.length; p++) {
+      if (isPatternPrefix(data.subarray(p))) return p;
+    }
+    return data.length;
+  };
+
+  const maskBytes = Buffer.from(MASK, 'latin1');
+  let context: Buffer = Buffer.alloc(0);
+  let emitted = 0;
+  let inMask = false;
+
+  const step = (chunk: Buffer, final: boolean): Buffer => {
+    const data = context.length === 0 ? Buffer.from(chunk) : Buffer.concat([context, chunk]);
+    const intervals = masker.findIntervals(data);
+    const safe = final || maxLen === 0 ? data.length : safeEnd(data);
+    const parts: Buffer[] = [];
+    let pos = emitted;
+    for (let k = 0; k < intervals.length; k += 2) {
+      const start = intervals[k]!;
+      const end = intervals[k + 1]!;
+      if (end <= pos) continue;
+      if (start > pos) {
+        if (start >= safe) break;
+        parts.push(data.subarray(pos, start));
+        inMask = false;
+      }
+      if (!inMask) parts.push(maskBytes);
+      inMask = true;
+      pos = end;
+    }
+    if (pos < safe) {
+      parts.push(data.subarray(pos, safe));
+      inMask = false;
+      pos = safe;
+    }
+    context = data.subarray(safe);
+    emitted = pos - safe;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  };
+
+  return new TransformStream({
+    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+      const out = step(chunk, false);
+      if (out.length > 0) this.push(out);
+      callback();
+    },
+    flush(callback: TransformCallback): void {
+      const out = step(Buffer.alloc(0), true);
+      if (out.length > 0) this.push(out);
+      context = Buffer.alloc(0);
+      callback();
+    },
+  });
+}

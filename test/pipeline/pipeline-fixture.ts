@@ -1,0 +1,68 @@
+/** Shared pieces of the pipeline tests: running the real `keyloft` binary as a subprocess. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { KEYLOFT_BIN } from '../helpers/server.js';
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Environment for a keyloft CLI process: the test's env without inherited KEYLOFT_* settings. */
+export function cliEnv(extra: Record<string, string | undefined>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('KEYLOFT_')) env[k] = v;
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+export interface Running {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  done: Promise<Finished>;
+}
+
+/** Starts `node bin/keyloft.js ARGS…` with `env`; `done` resolves when it has exited. */
+export function keyloft(args: string[], env: Record<string, string>, opts: { stdin?: string; timeoutMs?: number } = {}): Running {
+  const child = spawn(process.execPath, [KEYLOFT_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
+  else child.stdin!.end();
+  const done = new Promise<Finished>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`keyloft ${args.join(' ')} did not finish in time\nstdout: ${out}\nstderr: ${err}`));
+    }, opts.timeoutMs ?? 30_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: out, stderr: err });
+    });
+  });
+  return { child, stdout: () => out, stderr: () => err, done };
+}
+
+/** Resolves once `predicate(stdout)` holds (polling), or rejects after `ms`. */
+export async function waitFor(running: Running, predicate: (stdout: string) => boolean, ms = 15_000): Promise<void> {
+  const start = Date.now();
+  while (!predicate(running.stdout())) {
+    if (running.child.exitCode !== null || running.child.signalCode !== null) throw new Error(`exited early\nstdout: ${running.stdout()}\nstderr: ${running.stderr()}`);
+    if (Date.now() - start > ms) throw new Error(`timed out\nstdout: ${running.stdout()}\nstderr: ${running.stderr()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The forms of a value that must never appear in masked output. */
+export function encodedForms(value: string | Buffer): string[] {
+  const b = Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8');
+  const forms = [b.toString('base64'), b.toString('base64url')];
+  if (!Buffer.isBuffer(value)) {
+    forms.push(value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1));
+    if (value.includes('\n')) forms.push(...value.split('\n').filter((l) => l.length >= 4));
+  }
+  return forms.filter((f) => f.length >= 4);
+}
