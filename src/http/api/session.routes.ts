@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { requireUser } from '../../services/actor.js';
 import type { Services } from '../../services/container.js';
 import { requireActor, SESSION_COOKIE } from '../plugins/auth.js';
 import { ApiToken, bearer, Email, errors, User } from './schemas.js';
@@ -99,10 +100,11 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
 
   app.get(
     '/me',
-    { preHandler: auth, schema: { tags: ['session'], summary: 'Who am I', security: bearer, response: { 200: Type.Object({ email: Type.String(), isAdmin: Type.Boolean(), kind: Type.String() }), ...errors(401) } } },
+    { preHandler: auth, schema: { tags: ['session'], summary: 'Who am I (a person; deploy keys and deploy tokens are refused)', security: bearer, response: { 200: Type.Object({ email: Type.String(), isAdmin: Type.Boolean(), kind: Type.String() }), ...errors(401, 403) } } },
     async (req) => {
-      const a = req.actor!;
-      return a.kind === 'user' ? { email: a.email, isAdmin: a.isAdmin, kind: 'user' } : { email: '', isAdmin: false, kind: a.kind };
+      // A deploy key or deploy token may use only its own routes (start/complete, release): 403 here.
+      const a = requireUser(req.actor!);
+      return { email: a.email, isAdmin: a.isAdmin, kind: 'user' };
     },
   );
 
