@@ -1,0 +1,170 @@
+// Every dashboard page, rendered with known secret values stored (in every scope, in every
+// status), must contain none of them: not in the markup, a hidden field, an attribute or a script.
+// Form re-renders after an error must not echo the values that were just submitted either.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser } from '../helpers/client.js';
+import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
+
+const rnd = () => randomBytes(8).toString('hex');
+
+/** Values written by this file; each must stay out of every page. */
+const values: string[] = [];
+function val(label: string, v = `${label}_${rnd()}`): string {
+  values.push(v);
+  return v;
+}
+
+/** The forms a value could leak in: itself, each line, base64 and URL encodings. */
+function forms(v: string): string[] {
+  const out = new Set<string>([v, encodeURIComponent(v), Buffer.from(v).toString('base64'), Buffer.from(v).toString('base64url'), JSON.stringify(v).slice(1, -1)]);
+  for (const line of v.split('\n')) if (line.length >= 8 && !line.startsWith('-----')) out.add(line);
+  return [...out].filter((s) => s.length >= 8);
+}
+
+function assertClean(html: string, where: string): void {
+  for (const v of values) for (const f of forms(v)) assert.ok(!html.includes(f), `${where}: a secret value (or an encoding of one) appears in the page`);
+}
+
+for (const d of await dialects()) {
+  describe(`no secret value in any page (${d.name})`, { skip: d.skip }, () => {
+    let store: TestStore;
+    let server: TestServer;
+    let admin: Api;
+    let cookie = '';
+    let csrf = '';
+    let deploymentId = '';
+    const slug = 'shop';
+
+    async function get(path: string): Promise<{ status: number; html: string; type: string }> {
+      const res = await fetch(`${server.url}${path}`, { headers: { cookie }, redirect: 'manual' });
+      return { status: res.status, html: await res.text(), type: res.headers.get('content-type') ?? '' };
+    }
+
+    async function post(path: string, fields: Record<string, string>): Promise<{ status: number; html: string }> {
+      const res = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
+        redirect: 'manual',
+      });
+      return { status: res.status, html: await res.text() };
+    }
+
+    before(async () => {
+      store = await createStore(d.name);
+      server = await startServer(store);
+      admin = await bootstrap(server);
+      const pem = val('pem', `-----BEGIN PRIVATE KEY-----\nMIIE${rnd()}${rnd()}\nAAAA${rnd()}${rnd()}\n-----END PRIVATE KEY-----\n`);
+      const created = await admin.post('/api/v1/projects', {
+        slug,
+        name: 'Shop',
+        secrets: [
+          { name: 'DATABASE_URL', scope: 'production', value: val('dburl', `postgres://u:${rnd()}@db/x`) },
+          { name: 'TLS_KEY', scope: 'production', value: pem },
+          { name: 'STRIPE_KEY', scope: 'preview', value: val('stripe') },
+          { name: 'OLD_FLAG', scope: 'preview', value: val('oldflag') },
+          { name: 'NPM_TOKEN', scope: 'build', value: val('npm') },
+        ],
+      });
+      assert.equal(created.status, 201, created.text);
+      const imp = await admin.call('POST', `/api/v1/projects/${slug}/secrets/production:import`, `IMPORTED=${val('imported')}\nQUOTED="${val('quoted')} with spaces"\n`, {
+        contentType: 'text/plain',
+      });
+      assert.equal(imp.status, 200, imp.text);
+
+      // Deployments: production succeeded, two previews (one succeeded, one running) → every status shows up.
+      const prod = await admin.post(`/api/v1/projects/${slug}/deployments`, { environment: 'production', ref: 'abc123' });
+      assert.equal(prod.status, 201, prod.text);
+      deploymentId = prod.body.id;
+      await new Api(server.url, prod.body.token).post(`/api/v1/deployments/${prod.body.id}/complete`, { status: 'succeeded' });
+      const p1 = await admin.post(`/api/v1/projects/${slug}/deployments`, { environment: 'preview', pr: 1 });
+      await new Api(server.url, p1.body.token).post(`/api/v1/deployments/${p1.body.id}/complete`, { status: 'succeeded' });
+      await admin.put(`/api/v1/projects/${slug}/secrets/preview/STRIPE_KEY`, { value: val('stripe2') });
+      const p2 = await admin.post(`/api/v1/projects/${slug}/deployments`, { environment: 'preview', pr: 2 });
+      await new Api(server.url, p2.body.token).post(`/api/v1/deployments/${p2.body.id}/complete`, { status: 'succeeded' });
+      await admin.post(`/api/v1/projects/${slug}/deployments`, { environment: 'preview', pr: 3 });
+      // After the deployments: one pending change, one pending removal.
+      await admin.put(`/api/v1/projects/${slug}/secrets/production/DATABASE_URL`, { value: val('dburl2') });
+      await admin.delete(`/api/v1/projects/${slug}/secrets/preview/OLD_FLAG`);
+      await admin.delete(`/api/v1/projects/${slug}/secrets/production/IMPORTED`);
+
+      await createUser(server, admin, 'dev@example.com');
+      await admin.post(`/api/v1/projects/${slug}/members`, { email: 'dev@example.com', role: 'member' });
+
+      const res = await fetch(`${server.url}/api/v1/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+      });
+      assert.equal(res.status, 200);
+      cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+      csrf = ((await res.json()) as { csrfToken: string }).csrfToken;
+    });
+
+    after(async () => {
+      await server?.stop();
+      await store?.cleanup();
+    });
+
+    it('renders every page without a value', async () => {
+      const paths = [
+        '/projects',
+        '/projects/new',
+        `/projects/${slug}`,
+        `/projects/${slug}/deployments`,
+        `/projects/${slug}/deployments?env=preview`,
+        `/projects/${slug}/deployments/${deploymentId}`,
+        `/projects/${slug}/settings/general`,
+        `/projects/${slug}/settings/secrets`,
+        `/projects/${slug}/settings/secrets?env=production`,
+        `/projects/${slug}/settings/secrets?env=preview`,
+        `/projects/${slug}/settings/build`,
+        `/projects/${slug}/settings/history/production/DATABASE_URL`,
+        `/projects/${slug}/settings/history/production/TLS_KEY`,
+        `/projects/${slug}/settings/history/preview/OLD_FLAG`,
+        `/projects/${slug}/settings/history/build/NPM_TOKEN`,
+        `/projects/${slug}/settings/secrets/delete?scope=production&name=TLS_KEY`,
+        `/projects/${slug}/settings/build/delete?scope=build&name=NPM_TOKEN`,
+        `/projects/${slug}/settings/members`,
+        `/projects/${slug}/settings/members/remove?email=dev%40example.com`,
+        `/projects/${slug}/settings/audit`,
+        `/projects/${slug}/settings/audit?action=secret.updated`,
+        `/projects/${slug}/settings/audit?name=DATABASE_URL`,
+        '/account/tokens',
+      ];
+      for (const path of paths) {
+        const r = await get(path);
+        assert.equal(r.status, 200, `${path}: ${r.status} ${r.html.slice(0, 200)}`);
+        assert.match(r.type, /^text\/html/, path);
+        assertClean(r.html, path);
+      }
+      // The statuses really were all there.
+      const all = (await get(`/projects/${slug}/settings/secrets`)).html;
+      for (const s of ['deployed', 'pending', 'pending removal', 'applied to 1 of 3 preview apps']) assert.ok(all.includes(s), `status "${s}" shown`);
+      assert.ok((await get(`/projects/${slug}/deployments/${deploymentId}`)).html.includes('TLS_KEY'), 'pinned names shown');
+    });
+
+    it('does not echo submitted values when a form comes back with errors', async () => {
+      const v1 = val('typed1');
+      const v2 = val('typed2');
+      const cases: Array<[string, Record<string, string>, number]> = [
+        ['/projects/new', { name: 'X', slug: 'Bad Slug!', rows: '2', name_0: 'GOOD', value_0: v1, scope_0: 'production', name_1: '1BAD', value_1: v2, scope_1: 'preview' }, 400],
+        ['/projects/new', { name: 'X', slug: 'x', rows: '1', name_0: 'GOOD', value_0: v1, scope_0: 'production', _action: 'add_row' }, 200],
+        ['/projects/new', { name: 'Shop again', slug, rows: '1', name_0: 'GOOD', value_0: v1, scope_0: 'production' }, 409],
+        [`/projects/${slug}/settings/secrets`, { name: 'bad name', value: v1, scope: 'production' }, 400],
+        [`/projects/${slug}/settings/secrets`, { name: 'NUL', value: `${v2}\u0000`, scope: 'production' }, 400],
+        [`/projects/${slug}/settings/build`, { name: '', value: v1, scope: 'build' }, 400],
+        [`/projects/${slug}/settings/secrets/import`, { scope: 'production', dotenv: `A=${v1}\nB="${v2}\n` }, 400],
+        [`/projects/${slug}/settings/build/import`, { scope: 'build', dotenv: `OK=${v1}\n${v2}\n` }, 400],
+      ];
+      for (const [path, fields, status] of cases) {
+        const r = await post(path, fields);
+        assert.equal(r.status, status, `${path}: ${r.status} ${r.html.slice(0, 300)}`);
+        assert.ok(r.html.includes('field-error') || r.html.includes('error-summary') || status === 200, `${path}: errors are shown`);
+        assertClean(r.html, `POST ${path}`);
+      }
+    });
+  });
+}
