@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deployFly } from '../pipeline/fly.js';
 import { completeDeployment, EXIT_USAGE, PipelineError, startDeployment, type StartRequest } from '../pipeline/run.js';
+import { resolveTarget } from './config-file.js';
 import { deployAuthFromEnv, fail } from './run.js';
 
 function parsePr(raw: string): number {
@@ -10,14 +11,9 @@ function parsePr(raw: string): number {
 }
 
 /** Server URL and a personal token or deploy key: KEYLOFT_URL / KEYLOFT_TOKEN, else what `keyloft login` saved. */
-export async function personalTarget(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; token: string }> {
-  const url = env.KEYLOFT_URL;
-  const token = env.KEYLOFT_TOKEN;
-  if (!url || !token) {
-    throw new PipelineError('no keyloft server configured: run `keyloft login --url URL --token TOKEN`, or set KEYLOFT_URL and KEYLOFT_TOKEN (a personal token or the project\'s deploy key)', EXIT_USAGE);
-  }
-  if (!/^https?:\/\//i.test(url)) throw new PipelineError('KEYLOFT_URL must be an http(s) URL', EXIT_USAGE);
-  return { url, token };
+export function personalTarget(env: NodeJS.ProcessEnv = process.env): { url: string; token: string } {
+  const t = resolveTarget({}, env);
+  return { url: t.url, token: t.token };
 }
 
 /** Single-quotes a string for POSIX shells. */
@@ -66,7 +62,7 @@ Example:
     .action(async (o: StartOpts & { json: boolean }) => {
       try {
         const body = startRequest(o);
-        const target = await personalTarget();
+        const target = personalTarget();
         const started = await startDeployment(target.url, target.token, o.project, body);
         if (o.json) {
           process.stdout.write(`${JSON.stringify({ url: target.url, ...started }, null, 2)}\n`);
@@ -120,7 +116,7 @@ Example:
     .action(async (flyctlArgs: string[], o: StartOpts & { app?: string }) => {
       try {
         const body = startRequest(o);
-        const target = await personalTarget();
+        const target = personalTarget();
         const result = await deployFly({
           url: target.url,
           token: target.token,

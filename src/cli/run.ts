@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { EXIT_USAGE, fetchReleased, PipelineError, runWithSecrets } from '../pipeline/run.js';
 import type { DeployAuth } from '../pipeline/run.js';
+import { readConfig } from './config-file.js';
+import { CliError } from './http-client.js';
 
 /** Prints a keyloft failure (never a value) and sets the exit code. */
 export function fail(err: unknown): void {
-  if (err instanceof PipelineError) {
+  if (err instanceof PipelineError || err instanceof CliError) {
     process.stderr.write(`keyloft: ${err.message}\n`);
     process.exitCode = err.exitCode;
     return;
@@ -17,7 +19,8 @@ export async function deployAuthFromEnv(env: NodeJS.ProcessEnv = process.env): P
   const missing: string[] = [];
   const token = env.KEYLOFT_DEPLOY_TOKEN;
   const deployment = env.KEYLOFT_DEPLOYMENT;
-  const url = env.KEYLOFT_URL;
+  // The server URL may also come from `keyloft login`; the token never does.
+  const url = env.KEYLOFT_URL || readConfig(env).url;
   if (!token) missing.push('KEYLOFT_DEPLOY_TOKEN');
   if (!deployment) missing.push('KEYLOFT_DEPLOYMENT');
   if (!url) missing.push('KEYLOFT_URL');
