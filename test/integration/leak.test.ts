@@ -126,188 +126,192 @@ describe('the leak scanner', () => {
   });
 });
 
-for (const d of await dialects()) {
-  describe(`no value leaks on ${d.name}`, { skip: d.skip }, () => {
-    let store: TestStore;
-    let server: TestServer;
-    let api: Api;
-    const markers: Marker[] = [];
-    const slug = `leak-${rnd().slice(0, 8)}`;
-    const P = `/api/v1/projects/${slug}`;
+// The dialects run side by side (each has its own server and database).
+const DIALECTS = await dialects();
+describe('no value leaks: every dialect', { concurrency: true }, () => {
+  for (const d of DIALECTS) {
+    describe(`no value leaks on ${d.name}`, { skip: d.skip, concurrency: 1 }, () => {
+      let store: TestStore;
+      let server: TestServer;
+      let api: Api;
+      const markers: Marker[] = [];
+      const slug = `leak-${rnd().slice(0, 8)}`;
+      const P = `/api/v1/projects/${slug}`;
 
-    function text(label: string, value = `${label}_${rnd()}`): string {
-      markers.push(textMarker(label, value));
-      return value;
-    }
+      function text(label: string, value = `${label}_${rnd()}`): string {
+        markers.push(textMarker(label, value));
+        return value;
+      }
 
-    before(async () => {
-      store = await createStore(d.name);
-      server = await startServer(store, { env: { KEYLOFT_LOG_LEVEL: 'trace' } });
-      api = await bootstrap(server);
-    });
-    after(async () => {
-      await server?.stop();
-      await store?.cleanup();
-    });
-
-    it('writes known values through every write route', async () => {
-      const multiline = text('MULTILINE', `-----BEGIN PRIVATE KEY-----\nMLa_${rnd()}\nMLb_${rnd()}\n\nMLc_${rnd()}==\n-----END PRIVATE KEY-----\n`);
-      const unicode = text('UNICODE', `\u00fcn\u00efc\u00f6d\u00e9-\u20ac-\u{1F511}-\u0416\u4f60\u597d-${rnd()}-\u05e9\u05dc\u05d5\u05dd`);
-      const create = await api.post('/api/v1/projects', {
-        slug,
-        name: 'Leak test',
-        secrets: [
-          { name: 'CREATE_PROD', scope: 'production', value: text('CREATE_PROD') },
-          { name: 'CREATE_MULTI', scope: 'preview', value: multiline },
-          { name: 'CREATE_UNICODE', scope: 'production', value: unicode },
-          { name: 'CREATE_BUILD', scope: 'build', valueBase64: Buffer.from(text('CREATE_BUILD_B64')).toString('base64') },
-        ],
+      before(async () => {
+        store = await createStore(d.name);
+        server = await startServer(store, { env: { KEYLOFT_LOG_LEVEL: 'trace' } });
+        api = await bootstrap(server);
       });
-      assert.equal(create.status, 201, create.text);
-
-      for (const [scope, name] of [
-        ['production', 'PUT_PROD'],
-        ['preview', 'PUT_PREVIEW'],
-        ['build', 'PUT_BUILD'],
-      ] as const) {
-        assert.equal((await api.put(`${P}/secrets/${scope}/${name}`, { value: text(`PUT_${scope}`) })).status, 201);
-        // overwrite: both versions stay in history
-        assert.equal((await api.put(`${P}/secrets/${scope}/${name}`, { value: text(`PUT2_${scope}`) })).status, 200);
-      }
-      assert.equal((await api.put(`${P}/secrets/production/PUT_MULTI`, { value: text('PUT_MULTI', `PMa_${rnd()}\r\nPMb_${rnd()}\n`) })).status, 201);
-      assert.equal((await api.put(`${P}/secrets/preview/PUT_UNICODE`, { value: text('PUT_UNICODE', `\u{1F510}${rnd()}\u00e9\u00e8`) })).status, 201);
-      assert.equal((await api.put(`${P}/secrets/production/PUT_B64_TEXT`, { valueBase64: Buffer.from(text('PUT_B64_TEXT')).toString('base64') })).status, 201);
-
-      // a form-encoded body (what the web pages send) is a write route too
-      const form = await api.call('PUT', `${P}/secrets/production/FORM_ENCODED`, `value=${encodeURIComponent(text('FORM_ENCODED', `form ${rnd()} & = %`))}`, { contentType: 'application/x-www-form-urlencoded' });
-      assert.equal(form.status, 201, form.text);
-
-      // binary build secret: random bytes around a marker
-      const bin = Buffer.concat([randomBytes(5), Buffer.from(`BIN_${rnd()}`), Buffer.from([0, 255, 0]), randomBytes(40)]);
-      markers.push(bytesMarker('BUILD_BINARY', bin));
-      assert.equal((await api.put(`${P}/secrets/build/BINARY`, { valueBase64: bin.toString('base64') })).status, 201);
-
-      const dotenv = [
-        '# imported',
-        `export DOTENV_PLAIN=${text('DOTENV_PLAIN')}`,
-        `DOTENV_SINGLE='${text('DOTENV_SINGLE')}'`,
-        `DOTENV_DOUBLE="${text('DOTENV_DQ1')}\\n${text('DOTENV_DQ2')}"`,
-        `DOTENV_MULTI="${text('DOTENV_ML1')}`,
-        `${text('DOTENV_ML2')}"`,
-        '',
-      ].join('\n');
-      const imp = await api.post(`${P}/secrets/production:import`, dotenv, { contentType: 'text/plain' });
-      assert.equal(imp.status, 200, imp.text);
-      assert.equal(imp.body.written, 4);
-      const dry = await api.post(`${P}/secrets/preview:import?dryRun=true`, `DRY=${text('DOTENV_DRY')}\n`, { contentType: 'text/plain' });
-      assert.equal(dry.status, 200, dry.text);
-
-      const json = await api.post(`${P}/secrets/preview:import`, {
-        secrets: { JSON_A: text('JSON_A'), JSON_UNICODE: text('JSON_UNICODE', `\u2603${rnd()}\u2603`), JSON_B64: { valueBase64: Buffer.from(text('JSON_B64')).toString('base64') } },
+      after(async () => {
+        await server?.stop();
+        await store?.cleanup();
       });
-      assert.equal(json.status, 200, json.text);
-      const jsonBuild = await api.post(`${P}/secrets/build:import`, { secrets: { JSON_BUILD: { valueBase64: Buffer.from(text('JSON_BUILD')).toString('base64') } } });
-      assert.equal(jsonBuild.status, 200, jsonBuild.text);
 
-      // a deleted secret: the tombstone must not bring the value back anywhere
-      assert.equal((await api.put(`${P}/secrets/production/DELETED`, { value: text('DELETED') })).status, 201);
-      assert.equal((await api.delete(`${P}/secrets/production/DELETED`)).status, 200);
+      it('writes known values through every write route', async () => {
+        const multiline = text('MULTILINE', `-----BEGIN PRIVATE KEY-----\nMLa_${rnd()}\nMLb_${rnd()}\n\nMLc_${rnd()}==\n-----END PRIVATE KEY-----\n`);
+        const unicode = text('UNICODE', `\u00fcn\u00efc\u00f6d\u00e9-\u20ac-\u{1F511}-\u0416\u4f60\u597d-${rnd()}-\u05e9\u05dc\u05d5\u05dd`);
+        const create = await api.post('/api/v1/projects', {
+          slug,
+          name: 'Leak test',
+          secrets: [
+            { name: 'CREATE_PROD', scope: 'production', value: text('CREATE_PROD') },
+            { name: 'CREATE_MULTI', scope: 'preview', value: multiline },
+            { name: 'CREATE_UNICODE', scope: 'production', value: unicode },
+            { name: 'CREATE_BUILD', scope: 'build', valueBase64: Buffer.from(text('CREATE_BUILD_B64')).toString('base64') },
+          ],
+        });
+        assert.equal(create.status, 201, create.text);
+
+        for (const [scope, name] of [
+          ['production', 'PUT_PROD'],
+          ['preview', 'PUT_PREVIEW'],
+          ['build', 'PUT_BUILD'],
+        ] as const) {
+          assert.equal((await api.put(`${P}/secrets/${scope}/${name}`, { value: text(`PUT_${scope}`) })).status, 201);
+          // overwrite: both versions stay in history
+          assert.equal((await api.put(`${P}/secrets/${scope}/${name}`, { value: text(`PUT2_${scope}`) })).status, 200);
+        }
+        assert.equal((await api.put(`${P}/secrets/production/PUT_MULTI`, { value: text('PUT_MULTI', `PMa_${rnd()}\r\nPMb_${rnd()}\n`) })).status, 201);
+        assert.equal((await api.put(`${P}/secrets/preview/PUT_UNICODE`, { value: text('PUT_UNICODE', `\u{1F510}${rnd()}\u00e9\u00e8`) })).status, 201);
+        assert.equal((await api.put(`${P}/secrets/production/PUT_B64_TEXT`, { valueBase64: Buffer.from(text('PUT_B64_TEXT')).toString('base64') })).status, 201);
+
+        // a form-encoded body (what the web pages send) is a write route too
+        const form = await api.call('PUT', `${P}/secrets/production/FORM_ENCODED`, `value=${encodeURIComponent(text('FORM_ENCODED', `form ${rnd()} & = %`))}`, { contentType: 'application/x-www-form-urlencoded' });
+        assert.equal(form.status, 201, form.text);
+
+        // binary build secret: random bytes around a marker
+        const bin = Buffer.concat([randomBytes(5), Buffer.from(`BIN_${rnd()}`), Buffer.from([0, 255, 0]), randomBytes(40)]);
+        markers.push(bytesMarker('BUILD_BINARY', bin));
+        assert.equal((await api.put(`${P}/secrets/build/BINARY`, { valueBase64: bin.toString('base64') })).status, 201);
+
+        const dotenv = [
+          '# imported',
+          `export DOTENV_PLAIN=${text('DOTENV_PLAIN')}`,
+          `DOTENV_SINGLE='${text('DOTENV_SINGLE')}'`,
+          `DOTENV_DOUBLE="${text('DOTENV_DQ1')}\\n${text('DOTENV_DQ2')}"`,
+          `DOTENV_MULTI="${text('DOTENV_ML1')}`,
+          `${text('DOTENV_ML2')}"`,
+          '',
+        ].join('\n');
+        const imp = await api.post(`${P}/secrets/production:import`, dotenv, { contentType: 'text/plain' });
+        assert.equal(imp.status, 200, imp.text);
+        assert.equal(imp.body.written, 4);
+        const dry = await api.post(`${P}/secrets/preview:import?dryRun=true`, `DRY=${text('DOTENV_DRY')}\n`, { contentType: 'text/plain' });
+        assert.equal(dry.status, 200, dry.text);
+
+        const json = await api.post(`${P}/secrets/preview:import`, {
+          secrets: { JSON_A: text('JSON_A'), JSON_UNICODE: text('JSON_UNICODE', `\u2603${rnd()}\u2603`), JSON_B64: { valueBase64: Buffer.from(text('JSON_B64')).toString('base64') } },
+        });
+        assert.equal(json.status, 200, json.text);
+        const jsonBuild = await api.post(`${P}/secrets/build:import`, { secrets: { JSON_BUILD: { valueBase64: Buffer.from(text('JSON_BUILD')).toString('base64') } } });
+        assert.equal(jsonBuild.status, 200, jsonBuild.text);
+
+        // a deleted secret: the tombstone must not bring the value back anywhere
+        assert.equal((await api.put(`${P}/secrets/production/DELETED`, { value: text('DELETED') })).status, 201);
+        assert.equal((await api.delete(`${P}/secrets/production/DELETED`)).status, 200);
+      });
+
+      it('refuses bad writes without echoing the value', async () => {
+        const bad: Array<[string, Promise<{ status: number; text: string }>]> = [
+          ['bad name', api.put(`${P}/secrets/production/1BAD`, { value: text('ERR_NAME') })],
+          ['NUL', api.put(`${P}/secrets/production/NUL`, { value: `${text('ERR_NUL')}\u0000` })],
+          ['too big', api.put(`${P}/secrets/production/BIG`, { value: text('ERR_BIG') + 'x'.repeat(70000) })],
+          ['too big bytes', api.put(`${P}/secrets/production/BIG`, { value: text('ERR_BIG2') + '\u00e9'.repeat(33000) })],
+          ['both forms', api.put(`${P}/secrets/production/BOTH`, { value: text('ERR_BOTH'), valueBase64: 'YQ==' })],
+          ['bad base64', api.put(`${P}/secrets/production/B64`, { valueBase64: `${text('ERR_B64')}!!` })],
+          ['not utf-8', api.put(`${P}/secrets/production/B64`, { valueBase64: Buffer.concat([Buffer.from(text('ERR_UTF8')), Buffer.from([0xff])]).toString('base64') })],
+          ['bad scope', api.put(`${P}/secrets/staging/X`, { value: text('ERR_SCOPE') })],
+          ['bad JSON', api.call('PUT', `${P}/secrets/production/X`, `{"value": "${text('ERR_JSON')}`, { contentType: 'application/json' })],
+          ['bad JSON 2', api.call('PUT', `${P}/secrets/production/X`, `{"value": ${text('ERR_JSON2')}}`, { contentType: 'application/json' })],
+          ['text body on PUT', api.call('PUT', `${P}/secrets/production/X`, text('ERR_TEXT'), { contentType: 'text/plain' })],
+          ['odd content type', api.call('PUT', `${P}/secrets/production/X`, text('ERR_CT'), { contentType: 'application/x-keyloft' })],
+          ['dotenv bad line', api.post(`${P}/secrets/production:import`, `OK=${text('ERR_DOT1')}\n1BAD=${text('ERR_DOT2')}\n`, { contentType: 'text/plain' })],
+          ['dotenv unterminated', api.post(`${P}/secrets/production:import`, `A="${text('ERR_DOT3')}\nB=${text('ERR_DOT4')}\n`, { contentType: 'text/plain' })],
+          ['dotenv garbage after quote', api.post(`${P}/secrets/production:import`, `A="${text('ERR_DOT5')}"${text('ERR_DOT6')}\n`, { contentType: 'text/plain' })],
+          ['dotenv no equals', api.post(`${P}/secrets/production:import`, `${text('ERR_DOT7')}\n`, { contentType: 'text/plain' })],
+          ['json bad name', api.post(`${P}/secrets/production:import`, { secrets: { 'BAD-NAME': text('ERR_IMP1'), GOOD: text('ERR_IMP2') } })],
+          ['json bad value', api.post(`${P}/secrets/production:import`, { secrets: { GOOD: { value: text('ERR_IMP3') } } })],
+          ['json NUL', api.post(`${P}/secrets/production:import`, { secrets: { GOOD: `${text('ERR_IMP4')}\u0000` } })],
+          ['create bad', api.post('/api/v1/projects', { slug: `x-${rnd().slice(0, 6)}`, name: 'x', secrets: [{ name: '9X', scope: 'production', value: text('ERR_CREATE') }] })],
+          ['not a member', api.with(undefined).put(`${P}/secrets/production/ANON`, { value: text('ERR_ANON') })],
+        ];
+        for (const [what, p] of bad) {
+          const r = await p;
+          assert.ok(r.status >= 400 && r.status < 500, `${what}: expected a 4xx, got ${r.status}: ${r.text.slice(0, 200)}`);
+        }
+      });
+
+      it('reads lists, history and audit', async () => {
+        for (const path of [`${P}/secrets`, `${P}/secrets?scope=build`, `${P}/secrets/production/PUT_PROD/versions`, `${P}/secrets/production/DELETED/versions`, `${P}/audit`, `${P}/audit?limit=200`, '/api/v1/projects', P, '/api/v1/tokens', '/api/openapi.json']) {
+          const r = await api.get(path);
+          assert.equal(r.status, 200, `${path}: ${r.text.slice(0, 200)}`);
+        }
+      });
+
+      it('finds no value in any HTTP response', () => {
+        assert.ok(markers.length > 40, `only ${markers.length} markers`);
+        const hits = findIn(Buffer.from(seenBodies.join('\n'), 'utf8'), markers);
+        assert.deepEqual(hits, [], 'values found in HTTP responses');
+      });
+
+      it('finds no value in the server output', () => {
+        const out = server.output();
+        assert.ok(out.length > 1000, 'the server printed almost nothing; is logging on?');
+        assert.deepEqual(findIn(Buffer.from(out, 'utf8'), markers), [], 'values found in the server output');
+      });
+
+      it('finds no value, and no private key, in the database', async () => {
+        const keyFile = join(store.dataDir, 'master.key');
+        const masterPrivate = Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64');
+        assert.equal(masterPrivate.length, 32);
+        const master = masterKeyFromPrivate(new Uint8Array(masterPrivate));
+        const { cells, wrapped } = await allCells(store);
+        assert.ok(cells.length > 1000);
+        assert.equal(wrapped.length, 3, 'one key pair per scope');
+
+        // the scope private keys, unwrapped with the master key, appear nowhere either
+        const ring = await Keyring.create([master]);
+        const keyMarkers: Marker[] = [bytesMarker('MASTER_PRIVATE_KEY', masterPrivate)];
+        for (const w of wrapped) {
+          const raw = await ring.unwrapRaw({ id: w.id, projectId: w.project_id, scope: w.scope, wrappedPrivateKey: new Uint8Array(w.wrapped_private_key), masterKeyId: w.master_key_id });
+          assert.equal(raw.length, 32);
+          keyMarkers.push(bytesMarker(`SCOPE_PRIVATE_KEY_${w.scope}`, Buffer.from(raw)));
+        }
+        // the master public key is stored (by design), so the test is not looking at the wrong place
+        assert.ok(cells.includes(Buffer.from(master.publicKey)), 'the master public key is not in the database');
+
+        assert.deepEqual(findIn(cells, [...markers, ...keyMarkers]), [], 'values or private keys found in database rows');
+
+        if (store.dialect === 'sqlite') {
+          const files = dataFiles(store.dataDir);
+          const names = files.map((f) => f.name);
+          assert.ok(names.includes('keyloft.db'), names.join(', '));
+          assert.ok(names.includes('keyloft.db-wal'), `the WAL is expected while the server runs: ${names.join(', ')}`);
+          for (const f of files) assert.deepEqual(findIn(f.bytes, [...markers, ...keyMarkers]), [], `values or private keys found in ${f.name}`);
+        }
+        assert.deepEqual(findIn(Buffer.from(server.output()), keyMarkers), [], 'a private key in the server output');
+        assert.deepEqual(findIn(Buffer.from(seenBodies.join('\n')), keyMarkers), [], 'a private key in a response');
+      });
+
+      it('keeps the master key file private (mode 0600)', () => {
+        const mode = statSync(join(store.dataDir, 'master.key')).mode & 0o777;
+        assert.equal(mode, 0o600, `master.key has mode ${mode.toString(8)}`);
+      });
+
+      it('leaves nothing in the database files after a clean stop', { skip: d.name !== 'sqlite' && 'SQLite files only' }, async () => {
+        assert.equal(await server.stop(), 0);
+        const masterPrivate = Buffer.from(readFileSync(join(store.dataDir, 'master.key'), 'utf8').trim(), 'base64');
+        for (const f of dataFiles(store.dataDir)) {
+          assert.deepEqual(findIn(f.bytes, [...markers, bytesMarker('MASTER_PRIVATE_KEY', masterPrivate)]), [], `values found in ${f.name} after stop`);
+        }
+        assert.deepEqual(findIn(Buffer.from(server.output()), markers), [], 'values in the shutdown output');
+      });
     });
-
-    it('refuses bad writes without echoing the value', async () => {
-      const bad: Array<[string, Promise<{ status: number; text: string }>]> = [
-        ['bad name', api.put(`${P}/secrets/production/1BAD`, { value: text('ERR_NAME') })],
-        ['NUL', api.put(`${P}/secrets/production/NUL`, { value: `${text('ERR_NUL')}\u0000` })],
-        ['too big', api.put(`${P}/secrets/production/BIG`, { value: text('ERR_BIG') + 'x'.repeat(70000) })],
-        ['too big bytes', api.put(`${P}/secrets/production/BIG`, { value: text('ERR_BIG2') + '\u00e9'.repeat(33000) })],
-        ['both forms', api.put(`${P}/secrets/production/BOTH`, { value: text('ERR_BOTH'), valueBase64: 'YQ==' })],
-        ['bad base64', api.put(`${P}/secrets/production/B64`, { valueBase64: `${text('ERR_B64')}!!` })],
-        ['not utf-8', api.put(`${P}/secrets/production/B64`, { valueBase64: Buffer.concat([Buffer.from(text('ERR_UTF8')), Buffer.from([0xff])]).toString('base64') })],
-        ['bad scope', api.put(`${P}/secrets/staging/X`, { value: text('ERR_SCOPE') })],
-        ['bad JSON', api.call('PUT', `${P}/secrets/production/X`, `{"value": "${text('ERR_JSON')}`, { contentType: 'application/json' })],
-        ['bad JSON 2', api.call('PUT', `${P}/secrets/production/X`, `{"value": ${text('ERR_JSON2')}}`, { contentType: 'application/json' })],
-        ['text body on PUT', api.call('PUT', `${P}/secrets/production/X`, text('ERR_TEXT'), { contentType: 'text/plain' })],
-        ['odd content type', api.call('PUT', `${P}/secrets/production/X`, text('ERR_CT'), { contentType: 'application/x-keyloft' })],
-        ['dotenv bad line', api.post(`${P}/secrets/production:import`, `OK=${text('ERR_DOT1')}\n1BAD=${text('ERR_DOT2')}\n`, { contentType: 'text/plain' })],
-        ['dotenv unterminated', api.post(`${P}/secrets/production:import`, `A="${text('ERR_DOT3')}\nB=${text('ERR_DOT4')}\n`, { contentType: 'text/plain' })],
-        ['dotenv garbage after quote', api.post(`${P}/secrets/production:import`, `A="${text('ERR_DOT5')}"${text('ERR_DOT6')}\n`, { contentType: 'text/plain' })],
-        ['dotenv no equals', api.post(`${P}/secrets/production:import`, `${text('ERR_DOT7')}\n`, { contentType: 'text/plain' })],
-        ['json bad name', api.post(`${P}/secrets/production:import`, { secrets: { 'BAD-NAME': text('ERR_IMP1'), GOOD: text('ERR_IMP2') } })],
-        ['json bad value', api.post(`${P}/secrets/production:import`, { secrets: { GOOD: { value: text('ERR_IMP3') } } })],
-        ['json NUL', api.post(`${P}/secrets/production:import`, { secrets: { GOOD: `${text('ERR_IMP4')}\u0000` } })],
-        ['create bad', api.post('/api/v1/projects', { slug: `x-${rnd().slice(0, 6)}`, name: 'x', secrets: [{ name: '9X', scope: 'production', value: text('ERR_CREATE') }] })],
-        ['not a member', api.with(undefined).put(`${P}/secrets/production/ANON`, { value: text('ERR_ANON') })],
-      ];
-      for (const [what, p] of bad) {
-        const r = await p;
-        assert.ok(r.status >= 400 && r.status < 500, `${what}: expected a 4xx, got ${r.status}: ${r.text.slice(0, 200)}`);
-      }
-    });
-
-    it('reads lists, history and audit', async () => {
-      for (const path of [`${P}/secrets`, `${P}/secrets?scope=build`, `${P}/secrets/production/PUT_PROD/versions`, `${P}/secrets/production/DELETED/versions`, `${P}/audit`, `${P}/audit?limit=200`, '/api/v1/projects', P, '/api/v1/tokens', '/api/openapi.json']) {
-        const r = await api.get(path);
-        assert.equal(r.status, 200, `${path}: ${r.text.slice(0, 200)}`);
-      }
-    });
-
-    it('finds no value in any HTTP response', () => {
-      assert.ok(markers.length > 40, `only ${markers.length} markers`);
-      const hits = findIn(Buffer.from(seenBodies.join('\n'), 'utf8'), markers);
-      assert.deepEqual(hits, [], 'values found in HTTP responses');
-    });
-
-    it('finds no value in the server output', () => {
-      const out = server.output();
-      assert.ok(out.length > 1000, 'the server printed almost nothing; is logging on?');
-      assert.deepEqual(findIn(Buffer.from(out, 'utf8'), markers), [], 'values found in the server output');
-    });
-
-    it('finds no value, and no private key, in the database', async () => {
-      const keyFile = join(store.dataDir, 'master.key');
-      const masterPrivate = Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64');
-      assert.equal(masterPrivate.length, 32);
-      const master = masterKeyFromPrivate(new Uint8Array(masterPrivate));
-      const { cells, wrapped } = await allCells(store);
-      assert.ok(cells.length > 1000);
-      assert.equal(wrapped.length, 3, 'one key pair per scope');
-
-      // the scope private keys, unwrapped with the master key, appear nowhere either
-      const ring = await Keyring.create([master]);
-      const keyMarkers: Marker[] = [bytesMarker('MASTER_PRIVATE_KEY', masterPrivate)];
-      for (const w of wrapped) {
-        const raw = await ring.unwrapRaw({ id: w.id, projectId: w.project_id, scope: w.scope, wrappedPrivateKey: new Uint8Array(w.wrapped_private_key), masterKeyId: w.master_key_id });
-        assert.equal(raw.length, 32);
-        keyMarkers.push(bytesMarker(`SCOPE_PRIVATE_KEY_${w.scope}`, Buffer.from(raw)));
-      }
-      // the master public key is stored (by design), so the test is not looking at the wrong place
-      assert.ok(cells.includes(Buffer.from(master.publicKey)), 'the master public key is not in the database');
-
-      assert.deepEqual(findIn(cells, [...markers, ...keyMarkers]), [], 'values or private keys found in database rows');
-
-      if (store.dialect === 'sqlite') {
-        const files = dataFiles(store.dataDir);
-        const names = files.map((f) => f.name);
-        assert.ok(names.includes('keyloft.db'), names.join(', '));
-        assert.ok(names.includes('keyloft.db-wal'), `the WAL is expected while the server runs: ${names.join(', ')}`);
-        for (const f of files) assert.deepEqual(findIn(f.bytes, [...markers, ...keyMarkers]), [], `values or private keys found in ${f.name}`);
-      }
-      assert.deepEqual(findIn(Buffer.from(server.output()), keyMarkers), [], 'a private key in the server output');
-      assert.deepEqual(findIn(Buffer.from(seenBodies.join('\n')), keyMarkers), [], 'a private key in a response');
-    });
-
-    it('keeps the master key file private (mode 0600)', () => {
-      const mode = statSync(join(store.dataDir, 'master.key')).mode & 0o777;
-      assert.equal(mode, 0o600, `master.key has mode ${mode.toString(8)}`);
-    });
-
-    it('leaves nothing in the database files after a clean stop', { skip: d.name !== 'sqlite' && 'SQLite files only' }, async () => {
-      assert.equal(await server.stop(), 0);
-      const masterPrivate = Buffer.from(readFileSync(join(store.dataDir, 'master.key'), 'utf8').trim(), 'base64');
-      for (const f of dataFiles(store.dataDir)) {
-        assert.deepEqual(findIn(f.bytes, [...markers, bytesMarker('MASTER_PRIVATE_KEY', masterPrivate)]), [], `values found in ${f.name} after stop`);
-      }
-      assert.deepEqual(findIn(Buffer.from(server.output()), markers), [], 'values in the shutdown output');
-    });
-  });
-}
+  }
+});
