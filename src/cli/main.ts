@@ -5,6 +5,11 @@ import { registerKeys } from './keys.js';
 import { registerDeploy } from './deploy.js';
 import { registerRun } from './run.js';
 import { serveCommand } from './serve.js';
+import { registerCompletion } from './completion.js';
+import { registerLink } from './link.js';
+import { registerLogin } from './login.js';
+import { registerProjects } from './projects.js';
+import { registerSecrets } from './secrets.js';
 
 const program = new Command();
 program
@@ -26,10 +31,15 @@ program
   .addHelpText('after', '\nSettings come from the environment: KEYLOFT_DATABASE_URL, KEYLOFT_DATA_DIR, KEYLOFT_MASTER_KEY, KEYLOFT_MASTER_KEY_FILE, … (see README).\n')
   .action(serveCommand);
 
+registerLogin(program);
+registerProjects(program);
+registerSecrets(program);
+registerLink(program);
 registerAdmin(program);
 registerBackup(program);
 registerKeys(program);
 registerRun(program);
 registerDeploy(program);
+registerCompletion(program);
 
 await program.parseAsync(process.argv);

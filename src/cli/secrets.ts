@@ -1,0 +1,390 @@
+/**
+ * `keyloft secrets list|set|unset|import|history`. No command prints a value: the API returns none,
+ * and local errors name the secret and the argument, never its value.
+ */
+import { readFileSync } from 'node:fs';
+import { type Command, Option } from 'commander';
+import { action, CliError, EXIT_USAGE } from './http-client.js';
+import { resolveProject } from './link.js';
+import { client } from './projects.js';
+import { confirm, interactive, note, paint, plural, print, printJson, promptHidden, readStdinBytes, table, when, type Style } from './output.js';
+
+export const SCOPES = ['production', 'preview', 'build'] as const;
+export type Scope = (typeof SCOPES)[number];
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Import files at least this big get a progress line on stderr. */
+const LARGE_IMPORT_BYTES = 256 * 1024;
+const LARGE_IMPORT_LINES = 1000;
+
+export interface SecretMeta {
+  name: string;
+  scope: Scope;
+  version: number;
+  digest: string | null;
+  size: number | null;
+  updatedAt: string;
+  updatedBy: string;
+  deleted: boolean;
+  status: 'deployed' | 'pending' | 'pending_removal';
+  applied?: { count: number; of: number };
+}
+
+interface VersionMeta {
+  version: number;
+  kind: string;
+  digest: string | null;
+  size: number | null;
+  createdAt: string;
+  createdBy: string;
+}
+
+interface ImportChange {
+  name: string;
+  change: 'added' | 'changed' | 'unchanged';
+  digestBefore: string | null;
+  digestAfter: string;
+}
+
+interface ImportResult {
+  dryRun: boolean;
+  written: number;
+  changes: ImportChange[];
+}
+
+const scopeOption = (mandatory: boolean) => {
+  const o = new Option('--scope <scope>', mandatory ? 'production, preview or build' : 'only this scope: production, preview or build').choices(SCOPES);
+  return mandatory ? o.makeOptionMandatory() : o;
+};
+const projectOption = () => new Option('--project <slug>', 'project slug (default: KEYLOFT_PROJECT or the nearest keyloft.json, see `keyloft link`)');
+
+const secretsPath = (project: string) => `/projects/${encodeURIComponent(project)}/secrets`;
+
+function statusText(s: SecretMeta): string {
+  const base = s.status === 'pending_removal' ? 'pending removal' : s.status;
+  return s.applied && s.applied.of > 0 && s.status !== 'deployed' ? `${base} (${s.applied.count}/${s.applied.of} apps)` : base;
+}
+
+function statusStyle(s: SecretMeta): Style {
+  return s.status === 'deployed' ? 'green' : s.status === 'pending' ? 'yellow' : 'red';
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The text of `bytes` if it is valid UTF-8 (a BOM is kept), else undefined. */
+export function asUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+interface Assignment {
+  name: string;
+  source: 'argument' | 'stdin' | 'file';
+  bytes: Buffer;
+}
+
+/** Parses NAME=VALUE, NAME=- and NAME=@file arguments; error messages never repeat a value. */
+async function readAssignments(args: string[]): Promise<Assignment[]> {
+  const parsed: Array<{ name: string; kind: 'literal' | 'stdin' | 'file'; rest: string }> = [];
+  const seen = new Set<string>();
+  args.forEach((arg, i) => {
+    const eq = arg.indexOf('=');
+    if (eq <= 0) throw new CliError(`argument ${i + 1} is not NAME=VALUE (use NAME=- to read the value from standard input, or NAME=@FILE)`, EXIT_USAGE);
+    const name = arg.slice(0, eq);
+    if (!NAME.test(name) || name.length > 255) {
+      throw new CliError(`argument ${i + 1}: a secret name must match [A-Za-z_][A-Za-z0-9_]* (at most 255 characters)`, EXIT_USAGE);
+    }
+    if (seen.has(name)) throw new CliError(`${name} is given more than once`, EXIT_USAGE);
+    seen.add(name);
+    const rest = arg.slice(eq + 1);
+    if (rest === '-') parsed.push({ name, kind: 'stdin', rest });
+    else if (rest.startsWith('@') && rest.length > 1) parsed.push({ name, kind: 'file', rest: rest.slice(1) });
+    else parsed.push({ name, kind: 'literal', rest });
+  });
+  const fromStdin = parsed.filter((p) => p.kind === 'stdin');
+  if (fromStdin.length > 1) throw new CliError(`only one value can come from standard input (NAME=-); got ${fromStdin.map((p) => p.name).join(', ')}; use NAME=@FILE for the others`, EXIT_USAGE);
+  const out: Assignment[] = [];
+  for (const p of parsed) {
+    if (p.kind === 'literal') out.push({ name: p.name, source: 'argument', bytes: Buffer.from(p.rest, 'utf8') });
+    else if (p.kind === 'file') {
+      try {
+        out.push({ name: p.name, source: 'file', bytes: readFileSync(p.rest) });
+      } catch (err) {
+        throw new CliError(`${p.name}: cannot read ${p.rest}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT_USAGE);
+      }
+    } else if (interactive()) {
+      // On a terminal: ask without echo (no trailing newline is added to the value).
+      out.push({ name: p.name, source: 'stdin', bytes: Buffer.from(await promptHidden(`Value for ${p.name} (input hidden): `), 'utf8') });
+    } else {
+      out.push({ name: p.name, source: 'stdin', bytes: await readStdinBytes() });
+    }
+  }
+  return out;
+}
+
+/** The JSON field for a value: text as `value`; binary (build scope only) as `valueBase64`. */
+function valueField(a: Assignment, scope: Scope): { value: string } | { valueBase64: string } {
+  const text = asUtf8(a.bytes);
+  if (text !== undefined && (scope !== 'build' || !text.includes('\u0000'))) return { value: text };
+  if (scope === 'build') return { valueBase64: a.bytes.toString('base64') };
+  throw new CliError(`${a.name}: the value (from ${a.source}) is not UTF-8 text; ${scope} secrets must be text (only build secrets may be binary)`, EXIT_USAGE);
+}
+
+function target(o: { project?: string }): string {
+  return resolveProject(o.project);
+}
+
+function refusedFor(name: string, err: unknown): never {
+  if (err instanceof CliError) throw new CliError(`${name}: ${err.message}`, err.exitCode, { status: err.status, code: err.code, field: err.field });
+  throw err;
+}
+
+export function registerSecrets(program: Command): void {
+  const secrets = program
+    .command('secrets')
+    .description('app and build secrets of a project: list, set, unset, import, history (values are never shown)')
+    .addHelpText(
+      'after',
+      `
+Scopes: production and preview hold app secrets (runtime environment variables);
+build holds build secrets (flyctl deploy --build-secret). Changes apply at the next deployment.
+
+Examples:
+  keyloft secrets list --project shop
+  printf %s "$STRIPE_KEY" | keyloft secrets set --project shop --scope production STRIPE_KEY=-
+  keyloft secrets import --project shop --scope preview .env.preview
+`,
+    );
+
+  secrets
+    .command('list')
+    .alias('ls')
+    .description('secret metadata: name, scope, digest, status, last change (never a value)')
+    .addOption(projectOption())
+    .addOption(scopeOption(false))
+    .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      `
+The digest is a keyed hash of the value: equal digests mean equal values within a project.
+Status: deployed, pending (changed since the last deployment) or pending removal.
+
+Examples:
+  keyloft secrets list --project shop
+  keyloft secrets list --project shop --scope build --json
+`,
+    )
+    .action(
+      action(async (o: { project?: string; scope?: Scope; json?: boolean }) => {
+        const project = target(o);
+        const r = await client().request<{ secrets: SecretMeta[] }>('GET', secretsPath(project), undefined, { query: { scope: o.scope } });
+        if (o.json) return printJson({ project, scope: o.scope ?? null, secrets: r.secrets });
+        if (r.secrets.length === 0) return print(`No secrets in ${project}${o.scope ? ` (${o.scope})` : ''}. Add one with: keyloft secrets set --project ${project} --scope production NAME=-`);
+        process.stdout.write(
+          table(r.secrets, [
+            { header: 'name', get: (s) => s.name },
+            { header: 'scope', get: (s) => s.scope },
+            { header: 'digest', get: (s) => s.digest ?? '-', style: () => 'dim' },
+            { header: 'status', get: statusText, style: statusStyle },
+            { header: 'updated', get: (s) => `${when(s.updatedAt)} by ${s.updatedBy}` },
+          ]),
+        );
+        if (process.stdout.isTTY && r.secrets.some((s) => s.status !== 'deployed')) print(paint('Pending changes apply at the next deployment.', 'yellow'));
+      }),
+    );
+
+  secrets
+    .command('set')
+    .description('add or overwrite secrets (a new version each); NAME=- reads the value from stdin, NAME=@FILE from a file')
+    .addOption(projectOption())
+    .addOption(scopeOption(true))
+    .argument('<assignments...>', 'NAME=VALUE, NAME=- (standard input) or NAME=@FILE')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Safe forms: NAME=- (standard input, byte for byte; on a terminal it is asked for, hidden)
+and NAME=@FILE (the file's bytes exactly, trailing newline included, e.g. a PEM key).
+NAME=VALUE puts the value in your shell history and the process list; prefer the others.
+Only one NAME=- per command. A value starting with @ must come from stdin or a file.
+Build secrets may be binary; app secrets (production, preview) must be UTF-8 text.
+Several secrets are written all or nothing. Changes apply at the next deployment.
+
+Examples:
+  printf %s "$DATABASE_URL" | keyloft secrets set --project shop --scope production DATABASE_URL=-
+  keyloft secrets set --project shop --scope production TLS_KEY=@key.pem TLS_CERT=@cert.pem
+  keyloft secrets set --project shop --scope build NPM_TOKEN=- < ~/.npm-token
+  keyloft secrets set --scope preview LOG_LEVEL=debug        # project from keyloft.json
+`,
+    )
+    .action(
+      action(async (args: string[], o: { project?: string; scope: Scope; json?: boolean }) => {
+        const project = target(o);
+        const assignments = await readAssignments(args);
+        const fields = assignments.map((a) => ({ name: a.name, field: valueField(a, o.scope) }));
+        const api = client();
+        const results: Array<{ name: string; change: 'added' | 'changed' | 'unchanged'; digest: string | null; version: number | null }> = [];
+        if (fields.length === 1 || fields.some((f) => f.name === '__proto__')) {
+          for (const f of fields) {
+            const r = await api
+              .request<{ secret: SecretMeta; created: boolean }>('PUT', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(f.name)}`, f.field)
+              .catch((err: unknown) => refusedFor(f.name, err));
+            results.push({ name: f.name, change: r.created ? 'added' : 'changed', digest: r.secret.digest, version: r.secret.version });
+          }
+        } else {
+          // One request for all of them: the server writes all or nothing.
+          const map: Record<string, unknown> = {};
+          for (const f of fields) map[f.name] = 'value' in f.field ? f.field.value : { valueBase64: f.field.valueBase64 };
+          const r = await api.request<ImportResult>('POST', `${secretsPath(project)}/${o.scope}:import`, { secrets: map });
+          for (const c of r.changes) results.push({ name: c.name, change: c.change, digest: c.digestAfter, version: null });
+        }
+        if (o.json) return printJson({ project, scope: o.scope, secrets: results });
+        for (const r of results) {
+          const what = r.change === 'unchanged' ? 'unchanged (same value)' : r.change === 'added' ? 'added' : 'updated';
+          print(`${r.name} ${what} in ${project}/${o.scope}${r.digest ? ` (digest ${r.digest}${r.version ? `, version ${r.version}` : ''})` : ''}`);
+        }
+        if (results.some((r) => r.change !== 'unchanged')) print('Changes apply at the next deployment.');
+      }),
+    );
+
+  secrets
+    .command('unset')
+    .alias('rm')
+    .description('delete secrets (pending removal until the next deployment); asks first on a terminal')
+    .addOption(projectOption())
+    .addOption(scopeOption(true))
+    .argument('<names...>', 'secret names')
+    .option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  keyloft secrets unset --project shop --scope preview OLD_FLAG
+  keyloft secrets unset --project shop --scope production A B C --yes
+`,
+    )
+    .action(
+      action(async (names: string[], o: { project?: string; scope: Scope; yes?: boolean; json?: boolean }) => {
+        const project = target(o);
+        names.forEach((n) => {
+          if (!NAME.test(n)) throw new CliError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+        });
+        const unique = [...new Set(names)];
+        if (!o.yes) {
+          if (!interactive()) throw new CliError(`refusing to delete ${plural(unique.length, 'secret')} without confirmation: not on a terminal; pass --yes to confirm`, EXIT_USAGE);
+          if (!(await confirm(`Delete ${unique.join(', ')} from ${project}/${o.scope}?`))) {
+            note('keyloft: nothing deleted');
+            process.exitCode = 1;
+            return;
+          }
+        }
+        const api = client();
+        const removed: Array<{ name: string; status: string | null }> = [];
+        for (const name of unique) {
+          try {
+            const r = await api.request<{ secret: SecretMeta | null }>('DELETE', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}`);
+            removed.push({ name, status: r.secret?.status ?? null });
+          } catch (err) {
+            if (removed.length > 0) note(`keyloft: deleted before the failure: ${removed.map((r) => r.name).join(', ')}`);
+            refusedFor(name, err);
+          }
+        }
+        if (o.json) return printJson({ project, scope: o.scope, removed });
+        for (const r of removed) print(`${r.name} deleted from ${project}/${o.scope}${r.status === 'pending_removal' ? ' (pending removal until the next deployment)' : ''}`);
+      }),
+    );
+
+  secrets
+    .command('import')
+    .description('add or overwrite secrets from a dotenv file (all or nothing); --dry-run shows what would change')
+    .addOption(projectOption())
+    .addOption(scopeOption(true))
+    .argument('[file]', 'dotenv file, or - for standard input (the default when it is not a terminal)')
+    .option('--dry-run', 'only report what would be added, changed or left unchanged')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+The file is dotenv: NAME=value lines, # comments, optional "export", single- or
+double-quoted values (double quotes allow \\n escapes and multi-line values).
+Names not in the file are left alone. Prints, per name: added, changed or unchanged.
+
+Examples:
+  keyloft secrets import --project shop --scope production .env.production --dry-run
+  keyloft secrets import --project shop --scope production .env.production
+  op read op://vault/shop/env | keyloft secrets import --project shop --scope preview -
+`,
+    )
+    .action(
+      action(async (file: string | undefined, o: { project?: string; scope: Scope; dryRun?: boolean; json?: boolean }) => {
+        const project = target(o);
+        let bytes: Buffer;
+        let label: string;
+        if (file === undefined || file === '-') {
+          if (file === undefined && process.stdin.isTTY) throw new CliError('give a dotenv FILE, or - to read one from standard input', EXIT_USAGE);
+          bytes = await readStdinBytes();
+          label = 'standard input';
+        } else {
+          try {
+            bytes = readFileSync(file);
+          } catch (err) {
+            throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT_USAGE);
+          }
+          label = file;
+        }
+        const text = asUtf8(bytes);
+        if (text === undefined) throw new CliError(`${label} is not UTF-8 text`, EXIT_USAGE);
+        const lines = text.split('\n').length;
+        const large = bytes.length >= LARGE_IMPORT_BYTES || lines >= LARGE_IMPORT_LINES;
+        const started = Date.now();
+        if (large) note(`keyloft: ${o.dryRun ? 'checking' : 'importing'} ${label} (${(bytes.length / 1024).toFixed(0)} KiB, ${lines} lines) into ${project}/${o.scope}…`);
+        const r = await client().request<ImportResult>('POST', `${secretsPath(project)}/${o.scope}:import`, text, {
+          contentType: 'text/plain; charset=utf-8',
+          query: { dryRun: o.dryRun ? true : undefined },
+          timeoutMs: 300_000,
+        });
+        if (large) note(`keyloft: ${plural(r.changes.length, 'entry', 'entries')} processed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        if (o.json) return printJson({ project, scope: o.scope, ...r });
+        const mark = { added: ['+', 'green'], changed: ['~', 'yellow'], unchanged: ['=', 'dim'] } as const;
+        for (const c of r.changes) {
+          const [sym, style] = mark[c.change];
+          const digests = c.change === 'changed' ? ` (${c.digestBefore} → ${c.digestAfter})` : c.change === 'added' ? ` (${c.digestAfter})` : '';
+          print(paint(`${sym} ${c.name}  ${c.change}${digests}`, style));
+        }
+        const count = (k: ImportChange['change']) => r.changes.filter((c) => c.change === k).length;
+        const summary = `${count('added')} added, ${count('changed')} changed, ${count('unchanged')} unchanged`;
+        if (r.dryRun) print(`${summary}; dry run: nothing was written`);
+        else print(`${summary}; wrote ${plural(r.written, 'secret')} to ${project}/${o.scope}${r.written > 0 ? '; changes apply at the next deployment' : ''}`);
+      }),
+    );
+
+  secrets
+    .command('history')
+    .description("a secret's versions: when, by whom, digest and size (never a value)")
+    .argument('<name>', 'secret name')
+    .addOption(projectOption())
+    .addOption(scopeOption(true))
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExamples:\n  keyloft secrets history DATABASE_URL --project shop --scope production\n  keyloft secrets history NPM_TOKEN --scope build --json\n')
+    .action(
+      action(async (name: string, o: { project?: string; scope: Scope; json?: boolean }) => {
+        const project = target(o);
+        if (!NAME.test(name)) throw new CliError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+        const r = await client().request<{ versions: VersionMeta[] }>('GET', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions`);
+        if (o.json) return printJson({ project, scope: o.scope, name, versions: r.versions });
+        process.stdout.write(
+          table(r.versions, [
+            { header: 'version', get: (v) => String(v.version) },
+            { header: 'kind', get: (v) => v.kind, style: (v) => (v.kind === 'delete' ? 'red' : undefined) },
+            { header: 'digest', get: (v) => v.digest ?? '-', style: () => 'dim' },
+            { header: 'size', get: (v) => (v.size === null ? '-' : `${v.size} B`) },
+            { header: 'created', get: (v) => when(v.createdAt) },
+            { header: 'by', get: (v) => v.createdBy },
+          ]),
+        );
+      }),
+    );
+}
