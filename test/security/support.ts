@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -95,4 +96,20 @@ export async function deployAndRelease(api: Api, slug: string, environment: 'pro
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A request whose path is sent byte for byte (fetch would resolve `..` and `%2e%2e` before sending). */
+export function rawHttp(baseUrl: string, method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer): Promise<{ status: number; text: string; location: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(baseUrl);
+    const h: Record<string, string | number> = { ...headers };
+    if (body !== undefined) h['content-length'] = Buffer.byteLength(body);
+    const req = httpRequest({ host: u.hostname, port: u.port, path, method, headers: h }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, location: res.headers.location }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
