@@ -77,10 +77,13 @@ export function validateProjectName(name: string, field = 'name'): string {
   return trimmed;
 }
 
-/** Fly app names: lowercase letters, digits and dashes, 2–63 characters. */
+/**
+ * Fly app names: lowercase letters, digits and dashes, 1–63 characters. The default app name is
+ * the project slug, so every valid slug (even a one-character one) must be a valid app name.
+ */
 export function validateFlyApp(app: string, field = 'flyApp'): string {
-  if (!/^[a-z0-9][a-z0-9-]{1,62}$/.test(app)) {
-    throw new ValidationError(field, `${field} ${quote(app)} must be 2–63 characters of a-z, 0-9 and -`);
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(app)) {
+    throw new ValidationError(field, `${field} ${quote(app)} must be 1–63 characters of a-z, 0-9 and -, starting with a letter or digit`);
   }
   return app;
 }

@@ -5,7 +5,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import type { Config, ServerRole } from '../config.js';
@@ -65,6 +65,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
     ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     routerOptions: { maxParamLength: 512 },
+    // Errors raised before routing (e.g. a malformed percent-encoding) get the same envelope as the rest.
+    frameworkErrors: (err, req, reply) => {
+      const bad = (err as { code?: string }).code === 'FST_ERR_BAD_URL';
+      void (reply as FastifyReply)
+        .status(400)
+        .send(errorBody('bad_request', bad ? 'the request URL is not valid (malformed percent-encoding)' : 'the request could not be routed', 'url', req.id));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onSend', async (req, reply) => {

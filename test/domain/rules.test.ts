@@ -6,6 +6,8 @@ import {
   NAME_MAX,
   parseScope,
   validateBinaryValue,
+  validateFlyApp,
+  validatePreviewPattern,
   validateSecretName,
   validateSlug,
   validateTextValue,
@@ -82,6 +84,21 @@ describe('project slugs', () => {
       const e = refuses(() => validateSlug(s), 'slug');
       assert.match(e.message, /a-z, 0-9 and -/);
     }
+  });
+});
+
+describe('Fly app names and preview patterns', () => {
+  it('accept every valid slug as the default app name', () => {
+    for (const s of ['a', '0', 'my-app', 'a'.repeat(63)]) {
+      assert.equal(validateSlug(s), s);
+      assert.equal(validateFlyApp(s), s);
+    }
+    for (const bad of ['', 'My-App', '-app', 'a'.repeat(64), 'app_1']) refuses(() => validateFlyApp(bad), 'flyApp');
+  });
+
+  it('preview patterns need <pr> and allow only <slug> and <pr>', () => {
+    assert.equal(validatePreviewPattern('<slug>-pr-<pr>'), '<slug>-pr-<pr>');
+    for (const bad of ['<slug>-preview', 'app-<PR>', 'app-<pr>-<env>', 'App-<pr>']) refuses(() => validatePreviewPattern(bad), 'flyPreviewPattern');
   });
 });
 

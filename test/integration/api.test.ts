@@ -332,7 +332,21 @@ describe('JSON API: every dialect', { concurrency: true }, () => {
         assertError(await admin.get('/api/v1/nope'), 404, 'not_found');
         assertError(await admin.post('/api/v1/projects', { slug: 'Not A Slug', name: 'x' }), 400, 'validation_failed', 'slug');
         assertError(await admin.post('/api/v1/projects', { slug: `x-${rnd().slice(0, 4)}` }), 400, 'validation_failed', 'name');
-        assertError(await admin.post('/api/v1/projects', { slug: `x-${rnd().slice(0, 4)}`, name: 'x', secrets: [{ name: 'A', scope: 'staging', value: 'x' }] }), 400, 'validation_failed');
+        const badScope = await admin.post('/api/v1/projects', { slug: `x-${rnd().slice(0, 4)}`, name: 'x', secrets: [{ name: 'A', scope: 'staging', value: 'x' }] });
+      assertError(badScope, 400, 'validation_failed', 'secrets.0.scope');
+      assert.match(badScope.body.error.message, /production, preview, build/);
+      const qScope = await admin.get(`${P}/secrets?scope=staging`);
+      assertError(qScope, 400, 'validation_failed', 'scope');
+      assert.match(qScope.body.error.message, /scope must be one of production, preview, build/);
+      // a malformed URL (bad percent-encoding) gets the same envelope
+      assertError(await admin.put(`${P}/secrets/production/%E0%A4%A`, { value: 'x' }), 400, 'bad_request', 'url');
+      // every valid slug can be created without naming a Fly app (the slug is the default app name)
+      const one = await admin.post('/api/v1/projects', { slug: 'z', name: 'One letter' });
+      assert.equal(one.status, 201, one.text);
+      assert.equal(one.body.project.flyApp, 'z');
+      assert.equal(one.body.project.flyPreviewPattern, 'z-pr-<pr>');
+      // setup is one-time
+      assertError(await new Api(server.url).post('/api/v1/setup', { setupToken: server.setupToken, email: 'late@example.com', password: 'a long enough password' }), 409, 'conflict');
       });
 
       it('a viewer can list and read history but cannot write (403)', async () => {

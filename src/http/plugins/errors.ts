@@ -23,6 +23,14 @@ function validationField(err: FastifyError): { field: string; message: string } 
     case 'enum':
       message = `${field} must be one of ${(params.allowedValues as unknown[]).join(', ')}`;
       break;
+    case 'const': {
+      // A union of literals (e.g. scope): list every allowed value at this path, not just the first.
+      const allowed = (err.validation ?? [])
+        .filter((e) => e.keyword === 'const' && e.instancePath === v.instancePath)
+        .map((e) => String((e.params as { allowedValue?: unknown }).allowedValue));
+      message = allowed.length > 1 ? `${field} must be one of ${allowed.join(', ')}` : `${field} must be ${allowed[0] ?? 'a fixed value'}`;
+      break;
+    }
     case 'maxLength':
       message = `${field} must be at most ${String(params.limit)} characters`;
       break;
