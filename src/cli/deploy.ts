@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deployFly } from '../pipeline/fly.js';
 import { completeDeployment, EXIT_USAGE, PipelineError, startDeployment, type StartRequest } from '../pipeline/run.js';
 import { resolveTarget } from './config-file.js';
+import { resolveProject } from './link.js';
 import { deployAuthFromEnv, fail } from './run.js';
 
 function parsePr(raw: string): number {
@@ -22,7 +23,7 @@ export function shellQuote(s: string): string {
 }
 
 interface StartOpts {
-  project: string;
+  project?: string;
   env: 'production' | 'preview';
   pr?: number;
   ref?: string;
@@ -42,7 +43,7 @@ export function registerDeploy(program: Command): void {
   deploy
     .command('start')
     .description('start a deployment and print its id and deploy token (as shell exports, or JSON)')
-    .requiredOption('--project <slug>', 'project slug')
+    .option('--project <slug>', 'project slug (default: KEYLOFT_PROJECT or the nearest keyloft.json, see `keyloft link`)')
     .addOption(envOption())
     .option('--pr <number>', 'pull request number (preview only)', parsePr)
     .option('--ref <sha>', 'git ref being deployed')
@@ -63,7 +64,8 @@ Example:
       try {
         const body = startRequest(o);
         const target = personalTarget();
-        const started = await startDeployment(target.url, target.token, o.project, body);
+        const project = resolveProject(o.project);
+        const started = await startDeployment(target.url, target.token, project, body);
         if (o.json) {
           process.stdout.write(`${JSON.stringify({ url: target.url, ...started }, null, 2)}\n`);
         } else {
@@ -72,7 +74,7 @@ Example:
           );
         }
         const pinned = started.pinned ? `${started.pinned.runtime.length} runtime, ${started.pinned.build.length} build secret(s) pinned` : '';
-        process.stderr.write(`keyloft: deployment ${started.id} started for ${started.project?.app ?? o.project}; ${pinned}; token expires ${started.expiresAt}\n`);
+        process.stderr.write(`keyloft: deployment ${started.id} started for ${started.project?.app ?? project}; ${pinned}; token expires ${started.expiresAt}\n`);
       } catch (err) {
         fail(err);
       }
@@ -95,7 +97,7 @@ Example:
   deploy
     .command('fly')
     .description('start a deployment, stage runtime secrets and deploy with flyctl, complete it by the outcome')
-    .requiredOption('--project <slug>', 'project slug')
+    .option('--project <slug>', 'project slug (default: KEYLOFT_PROJECT or the nearest keyloft.json, see `keyloft link`)')
     .addOption(envOption())
     .option('--pr <number>', 'pull request number (preview only)', parsePr)
     .option('--ref <sha>', 'git ref being deployed')
@@ -120,7 +122,7 @@ Example:
         const result = await deployFly({
           url: target.url,
           token: target.token,
-          project: o.project,
+          project: resolveProject(o.project),
           environment: body.environment,
           ...(body.pr !== undefined ? { pr: body.pr } : {}),
           ...(body.ref !== undefined ? { ref: body.ref } : {}),

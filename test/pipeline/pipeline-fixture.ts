@@ -33,8 +33,8 @@ export interface Running {
 }
 
 /** Starts `node bin/keyloft.js ARGS…` with `env`; `done` resolves when it has exited. */
-export function keyloft(args: string[], env: Record<string, string>, opts: { stdin?: string; timeoutMs?: number } = {}): Running {
-  const child = spawn(process.execPath, [KEYLOFT_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+export function keyloft(args: string[], env: Record<string, string>, opts: { stdin?: string; timeoutMs?: number; cwd?: string } = {}): Running {
+  const child = spawn(process.execPath, [KEYLOFT_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
