@@ -71,6 +71,11 @@ export function appName(p: Pick<ProjectRow, 'slug' | 'fly_app' | 'fly_preview_pa
 
 type Deps = BaseDeps & { tokenTtlMs: number };
 
+/** Sorts by name in code point order: SQL `order by` follows the database collation, which differs between engines. */
+function byName<T extends { name: string }>(rows: T[]): T[] {
+  return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
 /**
  * Deployments: start (pins the current versions), list, show, complete, expiry, preview apps.
  * Tokens are 256-bit random, stored as SHA-256, valid for one running, unexpired deployment.
@@ -94,7 +99,7 @@ export function createDeploymentsService(deps: Deps) {
   }
 
   async function pinnedOf(deploymentId: string): Promise<Pinned> {
-    const pins = await pinsWithNames(db, deploymentId);
+    const pins = byName(await pinsWithNames(db, deploymentId));
     return {
       runtime: pins.filter((p) => p.kind === 'runtime').map((p) => ({ name: p.name, version: p.version })),
       build: pins.filter((p) => p.kind === 'build').map((p) => ({ name: p.name, version: p.version })),
@@ -121,7 +126,7 @@ export function createDeploymentsService(deps: Deps) {
       const expiresAt = now + deps.tokenTtlMs;
       const by = actorLabel(actor);
       const pinned = await db.transaction().execute(async (trx) => {
-        const current = await currentSecretsForPinning(trx, project.id, [environment, 'build']);
+        const current = byName(await currentSecretsForPinning(trx, project.id, [environment, 'build']));
         const row: DeploymentRow = {
           id,
           project_id: project.id,

@@ -56,7 +56,8 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
         if (d.status === 'running') await expireDeployments(db, now, d.project_id);
         throw new KeyloftError('unauthenticated', 'the deployment is no longer running; its token is revoked');
       }
-      const pins = await pinnedCiphertexts(db, deploymentId);
+      // Name order (by code point, the same on both engines): the released maps and the audit event's names are stable.
+      const pins = (await pinnedCiphertexts(db, deploymentId)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       // Defence in depth: a runtime pin must be of the deployment's environment, a build pin of build.
       for (const p of pins) {
         const expected = p.kind === 'build' ? 'build' : d.environment;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { type Api, type ApiResponse, bootstrap, createUser, seenBodies } from '../helpers/client.js';
+import { Api, type ApiResponse, bootstrap, createUser, seenBodies } from '../helpers/client.js';
 import { expireDeploymentNow } from '../helpers/db.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
@@ -350,6 +350,22 @@ for (const d of await dialects()) {
       await complete(s.token, s.id, 'succeeded');
     });
 
+    test('pinned lists, released maps and the release audit list names in code point order', async () => {
+      const names = ['alpha', 'Beta', '_x', 'ZED', 'a_b', 'aB', 'Z9', 'a'];
+      const sorted = [...names].sort(); // code unit order: Beta, Z9, ZED, _x, a, aB, a_b, alpha
+      const secrets = names.map((name) => ({ name, scope: 'production', value: `order-${name}` }));
+      assert.equal((await admin.post('/api/v1/projects', { slug: 'order', name: 'Order', secrets })).status, 201);
+      const s = await start(admin, 'order', { environment: 'production' });
+      assert.deepEqual(s.pinned.runtime.map((p) => p.name), sorted);
+      const shown = await admin.get(`/api/v1/projects/order/deployments/${s.id}`);
+      assert.deepEqual(shown.body.pinned.runtime.map((p: { name: string }) => p.name), sorted);
+      const r = await release(s.token, s.id);
+      assert.deepEqual(Object.keys(r.body.runtime), sorted);
+      const audit = await admin.get('/api/v1/projects/order/audit?action=deployment.released');
+      assert.deepEqual(audit.body.events[0].detail.runtime, sorted);
+      await complete(s.token, s.id, 'succeeded');
+    });
+
     test('release path with 1,000 secrets (measured, not asserted)', async () => {
       assert.equal((await admin.post('/api/v1/projects', { slug: 'bulk', name: 'Bulk' })).status, 201);
       const map: Record<string, string> = {};
@@ -390,6 +406,89 @@ for (const d of await dialects()) {
         for (const x of allForms(ALL_VALUES)) assert.ok(!text.includes(x), `a non-release response contains a value: ${text.slice(0, 200)}`);
       }
       assert.ok(checked > 20);
+    });
+  });
+}
+
+for (const d of await dialects()) {
+  describe(`${d.name}: deployments with the api and release roles on separate processes`, { skip: d.skip }, () => {
+    let store: TestStore;
+    const servers: TestServer[] = [];
+    let admin: Api;
+    let apiRole: TestServer;
+    let releaseRole: TestServer;
+    const PROD = v('split-prod');
+    const BUILD = v('split-build');
+
+    before(async () => {
+      store = await createStore(d.name);
+      const all = await startServer(store);
+      servers.push(all);
+      admin = await bootstrap(all);
+      const r = await admin.post('/api/v1/projects', {
+        slug: 'split',
+        name: 'Split',
+        secrets: [
+          { name: 'DB_URL', scope: 'production', value: PROD },
+          { name: 'NPM_TOKEN', scope: 'build', value: BUILD },
+        ],
+      });
+      assert.equal(r.status, 201, r.text);
+      releaseRole = await startServer(store, { role: 'release' });
+      servers.push(releaseRole);
+      // The api role holds no key (on PostgreSQL the helper would otherwise name the key file).
+      apiRole = await startServer(store, {
+        role: 'api',
+        env: { KEYLOFT_DEPLOY_TOKEN_TTL_MINUTES: '5', KEYLOFT_RELEASE_URL: releaseRole.url, ...(d.name === 'postgres' ? { KEYLOFT_MASTER_KEY_FILE: undefined } : {}) },
+      });
+      servers.push(apiRole);
+    });
+    after(async () => {
+      for (const s of servers) await s.stop();
+      await store?.cleanup();
+    });
+
+    test('the api role starts (with the configured lifetime), only the release role releases, either completes', async () => {
+      const api = new Api(apiRole.url, admin.token);
+      const s = await api.post('/api/v1/projects/split/deployments', { environment: 'production' });
+      assert.equal(s.status, 201, s.text);
+      const ttl = Date.parse(s.body.expiresAt) - Date.now();
+      assert.ok(ttl > 4 * 60_000 && ttl <= 5 * 60_000 + 5_000, `KEYLOFT_DEPLOY_TOKEN_TTL_MINUTES=5 gives ${ttl} ms`);
+      const token = s.body.token as string;
+      const id = s.body.id as string;
+
+      // The api role cannot open values: it names the release instance instead.
+      const wrong = await api.with(token).get(`/api/v1/deployments/${id}/secrets`);
+      assert.equal(wrong.status, 421, wrong.text);
+      assert.equal(wrong.body.error.code, 'wrong_role');
+      assert.ok(wrong.text.includes(releaseRole.url), wrong.text);
+      for (const x of allForms([PROD, BUILD])) assert.ok(!wrong.text.includes(x));
+
+      // The release role serves only the deploy token's routes.
+      const rel = new Api(releaseRole.url);
+      const got = await rel.with(token).get(`/api/v1/deployments/${id}/secrets`);
+      assert.equal(got.status, 200, got.text);
+      assert.deepEqual(got.body, { runtime: { DB_URL: PROD }, build: { NPM_TOKEN: b64(BUILD) } });
+      for (const [method, path] of [
+        ['POST', '/api/v1/projects/split/deployments'],
+        ['GET', '/api/v1/projects/split/secrets'],
+        ['GET', '/api/v1/projects'],
+      ] as const) {
+        const r = await rel.with(admin.token).call(method, path, method === 'POST' ? { environment: 'production' } : undefined);
+        assert.equal(r.status, 404, `${method} ${path} on the release role: ${r.text}`);
+      }
+      // A person's token reads no values on the release role either.
+      assertRefused(await rel.with(admin.token).get(`/api/v1/deployments/${id}/secrets`), 'a personal token on the release role', [PROD, BUILD]);
+
+      // Completed on the api role; the release role then refuses the token.
+      const c = await api.with(token).post(`/api/v1/deployments/${id}/complete`, { status: 'succeeded' });
+      assert.equal(c.status, 200, c.text);
+      assertRefused(await rel.with(token).get(`/api/v1/deployments/${id}/secrets`), 'release after completion on another process', [PROD, BUILD]);
+      const list = await api.get('/api/v1/projects/split/secrets');
+      assert.deepEqual(
+        list.body.secrets.map((m: { name: string; status: string }) => `${m.name} ${m.status}`).sort(),
+        ['DB_URL deployed', 'NPM_TOKEN deployed'],
+      );
     });
   });
 }
