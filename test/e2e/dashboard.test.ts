@@ -174,7 +174,7 @@ describe('web dashboard in Chromium (sqlite)', { skip }, () => {
     await page.waitForURL(/\/settings\/secrets$/);
     assert.equal(await flashText(page), 'Updated DATABASE_URL (production) — applies at the next deployment');
     await keep();
-    await page.getByRole('link', { name: 'Version history of DATABASE_URL (production)' }).click();
+    await page.getByRole('link', { name: 'History of DATABASE_URL (production)' }).click();
     const versions = await page.locator('tbody tr td.primary').allInnerTexts();
     assert.equal(versions.length, 2);
     assert.match(versions[0]!, /v2/);

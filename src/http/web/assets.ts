@@ -79,7 +79,8 @@ code { background: var(--surface-2); border: 1px solid var(--border); border-rad
 
 /* page */
 .container { max-width: 1200px; margin: 0 auto; padding: 32px 24px 64px; }
-.narrow { max-width: 720px; }
+.narrow { max-width: 880px; }
+.select-narrow { max-width: 280px; }
 .page-head { display: flex; align-items: flex-start; justify-content: space-between; gap: 16px; margin-bottom: 24px; flex-wrap: wrap; }
 .page-head p { color: var(--muted); margin: 6px 0 0; }
 .muted { color: var(--muted); }
@@ -99,6 +100,7 @@ code { background: var(--surface-2); border: 1px solid var(--border); border-rad
 .card.danger .card-head h2 { color: var(--red); }
 
 /* grid of project cards */
+ul.grid { list-style: none; margin: 0; padding: 0; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 16px; }
 .project-card { display: block; padding: 18px 20px; color: var(--text); transition: border-color .15s, box-shadow .15s; }
 .project-card:hover { text-decoration: none; border-color: var(--border-strong); box-shadow: var(--shadow-lg); }
@@ -149,7 +151,7 @@ input[readonly] { background: var(--surface-2); }
 .secret-form .field + .field { margin-top: 0; }
 .secret-form .submit-cell { padding-top: 25px; }
 .secret-rows { display: flex; flex-direction: column; gap: 12px; }
-.secret-row { display: grid; grid-template-columns: minmax(140px, 1fr) minmax(200px, 2fr) 150px; gap: 12px; align-items: start; padding: 12px; border: 1px solid var(--border); border-radius: var(--radius); background: #fcfcfc; }
+.secret-row { display: grid; grid-template-columns: minmax(180px, 1.2fr) minmax(220px, 2fr) 150px; gap: 12px; align-items: start; padding: 12px; border: 1px solid var(--border); border-radius: var(--radius); background: #fcfcfc; }
 .secret-row .field + .field { margin-top: 0; }
 .row-num { font-size: 11px; color: var(--muted); font-weight: 600; text-transform: uppercase; letter-spacing: .04em; grid-column: 1 / -1; margin-bottom: -6px; }
 .inline-form { display: inline-flex; gap: 8px; align-items: center; }
@@ -175,6 +177,7 @@ legend { padding: 0; font-weight: 600; margin-bottom: 8px; }
 /* alerts */
 .alert { border-radius: var(--radius); padding: 12px 14px; border: 1px solid; display: flex; gap: 10px; align-items: flex-start; margin-bottom: 20px; }
 .alert p { margin: 0; }
+.stack > .alert, .stack-lg > .alert { margin-bottom: 0; }
 .alert ul { margin: 6px 0 0; padding-left: 18px; }
 .alert a { color: inherit; text-decoration: underline; }
 .alert-icon { flex: none; width: 18px; height: 18px; border-radius: 999px; display: inline-grid; place-items: center; font-size: 11px; font-weight: 700; color: #fff; margin-top: 1px; }
@@ -200,15 +203,18 @@ legend { padding: 0; font-weight: 600; margin-bottom: 8px; }
 /* tables */
 .table-wrap { overflow-x: auto; }
 table { width: 100%; border-collapse: collapse; }
-th { text-align: left; font-weight: 500; color: var(--muted); font-size: 12px; padding: 10px 16px; background: #fcfcfc; border-bottom: 1px solid var(--border); white-space: nowrap; }
-td { padding: 12px 16px; border-bottom: 1px solid var(--border); vertical-align: middle; }
+th { text-align: left; font-weight: 500; color: var(--muted); font-size: 12px; padding: 10px 14px; background: #fcfcfc; border-bottom: 1px solid var(--border); white-space: nowrap; }
+td { padding: 12px 14px; border-bottom: 1px solid var(--border); vertical-align: middle; }
 tbody tr:last-child td { border-bottom: 0; }
 tbody tr:hover td { background: #fcfcfd; }
 td.actions { text-align: right; white-space: nowrap; }
 td.actions > * + * { margin-left: 6px; }
-.key { font-family: var(--mono); font-weight: 600; font-size: 13px; overflow-wrap: anywhere; }
+.key { font-family: var(--mono); font-weight: 600; font-size: 13px; white-space: nowrap; }
+td time, .nowrap { white-space: nowrap; }
+.key-meta { display: flex; align-items: center; gap: 6px; margin-top: 4px; color: var(--muted); font-size: 12px; }
+.key-meta .badge { height: 20px; font-size: 11.5px; }
 .digest { font-family: var(--mono); font-size: 12px; color: var(--text-2); background: var(--surface-2); border: 1px solid var(--border); border-radius: 4px; padding: 1px 6px; }
-.who { display: block; color: var(--muted); font-size: 12px; overflow-wrap: anywhere; }
+.who { display: block; color: var(--muted); font-size: 12px; max-width: 240px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .status-note { display: block; color: var(--muted); font-size: 12px; margin-top: 3px; }
 .toolbar { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; }
 .segmented { display: inline-flex; border: 1px solid var(--border-strong); border-radius: var(--radius-sm); overflow: hidden; background: var(--surface); }
@@ -239,7 +245,7 @@ details.disclosure[open] > summary { margin-bottom: 12px; }
 
 @media (max-width: 900px) {
   .settings { grid-template-columns: 1fr; gap: 16px; }
-  .sidenav { position: static; flex-direction: row; overflow-x: auto; gap: 4px; padding-bottom: 4px; border-bottom: 1px solid var(--border); scrollbar-width: none; }
+  .sidenav { position: static; flex-direction: row; flex-wrap: wrap; gap: 4px; padding-bottom: 4px; border-bottom: 1px solid var(--border); scrollbar-width: none; }
   .sidenav a { white-space: nowrap; }
   .two-col { grid-template-columns: 1fr; }
   .secret-form { grid-template-columns: 1fr 1fr; }
@@ -263,19 +269,21 @@ details.disclosure[open] > summary { margin-bottom: 12px; }
   .card-head, .card-foot { padding: 12px 16px; }
   .grid { grid-template-columns: 1fr; }
   .token-box { flex-direction: column; }
-  /* tables become stacked lists */
+  /* tables become stacked lists: a label column and a value column per cell */
   table.responsive thead { display: none; }
-  table.responsive, table.responsive tbody, table.responsive tr, table.responsive td { display: block; width: 100%; }
+  table.responsive, table.responsive tbody, table.responsive tr { display: block; width: 100%; }
   table.responsive tr { padding: 12px 16px; border-bottom: 1px solid var(--border); }
   table.responsive tbody tr:last-child { border-bottom: 0; }
-  table.responsive td { border: 0; padding: 3px 0; display: flex; justify-content: space-between; gap: 12px; align-items: center; text-align: right; }
-  table.responsive td::before { content: attr(data-label); color: var(--muted); font-size: 12px; text-align: left; flex: none; }
-  table.responsive td.primary { font-size: 14px; text-align: left; padding-bottom: 6px; }
+  table.responsive td { border: 0; padding: 3px 0; display: grid; grid-template-columns: 96px minmax(0, 1fr); column-gap: 12px; justify-items: start; align-items: center; white-space: normal; }
+  table.responsive td::before { content: attr(data-label); color: var(--muted); font-size: 12px; grid-column: 1; grid-row: 1 / span 6; align-self: start; padding-top: 2px; }
+  table.responsive td.primary { display: block; font-size: 14px; padding-bottom: 6px; }
   table.responsive td.primary::before { display: none; }
-  table.responsive td.actions { justify-content: flex-end; padding-top: 8px; }
+  table.responsive td.actions { display: flex; justify-content: flex-end; padding-top: 8px; }
   table.responsive td.actions::before { display: none; }
+  table.responsive .key { white-space: normal; overflow-wrap: anywhere; }
+  table.responsive .who { max-width: 100%; white-space: normal; }
+  table.responsive .status-note { margin-top: 2px; }
   tbody tr:hover td { background: transparent; }
-  .who { display: inline; }
   .pager { flex-direction: column; align-items: stretch; }
 }
 `;

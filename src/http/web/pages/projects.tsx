@@ -45,10 +45,10 @@ export function ProjectsPage({ ctx, projects }: { ctx: PageCtx; projects: Projec
           </EmptyState>
         </div>
       ) : (
-        <ul class="grid" role="list" style={undefined}>
+        <ul class="grid" role="list">
           {projects.map((p) => (
-            <li class="card project-card-li">
-              <a class="project-card" href={projectHref(p.slug)}>
+            <li>
+              <a class="card project-card" href={projectHref(p.slug)}>
                 <h2>
                   <span class="project-icon" aria-hidden="true">
                     {p.name.slice(0, 1).toUpperCase()}
@@ -91,7 +91,7 @@ export function NewProjectPage(p: { ctx: PageCtx; form: NewProjectForm; errors?:
   const { form } = p;
   return (
     <Document ctx={p.ctx} title="New project" crumbs={[{ label: 'New project', href: '/projects/new' }]}>
-      <div class="narrow" style={undefined}>
+      <div class="narrow">
         <div class="page-head">
           <div>
             <h1>New project</h1>
@@ -107,7 +107,7 @@ export function NewProjectPage(p: { ctx: PageCtx; form: NewProjectForm; errors?:
             <p>Secret values are never sent back to the browser: enter the values again before you create the project.</p>
           </div>
         ) : null}
-        <form method="post" action="/projects/new" novalidate>
+        <form method="post" action="/projects/new" novalidate class="stack-lg">
           <Csrf ctx={p.ctx} />
           <div class="card">
             <div class="card-head">
@@ -146,7 +146,7 @@ export function NewProjectPage(p: { ctx: PageCtx; form: NewProjectForm; errors?:
             </div>
           </div>
 
-          <div class="card" style={undefined}>
+          <div class="card">
             <div class="card-head">
               <div>
                 <h2>App secrets</h2>
@@ -239,7 +239,7 @@ function DeploymentsTable({ slug, deployments, now }: { slug: string; deployment
                   {d.status}
                 </Badge>
               </td>
-              <td data-label="Environment">
+              <td data-label="Environment" class="nowrap">
                 <ScopeBadge scope={d.environment} />
                 {d.pr !== null ? <span class="muted"> PR #{d.pr}</span> : null}
               </td>
@@ -248,7 +248,9 @@ function DeploymentsTable({ slug, deployments, now }: { slug: string; deployment
               </td>
               <td data-label="Started">
                 <RelTime iso={d.createdAt} now={now} />
-                <span class="who">by {d.startedBy}</span>
+                <span class="who" title={d.startedBy}>
+                  by {d.startedBy}
+                </span>
               </td>
             </tr>
           ))}

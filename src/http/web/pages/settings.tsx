@@ -8,6 +8,7 @@ import {
   Document,
   EmptyState,
   ErrorSummary,
+  FlashMessage,
   Field,
   type FormErrors,
   type PageCtx,
@@ -26,14 +27,17 @@ export const canWrite = (p: Project) => p.role === 'admin' || p.role === 'member
 function SettingsShell(p: { ctx: PageCtx; project: Project; section: SettingsSection; title: string; children: ComponentChildren }) {
   return (
     <Document
-      ctx={p.ctx}
+      ctx={{ ...p.ctx, flash: undefined }}
       title={`${p.title} · ${p.project.name}`}
       crumbs={crumbsFor(p.project)}
       tabs={<ProjectTabs slug={p.project.slug} active="settings" />}
     >
       <div class="settings">
         <SettingsNav slug={p.project.slug} active={p.section} />
-        <div class="settings-body stack-lg">{p.children}</div>
+        <div class="settings-body stack-lg">
+          {p.ctx.flash ? <FlashMessage flash={p.ctx.flash} /> : null}
+          {p.children}
+        </div>
       </div>
     </Document>
   );
@@ -41,7 +45,7 @@ function SettingsShell(p: { ctx: PageCtx; project: Project; section: SettingsSec
 
 function Head({ title, children, actions }: { title: string; children?: ComponentChildren; actions?: ComponentChildren }) {
   return (
-    <div class="page-head" style={undefined}>
+    <div class="page-head">
       <div>
         <h1>{title}</h1>
         {children ? <p>{children}</p> : null}
@@ -213,7 +217,6 @@ function SecretsTable(p: { project: Project; secrets: SecretMeta[]; mode: Secret
         <thead>
           <tr>
             <th scope="col">Key</th>
-            {p.mode === 'secrets' ? <th scope="col">Environment</th> : null}
             <th scope="col">Digest</th>
             <th scope="col">Last change</th>
             <th scope="col">Status</th>
@@ -229,28 +232,30 @@ function SecretsTable(p: { project: Project; secrets: SecretMeta[]; mode: Secret
             return (
               <tr>
                 <td class="primary" data-label="Key">
-                  <span class="key">{s.name}</span> <span class="muted small">v{s.version}</span>
+                  <span class="key">{s.name}</span>
+                  <span class="key-meta">
+                    {p.mode === 'secrets' ? <ScopeBadge scope={s.scope} /> : null}
+                    <span>v{s.version}</span>
+                    <span aria-hidden="true">·</span>
+                    <a href={history}>
+                      History<span class="sr-only"> of {s.name} ({s.scope})</span>
+                    </a>
+                  </span>
                 </td>
-                {p.mode === 'secrets' ? (
-                  <td data-label="Environment">
-                    <ScopeBadge scope={s.scope} />
-                  </td>
-                ) : null}
                 <td data-label="Digest">{s.digest ? <span class="digest" title="keyed digest of the value (HMAC), not the value">{s.digest}</span> : <span class="muted">deleted</span>}</td>
                 <td data-label="Last change">
                   <RelTime iso={s.updatedAt} now={p.now} />
-                  <span class="who">by {s.updatedBy}</span>
+                  <span class="who" title={s.updatedBy}>
+                    by {s.updatedBy}
+                  </span>
                 </td>
                 <td data-label="Status">
                   <StatusCell s={s} />
                 </td>
                 <td class="actions">
-                  <a class="btn btn-sm" href={history} aria-label={`Version history of ${s.name} (${s.scope})`}>
-                    History
-                  </a>
                   {write && !s.deleted ? (
-                    <a class="btn btn-sm btn-danger-ghost" href={del} aria-label={`Delete ${s.name} (${s.scope})`}>
-                      Delete
+                    <a class="btn btn-sm btn-danger-ghost" href={del}>
+                      Delete<span class="sr-only"> {s.name} ({s.scope})</span>
                     </a>
                   ) : null}
                 </td>
@@ -325,7 +330,7 @@ export function SecretsPage(p: {
             </div>
           </div>
           <div class="card-body">
-            <div class="secret-form" style={undefined}>
+            <div class="secret-form">
               <Field name="name" label="Key" error={e.name}>
                 {(a) => <input {...a} name="name" type="text" class="input-mono" value={form.name} placeholder="DATABASE_URL" autocomplete="off" spellcheck={false} required />}
               </Field>
@@ -414,7 +419,7 @@ export function SecretsPage(p: {
             ) : (
               <Field name="importScope" label="Environment" error={ie.importScope}>
                 {(a) => (
-                  <select {...a} name="scope">
+                  <select {...a} name="scope" class="select-narrow">
                     <option value="production" selected={importScope !== 'preview'}>
                       production
                     </option>
@@ -527,7 +532,9 @@ export function HistoryPage(p: { ctx: PageCtx; project: Project; scope: string; 
                   <td data-label="Size">{v.size === null ? '—' : `${v.size} B`}</td>
                   <td data-label="When">
                     <RelTime iso={v.createdAt} now={p.ctx.now} />
-                    <span class="who">by {v.createdBy}</span>
+                    <span class="who" title={v.createdBy}>
+                      by {v.createdBy}
+                    </span>
                   </td>
                 </tr>
               ))}
