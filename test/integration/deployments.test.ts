@@ -350,6 +350,41 @@ for (const d of await dialects()) {
       await complete(s.token, s.id, 'succeeded');
     });
 
+    test('concurrent starts, releases and completions: each deployment ends once, with one completion event', async () => {
+      const started = await Promise.all(Array.from({ length: 8 }, (_, i) => start(member, 'alpha', i % 2 ? { environment: 'preview', pr: 100 + i } : { environment: 'production' })));
+      assert.equal(new Set(started.map((s) => s.id)).size, 8);
+      assert.equal(new Set(started.map((s) => s.token)).size, 8);
+      const released = await Promise.all(started.map((s) => release(s.token, s.id)));
+      for (const r of released) assert.equal(r.status, 200, r.text);
+      // Race a success and a failure (and the key of another deployment) for each deployment.
+      const outcomes = await Promise.all(
+        started.map(async (s, i) => {
+          const [a, b, c] = await Promise.all([
+            complete(s.token, s.id, 'succeeded'),
+            complete(s.token, s.id, 'failed'),
+            complete(started[(i + 1) % 8]!.token, s.id, 'failed'),
+          ]);
+          return { s, a, b, c };
+        }),
+      );
+      for (const { s, a, b, c } of outcomes) {
+        const wins = [a, b].filter((r) => r.status === 200);
+        assert.equal(wins.length, 1, `exactly one completion wins: ${a.status} ${b.status}`);
+        for (const r of [a, b]) if (r.status !== 200) assert.ok([401, 409].includes(r.status), r.text);
+        assert.ok([401, 404].includes(c.status), `another deployment's token: ${c.status} ${c.text}`);
+        const shown = await admin.get(`/api/v1/projects/alpha/deployments/${s.id}`);
+        assert.equal(shown.body.deployment.status, wins[0]!.body.deployment.status);
+      }
+      const audit = await admin.get('/api/v1/projects/alpha/audit?limit=200');
+      for (const { s } of outcomes) {
+        const done = (audit.body.events as Array<{ action: string; detail: { deployment?: string } | null }>).filter(
+          (e) => e.detail?.deployment === s.id && (e.action === 'deployment.succeeded' || e.action === 'deployment.failed'),
+        );
+        assert.equal(done.length, 1, `completion events for ${s.id}: ${done.length}`);
+      }
+      for (const pr of [101, 103, 105, 107]) assert.equal((await admin.delete(`/api/v1/projects/alpha/previews/${pr}`)).status, 204);
+    });
+
     test('pinned lists, released maps and the release audit list names in code point order', async () => {
       const names = ['alpha', 'Beta', '_x', 'ZED', 'a_b', 'aB', 'Z9', 'a'];
       const sorted = [...names].sort(); // code unit order: Beta, Z9, ZED, _x, a, aB, a_b, alpha
@@ -384,9 +419,10 @@ for (const d of await dialects()) {
         assert.equal(last.status, 200);
       }
       assert.deepEqual(last!.body.runtime, map);
+      const first = times[0]!;
       times.sort((a, b) => a - b);
       const median = (times[9]! + times[10]!) / 2;
-      console.log(`release 1000 values: median ${median.toFixed(1)} ms (${d.name}; min ${times[0]!.toFixed(1)}, max ${times[19]!.toFixed(1)})`);
+      console.log(`release 1000 values: median ${median.toFixed(1)} ms (${d.name}; first ${first.toFixed(1)}, min ${times[0]!.toFixed(1)}, max ${times[19]!.toFixed(1)})`);
       await complete(s.token, s.id, 'succeeded');
     });
 
