@@ -21,7 +21,7 @@ import {
   listApiTokens,
   listUsers,
   putSetting,
-  putThrottle,
+  recordLoginFailure,
   revokeApiToken,
   touchApiToken,
   touchSession,
@@ -160,11 +160,9 @@ export function createUsersService(deps: Deps) {
       const ok = await argon2.verify(user?.password_hash ?? (await dummyHash), String(password ?? '').slice(0, 1024));
       if (!user || !ok) {
         await db.transaction().execute(async (trx) => {
+          // Counted in SQL, not from the values read above: parallel guesses must not overwrite each other's count.
           for (const [key, limit] of [[acctKey, LOCKOUT.accountFailures], [ipKey, LOCKOUT.addressFailures]] as const) {
-            const t = throttles.find((x) => x.key === key);
-            const fresh = !t || now - t.window_start > LOCKOUT.windowMs;
-            const failures = fresh ? 1 : t.failures + 1;
-            await putThrottle(trx, { key, failures, window_start: fresh ? now : t.window_start, locked_until: failures >= limit ? now + LOCKOUT.lockMs : 0 });
+            await recordLoginFailure(trx, key, now, { limit, windowMs: LOCKOUT.windowMs, lockMs: LOCKOUT.lockMs });
           }
           await insertAuditEvents(trx, [{ at: now, projectId: null, actor: email || '(empty)', actorIp: ip, action: 'session.login_failed' }]);
         });

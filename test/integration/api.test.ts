@@ -542,6 +542,21 @@ describe('JSON API: every dialect', { concurrency: true }, () => {
         assert.equal((await signIn(server, ADMIN_EMAIL, ADMIN_PASSWORD)).status, 200);
       });
 
+      it('parallel failed sign-ins still lock the account (no lost updates), across instances', async () => {
+        const email = 'burst@example.com';
+        assert.equal((await admin.post('/api/v1/users', { email, password: 'the right password' })).status, 201);
+        // a second instance on the same database: its own in-memory rate limit, the shared lockout
+        const second = await startServer(store);
+        try {
+          const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => signIn(second, email, `guess ${i}`)));
+          for (const r of burst) assert.ok(r.status === 401 || r.status === 429, r.text);
+          const after = await signIn(server, email, 'the right password');
+          assertError(after, 429, 'locked_out');
+        } finally {
+          await second.stop();
+        }
+      });
+
       it('serves an OpenAPI document listing every /api/v1 route', async () => {
         const r = await new Api(server.url).get('/api/openapi.json');
         assert.equal(r.status, 200);
