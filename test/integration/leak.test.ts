@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Keyring, masterKeyFromPrivate } from '../../src/crypto/keyring.js';
-import { type Api, bootstrap, seenBodies } from '../helpers/client.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap, createUser, seenBodies } from '../helpers/client.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 /**
@@ -297,6 +297,43 @@ describe('no value leaks: every dialect', { concurrency: true }, () => {
         }
         assert.deepEqual(findIn(Buffer.from(server.output()), keyMarkers), [], 'a private key in the server output');
         assert.deepEqual(findIn(Buffer.from(seenBodies.join('\n')), keyMarkers), [], 'a private key in a response');
+      });
+
+      it('stores passwords and tokens only as hashes, and never echoes a password', async () => {
+        const password = `pw-${rnd()}-\u00e9\u{1F511}`;
+        const user = await createUser(server, api, `hashes-${rnd().slice(0, 6)}@example.com`, password);
+        const login = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }) });
+        assert.equal(login.status, 200);
+        const session = /keyloft_session=([^;]+)/.exec(login.headers.get('set-cookie') ?? '')![1]!;
+        const extra = await api.post('/api/v1/tokens', { name: 'leak-check' });
+        assert.equal(extra.status, 201);
+        // a failed sign-in with a password-like string
+        const wrong = `wrong-${rnd()}`;
+        const failed = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, password: wrong }) });
+        assert.equal(failed.status, 401);
+        seenBodies.push(await failed.text());
+
+        const { cells } = await allCells(store);
+        const credentials = [
+          textMarker('PASSWORD', password),
+          textMarker('ADMIN_PASSWORD', ADMIN_PASSWORD),
+          textMarker('WRONG_PASSWORD', wrong),
+          textMarker('API_TOKEN', api.token!),
+          textMarker('API_TOKEN_2', user.token!),
+          textMarker('API_TOKEN_3', extra.body.token),
+          textMarker('SESSION', decodeURIComponent(session)),
+        ];
+        if (server.setupToken) credentials.push(textMarker('SETUP_TOKEN', server.setupToken));
+        assert.deepEqual(findIn(cells, credentials), [], 'a password or token stored in clear');
+        assert.ok(cells.includes(Buffer.from('$argon2id$')), 'passwords are not Argon2id hashes');
+        const passwords = credentials.filter((m) => m.label.includes('PASSWORD'));
+        assert.deepEqual(findIn(Buffer.from(server.output()), passwords), [], 'a password in the server output');
+        assert.deepEqual(findIn(Buffer.from(seenBodies.join('\n')), passwords), [], 'a password in a response');
+        // tokens are shown once, at creation: never in a list
+        const list = await api.get('/api/v1/tokens');
+        assert.deepEqual(findIn(Buffer.from(list.text), credentials), []);
+        // nor in the log (the Authorization header and cookie are redacted)
+        assert.deepEqual(findIn(Buffer.from(server.output()), credentials.filter((m) => m.label.startsWith('API_TOKEN') || m.label === 'SESSION')), [], 'a token in the server output');
       });
 
       it('keeps the master key file private (mode 0600)', () => {
