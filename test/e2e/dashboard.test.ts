@@ -371,6 +371,43 @@ describe('web dashboard in Chromium (sqlite)', { skip }, () => {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
+  it('works without JavaScript: add-a-row round trip keeps keys (not values), create, delete after confirming', async () => {
+    const noJs = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 900 } });
+    try {
+      const p = await noJs.newPage();
+      await p.goto(`${base()}/login`);
+      await p.getByLabel('Email').fill(ADMIN);
+      await p.getByLabel('Password').fill(ADMIN_PW);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.waitForURL(/\/projects$/);
+      await p.getByRole('link', { name: 'New project' }).first().click();
+      await p.getByLabel('Name', { exact: true }).fill('No Script');
+      await p.locator('#f-name_0').fill('FIRST');
+      await p.locator('#f-value_0').fill(PLAIN);
+      await p.getByRole('button', { name: '+ Add another row' }).click();
+      assert.equal(await p.locator('.secret-row').count(), 4, 'the server added a row');
+      assert.equal(await p.locator('#f-name_0').inputValue(), 'FIRST');
+      assert.equal(await p.locator('#f-value_0').inputValue(), '', 'the value is not sent back');
+      assert.match(await p.locator('#f-value_0-hint').innerText(), /never sent back/);
+      assert.equal(await p.getByLabel('Slug').inputValue(), 'no-script', 'slug suggested by the server');
+      pages.push(await p.content());
+      await p.locator('#f-value_0').fill(PLAIN);
+      await p.locator('#f-name_3').fill('FOURTH');
+      await p.locator('#f-value_3').fill(API_KEY);
+      await p.getByRole('button', { name: 'Create project' }).click();
+      await p.waitForURL(/\/projects\/no-script$/);
+      await p.goto(`${base()}/projects/no-script/settings/secrets`);
+      assert.deepEqual(await p.locator('table .key').allInnerTexts(), ['FIRST', 'FOURTH']);
+      await p.getByRole('link', { name: 'Delete FOURTH (production)' }).click();
+      await p.getByRole('button', { name: 'Delete FOURTH' }).click();
+      await p.waitForURL(/\/settings\/secrets$/);
+      assert.deepEqual(await p.locator('table .key').allInnerTexts(), ['FIRST']);
+      pages.push(await p.content());
+    } finally {
+      await noJs.close();
+    }
+  });
+
   it('never rendered a value, and the pages raised no script or CSP errors', () => {
     assert.ok(pages.length > 10);
     for (const html of pages) {

@@ -96,6 +96,8 @@ code { background: var(--surface-2); border: 1px solid var(--border); border-rad
 .card-body { padding: 20px; }
 .card-foot { padding: 12px 20px; border-top: 1px solid var(--border); background: #fcfcfc; border-radius: 0 0 var(--radius) var(--radius); display: flex; align-items: center; justify-content: space-between; gap: 12px; flex-wrap: wrap; }
 .card-foot .muted { font-size: 13px; }
+.card.highlight { border-color: var(--green-border); box-shadow: 0 0 0 3px #f0fdf4, var(--shadow); }
+.card-body h3 { margin-bottom: 8px; }
 .card.danger { border-color: var(--red-border); }
 .card.danger .card-head h2 { color: var(--red); }
 

@@ -15,7 +15,7 @@ export function TokensPage(p: { ctx: PageCtx; tokens: ApiTokenInfo[]; created?: 
       </div>
       <div class="stack-lg">
         {p.created ? (
-          <section class="card" aria-labelledby="new-token-h">
+          <section class="card highlight" aria-labelledby="new-token-h">
             <div class="card-head">
               <div>
                 <h2 id="new-token-h">Token “{p.created.name}” created</h2>

@@ -243,8 +243,8 @@ function DeploymentsTable({ slug, deployments, now }: { slug: string; deployment
                 <ScopeBadge scope={d.environment} />
                 {d.pr !== null ? <span class="muted"> PR #{d.pr}</span> : null}
               </td>
-              <td data-label="Ref" class="mono">
-                {d.ref ? d.ref.slice(0, 12) : '—'}
+              <td data-label="Ref">
+                <span class="mono">{d.ref ? d.ref.slice(0, 12) : '—'}</span>
               </td>
               <td data-label="Started">
                 <RelTime iso={d.createdAt} now={now} />
@@ -411,12 +411,15 @@ export function DeploymentPage(p: { ctx: PageCtx; project: Project; deployment: 
     );
   return (
     <Document ctx={p.ctx} title={`Deployment ${d.id}`} crumbs={crumbsFor(project)} tabs={<ProjectTabs slug={project.slug} active="deployments" />}>
+      <p class="small">
+        <a href={`${base}/deployments`}>← Deployments</a>
+      </p>
       <div class="page-head">
         <div>
-          <p class="small">
-            <a href={`${base}/deployments`}>← Deployments</a>
-          </p>
-          <h1 class="mono">{d.id}</h1>
+          <h1>
+            {d.environment === 'production' ? 'Production deployment' : `Preview deployment${d.pr !== null ? ` · PR #${d.pr}` : ''}`}
+          </h1>
+          <p class="mono">{d.id}</p>
         </div>
         <Badge tone={deploymentTone(d.status)} dot>
           {d.status}
