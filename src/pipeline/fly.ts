@@ -7,9 +7,9 @@
 import { spawn } from 'node:child_process';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import { createMaskStream } from './mask.js';
 import {
   completeDeployment,
+  createLiveMaskStream,
   type DeployAuth,
   envSafe,
   EXIT_USAGE,
@@ -120,8 +120,8 @@ export async function runFlyctl(opts: FlyctlOptions): Promise<FlyctlRun> {
   opts.onChild?.((signal) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   });
-  const outMask = createMaskStream(opts.mask);
-  const errMask = createMaskStream(opts.mask);
+  const outMask = createLiveMaskStream(opts.mask);
+  const errMask = createLiveMaskStream(opts.mask);
   pipeMasked(child.stdout!, outMask, opts.stdout);
   pipeMasked(child.stderr!, errMask, opts.stderr);
   child.stdin!.on('error', () => {}); // flyctl may exit without reading stdin

@@ -334,6 +334,8 @@ export function pipeMasked(source: Readable, mask: Transform, dest: Writable): v
   source.on('error', () => mask.end());
   source.pipe(mask);
   mask.on('error', () => {});
+  // A closed stdout (EPIPE) must not crash keyloft before it has cleaned up and completed.
+  if (dest.listenerCount('error') === 0) dest.on('error', () => {});
   mask.pipe(dest, { end: false });
 }
 

@@ -10,7 +10,7 @@ import { delimiter, join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { type Api, bootstrap } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
-import { cliEnv, encodedForms, keyloft, parseFlySecrets } from './pipeline-fixture.js';
+import { cliEnv, encodedForms, keyloft, parseFlySecrets, waitFor } from './pipeline-fixture.js';
 
 const hex = () => randomBytes(8).toString('hex');
 
@@ -42,7 +42,12 @@ process.stdin.on('end', () => {
   console.log('fake flyctl ' + argv[0] + ' args: ' + argv.join(' '));
   if (stdin) console.error('fake flyctl read stdin:\\n' + stdin);
   console.log('env secret leak check: ' + (process.env.API_KEY || 'none') + ' token: ' + (process.env.KEYLOFT_DEPLOY_TOKEN || process.env.KEYLOFT_TOKEN || 'none'));
-  process.exit(Number(process.env['FAKE_FLY_' + sub + '_EXIT'] || 0));
+  const code = Number(process.env['FAKE_FLY_' + sub + '_EXIT'] || 0);
+  if (sub === 'DEPLOY' && process.env.FAKE_FLY_DEPLOY_WAIT) {
+    process.on('SIGINT', () => { fs.appendFileSync(process.env.FAKE_FLY_LOG, JSON.stringify({ argv: ['got SIGINT'], stdin: '' }) + '\\n'); process.exit(1); });
+    console.log('fake flyctl deploying');
+    setInterval(() => {}, 1000);
+  } else process.exit(code);
 });
 `;
 
@@ -176,6 +181,16 @@ describe('keyloft deploy fly (end to end, stand-in flyctl)', () => {
     const missing = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], env({ KEYLOFT_FLYCTL: join(work, 'no-such-flyctl') })).done;
     assert.equal(missing.code, 127, missing.stderr);
     assert.match(missing.stderr, /flyctl not found/);
+    assert.equal((await latest('production')).status, 'failed');
+  });
+
+  test('SIGINT during flyctl deploy: forwarded to flyctl, deployment failed, exit 130', async () => {
+    const running = keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], env({ FAKE_FLY_DEPLOY_WAIT: '1' }));
+    await waitFor(running, (out) => out.includes('fake flyctl deploying'));
+    running.child.kill('SIGINT');
+    const r = await running.done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.deepEqual(calls().map((c) => c.argv[0]), ['secrets', 'deploy', 'got SIGINT']);
     assert.equal((await latest('production')).status, 'failed');
   });
 
