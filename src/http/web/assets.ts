@@ -247,8 +247,8 @@ details.disclosure[open] > summary { margin-bottom: 12px; }
 
 @media (max-width: 900px) {
   .settings { grid-template-columns: 1fr; gap: 16px; }
-  .sidenav { position: static; flex-direction: row; flex-wrap: wrap; gap: 4px; padding-bottom: 4px; border-bottom: 1px solid var(--border); scrollbar-width: none; }
-  .sidenav a { white-space: nowrap; }
+  .sidenav { position: static; flex-direction: row; flex-wrap: wrap; gap: 0; padding-bottom: 4px; border-bottom: 1px solid var(--border); scrollbar-width: none; }
+  .sidenav a { white-space: nowrap; padding: 6px 8px; font-size: 13px; }
   .two-col { grid-template-columns: 1fr; }
   .secret-form { grid-template-columns: 1fr 1fr; }
   .secret-form .field-value { grid-column: 1 / -1; grid-row: 2; }

@@ -803,11 +803,11 @@ export function AuditPage(p: {
                     </td>
                     <td data-label="Target">
                       {e.name ? (
-                        <>
+                        <span>
                           <span class="key">{e.name}</span>
                           {e.scope ? <span class="muted"> ({e.scope})</span> : null}
                           {e.version !== null ? <span class="muted"> v{e.version}</span> : null}
-                        </>
+                        </span>
                       ) : (
                         <span class="muted">—</span>
                       )}
