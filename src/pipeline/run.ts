@@ -364,9 +364,14 @@ export function createLiveMaskStream(values: Array<string | Uint8Array>): Transf
     return p !== undefined && p.length > tail.length && p.subarray(0, tail.length).equals(tail);
   };
 
+  // Every pattern is at least MIN_MASK_LENGTH (4) bytes: a position with 4 or more bytes left can
+  // only start one if those 4 bytes begin a pattern, a cheap check before the binary search.
+  const firstFour = new Set<number>(masker.patterns.map((p) => p.readInt32LE(0)));
+
   /** The first position from which `data` could continue into a match in later input. */
   const safeEnd = (data: Buffer): number => {
     for (let p = Math.max(0, data.length - maxLen + 1); p < data.length; p++) {
+      if (p + 4 <= data.length && !firstFour.has(data.readInt32LE(p))) continue;
       if (isPatternPrefix(data.subarray(p))) return p;
     }
     return data.length;
