@@ -348,7 +348,7 @@ describe('JSON API: every dialect', { concurrency: true }, () => {
         assertError(await admin.post('/api/v1/projects', { slug: 'Not A Slug', name: 'x' }), 400, 'validation_failed', 'slug');
         assertError(await admin.post('/api/v1/projects', { slug: `x-${rnd().slice(0, 4)}` }), 400, 'validation_failed', 'name');
         const badScope = await admin.post('/api/v1/projects', { slug: `x-${rnd().slice(0, 4)}`, name: 'x', secrets: [{ name: 'A', scope: 'staging', value: 'x' }] });
-      assertError(badScope, 400, 'validation_failed', 'secrets.0.scope');
+      assertError(badScope, 400, 'validation_failed', 'secrets[0].scope');
       assert.match(badScope.body.error.message, /production, preview, build/);
       const qScope = await admin.get(`${P}/secrets?scope=staging`);
       assertError(qScope, 400, 'validation_failed', 'scope');

@@ -11,7 +11,12 @@ function validationField(err: FastifyError): { field: string; message: string } 
   const v = err.validation?.[0];
   const ctx = (err as { validationContext?: string }).validationContext ?? 'body';
   if (!v) return { field: ctx, message: err.message };
-  let path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  // `/secrets/0/scope` → `secrets[0].scope`: the same spelling domain/ uses for the field.
+  let path = v.instancePath
+    .replace(/^\//, '')
+    .split('/')
+    .map((seg, i) => (/^\d+$/.test(seg) && i > 0 ? `[${seg}]` : i > 0 ? `.${seg}` : seg))
+    .join('');
   const params = v.params as Record<string, unknown>;
   if (v.keyword === 'required' && typeof params.missingProperty === 'string') path = path ? `${path}.${params.missingProperty}` : params.missingProperty;
   const field = path || ctx;
