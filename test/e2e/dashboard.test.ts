@@ -254,6 +254,23 @@ describe('web dashboard in Chromium (sqlite)', { skip }, () => {
     await keep();
   });
 
+  it('creates a deploy key on General (shown once), which can start a deployment; revokes it after confirming', async () => {
+    await page.goto(`${base()}/projects/acme-web/settings/general`);
+    await page.getByLabel('Deploy key name').fill('github-actions');
+    await page.getByRole('button', { name: 'Create deploy key' }).click();
+    const key = await page.locator('#new-deploy-key').inputValue();
+    assert.match(key, /^kldk_/);
+    const started = await new Api(server.url, key).post('/api/v1/projects/acme-web/deployments', { environment: 'preview', pr: 7 });
+    assert.equal(started.status, 201, started.text);
+    await page.goto(`${base()}/projects/acme-web/settings/general`);
+    assert.ok(!(await page.content()).includes(key), 'shown only once');
+    await page.getByRole('link', { name: 'Revoke deploy key github-actions' }).click();
+    await page.getByRole('button', { name: 'Revoke deploy key' }).click();
+    assert.equal(await flashText(page), 'Revoked the deploy key github-actions.');
+    const after = await new Api(server.url, key).post('/api/v1/projects/acme-web/deployments', { environment: 'preview', pr: 7 });
+    assert.equal(after.status, 401);
+  });
+
   it('adds a viewer; signed in as them there is no write form and a forged POST gets 403', async () => {
     const admin = await loginToken(server, ADMIN, ADMIN_PW);
     const u = await admin.post('/api/v1/users', { email: VIEWER, password: VIEWER_PW });

@@ -90,6 +90,7 @@ for (const d of await dialects()) {
       await admin.delete(`/api/v1/projects/${slug}/secrets/preview/OLD_FLAG`);
       await admin.delete(`/api/v1/projects/${slug}/secrets/production/IMPORTED`);
 
+      await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'ci' });
       await createUser(server, admin, 'dev@example.com');
       await admin.post(`/api/v1/projects/${slug}/members`, { email: 'dev@example.com', role: 'member' });
 

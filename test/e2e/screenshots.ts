@@ -101,6 +101,8 @@ try {
   await page.goto(`${server.url}/projects/${slug}/deployments/${last.body.id}`);
   await shoot(page, 'deployment');
   await page.goto(`${server.url}/projects/${slug}/settings/general`);
+  await page.getByLabel('Deploy key name').fill('GitHub Actions');
+  await page.getByRole('button', { name: 'Create deploy key' }).click();
   await shoot(page, 'settings-general');
 
   await page.goto(`${server.url}/projects/${slug}/settings/secrets`);

@@ -92,6 +92,7 @@ const FLASH_TEXT: Record<string, (a: Record<string, string>) => Flash> = {
   member_added: (a) => ({ kind: 'success', text: `Added ${a.email} as ${a.role}.` }),
   member_updated: (a) => ({ kind: 'success', text: `${a.email} is now ${a.role}.` }),
   member_removed: (a) => ({ kind: 'success', text: `Removed ${a.email} from the project.` }),
+  deploy_key_revoked: (a) => ({ kind: 'success', text: `Revoked the deploy key ${a.name}.` }),
   token_revoked: (a) => ({ kind: 'success', text: `Revoked the API token ${a.name}.` }),
 };
 

@@ -6,6 +6,7 @@ import {
   AuditPage,
   ConfirmDeletePage,
   ConfirmRemoveMemberPage,
+  ConfirmRevokeKeyPage,
   GeneralPage,
   HistoryPage,
   MembersPage,
@@ -27,9 +28,59 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
   app.get('/projects/:slug/settings', async (req, reply) => seeOther(reply, settingsHref(slugOf(req), 'general')));
 
   // ---- General ----
+  const deployKeysOf = async (req: FastifyRequest, role: string) => {
+    const svc = (services as Partial<typeof services>).deployKeys;
+    return svc && role === 'admin' ? svc.list(req.actor!, slugOf(req)) : undefined;
+  };
+
   app.get('/projects/:slug/settings/general', async (req, reply) => {
     const project = await services.projects.show(req.actor!, slugOf(req));
-    return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} />);
+    const deployKeys = await deployKeysOf(req, project.role);
+    return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} deployKeys={deployKeys} />);
+  });
+
+  // Deploy keys (admins): the new key is rendered in the response to the POST, shown once.
+  app.post('/projects/:slug/settings/deploy-keys', async (req, reply) => {
+    const slug = slugOf(req);
+    const name = (formBody(req).name ?? '').trim();
+    const svc = (services as Partial<typeof services>).deployKeys;
+    if (!svc) throw new NotFoundError('this server has no deploy keys');
+    let created: { name: string; token: string } | undefined;
+    let keyErrors: FormErrors | undefined;
+    let status = 201;
+    try {
+      const k = await svc.create(req.actor!, slug, name);
+      created = { name: k.name, token: k.token };
+    } catch (err) {
+      keyErrors = formErrors(err, () => 'keyName');
+      status = (err as KeyloftError).status;
+    }
+    const project = await services.projects.show(req.actor!, slug);
+    const deployKeys = await deployKeysOf(req, project.role);
+    return html(
+      reply,
+      <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} deployKeys={deployKeys} createdKey={created} keyName={created ? '' : name} keyErrors={keyErrors} />,
+      status,
+    );
+  });
+
+  app.get('/projects/:slug/settings/deploy-keys/:id/revoke', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const project = await services.projects.show(req.actor!, slugOf(req));
+    const deployKey = (await deployKeysOf(req, project.role))?.find((k) => k.id === id);
+    if (!deployKey) throw new NotFoundError(`deploy key ${quote(id)} was not found`, 'id');
+    return html(reply, <ConfirmRevokeKeyPage ctx={pageCtx(req, reply, opts)} project={project} deployKey={deployKey} />);
+  });
+
+  app.post('/projects/:slug/settings/deploy-keys/:id/revoke', async (req, reply) => {
+    const slug = slugOf(req);
+    const { id } = req.params as { id: string };
+    const svc = (services as Partial<typeof services>).deployKeys;
+    if (!svc) throw new NotFoundError('this server has no deploy keys');
+    const name = (await svc.list(req.actor!, slug)).find((k) => k.id === id)?.name ?? id;
+    await svc.revoke(req.actor!, slug, id);
+    setFlash(reply, opts, 'deploy_key_revoked', { name });
+    return seeOther(reply, settingsHref(slug, 'general'));
   });
 
   app.post('/projects/:slug/settings/general', async (req, reply) => {
@@ -43,7 +94,8 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     } catch (err) {
       const errors = formErrors(err);
       const project = await services.projects.show(req.actor!, slug);
-      return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} form={form} errors={errors} />, (err as KeyloftError).status);
+      const deployKeys = await deployKeysOf(req, project.role);
+      return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} form={form} errors={errors} deployKeys={deployKeys} />, (err as KeyloftError).status);
     }
   });
 
@@ -57,7 +109,8 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     } catch (err) {
       const errors = formErrors(err);
       const project = await services.projects.show(req.actor!, slug);
-      return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} deleteErrors={errors} />, (err as KeyloftError).status);
+      const deployKeys = await deployKeysOf(req, project.role);
+      return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} deleteErrors={errors} deployKeys={deployKeys} />, (err as KeyloftError).status);
     }
   });
 
