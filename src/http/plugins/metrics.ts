@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
  * counters, one histogram and some gauges do not justify a dependency. Labels are the route
  * pattern (`/api/v1/projects/:slug/secrets`), never the raw URL, so no slug, name or token
  * reaches a label and the series stay bounded; unmatched requests share `route="unmatched"`.
- * Nothing here reads a request or response body except the release route's reply, whose
- * values are counted, not read.
+ * No body is read, except that the release route's reply is walked to count its members
+ * (structure only: no value is decoded or copied).
  */
 
 /** The pool snapshot a PostgreSQL store offers (structurally the store's PoolStats). */
@@ -109,6 +109,56 @@ function gauge(out: string[], name: string, help: string, rows: Array<[Labels, n
   for (const [labels, value] of rows) out.push(`${name}${labelText(labels)} ${num(value)}`);
 }
 
+/**
+ * Counts the members of the `runtime` and `build` objects of a release body
+ * (`{"runtime":{NAME:"…",…},"build":{…}}`) by walking its JSON structure: the colons at depth 2
+ * outside strings. Only the two top-level key names are ever read as text.
+ */
+export function countReleased(body: string | Uint8Array): { runtime: number; build: number } | undefined {
+  const at = typeof body === 'string' ? (i: number) => body.charCodeAt(i) : (i: number) => body[i]!;
+  const counts = { runtime: 0, build: 0 };
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let expectKey = false;
+  let keyStart = -1;
+  let section: 'runtime' | 'build' | undefined;
+  for (let i = 0; i < body.length; i++) {
+    const c = at(i);
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === 0x5c) escaped = true;
+      else if (c === 0x22) {
+        inString = false;
+        if (keyStart >= 0) {
+          let name = '';
+          for (let j = keyStart; j < i && j - keyStart < 8; j++) name += String.fromCharCode(at(j));
+          section = name === 'runtime' || name === 'build' ? name : undefined;
+          keyStart = -1;
+        }
+      }
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      if (depth === 1 && expectKey) {
+        keyStart = i + 1;
+        expectKey = false;
+      }
+    } else if (c === 0x7b) {
+      depth++;
+      if (depth === 1) expectKey = true;
+    } else if (c === 0x7d) {
+      depth--;
+    } else if (c === 0x2c) {
+      if (depth === 1) expectKey = true;
+    } else if (c === 0x3a && depth === 2 && section) {
+      counts[section]++;
+    }
+  }
+  return depth === 0 ? counts : undefined;
+}
+
 /** The route pattern of a request (with its prefix), or `unmatched` for a 404 without a route. */
 function routeOf(req: FastifyRequest): string {
   const url = req.routeOptions?.url;
@@ -183,13 +233,16 @@ export function registerMetrics(app: FastifyInstance, opts: MetricsOptions & { e
     (req as Timed)[started] = process.hrtime.bigint();
   });
 
-  // Count released values from the reply object before it is serialized (keys only).
-  app.addHook('preSerialization', async (req, reply, payload: unknown) => {
-    if (reply.statusCode === 200 && routeOf(req) === RELEASE_ROUTE && req.method === 'GET' && payload && typeof payload === 'object') {
-      const p = payload as { runtime?: Record<string, unknown>; build?: Record<string, unknown> };
+  // Count the values of a release from the reply body as it is sent (a string or the release
+  // path's own buffer), by structure only: no value is decoded or copied.
+  app.addHook('onSend', async (req, reply, payload: unknown) => {
+    if (reply.statusCode === 200 && req.method === 'GET' && routeOf(req) === RELEASE_ROUTE) {
+      const counts = typeof payload === 'string' || payload instanceof Uint8Array ? countReleased(payload) : undefined;
       metrics.releases.inc();
-      metrics.releasedValues.inc({ kind: 'runtime' }, p.runtime ? Object.keys(p.runtime).length : 0);
-      metrics.releasedValues.inc({ kind: 'build' }, p.build ? Object.keys(p.build).length : 0);
+      if (counts) {
+        metrics.releasedValues.inc({ kind: 'runtime' }, counts.runtime);
+        metrics.releasedValues.inc({ kind: 'build' }, counts.build);
+      }
     }
     return payload;
   });
