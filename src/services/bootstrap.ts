@@ -2,7 +2,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Config } from '../config.js';
 import { generateRawKeyPair } from '../crypto/keys.js';
 import { Keyring, type MasterKey, masterKeyFromPrivate } from '../crypto/keyring.js';
-import type { Executor } from '../store/executor.js';
+import { type Executor, isUniqueViolation } from '../store/executor.js';
 import { insertMasterKey, listMasterKeys, masterKeyUsage } from '../store/keys.repository.js';
 
 /** Start-up refused: a clear, key-free explanation for the operator. */
@@ -62,7 +62,14 @@ export async function verifyMasterKeys(ex: Executor, keys: readonly MasterKey[],
   const stored = await listMasterKeys(ex);
   if (stored.length === 0) {
     const first = keys[0]!;
-    await insertMasterKey(ex, { id: first.id, public_key: first.publicKey, created_at: now, retired_at: null });
+    try {
+      await insertMasterKey(ex, { id: first.id, public_key: first.publicKey, created_at: now, retired_at: null });
+    } catch (err) {
+      // Several instances started at once on an empty database: another one stored a key first.
+      // Check against what it stored, as on any later start.
+      if (isUniqueViolation(err) && (await listMasterKeys(ex)).length > 0) return verifyMasterKeys(ex, keys, now);
+      throw err;
+    }
     return Keyring.create([first]);
   }
   const storedIds = new Set(stored.map((s) => s.id));

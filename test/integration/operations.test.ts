@@ -13,6 +13,8 @@ import pg from 'pg';
 import { Api, bootstrap, createUser } from '../helpers/client.js';
 import { createStore, dialects, KEYLOFT_BIN, startServer, storeEnv, type TestServer, type TestStore } from '../helpers/server.js';
 import { migrateToLatest, openDatabase } from '../../src/store/db.js';
+import { verifyMasterKeys } from '../../src/services/bootstrap.js';
+import { masterKeyFromPrivate } from '../../src/crypto/keyring.js';
 
 const val = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
 
@@ -251,6 +253,19 @@ describe('postgres: several instances start at once on a fresh database', { skip
       assert.ok(rows.length >= 1);
     } finally {
       await c.end();
+    }
+  });
+
+  test('keyed instances racing to store the first master public key all start', async () => {
+    const dbs = Array.from({ length: 4 }, () => openDatabase(store.databaseUrl!));
+    try {
+      const key = masterKeyFromPrivate(new Uint8Array(randomBytes(32)));
+      const results = await Promise.allSettled(dbs.map((x) => verifyMasterKeys(x.db, [key], Date.now())));
+      assert.deepEqual(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), []);
+      const rows = await dbs[0]!.db.selectFrom('master_keys').select('id').execute();
+      assert.deepEqual(rows.map((r) => r.id), [key.id]);
+    } finally {
+      await Promise.all(dbs.map((x) => x.close()));
     }
   });
 
