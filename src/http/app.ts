@@ -92,6 +92,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         frameAncestors: ["'none'"],
         baseUri: ["'none'"],
         objectSrc: ["'none'"],
+        // Only behind https: on plain http at a non-localhost name it would break assets and forms.
+        upgradeInsecureRequests: config.publicUrl?.startsWith('https:') ? [] : null,
       },
     },
     frameguard: { action: 'deny' },
