@@ -50,9 +50,9 @@ async function cookieCall(server: TestServer, method: string, path: string, cook
 
 const secretsOf = (r: { body: any }) => r.body.secrets as Array<{ name: string; scope: string; version: number; digest: string | null; deleted: boolean; status: string; updatedBy: string; size: number | null }>;
 
-// The dialects run side by side (each has its own server and database).
+// One dialect after the other: fewer servers at once on small CI machines.
 const DIALECTS = await dialects();
-describe('JSON API: every dialect', { concurrency: true }, () => {
+describe('JSON API: every dialect', { concurrency: 1 }, () => {
   for (const d of DIALECTS) {
     describe(`JSON API on ${d.name}`, { skip: d.skip, concurrency: 1 }, () => {
       let store: TestStore;
