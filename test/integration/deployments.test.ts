@@ -337,6 +337,7 @@ for (const d of await dialects()) {
       const r = await release(s.token, s.id);
       assert.equal(r.status, 200, r.text);
       assert.equal(r.headers.get('content-type')?.startsWith('application/json'), true);
+      assert.match(r.headers.get('cache-control') ?? '', /no-store/, 'a release must not be cached');
       assert.deepEqual(Object.keys(r.body).sort(), ['build', 'runtime']);
       assert.strictEqual(r.body.runtime.TLS_KEY, pem);
       assert.ok(r.body.runtime.TLS_KEY.endsWith('-----\n'));
@@ -383,6 +384,21 @@ for (const d of await dialects()) {
         assert.equal(done.length, 1, `completion events for ${s.id}: ${done.length}`);
       }
       for (const pr of [101, 103, 105, 107]) assert.equal((await admin.delete(`/api/v1/projects/alpha/previews/${pr}`)).status, 204);
+    });
+
+    test("deleting a project ends its deployments' tokens and its deploy keys", async () => {
+      const secrets = [{ name: 'DOOMED', scope: 'production', value: VALUES.alphaProdDb }];
+      assert.equal((await admin.post('/api/v1/projects', { slug: 'doomed', name: 'Doomed', secrets })).status, 201);
+      const key = await admin.post('/api/v1/projects/doomed/deploy-keys', { name: 'ci' });
+      const s = await start(admin.with(key.body.token), 'doomed', { environment: 'production' });
+      assert.equal((await release(s.token, s.id)).status, 200);
+      assert.equal((await admin.delete('/api/v1/projects/doomed?confirm=doomed')).status, 204);
+      assertRefused(await release(s.token, s.id), 'release after the project was deleted');
+      assertRefused(await complete(s.token, s.id, 'succeeded'), 'complete after the project was deleted');
+      // A new project with the same slug is not reachable with the old key or token.
+      assert.equal((await admin.post('/api/v1/projects', { slug: 'doomed', name: 'Reborn', secrets })).status, 201);
+      assertRefused(await admin.with(key.body.token).post('/api/v1/projects/doomed/deployments', { environment: 'production' }), 'the old deploy key on a new project with the same slug');
+      assertRefused(await release(s.token, s.id), 'the old token after the slug was reused');
     });
 
     test('pinned lists, released maps and the release audit list names in code point order', async () => {
