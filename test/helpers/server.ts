@@ -139,8 +139,8 @@ export function startServer(store: TestStore, opts: StartOptions = {}): Promise<
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`server did not start in 20 s:\n${out}`));
-    }, 20_000);
+      reject(new Error(`server did not start in 60 s:\n${out}`));
+    }, 60_000); // generous: CI machines may run several suites at once
     const onData = () => {
       const m = /keyloft \w+ listening on (http:\/\/\S+)/.exec(out);
       if (!m) return;
