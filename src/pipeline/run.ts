@@ -351,13 +351,16 @@ export function createLiveMaskStream(values: Array<string | Uint8Array>): Transf
   const sorted = [...masker.patterns].sort(Buffer.compare);
   const maxLen = masker.maxPatternLength;
 
-  /** Whether `tail` is a proper prefix of a pattern (binary search in the sorted patterns). */
+  /**
+   * Whether `tail` is a proper prefix of a pattern: the patterns that extend `tail` sort right
+   * after it, so look at the first pattern strictly greater than `tail`.
+   */
   const isPatternPrefix = (tail: Buffer): boolean => {
     let lo = 0;
     let hi = sorted.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (Buffer.compare(sorted[mid]!, tail) < 0) lo = mid + 1;
+      if (Buffer.compare(sorted[mid]!, tail) <= 0) lo = mid + 1;
       else hi = mid;
     }
     const p = sorted[lo];

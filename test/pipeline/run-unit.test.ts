@@ -47,6 +47,17 @@ describe('live mask stream', () => {
     }
   });
 
+  test('same output as whole-input masking for random overlapping values over a tiny alphabet', async () => {
+    const pick = (n: number) => Array.from({ length: n }, () => 'ab\n'[randomInt(3)]).join('');
+    for (let round = 0; round < 300; round++) {
+      const values = Array.from({ length: randomInt(1, 4) }, () => pick(randomInt(4, 9)));
+      const input = Buffer.from(pick(randomInt(0, 80)));
+      const expected = new Masker(values).maskAll(Buffer.from(input));
+      const got = await through(values, splitRandomly(input, 5));
+      assert.ok(got.equals(expected), `values ${JSON.stringify(values)} input ${JSON.stringify(input.toString())}`);
+    }
+  });
+
   test('output that cannot become a secret is passed on at once, not held back', async () => {
     const s = createLiveMaskStream([`sk_live_${randomBytes(16).toString('hex')}`]);
     const got: string[] = [];
