@@ -163,7 +163,11 @@ export function createSecretsService(deps: Deps) {
         });
         return writes;
       } catch (err) {
-        if (err instanceof RetryWrite && attempt < MAX_ATTEMPTS) continue;
+        if (err instanceof RetryWrite && attempt < MAX_ATTEMPTS) {
+          // Jittered backoff: writers racing for one secret would otherwise collide again at once.
+          await new Promise((r) => setTimeout(r, Math.random() * 4 * attempt));
+          continue;
+        }
         if (err instanceof RetryWrite) throw new KeyloftError('conflict', 'the secret changed concurrently too many times; try again');
         throw err;
       }
@@ -269,7 +273,10 @@ export function createSecretsService(deps: Deps) {
           const rows = (await listSecretMetadata(db, p.id, scope)).filter((r) => r.name === name);
           return (await toMeta(p.id, rows))[0];
         } catch (err) {
-          if (err instanceof RetryWrite) continue;
+          if (err instanceof RetryWrite) {
+            await new Promise((r) => setTimeout(r, Math.random() * 4 * attempt));
+            continue;
+          }
           throw err;
         }
       }

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
-import { dbQuery, Tally } from './support.js';
+import { dbQuery, Tally, valuesInDatabase } from './support.js';
 
 /**
  * The authorization matrix: every route of /api/openapi.json × every hostile actor. The route
@@ -176,6 +176,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     await server?.stop();
     const out = server?.output() ?? '';
     for (const v of Object.values(VALUES)) assert.ok(!out.includes(v), 'a value reached the server log');
+    if (store) assert.deepEqual(await valuesInDatabase(store, Object.values(VALUES)), [], 'no plaintext value in the database');
     tally.write('authz');
     await store?.cleanup();
   });

@@ -113,3 +113,19 @@ export function rawHttp(baseUrl: string, method: string, path: string, headers: 
     req.end(body);
   });
 }
+
+/** Which of `values` appear in plaintext in the store's SQLite files (database and WAL). PostgreSQL: in any text or bytea cell. */
+export async function valuesInDatabase(store: TestStore, values: readonly string[]): Promise<string[]> {
+  if (store.databaseUrl) {
+    const found: string[] = [];
+    for (const t of ['secret_versions', 'audit_events', 'secrets', 'settings', 'project_keys', 'deployments', 'deployment_pins']) {
+      const rows = await dbQuery<Record<string, unknown>>(store, `select * from ${t}`);
+      const dump = Buffer.concat(rows.flatMap((r) => Object.values(r).map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(String(v))))));
+      for (const v of values) if (dump.includes(Buffer.from(v))) found.push(`${t}: ${v}`);
+    }
+    return found;
+  }
+  const files = ['keyloft.db', 'keyloft.db-wal'].map((f) => join(store.dataDir, f)).filter((f) => existsSync(f));
+  const dump = Buffer.concat(files.map((f) => readFileSync(f)));
+  return values.filter((v) => dump.includes(Buffer.from(v)));
+}
