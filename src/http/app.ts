@@ -160,7 +160,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
     { prefix: '/api/v1' },
   );
-  if (opts.web && config.role !== 'release') await app.register(opts.web);
+  if (opts.web && config.role !== 'release') {
+    const web = opts.web;
+    await app.register(async (pages) => {
+      // Pages are not part of the JSON API: keep them out of the OpenAPI document.
+      pages.addHook('onRoute', (route) => {
+        route.schema = { ...(route.schema ?? {}), hide: true };
+      });
+      await pages.register(web);
+    });
+  }
   void Type;
   return app;
 }
