@@ -5,6 +5,8 @@ import { deploymentRoutes, releaseRoutes } from '../http/api/deployments.routes.
 import type { Services } from '../services/container.js';
 import { loadMasterKeys, verifyMasterKeys } from '../services/bootstrap.js';
 import { createReleaseService } from '../services/release.service.js';
+import { createResealService } from '../services/reseal.service.js';
+import { resealRoutes } from '../http/api/reseal.routes.js';
 import { webPlugin } from '../http/web/plugin.js';
 
 export interface ModuleContext {
@@ -27,11 +29,14 @@ export async function modules(ctx: ModuleContext): Promise<Modules> {
   // After a `keyloft keys rotate`, it re-reads the configured keys when it meets a key id it does not hold.
   const reloadKeyring = async () => verifyMasterKeys(services.db, (await loadMasterKeys(config, services.db)).keys, services.clock());
   const release = keyring ? createReleaseService({ db: services.db, clock: services.clock, keyring, reloadKeyring }) : undefined;
+  // Restore and copy open values to re-seal them: the same rule, only where the keyring is.
+  const reseal = keyring ? createResealService({ db: services.db, clock: services.clock, keyring, secrets: services.secrets, reloadKeyring }) : undefined;
   return {
     api: [
       { roles: ['all', 'api'], plugin: async (app) => app.register(deploymentRoutes, routeOpts) },
       { roles: ['all', 'api', 'release'], plugin: async (app) => app.register(releaseRoutes, { ...routeOpts, release, releaseUrl: config.releaseUrl }) },
+      { roles: ['all', 'api', 'release'], plugin: async (app) => app.register(resealRoutes, { ...routeOpts, reseal, releaseUrl: config.releaseUrl }) },
     ],
-    web: webPlugin({ config, services }),
+    web: webPlugin({ config, services, reseal }),
   };
 }

@@ -85,7 +85,11 @@ export class ValueOpener {
     readonly key: OpeningKey,
   ) {}
 
-  open(blob: Uint8Array, name: string, version: number): Promise<Uint8Array> {
-    return this.key.open(blob, valueAad(this.projectId, this.scope, name, version), `${name} v${version}`);
+  /**
+   * Opens one value. `scope` is the scope string the value was sealed under when it differs from
+   * the key pair's scope (a per-PR preview override `preview#42` is sealed with the preview key pair).
+   */
+  open(blob: Uint8Array, name: string, version: number, scope: string = this.scope): Promise<Uint8Array> {
+    return this.key.open(blob, valueAad(this.projectId, scope, name, version), `${name} v${version}`);
   }
 }

@@ -51,6 +51,10 @@ export interface VersionMeta {
 export interface SecretInput {
   name: string;
   value: Uint8Array;
+  /** A restore of this older version (reseal service): the version is of kind 'restore', audited as secret.restored. */
+  restoredFrom?: number;
+  /** A copy from another scope (reseal service): audited with `via: copy` and the source scope. */
+  copiedFrom?: string;
 }
 
 export type ImportChange = { name: string; change: 'added' | 'changed' | 'unchanged'; digestBefore: string | null; digestAfter: string };
@@ -87,7 +91,7 @@ export function createSecretsService(deps: Deps) {
           version: {
             secret_id: cur?.id ?? newId('sec'),
             version,
-            kind: 'set',
+            kind: input.restoredFrom === undefined ? 'set' : 'restore',
             ciphertext,
             key_id: keyId,
             digest: valueDigest(project.digest_key, input.value),
@@ -147,17 +151,26 @@ export function createSecretsService(deps: Deps) {
       try {
         await db.transaction().execute(async (trx) => {
           await apply(trx, project.id, scope, writes);
-          const events: AuditInput[] = writes.map((w) => ({
-            at: w.version.created_at,
-            projectId: project.id,
-            actor: by,
-            actorIp: actor.ip,
-            action: w.existing ? 'secret.updated' : 'secret.created',
-            scope,
-            name: w.name,
-            version: w.version.version,
-            detail: { digest: shortDigest(w.version.digest!), via: action === 'secret.import' ? 'import' : 'set' },
-          }));
+          const events: AuditInput[] = writes.map((w, i) => {
+            const { restoredFrom, copiedFrom } = inputs[i]!;
+            const digest = shortDigest(w.version.digest!);
+            return {
+              at: w.version.created_at,
+              projectId: project.id,
+              actor: by,
+              actorIp: actor.ip,
+              action: restoredFrom !== undefined ? 'secret.restored' : w.existing ? 'secret.updated' : 'secret.created',
+              scope,
+              name: w.name,
+              version: w.version.version,
+              detail:
+                restoredFrom !== undefined
+                  ? { restored: `restored v${restoredFrom} as v${w.version.version}`, from: restoredFrom, digest }
+                  : copiedFrom !== undefined
+                    ? { digest, via: 'copy', from: copiedFrom }
+                    : { digest, via: action === 'secret.import' ? 'import' : 'set' },
+            };
+          });
           await insertAuditEvents(trx, events);
           if (extraInTx) await extraInTx(trx);
         });

@@ -89,6 +89,14 @@ const FLASH_TEXT: Record<string, (a: Record<string, string>) => Flash> = {
         ? `Nothing to import into ${a.scope}: all ${a.unchanged} value${a.unchanged === '1' ? ' is' : 's are'} unchanged.`
         : `Imported into ${a.scope}: ${a.added} added, ${a.changed} updated, ${a.unchanged} unchanged — applies at the next deployment`,
   }),
+  secret_restored: (a) => ({ kind: 'success', text: `Restored v${a.from} of ${a.name} (${a.scope}) as v${a.version} — applies at the next deployment` }),
+  copied: (a) => ({
+    kind: 'success',
+    text:
+      a.written === '0'
+        ? `Nothing copied from ${a.from} to ${a.to}: ${a.skipped} skipped.`
+        : `Copied ${a.written} secret${a.written === '1' ? '' : 's'} from ${a.from} to ${a.to}${a.skipped !== '0' ? ` (${a.skipped} skipped)` : ''} — applies at the next deployment`,
+  }),
   member_added: (a) => ({ kind: 'success', text: `Added ${a.email} as ${a.role}.` }),
   member_updated: (a) => ({ kind: 'success', text: `${a.email} is now ${a.role}.` }),
   member_removed: (a) => ({ kind: 'success', text: `Removed ${a.email} from the project.` }),

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
 import { KeyloftError, ValidationError } from '../../domain/errors.js';
 import type { Services } from '../../services/container.js';
+import type { ResealService } from '../../services/reseal.service.js';
 import { checkCsrf, SESSION_COOKIE } from '../plugins/auth.js';
 import { APP_CSS, APP_JS, ASSETS, LOGO_SVG } from './assets.js';
 import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebOptions } from './kit.js';
@@ -13,6 +14,8 @@ import { settingsRoutes } from './routes/settings.js';
 export interface WebDeps {
   services: Services;
   opts: WebOptions;
+  /** Restore and copy, on roles that hold the master key (absent on the api role). */
+  reseal?: ResealService | undefined;
 }
 
 declare module 'fastify' {
@@ -34,7 +37,7 @@ const ERROR_TITLES: Record<number, string> = {
 };
 
 /** The web dashboard: server-rendered pages, forms that work without JavaScript. */
-export function webPlugin(ctx: { config: Config; services: Services }) {
+export function webPlugin(ctx: { config: Config; services: Services; reseal?: ResealService | undefined }) {
   return async function web(app: FastifyInstance): Promise<void> {
     const { services, config } = ctx;
     const opts: WebOptions = {
@@ -42,7 +45,7 @@ export function webPlugin(ctx: { config: Config; services: Services }) {
       secureCookies: config.publicUrl?.startsWith('https:') ?? false,
       clock: services.clock,
     };
-    const deps: WebDeps = { services, opts };
+    const deps: WebDeps = { services, opts, reseal: ctx.reseal };
     const sessionCookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: opts.secureCookies };
 
     // Pages need a signed-in person; every unsafe request passes the CSRF check before its handler runs.

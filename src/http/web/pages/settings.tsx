@@ -623,9 +623,11 @@ export function ConfirmDeletePage(p: { ctx: PageCtx; project: Project; mode: Sec
   );
 }
 
-export function HistoryPage(p: { ctx: PageCtx; project: Project; scope: string; name: string; versions: VersionMeta[] }) {
+export function HistoryPage(p: { ctx: PageCtx; project: Project; scope: string; name: string; versions: VersionMeta[]; canRestore?: boolean; errors?: FormErrors }) {
   const { project } = p;
   const mode: SecretsMode = p.scope === 'build' ? 'build' : 'secrets';
+  const restore = p.canRestore === true && canWrite(project);
+  const restoreAction = `${projectHref(project.slug)}/settings/history/${p.scope}/${encodeURIComponent(p.name)}/restore`;
   return (
     <SettingsShell ctx={p.ctx} project={project} section={mode} title={`History of ${p.name}`}>
       <div>
@@ -634,8 +636,10 @@ export function HistoryPage(p: { ctx: PageCtx; project: Project; scope: string; 
         </p>
         <Head title={`Version history`}>
           <span class="key">{p.name}</span> <ScopeBadge scope={p.scope} /> — metadata only; values are never shown.
+          {restore ? ' Restoring a version makes it current again as a new version; the value is re-sealed on the server and never shown.' : null}
         </Head>
       </div>
+      <ErrorSummary errors={p.errors} title="Nothing was restored" />
       <section class="card">
         <div class="table-wrap">
           <table class="responsive">
@@ -646,6 +650,11 @@ export function HistoryPage(p: { ctx: PageCtx; project: Project; scope: string; 
                 <th scope="col">Digest</th>
                 <th scope="col">Size</th>
                 <th scope="col">When</th>
+                {restore ? (
+                  <th scope="col">
+                    <span class="sr-only">Actions</span>
+                  </th>
+                ) : null}
               </tr>
             </thead>
             <tbody>
@@ -665,6 +674,20 @@ export function HistoryPage(p: { ctx: PageCtx; project: Project; scope: string; 
                       by {v.createdBy}
                     </span>
                   </td>
+                  {restore ? (
+                    <td class="actions">
+                      {i > 0 && v.kind !== 'delete' && v.digest !== null ? (
+                        <form method="post" action={restoreAction} class="inline-form">
+                          <Csrf ctx={p.ctx} />
+                          <input type="hidden" name="version" value={String(v.version)} />
+                          <button class="btn btn-sm" type="submit">
+                            Restore v{v.version}
+                            <span class="sr-only"> of {p.name}</span>
+                          </button>
+                        </form>
+                      ) : null}
+                    </td>
+                  ) : null}
                 </tr>
               ))}
             </tbody>

@@ -18,6 +18,7 @@ import {
 } from '../pages/settings.js';
 import type { WebDeps } from '../plugin.js';
 import type { FormErrors } from '../ui.js';
+import { wrongRole } from '../../api/reseal.routes.js';
 
 type Env = 'all' | 'production' | 'preview';
 
@@ -213,7 +214,29 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     if (!isScope(scope)) throw new NotFoundError(`no scope ${quote(scope)}`);
     const project = await services.projects.show(req.actor!, slug);
     const versions = await services.secrets.versions(req.actor!, slug, scope, name);
-    return html(reply, <HistoryPage ctx={pageCtx(req, reply, opts)} project={project} scope={scope} name={name} versions={versions} />);
+    return html(reply, <HistoryPage ctx={pageCtx(req, reply, opts)} project={project} scope={scope} name={name} versions={versions} canRestore={!!deps.reseal} />);
+  });
+
+  // Restore: the value is opened and re-sealed on the server (roles with the master key only).
+  app.post('/projects/:slug/settings/history/:scope/:name/restore', async (req, reply) => {
+    const { slug, scope, name } = req.params as { slug: string; scope: string; name: string };
+    if (!isScope(scope)) throw new NotFoundError(`no scope ${quote(scope)}`);
+    const history = `${settingsHref(slug, 'history')}/${scope}/${encodeURIComponent(name)}`;
+    if (!deps.reseal) throw wrongRole(undefined, 'restore a version');
+    const version = Number(formBody(req).version ?? '');
+    try {
+      const r = await deps.reseal.restore(req.actor!, slug, scope, name, version);
+      setFlash(reply, opts, 'secret_restored', { name, scope, from: String(r.restoredFrom), version: String(r.version) });
+      return seeOther(reply, history);
+    } catch (err) {
+      const project = await services.projects.show(req.actor!, slug);
+      const versions = await services.secrets.versions(req.actor!, slug, scope, name);
+      return html(
+        reply,
+        <HistoryPage ctx={pageCtx(req, reply, opts)} project={project} scope={scope} name={name} versions={versions} canRestore errors={formErrors(err, () => undefined)} />,
+        (err as KeyloftError).status,
+      );
+    }
   });
 
   // ---- Members ----
