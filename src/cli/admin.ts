@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { KeyloftError } from '../domain/errors.js';
-import { createServices } from '../services/container.js';
-import { migrateToLatest, openDatabase } from '../store/db.js';
+import type { Services } from '../services/container.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -11,7 +10,9 @@ async function readStdin(): Promise<string> {
 }
 
 /** Runs `fn` with services on the server's own database (same configuration as `serve`). */
-async function withServices<T>(fn: (s: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
+async function withServices<T>(fn: (s: Services) => Promise<T>): Promise<T> {
+  // Loaded on use, so `keyloft --help` and the client commands start fast.
+  const [{ createServices }, { migrateToLatest, openDatabase }] = await Promise.all([import('../services/container.js'), import('../store/db.js')]);
   let config;
   try {
     config = loadConfig(process.env, { role: 'api' === process.env.KEYLOFT_ROLE ? 'api' : (process.env.KEYLOFT_ROLE ?? 'all') });

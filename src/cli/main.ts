@@ -4,7 +4,6 @@ import { registerBackup } from './backup.js';
 import { registerKeys } from './keys.js';
 import { registerDeploy } from './deploy.js';
 import { registerRun } from './run.js';
-import { serveCommand } from './serve.js';
 import { registerCompletion } from './completion.js';
 import { registerLink } from './link.js';
 import { registerLogin } from './login.js';
@@ -29,7 +28,8 @@ program
   .option('--port <port>', 'port to listen on (default 8080, or KEYLOFT_PORT)')
   .option('--host <host>', 'address to listen on (default 127.0.0.1, or KEYLOFT_HOST)')
   .addHelpText('after', '\nSettings come from the environment: KEYLOFT_DATABASE_URL, KEYLOFT_DATA_DIR, KEYLOFT_MASTER_KEY, KEYLOFT_MASTER_KEY_FILE, … (see README).\n')
-  .action(serveCommand);
+  // Loaded on use: the server's modules would slow every other command's start.
+  .action(async (opts: { role?: string; port?: string; host?: string }) => (await import('./serve.js')).serveCommand(opts));
 
 registerLogin(program);
 registerProjects(program);
