@@ -1,14 +1,8 @@
-import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
-
 /**
  * The one HPKE suite keyloft uses (RFC 9180, base mode):
- * DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM (16-byte tags).
+ * DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM (16-byte tags), implemented in ./hpke.ts
+ * on node:crypto (interoperable with @hpke/core, which the tests check it against).
  */
-export const suite = new CipherSuite({
-  kem: new DhkemX25519HkdfSha256(),
-  kdf: new HkdfSha256(),
-  aead: new Aes256Gcm(),
-});
 
 /** Format byte at the start of every sealed blob, so the layout can change later. */
 export const BLOB_FORMAT_V1 = 0x01;

@@ -1,27 +1,44 @@
 import { KeyloftError, NotFoundError } from '../domain/errors.js';
 import { type Keyring, MissingMasterKeyError, type ValueOpener } from '../crypto/keyring.js';
 import { OpenFailedError } from '../crypto/open.js';
-import { insertAuditEvents } from '../store/audit.repository.js';
+import { createAuditBatcher } from './audit-batch.js';
 import { expireDeployments, findDeployment, pinnedCiphertexts } from '../store/deployments.repository.js';
 import { projectKeysByIds } from '../store/projects.repository.js';
 import type { Actor } from './actor.js';
 import { actorLabel } from './actor.js';
 import type { BaseDeps } from './deps.js';
+import { encodeReleased, ReleaseCache } from './release-cache.js';
 
 export interface Released {
   runtime: Record<string, string>;
   build: Record<string, string>;
 }
 
-const utf8 = new TextDecoder('utf-8');
+/** Default bound of the cache of opened values (total body bytes). */
+export const RELEASE_CACHE_BYTES = 32 * 1024 * 1024;
 
 /**
  * The release path: the only code that unwraps a project's private keys. It hands a running
  * deployment the values it pinned — each scope key unwrapped once per request — and writes one
  * audit event per release (deployment, count, names; never values).
  */
-export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reloadKeyring?: () => Promise<Keyring | undefined> }) {
+export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reloadKeyring?: () => Promise<Keyring | undefined>; cacheBytes?: number }) {
   const { db, clock } = deps;
+  // Opened values per running deployment (see release-cache.ts): bounded, zeroed when dropped.
+  const cache = new ReleaseCache(deps.cacheBytes ?? RELEASE_CACHE_BYTES);
+  const audit = createAuditBatcher(db);
+  // Drops entries of deployments that ended elsewhere (another instance, project deleted).
+  const sweep = setInterval(() => {
+    void (async () => {
+      const now = clock();
+      for (const id of cache.ids()) {
+        const d = await findDeployment(db, id).catch(() => null);
+        if (d === null) continue;
+        if (!d || d.status !== 'running' || d.expires_at <= now) cache.drop(id);
+      }
+    })();
+  }, 10_000);
+  sweep.unref();
   let keyring = deps.keyring;
   let lastReload = 0;
 
@@ -45,61 +62,83 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
     }
   }
 
+  async function releaseJson(actor: Actor, deploymentId: string): Promise<Buffer> {
+    const notFound = new NotFoundError('deployment not found, or this token is not for it', 'id');
+    if (actor.kind !== 'deployment' || actor.deploymentId !== deploymentId) throw notFound;
+    const now = clock();
+    // The caller's deploy token was just resolved to this running, unexpired deployment (auth
+    // hook); a cached entry is for that deployment and expires with it.
+    const hit = cache.get(deploymentId, now);
+    if (hit && hit.projectId === actor.projectId) {
+      await audit.write({ at: now, projectId: hit.projectId, actor: actorLabel(actor), actorIp: actor.ip, action: 'deployment.released', detail: hit.detail });
+      return Buffer.from(hit.body);
+    }
+    const d = await findDeployment(db, deploymentId);
+    if (!d || d.project_id !== actor.projectId) throw notFound;
+    if (d.status !== 'running' || d.expires_at <= now) {
+      if (d.status === 'running') await expireDeployments(db, now, d.project_id);
+      throw new KeyloftError('unauthenticated', 'the deployment is no longer running; its token is revoked');
+    }
+    // Name order (by code point, the same on both engines): the released maps and the audit event's names are stable.
+    const pins = (await pinnedCiphertexts(db, deploymentId)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Defence in depth: a runtime pin must be of the deployment's environment, a build pin of build.
+    for (const p of pins) {
+      const expected = p.kind === 'build' ? 'build' : d.environment;
+      if (p.scope !== expected || p.ciphertext === null || p.key_id === null) throw new KeyloftError('internal', 'a pinned secret does not belong to this deployment');
+    }
+    const keyIds = [...new Set(pins.map((p) => p.key_id!))];
+    const openers = new Map<string, ValueOpener>();
+    for (const k of await projectKeysByIds(db, keyIds)) {
+      if (k.project_id !== d.project_id) throw new KeyloftError('internal', 'a pinned secret is sealed to another project');
+      openers.set(k.id, await opener(k));
+    }
+    let opened: Uint8Array[];
+    try {
+      opened = await Promise.all(
+        pins.map((p) => {
+          const o = openers.get(p.key_id!);
+          if (!o) throw new KeyloftError('internal', `pinned secret ${p.name} v${p.version} names a key pair that does not exist; nothing was released`);
+          return o.open(p.ciphertext!, p.name, p.version);
+        }),
+      );
+    } catch (err) {
+      // A ciphertext that fails to open was damaged or moved in the database: refuse the whole release, name the row, never a value.
+      if (err instanceof OpenFailedError) throw new KeyloftError('internal', `${err.message.replace(/^could not open /, 'could not open the pinned secret ')}; nothing was released`);
+      throw err;
+    }
+    const body = encodeReleased(pins, opened);
+    for (const o of opened) o.fill(0);
+    const detail = { deployment: deploymentId, count: pins.length, runtime: pins.filter((p) => p.kind !== 'build').map((p) => p.name), build: pins.filter((p) => p.kind === 'build').map((p) => p.name) };
+    await audit.write({ at: now, projectId: d.project_id, actor: actorLabel(actor), actorIp: actor.ip, action: 'deployment.released', detail });
+    const copy = Buffer.from(body);
+    if (!cache.set(deploymentId, { projectId: d.project_id, expiresAt: d.expires_at, detail, body })) body.fill(0);
+    return copy;
+  }
+
   return {
+    /**
+     * The deployment's pinned values as the JSON body `{ runtime, build }`, in a buffer of its own
+     * that the caller should zero once it is sent.
+     */
+    releaseJson,
+    /** The same, parsed. */
     async release(actor: Actor, deploymentId: string): Promise<Released> {
-      const notFound = new NotFoundError('deployment not found, or this token is not for it', 'id');
-      if (actor.kind !== 'deployment' || actor.deploymentId !== deploymentId) throw notFound;
-      const now = clock();
-      const d = await findDeployment(db, deploymentId);
-      if (!d || d.project_id !== actor.projectId) throw notFound;
-      if (d.status !== 'running' || d.expires_at <= now) {
-        if (d.status === 'running') await expireDeployments(db, now, d.project_id);
-        throw new KeyloftError('unauthenticated', 'the deployment is no longer running; its token is revoked');
-      }
-      // Name order (by code point, the same on both engines): the released maps and the audit event's names are stable.
-      const pins = (await pinnedCiphertexts(db, deploymentId)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      // Defence in depth: a runtime pin must be of the deployment's environment, a build pin of build.
-      for (const p of pins) {
-        const expected = p.kind === 'build' ? 'build' : d.environment;
-        if (p.scope !== expected || p.ciphertext === null || p.key_id === null) throw new KeyloftError('internal', 'a pinned secret does not belong to this deployment');
-      }
-      const keyIds = [...new Set(pins.map((p) => p.key_id!))];
-      const openers = new Map<string, ValueOpener>();
-      for (const k of await projectKeysByIds(db, keyIds)) {
-        if (k.project_id !== d.project_id) throw new KeyloftError('internal', 'a pinned secret is sealed to another project');
-        openers.set(k.id, await opener(k));
-      }
-      let opened: Uint8Array[];
+      const body = await releaseJson(actor, deploymentId);
       try {
-        opened = await Promise.all(
-          pins.map((p) => {
-            const o = openers.get(p.key_id!);
-            if (!o) throw new KeyloftError('internal', `pinned secret ${p.name} v${p.version} names a key pair that does not exist; nothing was released`);
-            return o.open(new Uint8Array(p.ciphertext!), p.name, p.version);
-          }),
-        );
-      } catch (err) {
-        // A ciphertext that fails to open was damaged or moved in the database: refuse the whole release, name the row, never a value.
-        if (err instanceof OpenFailedError) throw new KeyloftError('internal', `${err.message.replace(/^could not open /, 'could not open the pinned secret ')}; nothing was released`);
-        throw err;
+        return JSON.parse(body.toString('utf8')) as Released;
+      } finally {
+        body.fill(0);
       }
-      const out: Released = { runtime: {}, build: {} };
-      pins.forEach((p, i) => {
-        const bytes = opened[i]!;
-        if (p.kind === 'build') out.build[p.name] = Buffer.from(bytes).toString('base64');
-        else out.runtime[p.name] = utf8.decode(bytes);
-      });
-      await insertAuditEvents(db, [
-        {
-          at: now,
-          projectId: d.project_id,
-          actor: actorLabel(actor),
-          actorIp: actor.ip,
-          action: 'deployment.released',
-          detail: { deployment: deploymentId, count: pins.length, runtime: pins.filter((p) => p.kind !== 'build').map((p) => p.name), build: pins.filter((p) => p.kind === 'build').map((p) => p.name) },
-        },
-      ]);
-      return out;
+    },
+    /** Forgets a deployment's opened values (it completed); the next fetch is refused anyway. */
+    forget(deploymentId: string): void {
+      cache.drop(deploymentId);
+    },
+    /** Size of the cache of opened values. */
+    cacheStats: () => cache.stats(),
+    close(): void {
+      clearInterval(sweep);
+      cache.clear();
     },
   };
 }

@@ -168,6 +168,7 @@ export interface ReleaseRouteOptions extends RouteOptions {
 /** What a deploy token uses: the pinned values and completion (roles all and release; completion also on api). */
 export const releaseRoutes: FastifyPluginAsyncTypebox<ReleaseRouteOptions> = async (app, { services, publicUrl, release, releaseUrl }) => {
   const auth = requireActor(publicUrl);
+  if (release) app.addHook('onClose', async () => release.close());
   const Released = Type.Object({ runtime: Type.Record(Type.String(), Type.String()), build: Type.Record(Type.String(), Type.String({ description: 'base64' })) });
 
   app.get(
@@ -182,7 +183,7 @@ export const releaseRoutes: FastifyPluginAsyncTypebox<ReleaseRouteOptions> = asy
         response: { 200: Released, ...errors(401, 403, 404, 421) },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       if (!release) {
         throw new KeyloftError(
           'wrong_role',
@@ -193,7 +194,10 @@ export const releaseRoutes: FastifyPluginAsyncTypebox<ReleaseRouteOptions> = asy
           releaseUrl ? { releaseUrl } : undefined,
         );
       }
-      return release.release(req.actor!, req.params.id);
+      // The body is built from the opened bytes (no value in a JavaScript string) and zeroed once sent.
+      const body = await release.releaseJson(req.actor!, req.params.id);
+      reply.raw.once('close', () => body.fill(0));
+      return reply.type('application/json; charset=utf-8').send(body as never); // sent as is, not re-serialised
     },
   );
 
@@ -210,6 +214,10 @@ export const releaseRoutes: FastifyPluginAsyncTypebox<ReleaseRouteOptions> = asy
         response: { 200: Type.Object({ deployment: Deployment }), ...errors(400, 401, 403, 404, 409) },
       },
     },
-    async (req) => ({ deployment: await services.deployments.complete(req.actor!, req.params.id, req.body.status) }),
+    async (req) => {
+      const deployment = await services.deployments.complete(req.actor!, req.params.id, req.body.status);
+      release?.forget(req.params.id);
+      return { deployment };
+    },
   );
 };
