@@ -73,6 +73,44 @@ function makeRunner(configDir: string) {
   };
 }
 
+/** Whether `script` (util-linux) can give the CLI a pseudo-terminal. */
+const hasScript = spawnSync('script', ['-qefc', 'true', '/dev/null'], { stdio: 'ignore' }).status === 0;
+
+/**
+ * Runs the CLI on a pseudo-terminal (via `script`): answers each prompt when it appears and
+ * returns the exit code and everything the terminal showed (which includes any echo of input).
+ */
+function onTerminal(configDir: string, args: string[], answers: Array<[RegExp, string]>, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; screen: string }> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('KEYLOFT_') && k !== 'NO_COLOR') env[k] = v;
+  Object.assign(env, { KEYLOFT_CONFIG_DIR: configDir, TERM: 'xterm' }, extraEnv);
+  const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const cmd = [process.execPath, KEYLOFT_BIN, ...args].map(q).join(' ');
+  const child = spawn('script', ['-qefc', cmd, '/dev/null'], { env, cwd: dirname(configDir), stdio: ['pipe', 'pipe', 'pipe'] });
+  let screen = '';
+  let from = 0;
+  const pending = [...answers];
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  child.stdout.on('data', (d: Buffer) => {
+    screen += d.toString('utf8');
+    const next = pending[0];
+    if (next && next[0].test(screen.slice(from))) {
+      pending.shift();
+      from = screen.length;
+      // Give the CLI a moment to switch the terminal to no-echo after printing the prompt.
+      setTimeout(() => child.stdin.write(next[1]), 150);
+    }
+  });
+  child.stdin.on('error', () => {});
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      printed.push(screen);
+      resolve({ code, screen });
+    }),
+  );
+}
+
 function ok(r: Run, what = 'command'): void {
   assert.equal(r.code, 0, `${what} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
 }
@@ -136,28 +174,6 @@ for (const d of await dialects()) {
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /keyloft login/);
       assert.equal(r.stdout, '');
-    });
-
-    it('usage errors exit 1 with a message on stderr', async () => {
-      const cases: string[][] = [
-        ['no-such-command'],
-        ['secrets', 'list', '--scope', 'staging', '--project', project],
-        ['secrets', 'set', '--project', project],
-        ['secrets', 'set', '--project', project, '--scope', 'production', 'NOT_AN_ASSIGNMENT'],
-        ['secrets', 'set', '--project', project, '--scope', 'production', '1BAD=x'],
-        ['secrets', 'set', '--project', project, '--scope', 'production', 'A=-', 'B=-'],
-        ['secrets', 'set', '--project', project, '--scope', 'production', 'A=@/no/such/file'],
-        ['projects', 'create', '--slug', 'x'],
-        ['completion', 'fish'],
-        ['login'],
-      ];
-      for (const args of cases) {
-        const r = await cli(args);
-        assert.equal(r.code, 1, `${args.join(' ')} → ${r.code}\n${r.stderr}`);
-        assert.ok(r.stderr.length > 0, `${args.join(' ')} printed no error`);
-      }
-      const r = await cli(['secrets', 'set', '--project', project, '--scope', 'production', 'NOT_AN_ASSIGNMENT']);
-      assert.doesNotMatch(r.stderr, /NOT_AN_ASSIGNMENT/, 'an argument that may be a value is not echoed');
     });
 
     it('login with email and password on stdin creates a token and saves it with mode 0600', async () => {
@@ -347,6 +363,26 @@ for (const d of await dialects()) {
       assert.equal(missing.code, 1);
     });
 
+    it('secrets import --replace deletes names the file does not hold; needs --yes without a terminal', async (t) => {
+      writeFileSync(join(home, 'drop.txt'), secret('drop'));
+      ok(await cli(['secrets', 'set', '--project', project, '--scope', 'build', 'KEEP_ME=-', `DROP_ME=@${join(home, 'drop.txt')}`], { stdin: secret('keep') }), 'setup');
+      const file = join(home, 'build.env');
+      writeFileSync(file, `KEEP_ME=${secret('keep2')}\n`);
+      const dry = json(await cli(['secrets', 'import', '--project', project, '--scope', 'build', file, '--replace', '--dry-run', '--json']));
+      const removed = (dry.changes as any[]).filter((c) => c.change === 'removed').map((c) => c.name);
+      if (removed.length === 0) return t.skip('the server does not support replace imports');
+      assert.ok(removed.includes('DROP_ME') && !removed.includes('KEEP_ME'));
+      const refused = await cli(['secrets', 'import', '--project', project, '--scope', 'build', file, '--replace']);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /--yes/);
+      assert.ok(await meta('build', 'DROP_ME'), 'nothing removed without confirmation');
+      const human = await cli(['secrets', 'import', '--project', project, '--scope', 'build', file, '--replace', '--yes']);
+      ok(human);
+      assert.match(human.stdout, /- DROP_ME\s+removed/);
+      assert.equal(await meta('build', 'DROP_ME'), undefined);
+      assert.ok(await meta('build', 'KEEP_ME'));
+    });
+
     it('secrets history lists versions (--json)', async () => {
       const v2 = secret('hist');
       ok(await cli(['secrets', 'set', '--project', project, '--scope', 'production', 'TLS_KEY=-'], { stdin: v2 }));
@@ -391,7 +427,7 @@ for (const d of await dialects()) {
       mkdirSync(join(dir, 'a', 'b'), { recursive: true });
       const list = json(await cli(['secrets', 'list', '--scope', 'build', '--json'], { cwd: join(dir, 'a', 'b') }));
       assert.equal(list.project, project);
-      assert.ok((list.secrets as any[]).some((s) => s.name === 'BIN'));
+      assert.ok((list.secrets as any[]).some((s) => s.name === 'KEEP_ME'));
       const shown = json(await cli(['projects', 'show', '--json'], { cwd: join(dir, 'a') }));
       assert.equal(shown.project.slug, project);
       const unknown = await cli(['link', '--project', 'no-such-project'], { cwd: dir });
@@ -419,58 +455,6 @@ for (const d of await dialects()) {
       assert.match(set.stderr, /server refused \(403/);
     });
 
-    it('completion prints bash and zsh scripts that know every command', async () => {
-      const bash = await cli(['completion', 'bash']);
-      ok(bash);
-      assert.match(bash.stdout, /complete -o default -F _keyloft keyloft/);
-      const syntax = spawnSync('bash', ['-n'], { input: bash.stdout });
-      assert.equal(syntax.status, 0, syntax.stderr?.toString());
-      const complete = (line: string) => {
-        const words = line.split(' ');
-        const script = `${bash.stdout}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _keyloft; printf '%s\\n' "\${COMPREPLY[@]}"`;
-        const r = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
-        return r.stdout.split('\n').filter(Boolean);
-      };
-      assert.deepEqual(complete('keyloft sec'), ['secrets']);
-      assert.ok(complete('keyloft secrets ').includes('import'));
-      assert.deepEqual(complete('keyloft secrets list --scope p').sort(), ['preview', 'production']);
-      assert.ok(complete('keyloft secrets set --project shop --').includes('--scope'));
-      assert.ok(complete('keyloft projects ').includes('create'));
-      const zsh = await cli(['completion', 'zsh']);
-      ok(zsh);
-      assert.match(zsh.stdout, /^#compdef keyloft/);
-      assert.match(zsh.stdout, /compdef _keyloft keyloft/);
-      if (spawnSync('zsh', ['-c', 'true']).status === 0) assert.equal(spawnSync('zsh', ['-n'], { input: zsh.stdout }).status, 0);
-    });
-
-    it('every command has --help with examples', async () => {
-      const commands = [
-        ['login'],
-        ['logout'],
-        ['whoami'],
-        ['projects'],
-        ['projects', 'list'],
-        ['projects', 'create'],
-        ['projects', 'show'],
-        ['secrets'],
-        ['secrets', 'list'],
-        ['secrets', 'set'],
-        ['secrets', 'unset'],
-        ['secrets', 'import'],
-        ['secrets', 'history'],
-        ['link'],
-        ['completion'],
-      ];
-      for (const c of commands) {
-        const r = await cli([...c, '--help']);
-        ok(r, `${c.join(' ')} --help`);
-        assert.match(r.stdout, /Examples?:/, `${c.join(' ')} --help has examples`);
-      }
-      const set = await cli(['secrets', 'set', '--help']);
-      assert.match(set.stdout, /NAME=-/);
-      assert.match(set.stdout, /NAME=@FILE/);
-    });
-
     it('logout forgets the login and revokes the token it created', async () => {
       const saved = JSON.parse(readFileSync(join(home, 'config', 'config.json'), 'utf8'));
       const r = await cli(['logout']);
@@ -495,6 +479,160 @@ for (const d of await dialects()) {
     });
   });
 }
+
+describe('keyloft CLI, local behaviour (no server needed)', () => {
+  const home = mkdtempSync(join(tmpdir(), 'keyloft-cli-local-'));
+  const cli = makeRunner(join(home, 'config'));
+  const project = 'shop';
+  after(() => rmSync(home, { recursive: true, force: true }));
+
+  it('usage errors exit 1 with a message on stderr', async () => {
+    const cases: string[][] = [
+      ['no-such-command'],
+      ['secrets', 'list', '--scope', 'staging', '--project', project],
+      ['secrets', 'set', '--project', project],
+      ['secrets', 'set', '--project', project, '--scope', 'production', 'NOT_AN_ASSIGNMENT'],
+      ['secrets', 'set', '--project', project, '--scope', 'production', '1BAD=x'],
+      ['secrets', 'set', '--project', project, '--scope', 'production', 'A=-', 'B=-'],
+      ['secrets', 'set', '--project', project, '--scope', 'production', 'A=@/no/such/file'],
+      ['projects', 'create', '--slug', 'x'],
+      ['completion', 'fish'],
+      ['login'],
+    ];
+    for (const args of cases) {
+      const r = await cli(args);
+      assert.equal(r.code, 1, `${args.join(' ')} → ${r.code}\n${r.stderr}`);
+      assert.ok(r.stderr.length > 0, `${args.join(' ')} printed no error`);
+    }
+    const r = await cli(['secrets', 'set', '--project', project, '--scope', 'production', 'NOT_AN_ASSIGNMENT']);
+    assert.doesNotMatch(r.stderr, /NOT_AN_ASSIGNMENT/, 'an argument that may be a value is not echoed');
+  });
+
+  it('completion prints bash and zsh scripts that know every command', async () => {
+    const bash = await cli(['completion', 'bash']);
+    ok(bash);
+    assert.match(bash.stdout, /complete -o default -F _keyloft keyloft/);
+    const syntax = spawnSync('bash', ['-n'], { input: bash.stdout });
+    assert.equal(syntax.status, 0, syntax.stderr?.toString());
+    const complete = (line: string) => {
+      const words = line.split(' ');
+      const script = `${bash.stdout}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _keyloft; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      const r = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+      return r.stdout.split('\n').filter(Boolean);
+    };
+    assert.deepEqual(complete('keyloft sec'), ['secrets']);
+    assert.ok(complete('keyloft secrets ').includes('import'));
+    assert.deepEqual(complete('keyloft secrets list --scope p').sort(), ['preview', 'production']);
+    assert.ok(complete('keyloft secrets set --project shop --').includes('--scope'));
+    assert.ok(complete('keyloft projects ').includes('create'));
+    const zsh = await cli(['completion', 'zsh']);
+    ok(zsh);
+    assert.match(zsh.stdout, /^#compdef keyloft/);
+    assert.match(zsh.stdout, /compdef _keyloft keyloft/);
+    if (spawnSync('zsh', ['-c', 'true']).status === 0) assert.equal(spawnSync('zsh', ['-n'], { input: zsh.stdout }).status, 0);
+  });
+
+  it('every command has --help with examples', async () => {
+    const commands = [
+      ['login'],
+      ['logout'],
+      ['whoami'],
+      ['projects'],
+      ['projects', 'list'],
+      ['projects', 'create'],
+      ['projects', 'show'],
+      ['secrets'],
+      ['secrets', 'list'],
+      ['secrets', 'set'],
+      ['secrets', 'unset'],
+      ['secrets', 'import'],
+      ['secrets', 'history'],
+      ['link'],
+      ['completion'],
+    ];
+    for (const c of commands) {
+      const r = await cli([...c, '--help']);
+      ok(r, `${c.join(' ')} --help`);
+      assert.match(r.stdout, /Examples?:/, `${c.join(' ')} --help has examples`);
+    }
+    const set = await cli(['secrets', 'set', '--help']);
+    assert.match(set.stdout, /NAME=-/);
+    assert.match(set.stdout, /NAME=@FILE/);
+  });
+});
+
+describe('keyloft CLI on a terminal', { skip: hasScript ? false : 'SKIPPED: no `script` command to provide a pseudo-terminal' }, () => {
+  let store: TestStore;
+  let server: TestServer;
+  let admin: Api;
+  let home: string;
+  let configDir: string;
+  const project = `tty-${rnd()}`;
+
+  before(async () => {
+    store = await createStore('sqlite');
+    server = await startServer(store);
+    admin = await bootstrap(server);
+    home = mkdtempSync(join(tmpdir(), 'keyloft-cli-tty-'));
+    configDir = join(home, 'config');
+    assert.equal((await admin.post('/api/v1/projects', { slug: project, name: 'TTY' })).status, 201);
+  });
+
+  after(async () => {
+    await server?.stop();
+    await store?.cleanup();
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  it('login asks for email and password; the password is not echoed', async () => {
+    const r = await onTerminal(configDir, ['login', '--url', server.url], [
+      [/Email: /, `${ADMIN_EMAIL}\r`],
+      [/Password: /, `${ADMIN_PASSWORD}\r`],
+    ]);
+    assert.equal(r.code, 0, r.screen);
+    assert.ok(r.screen.includes(ADMIN_EMAIL), 'the email is echoed');
+    assert.ok(!r.screen.includes(ADMIN_PASSWORD), 'the password is not echoed');
+    assert.match(r.screen, /Logged in to/);
+    assert.equal(statSync(join(configDir, 'config.json')).mode & 0o777, 0o600);
+  });
+
+  it('secrets set NAME=- asks for the value without echo', async () => {
+    const v = secret('tty');
+    const r = await onTerminal(configDir, ['secrets', 'set', '--project', project, '--scope', 'production', 'TTY_VALUE=-'], [[/Value for TTY_VALUE \(input hidden\): /, `${v}\r`]]);
+    assert.equal(r.code, 0, r.screen);
+    assert.ok(!r.screen.includes(v), 'the value is not echoed');
+    const list = await admin.get(`/api/v1/projects/${project}/secrets?scope=production`);
+    const got = (list.body.secrets as any[]).find((s) => s.name === 'TTY_VALUE');
+    const ref = await admin.put(`/api/v1/projects/${project}/secrets/production/TTY_REF`, { value: v });
+    assert.equal(got.digest, ref.body.secret.digest);
+  });
+
+  it('secrets unset asks first: "n" keeps the secret (exit 1), "y" deletes it', async () => {
+    const no = await onTerminal(configDir, ['secrets', 'unset', '--project', project, '--scope', 'production', 'TTY_VALUE'], [[/\[y\/N\] /, 'n\r']]);
+    assert.equal(no.code, 1, no.screen);
+    assert.match(no.screen, /nothing deleted/);
+    let list = await admin.get(`/api/v1/projects/${project}/secrets?scope=production`);
+    assert.ok((list.body.secrets as any[]).some((s) => s.name === 'TTY_VALUE' && !s.deleted));
+    const yes = await onTerminal(configDir, ['secrets', 'unset', '--project', project, '--scope', 'production', 'TTY_VALUE'], [[/\[y\/N\] /, 'y\r']]);
+    assert.equal(yes.code, 0, yes.screen);
+    list = await admin.get(`/api/v1/projects/${project}/secrets?scope=production`);
+    assert.ok(!(list.body.secrets as any[]).some((s) => s.name === 'TTY_VALUE' && !s.deleted));
+  });
+
+  it('tables are coloured on a terminal, and not with NO_COLOR', async () => {
+    const coloured = await onTerminal(configDir, ['projects', 'list'], []);
+    assert.equal(coloured.code, 0, coloured.screen);
+    assert.match(coloured.screen, /\u001b\[1mSLUG/);
+    const plain = await onTerminal(configDir, ['projects', 'list'], [], { NO_COLOR: '1' });
+    assert.equal(plain.code, 0, plain.screen);
+    assert.ok(plain.screen.includes(project));
+    assert.doesNotMatch(plain.screen, /\u001b\[\d+m/);
+  });
+
+  it('no value appears on the terminal or in the server output', () => {
+    for (const v of values) assert.ok(!server.output().includes(v));
+  });
+});
 
 describe('keyloft CLI without a server', () => {
   it('a stopped server gives exit 3', async () => {
