@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deployFly } from '../pipeline/fly.js';
 import { completeDeployment, EXIT_USAGE, PipelineError, startDeployment, type StartRequest } from '../pipeline/run.js';
 import { resolveTarget } from './config-file.js';
+import { ApiClient } from './http-client.js';
 import { resolveProject } from './link.js';
 import { deployAuthFromEnv, fail } from './run.js';
 
@@ -33,6 +34,46 @@ function startRequest(o: StartOpts): StartRequest {
   if (o.env === 'preview' && o.pr === undefined) throw new PipelineError('--pr is required for --env preview', EXIT_USAGE);
   if (o.env === 'production' && o.pr !== undefined) throw new PipelineError('--pr is only for --env preview', EXIT_USAGE);
   return { environment: o.env, ...(o.pr !== undefined ? { pr: o.pr } : {}), ...(o.ref ? { ref: o.ref } : {}) };
+}
+
+interface ChangeSet {
+  added: string[];
+  changed: Array<{ name: string; digestBefore: string; digestAfter: string }>;
+  removed: string[];
+}
+interface ShownDeployment {
+  deployment: { id: string; environment: string; pr: number | null; ref: string | null; status: string; startedBy: string; createdAt: string; completedAt: string | null };
+  pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }> };
+  app?: string;
+  changes?: ChangeSet & { previous: string | null; build: ChangeSet };
+}
+
+/** Human form of `deploy show`: names, versions and short digests only. */
+export function formatShown(r: ShownDeployment): string {
+  const d = r.deployment;
+  const lines = [
+    `deployment ${d.id}  ${d.status}`,
+    `  environment  ${d.environment}${d.pr !== null ? ` (PR #${d.pr})` : ''}${r.app ? `  app ${r.app}` : ''}`,
+    `  ref          ${d.ref ?? '-'}`,
+    `  started      ${d.createdAt} by ${d.startedBy}${d.completedAt ? `, completed ${d.completedAt}` : ''}`,
+    `  runtime      ${r.pinned.runtime.map((p) => `${p.name} v${p.version}`).join(', ') || '-'}`,
+    `  build        ${r.pinned.build.map((p) => `${p.name} v${p.version}`).join(', ') || '-'}`,
+  ];
+  const c = r.changes;
+  if (c) {
+    lines.push(c.previous ? `changes since ${c.previous}:` : 'changes (first succeeded deployment of this environment):');
+    const set = (label: string, s: ChangeSet) => {
+      const out = [
+        ...s.added.map((n) => `  + ${label}${n}`),
+        ...s.changed.map((x) => `  ~ ${label}${x.name}  ${x.digestBefore} -> ${x.digestAfter}`),
+        ...s.removed.map((n) => `  - ${label}${n}`),
+      ];
+      return out;
+    };
+    const all = [...set('', c), ...set('build:', c.build)];
+    lines.push(...(all.length > 0 ? all : ['  (none)']));
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 const envOption = () => new Option('--env <environment>', 'production or preview').choices(['production', 'preview']).makeOptionMandatory();
@@ -75,6 +116,23 @@ Example:
         }
         const pinned = started.pinned ? `${started.pinned.runtime.length} runtime, ${started.pinned.build.length} build secret(s) pinned` : '';
         process.stderr.write(`keyloft: deployment ${started.id} started for ${started.project?.app ?? project}; ${pinned}; token expires ${started.expiresAt}\n`);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  deploy
+    .command('show')
+    .description('show a deployment: status, pinned names and versions, and what changed (by digest) since the previous succeeded one')
+    .argument('<id>', 'deployment id')
+    .option('--project <slug>', 'project slug (default: KEYLOFT_PROJECT or the nearest keyloft.json, see `keyloft link`)')
+    .option('--json', 'print the whole reply as JSON', false)
+    .action(async (id: string, o: { project?: string; json: boolean }) => {
+      try {
+        const target = personalTarget();
+        const project = resolveProject(o.project);
+        const r = await new ApiClient(target.url, target.token).request<ShownDeployment>('GET', `/projects/${encodeURIComponent(project)}/deployments/${encodeURIComponent(id)}`);
+        process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatShown(r));
       } catch (err) {
         fail(err);
       }

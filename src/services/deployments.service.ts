@@ -16,6 +16,8 @@ import {
   pinsWithNames,
 } from '../store/deployments.repository.js';
 import { findProjectById } from '../store/projects.repository.js';
+import { pinDigests, previousSucceeded } from '../store/diff.repository.js';
+import { shortDigest } from '../crypto/digest.js';
 import type { DeploymentRow, ProjectRow } from '../store/schema.js';
 import { authorizeProject } from './access.js';
 import { type Actor, actorLabel, projectNotFound } from './actor.js';
@@ -36,6 +38,31 @@ export interface Deployment {
 export interface Pinned {
   runtime: Array<{ name: string; version: number }>;
   build: Array<{ name: string; version: number }>;
+}
+
+/** What changed since the previous succeeded deployment of the same environment (and PR): names and short digests only. */
+export interface ChangeSet {
+  added: string[];
+  changed: Array<{ name: string; digestBefore: string; digestAfter: string }>;
+  removed: string[];
+}
+export interface Changes extends ChangeSet {
+  /** The deployment compared with; null for the first succeeded one (then everything is added). */
+  previous: string | null;
+  build: ChangeSet;
+}
+
+/** Compares two pin sets by name and keyed digest. */
+function diffPins(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): ChangeSet {
+  const sorted = (xs: string[]) => xs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const added = sorted([...after.keys()].filter((n) => !before.has(n)));
+  const removed = sorted([...before.keys()].filter((n) => !after.has(n)));
+  const changed = sorted([...after.keys()].filter((n) => before.has(n) && before.get(n) !== after.get(n))).map((name) => ({
+    name,
+    digestBefore: shortDigest(before.get(name)!),
+    digestAfter: shortDigest(after.get(name)!),
+  }));
+  return { added, changed, removed };
 }
 
 export interface StartedDeployment {
@@ -96,6 +123,19 @@ export function createDeploymentsService(deps: Deps) {
       throw new ForbiddenError('a deploy token cannot start deployments');
     }
     return authorizeProject(db, actor, slug, 'member', 'starting deployments');
+  }
+
+  /** The change diff of a deployment against the previous succeeded one of its environment (same PR for previews). */
+  async function changesOf(d: DeploymentRow): Promise<Changes> {
+    const previous = (await previousSucceeded(db, d.project_id, d.environment, d.environment === 'preview' ? d.pr : null, d.created_at)) ?? null;
+    const maps = async (depId: string | null) => {
+      const runtime = new Map<string, string>();
+      const build = new Map<string, string>();
+      if (depId) for (const r of await pinDigests(db, depId)) (r.kind === 'build' ? build : runtime).set(r.name, r.digest ?? '');
+      return { runtime, build };
+    };
+    const [before, after] = await Promise.all([maps(previous), maps(d.id)]);
+    return { previous, ...diffPins(before.runtime, after.runtime), build: diffPins(before.build, after.build) };
   }
 
   async function pinnedOf(deploymentId: string): Promise<Pinned> {
@@ -190,12 +230,12 @@ export function createDeploymentsService(deps: Deps) {
       return (await listDeployments(db, p.id, { environment, limit, pr: q.pr })).map(toDeployment);
     },
 
-    async get(actor: Actor, slug: string, id: string): Promise<{ deployment: Deployment; pinned: Pinned; app: string }> {
+    async get(actor: Actor, slug: string, id: string): Promise<{ deployment: Deployment; pinned: Pinned; app: string; changes: Changes }> {
       const p = await authorizeProject(db, actor, slug, 'viewer', 'viewing deployments');
       await expireDeployments(db, clock(), p.id);
       const d = await findDeployment(db, id);
       if (!d || d.project_id !== p.id) throw new NotFoundError(`deployment ${quote(id)} was not found`, 'id');
-      return { deployment: toDeployment(d), pinned: await pinnedOf(d.id), app: appName(p, d.environment as Environment, d.pr) };
+      return { deployment: toDeployment(d), pinned: await pinnedOf(d.id), app: appName(p, d.environment as Environment, d.pr), changes: await changesOf(d) };
     },
 
     /**

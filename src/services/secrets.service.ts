@@ -57,7 +57,8 @@ export interface SecretInput {
   copiedFrom?: string;
 }
 
-export type ImportChange = { name: string; change: 'added' | 'changed' | 'unchanged'; digestBefore: string | null; digestAfter: string };
+/** One name of an import: `removed` only with `replace` (a live secret of the scope that the file does not name; digestAfter null). */
+export type ImportChange = { name: string; change: 'added' | 'changed' | 'unchanged' | 'removed'; digestBefore: string | null; digestAfter: string | null };
 
 class RetryWrite extends Error {}
 
@@ -243,6 +244,7 @@ export function createSecretsService(deps: Deps) {
       scope: Scope,
       source: { dotenv: string } | { map: Record<string, unknown> },
       dryRun: boolean,
+      replace = false,
     ): Promise<{ changes: ImportChange[]; written: number; dryRun: boolean }> {
       const p = await authorizeProject(db, actor, slug, 'member', 'importing secrets');
       const inputs = parseImport(scope, source);
@@ -259,9 +261,25 @@ export function createSecretsService(deps: Deps) {
         };
       });
       const toWrite = inputs.filter((_, idx) => changes[idx]!.change !== 'unchanged');
-      if (dryRun || toWrite.length === 0) return { changes, written: 0, dryRun };
-      await writeAll(p, scope, toWrite, actor, 'secret.import');
-      return { changes, written: toWrite.length, dryRun };
+      // With replace, live secrets the file does not name are deleted in the same transaction.
+      const named = new Set(inputs.map((i) => i.name));
+      const removed = replace ? [...current.values()].filter((r) => r.deleted === 0 && !named.has(r.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) : [];
+      for (const r of removed) changes.push({ name: r.name, change: 'removed', digestBefore: r.digest ? shortDigest(r.digest) : null, digestAfter: null });
+      if (dryRun || toWrite.length + removed.length === 0) return { changes, written: 0, dryRun };
+      const tombstones = async (trx: Executor) => {
+        const now = clock();
+        const by = actorLabel(actor);
+        const rows = await findSecretsByNames(trx, p.id, scope, removed.map((r) => r.name));
+        for (const s of rows) {
+          if (s.deleted === 1) continue;
+          if (!(await advanceSecret(trx, s.id, s.current_version, { deleted: 1, updated_at: now, updated_by: by }))) throw new RetryWrite();
+          await insertVersions(trx, [{ secret_id: s.id, version: s.current_version + 1, kind: 'delete', ciphertext: null, key_id: null, digest: null, size: null, created_at: now, created_by: by }]);
+          await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'secret.deleted', scope, name: s.name, version: s.current_version + 1, detail: { via: 'import-replace' } }]);
+        }
+      };
+      if (toWrite.length > 0) await writeAll(p, scope, toWrite, actor, 'secret.import', removed.length > 0 ? tombstones : undefined);
+      else await db.transaction().execute(tombstones);
+      return { changes, written: toWrite.length + removed.length, dryRun };
     },
 
     /** Deletes a secret: a tombstone version; pending removal until the next deployment. */

@@ -223,7 +223,15 @@ describe('web dashboard in Chromium (sqlite)', { skip }, () => {
     const dotenv = `# pasted\nPRIVATE_KEY="${PEM.replace(/\n/g, '\n')}"\nPLAIN=${PLAIN}\n`;
     await page.locator('select[name=scope]').last().selectOption('production');
     await page.getByLabel('.env contents').fill(dotenv);
-    await page.getByRole('button', { name: 'Import' }).click();
+    await page.getByRole('button', { name: 'Review import' }).click();
+    // Review first: per name the change and digest; nothing is written until confirmed.
+    await page.getByRole('heading', { name: 'Review import' }).waitFor();
+    assert.match(await page.locator('#import-review-h').innerText(), /^2 added, 0 changed, 0 unchanged$/);
+    const review = await page.locator('table').innerText();
+    assert.match(review, /PRIVATE_KEY\s+added/);
+    assert.match(review, /PLAIN\s+added/);
+    assert.ok(!review.includes(PLAIN), 'the review table shows a value');
+    await page.getByRole('button', { name: /Confirm import/ }).click();
     await page.waitForURL(/\/settings\/secrets$/);
     assert.equal(await flashText(page), 'Imported into production: 2 added, 0 updated, 0 unchanged — applies at the next deployment');
     assert.deepEqual(await page.locator('table .key').allInnerTexts(), ['DATABASE_URL', 'PLAIN', 'PRIVATE_KEY']);

@@ -21,6 +21,18 @@ const PinList = Type.Array(Type.Object({ name: Type.String(), version: Type.Inte
 const Pinned = Type.Object({ runtime: PinList, build: PinList });
 const DeployKey = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), createdBy: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]) });
 const DeploymentId = Type.String({ minLength: 1, maxLength: 64 });
+const ChangeSet = Type.Object({
+  added: Type.Array(Type.String()),
+  changed: Type.Array(Type.Object({ name: Type.String(), digestBefore: Type.String(), digestAfter: Type.String() })),
+  removed: Type.Array(Type.String()),
+});
+const Changes = Type.Object({
+  previous: Type.Union([Type.String(), Type.Null()], { description: 'the previous succeeded deployment of the environment (same PR for previews)' }),
+  added: ChangeSet.properties.added,
+  changed: ChangeSet.properties.changed,
+  removed: ChangeSet.properties.removed,
+  build: ChangeSet,
+});
 
 /** Deployment lifecycle and deploy keys (roles all and api). */
 export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services, publicUrl }) => {
@@ -82,10 +94,10 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       preHandler: auth,
       schema: {
         tags: ['deployments'],
-        summary: 'One deployment with its pinned secret names and versions',
+        summary: 'One deployment with its pinned secret names and versions, and what changed (by digest) since the previous succeeded deployment',
         security: bearer,
         params: Type.Object({ slug: Slug, id: DeploymentId }),
-        response: { 200: Type.Object({ deployment: Deployment, pinned: Pinned, app: Type.String() }), ...errors(400, 401, 403, 404) },
+        response: { 200: Type.Object({ deployment: Deployment, pinned: Pinned, app: Type.String(), changes: Changes }), ...errors(400, 401, 403, 404) },
       },
     },
     async (req) => services.deployments.get(req.actor!, req.params.slug, req.params.id),

@@ -59,7 +59,10 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         summary: 'Bulk import into one scope, all or nothing: POST …/secrets/{scope}:import with a dotenv body (text/plain) or { secrets: { NAME: value } }',
         security: bearer,
         params: Type.Object({ slug: Slug, scopeImport: Type.String({ maxLength: 40, description: '{scope}:import, e.g. production:import' }) }),
-        querystring: Type.Object({ dryRun: Type.Optional(Type.Boolean()) }),
+        querystring: Type.Object({
+          dryRun: Type.Optional(Type.Boolean()),
+          replace: Type.Optional(Type.Boolean({ description: 'also delete the secrets of the scope that the body does not name (same transaction); listed as change removed' })),
+        }),
         body: Type.Union([Type.String({ description: `dotenv text, at most ${DOTENV_MAX_BYTES} bytes (checked by the parser: 413)` }), Type.Object({ secrets: Type.Record(Type.String({ maxLength: 255 }), Type.Unknown()) })]),
         response: {
           200: Type.Object({
@@ -68,9 +71,9 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
             changes: Type.Array(
               Type.Object({
                 name: Type.String(),
-                change: Type.Union([Type.Literal('added'), Type.Literal('changed'), Type.Literal('unchanged')]),
+                change: Type.Union([Type.Literal('added'), Type.Literal('changed'), Type.Literal('unchanged'), Type.Literal('removed')]),
                 digestBefore: Type.Union([Type.String(), Type.Null()]),
-                digestAfter: Type.String(),
+                digestAfter: Type.Union([Type.String(), Type.Null()]),
               }),
             ),
           }),
@@ -84,7 +87,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       const scope = parseScope(m[1]!, 'scope');
       const body = req.body;
       const source = typeof body === 'string' ? { dotenv: body } : { map: body.secrets };
-      return services.secrets.importSecrets(req.actor!, req.params.slug, scope, source, req.query.dryRun ?? false);
+      return services.secrets.importSecrets(req.actor!, req.params.slug, scope, source, req.query.dryRun ?? false, req.query.replace ?? false);
     },
   );
 

@@ -87,7 +87,7 @@ const FLASH_TEXT: Record<string, (a: Record<string, string>) => Flash> = {
     text:
       a.written === '0'
         ? `Nothing to import into ${a.scope}: all ${a.unchanged} value${a.unchanged === '1' ? ' is' : 's are'} unchanged.`
-        : `Imported into ${a.scope}: ${a.added} added, ${a.changed} updated, ${a.unchanged} unchanged — applies at the next deployment`,
+        : `Imported into ${a.scope}: ${a.added} added, ${a.changed} updated, ${a.unchanged} unchanged${a.removed && a.removed !== '0' ? `, ${a.removed} removed` : ''} — applies at the next deployment`,
   }),
   secret_restored: (a) => ({ kind: 'success', text: `Restored v${a.from} of ${a.name} (${a.scope}) as v${a.version} — applies at the next deployment` }),
   copied: (a) => ({

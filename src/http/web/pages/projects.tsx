@@ -1,4 +1,4 @@
-import type { Deployment, Pinned } from '../../../services/deployments.service.js';
+import type { ChangeSet, Changes, Deployment, Pinned } from '../../../services/deployments.service.js';
 import type { Project } from '../../../services/projects.service.js';
 import type { SecretMeta } from '../../../services/secrets.service.js';
 import {
@@ -394,7 +394,35 @@ export function DeploymentsPage(p: { ctx: PageCtx; project: Project; deployments
   );
 }
 
-export function DeploymentPage(p: { ctx: PageCtx; project: Project; deployment: Deployment; pinned: Pinned; app: string | undefined }) {
+/** Added / changed (digest before → after) / removed names of one change set; never a value. */
+function ChangeList(p: { set: ChangeSet; label: string }) {
+  const { added, changed, removed } = p.set;
+  if (added.length + changed.length + removed.length === 0) return <p class="muted">No {p.label} changes.</p>;
+  return (
+    <ul class="pinned-list changes-list">
+      {added.map((n) => (
+        <li>
+          <Badge tone="green">added</Badge> {n}
+        </li>
+      ))}
+      {changed.map((c) => (
+        <li>
+          <Badge tone="amber">changed</Badge> {c.name}{' '}
+          <span class="muted">
+            <span class="digest">{c.digestBefore}</span> → <span class="digest">{c.digestAfter}</span>
+          </span>
+        </li>
+      ))}
+      {removed.map((n) => (
+        <li>
+          <Badge tone="red">removed</Badge> {n}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function DeploymentPage(p: { ctx: PageCtx; project: Project; deployment: Deployment; pinned: Pinned; app: string | undefined; changes?: Changes }) {
   const { project, deployment: d, pinned } = p;
   const base = projectHref(project.slug);
   const pinList = (items: Array<{ name: string; version: number }>, empty: string) =>
@@ -444,6 +472,38 @@ export function DeploymentPage(p: { ctx: PageCtx; project: Project; deployment: 
             </div>
           </div>
         </section>
+        {p.changes ? (
+          <section class="card" aria-labelledby="changes-h">
+            <div class="card-head">
+              <div>
+                <h2 id="changes-h">Changes</h2>
+                <p>
+                  {p.changes.previous ? (
+                    <>
+                      Since the previous succeeded {d.environment} deployment{d.environment === 'preview' && d.pr !== null ? ` of PR #${d.pr}` : ''},{' '}
+                      <a class="mono" href={`${base}/deployments/${p.changes.previous}`}>
+                        {p.changes.previous}
+                      </a>
+                      . Compared by digest; values are never shown.
+                    </>
+                  ) : (
+                    'The first succeeded deployment of this environment: everything is new.'
+                  )}
+                </p>
+              </div>
+            </div>
+            <div class="card-body stack">
+              <div>
+                <h3>Runtime</h3>
+                <ChangeList set={p.changes} label="runtime" />
+              </div>
+              <div>
+                <h3>Build</h3>
+                <ChangeList set={p.changes.build} label="build" />
+              </div>
+            </div>
+          </section>
+        ) : null}
         <section class="card" aria-labelledby="facts-h">
           <div class="card-head">
             <h2 id="facts-h">Details</h2>

@@ -25,7 +25,7 @@ export const settingsHref = (slug: string, section: string) => `${projectHref(sl
 
 export const canWrite = (p: Project) => p.role === 'admin' || p.role === 'member';
 
-function SettingsShell(p: { ctx: PageCtx; project: Project; section: SettingsSection; title: string; children: ComponentChildren }) {
+export function SettingsShell(p: { ctx: PageCtx; project: Project; section: SettingsSection; title: string; children: ComponentChildren }) {
   return (
     <Document
       ctx={{ ...p.ctx, flash: undefined }}
@@ -44,7 +44,7 @@ function SettingsShell(p: { ctx: PageCtx; project: Project; section: SettingsSec
   );
 }
 
-function Head({ title, children, actions }: { title: string; children?: ComponentChildren; actions?: ComponentChildren }) {
+export function Head({ title, children, actions }: { title: string; children?: ComponentChildren; actions?: ComponentChildren }) {
   return (
     <div class="page-head">
       <div>
@@ -407,6 +407,10 @@ export function SecretsPage(p: {
   errors?: FormErrors;
   importScope?: string;
   importErrors?: FormErrors;
+  /** Copy between scopes (only where the server holds the keys). */
+  canCopy?: boolean;
+  copyForm?: CopyForm;
+  copyErrors?: FormErrors;
 }) {
   const { project, mode } = p;
   const write = canWrite(project);
@@ -449,6 +453,7 @@ export function SecretsPage(p: {
       ) : null}
       <ErrorSummary errors={p.errors} title={form.name ? `${form.name} was not saved` : 'The secret was not saved'} />
       <ErrorSummary errors={p.importErrors} title="Nothing was imported" />
+      <ErrorSummary errors={p.copyErrors} title="Nothing was copied" />
       {write ? (
         <form method="post" action={base} novalidate class="card" aria-labelledby="add-h">
           <Csrf ctx={p.ctx} />
@@ -567,16 +572,77 @@ export function SecretsPage(p: {
             >
               {(a) => <textarea {...a} name="dotenv" rows={6} autocomplete="off" spellcheck={false} placeholder={'API_KEY=…\nPRIVATE_KEY="-----BEGIN PRIVATE KEY-----\n…\n-----END PRIVATE KEY-----"'}></textarea>}
             </Field>
+            <label class="check">
+              <input type="checkbox" name="replace" value="1" /> Replace: delete the keys of this environment that the pasted text does not name
+            </label>
           </div>
           <div class="card-foot">
-            <span class="muted">Values are encrypted on arrival and never shown again.</span>
+            <span class="muted">You review the changes (by digest) before anything is written. Values are encrypted on arrival and never shown again.</span>
             <button class="btn btn-primary" type="submit">
-              Import
+              Review import
             </button>
           </div>
         </form>
       ) : null}
+      {write && p.canCopy ? <CopyCard ctx={p.ctx} project={project} form={p.copyForm ?? { from: build ? 'build' : 'production', to: build ? 'production' : 'preview', names: '', overwrite: false }} errors={p.copyErrors} /> : null}
     </SettingsShell>
+  );
+}
+
+export interface CopyForm {
+  from: string;
+  to: string;
+  names: string;
+  overwrite: boolean;
+}
+
+function ScopeSelect(p: { name: string; selected: string; a: Record<string, unknown> }) {
+  return (
+    <select {...p.a} name={p.name} class="select-narrow">
+      {['production', 'preview', 'build'].map((s) => (
+        <option value={s} selected={p.selected === s}>
+          {s}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+/** Copy secrets between scopes: reviewed first (a dry run), then confirmed. Values stay on the server. */
+function CopyCard(p: { ctx: PageCtx; project: Project; form: CopyForm; errors: FormErrors | undefined }) {
+  const e = p.errors?.fields ?? {};
+  return (
+    <form method="post" action={settingsHref(p.project.slug, 'copy')} novalidate class="card" aria-labelledby="copy-h">
+      <Csrf ctx={p.ctx} />
+      <div class="card-head">
+        <div>
+          <h2 id="copy-h">Copy between environments</h2>
+          <p>Copies values from one environment to another on the server — nobody sees them. You review the result before anything is written; all or nothing.</p>
+        </div>
+      </div>
+      <div class="card-body">
+        <div class="secret-form">
+          <Field name="copyFrom" label="From" error={e.from}>
+            {(a) => <ScopeSelect name="from" selected={p.form.from} a={a} />}
+          </Field>
+          <Field name="copyTo" label="To" error={e.to}>
+            {(a) => <ScopeSelect name="to" selected={p.form.to} a={a} />}
+          </Field>
+          <Field name="copyNames" label="Keys (optional)" error={e.names} hint="Space- or comma-separated; leave empty to copy all.">
+            {(a) => <input {...a} name="names" type="text" class="input-mono" value={p.form.names} autocomplete="off" spellcheck={false} />}
+          </Field>
+        </div>
+        <label class="check">
+          <input type="checkbox" name="overwrite" value="1" checked={p.form.overwrite} /> Overwrite keys that already exist in the target
+        </label>
+      </div>
+      <div class="card-foot">
+        <span class="muted">Nothing is written until you confirm.</span>
+        <button class="btn" type="submit">
+          Review copy
+        </button>
+      </div>
+    </form>
   );
 }
 

@@ -146,7 +146,7 @@ export async function projectRoutes(app: FastifyInstance, deps: WebDeps): Promis
     if (!dsvc) throw new KeyloftError('not_found', 'this server does not track deployments');
     const d = await dsvc.get(req.actor!, slug, id);
     const app = (d as { app?: string }).app;
-    return html(reply, <DeploymentPage ctx={pageCtx(req, reply, opts)} project={project} deployment={d.deployment} pinned={d.pinned} app={app} />);
+    return html(reply, <DeploymentPage ctx={pageCtx(req, reply, opts)} project={project} deployment={d.deployment} pinned={d.pinned} app={app} changes={d.changes} />);
   });
 
 }

@@ -2,8 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type KeyloftError, NotFoundError, quote } from '../../../domain/errors.js';
 import { isScope, type Scope, validateSecretName } from '../../../domain/rules.js';
 import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue } from '../kit.js';
+import { CopyReviewPage, ImportReviewPage } from '../pages/review.js';
 import {
   AuditPage,
+  type CopyForm,
   ConfirmDeletePage,
   ConfirmRemoveMemberPage,
   ConfirmRevokeKeyPage,
@@ -120,7 +122,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     req: FastifyRequest,
     reply: FastifyReply,
     mode: SecretsMode,
-    extra: { env?: Env; form?: SecretForm; errors?: FormErrors; importScope?: string; importErrors?: FormErrors; status?: number } = {},
+    extra: { env?: Env; form?: SecretForm; errors?: FormErrors; importScope?: string; importErrors?: FormErrors; copyForm?: CopyForm; copyErrors?: FormErrors; status?: number } = {},
   ) {
     const slug = slugOf(req);
     const project = await services.projects.show(req.actor!, slug);
@@ -140,6 +142,9 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
         errors={extra.errors}
         importScope={extra.importScope}
         importErrors={extra.importErrors}
+        canCopy={!!deps.reseal}
+        copyForm={extra.copyForm}
+        copyErrors={extra.copyErrors}
       />,
       extra.status ?? 200,
     );
@@ -170,10 +175,18 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       const slug = slugOf(req);
       const f = formBody(req);
       const scope = scopeFrom(f.scope);
+      const replace = f.replace === '1';
       try {
-        const r = await services.secrets.importSecrets(req.actor!, slug, scope, { dotenv: textareaValue(f.dotenv) }, false);
+        const dotenv = textareaValue(f.dotenv);
+        if (f.confirm !== '1') {
+          // Review first: a dry run (with the would-be removals listed), then a Confirm form that re-posts the text.
+          const dry = await services.secrets.importSecrets(req.actor!, slug, scope, { dotenv }, true, true);
+          const project = await services.projects.show(req.actor!, slug);
+          return html(reply, <ImportReviewPage ctx={pageCtx(req, reply, opts)} project={project} mode={mode} scope={scope} changes={dry.changes} replace={replace} dotenv={dotenv} />);
+        }
+        const r = await services.secrets.importSecrets(req.actor!, slug, scope, { dotenv }, false, replace);
         const count = (c: string) => r.changes.filter((x) => x.change === c).length;
-        setFlash(reply, opts, 'imported', { scope, written: r.written, added: count('added'), changed: count('changed'), unchanged: count('unchanged') });
+        setFlash(reply, opts, 'imported', { scope, written: r.written, added: count('added'), changed: count('changed'), unchanged: count('unchanged'), removed: count('removed') });
         return seeOther(reply, settingsHref(slug, mode));
       } catch (err) {
         // Every import problem belongs to the pasted text (the parser names the line).
@@ -208,6 +221,28 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       return seeOther(reply, settingsHref(slug, mode));
     });
   }
+
+  // Copy between scopes: the first post is a dry run shown for review, the confirmed one writes.
+  app.post('/projects/:slug/settings/copy', async (req, reply) => {
+    const slug = slugOf(req);
+    const f = formBody(req);
+    const form: CopyForm = { from: f.from ?? '', to: f.to ?? '', names: (f.names ?? '').trim().slice(0, 20000), overwrite: f.overwrite === '1' };
+    const mode: SecretsMode = form.from === 'build' && form.to === 'build' ? 'build' : 'secrets';
+    if (!deps.reseal) throw wrongRole(undefined, 'copy secrets');
+    const names = form.names ? form.names.split(/[\s,]+/).filter(Boolean) : undefined;
+    try {
+      const r = await deps.reseal.copy(req.actor!, slug, { from: form.from, to: form.to, names, overwrite: form.overwrite, dryRun: f.confirm !== '1' });
+      if (r.dryRun) {
+        const project = await services.projects.show(req.actor!, slug);
+        return html(reply, <CopyReviewPage ctx={pageCtx(req, reply, opts)} project={project} result={r} names={form.names} overwrite={form.overwrite} />);
+      }
+      setFlash(reply, opts, 'copied', { from: r.from, to: r.to, written: String(r.written), skipped: String(r.skipped.length) });
+      return seeOther(reply, settingsHref(slug, r.to === 'build' ? 'build' : 'secrets'));
+    } catch (err) {
+      const copyErrors = formErrors(err, (field) => (field === 'from' || field === 'to' ? field : 'names'));
+      return renderSecrets(req, reply, mode, { copyForm: form, copyErrors, status: (err as KeyloftError).status });
+    }
+  });
 
   app.get('/projects/:slug/settings/history/:scope/:name', async (req, reply) => {
     const { slug, scope, name } = req.params as { slug: string; scope: string; name: string };
