@@ -119,7 +119,10 @@ async function readAssignments(args: string[]): Promise<Assignment[]> {
       // On a terminal: ask without echo (no trailing newline is added to the value).
       out.push({ name: p.name, source: 'stdin', bytes: Buffer.from(await promptHidden(`Value for ${p.name} (input hidden): `), 'utf8') });
     } else {
-      out.push({ name: p.name, source: 'stdin', bytes: await readStdinBytes() });
+      const bytes = await readStdinBytes();
+      // An empty stdin is nearly always a mistake (nothing piped in, e.g. /dev/null in CI), not an intended empty value.
+      if (bytes.length === 0) throw new CliError(`${p.name}=-: standard input was empty; pipe the value in (to really set an empty value, use ${p.name}=)`, EXIT_USAGE);
+      out.push({ name: p.name, source: 'stdin', bytes });
     }
   }
   return out;

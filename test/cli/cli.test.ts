@@ -497,6 +497,7 @@ describe('keyloft CLI, local behaviour (no server needed)', () => {
       ['secrets', 'set', '--project', project, '--scope', 'production', 'A=@/no/such/file'],
       ['projects', 'create', '--slug', 'x'],
       ['completion', 'fish'],
+      ['secrets', 'set', '--project', project, '--scope', 'production', 'EMPTY_STDIN=-'],
       ['login'],
     ];
     for (const args of cases) {
