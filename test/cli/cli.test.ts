@@ -507,6 +507,8 @@ describe('keyloft CLI, local behaviour (no server needed)', () => {
     }
     const r = await cli(['secrets', 'set', '--project', project, '--scope', 'production', 'NOT_AN_ASSIGNMENT']);
     assert.doesNotMatch(r.stderr, /NOT_AN_ASSIGNMENT/, 'an argument that may be a value is not echoed');
+    const empty = await cli(['secrets', 'set', '--project', project, '--scope', 'production', 'EMPTY_STDIN=-'], { stdin: '' });
+    assert.match(empty.stderr, /standard input was empty/);
   });
 
   it('completion prints bash and zsh scripts that know every command', async () => {
