@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
-import { dbQuery, Tally, valuesInDatabase } from './support.js';
+import { dbQuery, exampleOf, requestSchema, Tally, valuesInDatabase } from './support.js';
 
 /**
  * The authorization matrix: every route of /api/openapi.json × every hostile actor. The route
@@ -139,6 +139,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       'POST /api/v1/deployments/{id}/complete': { status: 'failed' },
       'POST /api/v1/session': { email: 'nobody@example.com', password: 'x' },
       'POST /api/v1/setup': { setupToken: 'klsetup_x', email: 'x@example.com', password: 'a long enough password' },
+      'POST /api/v1/projects/{slug}/secrets:copy': { from: 'production', to: 'preview' },
     };
     const queries: Record<string, string> = { 'DELETE /api/v1/projects/{slug}': `?confirm=${A}` };
     for (const [template, methods] of Object.entries(doc.paths)) {
@@ -158,6 +159,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
             case 'email':
               return encodeURIComponent(viewerEmail);
             case 'pr':
+            case 'version':
               return '1';
             case 'id':
               return template.startsWith('/api/v1/tokens') ? adminTokenId : template.includes('deploy-keys') ? deployKeyA : dProd.id;
@@ -165,7 +167,8 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
               throw new Error(`the authorization matrix does not know the path parameter {${p}} of ${key}: add it`);
           }
         });
-        const body = bodies[key] ?? (['POST', 'PUT', 'PATCH'].includes(method) ? {} : undefined);
+        // routes the test does not know yet get a minimal valid body from their schema
+        const body = bodies[key] ?? (['POST', 'PUT', 'PATCH'].includes(method) ? exampleOf(requestSchema(doc, template, method)) : undefined);
         ops.push({ method, template, path, body, query: queries[key] ?? '' });
       }
     }
@@ -288,7 +291,7 @@ describe('CSRF and session fixation (sqlite)', () => {
     const doc = (await admin.get('/api/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const anon = new Api(server.url);
     const sub = (t: string) =>
-      t.replace(/\{(\w+)\}/g, (_, p: string) => ({ slug: 'csrf', scope: 'production', scopeImport: 'production:import', name: 'KEEP', email: 'x%40example.com', pr: '1' })[p] ?? 'x');
+      t.replace(/\{(\w+)\}/g, (_, p: string) => ({ slug: 'csrf', scope: 'production', scopeImport: 'production:import', name: 'KEEP', email: 'x%40example.com', pr: '1', version: '1' })[p] ?? 'x');
     const bodyFor: Record<string, unknown> = {
       '/api/v1/projects/{slug}/secrets/{scope}/{name}': { value: 'csrf-pwned' },
       '/api/v1/projects/{slug}/secrets/{scopeImport}': { secrets: { PWNED: 'x' } },
@@ -300,6 +303,7 @@ describe('CSRF and session fixation (sqlite)', () => {
       '/api/v1/projects/{slug}/deploy-keys': { name: 'x' },
       '/api/v1/projects/{slug}': { name: 'x' },
       '/api/v1/deployments/{id}/complete': { status: 'failed' },
+      '/api/v1/projects/{slug}/secrets:copy': { from: 'production', to: 'preview' },
     };
     let routes = 0;
     for (const [template, methods] of Object.entries(doc.paths)) {
@@ -309,7 +313,7 @@ describe('CSRF and session fixation (sqlite)', () => {
         if (method === 'GET' || template === '/api/v1/session' || template === '/api/v1/setup' || template === '/setup') continue;
         routes++;
         const path = sub(template) + (method === 'DELETE' && template === '/api/v1/projects/{slug}' ? '?confirm=csrf' : '');
-        const body = method === 'DELETE' ? undefined : (bodyFor[template] ?? {});
+        const body = method === 'DELETE' ? undefined : (bodyFor[template] ?? exampleOf(requestSchema(doc, template, method)));
         for (const [label, headers] of [
           ['missing token', { cookie: s1.cookie }],
           ['wrong token', { cookie: s1.cookie, 'x-csrf-token': 'klcsrf_wrong' }],

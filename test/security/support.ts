@@ -129,3 +129,41 @@ export async function valuesInDatabase(store: TestStore, values: readonly string
   const dump = Buffer.concat(files.map((f) => readFileSync(f)));
   return values.filter((v) => dump.includes(Buffer.from(v)));
 }
+
+type Schema = { type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; enum?: unknown[]; const?: unknown; anyOf?: Schema[]; oneOf?: Schema[]; allOf?: Schema[]; minLength?: number; minimum?: number; items?: Schema };
+
+/** A minimal valid JSON value for an OpenAPI schema (the fallback body of routes the tests do not know yet). */
+export function exampleOf(s: Schema | undefined, key = ''): unknown {
+  if (!s) return {};
+  if (s.const !== undefined) return s.const;
+  if (s.enum) return s.enum[0];
+  if (s.anyOf ?? s.oneOf) return exampleOf((s.anyOf ?? s.oneOf)![0], key);
+  if (s.allOf) return Object.assign({}, ...s.allOf.map((x) => exampleOf(x, key) as object));
+  const type = Array.isArray(s.type) ? s.type[0] : s.type;
+  switch (type) {
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      for (const k of s.required ?? []) out[k] = exampleOf(s.properties?.[k], k);
+      return out;
+    }
+    case 'array':
+      return [];
+    case 'integer':
+    case 'number':
+      return s.minimum ?? 1;
+    case 'boolean':
+      return false;
+    case 'string':
+      if (/email/i.test(key)) return 'someone@example.com';
+      if (/password/i.test(key)) return 'a long enough password';
+      return 'x'.repeat(Math.max(1, s.minLength ?? 1));
+    default:
+      return {};
+  }
+}
+
+/** The JSON request body schema of an operation in the OpenAPI document, if any. */
+export function requestSchema(doc: { paths: Record<string, Record<string, unknown>> }, template: string, method: string): Schema | undefined {
+  const op = doc.paths[template]?.[method.toLowerCase()] as { requestBody?: { content?: Record<string, { schema?: Schema }> } } | undefined;
+  return op?.requestBody?.content?.['application/json']?.schema;
+}
