@@ -1,9 +1,12 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type Config, ConfigError, loadConfig } from '../config.js';
-import { BackupError, backupSqlite, restoreSqlite } from '../store/backup.js';
+import type { Config } from '../config.js';
 
-function embeddedConfig(command: string): Config {
+// The store (better-sqlite3) is loaded on use, so other commands start without it.
+const store = () => import('../store/backup.js');
+
+async function embeddedConfig(command: string): Promise<Config> {
+  const { ConfigError, loadConfig } = await import('../config.js');
   let config: Config;
   try {
     // Backup and restore never touch a key: read the settings as the api role would (no key needed),
@@ -25,7 +28,8 @@ function embeddedConfig(command: string): Config {
   return config;
 }
 
-function fail(err: unknown): never {
+async function fail(err: unknown): Promise<never> {
+  const { BackupError } = await store();
   if (err instanceof BackupError) {
     process.stderr.write(`keyloft: ${err.message}\n`);
     process.exit(2);
@@ -43,14 +47,14 @@ export function registerBackup(program: Command): void {
     .option('--force', 'overwrite --out when it exists', false)
     .addHelpText('after', `\nThe master private key is not in the backup. ${KEY_NOTE}\nFor PostgreSQL use pg_dump (docs/OPERATIONS.md).\n\nExample:\n  keyloft backup --out /backups/keyloft-$(date +%F).db\n`)
     .action(async (o: { out: string; force: boolean }) => {
-      const config = embeddedConfig('backup');
+      const config = await embeddedConfig('backup');
       const out = resolve(o.out);
       try {
-        const info = await backupSqlite(config.databaseUrl, out, { force: o.force });
+        const info = await (await store()).backupSqlite(config.databaseUrl, out, { force: o.force });
         process.stdout.write(`keyloft: backup of ${config.databaseUrl} written to ${info.file} (${info.bytes} bytes, integrity ok, master key id${info.masterKeyIds.length === 1 ? '' : 's'} ${info.masterKeyIds.join(', ') || 'none'}).\n`);
         process.stdout.write(`keyloft: ${KEY_NOTE}\n`);
       } catch (err) {
-        fail(err);
+        await fail(err);
       }
     });
 
@@ -61,13 +65,13 @@ export function registerBackup(program: Command): void {
     .option('--force', 'replace an existing database', false)
     .addHelpText('after', '\nThe backup is checked (integrity_check, keyloft tables) before anything is replaced; a database a server has open is never replaced.\nAfterwards start keyloft with the master key whose id the command prints.\n')
     .action(async (o: { from: string; force: boolean }) => {
-      const config = embeddedConfig('restore');
+      const config = await embeddedConfig('restore');
       try {
-        const info = await restoreSqlite(resolve(o.from), config.databaseUrl, { force: o.force });
+        const info = await (await store()).restoreSqlite(resolve(o.from), config.databaseUrl, { force: o.force });
         process.stdout.write(`keyloft: restored ${resolve(o.from)} to ${info.file} (integrity ok, ${info.migrations} migration${info.migrations === 1 ? '' : 's'}).\n`);
         process.stdout.write(`keyloft: its values open with master key id${info.masterKeyIds.length === 1 ? '' : 's'} ${info.masterKeyIds.join(', ') || 'none'}; start keyloft with that key (a wrong key is refused at start).\n`);
       } catch (err) {
-        fail(err);
+        await fail(err);
       }
     });
 }
