@@ -188,3 +188,32 @@ export function valueForScope(scope: Scope, input: { value?: string | undefined;
   }
   return bytes;
 }
+
+/**
+ * Where a secret is stored: a scope, or a per-pull-request preview override `preview#<pr>`
+ * (sealed with the preview key pair, its full scope string bound in the AAD).
+ */
+export type StoredScope = Scope | `preview#${number}`;
+
+/** The stored scope of the preview override for pull request `pr`. */
+export function overrideScope(pr: number): `preview#${number}` {
+  return `preview#${pr}`;
+}
+
+/** The pull request of an override scope string, or null for a plain scope. */
+export function overridePr(scope: string): number | null {
+  const m = /^preview#([1-9]\d{0,9})$/.exec(scope);
+  return m ? Number(m[1]) : null;
+}
+
+/** The scope whose key pair seals a stored scope: overrides use the preview key pair. */
+export function keyScope(scope: string): string {
+  return overridePr(scope) !== null ? 'preview' : scope;
+}
+
+/** The stored scope for a scope and an optional pull request (an override is only for preview). */
+export function storedScope(scope: Scope, pr: number | string | undefined | null, field = 'pr'): StoredScope {
+  if (pr === undefined || pr === null || pr === '') return scope;
+  if (scope !== 'preview') throw new ValidationError(field, `${field} is only for preview secrets (a per-pull-request override)`);
+  return overrideScope(validatePr(pr, field));
+}

@@ -1,5 +1,6 @@
 import { ConflictError, ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
-import { type Environment, parseEnvironment, validatePr } from '../domain/rules.js';
+import { type Environment, overridePr, overrideScope, parseEnvironment, validatePr } from '../domain/rules.js';
+import { advanceSecret, insertVersions } from '../store/secrets.repository.js';
 import { hashToken, newId, newToken } from '../crypto/tokens.js';
 import { insertAuditEvents } from '../store/audit.repository.js';
 import {
@@ -36,8 +37,11 @@ export interface Deployment {
 }
 
 export interface Pinned {
-  runtime: Array<{ name: string; version: number }>;
+  /** `override: true` marks a preview value that came from the pull request's own override. */
+  runtime: Array<{ name: string; version: number; override?: boolean }>;
   build: Array<{ name: string; version: number }>;
+  /** Preview deployments at start: production secrets with no preview value, left out (never a production value). */
+  absent?: string[];
 }
 
 /** What changed since the previous succeeded deployment of the same environment (and PR): names and short digests only. */
@@ -141,7 +145,7 @@ export function createDeploymentsService(deps: Deps) {
   async function pinnedOf(deploymentId: string): Promise<Pinned> {
     const pins = byName(await pinsWithNames(db, deploymentId));
     return {
-      runtime: pins.filter((p) => p.kind === 'runtime').map((p) => ({ name: p.name, version: p.version })),
+      runtime: pins.filter((p) => p.kind === 'runtime').map((p) => ({ name: p.name, version: p.version, ...(overridePr(p.scope) !== null ? { override: true } : {}) })),
       build: pins.filter((p) => p.kind === 'build').map((p) => ({ name: p.name, version: p.version })),
     };
   }
@@ -166,7 +170,13 @@ export function createDeploymentsService(deps: Deps) {
       const expiresAt = now + deps.tokenTtlMs;
       const by = actorLabel(actor);
       const pinned = await db.transaction().execute(async (trx) => {
-        const current = byName(await currentSecretsForPinning(trx, project.id, [environment, 'build']));
+        // A preview deployment for PR N pins the preview defaults and PR N's overrides (the override wins by name); never a production value.
+        const found = await currentSecretsForPinning(trx, project.id, pr !== null ? [environment, 'build', overrideScope(pr)] : [environment, 'build']);
+        const overridden = new Set(found.filter((s) => overridePr(s.scope) !== null).map((s) => s.name));
+        const current = byName(found.filter((s) => s.scope !== 'preview' || !overridden.has(s.name)));
+        const runtimeNames = new Set(current.filter((s) => s.scope !== 'build').map((s) => s.name));
+        const absent =
+          environment === 'preview' ? [...new Set((await currentSecretsForPinning(trx, project.id, ['production'])).map((s) => s.name))].filter((n) => !runtimeNames.has(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : undefined;
         const row: DeploymentRow = {
           id,
           project_id: project.id,
@@ -194,8 +204,9 @@ export function createDeploymentsService(deps: Deps) {
           },
         ]);
         return {
-          runtime: current.filter((s) => s.scope !== 'build').map((s) => ({ name: s.name, version: s.current_version })),
+          runtime: current.filter((s) => s.scope !== 'build').map((s) => ({ name: s.name, version: s.current_version, ...(overridePr(s.scope) !== null ? { override: true } : {}) })),
           build: current.filter((s) => s.scope === 'build').map((s) => ({ name: s.name, version: s.current_version })),
+          ...(absent ? { absent } : {}),
         };
       });
       const deployment = toDeployment({
@@ -272,14 +283,28 @@ export function createDeploymentsService(deps: Deps) {
       return toDeployment(after);
     },
 
-    /** Marks a preview app closed: it no longer counts for preview status. */
+    /** Marks a preview app closed: it no longer counts for preview status; its per-PR overrides are deleted (tombstones). */
     async closePreview(actor: Actor, slug: string, prIn: number | string): Promise<void> {
       const pr = validatePr(prIn, 'pr');
       const p = await authorizeProject(db, actor, slug, 'member', 'closing preview apps');
       const now = clock();
+      const by = actorLabel(actor);
+      const scope = overrideScope(pr);
       await db.transaction().execute(async (trx) => {
-        if (!(await closePreview(trx, p.id, pr, now))) throw new NotFoundError(`no open preview app for pull request ${pr}`, 'pr');
-        await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'preview.closed', detail: { pr } }]);
+        const closed = await closePreview(trx, p.id, pr, now);
+        const overrides = await currentSecretsForPinning(trx, p.id, [scope]);
+        if (!closed && overrides.length === 0) throw new NotFoundError(`no open preview app for pull request ${pr}`, 'pr');
+        for (const s of overrides) {
+          // Inside the transaction: a concurrent write to the override makes this close fail rather than leave it behind.
+          if (!(await advanceSecret(trx, s.id, s.current_version, { deleted: 1, updated_at: now, updated_by: by }))) {
+            throw new ConflictError(`the override ${s.name} of pull request ${pr} changed concurrently; try again`, 'pr');
+          }
+          await insertVersions(trx, [{ secret_id: s.id, version: s.current_version + 1, kind: 'delete', ciphertext: null, key_id: null, digest: null, size: null, created_at: now, created_by: by }]);
+        }
+        await insertAuditEvents(trx, [
+          ...overrides.map((s) => ({ at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'secret.deleted', scope, name: s.name, version: s.current_version + 1, detail: { via: 'preview-closed', pr } })),
+          { at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'preview.closed', detail: { pr, overridesRemoved: overrides.length } },
+        ]);
       });
     },
 

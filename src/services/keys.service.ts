@@ -1,3 +1,4 @@
+import { keyScope } from '../domain/rules.js';
 import { newScopeKey, valueSealingKey } from '../crypto/sealing.js';
 import type { SealingKey } from '../crypto/seal.js';
 import { newId } from '../crypto/tokens.js';
@@ -52,7 +53,8 @@ export function createPublicKeys(deps: BaseDeps) {
     },
     /** The sealing key and key id of a project scope's active key pair. */
     async sealerFor(ex: Executor, projectId: string, scope: string): Promise<{ keyId: string; sealer: SealingKey }> {
-      const row = await activeProjectKey(ex, projectId, scope);
+      // A per-PR preview override (`preview#42`) is sealed with the preview key pair.
+      const row = await activeProjectKey(ex, projectId, keyScope(scope));
       if (!row) throw new Error(`project ${projectId} has no ${scope} key`);
       let s = sealers.get(row.id);
       if (!s) {

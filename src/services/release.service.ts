@@ -1,4 +1,5 @@
 import { KeyloftError, NotFoundError } from '../domain/errors.js';
+import { overrideScope } from '../domain/rules.js';
 import { type Keyring, MissingMasterKeyError, type ValueOpener } from '../crypto/keyring.js';
 import { OpenFailedError } from '../crypto/open.js';
 import { createAuditBatcher } from './audit-batch.js';
@@ -84,7 +85,9 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
     // Defence in depth: a runtime pin must be of the deployment's environment, a build pin of build.
     for (const p of pins) {
       const expected = p.kind === 'build' ? 'build' : d.environment;
-      if (p.scope !== expected || p.ciphertext === null || p.key_id === null) throw new KeyloftError('internal', 'a pinned secret does not belong to this deployment');
+      // A preview deployment may also hold its own pull request's overrides (`preview#<pr>`), never another PR's.
+      const ownOverride = p.kind !== 'build' && d.environment === 'preview' && d.pr !== null && p.scope === overrideScope(d.pr);
+      if ((p.scope !== expected && !ownOverride) || p.ciphertext === null || p.key_id === null) throw new KeyloftError('internal', 'a pinned secret does not belong to this deployment');
     }
     const keyIds = [...new Set(pins.map((p) => p.key_id!))];
     const openers = new Map<string, ValueOpener>();
@@ -98,7 +101,7 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
         pins.map((p) => {
           const o = openers.get(p.key_id!);
           if (!o) throw new KeyloftError('internal', `pinned secret ${p.name} v${p.version} names a key pair that does not exist; nothing was released`);
-          return o.open(p.ciphertext!, p.name, p.version);
+          return o.open(p.ciphertext!, p.name, p.version, p.scope); // the AAD binds the row's own scope string
         }),
       );
     } catch (err) {

@@ -1,6 +1,6 @@
 import { parseDotenv } from '../domain/dotenv.js';
 import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
-import { type Scope, validateSecretName, valueForScope } from '../domain/rules.js';
+import { overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
 import { shortDigest, valueDigest } from '../crypto/digest.js';
 import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
@@ -34,6 +34,8 @@ export interface SecretMeta {
   updatedBy: string;
   deleted: boolean;
   status: 'deployed' | 'pending' | 'pending_removal';
+  /** A per-pull-request preview override (scope is then preview): the pull request it is for. */
+  pr?: number;
   /** For preview secrets: on how many of the open preview apps the current version is deployed. */
   applied?: { count: number; of: number };
 }
@@ -77,7 +79,7 @@ export function createSecretsService(deps: Deps) {
   const { db, clock, keys } = deps;
 
   /** Seals values for the versions after the current ones. Runs outside any transaction. */
-  async function prepare(ex: Executor, project: { id: string; digest_key: Uint8Array }, scope: Scope, inputs: readonly SecretInput[], by: string): Promise<PreparedWrite[]> {
+  async function prepare(ex: Executor, project: { id: string; digest_key: Uint8Array }, scope: StoredScope, inputs: readonly SecretInput[], by: string): Promise<PreparedWrite[]> {
     const existing = new Map((await findSecretsByNames(ex, project.id, scope, inputs.map((i) => i.name))).map((s) => [s.name, s]));
     const { keyId, sealer } = await keys.sealerFor(ex, project.id, scope);
     const now = clock();
@@ -106,7 +108,7 @@ export function createSecretsService(deps: Deps) {
   }
 
   /** Applies prepared writes inside a transaction; throws RetryWrite if another writer got there first. */
-  async function apply(trx: Executor, projectId: string, scope: Scope, writes: readonly PreparedWrite[]): Promise<void> {
+  async function apply(trx: Executor, projectId: string, scope: StoredScope, writes: readonly PreparedWrite[]): Promise<void> {
     for (const w of writes) {
       const v = w.version;
       if (w.existing) {
@@ -140,7 +142,7 @@ export function createSecretsService(deps: Deps) {
    */
   async function writeAll(
     project: ProjectWithRole | { id: string; digest_key: Uint8Array },
-    scope: Scope,
+    scope: StoredScope,
     inputs: readonly SecretInput[],
     actor: Actor,
     action: 'secret.set' | 'secret.import',
@@ -194,9 +196,11 @@ export function createSecretsService(deps: Deps) {
     for (const r of rows) {
       const st = statuses.get(r.id);
       if (!st) continue; // a deleted secret no deployment still has: gone from the list
+      const pr = overridePr(r.scope);
       out.push({
         name: r.name,
-        scope: r.scope as Scope,
+        scope: pr !== null ? 'preview' : (r.scope as Scope),
+        ...(pr !== null ? { pr } : {}),
         version: r.current_version,
         digest: r.digest ? shortDigest(r.digest) : null,
         size: r.size,
@@ -214,13 +218,23 @@ export function createSecretsService(deps: Deps) {
     /** Metadata list of a project's secrets (one scope or all); a viewer may read it. */
     async list(actor: Actor, slug: string, scope?: Scope): Promise<SecretMeta[]> {
       const p = await authorizeProject(db, actor, slug, 'viewer', 'listing secrets');
-      return toMeta(p.id, await listSecretMetadata(db, p.id, scope));
+      // Preview lists its per-PR overrides (scope preview, with pr) too.
+      const rows = scope === 'preview' ? (await listSecretMetadata(db, p.id)).filter((r) => r.scope === 'preview' || overridePr(r.scope) !== null) : await listSecretMetadata(db, p.id, scope);
+      return toMeta(p.id, rows);
     },
 
     /** Adds or overwrites one secret (a new version). Returns its metadata and whether it existed. */
-    async upsert(actor: Actor, slug: string, scope: Scope, name: string, input: { value?: string; valueBase64?: string }): Promise<{ secret: SecretMeta; created: boolean }> {
+    async upsert(
+      actor: Actor,
+      slug: string,
+      scopeIn: Scope,
+      name: string,
+      input: { value?: string; valueBase64?: string },
+      pr?: number | string,
+    ): Promise<{ secret: SecretMeta; created: boolean }> {
       validateSecretName(name, 'name');
-      const value = valueForScope(scope, input);
+      const scope = storedScope(scopeIn, pr);
+      const value = valueForScope(scopeIn, input);
       const p = await authorizeProject(db, actor, slug, 'member', 'writing secrets');
       const [w] = await writeAll(p, scope, [{ name, value }], actor, 'secret.set');
       // Describe the version this call wrote, not a re-read: a concurrent writer may already have added the next one.
@@ -283,8 +297,9 @@ export function createSecretsService(deps: Deps) {
     },
 
     /** Deletes a secret: a tombstone version; pending removal until the next deployment. */
-    async remove(actor: Actor, slug: string, scope: Scope, name: string): Promise<SecretMeta | undefined> {
+    async remove(actor: Actor, slug: string, scopeIn: Scope, name: string, pr?: number | string): Promise<SecretMeta | undefined> {
       validateSecretName(name, 'name');
+      const scope = storedScope(scopeIn, pr);
       const p = await authorizeProject(db, actor, slug, 'member', 'deleting secrets');
       const by = actorLabel(actor);
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -315,8 +330,9 @@ export function createSecretsService(deps: Deps) {
     },
 
     /** Version history (metadata only), newest first. */
-    async versions(actor: Actor, slug: string, scope: Scope, name: string): Promise<VersionMeta[]> {
+    async versions(actor: Actor, slug: string, scopeIn: Scope, name: string, pr?: number | string): Promise<VersionMeta[]> {
       validateSecretName(name, 'name');
+      const scope = storedScope(scopeIn, pr);
       const p = await authorizeProject(db, actor, slug, 'viewer', 'reading history');
       const s = await findSecret(db, p.id, scope, name);
       if (!s) throw new NotFoundError(`secret ${quote(name)} was not found in ${scope}`, 'name');

@@ -1,3 +1,4 @@
+import { overridePr } from '../domain/rules.js';
 import type { Executor } from '../store/executor.js';
 import { lastSucceededDeployments, openPreviewPrs, pinsOf } from '../store/deployments.repository.js';
 
@@ -23,7 +24,8 @@ export function createStatusService() {
     /** Status per secret id; a deleted secret that no relevant deployment still has is left out. */
     async statusFor(ex: Executor, projectId: string, rows: readonly StatusRow[]): Promise<Map<string, SecretStatus>> {
       const scopes = new Set(rows.map((r) => r.scope));
-      const prs = scopes.has('preview') ? await openPreviewPrs(ex, projectId) : [];
+      const hasOverrides = [...scopes].some((sc) => overridePr(sc) !== null);
+      const prs = scopes.has('preview') || hasOverrides ? await openPreviewPrs(ex, projectId) : [];
       const last = await lastSucceededDeployments(ex, projectId, prs);
       const pins = await pinsOf(ex, [last.production, last.build, ...last.previews.values()].filter((d): d is string => !!d));
       const pinned = (deploymentId: string | undefined, secretId: string) =>
@@ -43,7 +45,9 @@ export function createStatusService() {
           out.set(r.id, { status: prs.length > 0 && count === prs.length ? 'deployed' : 'pending', applied: { count, of: prs.length } });
           continue;
         }
-        const d = r.scope === 'build' ? last.build : last.production;
+        // A per-PR preview override: against the last succeeded preview deployment of its pull request.
+        const overrideOf = overridePr(r.scope);
+        const d = overrideOf !== null ? last.previews.get(overrideOf) : r.scope === 'build' ? last.build : last.production;
         const v = pinned(d, r.id);
         if (r.deleted === 1) {
           if (v !== undefined) out.set(r.id, { status: 'pending_removal' });

@@ -90,6 +90,8 @@ for (const d of await dialects()) {
       await admin.delete(`/api/v1/projects/${slug}/secrets/preview/OLD_FLAG`);
       await admin.delete(`/api/v1/projects/${slug}/secrets/production/IMPORTED`);
 
+      // A per-PR preview override (issue 9).
+      assert.equal((await admin.put(`/api/v1/projects/${slug}/secrets/preview/STRIPE_KEY?pr=5`, { value: val('stripe-pr5') })).status, 201);
       await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'ci' });
       await createUser(server, admin, 'dev@example.com');
       await admin.post(`/api/v1/projects/${slug}/members`, { email: 'dev@example.com', role: 'member' });
@@ -128,6 +130,8 @@ for (const d of await dialects()) {
         `/projects/${slug}/settings/history/build/NPM_TOKEN`,
         `/projects/${slug}/settings/secrets/delete?scope=production&name=TLS_KEY`,
         `/projects/${slug}/settings/build/delete?scope=build&name=NPM_TOKEN`,
+        `/projects/${slug}/settings/history/preview/STRIPE_KEY?pr=5`,
+        `/projects/${slug}/settings/secrets/delete?scope=preview&name=STRIPE_KEY&pr=5`,
         `/projects/${slug}/settings/members`,
         `/projects/${slug}/settings/members/remove?email=dev%40example.com`,
         `/projects/${slug}/settings/audit`,
@@ -145,6 +149,36 @@ for (const d of await dialects()) {
       const all = (await get(`/projects/${slug}/settings/secrets`)).html;
       for (const s of ['deployed', 'pending', 'pending removal', 'applied to 1 of 3 preview apps']) assert.ok(all.includes(s), `status "${s}" shown`);
       assert.ok((await get(`/projects/${slug}/deployments/${deploymentId}`)).html.includes('TLS_KEY'), 'pinned names shown');
+    });
+
+    it('the review, copy and restore pages (issue 9) show no stored value', async () => {
+      const pages: Array<[string, Record<string, string>, number]> = [
+        // Copy review (a dry run) and a refused copy.
+        [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: '' }, 200],
+        [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'TLS_KEY DATABASE_URL', overwrite: '1' }, 200],
+        [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'NOT_THERE' }, 404],
+        // Import review: the person's own new text may come back (in the Confirm form), stored values never.
+        [`/projects/${slug}/settings/secrets/import`, { scope: 'production', dotenv: `DATABASE_URL=changed_${rnd()}\nBRAND_NEW=new_${rnd()}\n`, replace: '1' }, 200],
+        [`/projects/${slug}/settings/build/import`, { scope: 'build', dotenv: `NPM_TOKEN=other_${rnd()}\n` }, 200],
+        // Restore refused (a tombstone) re-renders the history page with the error.
+        [`/projects/${slug}/settings/history/preview/OLD_FLAG/restore`, { version: '2' }, 400],
+      ];
+      for (const [path, fields, status] of pages) {
+        const r = await post(path, fields);
+        assert.equal(r.status, status, `${path}: ${r.status} ${r.html.slice(0, 300)}`);
+        assertClean(r.html, `POST ${path}`);
+      }
+      const review = await post(`/projects/${slug}/settings/secrets/import`, { scope: 'production', dotenv: `DATABASE_URL=x_${rnd()}\n`, replace: '1' });
+      assert.ok(review.html.includes('Review import') && review.html.includes('TLS_KEY'), 'the review lists the removals of replace');
+      // A restore that works redirects; the history page then shows the restored version.
+      const restored = await post(`/projects/${slug}/settings/history/production/DATABASE_URL/restore`, { version: '1' });
+      assert.equal(restored.status, 303, restored.html.slice(0, 300));
+      const hist = await get(`/projects/${slug}/settings/history/production/DATABASE_URL`);
+      assert.ok(hist.html.includes('restored'), 'the history shows the restore');
+      assertClean(hist.html, 'history after restore');
+      const dep = await get(`/projects/${slug}/deployments/${deploymentId}`);
+      assert.ok(dep.html.includes('Changes'), 'the deployment page shows its changes');
+      assertClean(dep.html, 'deployment with changes');
     });
 
     it('does not echo submitted values when a form comes back with errors', async () => {

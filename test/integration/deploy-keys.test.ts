@@ -117,6 +117,8 @@ function fill(path: string, t: Target, tokenId: string): string {
         return encodeURIComponent('member@example.com');
       case 'pr':
         return String(t.pr);
+      case 'version':
+        return '1';
       case 'id':
         if (/\/tokens\/\{id\}/.test(path)) return tokenId;
         if (/\/deploy-keys\/\{id\}/.test(path)) return t.keyId;

@@ -17,8 +17,12 @@ export const Deployment = Type.Object({
   expiresAt: Type.String(),
   completedAt: Type.Union([Type.String(), Type.Null()]),
 });
-const PinList = Type.Array(Type.Object({ name: Type.String(), version: Type.Integer() }));
-const Pinned = Type.Object({ runtime: PinList, build: PinList });
+const PinList = Type.Array(Type.Object({ name: Type.String(), version: Type.Integer(), override: Type.Optional(Type.Boolean({ description: "from the pull request's own preview override" })) }));
+const Pinned = Type.Object({
+  runtime: PinList,
+  build: PinList,
+  absent: Type.Optional(Type.Array(Type.String(), { description: 'preview, at start: production secrets with no preview value (left out, never a production value)' })),
+});
 const DeployKey = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), createdBy: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]) });
 const DeploymentId = Type.String({ minLength: 1, maxLength: 64 });
 const ChangeSet = Type.Object({

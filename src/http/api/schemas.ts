@@ -36,6 +36,7 @@ export const SecretMeta = Type.Object({
   deleted: Type.Boolean(),
   status: Type.Union([Type.Literal('deployed'), Type.Literal('pending'), Type.Literal('pending_removal')]),
   applied: Type.Optional(Type.Object({ count: Type.Integer(), of: Type.Integer() })),
+  pr: Type.Optional(Type.Integer({ description: 'a per-pull-request preview override: the pull request it is for' })),
 });
 
 export const VersionMeta = Type.Object({

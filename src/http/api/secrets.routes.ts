@@ -36,15 +36,16 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       preValidation: async (req) => requireStringValues(req.body),
       schema: {
         tags: ['secrets'],
-        summary: 'Add or overwrite a secret (a new version); give value (text) or valueBase64',
+        summary: 'Add or overwrite a secret (a new version); give value (text) or valueBase64; ?pr=N (preview) writes the override for pull request N',
         security: bearer,
         params: SecretParams,
+        querystring: Type.Object({ pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'preview only: the per-pull-request override' })) }),
         body: Type.Object({ value: Type.Optional(Value), valueBase64: Type.Optional(ValueBase64) }),
         response: { 200: Type.Object({ secret: SecretMeta, created: Type.Boolean() }), 201: Type.Object({ secret: SecretMeta, created: Type.Boolean() }), ...errors(400, 401, 403, 404, 409, 413) },
       },
     },
     async (req, reply) => {
-      const r = await services.secrets.upsert(req.actor!, req.params.slug, req.params.scope, req.params.name, req.body);
+      const r = await services.secrets.upsert(req.actor!, req.params.slug, req.params.scope, req.params.name, req.body, req.query.pr);
       return reply.status(r.created ? 201 : 200).send(r);
     },
   );
@@ -97,13 +98,14 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       preHandler: auth,
       schema: {
         tags: ['secrets'],
-        summary: 'Delete a secret (a tombstone version; pending removal until the next deployment)',
+        summary: 'Delete a secret (a tombstone version; pending removal until the next deployment); ?pr=N (preview) deletes the override for pull request N',
         security: bearer,
         params: SecretParams,
+        querystring: Type.Object({ pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'preview only: the per-pull-request override' })) }),
         response: { 200: Type.Object({ secret: Type.Union([SecretMeta, Type.Null()]) }), ...errors(400, 401, 403, 404) },
       },
     },
-    async (req) => ({ secret: (await services.secrets.remove(req.actor!, req.params.slug, req.params.scope, req.params.name)) ?? null }),
+    async (req) => ({ secret: (await services.secrets.remove(req.actor!, req.params.slug, req.params.scope, req.params.name, req.query.pr)) ?? null }),
   );
 
   app.get(
@@ -112,13 +114,14 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       preHandler: auth,
       schema: {
         tags: ['secrets'],
-        summary: 'Version history of a secret (metadata only)',
+        summary: 'Version history of a secret (metadata only); ?pr=N for a preview override',
         security: bearer,
         params: SecretParams,
+        querystring: Type.Object({ pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'preview only: the per-pull-request override' })) }),
         response: { 200: Type.Object({ versions: Type.Array(VersionMeta) }), ...errors(400, 401, 403, 404) },
       },
     },
-    async (req) => ({ versions: await services.secrets.versions(req.actor!, req.params.slug, req.params.scope, req.params.name) }),
+    async (req) => ({ versions: await services.secrets.versions(req.actor!, req.params.slug, req.params.scope, req.params.name, req.query.pr) }),
   );
 
   app.get(

@@ -151,6 +151,7 @@ input[readonly] { background: var(--surface-2); }
 .form-actions { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin-top: 20px; }
 .secret-form { display: grid; grid-template-columns: minmax(160px, 1fr) minmax(220px, 2fr) 160px auto; gap: 12px; align-items: start; }
 .secret-form .field + .field { margin-top: 0; }
+.secret-form.with-pr { grid-template-columns: minmax(160px, 1fr) minmax(220px, 2fr) 140px 130px auto; }
 .secret-form .submit-cell { padding-top: 25px; }
 .secret-rows { display: flex; flex-direction: column; gap: 12px; }
 .secret-row { display: grid; grid-template-columns: minmax(180px, 1.2fr) minmax(220px, 2fr) 150px; gap: 12px; align-items: start; padding: 12px; border: 1px solid var(--border); border-radius: var(--radius); background: #fcfcfc; }

@@ -295,6 +295,8 @@ export type SecretsMode = 'secrets' | 'build';
 export interface SecretForm {
   name: string;
   scope: string;
+  /** Preview only: the pull request of an override. */
+  pr?: string;
 }
 
 function StatusCell({ s }: { s: SecretMeta }) {
@@ -356,14 +358,16 @@ function SecretsTable(p: { project: Project; secrets: SecretMeta[]; mode: Secret
         </thead>
         <tbody>
           {p.secrets.map((s) => {
-            const history = `${projectHref(project.slug)}/settings/history/${s.scope}/${encodeURIComponent(s.name)}`;
-            const del = `${settingsHref(project.slug, p.mode)}/delete?scope=${s.scope}&name=${encodeURIComponent(s.name)}`;
+            const prQ = s.pr !== undefined ? `pr=${s.pr}` : '';
+            const history = `${projectHref(project.slug)}/settings/history/${s.scope}/${encodeURIComponent(s.name)}${prQ ? `?${prQ}` : ''}`;
+            const del = `${settingsHref(project.slug, p.mode)}/delete?scope=${s.scope}&name=${encodeURIComponent(s.name)}${prQ ? `&${prQ}` : ''}`;
             return (
               <tr>
                 <td class="primary" data-label="Key">
                   <span class="key">{s.name}</span>
                   <span class="key-meta">
                     {p.mode === 'secrets' ? <ScopeBadge scope={s.scope} /> : null}
+                    {s.pr !== undefined ? <Badge tone="violet">override · PR #{s.pr}</Badge> : null}
                     <span>v{s.version}</span>
                     <span aria-hidden="true">·</span>
                     <a href={history}>
@@ -384,7 +388,7 @@ function SecretsTable(p: { project: Project; secrets: SecretMeta[]; mode: Secret
                 <td class="actions">
                   {write && !s.deleted ? (
                     <a class="btn btn-sm btn-danger-ghost" href={del}>
-                      Delete<span class="sr-only"> {s.name} ({s.scope})</span>
+                      Delete<span class="sr-only"> {s.name} ({s.scope}{s.pr !== undefined ? ` PR #${s.pr}` : ''})</span>
                     </a>
                   ) : null}
                 </td>
@@ -419,7 +423,10 @@ export function SecretsPage(p: {
   const form = p.form ?? { name: '', scope: build ? 'build' : p.env === 'preview' ? 'preview' : 'production' };
   const e = p.errors?.fields ?? {};
   const ie = p.importErrors?.fields ?? {};
-  const rows = [...p.secrets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : 0));
+  // Overrides sort right under their preview default (same name and scope, then by pull request).
+  const rows = [...p.secrets].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : (a.pr ?? 0) - (b.pr ?? 0),
+  );
   const importScope = p.importScope ?? form.scope;
   const filters: Array<[string, string]> = [
     ['all', 'All'],
@@ -464,7 +471,7 @@ export function SecretsPage(p: {
             </div>
           </div>
           <div class="card-body">
-            <div class="secret-form">
+            <div class={build ? 'secret-form' : 'secret-form with-pr'}>
               <Field name="name" label="Key" error={e.name}>
                 {(a) => <input {...a} name="name" type="text" class="input-mono" value={form.name} placeholder="DATABASE_URL" autocomplete="off" spellcheck={false} required />}
               </Field>
@@ -497,6 +504,11 @@ export function SecretsPage(p: {
                       </option>
                     </select>
                   )}
+                </Field>
+              )}
+              {build ? null : (
+                <Field name="pr" label="Pull request (preview override)" error={e.pr} hint="Optional: a value for one preview app only.">
+                  {(a) => <input {...a} name="pr" type="text" inputmode="numeric" value={form.pr ?? ''} placeholder="e.g. 42" autocomplete="off" />}
                 </Field>
               )}
               <div class="submit-cell">
@@ -655,6 +667,7 @@ export function ConfirmDeletePage(p: { ctx: PageCtx; project: Project; mode: Sec
         <Csrf ctx={p.ctx} />
         <input type="hidden" name="scope" value={secret.scope} />
         <input type="hidden" name="name" value={secret.name} />
+        {secret.pr !== undefined ? <input type="hidden" name="pr" value={String(secret.pr)} /> : null}
         <div class="card-head">
           <div>
             <h2 id="del-h">

@@ -161,13 +161,14 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       const f = formBody(req);
       const name = (f.name ?? '').trim();
       const scope = scopeFrom(f.scope);
+      const pr = (f.pr ?? '').trim();
       try {
-        const r = await services.secrets.upsert(req.actor!, slug, scope, name, { value: textareaValue(f.value) });
-        setFlash(reply, opts, r.created ? 'secret_added' : 'secret_updated', { name, scope });
+        const r = await services.secrets.upsert(req.actor!, slug, scope, name, { value: textareaValue(f.value) }, pr || undefined);
+        setFlash(reply, opts, r.created ? 'secret_added' : 'secret_updated', { name, scope: pr ? `${scope}, override for PR #${r.secret.pr}` : scope });
         return seeOther(reply, mode === 'build' ? settingsHref(slug, 'build') : settingsHref(slug, 'secrets'));
       } catch (err) {
         const errors = formErrors(err, (field) => (field === 'valueBase64' ? 'value' : field));
-        return renderSecrets(req, reply, mode, { form: { name, scope }, errors, status: (err as KeyloftError).status });
+        return renderSecrets(req, reply, mode, { form: { name, scope, pr }, errors, status: (err as KeyloftError).status });
       }
     });
 
@@ -204,9 +205,10 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       const q = queryOf(req);
       const scope = scopeFrom(q.scope);
       const name = validateSecretName(q.name ?? '', 'name');
+      const pr = q.pr ? Number(q.pr) : undefined;
       const project = await services.projects.show(req.actor!, slug);
       if (!canWrite(project)) return seeOther(reply, settingsHref(slug, mode));
-      const secret = (await services.secrets.list(req.actor!, slug, scope)).find((s) => s.name === name && !s.deleted);
+      const secret = (await services.secrets.list(req.actor!, slug, scope)).find((s) => s.name === name && !s.deleted && s.pr === pr);
       if (!secret) throw new NotFoundError(`secret ${quote(name)} was not found in ${scope}`, 'name');
       return html(reply, <ConfirmDeletePage ctx={pageCtx(req, reply, opts)} project={project} mode={mode} secret={secret} />);
     });
@@ -216,8 +218,9 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       const f = formBody(req);
       const scope = scopeFrom(f.scope);
       const name = f.name ?? '';
-      await services.secrets.remove(req.actor!, slug, scope, name);
-      setFlash(reply, opts, 'secret_deleted', { name, scope });
+      const pr = f.pr || undefined;
+      await services.secrets.remove(req.actor!, slug, scope, name, pr);
+      setFlash(reply, opts, 'secret_deleted', { name, scope: pr ? `${scope}, override for PR #${pr}` : scope });
       return seeOther(reply, settingsHref(slug, mode));
     });
   }
@@ -247,9 +250,11 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
   app.get('/projects/:slug/settings/history/:scope/:name', async (req, reply) => {
     const { slug, scope, name } = req.params as { slug: string; scope: string; name: string };
     if (!isScope(scope)) throw new NotFoundError(`no scope ${quote(scope)}`);
+    const pr = queryOf(req).pr || undefined;
     const project = await services.projects.show(req.actor!, slug);
-    const versions = await services.secrets.versions(req.actor!, slug, scope, name);
-    return html(reply, <HistoryPage ctx={pageCtx(req, reply, opts)} project={project} scope={scope} name={name} versions={versions} canRestore={!!deps.reseal} />);
+    const versions = await services.secrets.versions(req.actor!, slug, scope, name, pr);
+    // Restore works on the plain scopes; an override's history is shown without it.
+    return html(reply, <HistoryPage ctx={pageCtx(req, reply, opts)} project={project} scope={scope} name={pr ? `${name} (PR #${pr})` : name} versions={versions} canRestore={!!deps.reseal && !pr} />);
   });
 
   // Restore: the value is opened and re-sealed on the server (roles with the master key only).
