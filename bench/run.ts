@@ -1,14 +1,14 @@
 // keyloft benchmark harness: `npm run bench [-- --db sqlite|postgres] [--quick] [--runs N] [--only W1,W2,…] [--json FILE] [--cpu-prof DIR]`.
 // Starts a real `keyloft serve` process, drives it over HTTP with keep-alive and prints medians,
 // p95s and throughput next to the in-process floor. It asserts nothing about time.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { bootstrap } from '../test/helpers/client.js';
-import { createStore, type DialectName, postgresAvailable, REPO_ROOT, startServer, type TestServer, type TestStore } from '../test/helpers/server.js';
+import { createStore, type DialectName, KEYLOFT_BIN, postgresAvailable, REPO_ROOT, startServer, storeEnv, type TestServer, type TestStore } from '../test/helpers/server.js';
 import { Floor } from './floor.js';
 import { Client } from './http.js';
 import { median, quantile, type Run, type Summary, summarize, timeSeq } from './stats.js';
@@ -350,6 +350,38 @@ async function fillOthers(c: Ctx, n: number): Promise<void> {
   await Promise.all([worker(), worker()]);
 }
 
+
+/** Like the test helper's startServer, with extra node flags (e.g. --cpu-prof, not allowed in NODE_OPTIONS). */
+function startWithNodeArgs(store: TestStore, nodeArgs: string[], env: Record<string, string>): Promise<TestServer> {
+  const child = spawn(process.execPath, [...nodeArgs, KEYLOFT_BIN, 'serve'], { env: storeEnv(store, env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString('utf8');
+      const m = /keyloft \w+ listening on (http:\/\/\S+)/.exec(out);
+      if (!m) return;
+      child.stdout!.off('data', onData);
+      child.stdout!.resume();
+      resolve({
+        url: m[1]!,
+        store,
+        process: child,
+        output: () => out,
+        setupToken: /\b(klsetup_[A-Za-z0-9_-]+)/.exec(out)?.[1],
+        stop: async (signal = 'SIGTERM') => {
+          if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+          child.kill(signal);
+          return exited;
+        },
+      });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    void exited.then((code) => reject(new Error(`server exited with ${code}:\n${out}`)));
+  });
+}
+
 // ---------------------------------------------------------------- main
 async function main(): Promise<void> {
   if (dbName === 'postgres' && !(await postgresAvailable())) throw new Error('no PostgreSQL reachable (set KEYLOFT_TEST_PG_URL)');
@@ -361,12 +393,9 @@ async function main(): Promise<void> {
 
   const store = await createStore(dbName);
   const env: Record<string, string> = {};
-  if (profDir) {
-    mkdirSync(profDir, { recursive: true });
-    env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profDir}`;
-  }
   if (process.env.KEYLOFT_LOG_LEVEL) env.KEYLOFT_LOG_LEVEL = process.env.KEYLOFT_LOG_LEVEL;
-  const server = await startServer(store, { env });
+  if (profDir) mkdirSync(profDir, { recursive: true });
+  const server = profDir ? await startWithNodeArgs(store, ['--cpu-prof', `--cpu-prof-dir=${profDir}`], env) : await startServer(store, { env });
   try {
     const admin = await bootstrap(server);
     const api = new Client(server.url, admin.token);
