@@ -96,10 +96,11 @@ export function createResealService(deps: Deps) {
      * the server; audited as `secret.restored` ("restored v3 as v5"). A tombstone cannot be restored.
      */
     async restore(actor: Actor, slug: string, scopeIn: string, name: string, versionIn: number): Promise<RestoreResult> {
+      // Who may act comes first: a deploy key or a viewer learns nothing from input checks.
+      const p = await authorizeProject(db, actor, slug, 'member', 'restoring secrets');
       const scope = parseScope(scopeIn, 'scope');
       validateSecretName(name, 'name');
       if (!Number.isInteger(versionIn) || versionIn < 1) throw new ValidationError('version', 'version must be a whole number from 1');
-      const p = await authorizeProject(db, actor, slug, 'member', 'restoring secrets');
       const row = await sealedVersion(db, p.id, scope, name, versionIn);
       if (!row) throw new NotFoundError(`version ${versionIn} of ${quote(name)} was not found in ${scope}`, 'version');
       if (row.kind === 'delete') throw new ValidationError('version', `v${versionIn} of ${name} is a deletion (a tombstone): there is no value to restore`);
@@ -125,6 +126,7 @@ export function createResealService(deps: Deps) {
       slug: string,
       input: { from: string; to: string; names?: string[] | undefined; overwrite?: boolean | undefined; dryRun?: boolean | undefined },
     ): Promise<CopyResult> {
+      const p = await authorizeProject(db, actor, slug, 'member', 'copying secrets');
       const from = parseScope(String(input.from ?? ''), 'from');
       const to = parseScope(String(input.to ?? ''), 'to');
       if (from === to) throw new ValidationError('to', 'to must be another scope than from');
@@ -132,7 +134,6 @@ export function createResealService(deps: Deps) {
       if (names && names.length === 0) throw new ValidationError('names', 'names must list at least one secret (omit it to copy all)');
       const overwrite = input.overwrite === true;
       const dryRun = input.dryRun === true;
-      const p = await authorizeProject(db, actor, slug, 'member', 'copying secrets');
 
       const source = new Map((await sealedCurrentVersions(db, p.id, from)).map((r) => [r.name, r]));
       const chosen = (names ?? [...source.keys()]).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
