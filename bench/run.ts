@@ -29,6 +29,8 @@ const only = flag('--only')?.split(',').map((s) => s.trim().toUpperCase());
 const want = (w: string) => !only || only.includes(w);
 const jsonOut = flag('--json') || undefined;
 const profDir = flag('--cpu-prof') || undefined;
+/** Extra node flags for the benchmarked server, e.g. --node-flags=--max-semi-space-size=2 (comma-separated). */
+const nodeFlags = (argv.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '').split(',').filter(Boolean);
 const W1_N = quick ? 300 : 1000;
 const W2_REPS = quick ? 20 : 50;
 const W3_N = 200;
@@ -395,7 +397,8 @@ async function main(): Promise<void> {
   const env: Record<string, string> = {};
   if (process.env.KEYLOFT_LOG_LEVEL) env.KEYLOFT_LOG_LEVEL = process.env.KEYLOFT_LOG_LEVEL;
   if (profDir) mkdirSync(profDir, { recursive: true });
-  const server = profDir ? await startWithNodeArgs(store, ['--cpu-prof', `--cpu-prof-dir=${profDir}`], env) : await startServer(store, { env });
+  const args = [...nodeFlags, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
+  const server = args.length > 0 ? await startWithNodeArgs(store, args, env) : await startServer(store, { env });
   try {
     const admin = await bootstrap(server);
     const api = new Client(server.url, admin.token);
@@ -457,7 +460,7 @@ async function main(): Promise<void> {
 
   const table = printTable();
   const header = [
-    `keyloft bench — ${dbName}${quick ? ' (quick)' : ''}, ${RUNS} run(s); medians over runs of each run's median/p95`,
+    `keyloft bench — ${dbName}${quick ? ' (quick)' : ''}, ${RUNS} run(s); medians over runs of each run's median/p95${nodeFlags.length ? `; server node flags: ${nodeFlags.join(' ')}` : ''}`,
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   ].join('\n');
   const s1 = extra.s1 as Record<string, number> | undefined;

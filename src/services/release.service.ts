@@ -64,8 +64,9 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
   }
 
   async function releaseJson(actor: Actor, deploymentId: string): Promise<Buffer> {
-    const notFound = new NotFoundError('deployment not found, or this token is not for it', 'id');
-    if (actor.kind !== 'deployment' || actor.deploymentId !== deploymentId) throw notFound;
+    // Built only when thrown: an Error captures a stack trace, which costs on every hit.
+    const notFound = () => new NotFoundError('deployment not found, or this token is not for it', 'id');
+    if (actor.kind !== 'deployment' || actor.deploymentId !== deploymentId) throw notFound();
     const now = clock();
     // The caller's deploy token was just resolved to this running, unexpired deployment (auth
     // hook); a cached entry is for that deployment and expires with it.
@@ -75,7 +76,7 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
       return Buffer.from(hit.body);
     }
     const d = await findDeployment(db, deploymentId);
-    if (!d || d.project_id !== actor.projectId) throw notFound;
+    if (!d || d.project_id !== actor.projectId) throw notFound();
     if (d.status !== 'running' || d.expires_at <= now) {
       if (d.status === 'running') await expireDeployments(db, now, d.project_id);
       throw new KeyloftError('unauthenticated', 'the deployment is no longer running; its token is revoked');
