@@ -3,7 +3,7 @@
  * and local errors name the secret and the argument, never its value.
  */
 import { readFileSync } from 'node:fs';
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { action, CliError, EXIT_USAGE } from './http-client.js';
 import { resolveProject } from './link.js';
 import { client } from './projects.js';
@@ -27,6 +27,8 @@ export interface SecretMeta {
   deleted: boolean;
   status: 'deployed' | 'pending' | 'pending_removal';
   applied?: { count: number; of: number };
+  /** A per-pull-request preview override: the pull request it is for. */
+  pr?: number;
 }
 
 interface VersionMeta {
@@ -59,6 +61,18 @@ const scopeOption = (mandatory: boolean) => {
 const projectOption = () => new Option('--project <slug>', 'project slug (default: KEYLOFT_PROJECT or the nearest keyloft.json, see `keyloft link`)');
 
 const secretsPath = (project: string) => `/projects/${encodeURIComponent(project)}/secrets`;
+
+function parsePr(raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > 2147483647) throw new InvalidArgumentError('must be a pull request number (a positive integer)');
+  return n;
+}
+const prOption = () => new Option('--pr <number>', 'preview only: the override for this pull request').argParser(parsePr);
+
+/** --pr is only for the preview scope. */
+function checkPr(o: { scope: Scope; pr?: number }): void {
+  if (o.pr !== undefined && o.scope !== 'preview') throw new CliError('--pr is only for --scope preview (per-pull-request overrides)', EXIT_USAGE);
+}
 
 function statusText(s: SecretMeta): string {
   const base = s.status === 'pending_removal' ? 'pending removal' : s.status;
@@ -189,7 +203,7 @@ Examples:
         process.stdout.write(
           table(r.secrets, [
             { header: 'name', get: (s) => s.name },
-            { header: 'scope', get: (s) => s.scope },
+            { header: 'scope', get: (s) => (s.pr ? `${s.scope} (PR ${s.pr})` : s.scope) },
             { header: 'digest', get: (s) => s.digest ?? '-', style: () => 'dim' },
             { header: 'status', get: statusText, style: statusStyle },
             { header: 'updated', get: (s) => `${when(s.updatedAt)} by ${s.updatedBy}` },
@@ -205,6 +219,7 @@ Examples:
     .addOption(projectOption())
     .addOption(scopeOption(true))
     .argument('<assignments...>', 'NAME=VALUE, NAME=- (standard input) or NAME=@FILE')
+    .addOption(prOption())
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -221,19 +236,21 @@ Examples:
   keyloft secrets set --project shop --scope production TLS_KEY=@key.pem TLS_CERT=@cert.pem
   keyloft secrets set --project shop --scope build NPM_TOKEN=- < ~/.npm-token
   keyloft secrets set --scope preview LOG_LEVEL=debug        # project from keyloft.json
+  keyloft secrets set --scope preview --pr 42 API_URL=https://pr42.example.com   # override for PR 42
 `,
     )
     .action(
-      action(async (args: string[], o: { project?: string; scope: Scope; json?: boolean }) => {
+      action(async (args: string[], o: { project?: string; scope: Scope; pr?: number; json?: boolean }) => {
         const project = target(o);
+        checkPr(o);
         const assignments = await readAssignments(args);
         const fields = assignments.map((a) => ({ name: a.name, field: valueField(a, o.scope) }));
         const api = client();
         const results: Array<{ name: string; change: ImportChange['change']; digest: string | null; version: number | null }> = [];
-        if (fields.length === 1 || fields.some((f) => f.name === '__proto__')) {
+        if (fields.length === 1 || o.pr !== undefined || fields.some((f) => f.name === '__proto__')) {
           for (const f of fields) {
             const r = await api
-              .request<{ secret: SecretMeta; created: boolean }>('PUT', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(f.name)}`, f.field)
+              .request<{ secret: SecretMeta; created: boolean }>('PUT', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(f.name)}`, f.field, { query: { pr: o.pr } })
               .catch((err: unknown) => refusedFor(f.name, err));
             results.push({ name: f.name, change: r.created ? 'added' : 'changed', digest: r.secret.digest, version: r.secret.version });
           }
@@ -244,10 +261,11 @@ Examples:
           const r = await api.request<ImportResult>('POST', `${secretsPath(project)}/${o.scope}:import`, { secrets: map });
           for (const c of r.changes) results.push({ name: c.name, change: c.change, digest: c.digestAfter, version: null });
         }
-        if (o.json) return printJson({ project, scope: o.scope, secrets: results });
+        if (o.json) return printJson({ project, scope: o.scope, ...(o.pr ? { pr: o.pr } : {}), secrets: results });
+        const where = `${project}/${o.scope}${o.pr ? ` (PR ${o.pr})` : ''}`;
         for (const r of results) {
           const what = r.change === 'unchanged' ? 'unchanged (same value)' : r.change === 'added' ? 'added' : 'updated';
-          print(`${r.name} ${what} in ${project}/${o.scope}${r.digest ? ` (digest ${r.digest}${r.version ? `, version ${r.version}` : ''})` : ''}`);
+          print(`${r.name} ${what} in ${where}${r.digest ? ` (digest ${r.digest}${r.version ? `, version ${r.version}` : ''})` : ''}`);
         }
         if (results.some((r) => r.change !== 'unchanged')) print('Changes apply at the next deployment.');
       }),
@@ -260,6 +278,7 @@ Examples:
     .addOption(projectOption())
     .addOption(scopeOption(true))
     .argument('<names...>', 'secret names')
+    .addOption(prOption())
     .option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)')
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -271,15 +290,16 @@ Examples:
 `,
     )
     .action(
-      action(async (names: string[], o: { project?: string; scope: Scope; yes?: boolean; json?: boolean }) => {
+      action(async (names: string[], o: { project?: string; scope: Scope; pr?: number; yes?: boolean; json?: boolean }) => {
         const project = target(o);
+        checkPr(o);
         names.forEach((n) => {
           if (!NAME.test(n)) throw new CliError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
         });
         const unique = [...new Set(names)];
         if (!o.yes) {
           if (!interactive()) throw new CliError(`refusing to delete ${plural(unique.length, 'secret')} without confirmation: not on a terminal; pass --yes to confirm`, EXIT_USAGE);
-          if (!(await confirm(`Delete ${unique.join(', ')} from ${project}/${o.scope}?`))) {
+          if (!(await confirm(`Delete ${unique.join(', ')} from ${project}/${o.scope}${o.pr ? ` (PR ${o.pr} override)` : ''}?`))) {
             note('keyloft: nothing deleted');
             process.exitCode = 1;
             return;
@@ -289,14 +309,14 @@ Examples:
         const removed: Array<{ name: string; status: string | null }> = [];
         for (const name of unique) {
           try {
-            const r = await api.request<{ secret: SecretMeta | null }>('DELETE', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}`);
+            const r = await api.request<{ secret: SecretMeta | null }>('DELETE', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}`, undefined, { query: { pr: o.pr } });
             removed.push({ name, status: r.secret?.status ?? null });
           } catch (err) {
             if (removed.length > 0) note(`keyloft: deleted before the failure: ${removed.map((r) => r.name).join(', ')}`);
             refusedFor(name, err);
           }
         }
-        if (o.json) return printJson({ project, scope: o.scope, removed });
+        if (o.json) return printJson({ project, scope: o.scope, ...(o.pr ? { pr: o.pr } : {}), removed });
         for (const r of removed) print(`${r.name} deleted from ${project}/${o.scope}${r.status === 'pending_removal' ? ' (pending removal until the next deployment)' : ''}`);
       }),
     );
@@ -387,14 +407,16 @@ Examples:
     .argument('<name>', 'secret name')
     .addOption(projectOption())
     .addOption(scopeOption(true))
+    .addOption(prOption())
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExamples:\n  keyloft secrets history DATABASE_URL --project shop --scope production\n  keyloft secrets history NPM_TOKEN --scope build --json\n')
     .action(
-      action(async (name: string, o: { project?: string; scope: Scope; json?: boolean }) => {
+      action(async (name: string, o: { project?: string; scope: Scope; pr?: number; json?: boolean }) => {
         const project = target(o);
+        checkPr(o);
         if (!NAME.test(name)) throw new CliError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
-        const r = await client().request<{ versions: VersionMeta[] }>('GET', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions`);
-        if (o.json) return printJson({ project, scope: o.scope, name, versions: r.versions });
+        const r = await client().request<{ versions: VersionMeta[] }>('GET', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions`, undefined, { query: { pr: o.pr } });
+        if (o.json) return printJson({ project, scope: o.scope, ...(o.pr ? { pr: o.pr } : {}), name, versions: r.versions });
         process.stdout.write(
           table(r.versions, [
             { header: 'version', get: (v) => String(v.version) },

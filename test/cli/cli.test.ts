@@ -455,6 +455,31 @@ for (const d of await dialects()) {
       assert.match(set.stderr, /server refused \(403/);
     });
 
+    it('--pr sets, lists, shows history of and unsets a per-pull-request preview override', async () => {
+      const v = secret('override');
+      const set = json(await cli(['secrets', 'set', '--project', project, '--scope', 'preview', '--pr', '42', 'PR_VALUE=-', '--json'], { stdin: v }));
+      assert.equal(set.pr, 42);
+      assert.equal(set.secrets[0].change, 'added');
+      const list = json(await cli(['secrets', 'list', '--project', project, '--scope', 'preview', '--json']));
+      const o = (list.secrets as any[]).find((s) => s.name === 'PR_VALUE');
+      assert.equal(o?.pr, 42);
+      const ref = await admin.put(path('/secrets/preview/PR_REF?pr=42'), { value: v });
+      assert.equal(o.digest, ref.body.secret.digest);
+      const table = await cli(['secrets', 'list', '--project', project, '--scope', 'preview']);
+      assert.match(table.stdout, /PR_VALUE\s+preview \(PR 42\)/);
+      const h = json(await cli(['secrets', 'history', 'PR_VALUE', '--project', project, '--scope', 'preview', '--pr', '42', '--json']));
+      assert.equal(h.versions.length, 1);
+      assert.equal(h.versions[0].size, Buffer.byteLength(v));
+      for (const bad of [['--pr', '42', '--scope', 'production'], ['--pr', 'abc', '--scope', 'preview'], ['--pr', '0', '--scope', 'preview']]) {
+        const r = await cli(['secrets', 'history', 'PR_VALUE', '--project', project, ...bad]);
+        assert.equal(r.code, 1, `${bad.join(' ')}: ${r.stderr}`);
+      }
+      const un = json(await cli(['secrets', 'unset', 'PR_VALUE', '--project', project, '--scope', 'preview', '--pr', '42', '--yes', '--json']));
+      assert.deepEqual(un.removed.map((r: any) => r.name), ['PR_VALUE']);
+      const after = json(await cli(['secrets', 'list', '--project', project, '--scope', 'preview', '--json']));
+      assert.ok(!(after.secrets as any[]).some((s) => s.name === 'PR_VALUE' && s.pr === 42 && !s.deleted));
+    });
+
     it('logout forgets the login and revokes the token it created', async () => {
       const saved = JSON.parse(readFileSync(join(home, 'config', 'config.json'), 'utf8'));
       const r = await cli(['logout']);
