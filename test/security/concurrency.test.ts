@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { valueDigest } from '../../src/crypto/digest.js';
 import { Api, bootstrap } from '../helpers/client.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
-import { dbQuery, deployAndRelease, writeFigures } from './support.js';
+import { dbQuery, deployAndRelease, stopOrKill, writeFigures } from './support.js';
 
 /**
  * Many clients upsert the same key and different keys of one project at once, through two server
@@ -30,11 +30,11 @@ describe('concurrent writers through two server processes (postgres)', { skip: p
     assert.equal((await api.post('/api/v1/projects', { slug: SLUG, name: 'conc' })).status, 201);
   });
   after(async () => {
-    for (const s of servers) await s.stop();
+    for (const s of servers) await stopOrKill(s);
     await store?.cleanup();
   });
 
-  it('no lost update: same key and different keys from many clients on two servers; versions 1..n without gaps or duplicates; one audit event per acknowledged write', async () => {
+  it('no lost update: same key and different keys from many clients on two servers; versions 1..n without gaps or duplicates; one audit event per acknowledged write', { timeout: 240_000 }, async () => {
     type Ack = { name: string; value: string; version: number };
     const acks: Ack[] = [];
     let conflicts = 0;

@@ -167,3 +167,53 @@ export function requestSchema(doc: { paths: Record<string, Record<string, unknow
   const op = doc.paths[template]?.[method.toLowerCase()] as { requestBody?: { content?: Record<string, { schema?: Schema }> } } | undefined;
   return op?.requestBody?.content?.['application/json']?.schema;
 }
+
+/**
+ * Stops a server gracefully, or with SIGKILL when it does not exit within `ms` (a process whose
+ * main thread is blocked never runs its SIGTERM handler).
+ */
+export async function stopOrKill(server: { stop(signal?: NodeJS.Signals): Promise<number | null> } | undefined, ms = 10_000): Promise<void> {
+  if (!server) return;
+  const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref());
+  if ((await Promise.race([server.stop(), timer])) === 'timeout') await server.stop('SIGKILL');
+}
+
+/**
+ * The dashboard's page routes. Pages are kept out of /api/openapi.json, so the sweeps that are
+ * generated from it add these (from src/http/web/routes/*.tsx); a new page form belongs here.
+ */
+export const WEB_ROUTES: Record<string, string[]> = {
+  '/login': ['post'],
+  '/logout': ['post'],
+  '/projects/new': ['post'],
+  '/account/tokens': ['post'],
+  '/account/tokens/{id}/revoke': ['get', 'post'],
+  '/projects/{slug}': ['get'],
+  '/projects/{slug}/deployments': ['get'],
+  '/projects/{slug}/deployments/{id}': ['get'],
+  '/projects/{slug}/settings': ['get'],
+  '/projects/{slug}/settings/general': ['get', 'post'],
+  '/projects/{slug}/settings/delete': ['post'],
+  '/projects/{slug}/settings/copy': ['post'],
+  '/projects/{slug}/settings/audit': ['get'],
+  '/projects/{slug}/settings/members': ['get', 'post'],
+  '/projects/{slug}/settings/members/role': ['post'],
+  '/projects/{slug}/settings/members/remove': ['get', 'post'],
+  '/projects/{slug}/settings/deploy-keys': ['post'],
+  '/projects/{slug}/settings/deploy-keys/{id}/revoke': ['get', 'post'],
+  '/projects/{slug}/settings/secrets': ['get', 'post'],
+  '/projects/{slug}/settings/secrets/import': ['post'],
+  '/projects/{slug}/settings/secrets/delete': ['get', 'post'],
+  '/projects/{slug}/settings/build': ['get', 'post'],
+  '/projects/{slug}/settings/build/import': ['post'],
+  '/projects/{slug}/settings/build/delete': ['get', 'post'],
+  '/projects/{slug}/settings/history/{scope}/{name}': ['get'],
+  '/projects/{slug}/settings/history/{scope}/{name}/restore': ['post'],
+};
+
+/** The OpenAPI paths plus the page routes, as `{ template: { method: {} } }`. */
+export function withWebRoutes(paths: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = { ...paths };
+  for (const [t, methods] of Object.entries(WEB_ROUTES)) if (!out[t]) out[t] = Object.fromEntries(methods.map((m) => [m, {}]));
+  return out;
+}
