@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type PgModule from 'pg';
 import * as m0001 from './migrations/2026-11-26-0001-initial.js';
 import type { DB } from './schema.js';
 
@@ -25,12 +26,21 @@ export interface PoolStats {
   max: number;
 }
 
-// bigint (int8) columns hold millisecond timestamps: read them as numbers, not strings.
-pg.types.setTypeParser(20, (v: string) => Number(v));
+let pgModule: typeof PgModule | undefined;
+/** `pg`, loaded on first use: the embedded SQLite default never pays for it at start. */
+function loadPg(): typeof PgModule {
+  if (!pgModule) {
+    pgModule = createRequire(import.meta.url)('pg') as typeof PgModule;
+    // bigint (int8) columns hold millisecond timestamps: read them as numbers, not strings.
+    pgModule.types.setTypeParser(20, (v: string) => Number(v));
+  }
+  return pgModule;
+}
 
 /** Opens `url`: `postgres://…` / `postgresql://…`, or a SQLite file path (optionally `sqlite:` / `file:` prefixed). */
 export function openDatabase(url: string, opts: { poolSize?: number } = {}): Database {
   if (/^postgres(ql)?:\/\//.test(url)) {
+    const pg = loadPg();
     const max = opts.poolSize ?? 10;
     const pool = new pg.Pool({ connectionString: url, max });
     // An idle client error must not crash the process; the pool replaces the client.
