@@ -15,6 +15,8 @@ program
   .name('keyloft')
   .description('keyloft: secrets for continuous deployment to Fly.io')
   .version('0.1.0')
+  // Program options (-V/--version) only before the subcommand, so `secrets restore --version N` is the subcommand's.
+  .enablePositionalOptions()
   .showHelpAfterError()
   .exitOverride((err) => {
     // Usage errors exit 1; --help and --version exit 0.

@@ -1,5 +1,5 @@
 /**
- * `keyloft secrets list|set|unset|import|history`. No command prints a value: the API returns none,
+ * `keyloft secrets list|set|unset|import|history|restore|copy`. No command prints a value: the API returns none,
  * and local errors name the secret and the argument, never its value.
  */
 import { readFileSync } from 'node:fs';
@@ -48,6 +48,23 @@ interface ImportChange {
   digestAfter: string | null;
 }
 
+/** `POST …/restore`: the old version made current again as a new version (re-sealed on the server). */
+interface RestoreResult {
+  secret: SecretMeta;
+  restoredFrom: number;
+  version: number;
+}
+
+/** `POST …/secrets:copy`: names and short digests only, never values. */
+interface CopyResult {
+  dryRun: boolean;
+  from: Scope;
+  to: Scope;
+  copied: Array<{ name: string; change: 'added' | 'changed'; digest: string }>;
+  skipped: Array<{ name: string; reason: 'exists' | 'unchanged' }>;
+  written: number;
+}
+
 interface ImportResult {
   dryRun: boolean;
   written: number;
@@ -65,6 +82,11 @@ const secretsPath = (project: string) => `/projects/${encodeURIComponent(project
 function parsePr(raw: string): number {
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > 2147483647) throw new InvalidArgumentError('must be a pull request number (a positive integer)');
+  return n;
+}
+function parseVersion(raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > 2147483647) throw new InvalidArgumentError('must be a version number (a positive integer; see `keyloft secrets history`)');
   return n;
 }
 const prOption = () => new Option('--pr <number>', 'preview only: the override for this pull request').argParser(parsePr);
@@ -162,7 +184,7 @@ function refusedFor(name: string, err: unknown): never {
 export function registerSecrets(program: Command): void {
   const secrets = program
     .command('secrets')
-    .description('app and build secrets of a project: list, set, unset, import, history (values are never shown)')
+    .description('app and build secrets of a project: list, set, unset, import, history, restore, copy (values are never shown)')
     .addHelpText(
       'after',
       `
@@ -173,6 +195,8 @@ Examples:
   keyloft secrets list --project shop
   printf %s "$STRIPE_KEY" | keyloft secrets set --project shop --scope production STRIPE_KEY=-
   keyloft secrets import --project shop --scope preview .env.preview
+  keyloft secrets restore DATABASE_URL --version 3 --project shop --scope production
+  keyloft secrets copy --project shop --from production --to preview --dry-run
 `,
     );
 
@@ -427,6 +451,97 @@ Examples:
             { header: 'by', get: (v) => v.createdBy },
           ]),
         );
+      }),
+    );
+
+  secrets
+    .command('restore')
+    .description('make an old version current again as a new version; the value is re-sealed on the server, never shown')
+    .argument('<name>', 'secret name')
+    .requiredOption('--version <n>', 'the version to restore (see `keyloft secrets history`)', parseVersion)
+    .addOption(projectOption())
+    .addOption(scopeOption(true))
+    .addOption(prOption())
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+The server opens the old version and seals it again as a new version (kind restore,
+audited as "restored vN as vM"); the value never leaves the server. A deletion (a
+tombstone) cannot be restored. The change applies at the next deployment.
+
+Examples:
+  keyloft secrets history DATABASE_URL --project shop --scope production
+  keyloft secrets restore DATABASE_URL --version 3 --project shop --scope production
+  keyloft secrets restore API_URL --version 1 --scope preview --pr 42 --json
+`,
+    )
+    .action(
+      action(async (name: string, o: { project?: string; scope: Scope; version: number; pr?: number; json?: boolean }) => {
+        const project = target(o);
+        checkPr(o);
+        if (!NAME.test(name)) throw new CliError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+        const r = await client()
+          .request<RestoreResult>('POST', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions/${o.version}/restore`, undefined, { query: { pr: o.pr } })
+          .catch((err: unknown) => refusedFor(name, err));
+        if (o.json) return printJson({ project, scope: o.scope, ...(o.pr ? { pr: o.pr } : {}), name, restoredFrom: r.restoredFrom, version: r.version, secret: r.secret });
+        const where = `${project}/${o.scope}${o.pr ? ` (PR ${o.pr})` : ''}`;
+        print(`${name} in ${where}: restored v${r.restoredFrom} as v${r.version}${r.secret.digest ? ` (digest ${r.secret.digest})` : ''}`);
+        print('Changes apply at the next deployment.');
+      }),
+    );
+
+  secrets
+    .command('copy')
+    .description('copy secrets (chosen ones or all) from one scope to another on the server, all or nothing; values are never shown')
+    .argument('[names...]', 'the secrets to copy (default: all of the --from scope)')
+    .addOption(new Option('--from <scope>', 'source scope: production, preview or build').choices(SCOPES).makeOptionMandatory())
+    .addOption(new Option('--to <scope>', 'target scope: production, preview or build').choices(SCOPES).makeOptionMandatory())
+    .addOption(projectOption())
+    .option('--overwrite', 'also replace secrets that already exist in the target scope (default: skip them)')
+    .option('--dry-run', 'only report what would be copied or skipped; write nothing')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+The server opens each value and seals it again for the target scope; no value is
+sent to or shown by the CLI. Prints, per name: copied (added or changed, with the
+digest) or skipped (exists: the target already has it, pass --overwrite; unchanged:
+the target already has the same value). The copy is all or nothing: a name missing
+from the source, or a binary build value going to an app scope, copies nothing.
+Per-pull-request preview overrides are not copied. Changes apply at the next deployment.
+
+Examples:
+  keyloft secrets copy --project shop --from production --to preview --dry-run
+  keyloft secrets copy --project shop --from production --to preview STRIPE_KEY SENTRY_DSN
+  keyloft secrets copy --project shop --from production --to preview --overwrite --json
+`,
+    )
+    .action(
+      action(async (names: string[], o: { project?: string; from: Scope; to: Scope; overwrite?: boolean; dryRun?: boolean; json?: boolean }) => {
+        const project = target(o);
+        if (o.from === o.to) throw new CliError('--from and --to must be different scopes', EXIT_USAGE);
+        names.forEach((n) => {
+          if (!NAME.test(n)) throw new CliError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+        });
+        const unique = [...new Set(names)];
+        const r = await client().request<CopyResult>(
+          'POST',
+          `/projects/${encodeURIComponent(project)}/secrets:copy`,
+          { from: o.from, to: o.to, ...(unique.length > 0 ? { names: unique } : {}), ...(o.overwrite ? { overwrite: true } : {}), ...(o.dryRun ? { dryRun: true } : {}) },
+          { timeoutMs: 300_000 },
+        );
+        if (o.json) return printJson({ project, ...r });
+        const verb = r.dryRun ? 'would copy' : 'copied';
+        for (const c of r.copied) print(paint(`${c.change === 'added' ? '+' : '~'} ${c.name}  ${verb} (${c.change}, digest ${c.digest})`, c.change === 'added' ? 'green' : 'yellow'));
+        for (const s of r.skipped) {
+          print(paint(`= ${s.name}  skipped (${s.reason === 'exists' ? 'exists in the target; --overwrite replaces it' : 'unchanged: the same value is already there'})`, 'dim'));
+        }
+        const route = `${project}/${r.from} → ${r.to}`;
+        const summary = `${r.copied.length} to copy, ${r.skipped.length} skipped`;
+        if (r.dryRun) print(`${route}: ${summary}; dry run: nothing was written`);
+        else if (r.copied.length === 0 && r.skipped.length === 0) print(`${route}: nothing to copy (${r.from} has no secrets)`);
+        else print(`${route}: copied ${plural(r.written, 'secret')}, ${r.skipped.length} skipped${r.written > 0 ? '; changes apply at the next deployment' : ''}`);
       }),
     );
 }

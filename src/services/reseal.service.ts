@@ -1,5 +1,5 @@
 import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
-import { parseScope, type Scope, validateSecretName } from '../domain/rules.js';
+import { parseScope, type Scope, storedScope, validateSecretName } from '../domain/rules.js';
 import { shortDigest } from '../crypto/digest.js';
 import { type Keyring, MissingMasterKeyError, type ValueOpener } from '../crypto/keyring.js';
 import { OpenFailedError } from '../crypto/open.js';
@@ -94,21 +94,24 @@ export function createResealService(deps: Deps) {
     /**
      * Makes an old version current again as a new version (kind `restore`), re-sealed inside
      * the server; audited as `secret.restored` ("restored v3 as v5"). A tombstone cannot be restored.
+     * `pr` (preview only) restores a version of the per-pull-request override for that PR.
      */
-    async restore(actor: Actor, slug: string, scopeIn: string, name: string, versionIn: number): Promise<RestoreResult> {
+    async restore(actor: Actor, slug: string, scopeIn: string, name: string, versionIn: number, pr?: number): Promise<RestoreResult> {
       // Who may act comes first: a deploy key or a viewer learns nothing from input checks.
       const p = await authorizeProject(db, actor, slug, 'member', 'restoring secrets');
-      const scope = parseScope(scopeIn, 'scope');
+      const plain = parseScope(scopeIn, 'scope');
+      const scope = storedScope(plain, pr);
       validateSecretName(name, 'name');
       if (!Number.isInteger(versionIn) || versionIn < 1) throw new ValidationError('version', 'version must be a whole number from 1');
       const row = await sealedVersion(db, p.id, scope, name, versionIn);
-      if (!row) throw new NotFoundError(`version ${versionIn} of ${quote(name)} was not found in ${scope}`, 'version');
+      if (!row) throw new NotFoundError(`version ${versionIn} of ${quote(name)} was not found in ${plain}${pr ? ` (PR ${pr} override)` : ''}`, 'version');
       if (row.kind === 'delete') throw new ValidationError('version', `v${versionIn} of ${name} is a deletion (a tombstone): there is no value to restore`);
       if (row.ciphertext === null) throw new ValidationError('version', `the value of v${versionIn} of ${name} was purged; it cannot be restored`);
       const [value] = await openAll(p.id, [row]);
       try {
         const [w] = await deps.secrets.writeAll(p, scope, [{ name, value: value!, restoredFrom: versionIn }], actor, 'secret.set');
-        const secret = (await deps.secrets.list(actor, slug, scope)).find((s) => s.name === name);
+        // The preview list also holds overrides of the same name: pick the one restored.
+        const secret = (await deps.secrets.list(actor, slug, plain)).find((s) => s.name === name && s.pr === (pr ?? undefined));
         if (!secret) throw new KeyloftError('internal', 'the restored secret is missing from the list');
         return { secret, restoredFrom: versionIn, version: w!.version.version };
       } finally {

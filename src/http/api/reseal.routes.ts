@@ -40,6 +40,7 @@ export const resealRoutes: FastifyPluginAsyncTypebox<ResealRouteOptions> = async
         summary: 'Make an old version current again as a new version; the value is re-sealed on the server and never returned',
         security: bearer,
         params: Type.Object({ slug: Slug, scope: ScopeParam, name: SecretName, version: Type.Integer({ minimum: 1, maximum: 2147483647 }) }),
+        querystring: Type.Object({ pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'preview only: restore a version of the override for pull request N' })) }),
         response: {
           200: Type.Object({ secret: SecretMeta, restoredFrom: Type.Integer(), version: Type.Integer() }),
           ...errors(400, 401, 403, 404, 409, 421),
@@ -49,7 +50,7 @@ export const resealRoutes: FastifyPluginAsyncTypebox<ResealRouteOptions> = async
     async (req) => {
       if (!reseal) throw wrongRole(releaseUrl, 'restore a version');
       const { slug, scope, name, version } = req.params;
-      return reseal.restore(req.actor!, slug, scope, name, version);
+      return reseal.restore(req.actor!, slug, scope, name, version, req.query.pr);
     },
   );
 
