@@ -244,14 +244,11 @@ export class Masker {
 }
 
 /**
- * A Transform stream that masks across chunk boundaries: it holds back at most
- * (longest pattern - 1) bytes at the end of each chunk until more data arrives or the stream ends,
- * and flushes everything on end. Its output equals `maskAll` of the whole input, however the input
- * was split into writes.
+ * The masking Transform shared by both streams: `safeEnd(data)` says up to where the bytes seen
+ * so far can be written out (every match starting before it lies wholly inside `data`); the rest
+ * is held back until more input arrives or the stream ends.
  */
-export function createMaskStream(values: Array<string | Uint8Array>): Transform {
-  const masker = new Masker(values);
-  const holdBack = Math.max(0, masker.maxPatternLength - 1);
+function maskingTransform(masker: Masker, safeEnd: (data: Buffer) => number): Transform {
   // `context` starts at the first byte any future match could start at. Its first `emitted` bytes
   // have already been written out (they ended inside a mask; `inMask` says the output ends with
   // one that a touching match must extend rather than repeat).
@@ -261,9 +258,8 @@ export function createMaskStream(values: Array<string | Uint8Array>): Transform 
 
   const step = (chunk: Buffer, final: boolean): Buffer => {
     const data = context.length === 0 ? Buffer.from(chunk) : Buffer.concat([context, chunk]);
-    // Every match starting before `safe` lies wholly inside `data`; later ones may be incomplete.
-    const safe = final ? data.length : Math.max(0, data.length - holdBack);
     const intervals = masker.findIntervals(data);
+    const safe = final ? data.length : safeEnd(data);
     const parts: Buffer[] = [];
     let pos = emitted;
     for (let k = 0; k < intervals.length; k += 2) {
@@ -302,4 +298,60 @@ export function createMaskStream(values: Array<string | Uint8Array>): Transform 
       callback();
     },
   });
+}
+
+/**
+ * A Transform stream that masks across chunk boundaries: it holds back at most
+ * (longest pattern - 1) bytes at the end of each chunk until more data arrives or the stream ends,
+ * and flushes everything on end. Its output equals `maskAll` of the whole input, however the input
+ * was split into writes.
+ */
+export function createMaskStream(values: Array<string | Uint8Array>): Transform {
+  const masker = new Masker(values);
+  const holdBack = Math.max(0, masker.maxPatternLength - 1);
+  return maskingTransform(masker, (data) => Math.max(0, data.length - holdBack));
+}
+
+/**
+ * Like createMaskStream (same output for the same input, however it is split into
+ * writes), but it holds back only a tail that could still become a secret: the bytes from the
+ * first position whose remainder is a proper prefix of some mask pattern. So a long-running
+ * child's "listening on …" line shows at once instead of waiting for more output, while a value
+ * split across two writes is still masked.
+ */
+export function createLiveMaskStream(values: Array<string | Uint8Array>): Transform {
+  const masker = new Masker(values);
+  const sorted = [...masker.patterns].sort(Buffer.compare);
+  const maxLen = masker.maxPatternLength;
+
+  /**
+   * Whether `tail` is a proper prefix of a pattern: the patterns that extend `tail` sort right
+   * after it, so look at the first pattern strictly greater than `tail`.
+   */
+  const isPatternPrefix = (tail: Buffer): boolean => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (Buffer.compare(sorted[mid]!, tail) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    const p = sorted[lo];
+    return p !== undefined && p.length > tail.length && p.subarray(0, tail.length).equals(tail);
+  };
+
+  // Every pattern is at least MIN_MASK_LENGTH (4) bytes: a position with 4 or more bytes left can
+  // only start one if those 4 bytes begin a pattern, a cheap check before the binary search.
+  const firstFour = new Set<number>(masker.patterns.map((p) => p.readInt32LE(0)));
+
+  /** The first position from which `data` could continue into a match in later input. */
+  const safeEnd = (data: Buffer): number => {
+    for (let p = Math.max(0, data.length - maxLen + 1); p < data.length; p++) {
+      if (p + 4 <= data.length && !firstFour.has(data.readInt32LE(p))) continue;
+      if (isPatternPrefix(data.subarray(p))) return p;
+    }
+    return data.length;
+  };
+
+  return maskingTransform(masker, (data) => (maxLen === 0 ? data.length : safeEnd(data)));
 }

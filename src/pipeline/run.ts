@@ -12,9 +12,9 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable, Transform, Writable } from 'node:stream';
-import { Transform as TransformStream } from 'node:stream';
-import type { TransformCallback } from 'node:stream';
-import { MASK, Masker } from './mask.js';
+import { createLiveMaskStream } from './mask.js';
+
+export { createLiveMaskStream };
 
 /** Exit codes of keyloft's own failures (a child's exit code is passed through unchanged). */
 export const EXIT_USAGE = 1;
@@ -339,92 +339,3 @@ export function pipeMasked(source: Readable, mask: Transform, dest: Writable): v
   mask.pipe(dest, { end: false });
 }
 
-/**
- * Like mask.ts's createMaskStream (same output for the same input, however it is split into
- * writes), but it holds back only a tail that could still become a secret: the bytes from the
- * first position whose remainder is a proper prefix of some mask pattern. So a long-running
- * child's "listening on …" line shows at once instead of waiting for more output, while a value
- * split across two writes is still masked.
- */
-export function createLiveMaskStream(values: Array<string | Uint8Array>): Transform {
-  const masker = new Masker(values);
-  const sorted = [...masker.patterns].sort(Buffer.compare);
-  const maxLen = masker.maxPatternLength;
-
-  /**
-   * Whether `tail` is a proper prefix of a pattern: the patterns that extend `tail` sort right
-   * after it, so look at the first pattern strictly greater than `tail`.
-   */
-  const isPatternPrefix = (tail: Buffer): boolean => {
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (Buffer.compare(sorted[mid]!, tail) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    const p = sorted[lo];
-    return p !== undefined && p.length > tail.length && p.subarray(0, tail.length).equals(tail);
-  };
-
-  // Every pattern is at least MIN_MASK_LENGTH (4) bytes: a position with 4 or more bytes left can
-  // only start one if those 4 bytes begin a pattern, a cheap check before the binary search.
-  const firstFour = new Set<number>(masker.patterns.map((p) => p.readInt32LE(0)));
-
-  /** The first position from which `data` could continue into a match in later input. */
-  const safeEnd = (data: Buffer): number => {
-    for (let p = Math.max(0, data.length - maxLen + 1); p < data.length; p++) {
-      if (p + 4 <= data.length && !firstFour.has(data.readInt32LE(p))) continue;
-      if (isPatternPrefix(data.subarray(p))) return p;
-    }
-    return data.length;
-  };
-
-  const maskBytes = Buffer.from(MASK, 'latin1');
-  let context: Buffer = Buffer.alloc(0);
-  let emitted = 0;
-  let inMask = false;
-
-  const step = (chunk: Buffer, final: boolean): Buffer => {
-    const data = context.length === 0 ? Buffer.from(chunk) : Buffer.concat([context, chunk]);
-    const intervals = masker.findIntervals(data);
-    const safe = final || maxLen === 0 ? data.length : safeEnd(data);
-    const parts: Buffer[] = [];
-    let pos = emitted;
-    for (let k = 0; k < intervals.length; k += 2) {
-      const start = intervals[k]!;
-      const end = intervals[k + 1]!;
-      if (end <= pos) continue;
-      if (start > pos) {
-        if (start >= safe) break;
-        parts.push(data.subarray(pos, start));
-        inMask = false;
-      }
-      if (!inMask) parts.push(maskBytes);
-      inMask = true;
-      pos = end;
-    }
-    if (pos < safe) {
-      parts.push(data.subarray(pos, safe));
-      inMask = false;
-      pos = safe;
-    }
-    context = data.subarray(safe);
-    emitted = pos - safe;
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-  };
-
-  return new TransformStream({
-    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-      const out = step(chunk, false);
-      if (out.length > 0) this.push(out);
-      callback();
-    },
-    flush(callback: TransformCallback): void {
-      const out = step(Buffer.alloc(0), true);
-      if (out.length > 0) this.push(out);
-      context = Buffer.alloc(0);
-      callback();
-    },
-  });
-}
