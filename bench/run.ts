@@ -77,6 +77,8 @@ interface Row {
   unit?: string;
   floorValue?: number;
   target?: string;
+  /** Median server-side time from the access log (`ms` of the "request" lines), when known. */
+  serverMs?: number;
 }
 const rows: Row[] = [];
 const extra: Record<string, unknown> = {};
@@ -89,11 +91,11 @@ function fmt(n: number | undefined, digits = 2): string {
 }
 
 function printTable(): string {
-  const head = ['id', 'workload', 'median ms', 'p95 ms', 'per s', 'floor median ms', 'floor per s', 'ratio', 'target'];
+  const head = ['id', 'workload', 'median ms', 'p95 ms', 'per s', 'server ms', 'floor median ms', 'floor per s', 'ratio', 'target'];
   const body = rows.map((r) => {
     if (r.kind === 'value') {
       const ratio = r.floorValue ? r.value! / r.floorValue : undefined;
-      return [r.id, r.what, `${fmt(r.value)} ${r.unit ?? ''}`.trim(), '', '', r.floorValue !== undefined ? `${fmt(r.floorValue)} ${r.unit ?? ''}`.trim() : '', '', ratio ? `${fmt(ratio)}×` : '', r.target ?? ''];
+      return [r.id, r.what, `${fmt(r.value)} ${r.unit ?? ''}`.trim(), '', '', '', r.floorValue !== undefined ? `${fmt(r.floorValue)} ${r.unit ?? ''}`.trim() : '', '', ratio ? `${fmt(ratio)}×` : '', r.target ?? ''];
     }
     const f = r.figure;
     const fl = r.floor;
@@ -105,6 +107,7 @@ function printTable(): string {
       fmt(f?.median, 3),
       fmt(r.kind === 'throughput' ? f?.p99 : f?.p95, 3) + (r.kind === 'throughput' ? ' (p99)' : ''),
       fmt(f?.perSec, 0),
+      r.serverMs === undefined ? '' : fmt(r.serverMs, 3),
       fmt(fl?.median, 3),
       fmt(fl?.perSec, 0),
       ratio === undefined ? '' : `${fmt(ratio)}×`,
@@ -115,6 +118,22 @@ function printTable(): string {
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }
+
+/** Median `ms` of the server's access-log lines after `from` whose method and path match. */
+function serverTime(c: { server: TestServer }, from: number, method: string, path: RegExp): number | undefined {
+  const ms: number[] = [];
+  for (const line of c.server.output().slice(from).split('\n')) {
+    if (!line.includes('"msg":"request"')) continue;
+    try {
+      const l = JSON.parse(line) as { method?: string; url?: string; ms?: number };
+      if (l.method === method && l.url && path.test(l.url) && typeof l.ms === 'number') ms.push(l.ms);
+    } catch {
+      /* not a log line */
+    }
+  }
+  return ms.length ? median(ms) : undefined;
+}
+const mark = (c: { server: TestServer }) => c.server.output().length;
 
 // ---------------------------------------------------------------- workloads
 interface Ctx {
@@ -154,6 +173,7 @@ async function complete(api: Client, d: { id: string; token: string }): Promise<
 async function w1(c: Ctx): Promise<void> {
   const runs: Run[] = [];
   const floors: Run[] = [];
+  const from = mark(c);
   for (let r = 0; r < RUNS; r++) {
     const slug = `w1-${r}-${randomBytes(3).toString('hex')}`;
     await createProject(c.api, slug);
@@ -164,7 +184,7 @@ async function w1(c: Ctx): Promise<void> {
     floors.push(await timeSeq(W1_N, (i) => c.floor.create(p, 'production', keyName(i), hex64())));
     log(`W1 run ${r + 1}: median ${median(runs.at(-1)!.samples).toFixed(3)} ms, floor ${median(floors.at(-1)!.samples).toFixed(3)} ms`);
   }
-  rows.push({ id: 'W1', what: `create ${W1_N} secrets, one request each`, kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: '≤ 1 ms' });
+  rows.push({ id: 'W1', what: `create ${W1_N} secrets, one request each`, kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: '≤ 1 ms', serverMs: serverTime(c, from, 'PUT', /^\/api\/v1\/projects\/w1-/) });
 }
 
 async function w3(c: Ctx): Promise<void> {
@@ -175,12 +195,13 @@ async function w3(c: Ctx): Promise<void> {
   const p = await c.floor.project(fslug);
   const runs: Run[] = [];
   const floors: Run[] = [];
+  const from = mark(c);
   for (let r = 0; r < RUNS; r++) {
     runs.push(await timeSeq(W3_N, () => c.api.json('PUT', `/api/v1/projects/${slug}/secrets/production/KEY_0001`, { value: hex64() }, [200])));
     floors.push(await timeSeq(W3_N, () => c.floor.overwrite(p, 'production', 'KEY_0001', hex64())));
     log(`W3 run ${r + 1}: median ${median(runs.at(-1)!.samples).toFixed(3)} ms, floor ${median(floors.at(-1)!.samples).toFixed(3)} ms`);
   }
-  rows.push({ id: 'W3', what: `overwrite one secret ${W3_N} times`, kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: '≤ 1 ms' });
+  rows.push({ id: 'W3', what: `overwrite one secret ${W3_N} times`, kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: '≤ 1 ms', serverMs: serverTime(c, from, 'PUT', /^\/api\/v1\/projects\/w3-/) });
 }
 
 /** W2 (start + fetch; the completion that follows is not timed) and W2' (fetch alone on a running deployment), for a project of `n` secrets. */
@@ -235,6 +256,7 @@ async function w5(c: Ctx, slug: string, prefix = ''): Promise<Row> {
   const pid = (await c.floor.project(slug)).id;
   const runs: Run[] = [];
   const floors: Run[] = [];
+  const from = mark(c);
   for (let r = 0; r < RUNS; r++) {
     runs.push(
       await timeSeq(W5_REPS, async () => {
@@ -245,7 +267,7 @@ async function w5(c: Ctx, slug: string, prefix = ''): Promise<Row> {
     floors.push(await timeSeq(W5_REPS, () => c.floor.list(pid, 'production')));
     log(`${prefix}W5 run ${r + 1}: median ${median(runs.at(-1)!.samples).toFixed(3)} ms, floor ${median(floors.at(-1)!.samples).toFixed(3)} ms`);
   }
-  const row: Row = { id: `${prefix}W5`, what: 'list metadata of 1,000 secrets', kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: prefix ? '≤ 1.2× W5' : '≤ 5 ms' };
+  const row: Row = { id: `${prefix}W5`, what: 'list metadata of 1,000 secrets', kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: prefix ? '≤ 1.2× W5' : '≤ 5 ms', serverMs: serverTime(c, from, 'GET', new RegExp(`^/api/v1/projects/${slug}/secrets$`)) };
   rows.push(row);
   return row;
 }
@@ -254,6 +276,7 @@ async function w4(c: Ctx, slug: string): Promise<void> {
   const d = await startDeployment(c.api, slug);
   await fetchSecrets(c.api, d, 100);
   const client = new Client(c.server.url, d.token, W4_CLIENTS);
+  const from = mark(c);
   const samples: number[] = [];
   const end = performance.now() + W4_SECONDS * 1000;
   const t0 = performance.now();
@@ -292,7 +315,7 @@ async function w4(c: Ctx, slug: string): Promise<void> {
   const fig: Summary = { median: median(samples), p95: quantile(samples, 0.95), p99: quantile(samples, 0.99), perSec: (samples.length * 1000) / wall, n: samples.length, runs: 1 };
   const flo: Summary = { median: median(fs), p95: quantile(fs, 0.95), p99: quantile(fs, 0.99), perSec: (fs.length * 1000) / fwall, n: fs.length, runs: 1 };
   log(`W4: ${fig.perSec.toFixed(0)} req/s, p50 ${fig.median.toFixed(2)} ms, p99 ${fig.p99.toFixed(2)} ms; floor ${flo.perSec.toFixed(0)}/s; RSS ${mem.rss.toFixed(1)} MB (peak ${mem.hwm.toFixed(1)})`);
-  rows.push({ id: 'W4', what: `${W4_CLIENTS} clients × ${W4_SECONDS} s, fetch of 100 values`, kind: 'throughput', figure: fig, floor: flo, target: '≥ 2,500 req/s' });
+  rows.push({ id: 'W4', what: `${W4_CLIENTS} clients × ${W4_SECONDS} s, fetch of 100 values`, kind: 'throughput', figure: fig, floor: flo, target: '≥ 2,500 req/s', serverMs: serverTime(c, from, 'GET', /^\/api\/v1\/deployments\/[^/]+\/secrets$/) });
   rows.push({ id: 'RSS W4', what: 'resident memory at the end of W4 (peak)', kind: 'value', value: mem.rss, unit: `MB (peak ${mem.hwm.toFixed(0)})`, figure: undefined, floor: undefined, target: '≤ 160 MB' });
 }
 
