@@ -24,6 +24,8 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly sessionTtlHours: number;
   readonly bodyLimitBytes: number;
+  /** After SIGTERM: how long /readyz answers 503 while requests are still served, before the server closes. */
+  readonly shutdownGraceMs: number;
   /** Whether GET /metrics (Prometheus text format, no auth) is served. */
   readonly metrics: boolean;
 }
@@ -135,6 +137,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     publicUrl: url(e, 'KEYLOFT_PUBLIC_URL', problems),
     trustProxy: trust === 'true',
     sessionTtlHours: int(e, 'KEYLOFT_SESSION_TTL_HOURS', 12, 1, 24 * 30, problems),
+    shutdownGraceMs: int(e, 'KEYLOFT_SHUTDOWN_GRACE_MS', 0, 0, 120_000, problems),
     bodyLimitBytes: int(e, 'KEYLOFT_BODY_LIMIT_BYTES', 1024 * 1024, 64 * 1024 + 1024, 64 * 1024 * 1024, problems),
     metrics: metrics === 'true',
   };

@@ -11,6 +11,8 @@ export interface Running {
   app: FastifyInstance;
   url: string;
   services: Services;
+  /** Starts a shutdown: /readyz answers 503 from now on; requests are still served. */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -29,7 +31,8 @@ export async function startServer(config: Config, out: { print: (line: string) =
     }
     const services = createServices(database.db, config);
     const extras = await modules({ config, services, keyring });
-    const app = await buildApp({ config, services, extraApi: extras.api, web: extras.web, keysReady: () => config.role === 'api' || !!keyring, ...(database.poolStats ? { poolStats: database.poolStats } : {}) });
+    let draining = false;
+    const app = await buildApp({ config, services, extraApi: extras.api, web: extras.web, keysReady: () => config.role === 'api' || !!keyring, draining: () => draining, ...(database.poolStats ? { poolStats: database.poolStats } : {}) });
     await app.listen({ port: config.port, host: config.host });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -47,6 +50,9 @@ export async function startServer(config: Config, out: { print: (line: string) =
       app,
       url,
       services,
+      drain: () => {
+        draining = true;
+      },
       close: async () => {
         await app.close();
         await database.close();
@@ -86,9 +92,10 @@ export async function serveCommand(opts: { role?: string; port?: string; host?: 
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    running.app.log.info({ signal }, 'shutting down: draining requests');
-    running
-      .close()
+    running.app.log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining requests');
+    running.drain();
+    new Promise((r) => setTimeout(r, config.shutdownGraceMs))
+      .then(() => running.close())
       .then(() => process.exit(0))
       .catch(() => process.exit(1));
   };

@@ -42,6 +42,8 @@ export interface AppOptions {
   web?: (app: FastifyInstance) => Promise<void>;
   /** Readiness: whether the keys this role needs are loaded. */
   keysReady: () => boolean;
+  /** True once a shutdown has begun: readiness fails so a load balancer stops sending. */
+  draining?: () => boolean;
   /** Where log lines go (tests capture them); defaults to stdout. */
   logStream?: NodeJS.WritableStream;
   /** PostgreSQL connection-pool use, for /metrics. */
@@ -151,6 +153,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       return reply.status(503).send({ status: 'unavailable', reason: 'database unreachable' });
     }
     if (!opts.keysReady()) return reply.status(503).send({ status: 'unavailable', reason: 'keys not loaded' });
+    if (opts.draining?.()) return reply.status(503).send({ status: 'unavailable', reason: 'shutting down' });
     return { status: 'ready', role: config.role };
   });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
