@@ -106,10 +106,10 @@ function printTable(): string {
       r.what,
       fmt(f?.median, 3),
       fmt(r.kind === 'throughput' ? f?.p99 : f?.p95, 3) + (r.kind === 'throughput' ? ' (p99)' : ''),
-      fmt(f?.perSec, 0),
+      r.id === 'start' ? '' : fmt(f?.perSec, 0),
       r.serverMs === undefined ? '' : fmt(r.serverMs, 3),
       fmt(fl?.median, 3),
-      fmt(fl?.perSec, 0),
+      r.id === 'start' ? '' : fmt(fl?.perSec, 0),
       ratio === undefined ? '' : `${fmt(ratio)}×`,
       r.target ?? '',
     ];
@@ -382,12 +382,11 @@ function startWithNodeArgs(store: TestStore, nodeArgs: string[], env: Record<str
   let out = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return new Promise((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString('utf8');
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    const onData = () => {
       const m = /keyloft \w+ listening on (http:\/\/\S+)/.exec(out);
       if (!m) return;
       child.stdout!.off('data', onData);
-      child.stdout!.resume();
       resolve({
         url: m[1]!,
         store,
