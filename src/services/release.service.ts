@@ -63,7 +63,12 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
     }
   }
 
-  async function releaseJson(actor: Actor, deploymentId: string): Promise<Buffer> {
+  /** Counts of a release from its audit detail (names, never values). */
+  function countsOf(detail: Record<string, unknown>): { runtime: number; build: number } {
+    return { runtime: (detail.runtime as unknown[]).length, build: (detail.build as unknown[]).length };
+  }
+
+  async function releaseJson(actor: Actor, deploymentId: string): Promise<ReleasedJson> {
     // Built only when thrown: an Error captures a stack trace, which costs on every hit.
     const notFound = () => new NotFoundError('deployment not found, or this token is not for it', 'id');
     if (actor.kind !== 'deployment' || actor.deploymentId !== deploymentId) throw notFound();
@@ -73,7 +78,7 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
     const hit = cache.get(deploymentId, now);
     if (hit && hit.projectId === actor.projectId) {
       await audit.write({ at: now, projectId: hit.projectId, actor: actorLabel(actor), actorIp: actor.ip, action: 'deployment.released', detail: hit.detail });
-      return Buffer.from(hit.body);
+      return { body: Buffer.from(hit.body), ...countsOf(hit.detail) };
     }
     const d = await findDeployment(db, deploymentId);
     if (!d || d.project_id !== actor.projectId) throw notFound();
@@ -116,7 +121,7 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
     await audit.write({ at: now, projectId: d.project_id, actor: actorLabel(actor), actorIp: actor.ip, action: 'deployment.released', detail });
     const copy = Buffer.from(body);
     if (!cache.set(deploymentId, { projectId: d.project_id, expiresAt: d.expires_at, detail, body })) body.fill(0);
-    return copy;
+    return { body: copy, runtime: detail.runtime.length, build: detail.build.length };
   }
 
   return {
@@ -127,7 +132,7 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
     releaseJson,
     /** The same, parsed. */
     async release(actor: Actor, deploymentId: string): Promise<Released> {
-      const body = await releaseJson(actor, deploymentId);
+      const { body } = await releaseJson(actor, deploymentId);
       try {
         return JSON.parse(body.toString('utf8')) as Released;
       } finally {
@@ -148,3 +153,10 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
 }
 
 export type ReleaseService = ReturnType<typeof createReleaseService>;
+
+/** A release body (a buffer the caller zeroes once sent) and how many values of each kind it holds. */
+export interface ReleasedJson {
+  body: Buffer;
+  runtime: number;
+  build: number;
+}

@@ -211,7 +211,8 @@ export const releaseRoutes: FastifyPluginAsyncTypebox<ReleaseRouteOptions> = asy
         );
       }
       // The body is built from the opened bytes (no value in a JavaScript string) and zeroed once sent.
-      const body = await release.releaseJson(req.actor!, req.params.id);
+      const { body, runtime, build } = await release.releaseJson(req.actor!, req.params.id);
+      req.releasedCounts = { runtime, build };
       reply.raw.once('close', () => body.fill(0));
       return reply.type('application/json; charset=utf-8').send(body as never); // sent as is, not re-serialised
     },

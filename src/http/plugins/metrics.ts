@@ -1,13 +1,19 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { readFileSync } from 'node:fs';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the release route: how many values of each kind this reply hands out. */
+    releasedCounts: { runtime: number; build: number } | null;
+  }
+}
+
 /**
  * Prometheus metrics, hand-written in the text exposition format (version 0.0.4): a few
  * counters, one histogram and some gauges do not justify a dependency. Labels are the route
  * pattern (`/api/v1/projects/:slug/secrets`), never the raw URL, so no slug, name or token
  * reaches a label and the series stay bounded; unmatched requests share `route="unmatched"`.
- * No body is read, except that the release route's reply is walked to count its members
- * (structure only: no value is decoded or copied).
+ * No body is read: the release route records its counts on the request.
  */
 
 /** The pool snapshot a PostgreSQL store offers (structurally the store's PoolStats). */
@@ -35,8 +41,6 @@ function packageVersion(): string {
 /** Latency buckets in seconds. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-/** The route that hands a deployment its values (counted as releases). */
-export const RELEASE_ROUTE = '/api/v1/deployments/:id/secrets';
 
 type Labels = Record<string, string>;
 
@@ -107,56 +111,6 @@ class Histogram {
 function gauge(out: string[], name: string, help: string, rows: Array<[Labels, number]>): void {
   out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
   for (const [labels, value] of rows) out.push(`${name}${labelText(labels)} ${num(value)}`);
-}
-
-/**
- * Counts the members of the `runtime` and `build` objects of a release body
- * (`{"runtime":{NAME:"…",…},"build":{…}}`) by walking its JSON structure: the colons at depth 2
- * outside strings. Only the two top-level key names are ever read as text.
- */
-export function countReleased(body: string | Uint8Array): { runtime: number; build: number } | undefined {
-  const at = typeof body === 'string' ? (i: number) => body.charCodeAt(i) : (i: number) => body[i]!;
-  const counts = { runtime: 0, build: 0 };
-  let depth = 0;
-  let inString = false;
-  let escaped = false;
-  let expectKey = false;
-  let keyStart = -1;
-  let section: 'runtime' | 'build' | undefined;
-  for (let i = 0; i < body.length; i++) {
-    const c = at(i);
-    if (inString) {
-      if (escaped) escaped = false;
-      else if (c === 0x5c) escaped = true;
-      else if (c === 0x22) {
-        inString = false;
-        if (keyStart >= 0) {
-          let name = '';
-          for (let j = keyStart; j < i && j - keyStart < 8; j++) name += String.fromCharCode(at(j));
-          section = name === 'runtime' || name === 'build' ? name : undefined;
-          keyStart = -1;
-        }
-      }
-      continue;
-    }
-    if (c === 0x22) {
-      inString = true;
-      if (depth === 1 && expectKey) {
-        keyStart = i + 1;
-        expectKey = false;
-      }
-    } else if (c === 0x7b) {
-      depth++;
-      if (depth === 1) expectKey = true;
-    } else if (c === 0x7d) {
-      depth--;
-    } else if (c === 0x2c) {
-      if (depth === 1) expectKey = true;
-    } else if (c === 0x3a && depth === 2 && section) {
-      counts[section]++;
-    }
-  }
-  return depth === 0 ? counts : undefined;
 }
 
 /** The route pattern of a request (with its prefix), or `unmatched` for a 404 without a route. */
@@ -233,16 +187,14 @@ export function registerMetrics(app: FastifyInstance, opts: MetricsOptions & { e
     (req as Timed)[started] = process.hrtime.bigint();
   });
 
-  // Count the values of a release from the reply body as it is sent (a string or the release
-  // path's own buffer), by structure only: no value is decoded or copied.
+  // The release route records how many values it handed out (counts only; the body is not read).
+  app.decorateRequest('releasedCounts', null);
   app.addHook('onSend', async (req, reply, payload: unknown) => {
-    if (reply.statusCode === 200 && req.method === 'GET' && routeOf(req) === RELEASE_ROUTE) {
-      const counts = typeof payload === 'string' || payload instanceof Uint8Array ? countReleased(payload) : undefined;
+    const counts = req.releasedCounts;
+    if (counts && reply.statusCode === 200) {
       metrics.releases.inc();
-      if (counts) {
-        metrics.releasedValues.inc({ kind: 'runtime' }, counts.runtime);
-        metrics.releasedValues.inc({ kind: 'build' }, counts.build);
-      }
+      metrics.releasedValues.inc({ kind: 'runtime' }, counts.runtime);
+      metrics.releasedValues.inc({ kind: 'build' }, counts.build);
     }
     return payload;
   });
