@@ -3,6 +3,7 @@
  * and local errors name the secret and the argument, never its value.
  */
 import { readFileSync } from 'node:fs';
+import type { SecretMeta } from '../services/secrets.service.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { action, CliError, EXIT_USAGE } from './http-client.js';
 import { resolveProject } from './link.js';
@@ -16,20 +17,8 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LARGE_IMPORT_BYTES = 256 * 1024;
 const LARGE_IMPORT_LINES = 1000;
 
-export interface SecretMeta {
-  name: string;
-  scope: Scope;
-  version: number;
-  digest: string | null;
-  size: number | null;
-  updatedAt: string;
-  updatedBy: string;
-  deleted: boolean;
-  status: 'deployed' | 'pending' | 'pending_removal';
-  applied?: { count: number; of: number };
-  /** A per-pull-request preview override: the pull request it is for. */
-  pr?: number;
-}
+/** The API's secret metadata (the same type the server answers with; a type-only import). */
+export type { SecretMeta };
 
 interface VersionMeta {
   version: number;
