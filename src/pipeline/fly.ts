@@ -219,6 +219,14 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
       code = staged.code;
       if (code !== 0 && !received) log(`flyctl secrets import failed (exit ${code}); not deploying`);
     }
+    // Secrets deleted in keyloft since this app's last succeeded deployment: unset them on Fly too (names only).
+    const removed = (started.pinned.removed ?? []).filter((n) => !(n in released.runtime));
+    if (code === 0 && !received && removed.length > 0) {
+      log(`unsetting ${removed.length} deleted secret(s) on ${app}: ${removed.join(', ')}`);
+      const unset = await runFlyctl({ ...common, args: ['secrets', 'unset', '--app', app, '--stage', ...removed] });
+      code = unset.code;
+      if (code !== 0 && !received) log(`flyctl secrets unset failed (exit ${code}); not deploying`);
+    }
     if (code === 0 && !received) {
       const buildNames = Object.keys(released.build);
       log(`flyctl deploy --app ${app}${buildNames.length > 0 ? ` with build secret(s) ${buildNames.join(', ')}` : ''}`);

@@ -138,7 +138,7 @@ export interface StartedDeployment {
   expiresAt: string;
   deployment: { id: string; environment: 'production' | 'preview'; pr: number | null; ref: string | null; status: string };
   project: { slug: string; flyApp: string; flyPreviewPattern: string; app: string };
-  pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }> };
+  pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }>; removed?: string[] };
 }
 
 export interface StartRequest {

@@ -12,6 +12,7 @@ import {
   finishDeployment,
   insertDeployment,
   insertPins,
+  lastSucceededDeployments,
   listDeployments,
   openPreview,
   pinsWithNames,
@@ -42,6 +43,8 @@ export interface Pinned {
   build: Array<{ name: string; version: number }>;
   /** Preview deployments at start: production secrets with no preview value, left out (never a production value). */
   absent?: string[];
+  /** At start: runtime secrets the previous succeeded deployment of this app had and this one does not (deleted since), to unset on the platform. */
+  removed?: string[];
 }
 
 /** What changed since the previous succeeded deployment of the same environment (and PR): names and short digests only. */
@@ -177,6 +180,12 @@ export function createDeploymentsService(deps: Deps) {
         const runtimeNames = new Set(current.filter((s) => s.scope !== 'build').map((s) => s.name));
         const absent =
           environment === 'preview' ? [...new Set((await currentSecretsForPinning(trx, project.id, ['production'])).map((s) => s.name))].filter((n) => !runtimeNames.has(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : undefined;
+        // What the app's previous succeeded deployment had that this one has not: the pipeline unsets those on the platform.
+        const last = await lastSucceededDeployments(trx, project.id, pr !== null ? [pr] : []);
+        const previousId = pr !== null ? last.previews.get(pr) : last.production;
+        const removed = previousId
+          ? [...new Set((await pinsWithNames(trx, previousId)).filter((p) => p.kind === 'runtime' && !runtimeNames.has(p.name)).map((p) => p.name))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+          : [];
         const row: DeploymentRow = {
           id,
           project_id: project.id,
@@ -207,6 +216,7 @@ export function createDeploymentsService(deps: Deps) {
           runtime: current.filter((s) => s.scope !== 'build').map((s) => ({ name: s.name, version: s.current_version, ...(overridePr(s.scope) !== null ? { override: true } : {}) })),
           build: current.filter((s) => s.scope === 'build').map((s) => ({ name: s.name, version: s.current_version })),
           ...(absent ? { absent } : {}),
+          ...(removed.length > 0 ? { removed } : {}),
         };
       });
       const deployment = toDeployment({

@@ -186,7 +186,8 @@ for (const d of await dialects()) {
       assert.equal(await status(slug, 'production', 'GONE'), 'pending_removal');
       // The next deployment does not pin it; once it succeeds, the secret is gone from the list.
       const next = await start(slug, 'production');
-      assert.deepEqual(next.pinned, { runtime: [{ name: 'KEEP', version: 1 }], build: [] });
+      // …and names it as removed since the last succeeded deployment, so the pipeline unsets it on the platform.
+      assert.deepEqual(next.pinned, { runtime: [{ name: 'KEEP', version: 1 }], build: [], removed: ['GONE'] });
       assert.deepEqual(await release(next), { runtime: { KEEP: 'k' }, build: {} });
       assert.equal(await status(slug, 'production', 'GONE'), 'pending_removal');
       await complete(next, 'succeeded');

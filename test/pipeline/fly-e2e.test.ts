@@ -215,4 +215,31 @@ describe('keyloft deploy fly (end to end, stand-in flyctl)', () => {
     assert.equal(body.project.app, `${slug}-pr-7`);
     assert.equal(body.url, server.url);
   });
+
+  test('a secret deleted since the last succeeded deployment is unset on Fly (by name, staged) before the deploy', async () => {
+    const temp = `temp-${hex()}`;
+    assert.equal((await api.put(`/api/v1/projects/${slug}/secrets/production/TEMP_FLAG`, { value: temp })).status, 201);
+    const first = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], env()).done;
+    assert.equal(first.code, 0, first.stderr);
+    assert.ok(!calls().some((c) => c.argv[1] === 'unset'), 'nothing to unset while the secret exists');
+    assert.equal((await api.delete(`/api/v1/projects/${slug}/secrets/production/TEMP_FLAG`)).status, 200);
+    rmSync(log, { force: true });
+
+    const second = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], env()).done;
+    assert.equal(second.code, 0, second.stderr);
+    const [imp, unset, dep, ...rest] = calls();
+    assert.equal(rest.length, 0);
+    assert.deepEqual(imp!.argv, ['secrets', 'import', '--app', flyApp, '--stage']);
+    assert.ok(!imp!.stdin.includes('TEMP_FLAG='), 'the deleted secret is not staged again');
+    assert.deepEqual(unset!.argv, ['secrets', 'unset', '--app', flyApp, '--stage', 'TEMP_FLAG']);
+    assert.equal(dep!.argv[0], 'deploy');
+    assert.ok(!second.stdout.includes(temp) && !second.stderr.includes(temp));
+    const list = await api.get(`/api/v1/projects/${slug}/secrets?scope=production`);
+    assert.ok(!list.body.secrets.some((s: { name: string }) => s.name === 'TEMP_FLAG'), 'gone from the list after the succeeded deployment');
+
+    rmSync(log, { force: true });
+    const third = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], env()).done;
+    assert.equal(third.code, 0, third.stderr);
+    assert.ok(!calls().some((c) => c.argv[1] === 'unset'), 'unset once, not on every deployment');
+  });
 });

@@ -22,6 +22,7 @@ const Pinned = Type.Object({
   runtime: PinList,
   build: PinList,
   absent: Type.Optional(Type.Array(Type.String(), { description: 'preview, at start: production secrets with no preview value (left out, never a production value)' })),
+  removed: Type.Optional(Type.Array(Type.String(), { description: 'at start: runtime secrets the previous succeeded deployment of this app had and this one has not (deleted since): unset them on the platform' })),
 });
 const DeployKey = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), createdBy: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]) });
 const DeploymentId = Type.String({ minLength: 1, maxLength: 64 });
