@@ -1,5 +1,6 @@
 import type { ApiTokenInfo } from '../../../services/users.service.js';
-import { Csrf, Document, EmptyState, ErrorSummary, Field, type FormErrors, type PageCtx, RelTime } from '../ui.js';
+import { CredentialsTable, TokenBox } from '../components.js';
+import { Csrf, Document, EmptyState, ErrorSummary, Field, type FormErrors, type PageCtx } from '../ui.js';
 
 export function TokensPage(p: { ctx: PageCtx; tokens: ApiTokenInfo[]; created?: { name: string; token: string }; name?: string; errors?: FormErrors }) {
   const e = p.errors?.fields ?? {};
@@ -25,12 +26,7 @@ export function TokensPage(p: { ctx: PageCtx; tokens: ApiTokenInfo[]; created?: 
             <div class="card-body stack">
               <div class="field">
                 <label for="new-token">Your new API token</label>
-                <div class="token-box">
-                  <input id="new-token" type="text" readOnly value={p.created.token} class="input-mono" autocomplete="off" spellcheck={false} />
-                  <button class="btn btn-primary" type="button" data-copy-target="new-token" hidden>
-                    Copy
-                  </button>
-                </div>
+                <TokenBox id="new-token" value={p.created.token} />
               </div>
               <p class="hint">
                 Use it with <code>keyloft login --url URL --token TOKEN</code> or <code>KEYLOFT_TOKEN</code>.
@@ -68,38 +64,15 @@ export function TokensPage(p: { ctx: PageCtx; tokens: ApiTokenInfo[]; created?: 
               <p>Create one to use the CLI.</p>
             </EmptyState>
           ) : (
-            <div class="table-wrap">
-              <table class="responsive">
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">Last used</th>
-                    <th scope="col">
-                      <span class="sr-only">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {p.tokens.map((t) => (
-                    <tr>
-                      <td class="primary" data-label="Name">
-                        <strong>{t.name}</strong>
-                      </td>
-                      <td data-label="Created">
-                        <RelTime iso={t.createdAt} now={p.ctx.now} />
-                      </td>
-                      <td data-label="Last used">{t.lastUsedAt ? <RelTime iso={t.lastUsedAt} now={p.ctx.now} /> : <span class="muted">never</span>}</td>
-                      <td class="actions">
-                        <a class="btn btn-sm btn-danger-ghost" href={`/account/tokens/${encodeURIComponent(t.id)}/revoke`} aria-label={`Revoke ${t.name}`}>
-                          Revoke
-                        </a>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <CredentialsTable
+              rows={p.tokens}
+              now={p.ctx.now}
+              action={(t) => (
+                <a class="btn btn-sm btn-danger-ghost" href={`/account/tokens/${encodeURIComponent(t.id)}/revoke`} aria-label={`Revoke ${t.name}`}>
+                  Revoke
+                </a>
+              )}
+            />
           )}
         </section>
       </div>

@@ -1,6 +1,7 @@
 import type { Project } from '../../../services/projects.service.js';
 import type { CopyResult } from '../../../services/reseal.service.js';
 import type { ImportChange } from '../../../services/secrets.service.js';
+import { DataTable } from '../components.js';
 import { Badge, Csrf, EmptyState, type PageCtx, ScopeBadge } from '../ui.js';
 import { Head, type SecretsMode, SettingsShell, settingsHref } from './settings.js';
 
@@ -29,43 +30,32 @@ export function CopyReviewPage(p: { ctx: PageCtx; project: Project; result: Copy
             <p>There is nothing to copy.</p>
           </EmptyState>
         ) : (
-          <div class="table-wrap">
-            <table class="responsive">
-              <thead>
-                <tr>
-                  <th scope="col">Key</th>
-                  <th scope="col">Result</th>
-                  <th scope="col">Digest</th>
-                </tr>
-              </thead>
-              <tbody>
-                {r.copied.map((c) => (
-                  <tr>
-                    <td class="primary" data-label="Key">
-                      <span class="key">{c.name}</span>
-                    </td>
-                    <td data-label="Result">{c.change === 'added' ? <Badge tone="green">will be added</Badge> : <Badge tone="amber">will be overwritten</Badge>}</td>
-                    <td data-label="Digest">
-                      <span class="digest">{c.digest}</span>
-                    </td>
-                  </tr>
-                ))}
-                {r.skipped.map((s) => (
-                  <tr>
-                    <td class="primary" data-label="Key">
-                      <span class="key">{s.name}</span>
-                    </td>
-                    <td data-label="Result">
-                      <Badge tone="gray">{s.reason === 'exists' ? 'skipped: exists in target' : 'skipped: same value'}</Badge>
-                    </td>
-                    <td data-label="Digest">
-                      <span class="muted">—</span>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={['Key', 'Result', 'Digest']}>
+            {r.copied.map((c) => (
+              <tr>
+                <td class="primary" data-label="Key">
+                  <span class="key">{c.name}</span>
+                </td>
+                <td data-label="Result">{c.change === 'added' ? <Badge tone="green">will be added</Badge> : <Badge tone="amber">will be overwritten</Badge>}</td>
+                <td data-label="Digest">
+                  <span class="digest">{c.digest}</span>
+                </td>
+              </tr>
+            ))}
+            {r.skipped.map((s) => (
+              <tr>
+                <td class="primary" data-label="Key">
+                  <span class="key">{s.name}</span>
+                </td>
+                <td data-label="Result">
+                  <Badge tone="gray">{s.reason === 'exists' ? 'skipped: exists in target' : 'skipped: same value'}</Badge>
+                </td>
+                <td data-label="Digest">
+                  <span class="muted">—</span>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
         <form method="post" action={settingsHref(project.slug, 'copy')} class="card-foot">
           <Csrf ctx={p.ctx} />
@@ -121,38 +111,27 @@ export function ImportReviewPage(p: { ctx: PageCtx; project: Project; mode: Secr
             {n('added')} added, {n('changed')} changed, {n('unchanged')} unchanged{p.replace ? `, ${n('removed')} removed` : ''}
           </h2>
         </div>
-        <div class="table-wrap">
-          <table class="responsive">
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Change</th>
-                <th scope="col">Digest</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((c) => (
-                <tr>
-                  <td class="primary" data-label="Key">
-                    <span class="key">{c.name}</span>
-                  </td>
-                  <td data-label="Change">
-                    <Badge tone={CHANGE_LABEL[c.change].tone}>{CHANGE_LABEL[c.change].text}</Badge>
-                  </td>
-                  <td data-label="Digest">
-                    {c.change === 'changed' ? (
-                      <>
-                        <span class="digest">{c.digestBefore}</span> → <span class="digest">{c.digestAfter}</span>
-                      </>
-                    ) : (
-                      <span class="digest">{c.change === 'removed' ? c.digestBefore : c.digestAfter}</span>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['Key', 'Change', 'Digest']}>
+          {shown.map((c) => (
+            <tr>
+              <td class="primary" data-label="Key">
+                <span class="key">{c.name}</span>
+              </td>
+              <td data-label="Change">
+                <Badge tone={CHANGE_LABEL[c.change].tone}>{CHANGE_LABEL[c.change].text}</Badge>
+              </td>
+              <td data-label="Digest">
+                {c.change === 'changed' ? (
+                  <>
+                    <span class="digest">{c.digestBefore}</span> → <span class="digest">{c.digestAfter}</span>
+                  </>
+                ) : (
+                  <span class="digest">{c.change === 'removed' ? c.digestBefore : c.digestAfter}</span>
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
         {!p.replace && notInFile.length > 0 ? (
           <div class="card-body">
             <p class="muted">

@@ -5,3 +5,5 @@ export * from './settings/secrets.js';
 export * from './settings/history.js';
 export * from './settings/members.js';
 export * from './settings/audit.js';
+export * from './settings/copy.js';
+export * from './settings/delete.js';

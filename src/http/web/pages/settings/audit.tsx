@@ -1,5 +1,6 @@
 import type { AuditEvent } from '../../../../services/audit.service.js';
 import type { Project } from '../../../../services/projects.service.js';
+import { DataTable } from '../../components.js';
 import {
   Badge,
   EmptyState,
@@ -81,51 +82,38 @@ export function AuditPage(p: {
             <p>{p.filter.action || p.filter.name ? 'Nothing matches these filters.' : 'Nothing has happened in this project yet.'}</p>
           </EmptyState>
         ) : (
-          <div class="table-wrap">
-            <table class="responsive">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Target</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">Details</th>
-                </tr>
-              </thead>
-              <tbody>
-                {p.events.map((e) => (
-                  <tr>
-                    <td class="primary" data-label="When">
-                      <RelTime iso={e.at} now={p.ctx.now} />
-                    </td>
-                    <td data-label="Action">
-                      <Badge tone={e.action.includes('deleted') || e.action.includes('removed') || e.action.includes('failed') ? 'red' : e.action.startsWith('secret.') ? 'blue' : 'gray'}>
-                        {e.action}
-                      </Badge>
-                    </td>
-                    <td data-label="Target">
-                      {e.name ? (
-                        <span>
-                          <span class="key">{e.name}</span>
-                          {e.scope ? <span class="muted"> ({e.scope})</span> : null}
-                          {e.version !== null ? <span class="muted"> v{e.version}</span> : null}
-                        </span>
-                      ) : (
-                        <span class="muted">—</span>
-                      )}
-                    </td>
-                    <td data-label="Actor">
-                      {e.actor}
-                      {e.ip ? <span class="who">{e.ip}</span> : null}
-                    </td>
-                    <td data-label="Details" class="detail">
-                      {describe(e) || '—'}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={['When', 'Action', 'Target', 'Actor', 'Details']}>
+            {p.events.map((e) => (
+              <tr>
+                <td class="primary" data-label="When">
+                  <RelTime iso={e.at} now={p.ctx.now} />
+                </td>
+                <td data-label="Action">
+                  <Badge tone={e.action.includes('deleted') || e.action.includes('removed') || e.action.includes('failed') ? 'red' : e.action.startsWith('secret.') ? 'blue' : 'gray'}>
+                    {e.action}
+                  </Badge>
+                </td>
+                <td data-label="Target">
+                  {e.name ? (
+                    <span>
+                      <span class="key">{e.name}</span>
+                      {e.scope ? <span class="muted"> ({e.scope})</span> : null}
+                      {e.version !== null ? <span class="muted"> v{e.version}</span> : null}
+                    </span>
+                  ) : (
+                    <span class="muted">—</span>
+                  )}
+                </td>
+                <td data-label="Actor">
+                  {e.actor}
+                  {e.ip ? <span class="who">{e.ip}</span> : null}
+                </td>
+                <td data-label="Details" class="detail">
+                  {describe(e) || '—'}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
         <div class="card-foot pager">
           {p.isFirstPage ? <span class="muted">Newest events</span> : <a href={qs({})}>← Newest</a>}

@@ -1,13 +1,7 @@
 import type { DeployKeyInfo } from '../../../../services/deploy-keys.service.js';
 import type { Project } from '../../../../services/projects.service.js';
-import {
-  Csrf,
-  ErrorSummary,
-  Field,
-  type FormErrors,
-  type PageCtx,
-  RelTime,
-} from '../../ui.js';
+import { CredentialsTable, TokenBox } from '../../components.js';
+import { Csrf, ErrorSummary, Field, type FormErrors, type PageCtx } from '../../ui.js';
 import { projectHref } from '../projects.js';
 import { settingsHref, SettingsShell, Head } from './shell.js';
 
@@ -128,51 +122,21 @@ function DeployKeys(p: { ctx: PageCtx; project: Project; keys: DeployKeyInfo[]; 
         <div class="card-body stack">
           <div class="field">
             <label for="new-deploy-key">New deploy key “{p.created.name}” — copy it now, it is shown only this once</label>
-            <div class="token-box">
-              <input id="new-deploy-key" type="text" readOnly value={p.created.token} class="input-mono" autocomplete="off" spellcheck={false} />
-              <button class="btn btn-primary" type="button" data-copy-target="new-deploy-key" hidden>
-                Copy
-              </button>
-            </div>
+            <TokenBox id="new-deploy-key" value={p.created.token} />
           </div>
         </div>
       ) : null}
       {p.keys.length > 0 ? (
-        <div class="table-wrap">
-          <table class="responsive">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {p.keys.map((k) => (
-                <tr>
-                  <td class="primary" data-label="Name">
-                    <strong>{k.name}</strong>
-                  </td>
-                  <td data-label="Created">
-                    <RelTime iso={k.createdAt} now={p.ctx.now} />
-                    <span class="who" title={k.createdBy}>
-                      by {k.createdBy}
-                    </span>
-                  </td>
-                  <td data-label="Last used">{k.lastUsedAt ? <RelTime iso={k.lastUsedAt} now={p.ctx.now} /> : <span class="muted">never</span>}</td>
-                  <td class="actions">
-                    <a class="btn btn-sm btn-danger-ghost" href={`${base}/${encodeURIComponent(k.id)}/revoke`}>
-                      Revoke<span class="sr-only"> deploy key {k.name}</span>
-                    </a>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <CredentialsTable
+          rows={p.keys}
+          now={p.ctx.now}
+          createdBy={(k) => k.createdBy}
+          action={(k) => (
+            <a class="btn btn-sm btn-danger-ghost" href={`${base}/${encodeURIComponent(k.id)}/revoke`}>
+              Revoke<span class="sr-only"> deploy key {k.name}</span>
+            </a>
+          )}
+        />
       ) : null}
       <form method="post" action={base} novalidate class="card-foot">
         <Csrf ctx={p.ctx} />

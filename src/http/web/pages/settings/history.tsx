@@ -1,5 +1,6 @@
 import type { Project } from '../../../../services/projects.service.js';
 import type { VersionMeta } from '../../../../services/secrets.service.js';
+import { DataTable } from '../../components.js';
 import {
   Badge,
   Csrf,
@@ -31,58 +32,40 @@ export function HistoryPage(p: { ctx: PageCtx; project: Project; scope: string; 
       </div>
       <ErrorSummary errors={p.errors} title="Nothing was restored" />
       <section class="card">
-        <div class="table-wrap">
-          <table class="responsive">
-            <thead>
-              <tr>
-                <th scope="col">Version</th>
-                <th scope="col">Change</th>
-                <th scope="col">Digest</th>
-                <th scope="col">Size</th>
-                <th scope="col">When</th>
-                {restore ? (
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {p.versions.map((v, i) => (
-                <tr>
-                  <td class="primary" data-label="Version">
-                    <strong>v{v.version}</strong> {i === 0 ? <Badge tone="blue">current</Badge> : null}
-                  </td>
-                  <td data-label="Change">
-                    {v.kind === 'delete' ? <Badge tone="red">deleted</Badge> : v.kind === 'restore' ? <Badge tone="violet">restored</Badge> : <Badge tone="gray">set</Badge>}
-                  </td>
-                  <td data-label="Digest">{v.digest ? <span class="digest">{v.digest}</span> : <span class="muted">—</span>}</td>
-                  <td data-label="Size">{v.size === null ? '—' : `${v.size} B`}</td>
-                  <td data-label="When">
-                    <RelTime iso={v.createdAt} now={p.ctx.now} />
-                    <span class="who" title={v.createdBy}>
-                      by {v.createdBy}
-                    </span>
-                  </td>
-                  {restore ? (
-                    <td class="actions">
-                      {i > 0 && v.kind !== 'delete' && v.digest !== null ? (
-                        <form method="post" action={restoreAction} class="inline-form">
-                          <Csrf ctx={p.ctx} />
-                          <input type="hidden" name="version" value={String(v.version)} />
-                          <button class="btn btn-sm" type="submit">
-                            Restore v{v.version}
-                            <span class="sr-only"> of {p.name}</span>
-                          </button>
-                        </form>
-                      ) : null}
-                    </td>
+        <DataTable columns={['Version', 'Change', 'Digest', 'Size', 'When']} actions={restore}>
+          {p.versions.map((v, i) => (
+            <tr>
+              <td class="primary" data-label="Version">
+                <strong>v{v.version}</strong> {i === 0 ? <Badge tone="blue">current</Badge> : null}
+              </td>
+              <td data-label="Change">
+                {v.kind === 'delete' ? <Badge tone="red">deleted</Badge> : v.kind === 'restore' ? <Badge tone="violet">restored</Badge> : <Badge tone="gray">set</Badge>}
+              </td>
+              <td data-label="Digest">{v.digest ? <span class="digest">{v.digest}</span> : <span class="muted">—</span>}</td>
+              <td data-label="Size">{v.size === null ? '—' : `${v.size} B`}</td>
+              <td data-label="When">
+                <RelTime iso={v.createdAt} now={p.ctx.now} />
+                <span class="who" title={v.createdBy}>
+                  by {v.createdBy}
+                </span>
+              </td>
+              {restore ? (
+                <td class="actions">
+                  {i > 0 && v.kind !== 'delete' && v.digest !== null ? (
+                    <form method="post" action={restoreAction} class="inline-form">
+                      <Csrf ctx={p.ctx} />
+                      <input type="hidden" name="version" value={String(v.version)} />
+                      <button class="btn btn-sm" type="submit">
+                        Restore v{v.version}
+                        <span class="sr-only"> of {p.name}</span>
+                      </button>
+                    </form>
                   ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+                </td>
+              ) : null}
+            </tr>
+          ))}
+        </DataTable>
       </section>
     </SettingsShell>
   );

@@ -1,4 +1,5 @@
 import type { Member, Project } from '../../../../services/projects.service.js';
+import { DataTable } from '../../components.js';
 import {
   Badge,
   Csrf,
@@ -78,62 +79,46 @@ export function MembersPage(p: { ctx: PageCtx; project: Project; members: Member
             People <span class="muted">({p.members.length})</span>
           </h2>
         </div>
-        <div class="table-wrap">
-          <table class="responsive">
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Added</th>
+        <DataTable columns={['Email', 'Role', 'Added']} actions={isAdmin}>
+          {p.members.map((m, i) => (
+            <tr>
+              <td class="primary" data-label="Email">
+                {m.email} {m.email === p.ctx.email ? <span class="badge badge-outline">you</span> : null}
+              </td>
+              <td data-label="Role">
                 {isAdmin ? (
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {p.members.map((m, i) => (
-                <tr>
-                  <td class="primary" data-label="Email">
-                    {m.email} {m.email === p.ctx.email ? <span class="badge badge-outline">you</span> : null}
-                  </td>
-                  <td data-label="Role">
-                    {isAdmin ? (
-                      <form method="post" action={`${base}/role`} class="inline-form">
-                        <Csrf ctx={p.ctx} />
-                        <input type="hidden" name="email" value={m.email} />
-                        <label class="sr-only" for={`role-${i}`}>
-                          Role of {m.email}
-                        </label>
-                        <select id={`role-${i}`} name="role">
-                          <RoleOptions selected={m.role} />
-                        </select>
-                        <button class="btn btn-sm" type="submit">
-                          Change
-                        </button>
-                      </form>
-                    ) : (
-                      <span title={ROLE_HELP[m.role]}>
-                        <Badge tone={m.role === 'admin' ? 'violet' : m.role === 'member' ? 'blue' : 'gray'}>{m.role}</Badge>
-                      </span>
-                    )}
-                  </td>
-                  <td data-label="Added">
-                    <RelTime iso={m.addedAt} now={p.ctx.now} />
-                  </td>
-                  {isAdmin ? (
-                    <td class="actions">
-                      <a class="btn btn-sm btn-danger-ghost" href={`${base}/remove?email=${encodeURIComponent(m.email)}`} aria-label={`Remove ${m.email}`}>
-                        Remove
-                      </a>
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+                  <form method="post" action={`${base}/role`} class="inline-form">
+                    <Csrf ctx={p.ctx} />
+                    <input type="hidden" name="email" value={m.email} />
+                    <label class="sr-only" for={`role-${i}`}>
+                      Role of {m.email}
+                    </label>
+                    <select id={`role-${i}`} name="role">
+                      <RoleOptions selected={m.role} />
+                    </select>
+                    <button class="btn btn-sm" type="submit">
+                      Change
+                    </button>
+                  </form>
+                ) : (
+                  <span title={ROLE_HELP[m.role]}>
+                    <Badge tone={m.role === 'admin' ? 'violet' : m.role === 'member' ? 'blue' : 'gray'}>{m.role}</Badge>
+                  </span>
+                )}
+              </td>
+              <td data-label="Added">
+                <RelTime iso={m.addedAt} now={p.ctx.now} />
+              </td>
+              {isAdmin ? (
+                <td class="actions">
+                  <a class="btn btn-sm btn-danger-ghost" href={`${base}/remove?email=${encodeURIComponent(m.email)}`} aria-label={`Remove ${m.email}`}>
+                    Remove
+                  </a>
+                </td>
+              ) : null}
+            </tr>
+          ))}
+        </DataTable>
       </section>
     </SettingsShell>
   );

@@ -1,18 +1,10 @@
 import type { Project } from '../../../../services/projects.service.js';
 import type { SecretMeta } from '../../../../services/secrets.service.js';
-import {
-  Badge,
-  Csrf,
-  EmptyState,
-  ErrorSummary,
-  Field,
-  type FormErrors,
-  type PageCtx,
-  RelTime,
-  ScopeBadge,
-} from '../../ui.js';
-import { projectHref } from '../projects.js';
-import { settingsHref, canWrite, SettingsShell, Head, ReadOnlyNote } from './shell.js';
+import { EnvFilter } from '../../components.js';
+import { Csrf, EmptyState, ErrorSummary, Field, type FormErrors, type PageCtx, ScopeBadge } from '../../ui.js';
+import { CopyCard, type CopyForm } from './copy.js';
+import { SecretsTable } from './secrets-table.js';
+import { canWrite, Head, ReadOnlyNote, SettingsShell, settingsHref } from './shell.js';
 
 export type SecretsMode = 'secrets' | 'build';
 
@@ -21,108 +13,6 @@ export interface SecretForm {
   scope: string;
   /** Preview only: the pull request of an override. */
   pr?: string;
-}
-
-function StatusCell({ s }: { s: SecretMeta }) {
-  if (s.status === 'pending_removal') {
-    return (
-      <>
-        <Badge tone="red" dot>
-          pending removal
-        </Badge>
-        <span class="status-note">
-          {s.applied && s.applied.of > 0 ? `removed from ${s.applied.count} of ${s.applied.of} preview apps` : 'removed at the next deployment'}
-        </span>
-      </>
-    );
-  }
-  if (s.scope === 'preview' && s.applied && s.applied.of > 0 && s.applied.count > 0 && s.applied.count < s.applied.of) {
-    return (
-      <>
-        <Badge tone="amber" dot>
-          applied to {s.applied.count} of {s.applied.of} preview apps
-        </Badge>
-        <span class="status-note">the others get it at their next deployment</span>
-      </>
-    );
-  }
-  if (s.status === 'deployed') {
-    return (
-      <Badge tone="green" dot>
-        deployed
-      </Badge>
-    );
-  }
-  return (
-    <>
-      <Badge tone="amber" dot>
-        pending
-      </Badge>
-      <span class="status-note">applies at the next deployment</span>
-    </>
-  );
-}
-
-function SecretsTable(p: { project: Project; secrets: SecretMeta[]; mode: SecretsMode; now: number }) {
-  const { project } = p;
-  const write = canWrite(project);
-  return (
-    <div class="table-wrap">
-      <table class="responsive">
-        <thead>
-          <tr>
-            <th scope="col">Key</th>
-            <th scope="col">Digest</th>
-            <th scope="col">Last change</th>
-            <th scope="col">Status</th>
-            <th scope="col">
-              <span class="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {p.secrets.map((s) => {
-            const prQ = s.pr !== undefined ? `pr=${s.pr}` : '';
-            const history = `${projectHref(project.slug)}/settings/history/${s.scope}/${encodeURIComponent(s.name)}${prQ ? `?${prQ}` : ''}`;
-            const del = `${settingsHref(project.slug, p.mode)}/delete?scope=${s.scope}&name=${encodeURIComponent(s.name)}${prQ ? `&${prQ}` : ''}`;
-            return (
-              <tr>
-                <td class="primary" data-label="Key">
-                  <span class="key">{s.name}</span>
-                  <span class="key-meta">
-                    {p.mode === 'secrets' ? <ScopeBadge scope={s.scope} /> : null}
-                    {s.pr !== undefined ? <Badge tone="violet">override · PR #{s.pr}</Badge> : null}
-                    <span>v{s.version}</span>
-                    <span aria-hidden="true">·</span>
-                    <a href={history}>
-                      History<span class="sr-only"> of {s.name} ({s.scope})</span>
-                    </a>
-                  </span>
-                </td>
-                <td data-label="Digest">{s.digest ? <span class="digest" title="keyed digest of the value (HMAC), not the value">{s.digest}</span> : <span class="muted">deleted</span>}</td>
-                <td data-label="Last change">
-                  <RelTime iso={s.updatedAt} now={p.now} />
-                  <span class="who" title={s.updatedBy}>
-                    by {s.updatedBy}
-                  </span>
-                </td>
-                <td data-label="Status">
-                  <StatusCell s={s} />
-                </td>
-                <td class="actions">
-                  {write && !s.deleted ? (
-                    <a class="btn btn-sm btn-danger-ghost" href={del}>
-                      Delete<span class="sr-only"> {s.name} ({s.scope}{s.pr !== undefined ? ` PR #${s.pr}` : ''})</span>
-                    </a>
-                  ) : null}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
-  );
 }
 
 export function SecretsPage(p: {
@@ -152,11 +42,6 @@ export function SecretsPage(p: {
     a.name < b.name ? -1 : a.name > b.name ? 1 : a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : (a.pr ?? 0) - (b.pr ?? 0),
   );
   const importScope = p.importScope ?? form.scope;
-  const filters: Array<[string, string]> = [
-    ['all', 'All'],
-    ['production', 'Production'],
-    ['preview', 'Preview'],
-  ];
   return (
     <SettingsShell ctx={p.ctx} project={project} section={mode} title={build ? 'Build' : 'Secrets'}>
       {build ? (
@@ -253,13 +138,7 @@ export function SecretsPage(p: {
             {build ? 'Build secrets' : 'Secrets'} <span class="muted">({rows.filter((s) => !s.deleted).length})</span>
           </h2>
           {build ? null : (
-            <nav class="segmented" aria-label="Filter by environment">
-              {filters.map(([k, label]) => (
-                <a href={k === 'all' ? base : `${base}?env=${k}`} aria-current={p.env === k ? 'true' : undefined}>
-                  {label}
-                </a>
-              ))}
-            </nav>
+            <EnvFilter href={base} current={p.env} />
           )}
         </div>
         {rows.length === 0 ? (
@@ -321,107 +200,6 @@ export function SecretsPage(p: {
         </form>
       ) : null}
       {write && p.canCopy ? <CopyCard ctx={p.ctx} project={project} form={p.copyForm ?? { from: build ? 'build' : 'production', to: build ? 'production' : 'preview', names: '', overwrite: false }} errors={p.copyErrors} /> : null}
-    </SettingsShell>
-  );
-}
-
-export interface CopyForm {
-  from: string;
-  to: string;
-  names: string;
-  overwrite: boolean;
-}
-
-function ScopeSelect(p: { name: string; selected: string; a: Record<string, unknown> }) {
-  return (
-    <select {...p.a} name={p.name} class="select-narrow">
-      {['production', 'preview', 'build'].map((s) => (
-        <option value={s} selected={p.selected === s}>
-          {s}
-        </option>
-      ))}
-    </select>
-  );
-}
-
-/** Copy secrets between scopes: reviewed first (a dry run), then confirmed. Values stay on the server. */
-function CopyCard(p: { ctx: PageCtx; project: Project; form: CopyForm; errors: FormErrors | undefined }) {
-  const e = p.errors?.fields ?? {};
-  return (
-    <form method="post" action={settingsHref(p.project.slug, 'copy')} novalidate class="card" aria-labelledby="copy-h">
-      <Csrf ctx={p.ctx} />
-      <div class="card-head">
-        <div>
-          <h2 id="copy-h">Copy between environments</h2>
-          <p>Copies values from one environment to another on the server — nobody sees them. You review the result before anything is written; all or nothing.</p>
-        </div>
-      </div>
-      <div class="card-body">
-        <div class="secret-form">
-          <Field name="copyFrom" label="From" error={e.from}>
-            {(a) => <ScopeSelect name="from" selected={p.form.from} a={a} />}
-          </Field>
-          <Field name="copyTo" label="To" error={e.to}>
-            {(a) => <ScopeSelect name="to" selected={p.form.to} a={a} />}
-          </Field>
-          <Field name="copyNames" label="Keys (optional)" error={e.names} hint="Space- or comma-separated; leave empty to copy all.">
-            {(a) => <input {...a} name="names" type="text" class="input-mono" value={p.form.names} autocomplete="off" spellcheck={false} />}
-          </Field>
-        </div>
-        <label class="check">
-          <input type="checkbox" name="overwrite" value="1" checked={p.form.overwrite} /> Overwrite keys that already exist in the target
-        </label>
-      </div>
-      <div class="card-foot">
-        <span class="muted">Nothing is written until you confirm.</span>
-        <button class="btn" type="submit">
-          Review copy
-        </button>
-      </div>
-    </form>
-  );
-}
-
-export function ConfirmDeletePage(p: { ctx: PageCtx; project: Project; mode: SecretsMode; secret: SecretMeta }) {
-  const { project, secret } = p;
-  const base = settingsHref(project.slug, p.mode);
-  return (
-    <SettingsShell ctx={p.ctx} project={project} section={p.mode} title={`Delete ${secret.name}`}>
-      <form method="post" action={`${base}/delete`} class="card danger" aria-labelledby="del-h">
-        <Csrf ctx={p.ctx} />
-        <input type="hidden" name="scope" value={secret.scope} />
-        <input type="hidden" name="name" value={secret.name} />
-        {secret.pr !== undefined ? <input type="hidden" name="pr" value={String(secret.pr)} /> : null}
-        <div class="card-head">
-          <div>
-            <h2 id="del-h">
-              Delete <span class="mono">{secret.name}</span> ({secret.scope})?
-            </h2>
-          </div>
-        </div>
-        <div class="card-body">
-          <p>
-            The secret is removed from the {secret.scope === 'build' ? 'builds' : `${secret.scope} app${secret.scope === 'preview' ? 's' : ''}`} at the next deployment;
-            running apps keep it until then. Its version history stays in the audit trail.
-          </p>
-          <dl class="facts">
-            <dt>Digest</dt>
-            <dd>
-              <span class="digest">{secret.digest ?? '—'}</span>
-            </dd>
-            <dt>Version</dt>
-            <dd>v{secret.version}</dd>
-          </dl>
-        </div>
-        <div class="card-foot">
-          <a class="btn" href={base}>
-            Cancel
-          </a>
-          <button class="btn btn-danger" type="submit">
-            Delete {secret.name}
-          </button>
-        </div>
-      </form>
     </SettingsShell>
   );
 }
