@@ -48,20 +48,27 @@ export function registerAuth(app: FastifyInstance, auth: AuthService): void {
   });
 }
 
+/**
+ * Refuses a request whose Origin header names another host than this server (or KEYLOFT_PUBLIC_URL).
+ * `allowOpaque` lets an opaque origin ("null", sent by some browsers for signed-out form posts) through.
+ */
+export function checkSameOrigin(req: FastifyRequest, publicUrl: string | undefined, allowOpaque = false): void {
+  const origin = req.headers.origin;
+  if (origin === undefined || (allowOpaque && origin === 'null')) return;
+  const expected = publicUrl ? new URL(publicUrl).host : req.headers.host;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = undefined;
+  }
+  if (host !== expected) throw new KeyloftError('csrf_failed', 'the request came from another origin');
+}
+
 /** Checks that a same-origin request came with the session's CSRF token (header or form field). */
 export function checkCsrf(req: FastifyRequest, publicUrl: string | undefined): void {
   if (!UNSAFE.has(req.method) || req.csrfToken === null) return; // bearer tokens are not sent by browsers on their own
-  const origin = req.headers.origin;
-  if (origin !== undefined) {
-    const expected = publicUrl ? new URL(publicUrl).host : req.headers.host;
-    let host: string | undefined;
-    try {
-      host = new URL(origin).host;
-    } catch {
-      host = undefined;
-    }
-    if (host !== expected) throw new KeyloftError('csrf_failed', 'the request came from another origin');
-  }
+  checkSameOrigin(req, publicUrl);
   const body = req.body as Record<string, unknown> | undefined;
   const sent = (req.headers['x-csrf-token'] as string | undefined) ?? (body && typeof body === 'object' && typeof body._csrf === 'string' ? body._csrf : undefined);
   if (!sent || !safeEqual(sent, req.csrfToken)) throw new KeyloftError('csrf_failed', 'the CSRF token is missing or wrong; reload the page and try again', '_csrf');

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { KeyloftError } from '../../domain/errors.js';
 import { safeEqual } from '../../crypto/tokens.js';
 import type { Actor } from '../../services/actor.js';
+import { checkSameOrigin } from '../plugins/auth.js';
 import type { Flash, FormErrors, PageCtx } from './ui.js';
 
 export const FLASH_COOKIE = 'keyloft_flash';
@@ -149,17 +150,7 @@ export function preToken(req: FastifyRequest, reply: FastifyReply, opts: WebOpti
 
 /** The signed-out forms must carry the token of the pre-session cookie, and come from this origin. */
 export function checkPreCsrf(req: FastifyRequest, publicUrl: string | undefined): void {
-  const origin = req.headers.origin;
-  if (origin !== undefined && origin !== 'null') {
-    const expected = publicUrl ? new URL(publicUrl).host : req.headers.host;
-    let host: string | undefined;
-    try {
-      host = new URL(origin).host;
-    } catch {
-      host = undefined;
-    }
-    if (host !== expected) throw new KeyloftError('csrf_failed', 'the request came from another origin');
-  }
+  checkSameOrigin(req, publicUrl, true);
   const cookie = req.cookies[PRE_COOKIE];
   const sent = formBody(req)._csrf;
   if (!cookie || !sent || !safeEqual(cookie, sent)) {
