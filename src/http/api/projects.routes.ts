@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
 import { bearer, Email, errors, Member, Project, requireStringValues, Role, ScopeParam, SecretName, Slug, Value, ValueBase64 } from './schemas.js';

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import { KeyloftError } from '../../domain/errors.js';
 import type { ResealService } from '../../services/reseal.service.js';
 import { requireActor } from '../plugins/auth.js';

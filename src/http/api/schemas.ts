@@ -1,4 +1,4 @@
-import { type TSchema, Type } from '@sinclair/typebox';
+import { type TSchema, Type } from 'typebox';
 import { ValidationError } from '../../domain/errors.js';
 
 /** Shared field schemas: every string bounded; rules that need more than a pattern live in domain/. */

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import { requireUser } from '../../services/actor.js';
 import type { Services } from '../../services/container.js';
 import { requireActor, SESSION_COOKIE } from '../plugins/auth.js';
