@@ -17,6 +17,10 @@ export const ERROR_CODES = {
   wrong_role: 421,
   unsupported_media_type: 415,
   bad_request: 400,
+  read_only_token: 403,
+  account_disabled: 403,
+  last_admin: 409,
+  reset_link_invalid: 410,
   internal: 500,
   unavailable: 503,
 } as const;

@@ -9,14 +9,15 @@ import { createPublicKeys } from './keys.service.js';
 import { createProjectsService } from './projects.service.js';
 import { createSecretsService } from './secrets.service.js';
 import { createStatusService } from './status.service.js';
+import { createUserAdminService } from './user-admin.service.js';
 import { createUsersService } from './users.service.js';
 
 /** The services every role has. None of them holds a private key. */
-export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlHours' | 'deployTokenTtlMinutes'>, clock: () => number = Date.now) {
+export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlHours' | 'sessionMaxHours' | 'deployTokenTtlMinutes'>, clock: () => number = Date.now) {
   const base = { db, clock };
   const keys = createPublicKeys(base);
   const status = createStatusService();
-  const users = createUsersService({ ...base, sessionTtlMs: config.sessionTtlHours * 3_600_000 });
+  const users = createUsersService({ ...base, sessionTtlMs: config.sessionTtlHours * 3_600_000, sessionMaxMs: config.sessionMaxHours * 3_600_000 });
   const deployments = createDeploymentsService({ ...base, tokenTtlMs: config.deployTokenTtlMinutes * 60_000 });
   const deployKeys = createDeployKeysService(base);
   const auth = createAuthService({ users });
@@ -28,6 +29,7 @@ export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlH
     keys,
     status,
     users,
+    userAdmin: createUserAdminService(base),
     auth,
     deployments,
     deployKeys,

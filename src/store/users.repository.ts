@@ -19,7 +19,7 @@ export async function findUserById(ex: Executor, id: string): Promise<UserRow | 
   return ex.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function listUsers(ex: Executor): Promise<Omit<UserRow, 'password_hash'>[]> {
+export async function listUsers(ex: Executor): Promise<Pick<UserRow, 'id' | 'email' | 'is_admin' | 'created_at'>[]> {
   return ex.selectFrom('users').select(['id', 'email', 'is_admin', 'created_at']).orderBy('email').execute();
 }
 
@@ -28,12 +28,12 @@ export async function insertSession(ex: Executor, row: SessionRow): Promise<void
 }
 
 /** A live session and its user. */
-export async function findSession(ex: Executor, idHash: string): Promise<(SessionRow & { email: string; is_admin: number }) | undefined> {
+export async function findSession(ex: Executor, idHash: string): Promise<(SessionRow & { email: string; is_admin: number; disabled_at: number | null }) | undefined> {
   return ex
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
     .selectAll('sessions')
-    .select(['users.email', 'users.is_admin'])
+    .select(['users.email', 'users.is_admin', 'users.disabled_at'])
     .where('sessions.id_hash', '=', idHash)
     .executeTakeFirst();
 }
@@ -54,12 +54,12 @@ export async function insertApiToken(ex: Executor, row: ApiTokenRow): Promise<vo
   await ex.insertInto('api_tokens').values(row).execute();
 }
 
-export async function findApiTokenByHash(ex: Executor, hash: string): Promise<(ApiTokenRow & { email: string; is_admin: number }) | undefined> {
+export async function findApiTokenByHash(ex: Executor, hash: string): Promise<(ApiTokenRow & { email: string; is_admin: number; disabled_at: number | null }) | undefined> {
   return ex
     .selectFrom('api_tokens')
     .innerJoin('users', 'users.id', 'api_tokens.user_id')
     .selectAll('api_tokens')
-    .select(['users.email', 'users.is_admin'])
+    .select(['users.email', 'users.is_admin', 'users.disabled_at'])
     .where('api_tokens.token_hash', '=', hash)
     .executeTakeFirst();
 }

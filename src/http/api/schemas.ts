@@ -66,6 +66,29 @@ export const ApiToken = Type.Object({
   name: Type.String(),
   createdAt: Iso,
   lastUsedAt: Type.Union([Iso, Type.Null()]),
+  expiresAt: Type.Union([Iso, Type.Null()], { description: 'when the token stops working; null: never' }),
+  readOnly: Type.Boolean({ description: 'a read-only token is refused by every write and start route (403 read_only_token)' }),
+});
+
+/** One row of `GET /users` (the Users page). */
+export const UserSummary = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  isAdmin: Type.Boolean(),
+  createdAt: Iso,
+  lastLoginAt: Type.Union([Iso, Type.Null()]),
+  locked: Type.Boolean({ description: 'a sign-in lock is in force for at least one address' }),
+  disabled: Type.Boolean(),
+  projects: Type.Array(Type.String(), { description: 'slugs of the projects the person is a member of' }),
+});
+
+export const SessionInfo = Type.Object({
+  id: Type.String(),
+  createdAt: Iso,
+  lastSeenAt: Iso,
+  expiresAt: Iso,
+  ip: Type.Union([Type.String(), Type.Null()]),
+  current: Type.Boolean({ description: 'the session this request came with' }),
 });
 
 /** Standard error responses for a route, referenced from the OpenAPI document. */
