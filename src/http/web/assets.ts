@@ -52,6 +52,8 @@ code { background: var(--surface-2); border: 1px solid var(--border); border-rad
 
 /* top bar */
 .topbar { background: var(--surface); border-bottom: 1px solid var(--border); position: sticky; top: 0; z-index: 20; }
+.topbar-link { color: var(--text-2); font-weight: 500; padding: 6px 8px; border-radius: var(--radius-sm); white-space: nowrap; }
+.topbar-link:hover { background: var(--surface-2); text-decoration: none; }
 .topbar-row { max-width: 1200px; margin: 0 auto; padding: 0 24px; height: 56px; display: flex; align-items: center; gap: 12px; }
 .brand { display: inline-flex; align-items: center; gap: 8px; color: var(--text); font-weight: 700; font-size: 15px; letter-spacing: -0.02em; }
 .brand:hover { text-decoration: none; }

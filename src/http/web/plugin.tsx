@@ -10,6 +10,7 @@ import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
 import { accountRoutes } from './routes/account.js';
 import { projectRoutes } from './routes/projects.js';
 import { settingsRoutes } from './routes/settings.js';
+import { userPages } from './routes/users.js';
 
 export interface WebDeps {
   services: Services;
@@ -32,6 +33,7 @@ const ERROR_TITLES: Record<number, string> = {
   403: 'Not allowed',
   404: 'Not found',
   409: 'Conflict',
+  410: 'Link not valid',
   413: 'Too large',
   429: 'Slow down',
 };
@@ -156,5 +158,6 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
     await projectRoutes(app, deps);
     await settingsRoutes(app, deps);
     await accountRoutes(app, deps);
+    await userPages(app, deps);
   };
 }

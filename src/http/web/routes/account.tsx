@@ -7,8 +7,6 @@ import type { WebDeps } from '../plugin.js';
 export async function accountRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
   const { services, opts } = deps;
 
-  app.get('/account', async (_req, reply) => seeOther(reply, '/account/tokens'));
-
   app.get('/account/tokens', async (req, reply) => {
     const tokens = await services.users.listTokens(req.actor!);
     return html(reply, <TokensPage ctx={pageCtx(req, reply, opts)} tokens={tokens} />);
@@ -19,7 +17,8 @@ export async function accountRoutes(app: FastifyInstance, deps: WebDeps): Promis
     const f = formBody(req);
     const name = (f.name ?? '').trim();
     try {
-      const created = await services.users.createToken(req.actor!, name);
+      const expiresInDays = f.expiresInDays && f.expiresInDays !== 'never' ? Number(f.expiresInDays) : undefined;
+      const created = await services.users.createToken(req.actor!, name, { expiresInDays, readOnly: f.readOnly === 'on' });
       const tokens = await services.users.listTokens(req.actor!);
       return html(reply, <TokensPage ctx={pageCtx(req, reply, opts)} tokens={tokens} created={{ name: created.name, token: created.token }} />, 201);
     } catch (err) {
