@@ -5,6 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import { modules } from '../../src/cli/modules.js';
+import { generateRawKeyPair } from '../../src/crypto/keys.js';
+import { masterKeyFromPrivate } from '../../src/crypto/keyring.js';
+import { verifyMasterKeys } from '../../src/services/bootstrap.js';
 import { createServices, type Services } from '../../src/services/container.js';
 import { migrateToLatest, openDatabase } from '../../src/store/db.js';
 import { createPgDatabase, type DialectName } from './server.js';
@@ -41,6 +44,8 @@ export async function inProcess(dialect: DialectName, env: Record<string, string
   const clock = fakeClock();
   try {
     await migrateToLatest(database.db);
+    // A stored master public key, as a first `serve` leaves it: the api role can then create projects.
+    await verifyMasterKeys(database.db, [masterKeyFromPrivate(generateRawKeyPair().privateKey)], clock());
     const services = createServices(database.db, config, clock);
     const extras = await modules({ config, services, keyring: undefined });
     const app = await buildApp({ config, services, extraApi: extras.api, web: extras.web, keysReady: () => true, ...(opts.sweepIntervalMs ? { sweepIntervalMs: opts.sweepIntervalMs } : {}) });
