@@ -138,6 +138,8 @@ for (const d of await dialects()) {
         `/projects/${slug}/settings/audit?action=secret.updated`,
         `/projects/${slug}/settings/audit?name=DATABASE_URL`,
         '/account/tokens',
+        '/account',
+        '/users',
       ];
       for (const path of paths) {
         const r = await get(path);
