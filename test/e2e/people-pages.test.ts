@@ -33,6 +33,9 @@ describe('Users and Account pages in Chromium (sqlite)', { skip }, () => {
       await page.setViewportSize({ width, height: 844 });
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       assert.ok(overflow <= 0, `${where}: horizontal scrolling at ${width} px (overflow ${overflow}px)`);
+      // Nothing clipped either: every control lies inside the viewport.
+      const outside = await page.evaluate((w) => [...document.querySelectorAll('main button, main a, main input')].filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < 0 || r.right > w); }).map((e) => e.textContent?.trim() || e.getAttribute('name')), width);
+      assert.deepEqual(outside, [], `${where}: controls outside the viewport at ${width} px`);
       const html = await page.content();
       for (const v of VALUES) assert.ok(!html.includes(v), `${where}: a secret value is in the page`);
     }

@@ -283,7 +283,8 @@ details.disclosure[open] > summary { margin-bottom: 12px; }
   table.responsive td::before { content: attr(data-label); color: var(--muted); font-size: 12px; grid-column: 1; grid-row: 1 / span 6; align-self: start; padding-top: 2px; }
   table.responsive td.primary { display: block; font-size: 14px; padding-bottom: 6px; }
   table.responsive td.primary::before { display: none; }
-  table.responsive td.actions { display: flex; justify-content: flex-end; padding-top: 8px; }
+  table.responsive td.actions { display: flex; justify-content: flex-end; flex-wrap: wrap; gap: 6px; padding-top: 8px; }
+  table.responsive td.actions > * + * { margin-left: 0; }
   table.responsive td.actions::before { display: none; }
   table.responsive .key { white-space: normal; overflow-wrap: anywhere; }
   table.responsive .who { max-width: 100%; white-space: normal; }
