@@ -6,10 +6,11 @@ import { insertAuditEvents } from '../store/audit.repository.js';
 import { isUniqueViolation } from '../store/executor.js';
 import type { Transaction } from 'kysely';
 import type { ApiTokenRow, DB } from '../store/schema.js';
-import { consumeSetting, countFailure, isKnownAddress, lockUntil, rememberAddress, setLastLogin, sweepExpired } from '../store/signin.repository.js';
+import { consumeSetting, countFailure, isKnownAddress, lockUntil, rememberAddress, setLastLogin, sweepSpent } from '../store/signin.repository.js';
 import {
   clearThrottle,
   countUsers,
+  deleteExpiredSessions,
   deleteSession,
   findApiTokenByHash,
   findSession,
@@ -226,7 +227,9 @@ export function createUsersService(deps: Deps) {
     /** Prunes expired sessions, spent reset links and stale lockout rows (run periodically). */
     async sweep(): Promise<{ sessions: number }> {
       const now = clock();
-      return sweepExpired(db, now, now - LOCKOUT.pairWindowMs);
+      const sessions = await deleteExpiredSessions(db, now);
+      await sweepSpent(db, now, now - LOCKOUT.pairWindowMs);
+      return { sessions };
     },
 
     /** The user of a live session (sliding expiry), or undefined. */

@@ -70,12 +70,10 @@ export async function clearAccountThrottles(ex: Executor, account: string): Prom
   return Number(r.numDeletedRows);
 }
 
-/** Prunes expired sessions, spent or expired reset links and stale throttle rows. */
-export async function sweepExpired(ex: Executor, now: number, throttleStaleBefore: number): Promise<{ sessions: number }> {
-  const s = await ex.deleteFrom('sessions').where('expires_at', '<', now).executeTakeFirst();
+/** Prunes spent or expired reset links and stale throttle rows (expired sessions: deleteExpiredSessions). */
+export async function sweepSpent(ex: Executor, now: number, throttleStaleBefore: number): Promise<void> {
   await ex.deleteFrom('password_resets').where((eb) => eb.or([eb('expires_at', '<', now), eb('used_at', 'is not', null)])).execute();
   await ex.deleteFrom('login_throttle').where('window_start', '<', throttleStaleBefore).where('locked_until', '<', now).execute();
-  return { sessions: Number(s.numDeletedRows) };
 }
 
 /** A person's live sessions, newest first. */

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Executor } from './executor.js';
 import type { ApiTokenRow, SessionRow, UserRow } from './schema.js';
 
@@ -46,8 +45,10 @@ export async function deleteSession(ex: Executor, idHash: string): Promise<void>
   await ex.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
 }
 
-export async function deleteExpiredSessions(ex: Executor, now: number): Promise<void> {
-  await ex.deleteFrom('sessions').where('expires_at', '<', now).execute();
+/** Deletes sessions past their expiry; the number deleted. */
+export async function deleteExpiredSessions(ex: Executor, now: number): Promise<number> {
+  const r = await ex.deleteFrom('sessions').where('expires_at', '<', now).executeTakeFirst();
+  return Number(r.numDeletedRows);
 }
 
 export async function insertApiToken(ex: Executor, row: ApiTokenRow): Promise<void> {
@@ -116,28 +117,6 @@ export async function putThrottle(ex: Executor, row: ThrottleRow): Promise<void>
     .insertInto('login_throttle')
     .values(row)
     .onConflict((oc) => oc.column('key').doUpdateSet({ failures: row.failures, window_start: row.window_start, locked_until: row.locked_until }))
-    .execute();
-}
-
-/**
- * Counts one failed sign-in for `key` in a single statement, so concurrent failures (on any
- * instance) are never lost: a new window starts when the current one is older than `windowMs`,
- * and reaching `limit` failures locks the key until `now + lockMs`.
- */
-export async function recordLoginFailure(ex: Executor, key: string, now: number, policy: { limit: number; windowMs: number; lockMs: number }): Promise<void> {
-  const stale = now - policy.windowMs;
-  const lockedUntil = now + policy.lockMs;
-  const failures = sql<number>`case when login_throttle.window_start < cast(${stale} as bigint) then 1 else login_throttle.failures + 1 end`;
-  await ex
-    .insertInto('login_throttle')
-    .values({ key, failures: 1, window_start: now, locked_until: policy.limit <= 1 ? lockedUntil : 0 })
-    .onConflict((oc) =>
-      oc.column('key').doUpdateSet({
-        failures,
-        window_start: sql<number>`case when login_throttle.window_start < cast(${stale} as bigint) then cast(${now} as bigint) else login_throttle.window_start end`,
-        locked_until: sql<number>`case when (${failures}) >= ${policy.limit} then cast(${lockedUntil} as bigint) else cast(0 as bigint) end`,
-      }),
-    )
     .execute();
 }
 
