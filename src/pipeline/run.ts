@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable, Transform, Writable } from 'node:stream';
 import { createLiveMaskStream } from './mask.js';
+import { SHM_DIR, secretsDirParent, secretsDirPrefix, sweepStaleSecretsDirs } from './secrets-dir.js';
 
 export { createLiveMaskStream };
 
@@ -177,10 +178,10 @@ export function envSafe(value: Buffer): boolean {
 
 /**
  * Creates a private directory (0700) holding one file per build secret (0600, exact bytes),
- * named after the secret. Returns its path.
+ * named after the secret, under /dev/shm (tmpfs) where present. Returns its path.
  */
-export function writeSecretsDir(build: Record<string, Buffer>, parent = process.env.KEYLOFT_TMPDIR || tmpdir()): string {
-  const dir = mkdtempSync(join(parent, 'keyloft-secrets-'));
+export function writeSecretsDir(build: Record<string, Buffer>, parent = secretsDirParent(process.env.KEYLOFT_TMPDIR)): string {
+  const dir = mkdtempSync(secretsDirPrefix(parent));
   try {
     chmodSync(dir, 0o700);
     for (const [name, value] of Object.entries(build)) {
@@ -251,6 +252,9 @@ export async function runWithSecrets(opts: RunOptions): Promise<RunResult> {
   process.once('exit', removeDir);
 
   try {
+    // Directories of earlier runs that were SIGKILLed (the only way one survives) go first.
+    const swept = sweepStaleSecretsDirs([process.env.KEYLOFT_TMPDIR || SHM_DIR, SHM_DIR, tmpdir()].filter((d) => d));
+    if (swept.length > 0) log(`removed ${swept.length} secrets director${swept.length === 1 ? 'y' : 'ies'} left by a killed keyloft run`);
     if (opts.build) {
       secretsDir = writeSecretsDir(opts.released.build);
       env.KEYLOFT_SECRETS_DIR = secretsDir;
