@@ -13,9 +13,9 @@ function parsePr(raw: string): number {
 }
 
 /** Server URL and a personal token or deploy key: KEYLOFT_URL / KEYLOFT_TOKEN, else what `keyloft login` saved. */
-export function personalTarget(env: NodeJS.ProcessEnv = process.env): { url: string; token: string } {
+export function personalTarget(env: NodeJS.ProcessEnv = process.env): { url: string; token: string; releaseUrl: string | undefined } {
   const t = resolveTarget({}, env);
-  return { url: t.url, token: t.token };
+  return { url: t.url, token: t.token, releaseUrl: t.releaseUrl };
 }
 
 /** Single-quotes a string for POSIX shells. */
@@ -180,6 +180,7 @@ Example:
         const result = await deployFly({
           url: target.url,
           token: target.token,
+          ...(target.releaseUrl ? { releaseUrls: [target.releaseUrl] } : {}),
           project: resolveProject(o.project),
           environment: body.environment,
           ...(body.pr !== undefined ? { pr: body.pr } : {}),

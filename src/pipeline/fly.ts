@@ -151,6 +151,8 @@ export interface DeployFlyOptions {
   url: string;
   /** Personal API token or the project's deploy key. */
   token: string;
+  /** Release instances a 421 may send the deploy token on to (see `DeployAuth.releaseUrls`). */
+  releaseUrls?: readonly string[];
   project: string;
   environment: 'production' | 'preview';
   pr?: number;
@@ -186,7 +188,7 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
     ...(opts.pr !== undefined ? { pr: opts.pr } : {}),
     ...(opts.ref !== undefined ? { ref: opts.ref } : {}),
   });
-  const auth: DeployAuth = { url: opts.url, deployment: started.id, token: started.token };
+  const auth: DeployAuth = { url: opts.url, deployment: started.id, token: started.token, ...(opts.releaseUrls ? { releaseUrls: opts.releaseUrls } : {}) };
   const app = opts.app || started.project?.app;
   log(`deployment ${started.id} started (${opts.environment}${opts.pr !== undefined ? ` #${opts.pr}` : ''}) for Fly app ${app ?? '(none)'}`);
 

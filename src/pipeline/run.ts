@@ -47,6 +47,11 @@ export interface DeployAuth {
   deployment: string;
   /** Deploy token (`kldt_…`), or for completion also the project's deploy key. */
   token: string;
+  /**
+   * Release instances the token may be sent on to when `url` answers 421 (KEYLOFT_RELEASE_URL,
+   * or the one saved with `keyloft login --release-url`). Any other URL in a 421 is refused.
+   */
+  releaseUrls?: readonly string[];
 }
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -100,16 +105,39 @@ function secretsPath(id: string): string {
   return `/api/v1/deployments/${encodeURIComponent(id)}/secrets`;
 }
 
+/** Origin and path of an http(s) URL without trailing slashes, or undefined when it is not one. */
+function urlBase(raw: string): string | undefined {
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
+    if (u.username || u.password) return undefined;
+    return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Fetches the deployment's pinned values. An `api`-role server answers 421 `wrong_role` with
- * `details.releaseUrl`: that URL is followed once.
+ * `details.releaseUrl`: that URL is followed once — with the deploy token — only when it is the
+ * same origin as `auth.url` or one of `auth.releaseUrls`. Anything else is refused before the
+ * token is sent there: a 421 must not be a way to have the token handed to another host.
  */
 export async function fetchReleased(auth: DeployAuth): Promise<Released> {
   let reply = await requestJson('GET', `${baseUrl(auth.url)}${secretsPath(auth.deployment)}`, auth.token);
   if (reply.status === 421) {
     const releaseUrl = reply.body?.error?.details?.releaseUrl;
-    if (typeof releaseUrl === 'string' && /^https?:\/\//i.test(releaseUrl)) {
-      reply = await requestJson('GET', `${baseUrl(releaseUrl)}${secretsPath(auth.deployment)}`, auth.token);
+    const target = typeof releaseUrl === 'string' ? urlBase(releaseUrl) : undefined;
+    if (target) {
+      const allowed = new URL(target).origin === new URL(auth.url).origin || (auth.releaseUrls ?? []).some((u) => urlBase(u) === target);
+      if (!allowed) {
+        throw new PipelineError(
+          `the server at ${new URL(auth.url).origin} sends secrets requests on to ${target}, which is neither that server nor a configured release URL, so the deploy token was not sent there; ` +
+            'if it is your release instance, set KEYLOFT_RELEASE_URL to it (or save it with `keyloft login --release-url`)',
+          EXIT_REFUSED,
+        );
+      }
+      reply = await requestJson('GET', `${target}${secretsPath(auth.deployment)}`, auth.token);
     }
   }
   if (reply.status !== 200) throw refused('fetching the deployment secrets was', reply);
