@@ -5,6 +5,7 @@ import { createAuditService } from './audit.service.js';
 import { createAuthService } from './auth.service.js';
 import { createDeployKeysService } from './deploy-keys.service.js';
 import { createDeploymentsService } from './deployments.service.js';
+import { createPendingImportsService } from './pending-imports.service.js';
 import { createPublicKeys } from './keys.service.js';
 import { createProjectsService } from './projects.service.js';
 import { createSecretsService } from './secrets.service.js';
@@ -22,6 +23,7 @@ export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlH
   const auth = createAuthService({ users });
   auth.register('deploy', deployments.tokenActor);
   auth.register('deploy-key', deployKeys.keyActor);
+  const secrets = createSecretsService({ ...base, keys, status });
   return {
     db,
     clock,
@@ -32,7 +34,8 @@ export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlH
     deployments,
     deployKeys,
     projects: createProjectsService({ ...base, keys }),
-    secrets: createSecretsService({ ...base, keys, status }),
+    secrets,
+    pendingImports: createPendingImportsService({ ...base, secrets }),
     audit: createAuditService(base),
   };
 }

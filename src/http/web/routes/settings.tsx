@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type KeyloftError, NotFoundError, quote } from '../../../domain/errors.js';
+import { type KeyloftError, NotFoundError, quote, UnauthenticatedError } from '../../../domain/errors.js';
 import { isScope, type Scope, validateSecretName } from '../../../domain/rules.js';
 import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue } from '../kit.js';
 import { CopyReviewPage, ImportReviewPage } from '../pages/review.js';
@@ -175,17 +175,19 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     app.post(`${path}/import`, async (req, reply) => {
       const slug = slugOf(req);
       const f = formBody(req);
-      const scope = scopeFrom(f.scope);
+      let scope = scopeFrom(f.scope);
       const replace = f.replace === '1';
       try {
-        const dotenv = textareaValue(f.dotenv);
+        // The web pages run on the session cookie; the pending import is sealed under its secret.
+        if (!req.sessionToken) throw new UnauthenticatedError('sign in again to import');
         if (f.confirm !== '1') {
-          // Review first: a dry run (with the would-be removals listed), then a Confirm form that re-posts the text.
-          const dry = await services.secrets.importSecrets(req.actor!, slug, scope, { dotenv }, true, true);
+          // Review first: a dry run (with the would-be removals listed), kept sealed on the server; the Confirm form posts only its id.
+          const staged = await services.pendingImports.stage(req.actor!, req.sessionToken, slug, scope, textareaValue(f.dotenv), replace);
           const project = await services.projects.show(req.actor!, slug);
-          return html(reply, <ImportReviewPage ctx={pageCtx(req, reply, opts)} project={project} mode={mode} scope={scope} changes={dry.changes} replace={replace} dotenv={dotenv} />);
+          return html(reply, <ImportReviewPage ctx={pageCtx(req, reply, opts)} project={project} mode={mode} scope={scope} changes={staged.changes} replace={replace} pendingId={staged.id} />);
         }
-        const r = await services.secrets.importSecrets(req.actor!, slug, scope, { dotenv }, false, replace);
+        const r = await services.pendingImports.confirm(req.actor!, req.sessionToken, slug, f.pending ?? '');
+        scope = r.scope;
         const count = (c: string) => r.changes.filter((x) => x.change === c).length;
         setFlash(reply, opts, 'imported', { scope, written: r.written, added: count('added'), changed: count('changed'), unchanged: count('unchanged'), removed: count('removed') });
         return seeOther(reply, settingsHref(slug, mode));
