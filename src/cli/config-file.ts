@@ -117,6 +117,14 @@ export function loginFor(url: string, env: NodeJS.ProcessEnv = process.env): Sav
   return login && key ? { url: key, ...login } : undefined;
 }
 
+/** The saved login whose configured release URL is `url`, if exactly one names it. */
+export function releaseLoginFor(url: string, env: NodeJS.ProcessEnv = process.env): SavedConfig | undefined {
+  const key = keyOf(url);
+  if (!key) return undefined;
+  const hits = Object.entries(readLogins(env).hosts).filter(([, l]) => l.releaseUrl !== undefined && keyOf(l.releaseUrl) === key);
+  return hits.length === 1 ? { url: hits[0]![0], ...hits[0]![1] } : undefined;
+}
+
 /** The current saved login ({} when there is none). A malformed file is a usage error naming the file. */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): SavedConfig {
   const all = readLogins(env);
@@ -198,7 +206,9 @@ export function resolveTarget(opts: TargetOptions = {}, env: NodeJS.ProcessEnv =
   if (url) {
     urlValue = normalizeUrl(url.value);
     urlSource = url.source;
-    login = loginFor(urlValue, env);
+    // The login saved for this URL; else the login whose configured release instance this URL is
+    // (`keyloft login --release-url`): restore and copy run there with the same account.
+    login = loginFor(urlValue, env) ?? releaseLoginFor(urlValue, env);
   } else {
     login = readConfig(env);
     if (login.url) {

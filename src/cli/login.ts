@@ -65,7 +65,7 @@ export function registerLogin(program: Command): void {
     .option('--token <token>', 'use an existing personal API token (klt_…) instead of email and password')
     .option('--token-stdin', 'read the API token from standard input (keeps it out of the process list)')
     .option('--email <email>', 'the email to sign in with (otherwise asked for)')
-    .option('--release-url <url>', "this server's release instance (role release), if it runs apart: the one other URL `keyloft run` may send a deploy token to when the server answers 421")
+    .option('--release-url <url>', "this server's release instance (role release), if it runs apart: the one other URL `keyloft run` may send a deploy token to when the server answers 421, and where this login's token is used when KEYLOFT_URL names it")
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',

@@ -113,6 +113,17 @@ describe('saved credentials are bound to their server', () => {
     const w = await keyloft(['whoami', '--json'], env({ KEYLOFT_URL: server.url })).done;
     assert.equal(w.code, 0, w.stderr);
     assert.deepEqual(JSON.parse(w.stdout).otherLogins, [other]);
+    // the configured release instance of a login is where that login's token may go too (restore, copy)
+    const rel = await capture();
+    try {
+      const withRelease = await keyloft(['login', '--url', other, '--token-stdin', '--release-url', rel.url], env(), { stdin: `${second.body.token}\n` }).done;
+      assert.equal(withRelease.code, 0, withRelease.stderr);
+      const toRelease = await keyloft(['whoami'], env({ KEYLOFT_URL: rel.url })).done;
+      assert.equal(toRelease.code, 2, toRelease.stderr);
+      assert.deepEqual(rel.credentials(), [`Bearer ${second.body.token}`], 'the login\'s own token, to its configured release URL');
+    } finally {
+      rel.server.close();
+    }
     // logout --url forgets one login and keeps the other
     const out = await keyloft(['logout', '--url', other, '--keep-token'], env()).done;
     assert.equal(out.code, 0, out.stderr);
