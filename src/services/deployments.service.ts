@@ -277,7 +277,7 @@ export function createDeploymentsService(deps: Deps) {
         try {
           await authorizeProject(db, actor, p.slug, 'member', 'completing deployments');
         } catch (err) {
-          if (err instanceof KeyloftError && err.status === 404) throw notFound;
+          if (err instanceof NotFoundError) throw notFound;
           throw err;
         }
       }

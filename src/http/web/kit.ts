@@ -6,6 +6,7 @@ import { KeyloftError } from '../../domain/errors.js';
 import { safeEqual } from '../../crypto/tokens.js';
 import type { Actor } from '../../services/actor.js';
 import { checkSameOrigin } from '../plugins/auth.js';
+import { ERROR_STATUS } from '../plugins/errors.js';
 import type { Flash, FormErrors, PageCtx } from './ui.js';
 
 export const FLASH_COOKIE = 'keyloft_flash';
@@ -168,12 +169,9 @@ const FORM_STATUSES = new Set([400, 401, 409, 413, 415, 422, 429]);
  * `mapField` renames service fields (e.g. `secrets[0].name`) to form fields.
  */
 export function formErrors(err: unknown, mapField: (field: string) => string | undefined = (f) => f): FormErrors {
-  if (!(err instanceof KeyloftError) || !FORM_STATUSES.has(err.status)) throw err;
+  if (!(err instanceof KeyloftError) || !FORM_STATUSES.has(ERROR_STATUS[err.code])) throw err;
   const field = err.field ? mapField(err.field) : undefined;
   if (field) return { fields: { [field]: err.message }, general: [] };
   return { fields: {}, general: [err.message] };
 }
 
-export function errorStatus(err: unknown): number {
-  return err instanceof KeyloftError ? err.status : 500;
-}

@@ -4,6 +4,7 @@ import { KeyloftError, ValidationError } from '../../domain/errors.js';
 import type { Services } from '../../services/container.js';
 import type { ResealService } from '../../services/reseal.service.js';
 import { checkCsrf, SESSION_COOKIE } from '../plugins/auth.js';
+import { errorStatus } from '../plugins/errors.js';
 import { APP_CSS, APP_JS, ASSETS, LOGO_SVG } from './assets.js';
 import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebOptions } from './kit.js';
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
@@ -62,7 +63,7 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
     });
 
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-      let status = err instanceof KeyloftError ? err.status : err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      let status = errorStatus(err);
       let message = err instanceof KeyloftError ? err.message : 'Something went wrong on our side. The error was logged.';
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         status = 413;
@@ -118,7 +119,7 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
         return seeOther(reply, '/projects');
       } catch (err) {
         const errors = formErrors(err);
-        return html(reply, <SetupPage pre={preToken(req, reply, opts)} email={f.email} errors={errors} />, (err as KeyloftError).status);
+        return html(reply, <SetupPage pre={preToken(req, reply, opts)} email={f.email} errors={errors} />, errorStatus(err));
       }
     });
 
@@ -142,7 +143,7 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
         return seeOther(reply, next ?? '/projects');
       } catch (err) {
         const errors = formErrors(err, () => undefined);
-        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} />, (err as KeyloftError).status);
+        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} />, errorStatus(err));
       }
     });
 
