@@ -65,7 +65,7 @@ export function refusal(status: number, body: unknown, url: string): CommandErro
   const message = typeof env.error?.message === 'string' ? env.error.message : undefined;
   const field = typeof env.error?.field === 'string' && env.error.field ? env.error.field : undefined;
   if (!env.error && (status === 502 || status === 503 || status === 504)) {
-    return new CommandError(`cannot reach the keyloft server at ${url}: the gateway answered HTTP ${status}`, EXIT_UNREACHABLE, { status });
+    return new CommandError(`cannot reach the keyloft server at ${url}: the gateway answered HTTP ${status}`, EXIT_UNREACHABLE);
   }
   let text = message ?? `HTTP ${status}`;
   if (status === 401) {
@@ -73,7 +73,7 @@ export function refusal(status: number, body: unknown, url: string): CommandErro
   }
   const parts = [`server refused (${status}${code ? ` ${code}` : ''}): ${text}`];
   if (field) parts.push(`(field: ${field})`);
-  return new CommandError(parts.join(' '), EXIT_REFUSED, { status, code, field });
+  return new CommandError(parts.join(' '), EXIT_REFUSED, { code, field });
 }
 
 /** The keyloft HTTP API at `url` (the server's base URL), authenticated with a bearer token. */
@@ -131,7 +131,7 @@ export class ApiClient {
     }
     if (res.status >= 400) throw refusal(res.status, parsed, this.url);
     if (text && parsed === undefined) {
-      throw new CommandError(`the server at ${this.url} did not answer with JSON (HTTP ${res.status}); is this a keyloft server?`, EXIT_REFUSED, { status: res.status });
+      throw new CommandError(`the server at ${this.url} did not answer with JSON (HTTP ${res.status}); is this a keyloft server?`, EXIT_REFUSED);
     }
     return { status: res.status, headers: res.headers, body: parsed as T };
   }

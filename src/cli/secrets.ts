@@ -167,7 +167,7 @@ function target(o: { project?: string }): string {
 }
 
 function refusedFor(name: string, err: unknown): never {
-  if (err instanceof CommandError) throw new CommandError(`${name}: ${err.message}`, err.exitCode, { status: err.status, code: err.code, field: err.field });
+  if (err instanceof CommandError) throw new CommandError(`${name}: ${err.message}`, err.exitCode, { code: err.code, field: err.field });
   throw err;
 }
 

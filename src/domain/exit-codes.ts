@@ -17,16 +17,14 @@ export type ExitCode = typeof EXIT_USAGE | typeof EXIT_REFUSED | typeof EXIT_UNR
 /** A failure a command reports on stderr and turns into its exit code. Its message never carries a value. */
 export class CommandError extends Error {
   readonly exitCode: ExitCode;
-  /** For server refusals: the HTTP status, the error code and the field the server named. */
-  readonly status: number | undefined;
+  /** For server refusals: the error code and the field the server named. */
   readonly code: string | undefined;
   readonly field: string | undefined;
 
-  constructor(message: string, exitCode: ExitCode = EXIT_USAGE, extra: { status?: number; code?: string; field?: string | null } = {}) {
+  constructor(message: string, exitCode: ExitCode = EXIT_USAGE, extra: { code?: string | undefined; field?: string | null | undefined } = {}) {
     super(message);
     this.name = 'CommandError';
     this.exitCode = exitCode;
-    this.status = extra.status;
     this.code = extra.code;
     this.field = extra.field ?? undefined;
   }
