@@ -1,4 +1,5 @@
 import type { TestContext } from 'node:test';
+import { type Config, loadConfig, type ServerRole } from '../../src/config.js';
 import { generateRawKeyPair } from '../../src/crypto/keys.js';
 import { type Keyring, masterKeyFromPrivate } from '../../src/crypto/keyring.js';
 import { newId } from '../../src/crypto/tokens.js';
@@ -29,27 +30,46 @@ export function fakeClock(start = Date.UTC(2026, 10, 29, 10, 0, 0)): FakeClock {
 
 export interface TestServices {
   db: Kysely<DB>;
+  config: Config;
   clock: FakeClock;
-  /** The master keyring (the release side); the services below hold only public keys. */
+  /** The master keyring; the services hold it only on roles all and release (never on api). */
   keyring: Keyring;
   services: Services;
   /** A new user (inserted directly: no password hashing) and the actor it acts as. */
   user(email: string, opts?: { admin?: boolean }): Promise<Extract<Actor, { kind: 'user' }>>;
 }
 
+export interface TestServicesOptions {
+  /** Default `all`. On `api` the services get no keyring, as `keyloft serve --role api`. */
+  role?: ServerRole;
+  clock?: FakeClock;
+  /** Extra KEYLOFT_* settings, read by the real `loadConfig`. */
+  env?: Record<string, string>;
+}
+
 /**
- * The services over a fresh in-memory SQLite database, migrated, with a master key stored and a
- * fake clock; closed when the test ends.
+ * The services of one role, from the one composition root, over a fresh in-memory SQLite database
+ * (migrated, a master key stored) with a fake clock; closed when the test ends.
  */
-export async function testServices(t: Pick<TestContext, 'after'>, opts: { clock?: FakeClock; deployTokenTtlMinutes?: number } = {}): Promise<TestServices> {
+export async function testServices(t: Pick<TestContext, 'after'>, opts: TestServicesOptions = {}): Promise<TestServices> {
+  const role = opts.role ?? 'all';
+  const master = generateRawKeyPair().privateKey;
+  const config = loadConfig(
+    { KEYLOFT_LOG_LEVEL: 'silent', ...(role === 'api' ? {} : { KEYLOFT_MASTER_KEY: Buffer.from(master).toString('base64') }), ...(opts.env ?? {}) },
+    { role },
+  );
   const database = openDatabase(':memory:');
-  t.after(() => database.close());
   await migrateToLatest(database.db);
   const clock = opts.clock ?? fakeClock();
-  const keyring = await verifyMasterKeys(database.db, [masterKeyFromPrivate(generateRawKeyPair().privateKey)], clock());
-  const services = createServices(database.db, { sessionTtlHours: 168, deployTokenTtlMinutes: opts.deployTokenTtlMinutes ?? 30 }, clock);
+  const keyring = await verifyMasterKeys(database.db, [masterKeyFromPrivate(master)], clock());
+  const services = createServices({ db: database.db, config, keyring: role === 'api' ? undefined : keyring, clock });
+  t.after(async () => {
+    services.close();
+    await database.close();
+  });
   return {
     db: database.db,
+    config,
     clock,
     keyring,
     services,

@@ -38,15 +38,15 @@ const ERROR_TITLES: Record<number, string> = {
 };
 
 /** The web dashboard: server-rendered pages, forms that work without JavaScript. */
-export function webPlugin(ctx: { config: Config; services: Services; reseal?: ResealService | undefined }) {
+export function webPlugin(ctx: { config: Config; services: Services; clock: () => number }) {
   return async function web(app: FastifyInstance): Promise<void> {
     const { services, config } = ctx;
     const opts: WebOptions = {
       publicUrl: config.publicUrl,
       secureCookies: config.publicUrl?.startsWith('https:') ?? false,
-      clock: services.clock,
+      clock: ctx.clock,
     };
-    const deps: WebDeps = { services, opts, reseal: ctx.reseal };
+    const deps: WebDeps = { services, opts, reseal: services.reseal };
     const sessionCookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: opts.secureCookies };
 
     // Pages need a signed-in person; every unsafe request passes the CSRF check before its handler runs.
