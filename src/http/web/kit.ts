@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { KeyloftError } from '../../domain/errors.js';
 import { safeEqual } from '../../crypto/tokens.js';
 import type { Actor } from '../../services/actor.js';
+import type { Services } from '../../services/container.js';
+import type { ResealService } from '../../services/reseal.service.js';
 import { checkSameOrigin } from '../plugins/auth.js';
 import { ERROR_STATUS } from '../plugins/errors.js';
 import type { Flash, FormErrors, PageCtx } from './ui.js';
@@ -17,6 +19,14 @@ export interface WebOptions {
   publicUrl: string | undefined;
   secureCookies: boolean;
   clock: () => number;
+}
+
+/** What the page routes get (here rather than in plugin.tsx, which imports the routes). */
+export interface WebDeps {
+  services: Services;
+  opts: WebOptions;
+  /** Restore and copy, on roles that hold the master key (absent on the api role). */
+  reseal?: ResealService | undefined;
 }
 
 export type UserActor = Extract<Actor, { kind: 'user' }>;

@@ -2,22 +2,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
 import { KeyloftError, ValidationError } from '../../domain/errors.js';
 import type { Services } from '../../services/container.js';
-import type { ResealService } from '../../services/reseal.service.js';
 import { checkCsrf, SESSION_COOKIE } from '../plugins/auth.js';
 import { errorStatus } from '../plugins/errors.js';
 import { APP_CSS, APP_JS, ASSETS, LOGO_SVG } from './assets.js';
-import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebOptions } from './kit.js';
+import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebDeps, type WebOptions } from './kit.js';
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
 import { accountRoutes } from './routes/account.js';
 import { projectRoutes } from './routes/projects.js';
 import { settingsRoutes } from './routes/settings.js';
-
-export interface WebDeps {
-  services: Services;
-  opts: WebOptions;
-  /** Restore and copy, on roles that hold the master key (absent on the api role). */
-  reseal?: ResealService | undefined;
-}
 
 declare module 'fastify' {
   interface FastifyContextConfig {

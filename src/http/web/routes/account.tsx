@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, quote } from '../../../domain/errors.js';
 import { errorStatus } from '../../plugins/errors.js';
-import { formBody, formErrors, html, pageCtx, seeOther, setFlash } from '../kit.js';
+import { formBody, formErrors, html, pageCtx, seeOther, setFlash, type WebDeps } from '../kit.js';
 import { ConfirmRevokePage, TokensPage } from '../pages/account.js';
-import type { WebDeps } from '../plugin.js';
 
 export async function accountRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
   const { services, opts } = deps;

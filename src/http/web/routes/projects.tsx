@@ -3,9 +3,8 @@ import { KeyloftError } from '../../../domain/errors.js';
 import { errorStatus } from '../../plugins/errors.js';
 import { validateProjectName, validateSecretName, validateSlug, valueForScope } from '../../../domain/rules.js';
 import type { Deployment } from '../../../services/deployments.service.js';
-import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue } from '../kit.js';
+import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue, type WebDeps } from '../kit.js';
 import { DeploymentPage, DeploymentsPage, type NewProjectForm, NewProjectPage, OverviewPage, ProjectsPage } from '../pages/projects.js';
-import type { WebDeps } from '../plugin.js';
 import type { FormErrors } from '../ui.js';
 
 export const INITIAL_ROWS = 3;

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NotFoundError, quote } from '../../../domain/errors.js';
 import { errorStatus } from '../../plugins/errors.js';
 import { isScope, type Scope, validateSecretName } from '../../../domain/rules.js';
-import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue } from '../kit.js';
+import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue, type WebDeps } from '../kit.js';
 import { CopyReviewPage, ImportReviewPage } from '../pages/review.js';
 import {
   AuditPage,
@@ -19,7 +19,6 @@ import {
   canWrite,
   settingsHref,
 } from '../pages/settings.js';
-import type { WebDeps } from '../plugin.js';
 import type { FormErrors } from '../ui.js';
 import { wrongRole } from '../../api/reseal.routes.js';
 
