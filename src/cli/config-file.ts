@@ -11,7 +11,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CliError, EXIT_USAGE, normalizeUrl } from './http-client.js';
+import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
+import { normalizeUrl } from './http-client.js';
 
 /** One saved login. */
 export interface SavedConfig {
@@ -62,15 +63,15 @@ function readFile(env: NodeJS.ProcessEnv): Record<string, unknown> | undefined {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT_USAGE);
+    throw new CommandError(`cannot read ${file}: ${(err as Error).message}`, EXIT_USAGE);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new CliError(`${file} is not valid JSON; fix it or run \`keyloft logout\` and \`keyloft login\` again`, EXIT_USAGE);
+    throw new CommandError(`${file} is not valid JSON; fix it or run \`keyloft logout\` and \`keyloft login\` again`, EXIT_USAGE);
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CliError(`${file} must hold a JSON object`, EXIT_USAGE);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CommandError(`${file} must hold a JSON object`, EXIT_USAGE);
   return parsed as Record<string, unknown>;
 }
 
@@ -152,7 +153,7 @@ function writeLogins(logins: SavedLogins, env: NodeJS.ProcessEnv): string {
  * and makes it the current one. Atomic: directory 0700, file 0600 (also tightened when they exist).
  */
 export function writeConfig(cfg: SavedConfig, env: NodeJS.ProcessEnv = process.env): string {
-  if (!cfg.url) throw new CliError('a login needs a server URL', EXIT_USAGE);
+  if (!cfg.url) throw new CommandError('a login needs a server URL', EXIT_USAGE);
   const key = normalizeUrl(cfg.url);
   const all = readLogins(env);
   all.hosts[key] = pickLogin(cfg);
@@ -218,11 +219,11 @@ export function resolveTarget(opts: TargetOptions = {}, env: NodeJS.ProcessEnv =
   }
   const token = opts.token ? { value: opts.token, source: 'flag' as const } : env.KEYLOFT_TOKEN ? { value: env.KEYLOFT_TOKEN, source: 'env' as const } : login?.token ? { value: login.token, source: 'file' as const } : undefined;
   if (!urlValue || !urlSource) {
-    throw new CliError('no server URL configured: run `keyloft login --url URL`, or set KEYLOFT_URL and KEYLOFT_TOKEN', EXIT_USAGE);
+    throw new CommandError('no server URL configured: run `keyloft login --url URL`, or set KEYLOFT_URL and KEYLOFT_TOKEN', EXIT_USAGE);
   }
   if (!token) {
     const saved = Object.keys(readLogins(env).hosts);
-    throw new CliError(
+    throw new CommandError(
       `no token for ${urlValue}: ${saved.length > 0 ? 'the saved login is for another server and is never sent elsewhere; ' : ''}run \`keyloft login --url ${urlValue}\`, or set KEYLOFT_TOKEN`,
       EXIT_USAGE,
     );
