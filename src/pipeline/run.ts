@@ -12,25 +12,11 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable, Transform, Writable } from 'node:stream';
+import { CommandError, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from '../domain/exit-codes.js';
 import { createLiveMaskStream } from './mask.js';
+import { SHM_DIR, secretsDirParent, secretsDirPrefix, sweepStaleSecretsDirs } from './secrets-dir.js';
 
 export { createLiveMaskStream };
-
-/** Exit codes of keyloft's own failures (a child's exit code is passed through unchanged). */
-export const EXIT_USAGE = 1;
-export const EXIT_REFUSED = 2;
-export const EXIT_UNREACHABLE = 3;
-
-/** A failure of keyloft itself, with the exit code to use. Its message never carries a value. */
-export class PipelineError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-    this.name = 'PipelineError';
-  }
-}
 
 /** What a deployment receives: runtime values as text, build values as bytes. */
 export interface Released {
@@ -46,6 +32,11 @@ export interface DeployAuth {
   deployment: string;
   /** Deploy token (`kldt_…`), or for completion also the project's deploy key. */
   token: string;
+  /**
+   * Release instances the token may be sent on to when `url` answers 421 (KEYLOFT_RELEASE_URL,
+   * or the one saved with `keyloft login --release-url`). Any other URL in a 421 is refused.
+   */
+  releaseUrls?: readonly string[];
 }
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -60,7 +51,7 @@ export interface HttpReply {
   body: any;
 }
 
-/** One JSON request; unreachable servers become PipelineError(EXIT_UNREACHABLE). */
+/** One JSON request; unreachable servers become CommandError(EXIT_UNREACHABLE). */
 export async function requestJson(method: string, url: string, token: string | undefined, body?: unknown): Promise<HttpReply> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
@@ -76,7 +67,7 @@ export async function requestJson(method: string, url: string, token: string | u
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const why = cause?.code ?? cause?.message ?? (err as Error).message;
-    throw new PipelineError(`cannot reach the keyloft server at ${new URL(url).origin} (${why})`, EXIT_UNREACHABLE);
+    throw new CommandError(`cannot reach the keyloft server at ${new URL(url).origin} (${why})`, EXIT_UNREACHABLE);
   }
   const text = await res.text();
   let parsed: any;
@@ -88,27 +79,50 @@ export async function requestJson(method: string, url: string, token: string | u
   return { status: res.status, body: parsed };
 }
 
-/** A non-2xx reply as a PipelineError with the server's (value-free) message. */
-export function refused(what: string, reply: HttpReply): PipelineError {
+/** A non-2xx reply as a CommandError with the server's (value-free) message. */
+export function refused(what: string, reply: HttpReply): CommandError {
   const err = reply.body?.error as { code?: string; message?: string } | undefined;
   const detail = err?.message ? `: ${err.message}` : '';
-  return new PipelineError(`${what} refused (HTTP ${reply.status}${err?.code ? ` ${err.code}` : ''})${detail}`, EXIT_REFUSED);
+  return new CommandError(`${what} refused (HTTP ${reply.status}${err?.code ? ` ${err.code}` : ''})${detail}`, EXIT_REFUSED);
 }
 
 function secretsPath(id: string): string {
   return `/api/v1/deployments/${encodeURIComponent(id)}/secrets`;
 }
 
+/** Origin and path of an http(s) URL without trailing slashes, or undefined when it is not one. */
+function urlBase(raw: string): string | undefined {
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
+    if (u.username || u.password) return undefined;
+    return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Fetches the deployment's pinned values. An `api`-role server answers 421 `wrong_role` with
- * `details.releaseUrl`: that URL is followed once.
+ * `details.releaseUrl`: that URL is followed once — with the deploy token — only when it is the
+ * same origin as `auth.url` or one of `auth.releaseUrls`. Anything else is refused before the
+ * token is sent there: a 421 must not be a way to have the token handed to another host.
  */
 export async function fetchReleased(auth: DeployAuth): Promise<Released> {
   let reply = await requestJson('GET', `${baseUrl(auth.url)}${secretsPath(auth.deployment)}`, auth.token);
   if (reply.status === 421) {
     const releaseUrl = reply.body?.error?.details?.releaseUrl;
-    if (typeof releaseUrl === 'string' && /^https?:\/\//i.test(releaseUrl)) {
-      reply = await requestJson('GET', `${baseUrl(releaseUrl)}${secretsPath(auth.deployment)}`, auth.token);
+    const target = typeof releaseUrl === 'string' ? urlBase(releaseUrl) : undefined;
+    if (target) {
+      const allowed = new URL(target).origin === new URL(auth.url).origin || (auth.releaseUrls ?? []).some((u) => urlBase(u) === target);
+      if (!allowed) {
+        throw new CommandError(
+          `the server at ${new URL(auth.url).origin} sends secrets requests on to ${target}, which is neither that server nor a configured release URL, so the deploy token was not sent there; ` +
+            'if it is your release instance, set KEYLOFT_RELEASE_URL to it (or save it with `keyloft login --release-url`)',
+          EXIT_REFUSED,
+        );
+      }
+      reply = await requestJson('GET', `${target}${secretsPath(auth.deployment)}`, auth.token);
     }
   }
   if (reply.status !== 200) throw refused('fetching the deployment secrets was', reply);
@@ -116,7 +130,7 @@ export async function fetchReleased(auth: DeployAuth): Promise<Released> {
 }
 
 function parseReleased(body: any): Released {
-  const bad = () => new PipelineError('the server sent a malformed secrets reply', EXIT_REFUSED);
+  const bad = () => new CommandError('the server sent a malformed secrets reply', EXIT_REFUSED);
   if (!body || typeof body !== 'object' || typeof body.runtime !== 'object' || typeof body.build !== 'object' || !body.runtime || !body.build) throw bad();
   const runtime: Record<string, string> = {};
   const build: Record<string, Buffer> = {};
@@ -152,7 +166,7 @@ export async function startDeployment(url: string, token: string, project: strin
   const reply = await requestJson('POST', `${baseUrl(url)}/api/v1/projects/${encodeURIComponent(project)}/deployments`, token, body);
   if (reply.status !== 201) throw refused('starting the deployment was', reply);
   const b = reply.body as StartedDeployment | undefined;
-  if (!b || typeof b.id !== 'string' || typeof b.token !== 'string') throw new PipelineError('the server sent a malformed deployment reply', EXIT_REFUSED);
+  if (!b || typeof b.id !== 'string' || typeof b.token !== 'string') throw new CommandError('the server sent a malformed deployment reply', EXIT_REFUSED);
   return b;
 }
 
@@ -177,10 +191,10 @@ export function envSafe(value: Buffer): boolean {
 
 /**
  * Creates a private directory (0700) holding one file per build secret (0600, exact bytes),
- * named after the secret. Returns its path.
+ * named after the secret, under /dev/shm (tmpfs) where present. Returns its path.
  */
-export function writeSecretsDir(build: Record<string, Buffer>, parent = process.env.KEYLOFT_TMPDIR || tmpdir()): string {
-  const dir = mkdtempSync(join(parent, 'keyloft-secrets-'));
+export function writeSecretsDir(build: Record<string, Buffer>, parent = secretsDirParent(process.env.KEYLOFT_TMPDIR)): string {
+  const dir = mkdtempSync(secretsDirPrefix(parent));
   try {
     chmodSync(dir, 0o700);
     for (const [name, value] of Object.entries(build)) {
@@ -251,6 +265,9 @@ export async function runWithSecrets(opts: RunOptions): Promise<RunResult> {
   process.once('exit', removeDir);
 
   try {
+    // Directories of earlier runs that were SIGKILLed (the only way one survives) go first.
+    const swept = sweepStaleSecretsDirs([process.env.KEYLOFT_TMPDIR || SHM_DIR, SHM_DIR, tmpdir()].filter((d) => d));
+    if (swept.length > 0) log(`removed ${swept.length} secrets director${swept.length === 1 ? 'y' : 'ies'} left by a killed keyloft run`);
     if (opts.build) {
       secretsDir = writeSecretsDir(opts.released.build);
       env.KEYLOFT_SECRETS_DIR = secretsDir;
@@ -266,7 +283,7 @@ export async function runWithSecrets(opts: RunOptions): Promise<RunResult> {
     const stdout = opts.stdout ?? process.stdout;
     const stderr = opts.stderr ?? process.stderr;
     const [file, ...args] = opts.command;
-    if (!file) throw new PipelineError('no command given (usage: keyloft run [--build] -- COMMAND [ARGS…])', EXIT_USAGE);
+    if (!file) throw new CommandError('no command given (usage: keyloft run [--build] -- COMMAND [ARGS…])', EXIT_USAGE);
 
     const child = spawn(file, args, { env, stdio: ['inherit', 'pipe', 'pipe'] });
     const outMask = createLiveMaskStream(values);

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type PgModule from 'pg';
 import * as m0001 from './migrations/2026-11-26-0001-initial.js';
 import * as m0002signin from './migrations/2026-11-29-0002-signin.js';
+import * as m0007 from './migrations/2026-11-29-0007-pending-imports.js';
 import type { DB } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -89,6 +90,7 @@ function withStatementCache(sqlite: SQLite.Database, max = 500): { prepare(sql: 
 const MIGRATIONS: Record<string, Migration> = {
   '2026-11-26-0001-initial': m0001,
   '2026-11-29-0002-signin': m0002signin,
+  '2026-11-29-0007-pending-imports': m0007,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -176,6 +176,19 @@ export interface PreviewTable {
   closed_at: number | null;
 }
 
+/** A dashboard .env import waiting for its Confirm: the text sealed under a key derived from the session's cookie secret. */
+export interface PendingImportTable {
+  id: string;
+  session_hash: string;
+  user_id: string;
+  project_id: string;
+  scope: string;
+  replace: number;
+  sealed: Uint8Array;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface DB {
   master_keys: MasterKeyTable;
   projects: ProjectTable;
@@ -195,6 +208,7 @@ export interface DB {
   deployments: DeploymentTable;
   deployment_pins: DeploymentPinTable;
   previews: PreviewTable;
+  pending_imports: PendingImportTable;
 }
 
 export type ProjectRow = Selectable<ProjectTable>;
@@ -204,6 +218,7 @@ export type SecretRow = Selectable<SecretTable>;
 export type SecretVersionRow = Selectable<SecretVersionTable>;
 export type UserRow = Selectable<UserTable>;
 export type SessionRow = Selectable<SessionTable>;
+export type PendingImportRow = Selectable<PendingImportTable>;
 export type ApiTokenRow = Selectable<ApiTokenTable>;
 export type PasswordResetRow = Selectable<PasswordResetTable>;
 export type MembershipRow = Selectable<MembershipTable>;

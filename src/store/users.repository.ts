@@ -1,12 +1,13 @@
 import type { Executor } from './executor.js';
-import type { ApiTokenRow, SessionRow, UserRow } from './schema.js';
+import type { Insertable } from 'kysely';
+import type { ApiTokenRow, SessionRow, UserRow, UserTable } from './schema.js';
 
 export async function countUsers(ex: Executor): Promise<number> {
   const r = await ex.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
-export async function insertUser(ex: Executor, row: UserRow): Promise<void> {
+export async function insertUser(ex: Executor, row: Insertable<UserTable>): Promise<void> {
   await ex.insertInto('users').values(row).execute();
 }
 

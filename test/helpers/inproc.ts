@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../src/store/schema.js';
 import { loadConfig } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
-import { modules } from '../../src/cli/modules.js';
 import { generateRawKeyPair } from '../../src/crypto/keys.js';
 import { masterKeyFromPrivate } from '../../src/crypto/keyring.js';
 import { verifyMasterKeys } from '../../src/services/bootstrap.js';
@@ -26,6 +27,8 @@ export function fakeClock(start = Date.UTC(2026, 10, 29, 9, 0, 0)) {
 export interface InProcess {
   app: FastifyInstance;
   services: Services;
+  /** The database beside the app, for what the API does not show (audit addresses, row counts). */
+  db: Kysely<DB>;
   clock: ReturnType<typeof fakeClock>;
   /** The one-time setup token (printed at first start by `serve`). */
   setupToken: string;
@@ -46,17 +49,18 @@ export async function inProcess(dialect: DialectName, env: Record<string, string
     await migrateToLatest(database.db);
     // A stored master public key, as a first `serve` leaves it: the api role can then create projects.
     await verifyMasterKeys(database.db, [masterKeyFromPrivate(generateRawKeyPair().privateKey)], clock());
-    const services = createServices(database.db, config, clock);
-    const extras = await modules({ config, services, keyring: undefined });
-    const app = await buildApp({ config, services, extraApi: extras.api, web: extras.web, keysReady: () => true, ...(opts.sweepIntervalMs ? { sweepIntervalMs: opts.sweepIntervalMs } : {}) });
+    const services = createServices({ db: database.db, config, keyring: undefined, clock });
+    const app = await buildApp({ config, services, clock, ...(opts.sweepIntervalMs ? { sweepIntervalMs: opts.sweepIntervalMs } : {}) });
     const setupToken = (await services.users.issueSetupToken())!;
     return {
       app,
       services,
+      db: database.db,
       clock,
       setupToken,
       close: async () => {
         await app.close();
+        services.close();
         await database.close();
         await pg?.drop();
         rmSync(dir, { recursive: true, force: true });

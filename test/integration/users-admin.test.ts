@@ -23,7 +23,7 @@ for (const d of await dialects()) {
       return { authorization: `Bearer ${r.body.token}`, id: r.body.id as string, info: r.body };
     };
     const userId = async (email: string) => ((await call(ip.app, 'GET', '/api/v1/users', undefined, admin)).body.users as Array<{ id: string; email: string }>).find((u) => u.email === email)!.id;
-    const hashOf = async (email: string) => (await ip.services.db.selectFrom('users').select('password_hash').where('email', '=', email).executeTakeFirstOrThrow()).password_hash;
+    const hashOf = async (email: string) => (await ip.db.selectFrom('users').select('password_hash').where('email', '=', email).executeTakeFirstOrThrow()).password_hash;
 
     before(async () => {
       ip = await inProcess(d.name);
@@ -92,7 +92,7 @@ for (const d of await dialects()) {
       const url = new URL(r.body.url);
       const token = url.searchParams.get('token')!;
       assert.match(token, /^klreset_[A-Za-z0-9_-]{43}$/);
-      const stored = await ip.services.db.selectFrom('password_resets').select('token_hash').execute();
+      const stored = await ip.db.selectFrom('password_resets').select('token_hash').execute();
       assert.ok(stored.every((s) => !s.token_hash.includes(token)), 'stored hashed');
       const page = await ip.app.inject({ method: 'GET', url: `${url.pathname}${url.search}` });
       assert.equal(page.statusCode, 200);

@@ -156,7 +156,7 @@ for (const d of await dialects()) {
           for (let i = 0; i < 5; i++) await call(ip.app, 'POST', '/api/v1/session', { email: OWNER.email, password: 'x' }, XFF(`192.0.2.${i}`));
           const r = await call(ip.app, 'POST', '/api/v1/session', { email: OWNER.email, password: 'x' }, XFF('192.0.2.250'));
           assert.equal(r.status, 429, `a forged X-Forwarded-For escaped the lockout (${JSON.stringify(env)})`);
-          const ips = await ip.services.db.selectFrom('audit_events').select('actor_ip').where('action', '=', 'session.login_failed').execute();
+          const ips = await ip.db.selectFrom('audit_events').select('actor_ip').where('action', '=', 'session.login_failed').execute();
           assert.ok(ips.length > 0 && ips.every((e) => e.actor_ip === '127.0.0.1'), JSON.stringify(ips));
         } finally {
           await ip.close();
@@ -166,7 +166,7 @@ for (const d of await dialects()) {
       try {
         await setupOwner(hop);
         await call(hop.app, 'POST', '/api/v1/session', { email: OWNER.email, password: 'x' }, XFF('192.0.2.66, 203.0.113.9'));
-        const ips = await hop.services.db.selectFrom('audit_events').select('actor_ip').where('action', '=', 'session.login_failed').execute();
+        const ips = await hop.db.selectFrom('audit_events').select('actor_ip').where('action', '=', 'session.login_failed').execute();
         assert.deepEqual(ips.map((e) => e.actor_ip), ['203.0.113.9'], 'the client-written left entry must be ignored');
       } finally {
         await hop.close();
@@ -189,7 +189,7 @@ for (const d of await dialects()) {
         const idle = await call(ip.app, 'POST', '/api/v1/session', OWNER);
         assert.ok(idle.cookie);
         ip.clock.advance(13 * 3_600_000);
-        const count = async () => Number((await ip.services.db.selectFrom('sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+        const count = async () => Number((await ip.db.selectFrom('sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
         for (let i = 0; i < 200 && (await count()) > 0; i++) await new Promise((r) => setTimeout(r, 25));
         assert.equal(await count(), 0);
       } finally {

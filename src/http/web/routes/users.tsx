@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type KeyloftError, ValidationError } from '../../../domain/errors.js';
+import { errorStatus } from '../../plugins/errors.js';
 import { linkBase, resetPath } from '../../api/users.routes.js';
-import { checkPreCsrf, formBody, formErrors, html, pageCtx, preToken, queryOf, seeOther, setFlash } from '../kit.js';
+import { checkPreCsrf, formBody, formErrors, html, pageCtx, preToken, queryOf, seeOther, setFlash, type WebDeps } from '../kit.js';
 import { AccountPage } from '../pages/account-settings.js';
 import { ErrorPage } from '../pages/auth.js';
 import { ResetPasswordPage } from '../pages/reset.js';
 import { UsersPage } from '../pages/users.js';
-import type { WebDeps } from '../plugin.js';
+
 
 /** The Users page (instance admins), the Account page, and the signed-out password-reset page. */
 export async function userPages(app: FastifyInstance, deps: WebDeps): Promise<void> {
@@ -53,7 +54,7 @@ export async function userPages(app: FastifyInstance, deps: WebDeps): Promise<vo
       setFlash(reply, opts, 'password_changed', { n: r.sessionsEnded });
       return seeOther(reply, '/account');
     } catch (err) {
-      return accountPage(req, reply, formErrors(err), (err as KeyloftError).status);
+      return accountPage(req, reply, formErrors(err), errorStatus(err));
     }
   });
 
@@ -96,7 +97,7 @@ export async function userPages(app: FastifyInstance, deps: WebDeps): Promise<vo
       return seeOther(reply, '/login');
     } catch (err) {
       if ((err as KeyloftError).code === 'reset_link_invalid') return invalidLink(reply, (err as KeyloftError).message);
-      return html(reply, <ResetPasswordPage pre={preToken(req, reply, opts)} token={token} email={email} errors={formErrors(err)} />, (err as KeyloftError).status);
+      return html(reply, <ResetPasswordPage pre={preToken(req, reply, opts)} token={token} email={email} errors={formErrors(err)} />, errorStatus(err));
     }
   });
 }
