@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Api, ADMIN_EMAIL, bootstrap, createUser } from '../helpers/client.js';
-import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
+import { createPgDatabase, createStore, postgresAvailable, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { runCli } from '../security/support.js';
 
 /**
@@ -77,6 +77,24 @@ describe('keyloft admin: people on the server database (sqlite)', () => {
       assert.ok(!existsSync(join(empty, 'keyloft.db')));
     } finally {
       rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an empty PostgreSQL database too, and creates no table in it', async (t) => {
+    if (!(await postgresAvailable())) return t.skip('no PostgreSQL reachable');
+    const pg = await createPgDatabase();
+    try {
+      const r = await runCli({ ...store, databaseUrl: pg.url }, ['admin', 'users']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /holds no keyloft schema/);
+      const { default: pgm } = await import('pg');
+      const c = new pgm.Client({ connectionString: pg.url });
+      await c.connect();
+      const tables = await c.query("select count(*)::int as n from information_schema.tables where table_schema = 'public'");
+      await c.end();
+      assert.equal(tables.rows[0].n, 0);
+    } finally {
+      await pg.drop();
     }
   });
 });
