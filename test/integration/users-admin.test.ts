@@ -63,6 +63,18 @@ for (const d of await dialects()) {
       assert.equal((await call(ip.app, 'GET', '/api/v1/me', undefined, { authorization: tok.authorization })).status, 401, 'old tokens stay revoked');
     });
 
+    it('an account marked disabled in the database (by another instance, mid-request) is refused even with a live session or token', async () => {
+      const bob = (await signIn('bob@example.com', PW))!;
+      const tok = await tokenFor(bob);
+      await ip.db.updateTable('users').set({ disabled_at: ip.clock() }).where('email', '=', 'bob@example.com').execute();
+      try {
+        assert.equal((await call(ip.app, 'GET', '/api/v1/me', undefined, bob)).status, 401);
+        assert.equal((await call(ip.app, 'GET', '/api/v1/me', undefined, { authorization: tok.authorization })).status, 401);
+      } finally {
+        await ip.db.updateTable('users').set({ disabled_at: null }).where('email', '=', 'bob@example.com').execute();
+      }
+    });
+
     it('refuses disabling yourself, disabling or unmaking the last instance admin; another admin can be made and unmade', async () => {
       const ownerId = await userId(OWNER.email);
       const self = await call(ip.app, 'POST', `/api/v1/users/${ownerId}/disable`, undefined, admin);
