@@ -1,3 +1,4 @@
+import type { ApiToken, User } from '../domain/contract.js';
 import argon2 from 'argon2';
 import { ConflictError, KeyloftError, NotFoundError, UnauthenticatedError, quote, ValidationError } from '../domain/errors.js';
 import { validateEmail, validatePassword } from '../domain/rules.js';
@@ -42,19 +43,9 @@ export const LOCKOUT = {
 
 const SETUP_TOKEN_KEY = 'setup_token_hash';
 
-export interface User {
-  id: string;
-  email: string;
-  isAdmin: boolean;
-  createdAt: string;
-}
-
-export interface ApiTokenInfo {
-  id: string;
-  name: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-}
+/** A personal API token as listed: never the token itself. */
+export type ApiTokenInfo = ApiToken;
+export type { User };
 
 export interface NewSession {
   token: string;
