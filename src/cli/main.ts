@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAdmin } from './admin.js';
 import { registerBackup } from './backup.js';
@@ -10,11 +11,14 @@ import { registerLogin } from './login.js';
 import { registerProjects } from './projects.js';
 import { registerSecrets } from './secrets.js';
 
+// The installed package's own version (package.json ships in the tarball, two levels above dist/src/cli).
+const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command();
 program
   .name('keyloft')
   .description('keyloft: secrets for continuous deployment to Fly.io')
-  .version('0.1.0')
+  .version(version)
   // Program options (-V/--version) only before the subcommand, so `secrets restore --version N` is the subcommand's.
   .enablePositionalOptions()
   .showHelpAfterError()

@@ -4,7 +4,7 @@ import { KeyloftError, ValidationError } from '../../domain/errors.js';
 import type { Services } from '../../services/container.js';
 import type { ResealService } from '../../services/reseal.service.js';
 import { checkCsrf, SESSION_COOKIE } from '../plugins/auth.js';
-import { APP_CSS, APP_JS, ASSETS, LOGO_SVG } from './assets.js';
+import { ASSETS } from './assets.js';
 import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebOptions } from './kit.js';
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
 import { accountRoutes } from './routes/account.js';
@@ -76,21 +76,26 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
     });
 
     // ---- assets ----
+    // Files from src/http/web/assets/ (see assets.ts). Hashed URLs are immutable for a year;
+    // the stable names and the favicon revalidate with the ETag (the same content hash).
     const assetOpts = { config: { webPublic: true } };
-    for (const a of Object.values(ASSETS)) {
-      app.get(a.path, assetOpts, async (_req, reply) =>
-        reply.header('cache-control', 'public, max-age=31536000, immutable').type(a.type).send(a.body),
-      );
-    }
-    // Stable names too (no long cache: their content changes with releases).
-    app.get('/assets/app.css', assetOpts, async (_req, reply) => reply.type(ASSETS.css.type).send(APP_CSS));
-    app.get('/assets/app.js', assetOpts, async (_req, reply) => reply.type(ASSETS.js.type).send(APP_JS));
-    app.get('/favicon.ico', assetOpts, async (_req, reply) => reply.header('cache-control', 'public, max-age=86400').type(ASSETS.icon.type).send(LOGO_SVG));
-    // helmet's onSend sets no-store for every response from app.ts; restore caching for assets.
+    const CACHE_BY_URL = new Map<string, string>();
+    const serve = (path: string, a: (typeof ASSETS)[keyof typeof ASSETS], cache: string) => {
+      CACHE_BY_URL.set(path, cache);
+      app.get(path, assetOpts, async (req, reply) => {
+        reply.header('etag', a.etag);
+        if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
+        return reply.type(a.type).send(a.body);
+      });
+    };
+    for (const a of Object.values(ASSETS)) serve(a.path, a, 'public, max-age=31536000, immutable');
+    serve('/assets/app.css', ASSETS.css, 'no-cache');
+    serve('/assets/app.js', ASSETS.js, 'no-cache');
+    serve('/favicon.ico', ASSETS.icon, 'public, max-age=86400');
+    // app.ts's onSend sets no-store on every response; assets get their own caching instead.
     app.addHook('onSend', async (req, reply, payload) => {
-      if (req.url.startsWith('/assets/app.') && reply.statusCode === 200 && /\.[0-9a-f]{12}\./.test(req.url)) {
-        reply.header('cache-control', 'public, max-age=31536000, immutable');
-      }
+      const cache = CACHE_BY_URL.get(req.url.split('?')[0] ?? '');
+      if (cache && (reply.statusCode === 200 || reply.statusCode === 304)) reply.header('cache-control', cache);
       return payload;
     });
 
