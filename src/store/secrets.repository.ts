@@ -42,6 +42,16 @@ export async function findSecretsByNames(ex: Executor, projectId: string, scope:
   return out;
 }
 
+/** A secret's current version number, tombstone flag and keyed digest (null for a tombstone), read with `ex`. */
+export async function findCurrentDigest(ex: Executor, secretId: string): Promise<{ current_version: number; deleted: number; digest: string | null } | undefined> {
+  return ex
+    .selectFrom('secrets as s')
+    .innerJoin('secret_versions as v', (j) => j.onRef('v.secret_id', '=', 's.id').onRef('v.version', '=', 's.current_version'))
+    .select(['s.current_version', 's.deleted', 'v.digest'])
+    .where('s.id', '=', secretId)
+    .executeTakeFirst();
+}
+
 export async function insertSecret(ex: Executor, row: SecretRow): Promise<void> {
   await ex.insertInto('secrets').values(row).execute();
 }

@@ -164,7 +164,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       const pr = (f.pr ?? '').trim();
       try {
         const r = await services.secrets.upsert(req.actor!, slug, scope, name, { value: textareaValue(f.value) }, pr || undefined);
-        setFlash(reply, opts, r.created ? 'secret_added' : 'secret_updated', { name, scope: pr ? `${scope}, override for PR #${r.secret.pr}` : scope });
+        setFlash(reply, opts, r.unchanged ? 'secret_unchanged' : r.created ? 'secret_added' : 'secret_updated', { name, scope: pr ? `${scope}, override for PR #${r.secret.pr}` : scope });
         return seeOther(reply, mode === 'build' ? settingsHref(slug, 'build') : settingsHref(slug, 'secrets'));
       } catch (err) {
         const errors = formErrors(err, (field) => (field === 'valueBase64' ? 'value' : field));
