@@ -281,6 +281,12 @@ Examples:
           print(`${r.name} ${what} in ${where}${r.digest ? ` (digest ${r.digest}${r.version ? `, version ${r.version}` : ''})` : ''}`);
         }
         if (results.some((r) => r.change !== 'unchanged')) print('Changes apply at the next deployment.');
+        const binary = fields.filter((f) => 'valueBase64' in f.field).map((f) => f.name);
+        if (binary.length > 0) {
+          print(
+            `${binary.join(', ')}: binary (not UTF-8 text). \`keyloft deploy fly\` cannot pass ${binary.length === 1 ? 'it' : 'them'} as --build-secret (flyctl takes text) and refuses to start; build with \`keyloft run --build\`, which writes ${binary.length === 1 ? 'it' : 'each'} as a file in $KEYLOFT_SECRETS_DIR.`,
+          );
+        }
       }),
     );
 

@@ -185,6 +185,8 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
     environment: opts.environment,
     ...(opts.pr !== undefined ? { pr: opts.pr } : {}),
     ...(opts.ref !== undefined ? { ref: opts.ref } : {}),
+    // flyctl's --build-secret takes text: the server refuses before anything starts when a build secret is binary.
+    textBuildSecrets: true,
   });
   const auth: DeployAuth = { url: opts.url, deployment: started.id, token: started.token };
   const app = opts.app || started.project?.app;

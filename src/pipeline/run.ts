@@ -145,6 +145,8 @@ export interface StartRequest {
   environment: 'production' | 'preview';
   pr?: number;
   ref?: string;
+  /** Refuse before starting when a build secret is binary (deploy fly: flyctl's --build-secret takes text). */
+  textBuildSecrets?: boolean;
 }
 
 /** Starts a deployment with a personal token or the project's deploy key. */

@@ -1,6 +1,6 @@
 import { ConflictError, ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { type Environment, overridePr, overrideScope, parseEnvironment, validatePr } from '../domain/rules.js';
-import { advanceSecret, insertVersions } from '../store/secrets.repository.js';
+import { advanceSecret, binaryBuildSecretNames, insertVersions } from '../store/secrets.repository.js';
 import { hashToken, newId, newToken } from '../crypto/tokens.js';
 import { insertAuditEvents } from '../store/audit.repository.js';
 import {
@@ -154,7 +154,11 @@ export function createDeploymentsService(deps: Deps) {
   }
 
   return {
-    async start(actor: Actor, slug: string, input: { environment: string; pr?: number | string | undefined; ref?: string | undefined }): Promise<StartedDeployment> {
+    async start(
+      actor: Actor,
+      slug: string,
+      input: { environment: string; pr?: number | string | undefined; ref?: string | undefined; textBuildSecrets?: boolean | undefined },
+    ): Promise<StartedDeployment> {
       const environment = parseEnvironment(String(input.environment ?? ''), 'environment');
       let pr: number | null = null;
       if (environment === 'preview') {
@@ -178,6 +182,17 @@ export function createDeploymentsService(deps: Deps) {
         const overridden = new Set(found.filter((s) => overridePr(s.scope) !== null).map((s) => s.name));
         const current = byName(found.filter((s) => s.scope !== 'preview' || !overridden.has(s.name)));
         const runtimeNames = new Set(current.filter((s) => s.scope !== 'build').map((s) => s.name));
+        if (input.textBuildSecrets) {
+          // Checked with the pins, before anything is written: flyctl's --build-secret takes text only.
+          const binary = await binaryBuildSecretNames(trx, project.id);
+          if (binary.length > 0) {
+            throw new ValidationError(
+              'textBuildSecrets',
+              `build secret${binary.length === 1 ? '' : 's'} ${binary.map((n) => quote(n)).join(', ')} ${binary.length === 1 ? 'is' : 'are'} binary (not UTF-8 text): flyctl's --build-secret takes text only, so deploy fly cannot pass ${binary.length === 1 ? 'it' : 'them'}. Read ${binary.length === 1 ? 'it' : 'them'} as files instead: build with \`keyloft run --build\` ($KEYLOFT_SECRETS_DIR/NAME) after \`keyloft deploy start\`, or store the value base64-encoded and decode it in the Dockerfile. No deployment was started.`,
+              'unprocessable',
+            );
+          }
+        }
         const absent =
           environment === 'preview' ? [...new Set((await currentSecretsForPinning(trx, project.id, ['production'])).map((s) => s.name))].filter((n) => !runtimeNames.has(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : undefined;
         // What the app's previous succeeded deployment had that this one has not: the pipeline unsets those on the platform.

@@ -1,6 +1,6 @@
 import { parseDotenv } from '../domain/dotenv.js';
 import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
-import { overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
+import { isTextValue, overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
 import { shortDigest, valueDigest } from '../crypto/digest.js';
 import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
@@ -39,6 +39,8 @@ export interface SecretMeta {
   pr?: number;
   /** For preview secrets: on how many of the open preview apps the current version is deployed. */
   applied?: { count: number; of: number };
+  /** A build secret whose value is binary (not UTF-8 text): `deploy fly` cannot pass it as a --build-secret. */
+  binary?: boolean;
 }
 
 export interface VersionMeta {
@@ -105,6 +107,7 @@ export function createSecretsService(deps: Deps) {
             key_id: keyId,
             digest: valueDigest(project.digest_key, input.value),
             size: input.value.length,
+            binary: isTextValue(input.value) ? 0 : 1,
             created_at: now,
             created_by: by,
           },
@@ -227,6 +230,7 @@ export function createSecretsService(deps: Deps) {
         deleted: r.deleted === 1,
         status: st.status,
         ...(st.applied ? { applied: st.applied } : {}),
+        ...(r.binary === 1 && r.deleted === 0 ? { binary: true } : {}),
       });
     }
     return out;
@@ -261,14 +265,14 @@ export function createSecretsService(deps: Deps) {
       if (w!.unchanged) {
         const e = w!.existing!;
         const [secret] = await toMeta(p.id, [
-          { id: e.id, scope, name, current_version: e.current_version, deleted: 0, updated_at: e.updated_at, updated_by: e.updated_by, digest: w!.version.digest, size: w!.version.size },
+          { id: e.id, scope, name, current_version: e.current_version, deleted: 0, updated_at: e.updated_at, updated_by: e.updated_by, digest: w!.version.digest, size: w!.version.size, binary: w!.version.binary ?? null },
         ]);
         return { secret: secret!, created: false, unchanged: true };
       }
       // Describe the version this call wrote, not a re-read: a concurrent writer may already have added the next one.
       const v = w!.version;
       const [secret] = await toMeta(p.id, [
-        { id: v.secret_id, scope, name, current_version: v.version, deleted: 0, updated_at: v.created_at, updated_by: v.created_by, digest: v.digest, size: v.size },
+        { id: v.secret_id, scope, name, current_version: v.version, deleted: 0, updated_at: v.created_at, updated_by: v.created_by, digest: v.digest, size: v.size, binary: v.binary ?? null },
       ]);
       return { secret: secret!, created: !w!.existing || w!.existing.deleted === 1, unchanged: false };
     },

@@ -56,6 +56,12 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
           environment: Type.Union([Type.Literal('production'), Type.Literal('preview')]),
           pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
           ref: Type.Optional(Type.String({ maxLength: 200 })),
+          textBuildSecrets: Type.Optional(
+            Type.Boolean({
+              description:
+                "refuse (422, field textBuildSecrets, nothing started) when a build secret's value is binary: flyctl's --build-secret takes text only (keyloft deploy fly sends true)",
+            }),
+          ),
         }),
         response: {
           201: Type.Object({
@@ -66,7 +72,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
             project: Type.Object({ slug: Type.String(), flyApp: Type.String(), flyPreviewPattern: Type.String(), app: Type.String() }),
             pinned: Pinned,
           }),
-          ...errors(400, 401, 403, 404),
+          ...errors(400, 401, 403, 404, 422),
         },
       },
     },

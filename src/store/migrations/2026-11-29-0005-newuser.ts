@@ -1,0 +1,16 @@
+import type { Kysely } from 'kysely';
+
+// Frozen: never import application code here; change the schema with a new migration.
+
+/**
+ * secret_versions.binary: 1 when the version's value is not UTF-8 text without NUL (only build
+ * secrets may be), 0 when it is text, NULL for versions written before this column existed
+ * (unknown: the server cannot open values to find out) and for tombstones.
+ */
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('secret_versions').addColumn('binary', 'integer').execute();
+}
+
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('secret_versions').dropColumn('binary').execute();
+}
