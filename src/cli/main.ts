@@ -4,6 +4,7 @@ import { registerAdmin } from './admin.js';
 import { registerBackup } from './backup.js';
 import { registerKeys } from './keys.js';
 import { registerDeploy } from './deploy.js';
+import { registerDeployments } from './deployments.js';
 import { registerRun } from './run.js';
 import { registerCompletion } from './completion.js';
 import { registerLink } from './link.js';
@@ -46,6 +47,7 @@ registerBackup(program);
 registerKeys(program);
 registerRun(program);
 registerDeploy(program);
+registerDeployments(program);
 registerCompletion(program);
 
 await program.parseAsync(process.argv);

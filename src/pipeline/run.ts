@@ -159,8 +159,9 @@ export async function startDeployment(url: string, token: string, project: strin
 }
 
 /** Ends the deployment as succeeded or failed (revokes its token). */
-export async function completeDeployment(auth: DeployAuth, status: 'succeeded' | 'failed'): Promise<any> {
-  const reply = await requestJson('POST', `${baseUrl(auth.url)}/api/v1/deployments/${encodeURIComponent(auth.deployment)}/complete`, auth.token, { status });
+export async function completeDeployment(auth: DeployAuth, status: 'succeeded' | 'failed', reason?: string): Promise<any> {
+  const body = status === 'failed' && reason ? { status, reason: [...reason].slice(0, 500).join('') } : { status };
+  const reply = await requestJson('POST', `${baseUrl(auth.url)}/api/v1/deployments/${encodeURIComponent(auth.deployment)}/complete`, auth.token, body);
   if (reply.status !== 200) throw refused(`completing the deployment as ${status} was`, reply);
   return reply.body;
 }

@@ -18,7 +18,8 @@ import {
   pinsWithNames,
 } from '../store/deployments.repository.js';
 import { findProjectById } from '../store/projects.repository.js';
-import { pinDigests, previousSucceeded } from '../store/diff.repository.js';
+import { pinDigests, pinDigestsAndSizes, previousSucceeded } from '../store/diff.repository.js';
+import { cleanFailureReason } from './failure-reason.js';
 import { shortDigest } from '../crypto/digest.js';
 import type { DeploymentRow, ProjectRow } from '../store/schema.js';
 import { authorizeProject } from './access.js';
@@ -35,6 +36,8 @@ export interface Deployment {
   createdAt: string;
   expiresAt: string;
   completedAt: string | null;
+  /** Why it failed (masked of its values; "cancelled by …" for a cancel), or null. */
+  reason: string | null;
 }
 
 export interface Pinned {
@@ -94,6 +97,7 @@ export function toDeployment(d: DeploymentRow): Deployment {
     createdAt: new Date(d.created_at).toISOString(),
     expiresAt: new Date(d.expires_at).toISOString(),
     completedAt: d.completed_at === null ? null : new Date(d.completed_at).toISOString(),
+    reason: d.failure_reason ?? null,
   };
 }
 
@@ -213,6 +217,7 @@ export function createDeploymentsService(deps: Deps) {
           created_at: now,
           expires_at: expiresAt,
           completed_at: null,
+          failure_reason: null,
         };
         await insertDeployment(trx, row);
         await insertPins(trx, current.map((s) => ({ deployment_id: id, secret_id: s.id, kind: s.scope === 'build' ? 'build' : 'runtime', version: s.current_version })));
@@ -246,6 +251,7 @@ export function createDeploymentsService(deps: Deps) {
         created_at: now,
         expires_at: expiresAt,
         completed_at: null,
+        failure_reason: null,
       });
       return {
         id,
@@ -278,8 +284,9 @@ export function createDeploymentsService(deps: Deps) {
      * Ends a running deployment and revokes its token. Allowed for the deployment's own token,
      * the project's deploy key, and members of the project.
      */
-    async complete(actor: Actor, id: string, statusIn: string): Promise<Deployment> {
+    async complete(actor: Actor, id: string, statusIn: string, reasonIn?: string): Promise<Deployment> {
       if (statusIn !== 'succeeded' && statusIn !== 'failed') throw new ValidationError('status', 'status must be succeeded or failed');
+      if (reasonIn !== undefined && statusIn !== 'failed') throw new ValidationError('reason', 'reason is only for status failed');
       const now = clock();
       const d = await findDeployment(db, id);
       const notFound = new NotFoundError(`deployment ${quote(id)} was not found`, 'id');
@@ -298,13 +305,43 @@ export function createDeploymentsService(deps: Deps) {
       }
       if (d.status === 'running' && d.expires_at <= now) await expireDeployments(db, now, d.project_id);
       const by = actorLabel(actor);
+      let reason: string | null = null;
+      if (reasonIn !== undefined && reasonIn.trim() !== '') {
+        const project = await findProjectById(db, d.project_id);
+        if (!project) throw notFound;
+        // Masked before BEGIN (HMACs over the text): the stored reason never holds a pinned value.
+        reason = cleanFailureReason(reasonIn, project.digest_key, await pinDigestsAndSizes(db, id)) || null;
+      }
       const done = await db.transaction().execute(async (trx) => {
-        if (!(await finishDeployment(trx, id, statusIn, now))) return false;
-        await insertAuditEvents(trx, [{ at: now, projectId: d.project_id, actor: by, actorIp: actor.ip, action: `deployment.${statusIn}`, detail: { deployment: id } }]);
+        if (!(await finishDeployment(trx, id, statusIn, now, reason))) return false;
+        await insertAuditEvents(trx, [
+          { at: now, projectId: d.project_id, actor: by, actorIp: actor.ip, action: `deployment.${statusIn}`, detail: { deployment: id, ...(reason ? { reason } : {}) } },
+        ]);
         return true;
       });
       const after = (await findDeployment(db, id))!;
       if (!done) throw new ConflictError(`deployment ${id} is already ${after.status}`, 'status');
+      return toDeployment(after);
+    },
+
+    /**
+     * Cancels a running deployment (a member of its project): it completes as failed with the
+     * reason "cancelled by …", its token is revoked at once, and the audit log says who cancelled it.
+     */
+    async cancel(actor: Actor, slug: string, id: string): Promise<Deployment> {
+      const p = await authorizeProject(db, actor, slug, 'member', 'cancelling deployments');
+      const now = clock();
+      const d = await findDeployment(db, id);
+      if (!d || d.project_id !== p.id) throw new NotFoundError(`deployment ${quote(id)} was not found`, 'id');
+      if (d.status === 'running' && d.expires_at <= now) await expireDeployments(db, now, d.project_id);
+      const by = actorLabel(actor);
+      const done = await db.transaction().execute(async (trx) => {
+        if (!(await finishDeployment(trx, id, 'failed', now, `cancelled by ${by}`))) return false;
+        await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'deployment.cancelled', detail: { deployment: id } }]);
+        return true;
+      });
+      const after = (await findDeployment(db, id))!;
+      if (!done) throw new ConflictError(`deployment ${id} is already ${after.status}; only a running deployment can be cancelled`, 'id');
       return toDeployment(after);
     },
 

@@ -1,5 +1,6 @@
 import type { Executor } from './executor.js';
-import type { DeploymentPinTable, DeploymentRow } from './schema.js';
+import type { Insertable } from 'kysely';
+import type { DeploymentPinTable, DeploymentRow, DeploymentTable } from './schema.js';
 
 export async function openPreviewPrs(ex: Executor, projectId: string): Promise<number[]> {
   const rows = await ex.selectFrom('previews').select('pr').where('project_id', '=', projectId).where('closed_at', 'is', null).orderBy('pr').execute();
@@ -40,7 +41,7 @@ export async function pinsOf(ex: Executor, deploymentIds: readonly string[]): Pr
   return out;
 }
 
-export async function insertDeployment(ex: Executor, row: DeploymentRow): Promise<void> {
+export async function insertDeployment(ex: Executor, row: Insertable<DeploymentTable>): Promise<void> {
   await ex.insertInto('deployments').values(row).execute();
 }
 
@@ -71,10 +72,10 @@ export async function expireDeployments(ex: Executor, now: number, projectId?: s
 }
 
 /** Ends a running deployment; false when it was not running any more. */
-export async function finishDeployment(ex: Executor, id: string, status: string, now: number): Promise<boolean> {
+export async function finishDeployment(ex: Executor, id: string, status: string, now: number, reason: string | null = null): Promise<boolean> {
   const r = await ex
     .updateTable('deployments')
-    .set({ status, completed_at: now, token_hash: null })
+    .set({ status, completed_at: now, token_hash: null, failure_reason: reason })
     .where('id', '=', id)
     .where('status', '=', 'running')
     .executeTakeFirst();

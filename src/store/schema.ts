@@ -138,6 +138,8 @@ export interface DeploymentTable {
   created_at: number;
   expires_at: number;
   completed_at: number | null;
+  /** Why it failed (masked, at most 500 characters), or "cancelled by …"; null otherwise. */
+  failure_reason: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface DeploymentPinTable {

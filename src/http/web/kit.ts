@@ -82,6 +82,8 @@ const FLASH_TEXT: Record<string, (a: Record<string, string>) => Flash> = {
   project_deleted: (a) => ({ kind: 'success', text: `Deleted project ${a.slug} and all of its secrets.` }),
   secret_added: (a) => ({ kind: 'success', text: `Added ${a.name} (${a.scope}) — applies at the next deployment` }),
   secret_updated: (a) => ({ kind: 'success', text: `Updated ${a.name} (${a.scope}) — applies at the next deployment` }),
+  deployment_cancelled: (a) => ({ kind: 'success', text: `Cancelled deployment ${a.id}: it failed, and its deploy token no longer works.` }),
+  deployment_not_running: (a) => ({ kind: 'info', text: `Deployment ${a.id} had already finished; nothing to cancel.` }),
   secret_unchanged: (a) => ({ kind: 'info', text: `${a.name} is unchanged (${a.scope}): that is already its value, so nothing was written.` }),
   secret_deleted: (a) => ({ kind: 'success', text: `Deleted ${a.name} (${a.scope}) — removed at the next deployment` }),
   imported: (a) => ({

@@ -149,4 +149,21 @@ export async function projectRoutes(app: FastifyInstance, deps: WebDeps): Promis
     return html(reply, <DeploymentPage ctx={pageCtx(req, reply, opts)} project={project} deployment={d.deployment} pinned={d.pinned} app={app} changes={d.changes} />);
   });
 
+  // Cancel: completes the running deployment as failed ("cancelled by …") and revokes its token.
+  app.post('/projects/:slug/deployments/:id/cancel', async (req, reply) => {
+    const { slug, id } = req.params as { slug: string; id: string };
+    const dsvc = deploymentsOf(deps);
+    if (!dsvc) throw new KeyloftError('not_found', 'this server does not track deployments');
+    const back = `/projects/${encodeURIComponent(slug)}/deployments/${encodeURIComponent(id)}`;
+    try {
+      await dsvc.cancel(req.actor!, slug, id);
+      setFlash(reply, opts, 'deployment_cancelled', { id });
+    } catch (err) {
+      // Already finished (409): say so on the deployment's page instead of an error page.
+      if (!(err instanceof KeyloftError) || err.code !== 'conflict') throw err;
+      setFlash(reply, opts, 'deployment_not_running', { id });
+    }
+    return seeOther(reply, back);
+  });
+
 }
