@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { clearConfig, configPath, readConfig, resolveTarget, writeConfig } from './config-file.js';
-import { action, ApiClient, CliError, EXIT_USAGE, normalizeUrl } from './http-client.js';
+import { action, ApiClient, CliError, EXIT_REFUSED, EXIT_USAGE, normalizeUrl } from './http-client.js';
 import { interactive, note, print, printJson, promptHidden, promptLine, readStdinBytes } from './output.js';
 
 interface Me {
@@ -41,7 +41,11 @@ async function tokenFromPassword(url: string, email: string, password: string): 
   if (!email) throw new CliError('no email given', EXIT_USAGE);
   if (!password) throw new CliError('no password given', EXIT_USAGE);
   const anon = new ApiClient(url);
-  const s = await anon.raw<{ csrfToken: string }>('POST', '/session', { email, password });
+  const s = await anon.raw<{ csrfToken: string }>('POST', '/session', { email, password }).catch((err: unknown) => {
+    // A 401 here is about the email and password, not a token (the generic 401 text says "token").
+    if (err instanceof CliError && err.status === 401) throw new CliError('server refused (401): the email or password is wrong', EXIT_REFUSED, { status: 401, code: err.code });
+    throw err;
+  });
   const cookie = s.headers
     .getSetCookie()
     .map((c) => c.split(';')[0]!)

@@ -203,6 +203,8 @@ for (const d of await dialects()) {
       const r = await makeRunner(dir)(['login', '--url', server.url], { stdin: `${ADMIN_EMAIL}\nwrong password entirely\n` });
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /server refused \(401/);
+      assert.match(r.stderr, /the email or password is wrong/);
+      assert.doesNotMatch(r.stderr, /token/, 'a wrong password is not about a token');
       assert.ok(!existsSync(join(dir, 'config.json')), 'nothing saved');
     });
 

@@ -129,7 +129,7 @@ export function SecretsPage(p: {
           </div>
         </form>
       ) : (
-        <ReadOnlyNote what="change secrets" />
+        <ReadOnlyNote role={project.role} need="member" what={build ? 'add or change build secrets' : 'add or change secrets'} />
       )}
 
       <section class="card" aria-labelledby="list-h">
