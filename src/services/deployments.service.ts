@@ -263,13 +263,24 @@ export function createDeploymentsService(deps: Deps) {
       };
     },
 
-    async list(actor: Actor, slug: string, q: { environment?: string | undefined; limit?: number | undefined; pr?: number | undefined } = {}): Promise<Deployment[]> {
+    /** Newest first; `before` (a deployment id of this project) continues a page after that deployment. */
+    async list(
+      actor: Actor,
+      slug: string,
+      q: { environment?: string | undefined; limit?: number | undefined; pr?: number | undefined; before?: string | undefined } = {},
+    ): Promise<Deployment[]> {
       const p = await authorizeProject(db, actor, slug, 'viewer', 'listing deployments');
       const environment = q.environment ? parseEnvironment(q.environment, 'environment') : undefined;
       const limit = q.limit ?? 50;
       if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new ValidationError('limit', 'limit must be a whole number from 1 to 200');
       await expireDeployments(db, clock(), p.id);
-      return (await listDeployments(db, p.id, { environment, limit, pr: q.pr })).map(toDeployment);
+      let before: { createdAt: number; id: string } | undefined;
+      if (q.before !== undefined) {
+        const b = await findDeployment(db, q.before);
+        if (!b || b.project_id !== p.id) throw new ValidationError('before', `before must be the id of a deployment of this project (got ${quote(q.before)})`);
+        before = { createdAt: b.created_at, id: b.id };
+      }
+      return (await listDeployments(db, p.id, { environment, limit, pr: q.pr, before })).map(toDeployment);
     },
 
     async get(actor: Actor, slug: string, id: string): Promise<{ deployment: Deployment; pinned: Pinned; app: string; changes: Changes }> {

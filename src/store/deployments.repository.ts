@@ -57,10 +57,19 @@ export async function findDeploymentByTokenHash(ex: Executor, hash: string): Pro
   return ex.selectFrom('deployments').selectAll().where('token_hash', '=', hash).executeTakeFirst();
 }
 
-export async function listDeployments(ex: Executor, projectId: string, q: { environment?: string | undefined; limit: number; pr?: number | undefined }): Promise<DeploymentRow[]> {
+export async function listDeployments(
+  ex: Executor,
+  projectId: string,
+  q: { environment?: string | undefined; limit: number; pr?: number | undefined; before?: { createdAt: number; id: string } | undefined },
+): Promise<DeploymentRow[]> {
   let query = ex.selectFrom('deployments').selectAll().where('project_id', '=', projectId);
   if (q.environment) query = query.where('environment', '=', q.environment);
   if (q.pr !== undefined) query = query.where('pr', '=', q.pr);
+  // Keyset pagination in the list's own order (created_at desc, id desc): the rows after `before`.
+  const before = q.before;
+  if (before) {
+    query = query.where((eb) => eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)])]));
+  }
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
 }
 

@@ -112,6 +112,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
           environment: Type.Optional(Type.Union([Type.Literal('production'), Type.Literal('preview')])),
           pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+          before: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the next page: the deployments listed after this one (the last id of the previous page)' })),
         }),
         response: { 200: Type.Object({ deployments: Type.Array(Deployment) }), ...errors(400, 401, 403, 404) },
       },

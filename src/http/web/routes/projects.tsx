@@ -21,6 +21,9 @@ export function slugify(s: string): string {
     .replace(/-+$/, '');
 }
 
+/** Deployments per page of the Deployments list. */
+const DEPLOYMENTS_PAGE = 50;
+
 /** The deployments service, when this server has it (it is a separate module). */
 export function deploymentsOf(deps: WebDeps) {
   return (deps.services as Partial<WebDeps['services']>).deployments;
@@ -131,12 +134,20 @@ export async function projectRoutes(app: FastifyInstance, deps: WebDeps): Promis
   app.get('/projects/:slug/deployments', async (req, reply) => {
     const { slug } = req.params as { slug: string };
     const q = queryOf(req);
-    const env = q.env === 'production' || q.env === 'preview' ? q.env : 'all';
+    // ?pr=N: one pull request's preview deployments; ?before=ID: the page after that deployment.
+    const pr = /^[1-9]\d{0,9}$/.test(q.pr ?? '') && Number(q.pr) <= 2147483647 ? Number(q.pr) : undefined;
+    const env = pr !== undefined ? 'preview' : q.env === 'production' || q.env === 'preview' ? q.env : 'all';
+    const before = q.before && q.before.length <= 64 ? q.before : undefined;
     const project = await services.projects.show(req.actor!, slug);
     const dsvc = deploymentsOf(deps);
     let deployments: Deployment[] | undefined;
-    if (dsvc) deployments = await dsvc.list(req.actor!, slug, { environment: env === 'all' ? undefined : env, limit: 100 });
-    return html(reply, <DeploymentsPage ctx={pageCtx(req, reply, opts)} project={project} deployments={deployments} env={env} />);
+    let next: string | undefined;
+    if (dsvc) {
+      const rows = await dsvc.list(req.actor!, slug, { environment: env === 'all' ? undefined : env, pr, before, limit: DEPLOYMENTS_PAGE + 1 });
+      deployments = rows.slice(0, DEPLOYMENTS_PAGE);
+      if (rows.length > DEPLOYMENTS_PAGE) next = deployments[deployments.length - 1]!.id;
+    }
+    return html(reply, <DeploymentsPage ctx={pageCtx(req, reply, opts)} project={project} deployments={deployments} env={env} pr={pr} next={next} firstPage={!before} />);
   });
 
   app.get('/projects/:slug/deployments/:id', async (req, reply) => {

@@ -129,7 +129,11 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     const q = queryOf(req);
     const env: Env = mode === 'build' ? 'all' : (extra.env ?? (q.env === 'production' || q.env === 'preview' ? q.env : 'all'));
     const all = await services.secrets.list(req.actor!, slug, mode === 'build' ? 'build' : undefined);
-    const secrets = all.filter((s) => (mode === 'build' ? s.scope === 'build' : s.scope !== 'build' && (env === 'all' || s.scope === env)));
+    // ?q=: names containing the text, case-insensitively (like `keyloft secrets list --filter`).
+    const nameQ = (q.q ?? '').trim().slice(0, 255);
+    const secrets = all
+      .filter((s) => (mode === 'build' ? s.scope === 'build' : s.scope !== 'build' && (env === 'all' || s.scope === env)))
+      .filter((s) => !nameQ || s.name.toLowerCase().includes(nameQ.toLowerCase()));
     return html(
       reply,
       <SecretsPage
@@ -138,6 +142,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
         mode={mode}
         secrets={secrets}
         env={env}
+        nameFilter={nameQ}
         form={extra.form}
         errors={extra.errors}
         importScope={extra.importScope}

@@ -1,0 +1,113 @@
+/**
+ * Small dashboard courtesies, each checked on the rendered page: the overview says "N pending
+ * changes"; the Secrets page filters by name; the Deployments page filters by pull request and
+ * pages; the audit log shows readable action names; the read-only note names your role.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Api, bootstrap, createUser } from '../helpers/client.js';
+import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
+
+describe('dashboard minors', () => {
+  let store: TestStore;
+  let server: TestServer;
+  let admin: Api;
+  const slug = 'minor';
+  const P = `/api/v1/projects/${slug}`;
+  const ids: string[] = [];
+
+  async function page(path: string, email = 'admin@example.com', password = 'correct horse battery staple'): Promise<string> {
+    const login = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const r = await fetch(`${server.url}${path}`, { headers: { cookie } });
+    assert.equal(r.status, 200, path);
+    return r.text();
+  }
+  const rowsOf = (html: string) => [...html.matchAll(/href="\/projects\/minor\/deployments\/(dep_[^"?]+)"/g)].map((m) => m[1]!);
+
+  before(async () => {
+    store = await createStore('sqlite');
+    server = await startServer(store);
+    admin = await bootstrap(server);
+    const r = await admin.post('/api/v1/projects', {
+      slug,
+      name: 'Minor',
+      secrets: [
+        { name: 'STRIPE_KEY', scope: 'production', value: 'v1' },
+        { name: 'STRIPE_WEBHOOK_SECRET', scope: 'production', value: 'v2' },
+        { name: 'DATABASE_URL', scope: 'production', value: 'v3' },
+        { name: 'DATABASE_URL', scope: 'preview', value: 'v4' },
+      ],
+    });
+    assert.equal(r.status, 201, r.text);
+    const key = (await admin.post(`${P}/deploy-keys`, { name: 'ci' })).body.token;
+    const ci = new Api(server.url, key);
+    // 52 deployments: 3 of PR 42, the rest production (newest last).
+    for (let i = 0; i < 52; i++) {
+      const body = i % 20 === 0 ? { environment: 'preview', pr: 42, ref: `r${i}` } : { environment: 'production', ref: `r${i}` };
+      const d = await ci.post(`${P}/deployments`, body);
+      assert.equal(d.status, 201, d.text);
+      ids.push(d.body.id);
+      await new Api(server.url, d.body.token).post(`/api/v1/deployments/${d.body.id}/complete`, { status: 'succeeded' });
+    }
+    await admin.put(`${P}/secrets/production/STRIPE_KEY`, { value: 'v1-new' });
+    await createUser(server, admin, 'viewer@example.com');
+    await admin.post(`${P}/members`, { email: 'viewer@example.com', role: 'viewer' });
+  });
+  after(async () => {
+    await server?.stop();
+    await store?.cleanup();
+  });
+
+  test('the overview says how many pending changes, next to the big number', async () => {
+    const html = await page(`/projects/${slug}`);
+    assert.match(html, /1 pending change · of 3 secrets, at the next deployment/);
+    assert.match(html, /1 secret · all deployed/);
+    assert.doesNotMatch(html, /secrets · apply at the next deployment/);
+  });
+
+  test('the Secrets page filters by name, case-insensitively, keeping the environment', async () => {
+    const html = await page(`/projects/${slug}/settings/secrets?env=production&q=stripe`);
+    assert.match(html, />STRIPE_KEY</);
+    assert.match(html, />STRIPE_WEBHOOK_SECRET</);
+    assert.doesNotMatch(html, />DATABASE_URL</);
+    assert.match(html, /name="q"[^>]*value="stripe"/);
+    const none = await page(`/projects/${slug}/settings/secrets?q=nothing`);
+    assert.match(none, /No secret names contain/);
+  });
+
+  test('the Deployments page filters by pull request and pages through older deployments', async () => {
+    const first = rowsOf(await page(`/projects/${slug}/deployments`));
+    assert.equal(first.length, 50);
+    assert.equal(first[0], ids[51], 'newest first');
+    const firstHtml = await page(`/projects/${slug}/deployments`);
+    const older = /href="([^"]*before=[^"]+)"/.exec(firstHtml)?.[1]?.replace(/&amp;/g, '&');
+    assert.ok(older, 'a link to older deployments');
+    const second = rowsOf(await page(older));
+    assert.deepEqual(second, [ids[1], ids[0]]);
+    const pr = rowsOf(await page(`/projects/${slug}/deployments?pr=42`));
+    assert.deepEqual(pr, [ids[40], ids[20], ids[0]]);
+    const api = await admin.get(`${P}/deployments?limit=2&before=${ids[2]}`);
+    assert.deepEqual(
+      api.body.deployments.map((d: { id: string }) => d.id),
+      [ids[1], ids[0]],
+    );
+    const bad = await admin.get(`${P}/deployments?before=dep_nope`);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.field, 'before');
+  });
+
+  test('the audit log shows readable action names (the code stays in the title and the API)', async () => {
+    const html = await page(`/projects/${slug}/settings/audit`);
+    assert.match(html, /<span title="secret.updated">Secret changed<\/span>/);
+    assert.match(html, /<span title="deployment.started">Deployment started<\/span>/);
+    assert.match(html, /<option value="deploy_key.created"[^>]*>Deploy key created<\/option>/);
+  });
+
+  test('a viewer is told their role and which role writing needs', async () => {
+    const html = await page(`/projects/${slug}/settings/secrets`, 'viewer@example.com', 'another long password');
+    assert.match(html, /You are a viewer: you see names, digests and statuses, never values\. To add or change secrets, you need the member role \(or admin\): ask an admin of this project\./);
+    const members = await page(`/projects/${slug}/settings/members`, 'viewer@example.com', 'another long password');
+    assert.match(members, /To add or remove members, you need the admin role: ask an admin of this project\./);
+  });
+});
