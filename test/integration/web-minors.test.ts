@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Api, bootstrap, createUser } from '../helpers/client.js';
+import { storeExec } from '../helpers/db.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 describe('dashboard minors', () => {
@@ -102,6 +103,38 @@ describe('dashboard minors', () => {
     assert.match(html, /<span title="secret.updated">Secret changed<\/span>/);
     assert.match(html, /<span title="deployment.started">Deployment started<\/span>/);
     assert.match(html, /<option value="deploy_key.created"[^>]*>Deploy key created<\/option>/);
+  });
+
+  test('a form submitted after the session ended: sign-in page says so, then back to the page the form was on', async () => {
+    const login = await fetch(`${server.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }),
+    });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const csrf = ((await login.json()) as { csrfToken: string }).csrfToken;
+    // The session ends while the form is open (time passes: every session of the store expires).
+    await storeExec(store, 'update sessions set expires_at = $1', [1]);
+    const formPage = `${server.url}/projects/${slug}/settings/secrets?env=preview`;
+    const post = await fetch(`${server.url}/projects/${slug}/settings/secrets`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, origin: server.url, referer: formPage, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, name: 'LATE', scope: 'production', value: 'late-value' }).toString(),
+    });
+    assert.equal(post.status, 303);
+    const to = new URL(post.headers.get('location')!, server.url);
+    assert.equal(to.pathname, '/login');
+    assert.equal(to.searchParams.get('ended'), '1');
+    assert.equal(to.searchParams.get('next'), `/projects/${slug}/settings/secrets?env=preview`);
+    assert.ok(post.headers.getSetCookie().some((c) => c.startsWith('keyloft_session=;')), 'the dead cookie is cleared');
+    const signIn = await (await fetch(to)).text();
+    assert.match(signIn, /Your session ended\. Sign in again to go back to the page you were on\./);
+    assert.match(signIn, new RegExp(`name="next" value="/projects/${slug}/settings/secrets\\?env=preview"`));
+    assert.equal((await admin.get(`${P}/secrets?scope=production`)).body.secrets.some((s: { name: string }) => s.name === 'LATE'), false, 'nothing written');
+    // A page opened without any session (never signed in) does not claim a session ended.
+    const fresh = await fetch(`${server.url}/projects/${slug}`, { redirect: 'manual' });
+    assert.equal(new URL(fresh.headers.get('location')!, server.url).searchParams.get('ended'), null);
   });
 
   test('a viewer is told their role and which role writing needs', async () => {

@@ -27,6 +27,19 @@ declare module 'fastify' {
   }
 }
 
+const SESSION_ENDED = { kind: 'info', text: 'Your session ended. Sign in again to go back to the page you were on.' } as const;
+
+/** The path and query of a same-origin Referer (the page a form was on), or undefined. */
+function sameOriginPath(referer: string | undefined, req: FastifyRequest): string | undefined {
+  if (!referer) return undefined;
+  try {
+    const u = new URL(referer);
+    return u.host === req.headers.host ? `${u.pathname}${u.search}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const ERROR_TITLES: Record<number, string> = {
   400: 'That did not work',
   403: 'Not allowed',
@@ -52,8 +65,14 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
     app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
       if (req.routeOptions.config.webPublic) return;
       if (!req.actor || req.actor.kind !== 'user') {
-        const next = req.method === 'GET' ? `?next=${encodeURIComponent(req.url)}` : '';
-        return seeOther(reply, `/login${next}`);
+        // A session cookie the server no longer accepts: the session ended (expired, or signed out elsewhere).
+        const ended = req.cookies[SESSION_COOKIE] !== undefined;
+        if (ended) reply.clearCookie(SESSION_COOKIE, sessionCookie);
+        // Back to this page after signing in; after a form submit, to the page the form was on.
+        const back = req.method === 'GET' ? req.url : (sameOriginPath(req.headers.referer, req) ?? req.url);
+        const q = new URLSearchParams({ next: safeNext(back) });
+        if (ended) q.set('ended', '1');
+        return seeOther(reply, `/login?${q.toString()}`);
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         if (req.csrfToken === null) throw new KeyloftError('csrf_failed', 'forms need a browser session; sign in again');
@@ -132,7 +151,8 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
       const q = queryOf(req);
       if (req.actor?.kind === 'user') return seeOther(reply, safeNext(q.next));
       const next = q.next ? safeNext(q.next) : undefined;
-      return html(reply, <LoginPage pre={preToken(req, reply, opts)} next={next} flash={takeFlash(req, reply, opts)} />);
+      const flash = takeFlash(req, reply, opts) ?? (q.ended === '1' ? SESSION_ENDED : undefined);
+      return html(reply, <LoginPage pre={preToken(req, reply, opts)} next={next} flash={flash} />);
     });
 
     app.post('/login', { config: { webPublic: true, rateLimited: true } }, async (req, reply) => {
