@@ -24,6 +24,14 @@ describe('dashboard minors', () => {
     assert.equal(r.status, 200, path);
     return r.text();
   }
+  async function session(): Promise<{ cookie: string; csrf: string }> {
+    const login = await fetch(`${server.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }),
+    });
+    return { cookie: login.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await login.json()) as { csrfToken: string }).csrfToken };
+  }
   const rowsOf = (html: string) => [...html.matchAll(/href="\/projects\/minor\/deployments\/(dep_[^"?]+)"/g)].map((m) => m[1]!);
 
   before(async () => {
@@ -135,6 +143,45 @@ describe('dashboard minors', () => {
     // A page opened without any session (never signed in) does not claim a session ended.
     const fresh = await fetch(`${server.url}/projects/${slug}`, { redirect: 'manual' });
     assert.equal(new URL(fresh.headers.get('location')!, server.url).searchParams.get('ended'), null);
+  });
+
+  test('form errors stay on their page with the typed non-secret fields kept; values never come back', async () => {
+    const s = await session();
+    const post = (path: string, body: Record<string, string>) =>
+      fetch(`${server.url}${path}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: s.cookie, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: s.csrf, ...body }).toString(),
+      });
+    const value = 'postgres://typed-secret-value-0001';
+    const np = await post('/projects/new', {
+      name: 'Checkout',
+      slug: 'Bad Slug!',
+      rows: '2',
+      name_0: 'DATABASE_URL',
+      value_0: value,
+      scope_0: 'production',
+      name_1: 'EMPTY_ONE',
+      value_1: '',
+      scope_1: 'preview',
+    });
+    const npHtml = await np.text();
+    assert.equal(np.status, 400);
+    assert.match(npHtml, /The project was not created/);
+    assert.match(npHtml, /value="Checkout"/, 'the name is kept');
+    assert.match(npHtml, /value="Bad Slug!"/, 'the slug as typed is kept');
+    assert.match(npHtml, /value="DATABASE_URL"/, 'the key is kept');
+    assert.match(npHtml, /Enter these again: DATABASE_URL \(secret 1\)\./);
+    assert.doesNotMatch(npHtml, /EMPTY_ONE \(secret 2\)/, 'a row without a value need not be re-entered');
+    assert.ok(!npHtml.includes(value), 'the value is not echoed');
+
+    const copy = await post(`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'NOPE_NOT_HERE STRIPE_KEY' });
+    const copyHtml = await copy.text();
+    assert.notEqual(copy.status, 500);
+    assert.match(copyHtml, /Add or update a secret/, 'the Secrets page itself, not an error page');
+    assert.match(copyHtml, /NOPE_NOT_HERE/, 'the error names the key');
+    assert.match(copyHtml, /<textarea[^>]*name="names"[^>]*>NOPE_NOT_HERE STRIPE_KEY<\/textarea>|name="names"[^>]*value="NOPE_NOT_HERE STRIPE_KEY"/, 'the typed keys are kept');
   });
 
   test('a viewer is told their role and which role writing needs', async () => {

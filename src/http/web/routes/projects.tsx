@@ -61,7 +61,7 @@ export async function projectRoutes(app: FastifyInstance, deps: WebDeps): Promis
       flyApp: (f.flyApp ?? '').trim(),
       flyPreviewPattern: (f.flyPreviewPattern ?? '').trim(),
       // Values are never sent back to the browser.
-      rows: rows.map((r) => ({ name: r.name, scope: r.scope })),
+      rows: rows.map((r) => ({ name: r.name, scope: r.scope, hadValue: r.value !== '' })),
     };
     if (!form.slug && form.name) form.slug = slugify(form.name);
     const again = (errors: FormErrors | undefined, status: number) =>

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type KeyloftError, NotFoundError, quote } from '../../../domain/errors.js';
+import { KeyloftError, NotFoundError, quote } from '../../../domain/errors.js';
 import { isScope, type Scope, validateSecretName } from '../../../domain/rules.js';
 import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue } from '../kit.js';
 import { CopyReviewPage, ImportReviewPage } from '../pages/review.js';
@@ -247,6 +247,10 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       setFlash(reply, opts, 'copied', { from: r.from, to: r.to, written: String(r.written), skipped: String(r.skipped.length) });
       return seeOther(reply, settingsHref(slug, r.to === 'build' ? 'build' : 'secrets'));
     } catch (err) {
+      // A key missing from the source is a mistake in the form (the copy form names it), not a missing page.
+      if (err instanceof KeyloftError && err.code === 'not_found' && err.field === 'names') {
+        return renderSecrets(req, reply, mode, { copyForm: form, copyErrors: { fields: { names: err.message }, general: [] }, status: 400 });
+      }
       const copyErrors = formErrors(err, (field) => (field === 'from' || field === 'to' ? field : 'names'));
       return renderSecrets(req, reply, mode, { copyForm: form, copyErrors, status: (err as KeyloftError).status });
     }
