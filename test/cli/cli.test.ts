@@ -472,9 +472,14 @@ for (const d of await dialects()) {
       const h = json(await cli(['secrets', 'history', 'PR_VALUE', '--project', project, '--scope', 'preview', '--pr', '42', '--json']));
       assert.equal(h.versions.length, 1);
       assert.equal(h.versions[0].size, Buffer.byteLength(v));
-      for (const bad of [['--pr', '42', '--scope', 'production'], ['--pr', 'abc', '--scope', 'preview'], ['--pr', '0', '--scope', 'preview']]) {
+      // --pr with the wrong scope is keyloft's own check (exit 1); a --pr that does not parse is the command line's (exit 2, one line).
+      for (const [code, bad] of [
+        [1, ['--pr', '42', '--scope', 'production']],
+        [2, ['--pr', 'abc', '--scope', 'preview']],
+        [2, ['--pr', '0', '--scope', 'preview']],
+      ] as const) {
         const r = await cli(['secrets', 'history', 'PR_VALUE', '--project', project, ...bad]);
-        assert.equal(r.code, 1, `${bad.join(' ')}: ${r.stderr}`);
+        assert.equal(r.code, code, `${bad.join(' ')}: ${r.stderr}`);
       }
       const un = json(await cli(['secrets', 'unset', 'PR_VALUE', '--project', project, '--scope', 'preview', '--pr', '42', '--yes', '--json']));
       assert.deepEqual(un.removed.map((r: any) => r.name), ['PR_VALUE']);
