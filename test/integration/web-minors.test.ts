@@ -184,6 +184,48 @@ describe('dashboard minors', () => {
     assert.match(copyHtml, /<textarea[^>]*name="names"[^>]*>NOPE_NOT_HERE STRIPE_KEY<\/textarea>|name="names"[^>]*value="NOPE_NOT_HERE STRIPE_KEY"/, 'the typed keys are kept');
   });
 
+  test('post/redirect/get after creating an API token or a deploy key: shown once after the redirect, a refresh creates nothing', async () => {
+    const s = await session();
+    const before = (await admin.get('/api/v1/tokens')).body.tokens.length;
+    const post = await fetch(`${server.url}/account/tokens`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: s.cookie, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: s.csrf, name: 'prg-laptop' }).toString(),
+    });
+    assert.equal(post.status, 303);
+    assert.equal(post.headers.get('location'), '/account/tokens');
+    const shown = post.headers.getSetCookie().find((c) => c.startsWith('keyloft_shown='))!;
+    assert.match(shown, /Path=\/account\/tokens/);
+    assert.match(shown, /HttpOnly/);
+    assert.doesNotMatch(shown, /klt_/, 'the cookie holds no token in the clear');
+    const sealed = shown.split(';')[0]!;
+    const first = await (await fetch(`${server.url}/account/tokens`, { headers: { cookie: `${s.cookie}; ${sealed}` } })).text();
+    const token = /klt_[A-Za-z0-9_-]+/.exec(first)?.[0];
+    assert.ok(token, 'the new token is on the page after the redirect');
+    assert.equal((await new Api(server.url, token).get('/api/v1/me')).status, 200);
+    // A refresh: a GET (the POST is not repeated); the list no longer shows it, and there is one new token.
+    const again = await (await fetch(`${server.url}/account/tokens`, { headers: { cookie: s.cookie } })).text();
+    assert.ok(!again.includes(token));
+    assert.equal((await admin.get('/api/v1/tokens')).body.tokens.length, before + 1);
+    // The sealed cookie opens only for the session it was sealed to.
+    const other = await session();
+    const stolen = await (await fetch(`${server.url}/account/tokens`, { headers: { cookie: `${other.cookie}; ${sealed}` } })).text();
+    assert.ok(!stolen.includes(token));
+
+    const key = await fetch(`${server.url}/projects/${slug}/settings/deploy-keys`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: s.cookie, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: s.csrf, name: 'prg-ci' }).toString(),
+    });
+    assert.equal(key.status, 303);
+    assert.equal(key.headers.get('location'), `/projects/${slug}/settings/general`);
+    const keyCookie = key.headers.getSetCookie().find((c) => c.startsWith('keyloft_shown='))!.split(';')[0]!;
+    const general = await (await fetch(`${server.url}/projects/${slug}/settings/general`, { headers: { cookie: `${s.cookie}; ${keyCookie}` } })).text();
+    assert.match(general, /kldk_[A-Za-z0-9_-]+/);
+  });
+
   test('a viewer is told their role and which role writing needs', async () => {
     const html = await page(`/projects/${slug}/settings/secrets`, 'viewer@example.com', 'another long password');
     assert.match(html, /You are a viewer: you see names, digests and statuses, never values\. To add or change secrets, you need the member role \(or admin\): ask an admin of this project\./);

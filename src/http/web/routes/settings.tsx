@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeyloftError, NotFoundError, quote } from '../../../domain/errors.js';
 import { isScope, type Scope, validateSecretName } from '../../../domain/rules.js';
-import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue } from '../kit.js';
+import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, setShownOnce, takeShownOnce, textareaValue } from '../kit.js';
 import { CopyReviewPage, ImportReviewPage } from '../pages/review.js';
 import {
   AuditPage,
@@ -38,11 +38,12 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
 
   app.get('/projects/:slug/settings/general', async (req, reply) => {
     const project = await services.projects.show(req.actor!, slugOf(req));
+    const createdKey = takeShownOnce(req, reply, opts, settingsHref(project.slug, 'general'));
     const deployKeys = await deployKeysOf(req, project.role);
-    return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} deployKeys={deployKeys} />);
+    return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} deployKeys={deployKeys} createdKey={createdKey} />);
   });
 
-  // Deploy keys (admins): the new key is rendered in the response to the POST, shown once.
+  // Deploy keys (admins): the new key is shown once, on the General page the POST redirects to.
   app.post('/projects/:slug/settings/deploy-keys', async (req, reply) => {
     const slug = slugOf(req);
     const name = (formBody(req).name ?? '').trim();
@@ -54,6 +55,10 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     try {
       const k = await svc.create(req.actor!, slug, name);
       created = { name: k.name, token: k.token };
+      // Post/redirect/get: shown once on the next view of the General page (a refresh creates nothing).
+      const page = settingsHref(slug, 'general');
+      setShownOnce(req, reply, opts, page, created);
+      return seeOther(reply, page);
     } catch (err) {
       keyErrors = formErrors(err, () => 'keyName');
       status = (err as KeyloftError).status;
