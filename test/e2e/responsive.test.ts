@@ -96,7 +96,11 @@ describe('every dashboard page fits 390 px and 1280 px', { skip: browserSkip() }
     const dep = await new Api(server.url, key.body.token).post(`${P}/deployments`, { environment: 'preview', pr: 4242, ref: '9f3c2a1e5b7d9f3c2a1e5b7d9f3c2a1e5b7d0000' });
     assert.equal(dep.status, 201, dep.text);
     PARAM_VALUES['deployments:id'] = dep.body.id;
-    await new Api(server.url, dep.body.token).post(`/api/v1/deployments/${dep.body.id}/complete`, { status: 'succeeded' });
+    // A failed deployment with a long reason (one unbroken word too): the page must still fit.
+    await new Api(server.url, dep.body.token).post(`/api/v1/deployments/${dep.body.id}/complete`, {
+      status: 'failed',
+      reason: `flyctl deploy exited with code 1: Error: failed to fetch an image or build from source: ${'x'.repeat(120)} error building: exit code 2`,
+    });
     const email = 'dana.longname-for-layout-tests@platform-engineering.example.com';
     await createUser(server, admin, email);
     await admin.post(`${P}/members`, { email, role: 'member' });
