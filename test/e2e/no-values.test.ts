@@ -137,6 +137,8 @@ for (const d of await dialects()) {
         `/projects/${slug}/settings/audit`,
         `/projects/${slug}/settings/audit?action=secret.updated`,
         `/projects/${slug}/settings/audit?name=DATABASE_URL`,
+        `/projects/${slug}/settings/secrets?q=data`,
+        `/projects/${slug}/deployments?pr=5`,
         '/account/tokens',
       ];
       for (const path of paths) {
@@ -156,7 +158,8 @@ for (const d of await dialects()) {
         // Copy review (a dry run) and a refused copy.
         [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: '' }, 200],
         [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'TLS_KEY DATABASE_URL', overwrite: '1' }, 200],
-        [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'NOT_THERE' }, 404],
+        // A key the source lacks: the Secrets page again, the error on the keys field (not a full-page 404).
+        [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'NOT_THERE' }, 400],
         // Import review: the person's own new text may come back (in the Confirm form), stored values never.
         [`/projects/${slug}/settings/secrets/import`, { scope: 'production', dotenv: `DATABASE_URL=changed_${rnd()}\nBRAND_NEW=new_${rnd()}\n`, replace: '1' }, 200],
         [`/projects/${slug}/settings/build/import`, { scope: 'build', dotenv: `NPM_TOKEN=other_${rnd()}\n` }, 200],
