@@ -518,16 +518,26 @@ describe('keyloft CLI, local behaviour (no server needed)', () => {
   const project = 'shop';
   after(() => rmSync(home, { recursive: true, force: true }));
 
+  it('a command line that does not parse exits 2 with one line naming the problem', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['no-such-command'], /^error: unknown command 'no-such-command' \(see --help\)\n$/],
+      [['secrets', 'list', '--scope', 'staging', '--project', project], /^error: option '--scope <scope>' argument 'staging' is invalid\. .*\n$/],
+      [['secrets', 'set', '--project', project], /^error: --scope is required\n$/],
+      [['projects', 'create', '--slug', 'x'], /^error: --name is required\n$/],
+    ];
+    for (const [args, line] of cases) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}\n${r.stderr}`);
+      assert.match(r.stderr, line);
+    }
+  });
+
   it('usage errors exit 1 with a message on stderr', async () => {
     const cases: string[][] = [
-      ['no-such-command'],
-      ['secrets', 'list', '--scope', 'staging', '--project', project],
-      ['secrets', 'set', '--project', project],
       ['secrets', 'set', '--project', project, '--scope', 'production', 'NOT_AN_ASSIGNMENT'],
       ['secrets', 'set', '--project', project, '--scope', 'production', '1BAD=x'],
       ['secrets', 'set', '--project', project, '--scope', 'production', 'A=-', 'B=-'],
       ['secrets', 'set', '--project', project, '--scope', 'production', 'A=@/no/such/file'],
-      ['projects', 'create', '--slug', 'x'],
       ['completion', 'fish'],
       ['secrets', 'set', '--project', project, '--scope', 'production', 'EMPTY_STDIN=-'],
       ['login'],
