@@ -29,7 +29,7 @@ async function webPageRoutes(): Promise<string[]> {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
     if (methods.includes('GET')) routes.push(r.url ?? r.path);
   });
-  await app.register(webPlugin({ config: { publicUrl: undefined } as unknown as Config, services: { clock: () => Date.now() } as unknown as Services }));
+  await app.register(webPlugin({ config: { publicUrl: undefined } as unknown as Config, services: {} as unknown as Services, clock: () => Date.now() }));
   await app.ready();
   await app.close();
   return [...new Set(routes)].filter((r) => !r.startsWith('/assets/') && r !== '/favicon.ico');

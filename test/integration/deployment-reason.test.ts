@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, Api, bootstrap, createUser } from '../helpers/client.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap, createUser } from '../helpers/client.js';
 import { createStore, dialects, KEYLOFT_BIN, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const VALUE = `db-password-${randomBytes(8).toString('hex')}`;
