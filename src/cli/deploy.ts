@@ -43,7 +43,17 @@ interface ChangeSet {
   removed: string[];
 }
 interface ShownDeployment {
-  deployment: { id: string; environment: string; pr: number | null; ref: string | null; status: string; startedBy: string; createdAt: string; completedAt: string | null };
+  deployment: {
+    id: string;
+    environment: string;
+    pr: number | null;
+    ref: string | null;
+    status: string;
+    startedBy: string;
+    createdAt: string;
+    completedAt: string | null;
+    reason?: string | null;
+  };
   pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }> };
   app?: string;
   changes?: ChangeSet & { previous: string | null; build: ChangeSet };
@@ -57,6 +67,7 @@ export function formatShown(r: ShownDeployment): string {
     `  environment  ${d.environment}${d.pr !== null ? ` (PR #${d.pr})` : ''}${r.app ? `  app ${r.app}` : ''}`,
     `  ref          ${d.ref ?? '-'}`,
     `  started      ${d.createdAt} by ${d.startedBy}${d.completedAt ? `, completed ${d.completedAt}` : ''}`,
+    ...(d.reason ? [`  reason       ${d.reason}`] : []),
     `  runtime      ${r.pinned.runtime.map((p) => `${p.name} v${p.version}`).join(', ') || '-'}`,
     `  build        ${r.pinned.build.map((p) => `${p.name} v${p.version}`).join(', ') || '-'}`,
   ];

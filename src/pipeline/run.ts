@@ -159,6 +159,8 @@ export interface StartRequest {
   environment: 'production' | 'preview';
   pr?: number;
   ref?: string;
+  /** Refuse before starting when a build secret is binary (deploy fly: flyctl's --build-secret takes text). */
+  textBuildSecrets?: boolean;
 }
 
 /** Starts a deployment with a personal token or the project's deploy key. */
@@ -171,8 +173,9 @@ export async function startDeployment(url: string, token: string, project: strin
 }
 
 /** Ends the deployment as succeeded or failed (revokes its token). */
-export async function completeDeployment(auth: DeployAuth, status: 'succeeded' | 'failed'): Promise<any> {
-  const reply = await requestJson('POST', `${baseUrl(auth.url)}/api/v1/deployments/${encodeURIComponent(auth.deployment)}/complete`, auth.token, { status });
+export async function completeDeployment(auth: DeployAuth, status: 'succeeded' | 'failed', reason?: string): Promise<any> {
+  const body = status === 'failed' && reason ? { status, reason: [...reason].slice(0, 500).join('') } : { status };
+  const reply = await requestJson('POST', `${baseUrl(auth.url)}/api/v1/deployments/${encodeURIComponent(auth.deployment)}/complete`, auth.token, body);
   if (reply.status !== 200) throw refused(`completing the deployment as ${status} was`, reply);
   return reply.body;
 }

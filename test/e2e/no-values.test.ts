@@ -137,6 +137,8 @@ for (const d of await dialects()) {
         `/projects/${slug}/settings/audit`,
         `/projects/${slug}/settings/audit?action=secret.updated`,
         `/projects/${slug}/settings/audit?name=DATABASE_URL`,
+        `/projects/${slug}/settings/secrets?q=data`,
+        `/projects/${slug}/deployments?pr=5`,
         '/account/tokens',
       ];
       for (const path of paths) {
@@ -156,7 +158,8 @@ for (const d of await dialects()) {
         // Copy review (a dry run) and a refused copy.
         [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: '' }, 200],
         [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'TLS_KEY DATABASE_URL', overwrite: '1' }, 200],
-        [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'NOT_THERE' }, 404],
+        // A key the source lacks: the Secrets page again, the error on the keys field (not a full-page 404).
+        [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'NOT_THERE' }, 400],
         // Import review: neither stored values nor the text just pasted (it waits on the server; the Confirm form holds only its id).
         [`/projects/${slug}/settings/secrets/import`, { scope: 'production', dotenv: `DATABASE_URL=${val('changed')}\nBRAND_NEW=${val('new')}\n`, replace: '1' }, 200],
         [`/projects/${slug}/settings/build/import`, { scope: 'build', dotenv: `NPM_TOKEN=${val('other')}\n` }, 200],

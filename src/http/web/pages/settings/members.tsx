@@ -71,7 +71,7 @@ export function MembersPage(p: { ctx: PageCtx; project: Project; members: Member
           </div>
         </form>
       ) : (
-        <ReadOnlyNote what="manage members (admins only)" />
+        <ReadOnlyNote role={project.role} need="admin" what="add or remove members" />
       )}
       <section class="card" aria-labelledby="members-h">
         <div class="card-head">
