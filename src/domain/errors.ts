@@ -19,6 +19,14 @@ export const ERROR_CODES = {
   bad_request: 400,
   internal: 500,
   unavailable: 503,
+  /** An invitation link that is unknown, used, revoked or expired. */
+  invitation_invalid: 410,
+  /** An invitation accepted by a signed-in person whose email is not the invited one. */
+  invitation_other_email: 403,
+  /** A single sign-on callback that cannot be trusted (state, code, email, domain). */
+  sso_failed: 401,
+  /** Password sign-in is off for people (KEYLOFT_SSO_ONLY=true). */
+  sso_only: 403,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,6 +5,8 @@ import { createAuditService } from './audit.service.js';
 import { createAuthService } from './auth.service.js';
 import { createDeployKeysService } from './deploy-keys.service.js';
 import { createDeploymentsService } from './deployments.service.js';
+import { createInvitationsService } from './invitations.service.js';
+import { createMailService } from './mail.service.js';
 import { createPublicKeys } from './keys.service.js';
 import { createProjectsService } from './projects.service.js';
 import { createSecretsService } from './secrets.service.js';
@@ -12,11 +14,15 @@ import { createStatusService } from './status.service.js';
 import { createUsersService } from './users.service.js';
 
 /** The services every role has. None of them holds a private key. */
-export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlHours' | 'deployTokenTtlMinutes'>, clock: () => number = Date.now) {
+export function createServices(
+  db: Kysely<DB>,
+  config: Pick<Config, 'sessionTtlHours' | 'deployTokenTtlMinutes'> & Partial<Pick<Config, 'ssoOnly' | 'smtpUrl' | 'mailFrom'>>,
+  clock: () => number = Date.now,
+) {
   const base = { db, clock };
   const keys = createPublicKeys(base);
   const status = createStatusService();
-  const users = createUsersService({ ...base, sessionTtlMs: config.sessionTtlHours * 3_600_000 });
+  const users = createUsersService({ ...base, sessionTtlMs: config.sessionTtlHours * 3_600_000, ssoOnly: config.ssoOnly ?? false });
   const deployments = createDeploymentsService({ ...base, tokenTtlMs: config.deployTokenTtlMinutes * 60_000 });
   const deployKeys = createDeployKeysService(base);
   const auth = createAuthService({ users });
@@ -34,6 +40,8 @@ export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlH
     projects: createProjectsService({ ...base, keys }),
     secrets: createSecretsService({ ...base, keys, status }),
     audit: createAuditService(base),
+    invitations: createInvitationsService({ ...base, users, ssoOnly: config.ssoOnly ?? false }),
+    mail: createMailService({ smtpUrl: config.smtpUrl, from: config.mailFrom ?? 'keyloft <keyloft@localhost>' }),
   };
 }
 

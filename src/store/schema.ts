@@ -152,6 +152,28 @@ export interface PreviewTable {
   closed_at: number | null;
 }
 
+export interface InvitationTable {
+  id: string;
+  project_id: string;
+  email: string;
+  role: string;
+  release: number;
+  token_hash: string;
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  accepted_at: number | null;
+  accepted_by: string | null;
+  revoked_at: number | null;
+}
+
+/** One "Sign in with SSO" attempt: the hash of the browser-bound cookie it is tied to. */
+export interface SsoAttemptTable {
+  id_hash: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface DB {
   master_keys: MasterKeyTable;
   projects: ProjectTable;
@@ -169,6 +191,8 @@ export interface DB {
   deployments: DeploymentTable;
   deployment_pins: DeploymentPinTable;
   previews: PreviewTable;
+  invitations: InvitationTable;
+  sso_attempts: SsoAttemptTable;
 }
 
 export type ProjectRow = Selectable<ProjectTable>;
@@ -185,3 +209,4 @@ export type NewAuditEventRow = Insertable<AuditEventTable>;
 export type DeployKeyRow = Selectable<DeployKeyTable>;
 export type DeploymentRow = Selectable<DeploymentTable>;
 export type DeploymentUpdate = Updateable<DeploymentTable>;
+export type InvitationRow = Selectable<InvitationTable>;

@@ -8,6 +8,7 @@ import { APP_CSS, APP_JS, ASSETS, LOGO_SVG } from './assets.js';
 import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebOptions } from './kit.js';
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
 import { accountRoutes } from './routes/account.js';
+import { invitationPages } from './routes/invitations.js';
 import { projectRoutes } from './routes/projects.js';
 import { settingsRoutes } from './routes/settings.js';
 
@@ -32,6 +33,7 @@ const ERROR_TITLES: Record<number, string> = {
   403: 'Not allowed',
   404: 'Not found',
   409: 'Conflict',
+  410: 'Invitation not valid',
   413: 'Too large',
   429: 'Slow down',
 };
@@ -156,5 +158,6 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
     await projectRoutes(app, deps);
     await settingsRoutes(app, deps);
     await accountRoutes(app, deps);
+    await invitationPages(app, deps, { enabled: config.sso !== undefined, only: config.ssoOnly });
   };
 }
