@@ -10,13 +10,14 @@ import { createMailService } from './mail.service.js';
 import { createPublicKeys } from './keys.service.js';
 import { createProjectsService } from './projects.service.js';
 import { createSecretsService } from './secrets.service.js';
+import { createSsoService } from './sso.service.js';
 import { createStatusService } from './status.service.js';
 import { createUsersService } from './users.service.js';
 
 /** The services every role has. None of them holds a private key. */
 export function createServices(
   db: Kysely<DB>,
-  config: Pick<Config, 'sessionTtlHours' | 'deployTokenTtlMinutes'> & Partial<Pick<Config, 'ssoOnly' | 'smtpUrl' | 'mailFrom'>>,
+  config: Pick<Config, 'sessionTtlHours' | 'deployTokenTtlMinutes'> & Partial<Pick<Config, 'ssoOnly' | 'smtpUrl' | 'mailFrom' | 'sso' | 'oidcAllowHttpLoopback'>>,
   clock: () => number = Date.now,
 ) {
   const base = { db, clock };
@@ -41,6 +42,8 @@ export function createServices(
     secrets: createSecretsService({ ...base, keys, status }),
     audit: createAuditService(base),
     invitations: createInvitationsService({ ...base, users, ssoOnly: config.ssoOnly ?? false }),
+    /** Present when KEYLOFT_SSO_ISSUER is set. */
+    sso: config.sso ? createSsoService({ ...base, sso: config.sso, allowHttpLoopback: config.oidcAllowHttpLoopback ?? false, users }) : undefined,
     mail: createMailService({ smtpUrl: config.smtpUrl, from: config.mailFrom ?? 'keyloft <keyloft@localhost>' }),
   };
 }

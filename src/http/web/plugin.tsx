@@ -9,6 +9,7 @@ import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, 
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
 import { accountRoutes } from './routes/account.js';
 import { invitationPages } from './routes/invitations.js';
+import { ssoRoutes } from './routes/sso.js';
 import { projectRoutes } from './routes/projects.js';
 import { settingsRoutes } from './routes/settings.js';
 
@@ -30,6 +31,7 @@ declare module 'fastify' {
 
 const ERROR_TITLES: Record<number, string> = {
   400: 'That did not work',
+  401: 'Could not sign you in',
   403: 'Not allowed',
   404: 'Not found',
   409: 'Conflict',
@@ -48,6 +50,7 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
       clock: services.clock,
     };
     const deps: WebDeps = { services, opts, reseal: ctx.reseal };
+    const ssoOn = services.sso !== undefined;
     const sessionCookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: opts.secureCookies };
 
     // Pages need a signed-in person; every unsafe request passes the CSRF check before its handler runs.
@@ -129,7 +132,7 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
       const q = queryOf(req);
       if (req.actor?.kind === 'user') return seeOther(reply, safeNext(q.next));
       const next = q.next ? safeNext(q.next) : undefined;
-      return html(reply, <LoginPage pre={preToken(req, reply, opts)} next={next} flash={takeFlash(req, reply, opts)} />);
+      return html(reply, <LoginPage pre={preToken(req, reply, opts)} next={next} flash={takeFlash(req, reply, opts)} sso={ssoOn} ssoOnly={config.ssoOnly} />);
     });
 
     app.post('/login', { config: { webPublic: true, rateLimited: true } }, async (req, reply) => {
@@ -144,7 +147,7 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
         return seeOther(reply, next ?? '/projects');
       } catch (err) {
         const errors = formErrors(err, () => undefined);
-        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} />, (err as KeyloftError).status);
+        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} sso={ssoOn} ssoOnly={config.ssoOnly} />, (err as KeyloftError).status);
       }
     });
 
@@ -159,5 +162,6 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
     await settingsRoutes(app, deps);
     await accountRoutes(app, deps);
     await invitationPages(app, deps, { enabled: config.sso !== undefined, only: config.ssoOnly });
+    await ssoRoutes(app, deps, services.sso);
   };
 }
