@@ -168,6 +168,12 @@ for (const d of await dialects()) {
       assert.equal(results.filter((r) => r.status === 200).length, 1, results.map((r) => r.status).join(','));
       const n = await running.services.db.selectFrom('users').select('id').where('email', '=', 'race@example.com').execute();
       assert.equal(n.length, 1);
+      // Signed in (no account to create, so only the link's one-time use stops the others).
+      const racer = await createUser(server, admin, 'racer@example.com');
+      const t2 = tokenOf((await admin.post(`${P}/invitations`, { email: 'racer@example.com', role: 'viewer' })).body.url);
+      const signedIn = await Promise.all(Array.from({ length: 5 }, () => racer.post(`/api/v1/invitations/${t2}/accept`, {})));
+      assert.equal(signedIn.filter((r) => r.status === 200).length, 1, signedIn.map((r) => r.status).join(','));
+      assert.ok(signedIn.filter((r) => r.status !== 200).every((r) => r.status === 410));
     });
   });
 }
