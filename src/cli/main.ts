@@ -3,6 +3,7 @@ import { registerAdmin } from './admin.js';
 import { registerBackup } from './backup.js';
 import { registerKeys } from './keys.js';
 import { registerDeploy } from './deploy.js';
+import { registerInvitations } from './invitations.js';
 import { registerRun } from './run.js';
 import { registerCompletion } from './completion.js';
 import { registerLink } from './link.js';
@@ -42,6 +43,7 @@ registerBackup(program);
 registerKeys(program);
 registerRun(program);
 registerDeploy(program);
+registerInvitations(program);
 registerCompletion(program);
 
 await program.parseAsync(process.argv);
