@@ -3,7 +3,7 @@
  * audit log, over the HTTP API.
  */
 import type { Command } from 'commander';
-import { action, CliError, EXIT_USAGE } from './http-client.js';
+import { action, usageError } from './http-client.js';
 import { resolveProject } from './link.js';
 import { print, printJson, table, when } from './output.js';
 import { client } from './projects.js';
@@ -32,7 +32,7 @@ interface AuditEvent {
 const ROLES = ['admin', 'member', 'viewer'];
 
 function role(r: string): string {
-  if (!ROLES.includes(r)) throw new CliError(`--role must be one of ${ROLES.join(', ')}, got ${JSON.stringify(r.slice(0, 40))}`, EXIT_USAGE);
+  if (!ROLES.includes(r)) throw usageError(`--role must be one of ${ROLES.join(', ')}, got ${JSON.stringify(r.slice(0, 40))}`);
   return r;
 }
 
@@ -42,7 +42,7 @@ export function parseSince(raw: string, now = Date.now()): number {
   if (m) return now - Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
   const t = Date.parse(raw);
   if (!/^\d{4}-\d{2}-\d{2}/.test(raw.trim()) || Number.isNaN(t)) {
-    throw new CliError(`--since must be a date (2026-11-29, 2026-11-29T10:00:00Z) or a duration (30m, 24h, 7d), got ${JSON.stringify(raw.slice(0, 40))}`, EXIT_USAGE);
+    throw usageError(`--since must be a date (2026-11-29, 2026-11-29T10:00:00Z) or a duration (30m, 24h, 7d), got ${JSON.stringify(raw.slice(0, 40))}`);
   }
   return t;
 }
@@ -137,7 +137,7 @@ export function registerInvitations(program: Command): void {
       action(async (o: { project?: string; since?: string; action?: string; limit?: string; json?: boolean }) => {
         const p = resolveProject(o.project);
         const since = o.since !== undefined ? parseSince(o.since) : undefined;
-        if (o.limit !== undefined && !/^\d{1,6}$/.test(o.limit)) throw new CliError('--limit must be a whole number', EXIT_USAGE);
+        if (o.limit !== undefined && !/^\d{1,6}$/.test(o.limit)) throw usageError('--limit must be a whole number');
         const max = o.limit !== undefined ? Number(o.limit) : since !== undefined ? Number.POSITIVE_INFINITY : 50;
         const events: AuditEvent[] = [];
         let before: string | undefined;

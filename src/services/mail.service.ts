@@ -26,7 +26,7 @@ export function createMailService(cfg: { smtpUrl: string | undefined; from: stri
       const text = [
         `${m.invitedBy} invited you to the project "${m.projectName}" on keyloft as ${m.role}.`,
         '',
-        'Open this link to accept (it works once, until ' + m.expiresAt + '):',
+        `Open this link to accept (it works once, until ${m.expiresAt}):`,
         m.url,
         '',
         'If you did not expect this, ignore this e-mail.',

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import type { Kysely } from 'kysely';
 import type { Running } from '../../src/cli/serve.js';
+import type { DB } from '../../src/store/schema.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api } from '../helpers/client.js';
 import { createStore, type TestStore } from '../helpers/server.js';
 import { startPeopleServer } from '../people/support.js';
@@ -17,6 +19,7 @@ describe('the person path in Chromium: invite → set a password → in the proj
   let running: Running;
   let url: string;
   let admin: Api;
+  let db: Kysely<DB>;
   let browser: Browser;
   const problems: string[] = [];
   const slug = `team-${randomBytes(3).toString('hex')}`;
@@ -25,7 +28,7 @@ describe('the person path in Chromium: invite → set a password → in the proj
 
   before(async () => {
     store = await createStore('sqlite');
-    ({ running, url, admin } = await startPeopleServer(store));
+    ({ running, url, admin, db } = await startPeopleServer(store));
     assert.equal((await admin.post('/api/v1/projects', { slug, name: 'Team Project', secrets: [{ name: 'API_KEY', scope: 'production', value: 'people-path-value-3c9e' }] })).status, 201);
     browser = await launch();
   });
@@ -74,7 +77,7 @@ describe('the person path in Chromium: invite → set a password → in the proj
     await p.getByLabel('Repeat password').fill('short');
     await p.getByRole('button', { name: 'Create account and join' }).click();
     assert.match(await p.locator('.field-error').first().innerText(), /password must be at least 10 characters/);
-    assert.equal(await running.services.db.selectFrom('users').select('id').where('email', '=', INVITEE).executeTakeFirst(), undefined, 'nothing created');
+    assert.equal(await db.selectFrom('users').select('id').where('email', '=', INVITEE).executeTakeFirst(), undefined, 'nothing created');
 
     await p.getByLabel('Password', { exact: true }).fill('a good long password');
     await p.getByLabel('Repeat password').fill('a good long password');
@@ -100,7 +103,7 @@ describe('the person path in Chromium: invite → set a password → in the proj
     assert.equal(forged?.status(), 410);
     assert.match(await p.locator('main').innerText(), /not valid/);
     await p.context().close();
-    const users = await running.services.db.selectFrom('users').select('email').execute();
+    const users = await db.selectFrom('users').select('email').execute();
     assert.equal(users.filter((u) => u.email === INVITEE).length, 1);
   });
 

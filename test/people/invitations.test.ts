@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { Kysely } from 'kysely';
 import type { Running } from '../../src/cli/serve.js';
+import type { DB } from '../../src/store/schema.js';
 import { Api, createUser, loginToken } from '../helpers/client.js';
 import { createStore, dialects, type TestServer, type TestStore } from '../helpers/server.js';
 import { acceptAnon, startPeopleServer, tokenOf } from './support.js';
@@ -18,12 +20,13 @@ for (const d of await dialects()) {
     let url: string;
     let admin: Api;
     let server: TestServer;
+    let db: Kysely<DB>;
     const slug = `inv-${randomBytes(3).toString('hex')}`;
     const P = `/api/v1/projects/${slug}`;
 
     before(async () => {
       store = await createStore(d.name);
-      ({ running, url, admin, server } = await startPeopleServer(store));
+      ({ running, url, admin, server, db } = await startPeopleServer(store));
       assert.equal((await admin.post('/api/v1/projects', { slug, name: 'Invite Me' })).status, 201);
     });
     after(async () => {
@@ -46,7 +49,7 @@ for (const d of await dialects()) {
       assert.equal(list.body.invitations.length, 1);
       assert.equal(list.body.invitations[0].email, 'new.person@example.com');
       assert.ok(!list.text.includes(token), 'the list never holds the token');
-      const row = await running.services.db.selectFrom('invitations').selectAll().where('id', '=', r.body.id).executeTakeFirstOrThrow();
+      const row = await db.selectFrom('invitations').selectAll().where('id', '=', r.body.id).executeTakeFirstOrThrow();
       assert.notEqual(row.token_hash, token, 'stored hashed');
       assert.ok(!JSON.stringify(row).includes(token.slice(6)), 'no part of the token in the row');
 
@@ -76,7 +79,7 @@ for (const d of await dialects()) {
       const missing = await acceptAnon(url, token, {});
       assert.equal(missing.status, 400);
       assert.equal(missing.body.error.field, 'password');
-      assert.equal(await running.services.db.selectFrom('users').select('id').where('email', '=', 'weak@example.com').executeTakeFirst(), undefined);
+      assert.equal(await db.selectFrom('users').select('id').where('email', '=', 'weak@example.com').executeTakeFirst(), undefined);
       assert.equal((await admin.get(`${P}/invitations`)).body.invitations.filter((i: { email: string }) => i.email === 'weak@example.com').length, 1, 'still pending');
     });
 
@@ -89,7 +92,7 @@ for (const d of await dialects()) {
       assert.match(r1.body.error.message, /revoked/);
 
       const expired = await admin.post(`${P}/invitations`, { email: 'expired@example.com', role: 'viewer' });
-      await running.services.db.updateTable('invitations').set({ expires_at: Date.now() - 1 }).where('id', '=', expired.body.id).execute();
+      await db.updateTable('invitations').set({ expires_at: Date.now() - 1 }).where('id', '=', expired.body.id).execute();
       const r2 = await acceptAnon(url, tokenOf(expired.body.url), { password: PW });
       assert.equal(r2.status, 410);
       assert.match(r2.body.error.message, /expired/);
@@ -100,7 +103,7 @@ for (const d of await dialects()) {
         assert.equal(r3.body.error.code, 'invitation_invalid');
       }
       for (const email of ['revoked@example.com', 'expired@example.com']) {
-        assert.equal(await running.services.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst(), undefined, email);
+        assert.equal(await db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst(), undefined, email);
       }
     });
 
@@ -159,14 +162,14 @@ for (const d of await dialects()) {
       assert.equal(unknown2.status, known2.status);
       const pending = (await admin.get(`${P}/invitations`)).body.invitations.find((i: { email: string }) => i.email === 'unknown@example.com');
       assert.equal(pending?.role, 'member', 'the unknown email is a pending invitation');
-      assert.equal(await running.services.db.selectFrom('users').select('id').where('email', '=', 'unknown@example.com').executeTakeFirst(), undefined);
+      assert.equal(await db.selectFrom('users').select('id').where('email', '=', 'unknown@example.com').executeTakeFirst(), undefined);
     });
 
     it('two parallel accepts of one link: exactly one account', async () => {
       const token = tokenOf((await admin.post(`${P}/invitations`, { email: 'race@example.com', role: 'viewer' })).body.url);
       const results = await Promise.all(Array.from({ length: 5 }, () => acceptAnon(url, token, { password: PW })));
       assert.equal(results.filter((r) => r.status === 200).length, 1, results.map((r) => r.status).join(','));
-      const n = await running.services.db.selectFrom('users').select('id').where('email', '=', 'race@example.com').execute();
+      const n = await db.selectFrom('users').select('id').where('email', '=', 'race@example.com').execute();
       assert.equal(n.length, 1);
       // Signed in (no account to create, so only the link's one-time use stops the others).
       const racer = await createUser(server, admin, 'racer@example.com');

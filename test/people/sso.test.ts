@@ -14,7 +14,7 @@ import type { Api } from '../helpers/client.js';
 import { createStore, type TestStore } from '../helpers/server.js';
 import { browserSkip, flashText, launch } from '../e2e/browser.js';
 import { startIdp, type TestIdp } from './oidc-provider.js';
-import { acceptAnon, startPeopleServer, tokenOf } from './support.js';
+import { acceptAnon, openStoreDb, startPeopleServer, tokenOf } from './support.js';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -48,6 +48,7 @@ describe('single sign-on (real OpenID provider on 127.0.0.1, through Chromium)',
   let store: TestStore;
   let idp: TestIdp;
   let running: Running | undefined;
+  let own: ReturnType<typeof openStoreDb>;
   let url: string;
   let admin: Api;
   let browser: Browser;
@@ -55,7 +56,8 @@ describe('single sign-on (real OpenID provider on 127.0.0.1, through Chromium)',
   const slug = `sso-${randomBytes(3).toString('hex')}`;
   let recordedCallback: string | undefined;
 
-  const userByEmail = (email: string) => running!.services.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
+  const db = () => own.db;
+  const userByEmail = (email: string) => db().selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
 
   before(async () => {
     const port = await freePort();
@@ -72,12 +74,14 @@ describe('single sign-on (real OpenID provider on 127.0.0.1, through Chromium)',
       KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: 'true',
     };
     ({ running, admin } = await startPeopleServer(store, ssoEnv));
+    own = openStoreDb(store);
     assert.equal(running.url, url);
     assert.equal((await admin.post('/api/v1/projects', { slug, name: 'SSO Project' })).status, 201);
     browser = await launch();
   });
   after(async () => {
     await browser?.close();
+    await own?.close();
     await running?.close();
     await idp?.close();
     await store?.cleanup();
@@ -125,7 +129,7 @@ describe('single sign-on (real OpenID provider on 127.0.0.1, through Chromium)',
       assert.deepEqual(projects.projects, []);
       const carol = await userByEmail('carol@example.com');
       assert.ok(carol);
-      const memberships = await running!.services.db.selectFrom('memberships').select('project_id').where('user_id', '=', carol.id).execute();
+      const memberships = await db().selectFrom('memberships').select('project_id').where('user_id', '=', carol.id).execute();
       assert.deepEqual(memberships, []);
       assert.equal((await page.evaluate(async (s) => (await fetch(`/api/v1/projects/${s}`)).status, slug)), 404);
     } finally {
@@ -189,7 +193,7 @@ describe('single sign-on (real OpenID provider on 127.0.0.1, through Chromium)',
     assert.equal(r.status, 401);
     assert.match(await r.text(), /could not be verified/);
     assert.ok(!(r.headers.get('set-cookie') ?? '').includes('keyloft_session='));
-    const failures = await running!.services.db.selectFrom('audit_events').select('detail').where('action', '=', 'session.sso_failed').execute();
+    const failures = await db().selectFrom('audit_events').select('detail').where('action', '=', 'session.sso_failed').execute();
     assert.ok(failures.length >= 5, `audited refusals: ${failures.length}`);
   });
 

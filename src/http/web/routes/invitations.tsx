@@ -2,11 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeyloftError, ValidationError } from '../../../domain/errors.js';
 import { deliverInvitation } from '../../api/invitations.routes.js';
 import { checkCsrf, SESSION_COOKIE } from '../../plugins/auth.js';
-import { checkPreCsrf, formBody, formErrors, html, preToken, seeOther, setFlash } from '../kit.js';
+import { errorStatus } from '../../plugins/errors.js';
+import { checkPreCsrf, formBody, formErrors, html, preToken, seeOther, setFlash, type WebDeps } from '../kit.js';
 import { InvitationPage } from '../pages/invitation.js';
 import type { CreatedInvitation } from '../pages/settings/members.js';
 import { settingsHref } from '../pages/settings.js';
-import type { WebDeps } from '../plugin.js';
 import type { FormErrors } from '../ui.js';
 
 type RenderMembers = (
@@ -32,14 +32,14 @@ export async function inviteRoutes(app: FastifyInstance, deps: WebDeps, renderMe
         created: { email: created.invitation.email, url: sent.url, expiresAt: created.invitation.expiresAt, emailed: sent.emailed, mailFailed: services.mail.enabled && !sent.emailed },
       });
     } catch (err) {
-      return renderMembers(req, reply, { form, errors: formErrors(err), status: (err as KeyloftError).status });
+      return renderMembers(req, reply, { form, errors: formErrors(err), status: errorStatus(err) });
     }
   });
 
   app.post('/projects/:slug/settings/invitations/:id/revoke', async (req, reply) => {
     const slug = slugOf(req);
     const { id } = req.params as { id: string };
-    const pending = (await services.invitations.list(req.actor!, slug)).find((i) => i.id === id);
+    const pending = (await services.invitations.list(req.actor!, slug)).find((i: { id: string }) => i.id === id);
     await services.invitations.revoke(req.actor!, slug, id);
     setFlash(reply, opts, 'invitation_revoked', { email: pending?.email ?? id });
     return seeOther(reply, settingsHref(slug, 'members'));
@@ -98,7 +98,7 @@ export async function invitationPages(app: FastifyInstance, deps: WebDeps, sso: 
       return seeOther(reply, `/projects/${encodeURIComponent(r.slug)}`);
     } catch (err) {
       // 410 (unknown, used, revoked, expired) and 403 (another email) go to the error page.
-      return render(req, reply, formErrors(err), (err as KeyloftError).status);
+      return render(req, reply, formErrors(err), errorStatus(err));
     }
   });
 }

@@ -2,8 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../../domain/errors.js';
 import type { SsoService } from '../../../services/sso.service.js';
 import { SESSION_COOKIE } from '../../plugins/auth.js';
-import { queryOf, safeNext, seeOther } from '../kit.js';
-import type { WebDeps } from '../plugin.js';
+import { queryOf, safeNext, seeOther, type WebDeps } from '../kit.js';
 
 /** The browser-bound cookie of one SSO attempt: the attempt's token and where to go afterwards. */
 export const SSO_COOKIE = 'keyloft_sso';
