@@ -160,6 +160,66 @@ describe('single sign-on (real OpenID provider on 127.0.0.1, through Chromium)',
     });
   }
 
+  /**
+   * Signs in at the provider without a browser (its development pages, followed by hand with a
+   * cookie jar), from a keyloft attempt started with `keyloftCookie`: the provider's answer (the
+   * callback URL with a real code), not yet delivered to keyloft.
+   */
+  async function providerAnswer(authorizationUrl: string, login: string): Promise<URL> {
+    const jar = new Map<string, string>();
+    const keep = (res: Response) => {
+      for (const c of res.headers.getSetCookie()) {
+        const [pair] = c.split(';');
+        const eq = pair!.indexOf('=');
+        jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+      }
+    };
+    const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    let next: URL = new URL(authorizationUrl);
+    let body: URLSearchParams | undefined;
+    for (let hop = 0; hop < 20; hop++) {
+      const res = await fetch(next, { method: body ? 'POST' : 'GET', headers: { cookie: cookie(), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) }, body, redirect: 'manual' });
+      keep(res);
+      body = undefined;
+      const location = res.headers.get('location');
+      if (location) {
+        const to = new URL(location, next);
+        if (to.href.startsWith(`${url}/sso/callback`)) return to;
+        next = to;
+        continue;
+      }
+      // A page of the provider: its login or consent form.
+      const html = await res.text();
+      const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+      assert.ok(action, `the provider page has a form: ${html.slice(0, 200)}`);
+      const prompt = /name="prompt" value="(\w+)"/.exec(html)?.[1] ?? 'login';
+      body = new URLSearchParams(prompt === 'login' ? { prompt, login, password: 'any password' } : { prompt });
+      next = new URL(action.replace(/&amp;/g, '&'), next);
+    }
+    throw new Error('the provider did not answer within 20 steps');
+  }
+
+  it('refuses a real code whose state was changed on the way back (the attempt of the same browser)', async () => {
+    const attempt = await fetch(`${url}/sso/login`, { redirect: 'manual' });
+    const cookie = attempt.headers.get('set-cookie')!.split(';')[0]!;
+    const answer = await providerAnswer(attempt.headers.get('location')!, 'alice');
+    assert.ok(answer.searchParams.get('code'), answer.href);
+    answer.searchParams.set('state', 'x'.repeat(43));
+    const r = await fetch(answer, { headers: { cookie }, redirect: 'manual' });
+    assert.equal(r.status, 401);
+    assert.match(await r.text(), /could not be verified/);
+    assert.ok(!(r.headers.get('set-cookie') ?? '').includes('keyloft_session='), 'no session');
+  });
+
+  it('the same answer with its own state signs in (so the refusal above was the state)', async () => {
+    const attempt = await fetch(`${url}/sso/login`, { redirect: 'manual' });
+    const cookie = attempt.headers.get('set-cookie')!.split(';')[0]!;
+    const answer = await providerAnswer(attempt.headers.get('location')!, 'alice');
+    const r = await fetch(answer, { headers: { cookie }, redirect: 'manual' });
+    assert.equal(r.status, 303, await r.text());
+    assert.match(r.headers.get('set-cookie') ?? '', /keyloft_session=/);
+  });
+
   /** Starts an attempt as a browser would: its cookie and the state it sent to the provider. */
   async function startAttempt(): Promise<{ cookie: string; state: string }> {
     const res = await fetch(`${url}/sso/login`, { redirect: 'manual' });
