@@ -5,6 +5,7 @@ import { registerBackup } from './backup.js';
 import { registerKeys } from './keys.js';
 import { registerDeploy } from './deploy.js';
 import { registerDeployments } from './deployments.js';
+import { registerInvitations } from './invitations.js';
 import { registerRun } from './run.js';
 import { registerCompletion } from './completion.js';
 import { registerLink } from './link.js';
@@ -59,6 +60,7 @@ registerKeys(program);
 registerRun(program);
 registerDeploy(program);
 registerDeployments(program);
+registerInvitations(program);
 registerCompletion(program);
 
 await program.parseAsync(process.argv);

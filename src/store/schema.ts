@@ -169,6 +169,28 @@ export interface PendingImportTable {
   expires_at: number;
 }
 
+export interface InvitationTable {
+  id: string;
+  project_id: string;
+  email: string;
+  role: string;
+  release: number;
+  token_hash: string;
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  accepted_at: number | null;
+  accepted_by: string | null;
+  revoked_at: number | null;
+}
+
+/** One "Sign in with SSO" attempt: the hash of the browser-bound cookie it is tied to. */
+export interface SsoAttemptTable {
+  id_hash: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface DB {
   master_keys: MasterKeyTable;
   projects: ProjectTable;
@@ -187,6 +209,8 @@ export interface DB {
   deployment_pins: DeploymentPinTable;
   previews: PreviewTable;
   pending_imports: PendingImportTable;
+  invitations: InvitationTable;
+  sso_attempts: SsoAttemptTable;
 }
 
 export type ProjectRow = Selectable<ProjectTable>;
@@ -204,3 +228,4 @@ export type NewAuditEventRow = Insertable<AuditEventTable>;
 export type DeployKeyRow = Selectable<DeployKeyTable>;
 export type DeploymentRow = Selectable<DeploymentTable>;
 export type DeploymentUpdate = Updateable<DeploymentTable>;
+export type InvitationRow = Selectable<InvitationTable>;

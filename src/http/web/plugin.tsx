@@ -8,6 +8,8 @@ import { ASSETS } from './assets.js';
 import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebDeps, type WebOptions } from './kit.js';
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
 import { accountRoutes } from './routes/account.js';
+import { invitationPages } from './routes/invitations.js';
+import { ssoRoutes } from './routes/sso.js';
 import { projectRoutes } from './routes/projects.js';
 import { settingsRoutes } from './routes/settings.js';
 
@@ -35,9 +37,11 @@ function sameOriginPath(referer: string | undefined, req: FastifyRequest): strin
 
 const ERROR_TITLES: Record<number, string> = {
   400: 'That did not work',
+  401: 'Could not sign you in',
   403: 'Not allowed',
   404: 'Not found',
   409: 'Conflict',
+  410: 'Invitation not valid',
   413: 'Too large',
   429: 'Slow down',
 };
@@ -52,6 +56,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
       clock: ctx.clock,
     };
     const deps: WebDeps = { services, opts, reseal: services.reseal };
+    const ssoOn = services.sso !== undefined;
     const sessionCookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: opts.secureCookies };
 
     // Pages need a signed-in person; every unsafe request passes the CSRF check before its handler runs.
@@ -145,7 +150,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
       if (req.actor?.kind === 'user') return seeOther(reply, safeNext(q.next));
       const next = q.next ? safeNext(q.next) : undefined;
       const flash = takeFlash(req, reply, opts) ?? (q.ended === '1' ? SESSION_ENDED : undefined);
-      return html(reply, <LoginPage pre={preToken(req, reply, opts)} next={next} flash={flash} />);
+      return html(reply, <LoginPage pre={preToken(req, reply, opts)} next={next} flash={flash} sso={ssoOn} ssoOnly={config.ssoOnly} />);
     });
 
     app.post('/login', { config: { webPublic: true, rateLimited: true } }, async (req, reply) => {
@@ -160,7 +165,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
         return seeOther(reply, next ?? '/projects');
       } catch (err) {
         const errors = formErrors(err, () => undefined);
-        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} />, errorStatus(err));
+        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} sso={ssoOn} ssoOnly={config.ssoOnly} />, errorStatus(err));
       }
     });
 
@@ -174,5 +179,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
     await projectRoutes(app, deps);
     await settingsRoutes(app, deps);
     await accountRoutes(app, deps);
+    await invitationPages(app, deps, { enabled: config.sso !== undefined, only: config.ssoOnly });
+    await ssoRoutes(app, deps, services.sso);
   };
 }

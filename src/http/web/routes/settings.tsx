@@ -19,7 +19,10 @@ import {
   canWrite,
   settingsHref,
 } from '../pages/settings.js';
+import type { CreatedInvitation } from '../pages/settings/members.js';
+import { inviteRoutes } from './invitations.js';
 import type { FormErrors } from '../ui.js';
+import { deliverInvitation } from '../../api/invitations.routes.js';
 import { wrongRole } from '../../api/reseal.routes.js';
 
 type Env = 'all' | 'production' | 'preview';
@@ -296,14 +299,24 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
   });
 
   // ---- Members ----
-  async function renderMembers(req: FastifyRequest, reply: FastifyReply, extra: { form?: { email: string; role: string }; errors?: FormErrors; status?: number } = {}) {
+  async function renderMembers(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    extra: { form?: { email: string; role: string }; errors?: FormErrors; status?: number; created?: CreatedInvitation } = {},
+  ) {
     const slug = slugOf(req);
     const project = await services.projects.show(req.actor!, slug);
     const members = await services.projects.members(req.actor!, slug);
-    return html(reply, <MembersPage ctx={pageCtx(req, reply, opts)} project={project} members={members} form={extra.form} errors={extra.errors} />, extra.status ?? 200);
+    const invitations = project.role === 'admin' ? await services.invitations.list(req.actor!, slug) : undefined;
+    return html(
+      reply,
+      <MembersPage ctx={pageCtx(req, reply, opts)} project={project} members={members} invitations={invitations} created={extra.created} form={extra.form} errors={extra.errors} />,
+      extra.status ?? 200,
+    );
   }
 
   app.get('/projects/:slug/settings/members', async (req, reply) => renderMembers(req, reply));
+  await inviteRoutes(app, deps, renderMembers);
 
   app.post('/projects/:slug/settings/members', async (req, reply) => {
     const slug = slugOf(req);
@@ -311,6 +324,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     const form = { email: (f.email ?? '').trim(), role: f.role ?? 'member' };
     try {
       const r = await services.projects.setMember(req.actor!, slug, form.email, form.role);
+      if (r.invitation) await deliverInvitation(services, req, opts.publicUrl, slug, r.invitation);
       setFlash(reply, opts, r.change === 'added' ? 'member_added' : 'member_updated', { email: r.member.email, role: r.member.role });
       return seeOther(reply, settingsHref(slug, 'members'));
     } catch (err) {
