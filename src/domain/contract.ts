@@ -22,6 +22,9 @@ export const SecretMeta = Type.Object({
   status: Type.Union([Type.Literal('deployed'), Type.Literal('pending'), Type.Literal('pending_removal')]),
   applied: Type.Optional(Type.Object({ count: Type.Integer(), of: Type.Integer() })),
   pr: Type.Optional(Type.Integer({ description: 'a per-pull-request preview override: the pull request it is for' })),
+  binary: Type.Optional(
+    Type.Boolean({ description: 'a build secret whose value is binary (not UTF-8 text): keyloft deploy fly cannot pass it as --build-secret; read it as a file (keyloft run --build)' }),
+  ),
 });
 /** What a person may see of a secret: never its value. */
 export type SecretMeta = Static<typeof SecretMeta>;
@@ -92,6 +95,7 @@ export const Deployment = Type.Object({
   createdAt: Type.String(),
   expiresAt: Type.String(),
   completedAt: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()], { description: 'why it failed, as completed (masked of its values) or "cancelled by …"; null otherwise' }),
 });
 export type Deployment = Static<typeof Deployment>;
 
