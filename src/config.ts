@@ -28,6 +28,8 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Whether GET /metrics (Prometheus text format, no auth) is served. */
   readonly metrics: boolean;
+  /** At start: how long to keep retrying an unreachable database before giving up (0: try once). */
+  readonly dbConnectTimeoutS: number;
 }
 
 export class ConfigError extends Error {
@@ -140,6 +142,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     shutdownGraceMs: int(e, 'KEYLOFT_SHUTDOWN_GRACE_MS', 0, 0, 120_000, problems),
     bodyLimitBytes: int(e, 'KEYLOFT_BODY_LIMIT_BYTES', 1024 * 1024, 64 * 1024 + 1024, 64 * 1024 * 1024, problems),
     metrics: metrics === 'true',
+    dbConnectTimeoutS: int(e, 'KEYLOFT_DB_CONNECT_TIMEOUT_S', 60, 0, 3600, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -19,6 +19,9 @@ export const ERROR_CODES = {
   bad_request: 400,
   internal: 500,
   unavailable: 503,
+  storage_unavailable: 503,
+  storage_full: 507,
+  secret_damaged: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

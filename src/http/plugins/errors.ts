@@ -6,6 +6,11 @@ export function errorBody(code: string, message: string, field: string | undefin
   return { error: { code, message, field: field ?? null, ...(details ? { details } : {}) }, requestId };
 }
 
+/** A storage failure (503 storage_unavailable, 507 storage_full): expected during an outage, not a bug. */
+export function isStorageError(err: unknown): boolean {
+  return err instanceof KeyloftError && (err.code === 'storage_unavailable' || err.code === 'storage_full');
+}
+
 /** Turns a JSON-schema validation error into `field` and a message that names it. */
 function validationField(err: FastifyError): { field: string; message: string } {
   const v = err.validation?.[0];
@@ -58,7 +63,9 @@ function validationField(err: FastifyError): { field: string; message: string } 
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof KeyloftError) {
-      if (err.status >= 500) req.log.error({ err }, 'request failed');
+      // A storage outage is logged once when it starts (cli/serve.ts), not once per request.
+      if (err.status >= 500 && !isStorageError(err)) req.log.error({ err }, 'request failed');
+      if (err.code === 'storage_unavailable') reply.header('retry-after', '5');
       return reply.status(err.status).send(errorBody(err.code, err.message, err.field, req.id, err.details));
     }
     if (err.validation) {

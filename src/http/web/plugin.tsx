@@ -4,6 +4,7 @@ import { KeyloftError, ValidationError } from '../../domain/errors.js';
 import type { Services } from '../../services/container.js';
 import type { ResealService } from '../../services/reseal.service.js';
 import { checkCsrf, SESSION_COOKIE } from '../plugins/auth.js';
+import { isStorageError } from '../plugins/errors.js';
 import { APP_CSS, APP_JS, ASSETS, LOGO_SVG } from './assets.js';
 import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebOptions } from './kit.js';
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
@@ -34,6 +35,8 @@ const ERROR_TITLES: Record<number, string> = {
   409: 'Conflict',
   413: 'Too large',
   429: 'Slow down',
+  503: 'Temporarily unavailable',
+  507: 'Storage full',
 };
 
 /** The web dashboard: server-rendered pages, forms that work without JavaScript. */
@@ -70,7 +73,8 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
       } else if (!(err instanceof KeyloftError) && status < 500) {
         message = 'The request could not be understood.';
       }
-      if (status >= 500) req.log.error({ err: { type: err.name, code: err.code, stack: err.stack } }, 'page failed');
+      // A storage outage is logged once when it starts (cli/serve.ts), not once per page.
+      if (status >= 500 && !isStorageError(err)) req.log.error({ err: { type: err.name, code: err.code, stack: err.stack } }, 'page failed');
       const title = err instanceof KeyloftError && err.code === 'csrf_failed' ? 'Form expired' : (ERROR_TITLES[status] ?? 'Something went wrong');
       return html(reply, <ErrorPage status={status} title={title} message={message} signedIn={!!req.actor} />, status);
     });
