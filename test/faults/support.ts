@@ -127,26 +127,32 @@ export class WriteLoad {
 
   async #client(c: number): Promise<void> {
     while (!this.#stop) {
-      const name = `W${c}_${this.#seq % 3}`;
-      const value = `load-${c}-${this.#seq++}`;
-      let key: string;
-      try {
-        const r = await this.api.put(`/api/v1/projects/${this.slug}/secrets/production/${name}`, { value });
-        key = r.status >= 500 ? `${r.status} ${r.body?.error?.code ?? 'no-json'}` : String(r.status);
-        if (r.status === 200 || r.status === 201) {
-          this.acked.set(name, [...(this.acked.get(name) ?? []), { value, version: r.body.secret.version }]);
-        } else {
-          this.maybe.set(name, [...(this.maybe.get(name) ?? []), value]);
-          if (r.status >= 500 && r.body?.error?.code !== 'storage_unavailable' && r.body?.error?.code !== 'storage_full') this.failures.push(`${r.status} ${r.text.slice(0, 300)}`);
-        }
-      } catch (err) {
-        key = 'no answer';
-        this.maybe.set(name, [...(this.maybe.get(name) ?? []), value]);
-        this.failures.push(`no answer: ${String(err)}`);
-        await sleep(50);
-      }
-      this.statuses.set(key, (this.statuses.get(key) ?? 0) + 1);
+      const status = await this.put(`W${c}_${this.#seq % 3}`, `load-${c}-${this.#seq++}`);
+      if (status === 0) await sleep(50);
     }
+  }
+
+  /** One upsert, recorded; returns the status (0: no answer). */
+  async put(name: string, value: string): Promise<number> {
+    let key: string;
+    let status = 0;
+    try {
+      const r = await this.api.put(`/api/v1/projects/${this.slug}/secrets/production/${name}`, { value });
+      status = r.status;
+      key = r.status >= 500 ? `${r.status} ${r.body?.error?.code ?? 'no-json'}` : String(r.status);
+      if (r.status === 200 || r.status === 201) {
+        this.acked.set(name, [...(this.acked.get(name) ?? []), { value, version: r.body.secret.version }]);
+      } else {
+        this.maybe.set(name, [...(this.maybe.get(name) ?? []), value]);
+        if (r.status >= 500 && r.body?.error?.code !== 'storage_unavailable' && r.body?.error?.code !== 'storage_full') this.failures.push(`${r.status} ${r.text.slice(0, 300)}`);
+      }
+    } catch (err) {
+      key = 'no answer';
+      this.maybe.set(name, [...(this.maybe.get(name) ?? []), value]);
+      this.failures.push(`no answer: ${String(err)}`);
+    }
+    this.statuses.set(key, (this.statuses.get(key) ?? 0) + 1);
+    return status;
   }
 
   /**
