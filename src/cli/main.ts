@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerAdmin } from './admin.js';
 import { registerBackup } from './backup.js';
+import { registerCheck } from './check.js';
 import { registerKeys } from './keys.js';
 import { registerDeploy } from './deploy.js';
 import { registerRun } from './run.js';
@@ -40,6 +41,7 @@ registerLink(program);
 registerAdmin(program);
 registerBackup(program);
 registerKeys(program);
+registerCheck(program);
 registerRun(program);
 registerDeploy(program);
 registerCompletion(program);
