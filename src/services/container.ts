@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { DB } from '../store/schema.js';
 import { createAuditService } from './audit.service.js';
+import { nonDecreasingClock } from './clock.js';
 import { createAuthService } from './auth.service.js';
 import { createDeployKeysService } from './deploy-keys.service.js';
 import { createDeploymentsService } from './deployments.service.js';
@@ -12,7 +13,7 @@ import { createStatusService } from './status.service.js';
 import { createUsersService } from './users.service.js';
 
 /** The services every role has. None of them holds a private key. */
-export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlHours' | 'deployTokenTtlMinutes'>, clock: () => number = Date.now) {
+export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlHours' | 'deployTokenTtlMinutes'>, clock: () => number = nonDecreasingClock()) {
   const base = { db, clock };
   const keys = createPublicKeys(base);
   const status = createStatusService();

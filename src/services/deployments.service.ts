@@ -24,6 +24,7 @@ import type { DeploymentRow, ProjectRow } from '../store/schema.js';
 import { authorizeProject } from './access.js';
 import { type Actor, actorLabel, projectNotFound } from './actor.js';
 import type { BaseDeps } from './deps.js';
+import { issuedInFuture } from './clock.js';
 
 export interface Deployment {
   id: string;
@@ -322,6 +323,9 @@ export function createDeploymentsService(deps: Deps) {
     async tokenActor(token: string, ip: string | null): Promise<Actor | undefined> {
       const d = await findDeploymentByTokenHash(db, hashToken(token));
       if (!d || d.status !== 'running') return undefined;
+      // The clock moved back (or this instance's clock is far behind the one that issued it): refuse,
+      // so a token never lives longer than its TTL plus CLOCK_SKEW_MS. Nothing is changed.
+      if (issuedInFuture(d.created_at, clock())) return undefined;
       if (d.expires_at <= clock()) {
         await expireDeployments(db, clock(), d.project_id);
         return undefined;
