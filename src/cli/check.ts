@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../config.js';
+import { type Config, ConfigError, loadConfig } from '../config.js';
 import { MissingMasterKeyError } from '../crypto/keyring.js';
 import { KeyloftError } from '../domain/errors.js';
 import { loadMasterKeys, StartupError, verifyMasterKeys } from '../services/bootstrap.js';
-import { createCheckService } from '../services/check.service.js';
+import { type CheckReport, createCheckService } from '../services/check.service.js';
 import { migrateToLatest, openDatabase } from '../store/db.js';
 
 function fail(message: string): never {
@@ -23,7 +23,7 @@ export function registerCheck(program: Command): void {
         'never a value), 2 when the check could not run. Nothing is written.\n',
     )
     .action(async (o: { json?: boolean }) => {
-      let cfg;
+      let cfg: Config;
       try {
         cfg = loadConfig({ ...process.env, KEYLOFT_ROLE: 'all' });
       } catch (err) {
@@ -31,7 +31,7 @@ export function registerCheck(program: Command): void {
         throw err;
       }
       const database = openDatabase(cfg.databaseUrl);
-      let report;
+      let report: CheckReport;
       try {
         await migrateToLatest(database.db);
         const { keys } = await loadMasterKeys(cfg, database.db);

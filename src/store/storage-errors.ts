@@ -75,7 +75,10 @@ export class StorageHealth {
     // Driver messages name hosts and SQL states, never values (parameters are not part of them).
     this.#current = { fault, code: typeof e?.code === 'string' ? e.code : 'none', message: String(e?.message ?? err).slice(0, 200) };
     this.#logged = false;
-    if (now - this.#lastLoggedAt >= QUIET_MS) return this.#logDown();
+    if (now - this.#lastLoggedAt >= QUIET_MS) {
+      this.#logDown();
+      return;
+    }
     this.#blips++;
     this.#timer = setTimeout(() => this.#logDown(), LASTING_MS);
     this.#timer.unref();
@@ -164,7 +167,10 @@ class GuardedDriver implements Driver {
       await this.driver.rollbackTransaction(inner(c));
     } catch (err) {
       const fault = storageFault(err);
-      if (fault) return this.health.failed(fault, err);
+      if (fault) {
+        this.health.failed(fault, err);
+        return;
+      }
       if (/no transaction is active/i.test(String((err as { message?: unknown })?.message))) return;
       throw err;
     }
