@@ -12,25 +12,10 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable, Transform, Writable } from 'node:stream';
+import { CommandError, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from '../domain/exit-codes.js';
 import { createLiveMaskStream } from './mask.js';
 
 export { createLiveMaskStream };
-
-/** Exit codes of keyloft's own failures (a child's exit code is passed through unchanged). */
-export const EXIT_USAGE = 1;
-export const EXIT_REFUSED = 2;
-export const EXIT_UNREACHABLE = 3;
-
-/** A failure of keyloft itself, with the exit code to use. Its message never carries a value. */
-export class PipelineError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-    this.name = 'PipelineError';
-  }
-}
 
 /** What a deployment receives: runtime values as text, build values as bytes. */
 export interface Released {
@@ -60,7 +45,7 @@ export interface HttpReply {
   body: any;
 }
 
-/** One JSON request; unreachable servers become PipelineError(EXIT_UNREACHABLE). */
+/** One JSON request; unreachable servers become CommandError(EXIT_UNREACHABLE). */
 export async function requestJson(method: string, url: string, token: string | undefined, body?: unknown): Promise<HttpReply> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
@@ -76,7 +61,7 @@ export async function requestJson(method: string, url: string, token: string | u
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const why = cause?.code ?? cause?.message ?? (err as Error).message;
-    throw new PipelineError(`cannot reach the keyloft server at ${new URL(url).origin} (${why})`, EXIT_UNREACHABLE);
+    throw new CommandError(`cannot reach the keyloft server at ${new URL(url).origin} (${why})`, EXIT_UNREACHABLE);
   }
   const text = await res.text();
   let parsed: any;
@@ -88,11 +73,11 @@ export async function requestJson(method: string, url: string, token: string | u
   return { status: res.status, body: parsed };
 }
 
-/** A non-2xx reply as a PipelineError with the server's (value-free) message. */
-export function refused(what: string, reply: HttpReply): PipelineError {
+/** A non-2xx reply as a CommandError with the server's (value-free) message. */
+export function refused(what: string, reply: HttpReply): CommandError {
   const err = reply.body?.error as { code?: string; message?: string } | undefined;
   const detail = err?.message ? `: ${err.message}` : '';
-  return new PipelineError(`${what} refused (HTTP ${reply.status}${err?.code ? ` ${err.code}` : ''})${detail}`, EXIT_REFUSED);
+  return new CommandError(`${what} refused (HTTP ${reply.status}${err?.code ? ` ${err.code}` : ''})${detail}`, EXIT_REFUSED);
 }
 
 function secretsPath(id: string): string {
@@ -112,8 +97,8 @@ export async function fetchReleased(auth: DeployAuth): Promise<Released> {
         reply = await requestJson('GET', `${baseUrl(releaseUrl)}${secretsPath(auth.deployment)}`, auth.token);
       } catch (err) {
         // The api server is up but its release server is not: say which URL failed and who named it.
-        if (err instanceof PipelineError && err.exitCode === EXIT_UNREACHABLE) {
-          throw new PipelineError(
+        if (err instanceof CommandError && err.exitCode === EXIT_UNREACHABLE) {
+          throw new CommandError(
             `${err.message.replace('cannot reach the keyloft server', 'cannot reach the keyloft release server')}, named by the api server at ${new URL(auth.url).origin} (its KEYLOFT_RELEASE_URL); no secrets were fetched`,
             EXIT_UNREACHABLE,
           );
@@ -127,7 +112,7 @@ export async function fetchReleased(auth: DeployAuth): Promise<Released> {
 }
 
 function parseReleased(body: any): Released {
-  const bad = () => new PipelineError('the server sent a malformed secrets reply', EXIT_REFUSED);
+  const bad = () => new CommandError('the server sent a malformed secrets reply', EXIT_REFUSED);
   if (!body || typeof body !== 'object' || typeof body.runtime !== 'object' || typeof body.build !== 'object' || !body.runtime || !body.build) throw bad();
   const runtime: Record<string, string> = {};
   const build: Record<string, Buffer> = {};
@@ -163,7 +148,7 @@ export async function startDeployment(url: string, token: string, project: strin
   const reply = await requestJson('POST', `${baseUrl(url)}/api/v1/projects/${encodeURIComponent(project)}/deployments`, token, body);
   if (reply.status !== 201) throw refused('starting the deployment was', reply);
   const b = reply.body as StartedDeployment | undefined;
-  if (!b || typeof b.id !== 'string' || typeof b.token !== 'string') throw new PipelineError('the server sent a malformed deployment reply', EXIT_REFUSED);
+  if (!b || typeof b.id !== 'string' || typeof b.token !== 'string') throw new CommandError('the server sent a malformed deployment reply', EXIT_REFUSED);
   return b;
 }
 
@@ -277,7 +262,7 @@ export async function runWithSecrets(opts: RunOptions): Promise<RunResult> {
     const stdout = opts.stdout ?? process.stdout;
     const stderr = opts.stderr ?? process.stderr;
     const [file, ...args] = opts.command;
-    if (!file) throw new PipelineError('no command given (usage: keyloft run [--build] -- COMMAND [ARGS…])', EXIT_USAGE);
+    if (!file) throw new CommandError('no command given (usage: keyloft run [--build] -- COMMAND [ARGS…])', EXIT_USAGE);
 
     const child = spawn(file, args, { env, stdio: ['inherit', 'pipe', 'pipe'] });
     const outMask = createLiveMaskStream(values);

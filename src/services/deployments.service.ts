@@ -1,4 +1,4 @@
-import { ConflictError, ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { type Environment, overridePr, overrideScope, parseEnvironment, validatePr } from '../domain/rules.js';
 import { advanceSecret, insertVersions } from '../store/secrets.repository.js';
 import { hashToken, newId, newToken } from '../crypto/tokens.js';
@@ -21,7 +21,8 @@ import { findProjectById } from '../store/projects.repository.js';
 import { pinDigests, previousSucceeded } from '../store/diff.repository.js';
 import { shortDigest } from '../crypto/digest.js';
 import type { DeploymentRow, ProjectRow } from '../store/schema.js';
-import { authorizeProject } from './access.js';
+import type { Executor } from '../store/executor.js';
+import { authorizeProject, inProjectTx } from './access.js';
 import { type Actor, actorLabel, projectNotFound } from './actor.js';
 import type { BaseDeps } from './deps.js';
 import { issuedInFuture } from './clock.js';
@@ -119,18 +120,18 @@ export function createDeploymentsService(deps: Deps) {
   const { db, clock } = deps;
 
   /** A project the actor may start deployments in: member+ users, or the project's own deploy key. */
-  async function projectForStart(actor: Actor, slug: string): Promise<ProjectRow> {
+  async function projectForStart(ex: Executor, actor: Actor, slug: string): Promise<ProjectRow> {
     if (actor.kind === 'deploy-key') {
-      const p = await findProjectById(db, actor.projectId);
+      const p = await findProjectById(ex, actor.projectId);
       if (!p || p.slug !== slug) throw projectNotFound(slug);
       return p;
     }
     if (actor.kind === 'deployment') {
-      const p = await findProjectById(db, actor.projectId);
+      const p = await findProjectById(ex, actor.projectId);
       if (!p || p.slug !== slug) throw projectNotFound(slug);
       throw new ForbiddenError('a deploy token cannot start deployments');
     }
-    return authorizeProject(db, actor, slug, 'member', 'starting deployments');
+    return authorizeProject(ex, actor, slug, 'member', 'starting deployments');
   }
 
   /** The change diff of a deployment against the previous succeeded one of its environment (same PR for previews). */
@@ -166,14 +167,14 @@ export function createDeploymentsService(deps: Deps) {
       }
       const ref = input.ref === undefined || input.ref === '' ? null : String(input.ref);
       if (ref !== null && !REF_RE.test(ref)) throw new ValidationError('ref', 'ref must be 1–200 characters of letters, digits and ._/@+-');
-      const project = await projectForStart(actor, slug);
-
       const id = newId('dep');
       const token = newToken('deploy');
       const now = clock();
       const expiresAt = now + deps.tokenTtlMs;
       const by = actorLabel(actor);
-      const pinned = await db.transaction().execute(async (trx) => {
+      const { project, pinned } = await db.transaction().execute(async (trx) => {
+        // Authorized inside the transaction that pins and writes: a member removed before the commit starts nothing.
+        const project = await projectForStart(trx, actor, slug);
         // A preview deployment for PR N pins the preview defaults and PR N's overrides (the override wins by name); never a production value.
         const found = await currentSecretsForPinning(trx, project.id, pr !== null ? [environment, 'build', overrideScope(pr)] : [environment, 'build']);
         const overridden = new Set(found.filter((s) => overridePr(s.scope) !== null).map((s) => s.name));
@@ -213,12 +214,13 @@ export function createDeploymentsService(deps: Deps) {
             detail: { deployment: id, environment, pr, ref, runtime: current.filter((s) => s.scope !== 'build').length, build: current.filter((s) => s.scope === 'build').length },
           },
         ]);
-        return {
+        const pinned: Pinned = {
           runtime: current.filter((s) => s.scope !== 'build').map((s) => ({ name: s.name, version: s.current_version, ...(overridePr(s.scope) !== null ? { override: true } : {}) })),
           build: current.filter((s) => s.scope === 'build').map((s) => ({ name: s.name, version: s.current_version })),
           ...(absent ? { absent } : {}),
           ...(removed.length > 0 ? { removed } : {}),
         };
+        return { project, pinned };
       });
       const deployment = toDeployment({
         id,
@@ -272,19 +274,20 @@ export function createDeploymentsService(deps: Deps) {
       if (!d) throw notFound;
       if (actor.kind === 'deployment' && actor.deploymentId !== id) throw notFound;
       if (actor.kind === 'deploy-key' && actor.projectId !== d.project_id) throw notFound;
-      if (actor.kind === 'user') {
-        const p = await findProjectById(db, d.project_id);
-        if (!p) throw notFound;
-        try {
-          await authorizeProject(db, actor, p.slug, 'member', 'completing deployments');
-        } catch (err) {
-          if (err instanceof KeyloftError && err.status === 404) throw notFound;
-          throw err;
-        }
-      }
       if (d.status === 'running' && d.expires_at <= now) await expireDeployments(db, now, d.project_id);
       const by = actorLabel(actor);
       const done = await db.transaction().execute(async (trx) => {
+        if (actor.kind === 'user') {
+          // A person completes as a member of the deployment's project, checked where the completion is written.
+          const p = await findProjectById(trx, d.project_id);
+          if (!p) throw notFound;
+          try {
+            await authorizeProject(trx, actor, p.slug, 'member', 'completing deployments');
+          } catch (err) {
+            if (err instanceof NotFoundError) throw notFound;
+            throw err;
+          }
+        }
         if (!(await finishDeployment(trx, id, statusIn, now))) return false;
         await insertAuditEvents(trx, [{ at: now, projectId: d.project_id, actor: by, actorIp: actor.ip, action: `deployment.${statusIn}`, detail: { deployment: id } }]);
         return true;
@@ -297,11 +300,10 @@ export function createDeploymentsService(deps: Deps) {
     /** Marks a preview app closed: it no longer counts for preview status; its per-PR overrides are deleted (tombstones). */
     async closePreview(actor: Actor, slug: string, prIn: number | string): Promise<void> {
       const pr = validatePr(prIn, 'pr');
-      const p = await authorizeProject(db, actor, slug, 'member', 'closing preview apps');
       const now = clock();
       const by = actorLabel(actor);
       const scope = overrideScope(pr);
-      await db.transaction().execute(async (trx) => {
+      await inProjectTx(db, actor, slug, { role: 'member', action: 'closing preview apps' }, async (trx, p) => {
         const closed = await closePreview(trx, p.id, pr, now);
         const overrides = await currentSecretsForPinning(trx, p.id, [scope]);
         if (!closed && overrides.length === 0) throw new NotFoundError(`no open preview app for pull request ${pr}`, 'pr');

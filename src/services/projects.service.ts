@@ -30,7 +30,7 @@ import {
 } from '../store/projects.repository.js';
 import { insertSecret, insertVersions } from '../store/secrets.repository.js';
 import { findUserByEmail } from '../store/users.repository.js';
-import { authorizeProject } from './access.js';
+import { authorizeProject, inProjectTx } from './access.js';
 import { type Actor, actorLabel, requireUser } from './actor.js';
 import type { BaseDeps } from './deps.js';
 import type { PublicKeys } from './keys.service.js';
@@ -158,24 +158,22 @@ export function createProjectsService(deps: Deps) {
     },
 
     async update(actor: Actor, slug: string, patch: { name?: string | undefined; flyApp?: string | undefined; flyPreviewPattern?: string | undefined }): Promise<Project> {
-      const p = await authorizeProject(db, actor, slug, 'admin', 'changing project settings');
-      const set: { name?: string; fly_app?: string; fly_preview_pattern?: string } = {};
-      if (patch.name !== undefined) set.name = validateProjectName(patch.name, 'name');
-      if (patch.flyApp !== undefined) set.fly_app = validateFlyApp(patch.flyApp.trim(), 'flyApp');
-      if (patch.flyPreviewPattern !== undefined) set.fly_preview_pattern = validatePreviewPattern(patch.flyPreviewPattern.trim(), 'flyPreviewPattern');
-      const now = clock();
-      await db.transaction().execute(async (trx) => {
+      return inProjectTx(db, actor, slug, { role: 'admin', action: 'changing project settings' }, async (trx, p) => {
+        const set: { name?: string; fly_app?: string; fly_preview_pattern?: string } = {};
+        if (patch.name !== undefined) set.name = validateProjectName(patch.name, 'name');
+        if (patch.flyApp !== undefined) set.fly_app = validateFlyApp(patch.flyApp.trim(), 'flyApp');
+        if (patch.flyPreviewPattern !== undefined) set.fly_preview_pattern = validatePreviewPattern(patch.flyPreviewPattern.trim(), 'flyPreviewPattern');
+        const now = clock();
         await updateProject(trx, p.id, set);
         await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'project.updated', detail: { fields: Object.keys(set) } }]);
+        return toProject({ ...p, ...set });
       });
-      return toProject({ ...p, ...set });
     },
 
     /** Deletes a project and everything in it (admin only; the slug must be typed again to confirm). */
     async remove(actor: Actor, slug: string, confirmSlug: string): Promise<void> {
-      const p = await authorizeProject(db, actor, slug, 'admin', 'deleting the project');
-      if (confirmSlug !== slug) throw new ValidationError('confirm', `type the project slug ${quote(slug)} to confirm deletion`);
-      await db.transaction().execute(async (trx) => {
+      await inProjectTx(db, actor, slug, { role: 'admin', action: 'deleting the project' }, async (trx, p) => {
+        if (confirmSlug !== slug) throw new ValidationError('confirm', `type the project slug ${quote(slug)} to confirm deletion`);
         await trx.deleteFrom('deployment_pins').where('deployment_id', 'in', trx.selectFrom('deployments').select('id').where('project_id', '=', p.id)).execute();
         await trx.deleteFrom('deployments').where('project_id', '=', p.id).execute();
         await trx.deleteFrom('secret_versions').where('secret_id', 'in', trx.selectFrom('secrets').select('id').where('project_id', '=', p.id)).execute();
@@ -195,13 +193,12 @@ export function createProjectsService(deps: Deps) {
     async setMember(actor: Actor, slug: string, emailIn: string, roleIn: string): Promise<{ member: Member; change: 'added' | 'updated' }> {
       const email = validateEmail(emailIn, 'email');
       const role = parseRole(roleIn, 'role');
-      const p = await authorizeProject(db, actor, slug, 'admin', 'managing members');
-      const u = await findUserByEmail(db, email);
-      if (!u) {
-        throw new NotFoundError(`no keyloft user has the email ${quote(email)}; an instance admin can create one (keyloft admin create-user)`, 'email');
-      }
       const now = clock();
-      const change = await db.transaction().execute(async (trx) => {
+      const change = await inProjectTx(db, actor, slug, { role: 'admin', action: 'managing members' }, async (trx, p) => {
+        const u = await findUserByEmail(trx, email);
+        if (!u) {
+          throw new NotFoundError(`no keyloft user has the email ${quote(email)}; an instance admin can create one (keyloft admin create-user)`, 'email');
+        }
         const current = await findRole(trx, p.id, u.id);
         if (current === 'admin' && role !== 'admin' && (await countAdmins(trx, p.id)) <= 1) {
           throw new ConflictError('a project needs at least one admin: make someone else admin first', 'role');
@@ -217,9 +214,8 @@ export function createProjectsService(deps: Deps) {
 
     async removeMember(actor: Actor, slug: string, emailIn: string): Promise<void> {
       const email = validateEmail(emailIn, 'email');
-      const p = await authorizeProject(db, actor, slug, 'admin', 'managing members');
-      const u = await findUserByEmail(db, email);
-      await db.transaction().execute(async (trx) => {
+      await inProjectTx(db, actor, slug, { role: 'admin', action: 'managing members' }, async (trx, p) => {
+        const u = await findUserByEmail(trx, email);
         const current = u ? await findRole(trx, p.id, u.id) : undefined;
         if (!u || !current) throw new NotFoundError(`${quote(email)} is not a member of this project`, 'email');
         if (current === 'admin' && (await countAdmins(trx, p.id)) <= 1) {

@@ -30,7 +30,7 @@ describe('clock jumps (service tier, fake clock)', () => {
     await migrateToLatest(database.db);
     await verifyMasterKeys(database.db, [masterKeyFromPrivate(new Uint8Array(randomBytes(32)))], now);
     const config = loadConfig({ KEYLOFT_DEPLOY_TOKEN_TTL_MINUTES: String(TTL_MIN), KEYLOFT_SESSION_TTL_HOURS: '1' });
-    services = createServices(database.db, config, nonDecreasingClock(() => now, () => real));
+    services = createServices({ db: database.db, config, keyring: undefined, clock: nonDecreasingClock(() => now, () => real) });
     const setupToken = (await services.users.issueSetupToken())!;
     const s = await services.users.setup({ setupToken, email: 'admin@example.com', password: 'correct horse battery staple' }, null);
     const admin = (await services.auth.session(s.token, null))!.actor;
@@ -116,11 +116,11 @@ describe('clock jumps (service tier, fake clock)', () => {
     const s = await services.users.login('admin@example.com', 'correct horse battery staple', '127.0.0.1');
     const config = loadConfig({ KEYLOFT_DEPLOY_TOKEN_TTL_MINUTES: String(TTL_MIN), KEYLOFT_SESSION_TTL_HOURS: '1' });
     for (const behind of [2 * CLOCK_SKEW_MS, 60 * MIN]) {
-      const other = createServices(database.db, config, () => now - behind);
+      const other = createServices({ db: database.db, config, keyring: undefined, clock: () => now - behind });
       assert.equal(await other.deployments.tokenActor(token, null), undefined, `behind by ${behind / MIN} min: deploy token refused`);
       assert.equal(await other.auth.session(s.token, null), undefined, `behind by ${behind / MIN} min: session refused`);
     }
-    const close = createServices(database.db, config, () => now - CLOCK_SKEW_MS / 2);
+    const close = createServices({ db: database.db, config, keyring: undefined, clock: () => now - CLOCK_SKEW_MS / 2 });
     assert.ok(await close.deployments.tokenActor(token, null), 'within the skew: accepted');
     assert.ok(await close.auth.session(s.token, null), 'within the skew: accepted');
   });

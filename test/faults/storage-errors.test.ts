@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KeyloftError } from '../../src/domain/errors.js';
+import { ERROR_STATUS } from '../../src/http/plugins/errors.js';
 import { migrateToLatest, openDatabase } from '../../src/store/db.js';
 import { storageError, storageFault, StorageHealth } from '../../src/store/storage-errors.js';
 
@@ -10,7 +11,7 @@ describe('storage failures are told apart from query errors', () => {
     assert.equal(storageFault({ code: '53100', message: 'could not extend file: No space left on device' }), 'full');
     const e = storageError('full');
     assert.equal(e.code, 'storage_full');
-    assert.equal(e.status, 507);
+    assert.equal(ERROR_STATUS[e.code], 507);
   });
 
   it('maps lost, refused and shut-down connections to storage_unavailable (503)', () => {
@@ -20,7 +21,7 @@ describe('storage failures are told apart from query errors', () => {
     for (const message of ['Connection terminated unexpectedly', 'Client has encountered a connection error and is not queryable', 'timeout exceeded when trying to connect']) {
       assert.equal(storageFault(new Error(message)), 'unavailable', message);
     }
-    assert.equal(storageError('unavailable').status, 503);
+    assert.equal(ERROR_STATUS[storageError('unavailable').code], 503);
   });
 
   it('leaves query errors alone (constraints, syntax, serialization, domain errors)', () => {
