@@ -54,6 +54,9 @@ describe('PostgreSQL drops its connections and goes away under load', { skip }, 
       readyWhileDown.push(await readyz(server.url));
       await sleep(250);
     }
+    // A person on the dashboard gets a page saying so, not a stack.
+    const page = await fetch(`${server.url}/`, { redirect: 'manual' });
+    const pageText = await page.text();
     await proxy.start();
     const upAt = Date.now();
     let recoveredMs = -1;
@@ -71,6 +74,9 @@ describe('PostgreSQL drops its connections and goes away under load', { skip }, 
     assert.ok(readyWhileDown.length > 0 && readyWhileDown.every((s) => s === 503), `/readyz answered 503 while the database was gone: ${readyWhileDown.join(',')}`);
     assert.ok(recoveredMs >= 0 && recoveredMs <= 5000, `/readyz answered 200 ${recoveredMs} ms after the database came back (bound: 5 s)`);
     assert.deepEqual(load.failures, [], 'no 500, no other error than storage_unavailable, no dropped connection');
+    assert.equal(page.status, 503, pageText.slice(0, 300));
+    assert.match(pageText, /Temporarily unavailable/);
+    assert.ok(!/at .*\.js:\d+/.test(pageText), 'no stack on the page');
     const codes = [...load.statuses.keys()].sort();
     assert.ok(codes.includes('503 storage_unavailable'), `writes during the outage were refused with 503 storage_unavailable (saw ${codes.join(', ')})`);
     assert.ok(codes.every((c) => ['200', '201', '503 storage_unavailable'].includes(c)), `only 200/201/503 storage_unavailable (saw ${codes.join(', ')})`);
