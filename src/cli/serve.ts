@@ -4,6 +4,7 @@ import type { Keyring } from '../crypto/keyring.js';
 import { buildApp } from '../http/app.js';
 import { loadMasterKeys, requireStoredMasterKey, StartupError, verifyMasterKeys } from '../services/bootstrap.js';
 import { createServices, type Services } from '../services/container.js';
+import { RESERVE_BYTES } from '../store/disk-reserve.js';
 import { type Database, DatabaseUnreachableError, migrateToLatest, openDatabase, waitForDatabase } from '../store/db.js';
 
 export interface Running {
@@ -46,6 +47,7 @@ export async function startServer(config: Config, out: { print: (line: string) =
     }
     // One line when the storage starts failing and one when it answers again, not one per request.
     const log = app.log;
+    if (database.reserveSpace && !database.reserveSpace()) log.warn({ bytes: RESERVE_BYTES }, 'no room for the disk reserve next to the database: on a full disk releases will be refused too');
     database.health.listen((e) => {
       if (e.kind === 'down') log.error({ fault: e.fault, code: e.code, reason: e.message, ...(e.blips ? { shortLossesSinceLastLine: e.blips } : {}) }, e.fault === 'full' ? 'storage full: writes are refused (507 storage_full) until space is freed' : 'database unavailable: requests answer 503 storage_unavailable until it is back');
       else log.warn({ downForMs: e.downForMs }, 'database available again');

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type PgModule from 'pg';
 import * as m0001 from './migrations/2026-11-26-0001-initial.js';
 import type { DB } from './schema.js';
+import { DiskReserve } from './disk-reserve.js';
 import { guardDialect, StorageHealth, storageFault } from './storage-errors.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -16,6 +17,8 @@ export interface Database {
   dialect: Dialect;
   /** Whether the storage is failing now; reports an outage's start and end once each. */
   health: StorageHealth;
+  /** Embedded SQLite only: creates the disk reserve next to the file (`keyloft serve` does, once started). */
+  reserveSpace?: () => boolean;
   /** PostgreSQL only: the connection pool's current use (for /metrics). */
   poolStats?: () => PoolStats;
   close(): Promise<void>;
@@ -67,8 +70,19 @@ export function openDatabase(url: string, opts: { poolSize?: number; connectTime
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<DB>({ dialect: guardDialect(new SqliteDialect({ database: withStatementCache(sqlite) }), health) });
-  return { db, dialect: 'sqlite', health, close: () => db.destroy() };
+  // A reserve of disk space next to the file keeps releases and sign-ins working on a full disk (disk-reserve.ts).
+  const reserve = path === ':memory:' ? undefined : new DiskReserve(dirname(path), () => health.ok());
+  const db = new Kysely<DB>({ dialect: guardDialect(new SqliteDialect({ database: withStatementCache(sqlite) }), health, reserve) });
+  return {
+    db,
+    dialect: 'sqlite',
+    health,
+    ...(reserve ? { reserveSpace: () => reserve.create() } : {}),
+    close: async () => {
+      reserve?.close();
+      await db.destroy();
+    },
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult, TransactionSettings } from 'kysely';
 import { KeyloftError } from '../domain/errors.js';
+import { allowedWhenFull, type DiskReserve } from './disk-reserve.js';
 
 /** PostgreSQL SQLSTATEs (and classes) that mean the database cannot take the request right now. */
 const PG_UNAVAILABLE = /^(08|57P0[1-4]|53[023]00|53000|58)/;
@@ -102,16 +103,24 @@ export class StorageHealth {
   }
 }
 
+/** What a guarded dialect reports to: the outage watcher, and the disk reserve of the embedded database. */
+interface Guard {
+  health: StorageHealth;
+  reserve: DiskReserve | undefined;
+}
+
 /** Runs `fn`; a storage failure becomes a storage_full / storage_unavailable KeyloftError, other errors pass unchanged. */
-async function guarded<T>(health: StorageHealth, fn: () => Promise<T>): Promise<T> {
+async function guarded<T>(g: Guard, fn: () => Promise<T>): Promise<T> {
   try {
     const r = await fn();
-    health.ok();
+    // While the reserve is in use the disk is still full, however many reads succeed.
+    if (!g.reserve?.full) g.health.ok();
     return r;
   } catch (err) {
     const fault = storageFault(err);
     if (!fault || err instanceof KeyloftError) throw err;
-    health.failed(fault, err);
+    g.health.failed(fault, err);
+    if (fault === 'full') g.reserve?.exhausted();
     throw storageError(fault, err);
   }
 }
@@ -119,11 +128,13 @@ async function guarded<T>(health: StorageHealth, fn: () => Promise<T>): Promise<
 class GuardedConnection implements DatabaseConnection {
   constructor(
     readonly inner: DatabaseConnection,
-    private readonly health: StorageHealth,
+    private readonly g: Guard,
   ) {}
 
   executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
-    return guarded(this.health, () => this.inner.executeQuery<R>(q));
+    // On a full disk (reserve in use) people's changes are refused before they reach the disk.
+    if (this.g.reserve?.full && !allowedWhenFull(q)) return Promise.reject(storageError('full'));
+    return guarded(this.g, () => this.inner.executeQuery<R>(q));
   }
 
   async *streamQuery<R>(q: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
@@ -132,7 +143,7 @@ class GuardedConnection implements DatabaseConnection {
     } catch (err) {
       const fault = storageFault(err);
       if (!fault || err instanceof KeyloftError) throw err;
-      this.health.failed(fault, err);
+      this.g.health.failed(fault, err);
       throw storageError(fault, err);
     }
   }
@@ -143,19 +154,19 @@ const inner = (c: DatabaseConnection): DatabaseConnection => (c instanceof Guard
 class GuardedDriver implements Driver {
   constructor(
     private readonly driver: Driver,
-    private readonly health: StorageHealth,
+    private readonly g: Guard,
   ) {}
   init() {
-    return guarded(this.health, () => this.driver.init());
+    return guarded(this.g, () => this.driver.init());
   }
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new GuardedConnection(await guarded(this.health, () => this.driver.acquireConnection()), this.health);
+    return new GuardedConnection(await guarded(this.g, () => this.driver.acquireConnection()), this.g);
   }
   beginTransaction(c: DatabaseConnection, s: TransactionSettings) {
-    return guarded(this.health, () => this.driver.beginTransaction(inner(c), s));
+    return guarded(this.g, () => this.driver.beginTransaction(inner(c), s));
   }
   commitTransaction(c: DatabaseConnection) {
-    return guarded(this.health, () => this.driver.commitTransaction(inner(c)));
+    return guarded(this.g, () => this.driver.commitTransaction(inner(c)));
   }
   /**
    * A rollback that fails because the connection is gone (PostgreSQL: the driver discards it) or
@@ -168,7 +179,7 @@ class GuardedDriver implements Driver {
     } catch (err) {
       const fault = storageFault(err);
       if (fault) {
-        this.health.failed(fault, err);
+        this.g.health.failed(fault, err);
         return;
       }
       if (/no transaction is active/i.test(String((err as { message?: unknown })?.message))) return;
@@ -187,9 +198,9 @@ class GuardedDriver implements Driver {
  * A dialect whose every query reports storage failures as domain errors (507 storage_full,
  * 503 storage_unavailable) and to `health`; query errors (constraints, syntax) pass unchanged.
  */
-export function guardDialect(dialect: Dialect, health: StorageHealth): Dialect {
+export function guardDialect(dialect: Dialect, health: StorageHealth, reserve?: DiskReserve): Dialect {
   return {
-    createDriver: () => new GuardedDriver(dialect.createDriver(), health),
+    createDriver: () => new GuardedDriver(dialect.createDriver(), { health, reserve }),
     createQueryCompiler: () => dialect.createQueryCompiler(),
     createAdapter: () => dialect.createAdapter(),
     createIntrospector: (db) => dialect.createIntrospector(db),
