@@ -22,6 +22,7 @@ describe('release-role outage in the split deployment', () => {
   let token: string;
   let work: string;
   let releasePort: string;
+  let releaseUrl: string;
   const slug = `outage-${randomBytes(3).toString('hex')}`;
   const VALUE = `outage-${randomBytes(8).toString('hex')}`;
 
@@ -39,6 +40,7 @@ describe('release-role outage in the split deployment', () => {
     }
     releaseServer = await startServer(store, { role: 'release' });
     releasePort = new URL(releaseServer.url).port;
+    releaseUrl = releaseServer.url;
     apiServer = await startServer(store, { role: 'api', env: { KEYLOFT_RELEASE_URL: releaseServer.url } });
   });
   after(async () => {
@@ -50,13 +52,13 @@ describe('release-role outage in the split deployment', () => {
 
   const deployStart = async () => {
     const s = await keyloft(['deploy', 'start', '--project', slug, '--env', 'production'], cliEnv({ KEYLOFT_URL: apiServer!.url, KEYLOFT_TOKEN: token })).done;
-    return { ...s, env: cliEnv(Object.fromEntries([...s.stdout.matchAll(/^export (KEYLOFT_\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]))) };
+    // The CD job names its release instance (KEYLOFT_RELEASE_URL): the only other host the deploy token may go to.
+    return { ...s, env: cliEnv({ ...Object.fromEntries([...s.stdout.matchAll(/^export (KEYLOFT_\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!])), KEYLOFT_RELEASE_URL: releaseUrl }) };
   };
   const run = (env: Record<string, string>, out: string) =>
     keyloft(['run', '--', process.execPath, '-e', 'require("fs").writeFileSync(process.argv[1], process.env.OUTAGE_VALUE)', out], env).done;
 
   it('with the release server down: people are served, the pipeline fails loudly naming the release URL, nothing is queued; back up, it works again', { timeout: 120_000 }, async () => {
-    const releaseUrl = releaseServer!.url;
     // SIGKILL: the release host is gone, not shutting down politely.
     await releaseServer!.stop('SIGKILL');
     releaseServer = undefined;
@@ -82,7 +84,7 @@ describe('release-role outage in the split deployment', () => {
     writeFileSync(flyctl, `#!${process.execPath}\nrequire('fs').appendFileSync(process.env.FAKE_FLY_LOG, JSON.stringify(process.argv.slice(2))+'\\n');\n`);
     chmodSync(flyctl, 0o755);
     const log = join(work, 'fly.jsonl');
-    const fly = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], cliEnv({ KEYLOFT_URL: apiServer!.url, KEYLOFT_TOKEN: token, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log })).done;
+    const fly = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], cliEnv({ KEYLOFT_URL: apiServer!.url, KEYLOFT_TOKEN: token, KEYLOFT_RELEASE_URL: releaseUrl, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log })).done;
     assert.notEqual(fly.code, 0, 'deploy fly fails');
     assert.match(fly.stderr, /cannot reach the keyloft release server at http:\/\/127\.0\.0\.1:\d+/);
     assert.ok(!existsSync(log), 'flyctl was never called');

@@ -10,6 +10,7 @@ import { migrateToLatest, openDatabase } from '../../src/store/db.js';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../src/store/schema.js';
 import { insertUser } from '../../src/store/users.repository.js';
+import { createPgDatabase, type DialectName } from './server.js';
 
 /** A clock the test moves by hand: services read it through their injected `clock`. */
 export interface FakeClock {
@@ -18,10 +19,19 @@ export interface FakeClock {
   advance(ms: number): void;
 }
 
-/** A fake clock starting at `start` (default: a fixed instant, so runs are repeatable). */
-export function fakeClock(start = Date.UTC(2026, 10, 29, 10, 0, 0)): FakeClock {
+/**
+ * A fake clock starting at `start` (default: a fixed instant, so runs are repeatable). With `tick`,
+ * every reading moves it on by that many milliseconds: time-ordered ids (audit events) then keep
+ * the order of the writes, as they do under a real clock.
+ */
+export function fakeClock(start = Date.UTC(2026, 10, 29, 10, 0, 0), opts: { tick?: number } = {}): FakeClock {
   let now = start;
-  const clock = (() => now) as FakeClock;
+  const tick = opts.tick ?? 0;
+  const clock = (() => {
+    const t = now;
+    now += tick;
+    return t;
+  }) as FakeClock;
   clock.advance = (ms: number) => {
     now += ms;
   };
@@ -37,6 +47,8 @@ export interface TestServices {
   services: Services;
   /** A new user (inserted directly: no password hashing) and the actor it acts as. */
   user(email: string, opts?: { admin?: boolean }): Promise<Extract<Actor, { kind: 'user' }>>;
+  /** Closes the services and the database (done by `t.after` when a test context was given). */
+  close(): Promise<void>;
 }
 
 export interface TestServicesOptions {
@@ -45,29 +57,38 @@ export interface TestServicesOptions {
   clock?: FakeClock;
   /** Extra KEYLOFT_* settings, read by the real `loadConfig`. */
   env?: Record<string, string>;
+  /** Default an in-memory SQLite database; `postgres` creates (and at close drops) a database of its own. */
+  dialect?: DialectName;
 }
 
 /**
  * The services of one role, from the one composition root, over a fresh in-memory SQLite database
  * (migrated, a master key stored) with a fake clock; closed when the test ends.
  */
-export async function testServices(t: Pick<TestContext, 'after'>, opts: TestServicesOptions = {}): Promise<TestServices> {
+export async function testServices(t: Pick<TestContext, 'after'> | undefined, opts: TestServicesOptions = {}): Promise<TestServices> {
   const role = opts.role ?? 'all';
   const master = generateRawKeyPair().privateKey;
   const config = loadConfig(
     { KEYLOFT_LOG_LEVEL: 'silent', ...(role === 'api' ? {} : { KEYLOFT_MASTER_KEY: Buffer.from(master).toString('base64') }), ...(opts.env ?? {}) },
     { role },
   );
-  const database = openDatabase(':memory:');
+  const pg = opts.dialect === 'postgres' ? await createPgDatabase() : undefined;
+  const database = openDatabase(pg?.url ?? ':memory:');
   await migrateToLatest(database.db);
   const clock = opts.clock ?? fakeClock();
   const keyring = await verifyMasterKeys(database.db, [masterKeyFromPrivate(master)], clock());
   const services = createServices({ db: database.db, config, keyring: role === 'api' ? undefined : keyring, clock });
-  t.after(async () => {
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
     services.close();
     await database.close();
-  });
+    await pg?.drop();
+  };
+  t?.after(close);
   return {
+    close,
     db: database.db,
     config,
     clock,
