@@ -165,6 +165,22 @@ for (const d of await dialects()) {
       assert.equal(await db.selectFrom('users').select('id').where('email', '=', 'unknown@example.com').executeTakeFirst(), undefined);
     });
 
+    it('the invitation routes are in the OpenAPI document, with request and response schemas', async () => {
+      const doc = (await admin.get('/api/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown; responses?: Record<string, unknown> }>> };
+      for (const [path, method, status] of [
+        ['/api/v1/projects/{slug}/invitations', 'post', '201'],
+        ['/api/v1/projects/{slug}/invitations', 'get', '200'],
+        ['/api/v1/projects/{slug}/invitations/{id}', 'delete', '204'],
+        ['/api/v1/invitations/{token}/accept', 'post', '200'],
+      ] as const) {
+        const op = doc.paths[path]?.[method];
+        assert.ok(op, `${method} ${path}`);
+        assert.ok(op.responses?.[status], `${method} ${path} ${status}`);
+        if (method === 'post') assert.ok(op.requestBody, `${method} ${path} has a body schema`);
+      }
+      assert.ok(doc.paths['/api/v1/invitations/{token}/accept']!.post!.responses!['410'], 'the 410 is documented');
+    });
+
     it('two parallel accepts of one link: exactly one account', async () => {
       const token = tokenOf((await admin.post(`${P}/invitations`, { email: 'race@example.com', role: 'viewer' })).body.url);
       const results = await Promise.all(Array.from({ length: 5 }, () => acceptAnon(url, token, { password: PW })));
