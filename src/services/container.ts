@@ -10,6 +10,7 @@ import { createDeploymentsService } from './deployments.service.js';
 import { createInvitationsService } from './invitations.service.js';
 import { createMailService } from './mail.service.js';
 import { createHealthService } from './health.service.js';
+import { createPendingImportsService } from './pending-imports.service.js';
 import { createPublicKeys } from './keys.service.js';
 import { createProjectsService } from './projects.service.js';
 import { createReleaseService } from './release.service.js';
@@ -57,6 +58,7 @@ export function createServices({ db, config, keyring, clock = Date.now }: Servic
     deployKeys,
     projects: createProjectsService({ ...base, keys }),
     secrets,
+    pendingImports: createPendingImportsService({ ...base, secrets }),
     audit: createAuditService(base),
     invitations: createInvitationsService({ ...base, users, ssoOnly: config.ssoOnly }),
     /** Present when KEYLOFT_SSO_ISSUER is set. */

@@ -2,6 +2,7 @@ import { ConflictError, KeyloftError, NotFoundError, quote, ValidationError } fr
 import {
   parseRole,
   parseScope,
+  isTextValue,
   type Role,
   SCOPES,
   type Scope,
@@ -131,7 +132,7 @@ export function createProjectsService(deps: Deps) {
           }
           await insertVersions(
             trx,
-            prepared.map((s) => ({ secret_id: s.secretId, version: 1, kind: 'set', ciphertext: s.ciphertext, key_id: s.keyId, digest: s.digest, size: s.value.length, created_at: now, created_by: by })),
+            prepared.map((s) => ({ secret_id: s.secretId, version: 1, kind: 'set', ciphertext: s.ciphertext, key_id: s.keyId, digest: s.digest, size: s.value.length, binary: isTextValue(s.value) ? 0 : 1, created_at: now, created_by: by })),
           );
           const events: AuditInput[] = [
             { at: now, projectId: id, actor: by, actorIp: actor.ip, action: 'project.created', detail: { slug, secrets: prepared.length } },

@@ -212,6 +212,23 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         const jsonBuild = await api.post(`${P}/secrets/build:import`, { secrets: { JSON_BUILD: { valueBase64: Buffer.from(text('JSON_BUILD')).toString('base64') } } });
         assert.equal(jsonBuild.status, 200, jsonBuild.text);
 
+        // the dashboard's import review (issue 12 §5): the pasted text waits on the server, sealed — never in the page or a table in plaintext
+        const login = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }) });
+        assert.equal(login.status, 200);
+        const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+        const csrf = ((await login.json()) as { csrfToken: string }).csrfToken;
+        const webDotenv = `WEB_PENDING=${text('WEB_PENDING')}\nWEB_PENDING_ML="${text('WEB_PML1')}\n${text('WEB_PML2')}"\n`;
+        const review = await fetch(`${server.url}${P.replace('/api/v1', '')}/settings/secrets/import`, {
+          method: 'POST',
+          headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ _csrf: csrf, scope: 'production', dotenv: webDotenv }).toString(),
+          redirect: 'manual',
+        });
+        const reviewHtml = await review.text();
+        seenBodies.push(reviewHtml);
+        assert.equal(review.status, 200, reviewHtml.slice(0, 300));
+        assert.match(reviewHtml, /name="pending" value="pi_/);
+
         // a deleted secret: the tombstone must not bring the value back anywhere
         assert.equal((await api.put(`${P}/secrets/production/DELETED`, { value: text('DELETED') })).status, 201);
         assert.equal((await api.delete(`${P}/secrets/production/DELETED`)).status, 200);

@@ -154,7 +154,7 @@ export function MembersPage(p: {
           ) : null}
         </>
       ) : (
-        <ReadOnlyNote what="manage members (admins only)" />
+        <ReadOnlyNote role={project.role} need="admin" what="add or remove members" />
       )}
       <section class="card" aria-labelledby="members-h">
         <div class="card-head">
