@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { clearConfig, configPath, loginFor, readConfig, readLogins, resolveTarget, writeConfig } from './config-file.js';
-import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
+import { CommandError, EXIT_REFUSED, EXIT_USAGE } from '../domain/exit-codes.js';
 import { action, ApiClient, normalizeUrl } from './http-client.js';
 import { interactive, note, print, printJson, promptHidden, promptLine, readStdinBytes } from './output.js';
 
@@ -42,7 +42,11 @@ async function tokenFromPassword(url: string, email: string, password: string): 
   if (!email) throw new CommandError('no email given', EXIT_USAGE);
   if (!password) throw new CommandError('no password given', EXIT_USAGE);
   const anon = new ApiClient(url);
-  const s = await anon.raw<{ csrfToken: string }>('POST', '/session', { email, password });
+  const s = await anon.raw<{ csrfToken: string }>('POST', '/session', { email, password }).catch((err: unknown) => {
+    // A 401 here is about the email and password, not a token (the generic 401 text says "token").
+    if (err instanceof CommandError && err.code === 'unauthenticated') throw new CommandError('server refused (401 unauthenticated): the email or password is wrong', EXIT_REFUSED, { code: err.code });
+    throw err;
+  });
   const cookie = s.headers
     .getSetCookie()
     .map((c) => c.split(';')[0]!)

@@ -13,6 +13,8 @@ export const NAME_MAX = 255;
 export const VALUE_MAX_BYTES = 64 * 1024;
 export const SLUG_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** The largest pull request number (PostgreSQL `integer`). */
+export const PR_MAX = 2_147_483_647;
 export const PROJECT_NAME_MAX = 100;
 export const EMAIL_MAX = 254;
 export const PASSWORD_MIN = 10;
@@ -117,10 +119,21 @@ export function validatePassword(password: string, field = 'password'): string {
 
 export function validatePr(pr: unknown, field = 'pr'): number {
   const n = typeof pr === 'string' && /^\d+$/.test(pr) ? Number(pr) : pr;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 2_147_483_647) {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > PR_MAX) {
     throw new ValidationError(field, `${field} must be a pull request number (a positive whole number)`);
   }
   return n;
+}
+
+/** Whether value bytes are text an environment variable or a command-line argument can carry: valid UTF-8 without NUL. */
+export function isTextValue(bytes: Uint8Array): boolean {
+  if (bytes.includes(0)) return false;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Has a lone UTF-16 surrogate, which cannot be encoded as UTF-8. */

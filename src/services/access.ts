@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { ForbiddenError } from '../domain/errors.js';
 import type { Role } from '../domain/rules.js';
 import type { Executor } from '../store/executor.js';
 import { findProjectById, findProjectBySlug, findProjectForMember, type ProjectWithRole } from '../store/projects.repository.js';
@@ -13,7 +14,7 @@ export interface Need {
 
 /**
  * Loads a project for an actor and checks the actor may act in it with at least `needed`.
- * A project the actor cannot see is reported as not found (404), never as forbidden.
+ * A project the actor cannot see is reported as not found, never as forbidden.
  * Deploy keys and deploy tokens never pass here: they have routes of their own.
  * Reads only; a write authorizes with `inProjectTx` (or `reauthorize`) inside its transaction.
  */
@@ -32,7 +33,9 @@ export async function authorizeProject(ex: Executor, actor: Actor, slug: string,
   // A deploy key or a deployment token may only see that it is not allowed here, and only for its own project.
   const p = await findProjectById(ex, actor.projectId);
   if (!p || p.slug !== slug) throw projectNotFound(slug);
-  throw forbiddenRole(needed, action);
+  throw new ForbiddenError(
+    `${action} needs a person (a session or a personal API token); ${actor.kind === 'deploy-key' ? 'a deploy key' : 'a deploy token'} can only ${actor.kind === 'deploy-key' ? "start and complete this project's deployments" : 'read its own deployment and complete it'}`,
+  );
 }
 
 /**

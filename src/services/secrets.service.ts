@@ -1,6 +1,7 @@
+import type { ImportChange, ImportResult, SecretMeta, VersionMeta } from '../domain/contract.js';
 import { parseDotenv } from '../domain/dotenv.js';
 import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
-import { overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
+import { isTextValue, overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
 import { shortDigest, valueDigest } from '../crypto/digest.js';
 import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
@@ -9,6 +10,7 @@ import { isUniqueViolation, type Executor } from '../store/executor.js';
 import type { SecretRow, SecretVersionRow } from '../store/schema.js';
 import {
   advanceSecret,
+  findCurrentDigest,
   findSecret,
   findSecretsByNames,
   insertSecret,
@@ -22,31 +24,7 @@ import type { BaseDeps } from './deps.js';
 import type { PublicKeys } from './keys.service.js';
 import type { StatusService } from './status.service.js';
 
-/** What a person may see of a secret: never its value. */
-export interface SecretMeta {
-  name: string;
-  scope: Scope;
-  version: number;
-  digest: string | null;
-  size: number | null;
-  updatedAt: string;
-  updatedBy: string;
-  deleted: boolean;
-  status: 'deployed' | 'pending' | 'pending_removal';
-  /** A per-pull-request preview override (scope is then preview): the pull request it is for. */
-  pr?: number;
-  /** For preview secrets: on how many of the open preview apps the current version is deployed. */
-  applied?: { count: number; of: number };
-}
-
-export interface VersionMeta {
-  version: number;
-  kind: 'set' | 'delete' | 'restore';
-  digest: string | null;
-  size: number | null;
-  createdAt: string;
-  createdBy: string;
-}
+export type { ImportChange, SecretMeta, VersionMeta };
 
 /** One secret to write: a validated name and value bytes. */
 export interface SecretInput {
@@ -58,8 +36,6 @@ export interface SecretInput {
   copiedFrom?: string;
 }
 
-/** One name of an import: `removed` only with `replace` (a live secret of the scope that the file does not name; digestAfter null). */
-export type ImportChange = { name: string; change: 'added' | 'changed' | 'unchanged' | 'removed'; digestBefore: string | null; digestAfter: string | null };
 
 class RetryWrite extends Error {}
 
@@ -72,6 +48,10 @@ interface PreparedWrite {
   name: string;
   existing: SecretRow | undefined;
   version: SecretVersionRow;
+  /** A plain set (not a restore or copy): the same value as the current one writes nothing. */
+  skipIfSame: boolean;
+  /** Set inside the transaction: the current value already was this one, so nothing was written. */
+  unchanged?: boolean;
 }
 
 export function createSecretsService(deps: Deps) {
@@ -90,6 +70,7 @@ export function createSecretsService(deps: Deps) {
         return {
           name: input.name,
           existing: cur,
+          skipIfSame: input.restoredFrom === undefined && input.copiedFrom === undefined,
           version: {
             secret_id: cur?.id ?? newId('sec'),
             version,
@@ -98,6 +79,7 @@ export function createSecretsService(deps: Deps) {
             key_id: keyId,
             digest: valueDigest(project.digest_key, input.value),
             size: input.value.length,
+            binary: isTextValue(input.value) ? 0 : 1,
             created_at: now,
             created_by: by,
           },
@@ -110,6 +92,15 @@ export function createSecretsService(deps: Deps) {
   async function apply(trx: Executor, projectId: string, scope: StoredScope, writes: readonly PreparedWrite[]): Promise<void> {
     for (const w of writes) {
       const v = w.version;
+      if (w.existing && w.skipIfSame && w.existing.deleted === 0) {
+        // Compared by keyed digest inside the transaction, against the version the CAS below expects.
+        const cur = await findCurrentDigest(trx, w.existing.id);
+        if (!cur || cur.current_version !== w.existing.current_version) throw new RetryWrite();
+        if (cur.deleted === 0 && cur.digest === v.digest) {
+          w.unchanged = true;
+          continue;
+        }
+      }
       if (w.existing) {
         const ok = await advanceSecret(trx, w.existing.id, w.existing.current_version, { deleted: 0, updated_at: v.created_at, updated_by: v.created_by });
         if (!ok) throw new RetryWrite();
@@ -132,7 +123,8 @@ export function createSecretsService(deps: Deps) {
         }
       }
     }
-    await insertVersions(trx, writes.map((w) => w.version));
+    const written = writes.filter((w) => !w.unchanged);
+    if (written.length > 0) await insertVersions(trx, written.map((w) => w.version));
   }
 
   /**
@@ -156,10 +148,11 @@ export function createSecretsService(deps: Deps) {
         await db.transaction().execute(async (trx) => {
           await reauthorize(trx, actor, project, need);
           await apply(trx, project.id, scope, writes);
-          const events: AuditInput[] = writes.map((w, i) => {
+          const events: AuditInput[] = writes.flatMap((w, i) => {
+            if (w.unchanged) return [];
             const { restoredFrom, copiedFrom } = inputs[i]!;
             const digest = shortDigest(w.version.digest!);
-            return {
+            const event: AuditInput = {
               at: w.version.created_at,
               projectId: project.id,
               actor: by,
@@ -175,8 +168,9 @@ export function createSecretsService(deps: Deps) {
                     ? { digest, via: 'copy', from: copiedFrom }
                     : { digest, via: action === 'secret.import' ? 'import' : 'set' },
             };
+            return [event];
           });
-          await insertAuditEvents(trx, events);
+          if (events.length > 0) await insertAuditEvents(trx, events);
           if (extraInTx) await extraInTx(trx);
         });
         return writes;
@@ -211,6 +205,7 @@ export function createSecretsService(deps: Deps) {
         deleted: r.deleted === 1,
         status: st.status,
         ...(st.applied ? { applied: st.applied } : {}),
+        ...(r.binary === 1 && r.deleted === 0 ? { binary: true } : {}),
       });
     }
     return out;
@@ -225,7 +220,10 @@ export function createSecretsService(deps: Deps) {
       return toMeta(p.id, rows);
     },
 
-    /** Adds or overwrites one secret (a new version). Returns its metadata and whether it existed. */
+    /**
+     * Adds or overwrites one secret (a new version). The same value as the current one writes
+     * nothing (no version, no audit event): `unchanged` is then true and the metadata is the current version's.
+     */
     async upsert(
       actor: Actor,
       slug: string,
@@ -233,19 +231,26 @@ export function createSecretsService(deps: Deps) {
       name: string,
       input: { value?: string; valueBase64?: string },
       pr?: number | string,
-    ): Promise<{ secret: SecretMeta; created: boolean }> {
+    ): Promise<{ secret: SecretMeta; created: boolean; unchanged: boolean }> {
       validateSecretName(name, 'name');
       const scope = storedScope(scopeIn, pr);
       const value = valueForScope(scopeIn, input);
       const need: Need = { role: 'member', action: 'writing secrets' };
       const p = await authorizeProject(db, actor, slug, need.role, need.action);
       const [w] = await writeAll(p, need, scope, [{ name, value }], actor, 'secret.set');
+      if (w!.unchanged) {
+        const e = w!.existing!;
+        const [secret] = await toMeta(p.id, [
+          { id: e.id, scope, name, current_version: e.current_version, deleted: 0, updated_at: e.updated_at, updated_by: e.updated_by, digest: w!.version.digest, size: w!.version.size, binary: w!.version.binary ?? null },
+        ]);
+        return { secret: secret!, created: false, unchanged: true };
+      }
       // Describe the version this call wrote, not a re-read: a concurrent writer may already have added the next one.
       const v = w!.version;
       const [secret] = await toMeta(p.id, [
-        { id: v.secret_id, scope, name, current_version: v.version, deleted: 0, updated_at: v.created_at, updated_by: v.created_by, digest: v.digest, size: v.size },
+        { id: v.secret_id, scope, name, current_version: v.version, deleted: 0, updated_at: v.created_at, updated_by: v.created_by, digest: v.digest, size: v.size, binary: v.binary ?? null },
       ]);
-      return { secret: secret!, created: !w!.existing || w!.existing.deleted === 1 };
+      return { secret: secret!, created: !w!.existing || w!.existing.deleted === 1, unchanged: false };
     },
 
     /** Writes several secrets of one scope, all or nothing (used by project creation and import). */
@@ -262,7 +267,7 @@ export function createSecretsService(deps: Deps) {
       source: { dotenv: string } | { map: Record<string, unknown> },
       dryRun: boolean,
       replace = false,
-    ): Promise<{ changes: ImportChange[]; written: number; dryRun: boolean }> {
+    ): Promise<ImportResult> {
       const need: Need = { role: 'member', action: 'importing secrets' };
       const p = await authorizeProject(db, actor, slug, need.role, need.action);
       const inputs = parseImport(scope, source);

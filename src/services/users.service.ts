@@ -1,3 +1,4 @@
+import type { ApiToken, User } from '../domain/contract.js';
 import argon2 from 'argon2';
 import { ConflictError, KeyloftError, NotFoundError, UnauthenticatedError, quote, ValidationError } from '../domain/errors.js';
 import { validateEmail, validatePassword } from '../domain/rules.js';
@@ -15,6 +16,7 @@ import {
   findApiTokenByHash,
   findSession,
   findUserByEmail,
+  findUserById,
   getSetting,
   getThrottles,
   insertApiToken,
@@ -29,9 +31,10 @@ import {
 } from '../store/users.repository.js';
 import { type Actor, actorLabel, requireUser } from './actor.js';
 import type { BaseDeps } from './deps.js';
+import { issuedInFuture } from './clock.js';
 
 /** Argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane). */
-const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
 /**
  * Lockout policy. Failures lock the (account, address) pair with growing delays: after
@@ -68,23 +71,9 @@ export const RESET_TTL_MS = 3_600_000;
 
 const SETUP_TOKEN_KEY = 'setup_token_hash';
 
-export interface User {
-  id: string;
-  email: string;
-  isAdmin: boolean;
-  createdAt: string;
-}
-
-export interface ApiTokenInfo {
-  id: string;
-  name: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-  /** When the token stops working (null: never). */
-  expiresAt: string | null;
-  /** A read-only token is refused by every write and start route. */
-  readOnly: boolean;
-}
+/** A personal API token as listed: never the token itself. */
+export type ApiTokenInfo = ApiToken;
+export type { User };
 
 export interface NewSession {
   token: string;
@@ -93,7 +82,7 @@ export interface NewSession {
   expiresAt: number;
 }
 
-type Deps = BaseDeps & { sessionTtlMs: number; sessionMaxMs: number };
+type Deps = BaseDeps & { sessionTtlMs: number; sessionMaxMs: number; /** KEYLOFT_SSO_ONLY: password sign-in is off. */ ssoOnly?: boolean };
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
@@ -190,6 +179,7 @@ export function createUsersService(deps: Deps) {
      * repeated failures lock the (account, address) pair with growing delays (see LOCKOUT).
      */
     async login(emailIn: string, password: string, ip: string): Promise<NewSession> {
+      if (deps.ssoOnly) throw new KeyloftError('sso_only', 'password sign-in is turned off on this server: use "Sign in with SSO"');
       const email = typeof emailIn === 'string' ? emailIn.trim().toLowerCase().slice(0, 254) : '';
       const now = clock();
       const keys = throttleKeys(email, ip);
@@ -232,12 +222,23 @@ export function createUsersService(deps: Deps) {
       return { sessions };
     },
 
+    /** A new session for a user whose identity another path proved (an accepted invitation, single sign-on). */
+    async openSession(userId: string): Promise<NewSession> {
+      const u = await findUserById(db, userId);
+      if (!u) throw new UnauthenticatedError('the account no longer exists');
+      // A disabled account gets no session by any path (invitation, single sign-on).
+      if (u.disabled_at !== null) throw new KeyloftError('account_disabled', 'this account is disabled; ask an instance admin of your keyloft to enable it');
+      return newSession(u.id, u.email, u.is_admin === 1, null);
+    },
+
     /** The user of a live session (sliding expiry), or undefined. */
     async sessionUser(token: string): Promise<{ userId: string; email: string; isAdmin: boolean; csrfToken: string; idHash: string } | undefined> {
       const idHash = hashToken(token);
       const s = await findSession(db, idHash);
       const now = clock();
       if (!s) return undefined;
+      // Issued or last seen "in the future": the clock moved back; refuse (without deleting: the clock may be the one that is wrong).
+      if (issuedInFuture(s.created_at, now) || issuedInFuture(s.last_seen_at, now)) return undefined;
       // Idle expiry, and the absolute lifetime from sign-in however active the session was.
       const hardEnd = s.created_at + deps.sessionMaxMs;
       if (s.expires_at <= now || hardEnd <= now || s.disabled_at !== null) {

@@ -1,4 +1,4 @@
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
 
 /** Timestamps are milliseconds since the epoch (bigint columns, read as numbers on both engines). Booleans are 0/1. */
 export interface MasterKeyTable {
@@ -50,6 +50,8 @@ export interface SecretVersionTable {
   key_id: string | null;
   digest: string | null;
   size: number | null;
+  /** 1: the value is not UTF-8 text without NUL (a binary build secret); 0: text; null: unknown (written before 2026-11-29) or a tombstone. */
+  binary: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: number;
   created_by: string;
 }
@@ -160,6 +162,8 @@ export interface DeploymentTable {
   created_at: number;
   expires_at: number;
   completed_at: number | null;
+  /** Why it failed (masked, at most 500 characters), or "cancelled by …"; null otherwise. */
+  failure_reason: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface DeploymentPinTable {
@@ -189,6 +193,28 @@ export interface PendingImportTable {
   expires_at: number;
 }
 
+export interface InvitationTable {
+  id: string;
+  project_id: string;
+  email: string;
+  role: string;
+  release: number;
+  token_hash: string;
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  accepted_at: number | null;
+  accepted_by: string | null;
+  revoked_at: number | null;
+}
+
+/** One "Sign in with SSO" attempt: the hash of the browser-bound cookie it is tied to. */
+export interface SsoAttemptTable {
+  id_hash: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface DB {
   master_keys: MasterKeyTable;
   projects: ProjectTable;
@@ -209,6 +235,8 @@ export interface DB {
   deployment_pins: DeploymentPinTable;
   previews: PreviewTable;
   pending_imports: PendingImportTable;
+  invitations: InvitationTable;
+  sso_attempts: SsoAttemptTable;
 }
 
 export type ProjectRow = Selectable<ProjectTable>;
@@ -227,3 +255,4 @@ export type NewAuditEventRow = Insertable<AuditEventTable>;
 export type DeployKeyRow = Selectable<DeployKeyTable>;
 export type DeploymentRow = Selectable<DeploymentTable>;
 export type DeploymentUpdate = Updateable<DeploymentTable>;
+export type InvitationRow = Selectable<InvitationTable>;

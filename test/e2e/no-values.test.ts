@@ -33,6 +33,7 @@ for (const d of await dialects()) {
     let server: TestServer;
     let admin: Api;
     let cookie = '';
+    let inviteUrl = '';
     let csrf = '';
     let deploymentId = '';
     const slug = 'shop';
@@ -95,6 +96,8 @@ for (const d of await dialects()) {
       await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'ci' });
       await createUser(server, admin, 'dev@example.com');
       await admin.post(`/api/v1/projects/${slug}/members`, { email: 'dev@example.com', role: 'member' });
+      // A pending invitation (issue 15): listed on Members, its link page rendered.
+      inviteUrl = (await admin.post(`/api/v1/projects/${slug}/invitations`, { email: 'invitee@example.com', role: 'viewer' })).body.url;
 
       const res = await fetch(`${server.url}/api/v1/session`, {
         method: 'POST',
@@ -137,9 +140,12 @@ for (const d of await dialects()) {
         `/projects/${slug}/settings/audit`,
         `/projects/${slug}/settings/audit?action=secret.updated`,
         `/projects/${slug}/settings/audit?name=DATABASE_URL`,
+        `/projects/${slug}/settings/secrets?q=data`,
+        `/projects/${slug}/deployments?pr=5`,
         '/account/tokens',
         '/account',
         '/users',
+        new URL(inviteUrl).pathname,
       ];
       for (const path of paths) {
         const r = await get(path);
@@ -158,10 +164,13 @@ for (const d of await dialects()) {
         // Copy review (a dry run) and a refused copy.
         [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: '' }, 200],
         [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'TLS_KEY DATABASE_URL', overwrite: '1' }, 200],
-        [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'NOT_THERE' }, 404],
+        // A key the source lacks: the Secrets page again, the error on the keys field (not a full-page 404).
+        [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'NOT_THERE' }, 400],
         // Import review: neither stored values nor the text just pasted (it waits on the server; the Confirm form holds only its id).
         [`/projects/${slug}/settings/secrets/import`, { scope: 'production', dotenv: `DATABASE_URL=${val('changed')}\nBRAND_NEW=${val('new')}\n`, replace: '1' }, 200],
         [`/projects/${slug}/settings/build/import`, { scope: 'build', dotenv: `NPM_TOKEN=${val('other')}\n` }, 200],
+        // An invitation made on the Members page (the page shows its link once).
+        [`/projects/${slug}/settings/invitations`, { email: 'another-invitee@example.com', role: 'member' }, 201],
         // Restore refused (a tombstone) re-renders the history page with the error.
         [`/projects/${slug}/settings/history/preview/OLD_FLAG/restore`, { version: '2' }, 400],
       ];

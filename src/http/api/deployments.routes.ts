@@ -3,26 +3,9 @@ import { Type } from 'typebox';
 import { KeyloftError } from '../../domain/errors.js';
 import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
-import { bearer, errors, Slug } from './schemas.js';
+import { Deployment, Pinned, StartedDeployment } from '../../domain/contract.js';
+import { bearer, errors, PrNumber, Slug } from './schemas.js';
 
-export const Deployment = Type.Object({
-  id: Type.String(),
-  environment: Type.Union([Type.Literal('production'), Type.Literal('preview')]),
-  pr: Type.Union([Type.Integer(), Type.Null()]),
-  ref: Type.Union([Type.String(), Type.Null()]),
-  status: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('expired')]),
-  startedBy: Type.String(),
-  createdAt: Type.String(),
-  expiresAt: Type.String(),
-  completedAt: Type.Union([Type.String(), Type.Null()]),
-});
-const PinList = Type.Array(Type.Object({ name: Type.String(), version: Type.Integer(), override: Type.Optional(Type.Boolean({ description: "from the pull request's own preview override" })) }));
-const Pinned = Type.Object({
-  runtime: PinList,
-  build: PinList,
-  absent: Type.Optional(Type.Array(Type.String(), { description: 'preview, at start: production secrets with no preview value (left out, never a production value)' })),
-  removed: Type.Optional(Type.Array(Type.String(), { description: 'at start: runtime secrets the previous succeeded deployment of this app had and this one has not (deleted since): unset them on the platform' })),
-});
 const DeployKey = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), createdBy: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]) });
 const DeploymentId = Type.String({ minLength: 1, maxLength: 64 });
 const ChangeSet = Type.Object({
@@ -53,23 +36,41 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         params: Type.Object({ slug: Slug }),
         body: Type.Object({
           environment: Type.Union([Type.Literal('production'), Type.Literal('preview')]),
-          pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
+          pr: Type.Optional(PrNumber()),
           ref: Type.Optional(Type.String({ maxLength: 200 })),
+          textBuildSecrets: Type.Optional(
+            Type.Boolean({
+              description:
+                "refuse (422, field textBuildSecrets, nothing started) when a build secret's value is binary: flyctl's --build-secret takes text only (keyloft deploy fly sends true)",
+            }),
+          ),
         }),
         response: {
-          201: Type.Object({
-            id: Type.String(),
-            token: Type.String(),
-            expiresAt: Type.String(),
-            deployment: Deployment,
-            project: Type.Object({ slug: Type.String(), flyApp: Type.String(), flyPreviewPattern: Type.String(), app: Type.String() }),
-            pinned: Pinned,
-          }),
-          ...errors(400, 401, 403, 404),
+          201: StartedDeployment,
+          ...errors(400, 401, 403, 404, 422),
         },
       },
     },
     async (req, reply) => reply.status(201).send(await services.deployments.start(req.actor!, req.params.slug, req.body)),
+  );
+
+  app.post(
+    '/projects/:slug/deployments/:id/cancel',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['deployments'],
+        summary: 'Cancel a running deployment (member+): it completes as failed ("cancelled by …") and its token is revoked at once',
+        security: bearer,
+        params: Type.Object({ slug: Slug, id: DeploymentId }),
+        response: { 200: Type.Object({ deployment: Deployment }), ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (req) => {
+      const deployment = await services.deployments.cancel(req.actor!, req.params.slug, req.params.id);
+      // The deploy token stops working at once: every release request resolves it against the row.
+      return { deployment };
+    },
   );
 
   app.get(
@@ -83,8 +84,9 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         params: Type.Object({ slug: Slug }),
         querystring: Type.Object({
           environment: Type.Optional(Type.Union([Type.Literal('production'), Type.Literal('preview')])),
-          pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
+          pr: Type.Optional(PrNumber()),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+          before: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the next page: the deployments listed after this one (the last id of the previous page)' })),
         }),
         response: { 200: Type.Object({ deployments: Type.Array(Deployment) }), ...errors(400, 401, 403, 404) },
       },
@@ -115,7 +117,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         tags: ['deployments'],
         summary: 'Mark a preview app (pull request) closed',
         security: bearer,
-        params: Type.Object({ slug: Slug, pr: Type.Integer({ minimum: 1, maximum: 2147483647 }) }),
+        params: Type.Object({ slug: Slug, pr: PrNumber() }),
         response: { 204: Type.Null(), ...errors(400, 401, 403, 404) },
       },
     },
@@ -227,12 +229,20 @@ export const releaseRoutes: FastifyPluginAsyncTypebox<ReleaseRouteOptions> = asy
         summary: 'End a running deployment as succeeded or failed; revokes its token',
         security: bearer,
         params: Type.Object({ id: DeploymentId }),
-        body: Type.Object({ status: Type.Union([Type.Literal('succeeded'), Type.Literal('failed')]) }),
+        body: Type.Object({
+          status: Type.Union([Type.Literal('succeeded'), Type.Literal('failed')]),
+          reason: Type.Optional(
+            Type.String({
+              maxLength: 2000,
+              description: 'failed only: why, at most 500 characters; any pinned value in it is masked (by keyed digest) before it is stored',
+            }),
+          ),
+        }),
         response: { 200: Type.Object({ deployment: Deployment }), ...errors(400, 401, 403, 404, 409) },
       },
     },
     async (req) => {
-      const deployment = await services.deployments.complete(req.actor!, req.params.id, req.body.status);
+      const deployment = await services.deployments.complete(req.actor!, req.params.id, req.body.status, req.body.reason);
       release?.forget(req.params.id);
       return { deployment };
     },
