@@ -123,7 +123,18 @@ export async function fetchReleased(auth: DeployAuth): Promise<Released> {
           EXIT_REFUSED,
         );
       }
-      reply = await requestJson('GET', `${target}${secretsPath(auth.deployment)}`, auth.token);
+      try {
+        reply = await requestJson('GET', `${target}${secretsPath(auth.deployment)}`, auth.token);
+      } catch (err) {
+        // The api server is up but its release server is not: say which URL failed and who named it.
+        if (err instanceof CommandError && err.exitCode === EXIT_UNREACHABLE) {
+          throw new CommandError(
+            `${err.message.replace('cannot reach the keyloft server', 'cannot reach the keyloft release server')}, named by the api server at ${new URL(auth.url).origin} (its KEYLOFT_RELEASE_URL); no secrets were fetched`,
+            EXIT_UNREACHABLE,
+          );
+        }
+        throw err;
+      }
     }
   }
   if (reply.status !== 200) throw refused('fetching the deployment secrets was', reply);

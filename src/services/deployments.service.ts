@@ -27,6 +27,7 @@ import type { Executor } from '../store/executor.js';
 import { authorizeProject, inProjectTx } from './access.js';
 import { type Actor, actorLabel, projectNotFound } from './actor.js';
 import type { BaseDeps } from './deps.js';
+import { issuedInFuture } from './clock.js';
 
 export type { Deployment, Pinned, StartedDeployment };
 
@@ -359,6 +360,9 @@ export function createDeploymentsService(deps: Deps) {
     async tokenActor(token: string, ip: string | null): Promise<Actor | undefined> {
       const d = await findDeploymentByTokenHash(db, hashToken(token));
       if (!d || d.status !== 'running') return undefined;
+      // The clock moved back (or this instance's clock is far behind the one that issued it): refuse,
+      // so a token never lives longer than its TTL plus CLOCK_SKEW_MS. Nothing is changed.
+      if (issuedInFuture(d.created_at, clock())) return undefined;
       if (d.expires_at <= clock()) {
         await expireDeployments(db, clock(), d.project_id);
         return undefined;
