@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Services } from '../services/container.js';
 import { deploymentRoutes, releaseRoutes } from './api/deployments.routes.js';
+import { invitationRoutes } from './api/invitations.routes.js';
 import { projectRoutes } from './api/projects.routes.js';
 import { resealRoutes } from './api/reseal.routes.js';
 import { ErrorResponse } from './api/schemas.js';
@@ -48,6 +49,11 @@ export interface AppOptions {
   poolStats?: PoolStatsSource;
 }
 
+/** The path of a request for the access log: no query string, and any keyloft token in it (an invitation link) redacted. */
+export function logPath(url: string): string {
+  return url.split('?')[0]!.slice(0, 300).replace(/kl[a-z]+_[A-Za-z0-9_-]+/g, '[redacted]');
+}
+
 /** Builds the Fastify server for a role, with the routes that role serves; does not listen. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, services } = opts;
@@ -57,6 +63,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         ? false
         : { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' }, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     bodyLimit: config.bodyLimitBytes,
+    // Slow and abusive clients (docs/OPERATIONS.md "Failure behaviour"): headers, whole request,
+    // keep-alive idle and any silent connection are bounded; the checks run every second.
+    requestTimeout: config.requestTimeoutS * 1000,
+    keepAliveTimeout: config.keepAliveTimeoutS * 1000,
+    connectionTimeout: config.idleTimeoutS * 1000,
+    http: { headersTimeout: config.headersTimeoutS * 1000, requestTimeout: config.requestTimeoutS * 1000, connectionsCheckingInterval: 1000 },
     trustProxy: config.trustProxy,
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
@@ -75,6 +87,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         .send(errorBody('bad_request', bad ? 'the request URL is not valid (malformed percent-encoding)' : 'the request could not be routed', 'url', req.id));
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.maxConnections = config.maxConnections;
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -82,7 +95,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook('onResponse', (req, reply, done) => {
     // No headers, no body: a path and a status (paths hold names, never values).
-    req.log.info({ method: req.method, url: req.url.split('?')[0]!.slice(0, 300), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+    req.log.info({ method: req.method, url: logPath(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
     done();
   });
   // Before auth: a request refused by the auth hook is still timed and counted.
@@ -160,6 +173,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         await api.register(projectRoutes, routeOpts);
         await api.register(secretRoutes, routeOpts);
         await api.register(deploymentRoutes, routeOpts);
+        await api.register(invitationRoutes, routeOpts);
       }
       // Every role: the api role answers the value routes with 421 and the release URL.
       await api.register(releaseRoutes, { ...routeOpts, releaseUrl: config.releaseUrl });

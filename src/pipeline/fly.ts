@@ -163,6 +163,8 @@ export interface DeployFlyOptions {
   url: string;
   /** Personal API token or the project's deploy key. */
   token: string;
+  /** Release instances a 421 may send the deploy token on to (see `DeployAuth.releaseUrls`). */
+  releaseUrls?: readonly string[];
   project: string;
   environment: 'production' | 'preview';
   pr?: number;
@@ -200,7 +202,7 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
     // flyctl's --build-secret takes text: the server refuses before anything starts when a build secret is binary.
     textBuildSecrets: true,
   });
-  const auth: DeployAuth = { url: opts.url, deployment: started.id, token: started.token };
+  const auth: DeployAuth = { url: opts.url, deployment: started.id, token: started.token, ...(opts.releaseUrls ? { releaseUrls: opts.releaseUrls } : {}) };
   const app = opts.app || started.project?.app;
   log(`deployment ${started.id} started (${opts.environment}${opts.pr !== undefined ? ` #${opts.pr}` : ''}) for Fly app ${app ?? '(none)'}`);
 

@@ -1,3 +1,4 @@
+import type { Member, Project } from '../domain/contract.js';
 import { ConflictError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import {
   parseRole,
@@ -34,22 +35,10 @@ import { findUserByEmail } from '../store/users.repository.js';
 import { authorizeProject, inProjectTx } from './access.js';
 import { type Actor, actorLabel, requireUser } from './actor.js';
 import type { BaseDeps } from './deps.js';
+import { type Invitation, writeInvitation } from './invitations.service.js';
 import type { PublicKeys } from './keys.service.js';
 
-export interface Project {
-  slug: string;
-  name: string;
-  flyApp: string;
-  flyPreviewPattern: string;
-  role: Role;
-  createdAt: string;
-}
-
-export interface Member {
-  email: string;
-  role: Role;
-  addedAt: string;
-}
+export type { Member, Project };
 
 export interface NewProjectInput {
   slug: string;
@@ -190,15 +179,27 @@ export function createProjectsService(deps: Deps) {
       return (await listMembers(db, p.id)).map((m) => ({ email: m.email, role: m.role as Role, addedAt: new Date(m.created_at).toISOString() }));
     },
 
-    /** Adds a person by email or changes their role (admin only). The last admin cannot be demoted. */
-    async setMember(actor: Actor, slug: string, emailIn: string, roleIn: string): Promise<{ member: Member; change: 'added' | 'updated' }> {
+    /**
+     * Adds a person by email or changes their role (admin only). The last admin cannot be demoted.
+     * An email without an account gets an invitation instead, and the answer is the same as for an
+     * account (no enumeration): `invitation` carries the one-time link for the caller to e-mail,
+     * never for the response.
+     */
+    async setMember(
+      actor: Actor,
+      slug: string,
+      emailIn: string,
+      roleIn: string,
+    ): Promise<{ member: Member; change: 'added' | 'updated'; invitation?: { invitation: Invitation; token: string } | undefined }> {
       const email = validateEmail(emailIn, 'email');
       const role = parseRole(roleIn, 'role');
       const now = clock();
-      const change = await inProjectTx(db, actor, slug, { role: 'admin', action: 'managing members' }, async (trx, p) => {
+      return inProjectTx(db, actor, slug, { role: 'admin', action: 'managing members' }, async (trx, p) => {
         const u = await findUserByEmail(trx, email);
+        const member = { email, role, addedAt: new Date(now).toISOString() };
         if (!u) {
-          throw new NotFoundError(`no keyloft user has the email ${quote(email)}; an instance admin can create one (keyloft admin create-user)`, 'email');
+          const r = await writeInvitation(trx, { projectId: p.id, email, role, release: false, by: actorLabel(actor), ip: actor.ip, now });
+          return { member, change: r.change, invitation: r.token ? { invitation: r.invitation, token: r.token } : undefined };
         }
         const current = await findRole(trx, p.id, u.id);
         if (current === 'admin' && role !== 'admin' && (await countAdmins(trx, p.id)) <= 1) {
@@ -208,9 +209,8 @@ export function createProjectsService(deps: Deps) {
         await insertAuditEvents(trx, [
           { at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: c === 'added' ? 'member.added' : 'member.role_changed', detail: { email, role } },
         ]);
-        return c;
+        return { member, change: c };
       });
-      return { member: { email, role, addedAt: new Date(now).toISOString() }, change };
     },
 
     async removeMember(actor: Actor, slug: string, emailIn: string): Promise<void> {

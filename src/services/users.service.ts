@@ -1,3 +1,4 @@
+import type { ApiToken, User } from '../domain/contract.js';
 import argon2 from 'argon2';
 import { ConflictError, KeyloftError, NotFoundError, UnauthenticatedError, quote, ValidationError } from '../domain/errors.js';
 import { validateEmail, validatePassword } from '../domain/rules.js';
@@ -13,6 +14,7 @@ import {
   findApiTokenByHash,
   findSession,
   findUserByEmail,
+  findUserById,
   getSetting,
   getThrottles,
   insertApiToken,
@@ -28,9 +30,10 @@ import {
 } from '../store/users.repository.js';
 import { type Actor, actorLabel, requireUser } from './actor.js';
 import type { BaseDeps } from './deps.js';
+import { issuedInFuture } from './clock.js';
 
 /** Argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane). */
-const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
 /** Lockout policy: per account and per client address. */
 export const LOCKOUT = {
@@ -42,19 +45,9 @@ export const LOCKOUT = {
 
 const SETUP_TOKEN_KEY = 'setup_token_hash';
 
-export interface User {
-  id: string;
-  email: string;
-  isAdmin: boolean;
-  createdAt: string;
-}
-
-export interface ApiTokenInfo {
-  id: string;
-  name: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-}
+/** A personal API token as listed: never the token itself. */
+export type ApiTokenInfo = ApiToken;
+export type { User };
 
 export interface NewSession {
   token: string;
@@ -63,7 +56,7 @@ export interface NewSession {
   expiresAt: number;
 }
 
-type Deps = BaseDeps & { sessionTtlMs: number };
+type Deps = BaseDeps & { sessionTtlMs: number; /** KEYLOFT_SSO_ONLY: password sign-in is off. */ ssoOnly?: boolean };
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
@@ -146,6 +139,7 @@ export function createUsersService(deps: Deps) {
      * repeated failures lock the account and the address.
      */
     async login(emailIn: string, password: string, ip: string): Promise<NewSession> {
+      if (deps.ssoOnly) throw new KeyloftError('sso_only', 'password sign-in is turned off on this server: use "Sign in with SSO"');
       const email = typeof emailIn === 'string' ? emailIn.trim().toLowerCase().slice(0, 254) : '';
       const now = clock();
       const acctKey = `acct:${email}`;
@@ -172,12 +166,21 @@ export function createUsersService(deps: Deps) {
       return newSession(user.id, user.email, user.is_admin === 1);
     },
 
+    /** A new session for a user whose identity another path proved (an accepted invitation, single sign-on). */
+    async openSession(userId: string): Promise<NewSession> {
+      const u = await findUserById(db, userId);
+      if (!u) throw new UnauthenticatedError('the account no longer exists');
+      return newSession(u.id, u.email, u.is_admin === 1);
+    },
+
     /** The user of a live session (sliding expiry), or undefined. */
     async sessionUser(token: string): Promise<{ userId: string; email: string; isAdmin: boolean; csrfToken: string; idHash: string } | undefined> {
       const idHash = hashToken(token);
       const s = await findSession(db, idHash);
       const now = clock();
       if (!s) return undefined;
+      // Issued or last seen "in the future": the clock moved back; refuse (without deleting: the clock may be the one that is wrong).
+      if (issuedInFuture(s.created_at, now) || issuedInFuture(s.last_seen_at, now)) return undefined;
       if (s.expires_at <= now) {
         await deleteSession(db, idHash);
         return undefined;

@@ -156,6 +156,41 @@ export interface PreviewTable {
   closed_at: number | null;
 }
 
+/** A dashboard .env import waiting for its Confirm: the text sealed under a key derived from the session's cookie secret. */
+export interface PendingImportTable {
+  id: string;
+  session_hash: string;
+  user_id: string;
+  project_id: string;
+  scope: string;
+  replace: number;
+  sealed: Uint8Array;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface InvitationTable {
+  id: string;
+  project_id: string;
+  email: string;
+  role: string;
+  release: number;
+  token_hash: string;
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  accepted_at: number | null;
+  accepted_by: string | null;
+  revoked_at: number | null;
+}
+
+/** One "Sign in with SSO" attempt: the hash of the browser-bound cookie it is tied to. */
+export interface SsoAttemptTable {
+  id_hash: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface DB {
   master_keys: MasterKeyTable;
   projects: ProjectTable;
@@ -173,6 +208,9 @@ export interface DB {
   deployments: DeploymentTable;
   deployment_pins: DeploymentPinTable;
   previews: PreviewTable;
+  pending_imports: PendingImportTable;
+  invitations: InvitationTable;
+  sso_attempts: SsoAttemptTable;
 }
 
 export type ProjectRow = Selectable<ProjectTable>;
@@ -182,6 +220,7 @@ export type SecretRow = Selectable<SecretTable>;
 export type SecretVersionRow = Selectable<SecretVersionTable>;
 export type UserRow = Selectable<UserTable>;
 export type SessionRow = Selectable<SessionTable>;
+export type PendingImportRow = Selectable<PendingImportTable>;
 export type ApiTokenRow = Selectable<ApiTokenTable>;
 export type MembershipRow = Selectable<MembershipTable>;
 export type AuditEventRow = Selectable<AuditEventTable>;
@@ -189,3 +228,4 @@ export type NewAuditEventRow = Insertable<AuditEventTable>;
 export type DeployKeyRow = Selectable<DeployKeyTable>;
 export type DeploymentRow = Selectable<DeploymentTable>;
 export type DeploymentUpdate = Updateable<DeploymentTable>;
+export type InvitationRow = Selectable<InvitationTable>;

@@ -10,7 +10,8 @@ import { dbQuery, exampleOf, requestSchema, Tally, valuesInDatabase, withWebRout
  * a new route outside a project must be classified in GLOBAL_ROUTES or this test fails.
  * Then CSRF on cookie-authenticated calls and session fixation.
  */
-const tally = new Tally();
+/** The file's figures; each test keeps a tally of its own (`figures.forTest()`). */
+const figures = new Tally();
 const A = 'az-a';
 const B = 'az-b';
 const VALUES = { PROD_SECRET: 'authz-prod-value-5d1e', PREV_SECRET: 'authz-preview-value-a0c4', BUILD_SECRET: 'authz-build-value-93b2' };
@@ -28,6 +29,8 @@ const GLOBAL_ROUTES: Record<string, 'public' | 'any-actor' | 'any-user' | 'insta
   'GET /api/v1/users': 'instance-admin',
   'GET /api/v1/projects': 'any-user',
   'POST /api/v1/projects': 'any-user',
+  // The token in the path is the credential: a made-up one gets 410 from everyone.
+  'POST /api/v1/invitations/{token}/accept': 'public',
 };
 
 interface Actor {
@@ -53,6 +56,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
   let admin: Api;
   let adminTokenId: string;
   let deployKeyA: string;
+  let invitationA: string;
   let dProd: { id: string; token: string };
   const actors: Actor[] = [];
   let ops: Op[] = [];
@@ -99,6 +103,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: viewerEmail, role: 'viewer' })).status, 201);
     assert.equal((await otherAdmin.post('/api/v1/projects', { slug: B, name: 'B', secrets: [{ name: 'B_SECRET', scope: 'production', value: 'b-value-x' }] })).status, 201);
     deployKeyA = (await admin.post(`/api/v1/projects/${A}/deploy-keys`, { name: 'ci' })).body.id;
+    invitationA = (await admin.post(`/api/v1/projects/${A}/invitations`, { email: 'invitee-authz@example.com', role: 'viewer' })).body.id;
     const keyB = (await otherAdmin.post(`/api/v1/projects/${B}/deploy-keys`, { name: 'ci-b' })).body.token as string;
     // deployments: the target (A production), another of A production, a preview of A, one of B
     const other = (await admin.post(`/api/v1/projects/${A}/deployments`, { environment: 'production' })).body;
@@ -162,7 +167,9 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
             case 'version':
               return '1';
             case 'id':
-              return template.startsWith('/api/v1/tokens') ? adminTokenId : template.includes('deploy-keys') ? deployKeyA : dProd.id;
+              return template.startsWith('/api/v1/tokens') ? adminTokenId : template.includes('deploy-keys') ? deployKeyA : template.includes('invitations') ? invitationA : dProd.id;
+            case 'token':
+              return `klinv_${'A'.repeat(43)}`;
             default:
               throw new Error(`the authorization matrix does not know the path parameter {${p}} of ${key}: add it`);
           }
@@ -180,11 +187,12 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     const out = server?.output() ?? '';
     for (const v of Object.values(VALUES)) assert.ok(!out.includes(v), 'a value reached the server log');
     if (store) assert.deepEqual(await valuesInDatabase(store, Object.values(VALUES)), [], 'no plaintext value in the database');
-    tally.write('authz');
+    figures.write('authz');
     await store?.cleanup();
   });
 
   it('every route × every hostile actor is refused (401/403/404), leaks no value and changes nothing', async () => {
+    const tally = figures.forTest();
     const stateBefore = await snapshot();
     let projectRoutes = 0;
     for (const op of ops) {
@@ -257,6 +265,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       deployments: await dbQuery(store, 'select id, status from deployments order by id'),
       adminTokens: await dbQuery(store, `select id, revoked_at from api_tokens where user_id = (select id from users where email = '${ADMIN_EMAIL}') order by id`),
       users: await dbQuery(store, 'select email, is_admin from users order by email'),
+      invitations: await dbQuery(store, 'select id, email, role, release, revoked_at, accepted_at from invitations order by id'),
     };
   }
 });
@@ -285,11 +294,12 @@ describe('CSRF and session fixation (sqlite)', () => {
   });
   after(async () => {
     await server?.stop();
-    tally.write('authz');
+    figures.write('authz');
     await store?.cleanup();
   });
 
   it('CSRF: every unsafe route called with the session cookie and a missing, wrong or another session\'s token, or from another Origin, is refused', async () => {
+    const tally = figures.forTest();
     const s1 = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
     const s2 = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
     assert.notEqual(s1.csrf, s2.csrf, 'each session has its own CSRF token');
@@ -351,6 +361,7 @@ describe('CSRF and session fixation (sqlite)', () => {
   });
 
   it('session fixation: the session id changes at login, a planted or earlier session id is not adopted, cookies are HttpOnly and SameSite', async () => {
+    const tally = figures.forTest();
     // 1. a planted (made-up) cookie value is never adopted
     const planted = 'keyloft_session=klsess_attacker_chosen_value_0123456789abcdef';
     const a = await login(ADMIN_EMAIL, ADMIN_PASSWORD, planted);

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requireActor } from '../plugins/auth.js';
+import { deliverInvitation } from './invitations.routes.js';
 import type { RouteOptions } from './session.routes.js';
 import { bearer, Email, errors, Member, Project, requireStringValues, Role, ScopeParam, SecretName, Slug, Value, ValueBase64 } from './schemas.js';
 
@@ -103,7 +104,7 @@ export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
       preHandler: auth,
       schema: {
         tags: ['members'],
-        summary: 'Add a member or change their role (admin)',
+        summary: 'Add a member or change their role (admin). An email without an account gets an invitation (e-mailed when SMTP is configured); the answer is the same either way.',
         security: bearer,
         params: SlugParams,
         body: Type.Object({ email: Email, role: Role }),
@@ -112,7 +113,10 @@ export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
     },
     async (req, reply) => {
       const r = await services.projects.setMember(req.actor!, req.params.slug, req.body.email, req.body.role);
-      return reply.status(r.change === 'added' ? 201 : 200).send(r);
+      // An email without an account got an invitation: e-mailed when SMTP is set, listed as pending.
+      // The answer is built the same way in both cases, so it does not tell whether an account exists.
+      if (r.invitation) await deliverInvitation(services, req, publicUrl, req.params.slug, r.invitation);
+      return reply.status(r.change === 'added' ? 201 : 200).send({ member: r.member, change: r.change });
     },
   );
 

@@ -3,11 +3,13 @@ import type { Config } from '../../config.js';
 import { KeyloftError, ValidationError } from '../../domain/errors.js';
 import type { Services } from '../../services/container.js';
 import { checkCsrf, SESSION_COOKIE } from '../plugins/auth.js';
-import { errorStatus } from '../plugins/errors.js';
+import { errorStatus, isStorageError } from '../plugins/errors.js';
 import { ASSETS } from './assets.js';
 import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebDeps, type WebOptions } from './kit.js';
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
 import { accountRoutes } from './routes/account.js';
+import { invitationPages } from './routes/invitations.js';
+import { ssoRoutes } from './routes/sso.js';
 import { projectRoutes } from './routes/projects.js';
 import { settingsRoutes } from './routes/settings.js';
 
@@ -35,11 +37,15 @@ function sameOriginPath(referer: string | undefined, req: FastifyRequest): strin
 
 const ERROR_TITLES: Record<number, string> = {
   400: 'That did not work',
+  401: 'Could not sign you in',
   403: 'Not allowed',
   404: 'Not found',
   409: 'Conflict',
+  410: 'Invitation not valid',
   413: 'Too large',
   429: 'Slow down',
+  503: 'Temporarily unavailable',
+  507: 'Storage full',
 };
 
 /** The web dashboard: server-rendered pages, forms that work without JavaScript. */
@@ -52,6 +58,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
       clock: ctx.clock,
     };
     const deps: WebDeps = { services, opts, reseal: services.reseal };
+    const ssoOn = services.sso !== undefined;
     const sessionCookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: opts.secureCookies };
 
     // Pages need a signed-in person; every unsafe request passes the CSRF check before its handler runs.
@@ -82,7 +89,8 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
       } else if (!(err instanceof KeyloftError) && status < 500) {
         message = 'The request could not be understood.';
       }
-      if (status >= 500) req.log.error({ err: { type: err.name, code: err.code, stack: err.stack } }, 'page failed');
+      // A storage outage is logged once when it starts (cli/serve.ts), not once per page.
+      if (status >= 500 && !isStorageError(err)) req.log.error({ err: { type: err.name, code: err.code, stack: err.stack } }, 'page failed');
       const title = err instanceof KeyloftError && err.code === 'csrf_failed' ? 'Form expired' : (ERROR_TITLES[status] ?? 'Something went wrong');
       return html(reply, <ErrorPage status={status} title={title} message={message} signedIn={!!req.actor} />, status);
     });
@@ -145,7 +153,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
       if (req.actor?.kind === 'user') return seeOther(reply, safeNext(q.next));
       const next = q.next ? safeNext(q.next) : undefined;
       const flash = takeFlash(req, reply, opts) ?? (q.ended === '1' ? SESSION_ENDED : undefined);
-      return html(reply, <LoginPage pre={preToken(req, reply, opts)} next={next} flash={flash} />);
+      return html(reply, <LoginPage pre={preToken(req, reply, opts)} next={next} flash={flash} sso={ssoOn} ssoOnly={config.ssoOnly} />);
     });
 
     app.post('/login', { config: { webPublic: true, rateLimited: true } }, async (req, reply) => {
@@ -160,7 +168,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
         return seeOther(reply, next ?? '/projects');
       } catch (err) {
         const errors = formErrors(err, () => undefined);
-        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} />, errorStatus(err));
+        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} sso={ssoOn} ssoOnly={config.ssoOnly} />, errorStatus(err));
       }
     });
 
@@ -174,5 +182,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
     await projectRoutes(app, deps);
     await settingsRoutes(app, deps);
     await accountRoutes(app, deps);
+    await invitationPages(app, deps, { enabled: config.sso !== undefined, only: config.ssoOnly });
+    await ssoRoutes(app, deps, services.sso);
   };
 }

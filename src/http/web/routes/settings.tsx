@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { KeyloftError, NotFoundError, quote } from '../../../domain/errors.js';
+import { KeyloftError, NotFoundError, quote, UnauthenticatedError } from '../../../domain/errors.js';
 import { errorStatus } from '../../plugins/errors.js';
 import { isScope, type Scope, validateSecretName } from '../../../domain/rules.js';
 import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, setShownOnce, takeShownOnce, textareaValue, type WebDeps } from '../kit.js';
@@ -19,7 +19,10 @@ import {
   canWrite,
   settingsHref,
 } from '../pages/settings.js';
+import type { CreatedInvitation } from '../pages/settings/members.js';
+import { inviteRoutes } from './invitations.js';
 import type { FormErrors } from '../ui.js';
+import { deliverInvitation } from '../../api/invitations.routes.js';
 import { wrongRole } from '../../api/reseal.routes.js';
 
 type Env = 'all' | 'production' | 'preview';
@@ -185,17 +188,19 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     app.post(`${path}/import`, async (req, reply) => {
       const slug = slugOf(req);
       const f = formBody(req);
-      const scope = scopeFrom(f.scope);
+      let scope = scopeFrom(f.scope);
       const replace = f.replace === '1';
       try {
-        const dotenv = textareaValue(f.dotenv);
+        // The web pages run on the session cookie; the pending import is sealed under its secret.
+        if (!req.sessionToken) throw new UnauthenticatedError('sign in again to import');
         if (f.confirm !== '1') {
-          // Review first: a dry run (with the would-be removals listed), then a Confirm form that re-posts the text.
-          const dry = await services.secrets.importSecrets(req.actor!, slug, scope, { dotenv }, true, true);
+          // Review first: a dry run (with the would-be removals listed), kept sealed on the server; the Confirm form posts only its id.
+          const staged = await services.pendingImports.stage(req.actor!, req.sessionToken, slug, scope, textareaValue(f.dotenv), replace);
           const project = await services.projects.show(req.actor!, slug);
-          return html(reply, <ImportReviewPage ctx={pageCtx(req, reply, opts)} project={project} mode={mode} scope={scope} changes={dry.changes} replace={replace} dotenv={dotenv} />);
+          return html(reply, <ImportReviewPage ctx={pageCtx(req, reply, opts)} project={project} mode={mode} scope={scope} changes={staged.changes} replace={replace} pendingId={staged.id} />);
         }
-        const r = await services.secrets.importSecrets(req.actor!, slug, scope, { dotenv }, false, replace);
+        const r = await services.pendingImports.confirm(req.actor!, req.sessionToken, slug, f.pending ?? '');
+        scope = r.scope;
         const count = (c: string) => r.changes.filter((x) => x.change === c).length;
         setFlash(reply, opts, 'imported', { scope, written: r.written, added: count('added'), changed: count('changed'), unchanged: count('unchanged'), removed: count('removed') });
         return seeOther(reply, settingsHref(slug, mode));
@@ -294,14 +299,24 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
   });
 
   // ---- Members ----
-  async function renderMembers(req: FastifyRequest, reply: FastifyReply, extra: { form?: { email: string; role: string }; errors?: FormErrors; status?: number } = {}) {
+  async function renderMembers(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    extra: { form?: { email: string; role: string }; errors?: FormErrors; status?: number; created?: CreatedInvitation } = {},
+  ) {
     const slug = slugOf(req);
     const project = await services.projects.show(req.actor!, slug);
     const members = await services.projects.members(req.actor!, slug);
-    return html(reply, <MembersPage ctx={pageCtx(req, reply, opts)} project={project} members={members} form={extra.form} errors={extra.errors} />, extra.status ?? 200);
+    const invitations = project.role === 'admin' ? await services.invitations.list(req.actor!, slug) : undefined;
+    return html(
+      reply,
+      <MembersPage ctx={pageCtx(req, reply, opts)} project={project} members={members} invitations={invitations} created={extra.created} form={extra.form} errors={extra.errors} />,
+      extra.status ?? 200,
+    );
   }
 
   app.get('/projects/:slug/settings/members', async (req, reply) => renderMembers(req, reply));
+  await inviteRoutes(app, deps, renderMembers);
 
   app.post('/projects/:slug/settings/members', async (req, reply) => {
     const slug = slugOf(req);
@@ -309,6 +324,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     const form = { email: (f.email ?? '').trim(), role: f.role ?? 'member' };
     try {
       const r = await services.projects.setMember(req.actor!, slug, form.email, form.role);
+      if (r.invitation) await deliverInvitation(services, req, opts.publicUrl, slug, r.invitation);
       setFlash(reply, opts, r.change === 'added' ? 'member_added' : 'member_updated', { email: r.member.email, role: r.member.role });
       return seeOther(reply, settingsHref(slug, 'members'));
     } catch (err) {
