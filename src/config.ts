@@ -28,6 +28,17 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Whether GET /metrics (Prometheus text format, no auth) is served. */
   readonly metrics: boolean;
+  /** At start: how long to keep retrying an unreachable database before giving up (0: try once). */
+  readonly dbConnectTimeoutS: number;
+  /** Slow and abusive clients: time to send a request's headers, and the whole request. */
+  readonly headersTimeoutS: number;
+  readonly requestTimeoutS: number;
+  /** How long an idle keep-alive connection is kept between requests. */
+  readonly keepAliveTimeoutS: number;
+  /** A connection with no traffic either way for this long is closed (also one that stops reading a response). */
+  readonly idleTimeoutS: number;
+  /** Open connections beyond this are refused at accept. */
+  readonly maxConnections: number;
   /** Where invitation e-mails go out (smtp:// or smtps://, credentials in the URL). Never logged. */
   readonly smtpUrl: string | undefined;
   /** The From: address of those e-mails. */
@@ -230,8 +241,17 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     shutdownGraceMs: int(e, 'KEYLOFT_SHUTDOWN_GRACE_MS', 0, 0, 120_000, problems),
     bodyLimitBytes: int(e, 'KEYLOFT_BODY_LIMIT_BYTES', 1024 * 1024, 64 * 1024 + 1024, 64 * 1024 * 1024, problems),
     metrics: metrics === 'true',
+    dbConnectTimeoutS: int(e, 'KEYLOFT_DB_CONNECT_TIMEOUT_S', 60, 0, 3600, problems),
+    headersTimeoutS: int(e, 'KEYLOFT_HEADERS_TIMEOUT_S', 10, 1, 600, problems),
+    requestTimeoutS: int(e, 'KEYLOFT_REQUEST_TIMEOUT_S', 60, 1, 3600, problems),
+    keepAliveTimeoutS: int(e, 'KEYLOFT_KEEP_ALIVE_TIMEOUT_S', 5, 1, 600, problems),
+    idleTimeoutS: int(e, 'KEYLOFT_IDLE_TIMEOUT_S', 60, 1, 3600, problems),
+    maxConnections: int(e, 'KEYLOFT_MAX_CONNECTIONS', 4096, 16, 1_000_000, problems),
     ...people(e, publicUrl, problems),
   };
+  if (config.headersTimeoutS > config.requestTimeoutS) {
+    problems.push(`KEYLOFT_HEADERS_TIMEOUT_S (${config.headersTimeoutS}) must not exceed KEYLOFT_REQUEST_TIMEOUT_S (${config.requestTimeoutS})`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

@@ -3,63 +3,19 @@
  * and local errors name the secret and the argument, never its value.
  */
 import { readFileSync } from 'node:fs';
-import type { SecretMeta } from '../services/secrets.service.js';
+import type { CopyResult, ImportChange, ImportResult, RestoreResult, SecretMeta, VersionMeta } from '../domain/contract.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
+import { NAME_MAX, NAME_RE, SCOPES, type Scope } from '../domain/rules.js';
+import { parsePr } from './args.js';
 import { action } from './http-client.js';
 import { resolveProject } from './link.js';
 import { client } from './projects.js';
 import { confirm, interactive, note, paint, plural, print, printJson, promptHidden, readStdinBytes, table, when, type Style } from './output.js';
 
-export const SCOPES = ['production', 'preview', 'build'] as const;
-export type Scope = (typeof SCOPES)[number];
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Import files at least this big get a progress line on stderr. */
 const LARGE_IMPORT_BYTES = 256 * 1024;
 const LARGE_IMPORT_LINES = 1000;
-
-/** The API's secret metadata (the same type the server answers with; a type-only import). */
-export type { SecretMeta };
-
-interface VersionMeta {
-  version: number;
-  kind: string;
-  digest: string | null;
-  size: number | null;
-  createdAt: string;
-  createdBy: string;
-}
-
-interface ImportChange {
-  name: string;
-  /** `removed` only for imports that replace the scope (names the file does not hold). */
-  change: 'added' | 'changed' | 'unchanged' | 'removed';
-  digestBefore: string | null;
-  digestAfter: string | null;
-}
-
-/** `POST …/restore`: the old version made current again as a new version (re-sealed on the server). */
-interface RestoreResult {
-  secret: SecretMeta;
-  restoredFrom: number;
-  version: number;
-}
-
-/** `POST …/secrets:copy`: names and short digests only, never values. */
-interface CopyResult {
-  dryRun: boolean;
-  from: Scope;
-  to: Scope;
-  copied: Array<{ name: string; change: 'added' | 'changed'; digest: string }>;
-  skipped: Array<{ name: string; reason: 'exists' | 'unchanged' }>;
-  written: number;
-}
-
-interface ImportResult {
-  dryRun: boolean;
-  written: number;
-  changes: ImportChange[];
-}
 
 const scopeOption = (mandatory: boolean) => {
   const o = new Option('--scope <scope>', mandatory ? 'production, preview or build' : 'only this scope: production, preview or build').choices(SCOPES);
@@ -69,11 +25,6 @@ const projectOption = () => new Option('--project <slug>', 'project slug (defaul
 
 const secretsPath = (project: string) => `/projects/${encodeURIComponent(project)}/secrets`;
 
-function parsePr(raw: string): number {
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > 2147483647) throw new InvalidArgumentError('must be a pull request number (a positive integer)');
-  return n;
-}
 function parseVersion(raw: string): number {
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > 2147483647) throw new InvalidArgumentError('must be a version number (a positive integer; see `keyloft secrets history`)');
@@ -120,7 +71,7 @@ async function readAssignments(args: string[]): Promise<Assignment[]> {
     const eq = arg.indexOf('=');
     if (eq <= 0) throw new CommandError(`argument ${i + 1} is not NAME=VALUE (use NAME=- to read the value from standard input, or NAME=@FILE)`, EXIT_USAGE);
     const name = arg.slice(0, eq);
-    if (!NAME.test(name) || name.length > 255) {
+    if (!NAME_RE.test(name) || name.length > NAME_MAX) {
       throw new CommandError(`argument ${i + 1}: a secret name must match [A-Za-z_][A-Za-z0-9_]* (at most 255 characters)`, EXIT_USAGE);
     }
     if (seen.has(name)) throw new CommandError(`${name} is given more than once`, EXIT_USAGE);
@@ -333,7 +284,7 @@ Examples:
         const project = target(o);
         checkPr(o);
         names.forEach((n) => {
-          if (!NAME.test(n)) throw new CommandError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+          if (!NAME_RE.test(n)) throw new CommandError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
         });
         const unique = [...new Set(names)];
         if (!o.yes) {
@@ -453,7 +404,7 @@ Examples:
       action(async (name: string, o: { project?: string; scope: Scope; pr?: number; json?: boolean }) => {
         const project = target(o);
         checkPr(o);
-        if (!NAME.test(name)) throw new CommandError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+        if (!NAME_RE.test(name)) throw new CommandError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
         const r = await client().request<{ versions: VersionMeta[] }>('GET', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions`, undefined, { query: { pr: o.pr } });
         if (o.json) return printJson({ project, scope: o.scope, ...(o.pr ? { pr: o.pr } : {}), name, versions: r.versions });
         process.stdout.write(
@@ -495,7 +446,7 @@ Examples:
       action(async (name: string, o: { project?: string; scope: Scope; version: number; pr?: number; json?: boolean }) => {
         const project = target(o);
         checkPr(o);
-        if (!NAME.test(name)) throw new CommandError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+        if (!NAME_RE.test(name)) throw new CommandError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
         const r = await client()
           .request<RestoreResult>('POST', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions/${o.version}/restore`, undefined, { query: { pr: o.pr } })
           .catch((err: unknown) => refusedFor(name, err));
@@ -537,7 +488,7 @@ Examples:
         const project = target(o);
         if (o.from === o.to) throw new CommandError('--from and --to must be different scopes', EXIT_USAGE);
         names.forEach((n) => {
-          if (!NAME.test(n)) throw new CommandError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+          if (!NAME_RE.test(n)) throw new CommandError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
         });
         const unique = [...new Set(names)];
         const r = await client().request<CopyResult>(

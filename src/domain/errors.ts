@@ -20,6 +20,9 @@ export const ERROR_CODES = [
   'bad_request',
   'internal',
   'unavailable',
+  'storage_unavailable',
+  'storage_full',
+  'secret_damaged',
   /** An invitation link that is unknown, used, revoked or expired. */
   'invitation_invalid',
   /** An invitation accepted by a signed-in person whose email is not the invited one. */

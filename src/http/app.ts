@@ -63,6 +63,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         ? false
         : { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' }, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     bodyLimit: config.bodyLimitBytes,
+    // Slow and abusive clients (docs/OPERATIONS.md "Failure behaviour"): headers, whole request,
+    // keep-alive idle and any silent connection are bounded; the checks run every second.
+    requestTimeout: config.requestTimeoutS * 1000,
+    keepAliveTimeout: config.keepAliveTimeoutS * 1000,
+    connectionTimeout: config.idleTimeoutS * 1000,
+    http: { headersTimeout: config.headersTimeoutS * 1000, requestTimeout: config.requestTimeoutS * 1000, connectionsCheckingInterval: 1000 },
     trustProxy: config.trustProxy,
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
@@ -81,6 +87,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         .send(errorBody('bad_request', bad ? 'the request URL is not valid (malformed percent-encoding)' : 'the request could not be routed', 'url', req.id));
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.maxConnections = config.maxConnections;
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

@@ -29,7 +29,7 @@ export function roleAtLeast(role: string, needed: Role): boolean {
   return (RANK[role as Role] ?? 0) >= RANK[needed];
 }
 
-/** The person behind an actor, or a 403/404 for keys and deployments (which can use only their own routes). */
+/** The person behind an actor, or forbidden for keys and deployments (which can use only their own routes). */
 export function requireUser(a: Actor): Extract<Actor, { kind: 'user' }> {
   if (a.kind !== 'user') throw new ForbiddenError('this route needs a person (session or personal API token), not a deploy key or deploy token');
   return a;

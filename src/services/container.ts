@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { DB } from '../store/schema.js';
 import { createAuditService } from './audit.service.js';
+import { nonDecreasingClock } from './clock.js';
 import { createAuthService } from './auth.service.js';
 import { loadMasterKeys, verifyMasterKeys } from './bootstrap.js';
 import { createDeployKeysService } from './deploy-keys.service.js';
@@ -33,7 +34,7 @@ export interface ServicesDeps {
  * Without a keyring (the api role) nothing that can open a value is built: `release` and `reseal`
  * are then undefined, and the master key is never read.
  */
-export function createServices({ db, config, keyring, clock = Date.now }: ServicesDeps) {
+export function createServices({ db, config, keyring, clock = nonDecreasingClock() }: ServicesDeps) {
   const base = { db, clock };
   const keys = createPublicKeys(base);
   const status = createStatusService();

@@ -1,3 +1,4 @@
+import type { ApiToken, User } from '../domain/contract.js';
 import argon2 from 'argon2';
 import { ConflictError, KeyloftError, NotFoundError, UnauthenticatedError, quote, ValidationError } from '../domain/errors.js';
 import { validateEmail, validatePassword } from '../domain/rules.js';
@@ -29,6 +30,7 @@ import {
 } from '../store/users.repository.js';
 import { type Actor, actorLabel, requireUser } from './actor.js';
 import type { BaseDeps } from './deps.js';
+import { issuedInFuture } from './clock.js';
 
 /** Argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane). */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
@@ -43,19 +45,9 @@ export const LOCKOUT = {
 
 const SETUP_TOKEN_KEY = 'setup_token_hash';
 
-export interface User {
-  id: string;
-  email: string;
-  isAdmin: boolean;
-  createdAt: string;
-}
-
-export interface ApiTokenInfo {
-  id: string;
-  name: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-}
+/** A personal API token as listed: never the token itself. */
+export type ApiTokenInfo = ApiToken;
+export type { User };
 
 export interface NewSession {
   token: string;
@@ -187,6 +179,8 @@ export function createUsersService(deps: Deps) {
       const s = await findSession(db, idHash);
       const now = clock();
       if (!s) return undefined;
+      // Issued or last seen "in the future": the clock moved back; refuse (without deleting: the clock may be the one that is wrong).
+      if (issuedInFuture(s.created_at, now) || issuedInFuture(s.last_seen_at, now)) return undefined;
       if (s.expires_at <= now) {
         await deleteSession(db, idHash);
         return undefined;

@@ -10,7 +10,8 @@ import { dbQuery, exampleOf, requestSchema, Tally, valuesInDatabase, withWebRout
  * a new route outside a project must be classified in GLOBAL_ROUTES or this test fails.
  * Then CSRF on cookie-authenticated calls and session fixation.
  */
-const tally = new Tally();
+/** The file's figures; each test keeps a tally of its own (`figures.forTest()`). */
+const figures = new Tally();
 const A = 'az-a';
 const B = 'az-b';
 const VALUES = { PROD_SECRET: 'authz-prod-value-5d1e', PREV_SECRET: 'authz-preview-value-a0c4', BUILD_SECRET: 'authz-build-value-93b2' };
@@ -186,11 +187,12 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     const out = server?.output() ?? '';
     for (const v of Object.values(VALUES)) assert.ok(!out.includes(v), 'a value reached the server log');
     if (store) assert.deepEqual(await valuesInDatabase(store, Object.values(VALUES)), [], 'no plaintext value in the database');
-    tally.write('authz');
+    figures.write('authz');
     await store?.cleanup();
   });
 
   it('every route × every hostile actor is refused (401/403/404), leaks no value and changes nothing', async () => {
+    const tally = figures.forTest();
     const stateBefore = await snapshot();
     let projectRoutes = 0;
     for (const op of ops) {
@@ -287,11 +289,12 @@ describe('CSRF and session fixation (sqlite)', () => {
   });
   after(async () => {
     await server?.stop();
-    tally.write('authz');
+    figures.write('authz');
     await store?.cleanup();
   });
 
   it('CSRF: every unsafe route called with the session cookie and a missing, wrong or another session\'s token, or from another Origin, is refused', async () => {
+    const tally = figures.forTest();
     const s1 = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
     const s2 = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
     assert.notEqual(s1.csrf, s2.csrf, 'each session has its own CSRF token');
@@ -353,6 +356,7 @@ describe('CSRF and session fixation (sqlite)', () => {
   });
 
   it('session fixation: the session id changes at login, a planted or earlier session id is not adopted, cookies are HttpOnly and SameSite', async () => {
+    const tally = figures.forTest();
     // 1. a planted (made-up) cookie value is never adopted
     const planted = 'keyloft_session=klsess_attacker_chosen_value_0123456789abcdef';
     const a = await login(ADMIN_EMAIL, ADMIN_PASSWORD, planted);
