@@ -36,7 +36,13 @@ export class PipelineError extends Error {
 export interface Released {
   runtime: Record<string, string>;
   build: Record<string, Buffer>;
+  /** A preview deployment of a project whose setting "build secrets for preview deployments" is off: none were pinned. */
+  buildWithheld?: boolean;
 }
+
+/** Why a preview deployment has no build secrets, said wherever build secrets would be used. */
+export const BUILD_WITHHELD_MESSAGE =
+  'no build secrets were released to this deployment: the project\'s setting "build secrets for preview deployments" is off (workflows of fork pull requests could read them); an admin changes it on Project Settings → General';
 
 /** Where and as which deployment to talk to the server. */
 export interface DeployAuth {
@@ -128,7 +134,7 @@ function parseReleased(body: any): Released {
     if (!NAME_RE.test(name) || typeof value !== 'string') throw bad();
     build[name] = Buffer.from(value, 'base64');
   }
-  return { runtime, build };
+  return { runtime, build, ...(body.buildWithheld === true ? { buildWithheld: true } : {}) };
 }
 
 /** The reply of `POST /projects/{slug}/deployments` (docs/CONTRACT.md). */
@@ -252,6 +258,7 @@ export async function runWithSecrets(opts: RunOptions): Promise<RunResult> {
 
   try {
     if (opts.build) {
+      if (opts.released.buildWithheld) log(BUILD_WITHHELD_MESSAGE);
       secretsDir = writeSecretsDir(opts.released.build);
       env.KEYLOFT_SECRETS_DIR = secretsDir;
       for (const [name, value] of Object.entries(opts.released.build)) {

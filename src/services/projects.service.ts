@@ -40,6 +40,8 @@ export interface Project {
   name: string;
   flyApp: string;
   flyPreviewPattern: string;
+  /** Whether preview deployments get the build secrets (default true; fork pull requests' workflows then get them too). */
+  previewBuildSecrets: boolean;
   role: Role;
   createdAt: string;
 }
@@ -68,6 +70,7 @@ export function toProject(p: ProjectWithRole): Project {
     name: p.name,
     flyApp: p.fly_app,
     flyPreviewPattern: p.fly_preview_pattern,
+    previewBuildSecrets: Number(p.preview_build_secrets) !== 0,
     role: p.role as Role,
     createdAt: new Date(p.created_at).toISOString(),
   };
@@ -179,7 +182,7 @@ export function createProjectsService(deps: Deps) {
         throw err;
       }
       return {
-        project: { slug, name, flyApp, flyPreviewPattern: pattern, role: 'admin', createdAt: new Date(now).toISOString() },
+        project: { slug, name, flyApp, flyPreviewPattern: pattern, previewBuildSecrets: true, role: 'admin', createdAt: new Date(now).toISOString() },
         secrets: prepared.length,
       };
     },
@@ -193,16 +196,33 @@ export function createProjectsService(deps: Deps) {
       return toProject(await authorizeProject(db, actor, slug, 'viewer', 'viewing the project'));
     },
 
-    async update(actor: Actor, slug: string, patch: { name?: string | undefined; flyApp?: string | undefined; flyPreviewPattern?: string | undefined }): Promise<Project> {
+    async update(
+      actor: Actor,
+      slug: string,
+      patch: { name?: string | undefined; flyApp?: string | undefined; flyPreviewPattern?: string | undefined; previewBuildSecrets?: boolean | undefined },
+    ): Promise<Project> {
       const p = await authorizeProject(db, actor, slug, 'admin', 'changing project settings');
-      const set: { name?: string; fly_app?: string; fly_preview_pattern?: string } = {};
+      const set: { name?: string; fly_app?: string; fly_preview_pattern?: string; preview_build_secrets?: number } = {};
+      if (patch.previewBuildSecrets !== undefined) {
+        if (typeof patch.previewBuildSecrets !== 'boolean') throw new ValidationError('previewBuildSecrets', 'previewBuildSecrets must be true or false');
+        set.preview_build_secrets = patch.previewBuildSecrets ? 1 : 0;
+      }
       if (patch.name !== undefined) set.name = validateProjectName(patch.name, 'name');
       if (patch.flyApp !== undefined) set.fly_app = validateFlyApp(patch.flyApp.trim(), 'flyApp');
       if (patch.flyPreviewPattern !== undefined) set.fly_preview_pattern = validatePreviewPattern(patch.flyPreviewPattern.trim(), 'flyPreviewPattern');
       const now = clock();
       await db.transaction().execute(async (trx) => {
         await updateProject(trx, p.id, set);
-        await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'project.updated', detail: { fields: Object.keys(set) } }]);
+        await insertAuditEvents(trx, [
+          {
+            at: now,
+            projectId: p.id,
+            actor: actorLabel(actor),
+            actorIp: actor.ip,
+            action: 'project.updated',
+            detail: { fields: Object.keys(set), ...(set.preview_build_secrets !== undefined ? { previewBuildSecrets: set.preview_build_secrets === 1 } : {}) },
+          },
+        ]);
       });
       return toProject({ ...p, ...set });
     },

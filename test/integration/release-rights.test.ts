@@ -195,5 +195,48 @@ for (const d of await dialects()) {
       const e = await start(key);
       assert.equal(e.status, 201, e.text);
     });
+
+    test('preview build secrets: on by default; an admin turns them off, then a preview pins and releases none and says why', async () => {
+      const key = admin.with((await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'previews' })).body.token);
+      assert.equal((await admin.get(`/api/v1/projects/${slug}`)).body.project.previewBuildSecrets, true);
+      const on = await start(key, { environment: 'preview', pr: 21 });
+      assert.equal(on.status, 201, on.text);
+      assert.deepEqual(on.body.pinned.build, [{ name: 'NPM_TOKEN', version: 1 }]);
+      assert.equal(on.body.pinned.buildSecretsWithheld, undefined);
+      assert.equal((await admin.with(on.body.token).post(`/api/v1/deployments/${on.body.id}/complete`, { status: 'succeeded' })).status, 200);
+
+      const byMember = await member.call('PATCH', `/api/v1/projects/${slug}`, { previewBuildSecrets: false });
+      assert.equal(byMember.status, 403, byMember.text);
+      for (const bad of ['no', 0, null]) {
+        const r = await admin.call('PATCH', `/api/v1/projects/${slug}`, { previewBuildSecrets: bad });
+        assert.equal(r.status, 400, `${JSON.stringify(bad)}: ${r.text}`);
+        assert.equal(r.body.error.field, 'previewBuildSecrets', r.text);
+      }
+      assert.equal((await admin.get(`/api/v1/projects/${slug}`)).body.project.previewBuildSecrets, true, 'a refused change changed nothing');
+      const off = await admin.call('PATCH', `/api/v1/projects/${slug}`, { previewBuildSecrets: false });
+      assert.equal(off.status, 200, off.text);
+      assert.equal(off.body.project.previewBuildSecrets, false);
+
+      const p = await start(key, { environment: 'preview', pr: 22 });
+      assert.equal(p.status, 201, p.text);
+      assert.deepEqual(p.body.pinned.build, []);
+      assert.equal(p.body.pinned.buildSecretsWithheld, true);
+      const rel = await admin.with(p.body.token).get(`/api/v1/deployments/${p.body.id}/secrets`);
+      assert.equal(rel.status, 200, rel.text);
+      assert.deepEqual(rel.body, { runtime: { DB_URL: PREVIEW }, build: {}, buildWithheld: true });
+      assert.ok(!rel.text.includes(Buffer.from(BUILD).toString('base64')));
+      assert.equal((await admin.with(p.body.token).post(`/api/v1/deployments/${p.body.id}/complete`, { status: 'succeeded' })).status, 200);
+      // Production keeps its build secrets.
+      const prod = await start(key);
+      assert.equal(prod.status, 201, prod.text);
+      assert.deepEqual(prod.body.pinned.build, [{ name: 'NPM_TOKEN', version: 1 }]);
+      const prodRel = await admin.with(prod.body.token).get(`/api/v1/deployments/${prod.body.id}/secrets`);
+      assert.equal(prodRel.body.build.NPM_TOKEN, Buffer.from(BUILD).toString('base64'));
+      assert.equal(prodRel.body.buildWithheld, undefined);
+      assert.equal((await admin.with(prod.body.token).post(`/api/v1/deployments/${prod.body.id}/complete`, { status: 'succeeded' })).status, 200);
+      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=50&action=project.updated`)).body.events as Array<{ detail: Record<string, unknown> | null }>;
+      assert.equal(events[0]?.detail?.previewBuildSecrets, false);
+      assert.equal((await admin.call('PATCH', `/api/v1/projects/${slug}`, { previewBuildSecrets: true })).status, 200);
+    });
   });
 }

@@ -98,8 +98,8 @@ const FLASH_TEXT: Record<string, (a: Record<string, string>) => Flash> = {
         ? `Nothing copied from ${a.from} to ${a.to}: ${a.skipped} skipped.`
         : `Copied ${a.written} secret${a.written === '1' ? '' : 's'} from ${a.from} to ${a.to}${a.skipped !== '0' ? ` (${a.skipped} skipped)` : ''} — applies at the next deployment`,
   }),
-  member_added: (a) => ({ kind: 'success', text: `Added ${a.email} as ${a.role}.` }),
-  member_updated: (a) => ({ kind: 'success', text: `${a.email} is now ${a.role}.` }),
+  member_added: (a) => ({ kind: 'success', text: `Added ${a.email} as ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''}.` }),
+  member_updated: (a) => ({ kind: 'success', text: `${a.email} is now ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''}.` }),
   member_removed: (a) => ({ kind: 'success', text: `Removed ${a.email} from the project.` }),
   deploy_key_revoked: (a) => ({ kind: 'success', text: `Revoked the deploy key ${a.name}.` }),
   token_revoked: (a) => ({ kind: 'success', text: `Revoked the API token ${a.name}.` }),
