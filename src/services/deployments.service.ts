@@ -1,5 +1,4 @@
 import { ConflictError, ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
-import { findMembership } from '../store/members.repository.js';
 import { touchDeployKey } from '../store/deploy-keys.repository.js';
 import { type Environment, overridePr, overrideScope, parseEnvironment, validatePr } from '../domain/rules.js';
 import { advanceSecret, insertVersions } from '../store/secrets.repository.js';
@@ -24,7 +23,7 @@ import { findProjectById } from '../store/projects.repository.js';
 import { pinDigests, previousSucceeded } from '../store/diff.repository.js';
 import { shortDigest } from '../crypto/digest.js';
 import type { DeploymentRow, ProjectRow } from '../store/schema.js';
-import { authorizeProject } from './access.js';
+import { authorizeProject, requireReleaseGrant } from './access.js';
 import { type Actor, actorLabel, projectNotFound, type StartedBy, type StartedByKind, starterOf } from './actor.js';
 import type { BaseDeps } from './deps.js';
 
@@ -118,13 +117,7 @@ type Deps = BaseDeps & {
 
 export const DEFAULT_DEPLOY_KEY_MAX_RUNNING = 5;
 
-/** The refusal of a person without the membership's release grant (admins included). */
-export function releaseNotGranted(): KeyloftError {
-  return new KeyloftError(
-    'release_not_granted',
-    'starting a deployment releases its secret values, so a person needs the release grant of this project (an admin sets it on the Members page or with keyloft members set-role --release); the pipeline uses a deploy key',
-  );
-}
+
 
 /** Sorts by name in code point order: SQL `order by` follows the database collation, which differs between engines. */
 function byName<T extends { name: string }>(rows: T[]): T[] {
@@ -155,7 +148,7 @@ export function createDeploymentsService(deps: Deps) {
       return p;
     }
     const p = await authorizeProject(db, actor, slug, 'viewer', 'starting deployments');
-    if (actor.kind === 'user' && !(await findMembership(db, p.id, actor.userId))?.canRelease) throw releaseNotGranted();
+    await requireReleaseGrant(db, actor, p.id, 'starting a deployment releases its secret values');
     return p;
   }
 

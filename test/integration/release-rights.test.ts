@@ -95,6 +95,31 @@ for (const d of await dialects()) {
       assert.equal(afterCount, before, 'no deployment was created by a refused start');
     });
 
+    test('copying production or build values elsewhere needs the grant too (they would reach preview deployments); preview values do not', async () => {
+      for (const [who, api] of [
+        ['admin', admin],
+        ['member', member],
+      ] as const) {
+        for (const [from, to] of [
+          ['production', 'preview'],
+          ['build', 'preview'],
+          ['production', 'build'],
+        ]) {
+          const r = await api.post(`/api/v1/projects/${slug}/secrets:copy`, { from, to, overwrite: true });
+          assert.equal(r.status, 403, `${who} ${from} → ${to}: ${r.text}`);
+          assert.equal(r.body.error.code, 'release_not_granted', r.text);
+        }
+        const ok = await api.post(`/api/v1/projects/${slug}/secrets:copy`, { from: 'preview', to: 'build', dryRun: true });
+        assert.equal(ok.status, 200, `${who} preview → build: ${ok.text}`);
+      }
+      const preview = (await admin.get(`/api/v1/projects/${slug}/secrets?scope=preview`)).body.secrets as Array<{ name: string; version: number }>;
+      assert.deepEqual(
+        preview.map((x) => [x.name, x.version]),
+        [['DB_URL', 1]],
+        'nothing was copied',
+      );
+    });
+
     test('only an admin sets the grant: a member gets 403, a non-member 404, a bad value 400', async () => {
       const byMember = await patchMember(member, 'member@example.com', { release: true });
       assert.equal(byMember.status, 403, byMember.text);
@@ -131,6 +156,9 @@ for (const d of await dialects()) {
       const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=200`)).body.events as Array<{ action: string; detail: Record<string, unknown> | null }>;
       const started = events.find((e) => e.action === 'deployment.started' && e.detail?.deployment === s.body.id);
       assert.deepEqual(started?.detail?.startedBy, { kind: 'person', name: 'member@example.com' });
+      // The grant also allows copying production values (dry run here).
+      const copy = await member.post(`/api/v1/projects/${slug}/secrets:copy`, { from: 'production', to: 'preview', dryRun: true });
+      assert.equal(copy.status, 200, copy.text);
       // The admin's own grant is separate: still refused.
       assert.equal((await start(admin)).body.error?.code, 'release_not_granted');
       assert.equal((await admin.post(`/api/v1/deployments/${s.body.id}/complete`, { status: 'succeeded' })).status, 200);
