@@ -187,6 +187,40 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     await store?.cleanup();
   });
 
+  it('values leave only with the release grant: a member or admin of A without it cannot start a deployment or copy production values; only an admin of A sets it', async () => {
+    const memberA = await createUser(server, admin, 'member-a@example.com');
+    const adminA2 = await createUser(server, admin, 'admin-a2@example.com');
+    assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: 'member-a@example.com', role: 'member' })).status, 201);
+    assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: 'admin-a2@example.com', role: 'admin' })).status, 201);
+    const before = (await dbQuery(store, 'select id from deployments order by id')).length;
+    for (const [label, api] of [
+      ['member of A without the grant', memberA],
+      ['second admin of A without the grant', adminA2],
+    ] as const) {
+      for (const body of [{ environment: 'production' }, { environment: 'preview', pr: 1 }]) {
+        const r = await api.post(`/api/v1/projects/${A}/deployments`, body);
+        tally.case('release grant', r.status === 403 && r.body?.error?.code === 'release_not_granted', `${label} start ${body.environment} → ${r.status} ${r.text.slice(0, 80)}`);
+      }
+      const c = await api.post(`/api/v1/projects/${A}/secrets:copy`, { from: 'production', to: 'preview' });
+      tally.case('release grant', c.status === 403 && c.body?.error?.code === 'release_not_granted', `${label} copy production → preview → ${c.status}`);
+    }
+    // Only an admin of A sets the grant: a member or viewer gets 403, an admin of another project 404, and nothing changes.
+    for (const [label, api, status] of [
+      ['member of A', memberA, 403],
+      ['viewer of A', actors.find((a) => a.label === 'viewer')!.api, 403],
+      ['admin of B', actors.find((a) => a.label === 'member of another project')!.api, 404],
+    ] as const) {
+      const r = await api.call('PATCH', `/api/v1/projects/${A}/members/${encodeURIComponent('member-a@example.com')}`, { release: true });
+      tally.case('release grant', r.status === status, `${label} granting → ${r.status}`);
+      const add = await api.post(`/api/v1/projects/${A}/members`, { email: 'member-a@example.com', role: 'member', release: true });
+      tally.case('release grant', add.status === status, `${label} granting by POST → ${add.status}`);
+    }
+    const grants = await dbQuery<{ can_release: number }>(store, `select can_release from memberships where user_id in (select id from users where email in ('member-a@example.com', 'admin-a2@example.com'))`);
+    tally.case('release grant', grants.every((g) => Number(g.can_release) === 0), 'no grant was set by a refused call');
+    tally.case('release grant', (await dbQuery(store, 'select id from deployments order by id')).length === before, 'no deployment was started by a refused call');
+    assert.deepEqual(tally.failures(), []);
+  });
+
   it('every route × every hostile actor is refused (401/403/404), leaks no value and changes nothing', async () => {
     const stateBefore = await snapshot();
     let projectRoutes = 0;
