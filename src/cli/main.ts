@@ -3,10 +3,12 @@ import { registerAdmin } from './admin.js';
 import { registerBackup } from './backup.js';
 import { registerKeys } from './keys.js';
 import { registerDeploy } from './deploy.js';
+import { registerDeployKeys } from './deploy-keys.js';
 import { registerRun } from './run.js';
 import { registerCompletion } from './completion.js';
 import { registerLink } from './link.js';
 import { registerLogin } from './login.js';
+import { registerMembers } from './members.js';
 import { registerProjects } from './projects.js';
 import { registerSecrets } from './secrets.js';
 
@@ -42,6 +44,8 @@ registerBackup(program);
 registerKeys(program);
 registerRun(program);
 registerDeploy(program);
+registerMembers(program);
+registerDeployKeys(program);
 registerCompletion(program);
 
 await program.parseAsync(process.argv);
