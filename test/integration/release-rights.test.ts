@@ -20,6 +20,15 @@ async function session(server: TestServer, email: string, password: string) {
   const api = new Api(server.url);
   return {
     post: (path: string, body: unknown) => api.call('POST', path, body, { headers: { cookie, 'x-csrf-token': csrfToken, origin: server.url } }),
+    /** A dashboard form post (URL-encoded, CSRF token in the form); answers the redirect, not followed. */
+    form: (path: string, fields: Record<string, string>) =>
+      fetch(`${server.url}${path}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrfToken, ...fields }).toString(),
+      }),
+    page: async (path: string) => (await fetch(`${server.url}${path}`, { headers: { cookie } })).text(),
   };
 }
 
@@ -265,6 +274,49 @@ for (const d of await dialects()) {
       const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=50&action=project.updated`)).body.events as Array<{ detail: Record<string, unknown> | null }>;
       assert.equal(events[0]?.detail?.previewBuildSecrets, false);
       assert.equal((await admin.call('PATCH', `/api/v1/projects/${slug}`, { previewBuildSecrets: true })).status, 200);
+    });
+
+    test('dashboard: the Members page warns what the grant means; its forms grant and revoke; Deployments and the audit log mark person-started releases', async () => {
+      const web = await session(server, ADMIN_EMAIL, ADMIN_PASSWORD);
+      const page = await web.page(`/projects/${slug}/settings/members`);
+      assert.match(page, /can read values by starting a deployment/);
+      assert.match(page, /name="release"/);
+      // The row form carries the checkbox: checked grants, unchecked (absent) revokes.
+      let r = await web.form(`/projects/${slug}/settings/members/role`, { email: 'viewer@example.com', role: 'viewer', releaseShown: '1', release: 'yes' });
+      assert.equal(r.status, 303, await r.text());
+      assert.equal((await members()).find((m) => m.email === 'viewer@example.com')?.release, true);
+      r = await web.form(`/projects/${slug}/settings/members/role`, { email: 'viewer@example.com', role: 'viewer', releaseShown: '1' });
+      assert.equal(r.status, 303);
+      assert.equal((await members()).find((m) => m.email === 'viewer@example.com')?.release, false);
+      // A form without the checkbox (an old page) leaves the grant alone.
+      assert.equal((await members()).find((m) => m.email === 'member@example.com')?.release, true);
+      r = await web.form(`/projects/${slug}/settings/members/role`, { email: 'member@example.com', role: 'member' });
+      assert.equal(r.status, 303);
+      assert.equal((await members()).find((m) => m.email === 'member@example.com')?.release, true);
+      // A member's session cannot grant through the form either.
+      const memberWeb = await session(server, 'member@example.com', MEMBER_PW);
+      const denied = await memberWeb.form(`/projects/${slug}/settings/members/role`, { email: 'viewer@example.com', role: 'viewer', releaseShown: '1', release: 'yes' });
+      assert.equal(denied.status, 403);
+      assert.equal((await members()).find((m) => m.email === 'viewer@example.com')?.release, false);
+      // Deployments list, deployment page and audit log mark the person-started deployment.
+      const s = await start(member);
+      assert.equal(s.status, 201, s.text);
+      const list = await web.page(`/projects/${slug}/deployments`);
+      assert.match(list, /data-started-by="person"/);
+      assert.match(list, /data-started-by="deploy_key"/);
+      const one = await web.page(`/projects/${slug}/deployments/${s.body.id}`);
+      assert.match(one, /started by a person with the release grant, not the pipeline/);
+      const audit = await web.page(`/projects/${slug}/settings/audit`);
+      assert.match(audit, /started by a person/);
+      // General: the preview build-secrets checkbox.
+      const general = await web.page(`/projects/${slug}/settings/general`);
+      assert.match(general, /Build secrets for preview/);
+      r = await web.form(`/projects/${slug}/settings/general`, { name: 'Rights', flyApp: 'rights', flyPreviewPattern: 'rights-pr-<pr>', previewBuildSecretsShown: '1' });
+      assert.equal(r.status, 303, await r.text());
+      assert.equal((await admin.get(`/api/v1/projects/${slug}`)).body.project.previewBuildSecrets, false);
+      r = await web.form(`/projects/${slug}/settings/general`, { name: 'Rights', flyApp: 'rights', flyPreviewPattern: 'rights-pr-<pr>', previewBuildSecretsShown: '1', previewBuildSecrets: 'yes' });
+      assert.equal((await admin.get(`/api/v1/projects/${slug}`)).body.project.previewBuildSecrets, true);
+      assert.equal((await admin.with(s.body.token).post(`/api/v1/deployments/${s.body.id}/complete`, { status: 'succeeded' })).status, 200);
     });
   });
 }
