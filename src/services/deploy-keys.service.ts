@@ -4,7 +4,7 @@ import { insertAuditEvents } from '../store/audit.repository.js';
 import { findDeployKeyByHash, insertDeployKey, listDeployKeys, revokeDeployKey, touchDeployKey } from '../store/deploy-keys.repository.js';
 import { findProjectById } from '../store/projects.repository.js';
 import type { DeployKeyRow } from '../store/schema.js';
-import { authorizeProject } from './access.js';
+import { authorizeProject, requireReleaseGrant } from './access.js';
 import { type Actor, actorLabel } from './actor.js';
 import type { BaseDeps } from './deps.js';
 
@@ -34,6 +34,8 @@ export function createDeployKeysService(deps: BaseDeps) {
       const name = String(nameIn ?? '').trim();
       if (name.length === 0 || name.length > 100 || /[\u0000-\u001f]/.test(name)) throw new ValidationError('name', 'name must be 1–100 characters without control characters');
       const p = await authorizeProject(db, actor, slug, 'admin', 'managing deploy keys');
+      // A new key is shown to the person who creates it and starts deployments: the same release right as starting one.
+      await requireReleaseGrant(db, actor, p.id, 'a deploy key starts deployments, which release secret values');
       const token = newToken('deploy-key');
       const now = clock();
       const row: DeployKeyRow = { id: newId('dk'), project_id: p.id, name, token_hash: hashToken(token), created_at: now, created_by: actorLabel(actor), last_used_at: null, revoked_at: null };

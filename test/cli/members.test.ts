@@ -112,6 +112,11 @@ describe('keyloft members and deploy-keys (sqlite)', () => {
   });
 
   it('deploy-keys create prints the key once on stdout only, list never shows it, revoke stops it', async () => {
+    // Creating a key needs the release grant (the key starts deployments); the admin gives it to themselves.
+    const refused = await cli(['deploy-keys', 'create', '--name', 'ci', '--project', slug]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /release_not_granted/);
+    await ok(['members', 'set-role', ADMIN_EMAIL, '--release', '--project', slug]);
     const created = await ok(['deploy-keys', 'create', '--name', 'ci', '--project', slug]);
     const key = created.stdout.trim();
     assert.match(key, /^kldk_\S+$/, 'stdout holds the key alone');

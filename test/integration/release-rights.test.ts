@@ -198,13 +198,25 @@ for (const d of await dialects()) {
       assert.equal(refused.body.error.code, 'release_not_granted');
     });
 
-    test('deploy keys keep working without any grant, recorded as deploy_key', async () => {
+    test('creating a deploy key needs the grant (the key starts deployments); deploy keys then work without any grant, recorded as deploy_key', async () => {
+      const refused = await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'sneaky' });
+      assert.equal(refused.status, 403, refused.text);
+      assert.equal(refused.body.error.code, 'release_not_granted');
+      assert.equal(refused.body.token, undefined);
+      assert.deepEqual((await admin.get(`/api/v1/projects/${slug}/deploy-keys`)).body.deployKeys, [], 'no key was created');
+      assert.equal((await patchMember(admin, ADMIN_EMAIL, { release: true })).status, 200);
       const k = await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'ci' });
       assert.equal(k.status, 201, k.text);
       const s = await start(admin.with(k.body.token));
       assert.equal(s.status, 201, s.text);
       assert.deepEqual(s.body.startedBy, { kind: 'deploy_key', name: 'ci' });
       assert.equal((await admin.with(s.body.token).post(`/api/v1/deployments/${s.body.id}/complete`, { status: 'succeeded' })).status, 200);
+      // The key keeps working after its creator's grant is revoked: it is the pipeline's credential, revoked on its own.
+      assert.equal((await patchMember(admin, ADMIN_EMAIL, { release: false })).status, 200);
+      const again = await start(admin.with(k.body.token));
+      assert.equal(again.status, 201, again.text);
+      assert.equal((await admin.with(again.body.token).post(`/api/v1/deployments/${again.body.id}/complete`, { status: 'succeeded' })).status, 200);
+      assert.equal((await patchMember(admin, ADMIN_EMAIL, { release: true })).status, 200);
     });
 
     test('a deploy key has at most KEYLOFT_DEPLOY_KEY_MAX_RUNNING running deployments; completed and expired ones do not count', async () => {

@@ -98,10 +98,10 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     const otherAdmin = await createUser(server, admin, 'other@example.com');
     assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: viewerEmail, role: 'viewer' })).status, 201);
     assert.equal((await otherAdmin.post('/api/v1/projects', { slug: B, name: 'B', secrets: [{ name: 'B_SECRET', scope: 'production', value: 'b-value-x' }] })).status, 201);
-    deployKeyA = (await admin.post(`/api/v1/projects/${A}/deploy-keys`, { name: 'ci' })).body.id;
-    const keyB = (await otherAdmin.post(`/api/v1/projects/${B}/deploy-keys`, { name: 'ci-b' })).body.token as string;
     await grantRelease(admin, A);
     await grantRelease(otherAdmin, B, 'other@example.com');
+    deployKeyA = (await admin.post(`/api/v1/projects/${A}/deploy-keys`, { name: 'ci' })).body.id;
+    const keyB = (await otherAdmin.post(`/api/v1/projects/${B}/deploy-keys`, { name: 'ci-b' })).body.token as string;
     // deployments: the target (A production), another of A production, a preview of A, one of B
     const other = (await admin.post(`/api/v1/projects/${A}/deployments`, { environment: 'production' })).body;
     const preview = (await admin.post(`/api/v1/projects/${A}/deployments`, { environment: 'preview', pr: 1 })).body;
