@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deployFly } from '../pipeline/fly.js';
-import { completeDeployment, EXIT_USAGE, PipelineError, startDeployment, type StartRequest } from '../pipeline/run.js';
+import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
+import { completeDeployment, startDeployment, type StartRequest } from '../pipeline/run.js';
 import { resolveTarget } from './config-file.js';
 import { ApiClient } from './http-client.js';
 import { resolveProject } from './link.js';
@@ -31,8 +32,8 @@ interface StartOpts {
 }
 
 function startRequest(o: StartOpts): StartRequest {
-  if (o.env === 'preview' && o.pr === undefined) throw new PipelineError('--pr is required for --env preview', EXIT_USAGE);
-  if (o.env === 'production' && o.pr !== undefined) throw new PipelineError('--pr is only for --env preview', EXIT_USAGE);
+  if (o.env === 'preview' && o.pr === undefined) throw new CommandError('--pr is required for --env preview', EXIT_USAGE);
+  if (o.env === 'production' && o.pr !== undefined) throw new CommandError('--pr is only for --env preview', EXIT_USAGE);
   return { environment: o.env, ...(o.pr !== undefined ? { pr: o.pr } : {}), ...(o.ref ? { ref: o.ref } : {}) };
 }
 
