@@ -14,9 +14,9 @@ function parsePr(raw: string): number {
 }
 
 /** Server URL and a personal token or deploy key: KEYLOFT_URL / KEYLOFT_TOKEN, else what `keyloft login` saved. */
-export function personalTarget(env: NodeJS.ProcessEnv = process.env): { url: string; token: string } {
+export function personalTarget(env: NodeJS.ProcessEnv = process.env): { url: string; token: string; releaseUrl: string | undefined } {
   const t = resolveTarget({}, env);
-  return { url: t.url, token: t.token };
+  return { url: t.url, token: t.token, releaseUrl: t.releaseUrl };
 }
 
 /** Single-quotes a string for POSIX shells. */
@@ -55,7 +55,17 @@ export function formatStartedBy(s: StartedBy | string): string {
 }
 
 interface ShownDeployment {
-  deployment: { id: string; environment: string; pr: number | null; ref: string | null; status: string; startedBy: StartedBy | string; createdAt: string; completedAt: string | null };
+  deployment: {
+    id: string;
+    environment: string;
+    pr: number | null;
+    ref: string | null;
+    status: string;
+    startedBy: StartedBy | string;
+    createdAt: string;
+    completedAt: string | null;
+    reason?: string | null;
+  };
   pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }> };
   app?: string;
   changes?: ChangeSet & { previous: string | null; build: ChangeSet };
@@ -69,6 +79,7 @@ export function formatShown(r: ShownDeployment): string {
     `  environment  ${d.environment}${d.pr !== null ? ` (PR #${d.pr})` : ''}${r.app ? `  app ${r.app}` : ''}`,
     `  ref          ${d.ref ?? '-'}`,
     `  started      ${d.createdAt} by ${formatStartedBy(d.startedBy)}${d.completedAt ? `, completed ${d.completedAt}` : ''}`,
+    ...(d.reason ? [`  reason       ${d.reason}`] : []),
     `  runtime      ${r.pinned.runtime.map((p) => `${p.name} v${p.version}`).join(', ') || '-'}`,
     `  build        ${r.pinned.build.map((p) => `${p.name} v${p.version}`).join(', ') || '-'}`,
   ];
@@ -193,6 +204,7 @@ Example:
         const result = await deployFly({
           url: target.url,
           token: target.token,
+          ...(target.releaseUrl ? { releaseUrls: [target.releaseUrl] } : {}),
           project: resolveProject(o.project),
           environment: body.environment,
           ...(body.pr !== undefined ? { pr: body.pr } : {}),
