@@ -119,10 +119,15 @@ function fill(path: string, t: Target, tokenId: string): string {
         return String(t.pr);
       case 'version':
         return '1';
+      case 'token':
+        return 'klinv_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
       case 'id':
         if (/\/tokens\/\{id\}/.test(path)) return tokenId;
         if (/\/deploy-keys\/\{id\}/.test(path)) return t.keyId;
         if (/\/deployments\/\{id\}/.test(path)) return t.deploymentId;
+        // People (issue 15): a user and an invitation id the key must not reach whether or not they exist.
+        if (/\/users\/\{id\}/.test(path)) return 'usr_unknown';
+        if (/\/invitations\/\{id\}/.test(path)) return 'inv_unknown';
         throw new Error(`the deploy-key sweep does not know which id to use in ${path}; teach fill() about it`);
       default:
         throw new Error(`the deploy-key sweep has no value for path parameter {${p}} of ${path}; teach fill() about it`);
@@ -140,7 +145,8 @@ function requestOf(o: Operation, t: Target, tokenId: string): { url: string; bod
   return { url, body: schema ? sample(schema) : undefined };
 }
 
-const PUBLIC_ROUTES = ['DELETE /api/v1/session', 'POST /api/v1/session', 'POST /api/v1/setup'];
+// The invitation accept route is authenticated by its one-time token in the path, not a bearer (people, issue 15).
+const PUBLIC_ROUTES = ['DELETE /api/v1/session', 'POST /api/v1/invitations/{token}/accept', 'POST /api/v1/session', 'POST /api/v1/setup'];
 
 for (const d of await dialects()) {
   describe(`${d.name}: project deploy keys`, { skip: d.skip }, () => {
