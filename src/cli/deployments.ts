@@ -4,6 +4,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { action } from './http-client.js';
+import { formatStartedBy } from './deploy.js';
 import { resolveProject } from './link.js';
 import { print, printJson, table, when } from './output.js';
 import { client } from './projects.js';
@@ -14,7 +15,7 @@ interface DeploymentRow {
   pr: number | null;
   ref: string | null;
   status: string;
-  startedBy: string;
+  startedBy: { kind: 'deploy_key' | 'trust_policy' | 'person'; name: string } | string;
   createdAt: string;
   completedAt: string | null;
   reason?: string | null;
@@ -59,7 +60,7 @@ export function registerDeployments(program: Command): void {
             { header: 'status', get: (d) => d.status, style: (d) => (d.status === 'succeeded' ? 'green' : d.status === 'failed' ? 'red' : 'yellow') },
             { header: 'environment', get: (d) => `${d.environment}${d.pr !== null ? ` #${d.pr}` : ''}` },
             { header: 'ref', get: (d) => d.ref?.slice(0, 12) ?? '-' },
-            { header: 'started', get: (d) => `${when(d.createdAt)} by ${d.startedBy}` },
+            { header: 'started', get: (d) => `${when(d.createdAt)} by ${formatStartedBy(d.startedBy)}` },
             { header: 'reason', get: (d) => d.reason ?? '' },
           ]),
         );

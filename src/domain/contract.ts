@@ -66,12 +66,18 @@ export const Project = Type.Object({
   name: Type.String(),
   flyApp: Type.String(),
   flyPreviewPattern: Type.String(),
+  previewBuildSecrets: Type.Boolean({
+    description: 'build secrets for preview deployments (default true); workflows of fork pull requests get them too, so turn it off where forks can open pull requests',
+  }),
   role: Role,
   createdAt: Iso,
 });
 export type Project = Static<typeof Project>;
 
-export const Member = Type.Object({ email: Type.String(), role: Role, addedAt: Iso });
+/** The release grant of a membership: may start deployments, and so read values. Off by default for every role; an admin sets it. */
+export const ReleaseGrant = Type.Boolean({ description: 'the release grant: can read values by starting a deployment (admin sets it; default false)' });
+
+export const Member = Type.Object({ email: Type.String(), role: Role, release: ReleaseGrant, addedAt: Iso });
 export type Member = Static<typeof Member>;
 
 export const User = Type.Object({ id: Type.String(), email: Type.String(), isAdmin: Type.Boolean(), createdAt: Type.String() });
@@ -87,13 +93,24 @@ export const ApiToken = Type.Object({
 });
 export type ApiToken = Static<typeof ApiToken>;
 
+/** Who started a deployment: the pipeline (a deploy key, a trust policy) or a person with the release grant. */
+export const StartedBy = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('deploy_key'), Type.Literal('trust_policy'), Type.Literal('person')]),
+    name: Type.String({ description: "the deploy key's or trust policy's name, or the person's email" }),
+  },
+  { description: 'who started the deployment; "person" marks a release by a member with the release grant' },
+);
+export type StartedBy = Static<typeof StartedBy>;
+export type StartedByKind = StartedBy['kind'];
+
 export const Deployment = Type.Object({
   id: Type.String(),
   environment: Type.Union([Type.Literal('production'), Type.Literal('preview')]),
   pr: Type.Union([Type.Integer(), Type.Null()]),
   ref: Type.Union([Type.String(), Type.Null()]),
   status: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('expired')]),
-  startedBy: Type.String(),
+  startedBy: StartedBy,
   createdAt: Type.String(),
   expiresAt: Type.String(),
   completedAt: Type.Union([Type.String(), Type.Null()]),
@@ -107,6 +124,7 @@ export const Pinned = Type.Object({
   build: PinList,
   absent: Type.Optional(Type.Array(Type.String(), { description: 'preview, at start: production secrets with no preview value (left out, never a production value)' })),
   removed: Type.Optional(Type.Array(Type.String(), { description: 'at start: runtime secrets the previous succeeded deployment of this app had and this one has not (deleted since): unset them on the platform' })),
+  buildSecretsWithheld: Type.Optional(Type.Literal(true, { description: 'preview: the project\'s setting "build secrets for preview deployments" is off, so no build secret was pinned' })),
 });
 export type Pinned = Static<typeof Pinned>;
 
@@ -115,6 +133,7 @@ export const StartedDeployment = Type.Object({
   token: Type.String(),
   expiresAt: Type.String(),
   deployment: Deployment,
+  startedBy: StartedBy,
   project: Type.Object({ slug: Type.String(), flyApp: Type.String(), flyPreviewPattern: Type.String(), app: Type.String() }),
   pinned: Pinned,
 });

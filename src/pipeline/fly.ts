@@ -12,6 +12,7 @@ import {
   completeDeployment,
   createLiveMaskStream,
   type DeployAuth,
+  BUILD_WITHHELD_MESSAGE,
   envSafe,
   fetchReleased,
   maskValues,
@@ -249,6 +250,7 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
     }
     if (code === 0 && !received) {
       const buildNames = Object.keys(released.build);
+      if (released.buildWithheld) log(BUILD_WITHHELD_MESSAGE);
       log(`flyctl deploy --app ${app}${buildNames.length > 0 ? ` with build secret(s) ${buildNames.join(', ')}` : ''}`);
       const deployed = await runFlyctl({ ...common, args: ['deploy', '--app', app, ...buildArgs, ...(opts.extraArgs ?? [])] });
       code = deployed.code;

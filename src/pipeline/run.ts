@@ -24,7 +24,13 @@ export { createLiveMaskStream };
 export interface Released {
   runtime: Record<string, string>;
   build: Record<string, Buffer>;
+  /** A preview deployment of a project whose setting "build secrets for preview deployments" is off: none were pinned. */
+  buildWithheld?: boolean;
 }
+
+/** Why a preview deployment has no build secrets, said wherever build secrets would be used. */
+export const BUILD_WITHHELD_MESSAGE =
+  'no build secrets were released to this deployment: the project\'s setting "build secrets for preview deployments" is off (workflows of fork pull requests could read them); an admin changes it on Project Settings → General';
 
 /** Where and as which deployment to talk to the server. */
 export interface DeployAuth {
@@ -154,7 +160,7 @@ function parseReleased(body: any): Released {
     if (!NAME_RE.test(name) || typeof value !== 'string') throw bad();
     build[name] = Buffer.from(value, 'base64');
   }
-  return { runtime, build };
+  return { runtime, build, ...(body.buildWithheld === true ? { buildWithheld: true } : {}) };
 }
 
 /** The reply of `POST /projects/{slug}/deployments`: the API contract's type. */
@@ -277,6 +283,7 @@ export async function runWithSecrets(opts: RunOptions): Promise<RunResult> {
     const swept = sweepStaleSecretsDirs([process.env.KEYLOFT_TMPDIR || SHM_DIR, SHM_DIR, tmpdir()].filter((d) => d));
     if (swept.length > 0) log(`removed ${swept.length} secrets director${swept.length === 1 ? 'y' : 'ies'} left by a killed keyloft run`);
     if (opts.build) {
+      if (opts.released.buildWithheld) log(BUILD_WITHHELD_MESSAGE);
       secretsDir = writeSecretsDir(opts.released.build);
       env.KEYLOFT_SECRETS_DIR = secretsDir;
       for (const [name, value] of Object.entries(opts.released.build)) {

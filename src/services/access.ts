@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
-import { ForbiddenError } from '../domain/errors.js';
+import { ForbiddenError, KeyloftError } from '../domain/errors.js';
 import type { Role } from '../domain/rules.js';
+import { findMembership } from '../store/members.repository.js';
 import type { Executor } from '../store/executor.js';
 import { findProjectById, findProjectBySlug, findProjectForMember, type ProjectWithRole } from '../store/projects.repository.js';
 import type { DB } from '../store/schema.js';
@@ -61,4 +62,18 @@ export async function reauthorize(trx: Transaction<DB>, actor: Actor, project: {
   // The slug now names another project (deleted and created again): the one sealed for is gone.
   if (p.id !== project.id) throw projectNotFound(project.slug);
   return p;
+}
+
+/**
+ * A person must hold the membership's release grant (off by default, admins included) for anything that makes
+ * values leave keyloft or reach a less trusted place: starting a deployment, copying production or build values.
+ * Other actor kinds are not checked here.
+ */
+export async function requireReleaseGrant(ex: Executor, actor: Actor, projectId: string, what: string): Promise<void> {
+  if (actor.kind !== 'user') return;
+  if ((await findMembership(ex, projectId, actor.userId))?.canRelease) return;
+  throw new KeyloftError(
+    'release_not_granted',
+    `${what}, so a person needs the release grant of this project (an admin sets it on the Members page or with keyloft members set-role --release); the pipeline uses a deploy key`,
+  );
 }

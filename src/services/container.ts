@@ -45,7 +45,7 @@ export function createServices({ db, config, keyring, clock = nonDecreasingClock
     sessionMaxMs: config.sessionMaxHours * 3_600_000,
     ssoOnly: config.ssoOnly ?? false,
   });
-  const deployments = createDeploymentsService({ ...base, tokenTtlMs: config.deployTokenTtlMinutes * 60_000 });
+  const deployments = createDeploymentsService({ ...base, tokenTtlMs: config.deployTokenTtlMinutes * 60_000, deployKeyMaxRunning: config.deployKeyMaxRunning });
   const deployKeys = createDeployKeysService(base);
   const auth = createAuthService({ users });
   auth.register('deploy', deployments.tokenActor);

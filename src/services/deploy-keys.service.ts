@@ -4,7 +4,7 @@ import { insertAuditEvents } from '../store/audit.repository.js';
 import { findDeployKeyByHash, insertDeployKey, listDeployKeys, revokeDeployKey, touchDeployKey } from '../store/deploy-keys.repository.js';
 import { findProjectById } from '../store/projects.repository.js';
 import type { DeployKeyRow } from '../store/schema.js';
-import { authorizeProject, inProjectTx, type Need } from './access.js';
+import { authorizeProject, inProjectTx, type Need, requireReleaseGrant } from './access.js';
 import { type Actor, actorLabel } from './actor.js';
 import type { BaseDeps } from './deps.js';
 
@@ -38,6 +38,8 @@ export function createDeployKeysService(deps: BaseDeps) {
       const token = newToken('deploy-key');
       const now = clock();
       const row = await inProjectTx(db, actor, slug, MANAGE, async (trx, p) => {
+        // A new key is shown to the person who creates it and starts deployments: the same release right as starting one.
+        await requireReleaseGrant(trx, actor, p.id, 'a deploy key starts deployments, which release secret values');
         const row: DeployKeyRow = { id: newId('dk'), project_id: p.id, name, token_hash: hashToken(token), created_at: now, created_by: actorLabel(actor), last_used_at: null, revoked_at: null };
         await insertDeployKey(trx, row);
         await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'deploy_key.created', detail: { id: row.id, name } }]);

@@ -1,11 +1,13 @@
-import type { Deployment, Pinned, StartedDeployment } from '../domain/contract.js';
-import { ConflictError, ForbiddenError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
+import type { Deployment, Pinned, StartedBy, StartedByKind, StartedDeployment } from '../domain/contract.js';
+import { ConflictError, ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
+import { touchDeployKey } from '../store/deploy-keys.repository.js';
 import { type Environment, overridePr, overrideScope, parseEnvironment, validatePr } from '../domain/rules.js';
 import { advanceSecret, binaryBuildSecretNames, insertVersions } from '../store/secrets.repository.js';
 import { hashToken, newId, newToken } from '../crypto/tokens.js';
 import { insertAuditEvents } from '../store/audit.repository.js';
 import {
   closePreview,
+  countRunningStartedBy,
   currentSecretsForPinning,
   expireDeployments,
   findDeployment,
@@ -24,8 +26,8 @@ import { cleanFailureReason } from './failure-reason.js';
 import { shortDigest } from '../crypto/digest.js';
 import type { DeploymentRow, ProjectRow } from '../store/schema.js';
 import type { Executor } from '../store/executor.js';
-import { authorizeProject, inProjectTx } from './access.js';
-import { type Actor, actorLabel, projectNotFound } from './actor.js';
+import { authorizeProject, inProjectTx, requireReleaseGrant } from './access.js';
+import { type Actor, actorLabel, projectNotFound, starterOf } from './actor.js';
 import type { BaseDeps } from './deps.js';
 import { issuedInFuture } from './clock.js';
 
@@ -65,7 +67,7 @@ export function toDeployment(d: DeploymentRow): Deployment {
     pr: d.pr,
     ref: d.ref,
     status: d.status as Deployment['status'],
-    startedBy: d.started_by,
+    startedBy: { kind: d.started_by_kind as StartedByKind, name: d.started_by_name },
     createdAt: new Date(d.created_at).toISOString(),
     expiresAt: new Date(d.expires_at).toISOString(),
     completedAt: d.completed_at === null ? null : new Date(d.completed_at).toISOString(),
@@ -79,7 +81,15 @@ export function appName(p: Pick<ProjectRow, 'slug' | 'fly_app' | 'fly_preview_pa
   return p.fly_preview_pattern.replaceAll('<slug>', p.slug).replaceAll('<pr>', String(pr));
 }
 
-type Deps = BaseDeps & { tokenTtlMs: number };
+type Deps = BaseDeps & {
+  tokenTtlMs: number;
+  /** At most this many running (unexpired) deployments per deploy key (KEYLOFT_DEPLOY_KEY_MAX_RUNNING). */
+  deployKeyMaxRunning?: number | undefined;
+};
+
+export const DEFAULT_DEPLOY_KEY_MAX_RUNNING = 5;
+
+
 
 /** Sorts by name in code point order: SQL `order by` follows the database collation, which differs between engines. */
 function byName<T extends { name: string }>(rows: T[]): T[] {
@@ -93,19 +103,26 @@ function byName<T extends { name: string }>(rows: T[]): T[] {
 export function createDeploymentsService(deps: Deps) {
   const { db, clock } = deps;
 
-  /** A project the actor may start deployments in: member+ users, or the project's own deploy key. */
-  async function projectForStart(ex: Executor, actor: Actor, slug: string): Promise<ProjectRow> {
-    if (actor.kind === 'deploy-key') {
+  /**
+   * A project the actor may start a deployment of `environment` (and `pr`) in: the project's own deploy key, a
+   * trust policy of the project for that environment (and the token's pull request), or a member holding the
+   * release grant (any role; admins need it too). Starting releases values, so nobody else may. Called inside the
+   * transaction that pins and writes, so a membership or grant removed before the commit starts nothing.
+   */
+  async function projectForStart(ex: Executor, actor: Actor, slug: string, environment: Environment, pr: number | null): Promise<ProjectRow> {
+    if (actor.kind === 'deploy-key' || actor.kind === 'trust-policy' || actor.kind === 'deployment') {
       const p = await findProjectById(ex, actor.projectId);
       if (!p || p.slug !== slug) throw projectNotFound(slug);
+      if (actor.kind === 'deployment') throw new ForbiddenError('a deploy token cannot start deployments');
+      if (actor.kind === 'trust-policy') {
+        if (actor.environment !== environment) throw new ForbiddenError(`the trust policy ${quote(actor.name)} allows ${actor.environment} deployments only`);
+        if (actor.pr !== null && actor.pr !== pr) throw new ForbiddenError(`the CI ID token is for pull request ${actor.pr}, not ${pr ?? 'production'}`);
+      }
       return p;
     }
-    if (actor.kind === 'deployment') {
-      const p = await findProjectById(ex, actor.projectId);
-      if (!p || p.slug !== slug) throw projectNotFound(slug);
-      throw new ForbiddenError('a deploy token cannot start deployments');
-    }
-    return authorizeProject(ex, actor, slug, 'member', 'starting deployments');
+    const p = await authorizeProject(ex, actor, slug, 'viewer', 'starting deployments');
+    await requireReleaseGrant(ex, actor, p.id, 'starting a deployment releases its secret values');
+    return p;
   }
 
   /** The change diff of a deployment against the previous succeeded one of its environment (same PR for previews). */
@@ -145,16 +162,37 @@ export function createDeploymentsService(deps: Deps) {
       }
       const ref = input.ref === undefined || input.ref === '' ? null : String(input.ref);
       if (ref !== null && !REF_RE.test(ref)) throw new ValidationError('ref', 'ref must be 1–200 characters of letters, digits and ._/@+-');
+      const starter = starterOf(actor);
+      if (!starter) throw new ForbiddenError('only a deploy key, a trust policy or a person with the release grant can start deployments');
+      const startedBy: StartedBy = { kind: starter.kind, name: starter.name };
+
       const id = newId('dep');
       const token = newToken('deploy');
       const now = clock();
       const expiresAt = now + deps.tokenTtlMs;
       const by = actorLabel(actor);
-      const { project, pinned } = await db.transaction().execute(async (trx) => {
-        // Authorized inside the transaction that pins and writes: a member removed before the commit starts nothing.
-        const project = await projectForStart(trx, actor, slug);
+      const maxRunning = deps.deployKeyMaxRunning ?? DEFAULT_DEPLOY_KEY_MAX_RUNNING;
+      const { project, pinned, withholdBuild } = await db.transaction().execute(async (trx) => {
+        // Authorized inside the transaction that pins and writes: a member removed (or a grant revoked) before the commit starts nothing.
+        const project = await projectForStart(trx, actor, slug, environment, pr);
+        // Fork pull requests run the project's workflows too: a project may keep build secrets from every preview.
+        const withholdBuild = environment === 'preview' && Number(project.preview_build_secrets) === 0;
+        if (actor.kind === 'deploy-key') {
+          // The update locks the key's row (PostgreSQL), so concurrent starts with one key are counted one after another.
+          await touchDeployKey(trx, actor.keyId, now);
+          const running = await countRunningStartedBy(trx, starter.id, now);
+          if (running >= maxRunning) {
+            throw new KeyloftError(
+              'running_deployments_limit',
+              `the deploy key ${quote(actor.name)} already has ${running} running deployments, the limit (KEYLOFT_DEPLOY_KEY_MAX_RUNNING=${maxRunning}); complete one or wait until one expires`,
+              undefined,
+              { limit: maxRunning },
+            );
+          }
+        }
+        const scopes = [environment, ...(withholdBuild ? [] : ['build']), ...(pr !== null ? [overrideScope(pr)] : [])];
         // A preview deployment for PR N pins the preview defaults and PR N's overrides (the override wins by name); never a production value.
-        const found = await currentSecretsForPinning(trx, project.id, pr !== null ? [environment, 'build', overrideScope(pr)] : [environment, 'build']);
+        const found = await currentSecretsForPinning(trx, project.id, scopes);
         const overridden = new Set(found.filter((s) => overridePr(s.scope) !== null).map((s) => s.name));
         const current = byName(found.filter((s) => s.scope !== 'preview' || !overridden.has(s.name)));
         const runtimeNames = new Set(current.filter((s) => s.scope !== 'build').map((s) => s.name));
@@ -186,6 +224,10 @@ export function createDeploymentsService(deps: Deps) {
           status: 'running',
           token_hash: hashToken(token),
           started_by: by,
+          started_by_kind: startedBy.kind,
+          started_by_name: startedBy.name,
+          started_by_id: starter.id,
+          build_withheld: withholdBuild ? 1 : 0,
           created_at: now,
           expires_at: expiresAt,
           completed_at: null,
@@ -201,7 +243,16 @@ export function createDeploymentsService(deps: Deps) {
             actor: by,
             actorIp: actor.ip,
             action: 'deployment.started',
-            detail: { deployment: id, environment, pr, ref, runtime: current.filter((s) => s.scope !== 'build').length, build: current.filter((s) => s.scope === 'build').length },
+            detail: {
+              deployment: id,
+              environment,
+              pr,
+              ref,
+              startedBy,
+              runtime: current.filter((s) => s.scope !== 'build').length,
+              build: current.filter((s) => s.scope === 'build').length,
+              ...(withholdBuild ? { buildSecretsWithheld: true } : {}),
+            },
           },
         ]);
         const pinned: Pinned = {
@@ -209,8 +260,9 @@ export function createDeploymentsService(deps: Deps) {
           build: current.filter((s) => s.scope === 'build').map((s) => ({ name: s.name, version: s.current_version })),
           ...(absent ? { absent } : {}),
           ...(removed.length > 0 ? { removed } : {}),
+          ...(withholdBuild ? { buildSecretsWithheld: true as const } : {}),
         };
-        return { project, pinned };
+        return { project, pinned, withholdBuild };
       });
       const deployment = toDeployment({
         id,
@@ -221,6 +273,10 @@ export function createDeploymentsService(deps: Deps) {
         status: 'running',
         token_hash: null,
         started_by: by,
+        started_by_kind: startedBy.kind,
+        started_by_name: startedBy.name,
+        started_by_id: starter.id,
+        build_withheld: withholdBuild ? 1 : 0,
         created_at: now,
         expires_at: expiresAt,
         completed_at: null,
@@ -231,6 +287,7 @@ export function createDeploymentsService(deps: Deps) {
         token,
         expiresAt: deployment.expiresAt,
         deployment,
+        startedBy,
         project: { slug: project.slug, flyApp: project.fly_app, flyPreviewPattern: project.fly_preview_pattern, app: appName(project, environment, pr) },
         pinned,
       };

@@ -181,6 +181,9 @@ export function createInvitationsService(deps: Deps) {
         { at: now, projectId: inv.project_id, actor: by, actorIp: ip, action: 'invitation.accepted', detail: { id: inv.id, email: inv.email } },
         { at: now, projectId: inv.project_id, actor: by, actorIp: ip, action: 'member.added', detail: { email: inv.email, role, release: inv.release === 1, via: 'invitation' } },
       ];
+      // The release grant an admin put in the invitation (it lets the person read values by starting a deployment): audited as such.
+      const granted = (by: string) =>
+        inv.release === 1 ? [{ at: now, projectId: inv.project_id, actor: by, actorIp: ip, action: 'member.release_granted', detail: { email: inv.email, role, via: 'invitation', invitedBy: inv.created_by } }] : [];
       if (actor) {
         if (actor.kind !== 'user') throw new KeyloftError('forbidden', 'an invitation is accepted by a person, not a deploy key or deploy token');
         if (actor.email !== inv.email) {
@@ -189,9 +192,10 @@ export function createInvitationsService(deps: Deps) {
         await db.transaction().execute(async (trx) => {
           if (!(await consumeInvitation(trx, inv.id, actor.email, now))) throw invalid('this invitation has already been used: sign in instead');
           const current = await findRole(trx, inv.project_id, actor.userId);
-          // An invitation never lowers a role someone already has.
-          if (!current || !roleAtLeast(current, role)) await upsertMembership(trx, inv.project_id, actor.userId, role, now);
-          await insertAuditEvents(trx, events(actorLabel(actor)));
+          // An invitation never lowers a role someone already has, and never takes a release grant away.
+          if (!current || !roleAtLeast(current, role)) await upsertMembership(trx, inv.project_id, actor.userId, role, now, inv.release === 1 ? true : undefined);
+          else if (inv.release === 1) await upsertMembership(trx, inv.project_id, actor.userId, current, now, true);
+          await insertAuditEvents(trx, [...events(actorLabel(actor)), ...granted(actorLabel(actor))]);
         });
         return { slug: inv.slug, role, session: undefined };
       }
@@ -209,10 +213,11 @@ export function createInvitationsService(deps: Deps) {
         await db.transaction().execute(async (trx) => {
           if (!(await consumeInvitation(trx, inv.id, inv.email, now))) throw invalid('this invitation has already been used: sign in instead');
           await insertUser(trx, { id: userId, email: inv.email, password_hash: hash, is_admin: 0, created_at: now });
-          await upsertMembership(trx, inv.project_id, userId, role, now);
+          await upsertMembership(trx, inv.project_id, userId, role, now, inv.release === 1);
           await insertAuditEvents(trx, [
             { at: now, projectId: null, actor: inv.email, actorIp: ip, action: 'user.created', detail: { email: inv.email, admin: false, via: 'invitation' } },
             ...events(inv.email),
+            ...granted(inv.email),
           ]);
         });
       } catch (err) {

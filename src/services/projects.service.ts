@@ -1,3 +1,4 @@
+import type { Transaction } from 'kysely';
 import type { Member, Project } from '../domain/contract.js';
 import { ConflictError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import {
@@ -20,7 +21,8 @@ import { sealValue, valueSealingKey } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
 import { insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
 import { isUniqueViolation } from '../store/executor.js';
-import { countAdmins, deleteMembership, findRole, listMembers, upsertMembership } from '../store/members.repository.js';
+import type { DB } from '../store/schema.js';
+import { countAdmins, deleteMembership, findMembership, findRole, listMembers, upsertMembership } from '../store/members.repository.js';
 import {
   deleteProject,
   findProjectBySlug,
@@ -56,6 +58,7 @@ export function toProject(p: ProjectWithRole): Project {
     name: p.name,
     flyApp: p.fly_app,
     flyPreviewPattern: p.fly_preview_pattern,
+    previewBuildSecrets: Number(p.preview_build_secrets) !== 0,
     role: p.role as Role,
     createdAt: new Date(p.created_at).toISOString(),
   };
@@ -65,6 +68,41 @@ type Deps = BaseDeps & { keys: PublicKeys };
 
 export function createProjectsService(deps: Deps) {
   const { db, clock, keys } = deps;
+
+  /** Writes a membership change and its audit events in the caller's (authorizing) transaction; `mustExist` refuses to add. */
+  async function writeMember(
+    trx: Transaction<DB>,
+    actor: Actor,
+    projectId: string,
+    userId: string,
+    email: string,
+    want: { role: Role | undefined; release: boolean | undefined },
+    mustExist: boolean,
+  ): Promise<{ member: Member; change: 'added' | 'updated' }> {
+    const now = clock();
+    const by = actorLabel(actor);
+    {
+      const current = await findMembership(trx, projectId, userId);
+      if (!current && mustExist) throw new NotFoundError(`${quote(email)} is not a member of this project`, 'email');
+      const role = want.role ?? (current!.role as Role);
+      if (current?.role === 'admin' && role !== 'admin' && (await countAdmins(trx, projectId)) <= 1) {
+        throw new ConflictError('a project needs at least one admin: make someone else admin first', 'role');
+      }
+      const change = await upsertMembership(trx, projectId, userId, role, now, want.release);
+      const release = want.release ?? current?.canRelease ?? false;
+      const events: AuditInput[] = [];
+      if (change === 'added') events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.added', detail: { email, role, release } });
+      else if (role !== current!.role || want.release === undefined || want.release === current!.canRelease) {
+        events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.role_changed', detail: { email, role } });
+      }
+      // The grant lets a person read values (by starting a deployment): its every change is an event of its own.
+      if (release && (change === 'added' || !current!.canRelease)) events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.release_granted', detail: { email, role } });
+      if (!release && change === 'updated' && current!.canRelease) events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.release_revoked', detail: { email, role } });
+      await insertAuditEvents(trx, events);
+      const member: Member = { email, role, release, addedAt: new Date(now).toISOString() };
+      return { member, change };
+    }
+  }
 
   return {
     /**
@@ -133,7 +171,7 @@ export function createProjectsService(deps: Deps) {
         throw err;
       }
       return {
-        project: { slug, name, flyApp, flyPreviewPattern: pattern, role: 'admin', createdAt: new Date(now).toISOString() },
+        project: { slug, name, flyApp, flyPreviewPattern: pattern, previewBuildSecrets: true, role: 'admin', createdAt: new Date(now).toISOString() },
         secrets: prepared.length,
       };
     },
@@ -147,15 +185,32 @@ export function createProjectsService(deps: Deps) {
       return toProject(await authorizeProject(db, actor, slug, 'viewer', 'viewing the project'));
     },
 
-    async update(actor: Actor, slug: string, patch: { name?: string | undefined; flyApp?: string | undefined; flyPreviewPattern?: string | undefined }): Promise<Project> {
+    async update(
+      actor: Actor,
+      slug: string,
+      patch: { name?: string | undefined; flyApp?: string | undefined; flyPreviewPattern?: string | undefined; previewBuildSecrets?: boolean | undefined },
+    ): Promise<Project> {
       return inProjectTx(db, actor, slug, { role: 'admin', action: 'changing project settings' }, async (trx, p) => {
-        const set: { name?: string; fly_app?: string; fly_preview_pattern?: string } = {};
+        const set: { name?: string; fly_app?: string; fly_preview_pattern?: string; preview_build_secrets?: number } = {};
+        if (patch.previewBuildSecrets !== undefined) {
+          if (typeof patch.previewBuildSecrets !== 'boolean') throw new ValidationError('previewBuildSecrets', 'previewBuildSecrets must be true or false');
+          set.preview_build_secrets = patch.previewBuildSecrets ? 1 : 0;
+        }
         if (patch.name !== undefined) set.name = validateProjectName(patch.name, 'name');
         if (patch.flyApp !== undefined) set.fly_app = validateFlyApp(patch.flyApp.trim(), 'flyApp');
         if (patch.flyPreviewPattern !== undefined) set.fly_preview_pattern = validatePreviewPattern(patch.flyPreviewPattern.trim(), 'flyPreviewPattern');
         const now = clock();
         await updateProject(trx, p.id, set);
-        await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'project.updated', detail: { fields: Object.keys(set) } }]);
+        await insertAuditEvents(trx, [
+          {
+            at: now,
+            projectId: p.id,
+            actor: actorLabel(actor),
+            actorIp: actor.ip,
+            action: 'project.updated',
+            detail: { fields: Object.keys(set), ...(set.preview_build_secrets !== undefined ? { previewBuildSecrets: set.preview_build_secrets === 1 } : {}) },
+          },
+        ]);
         return toProject({ ...p, ...set });
       });
     },
@@ -176,40 +231,48 @@ export function createProjectsService(deps: Deps) {
 
     async members(actor: Actor, slug: string): Promise<Member[]> {
       const p = await authorizeProject(db, actor, slug, 'viewer', 'listing members');
-      return (await listMembers(db, p.id)).map((m) => ({ email: m.email, role: m.role as Role, addedAt: new Date(m.created_at).toISOString() }));
+      return (await listMembers(db, p.id)).map((m) => ({ email: m.email, role: m.role as Role, release: Number(m.can_release) === 1, addedAt: new Date(m.created_at).toISOString() }));
     },
 
     /**
-     * Adds a person by email or changes their role (admin only). The last admin cannot be demoted.
-     * An email without an account gets an invitation instead, and the answer is the same as for an
-     * account (no enumeration): `invitation` carries the one-time link for the caller to e-mail,
-     * never for the response.
+     * Adds a person by email or changes their role and release grant (admin only). The last admin cannot be demoted.
+     * `release` undefined keeps the grant as it is (none for a new member). A grant change is audited on its own.
+     * An email without an account gets an invitation instead (carrying the grant), and the answer is the same as
+     * for an account (no enumeration): `invitation` carries the one-time link for the caller to e-mail, never for
+     * the response.
      */
     async setMember(
       actor: Actor,
       slug: string,
       emailIn: string,
       roleIn: string,
+      release?: boolean,
     ): Promise<{ member: Member; change: 'added' | 'updated'; invitation?: { invitation: Invitation; token: string } | undefined }> {
       const email = validateEmail(emailIn, 'email');
       const role = parseRole(roleIn, 'role');
+      if (release !== undefined && typeof release !== 'boolean') throw new ValidationError('release', 'release must be true or false');
       const now = clock();
       return inProjectTx(db, actor, slug, { role: 'admin', action: 'managing members' }, async (trx, p) => {
         const u = await findUserByEmail(trx, email);
-        const member = { email, role, addedAt: new Date(now).toISOString() };
+        const member: Member = { email, role, release: release ?? false, addedAt: new Date(now).toISOString() };
         if (!u) {
-          const r = await writeInvitation(trx, { projectId: p.id, email, role, release: false, by: actorLabel(actor), ip: actor.ip, now });
+          const r = await writeInvitation(trx, { projectId: p.id, email, role, release: release ?? false, by: actorLabel(actor), ip: actor.ip, now });
           return { member, change: r.change, invitation: r.token ? { invitation: r.invitation, token: r.token } : undefined };
         }
-        const current = await findRole(trx, p.id, u.id);
-        if (current === 'admin' && role !== 'admin' && (await countAdmins(trx, p.id)) <= 1) {
-          throw new ConflictError('a project needs at least one admin: make someone else admin first', 'role');
-        }
-        const c = await upsertMembership(trx, p.id, u.id, role, now);
-        await insertAuditEvents(trx, [
-          { at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: c === 'added' ? 'member.added' : 'member.role_changed', detail: { email, role } },
-        ]);
-        return { member, change: c };
+        return writeMember(trx, actor, p.id, u.id, email, { role, release }, false);
+      });
+    },
+
+    /** Changes a member's role and/or release grant (admin only); 404 when the person is not a member. */
+    async updateMember(actor: Actor, slug: string, emailIn: string, patch: { role?: string | undefined; release?: boolean | undefined }): Promise<Member> {
+      const email = validateEmail(emailIn, 'email');
+      const role = patch.role === undefined ? undefined : parseRole(patch.role, 'role');
+      if (patch.release !== undefined && typeof patch.release !== 'boolean') throw new ValidationError('release', 'release must be true or false');
+      return inProjectTx(db, actor, slug, { role: 'admin', action: 'managing members' }, async (trx, p) => {
+        if (role === undefined && patch.release === undefined) throw new ValidationError('role', 'give role, release or both');
+        const u = await findUserByEmail(trx, email);
+        if (!u) throw new NotFoundError(`${quote(email)} is not a member of this project`, 'email');
+        return (await writeMember(trx, actor, p.id, u.id, email, { role, release: patch.release }, true)).member;
       });
     },
 

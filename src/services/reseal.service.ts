@@ -8,7 +8,7 @@ import type { Executor } from '../store/executor.js';
 import { projectKeysByIds } from '../store/projects.repository.js';
 import { sealedCurrentVersions, sealedVersion, type SealedVersionRow } from '../store/reseal.repository.js';
 import { listSecretMetadata } from '../store/secrets.repository.js';
-import { authorizeProject, type Need } from './access.js';
+import { authorizeProject, type Need, requireReleaseGrant } from './access.js';
 import type { Actor } from './actor.js';
 import type { BaseDeps } from './deps.js';
 import type { SecretInput, SecretMeta, SecretsService } from './secrets.service.js';
@@ -122,6 +122,8 @@ export function createResealService(deps: Deps) {
       const from = parseScope(String(input.from ?? ''), 'from');
       const to = parseScope(String(input.to ?? ''), 'to');
       if (from === to) throw new ValidationError('to', 'to must be another scope than from');
+      // Production and build values copied elsewhere reach deployments they were kept from (previews run pull requests' code).
+      if (from !== 'preview') await requireReleaseGrant(db, actor, p.id, `copying ${from} values into ${to} lets them reach other deployments`);
       const names = input.names === undefined ? undefined : [...new Set(input.names.map((n, i) => validateSecretName(String(n), `names[${i}]`)))];
       if (names && names.length === 0) throw new ValidationError('names', 'names must list at least one secret (omit it to copy all)');
       const overwrite = input.overwrite === true;

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Api, bootstrap } from '../helpers/client.js';
+import { type Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, KEYLOFT_BIN, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 let dir: string;
@@ -76,6 +76,7 @@ describe('CLI against a server', () => {
       ],
     });
     assert.equal(r.status, 201, r.text);
+    await grantRelease(admin, slug); // deploy keys and deployments need the release grant
     assert.equal((await admin.put(`${P}/secrets/preview/DATABASE_URL?pr=42`, { value: 'pg_42' })).status, 201);
     assert.equal((await admin.put(`${P}/secrets/preview/STRIPE_WEBHOOK?pr=7`, { value: 'wh_7' })).status, 201);
     deployKey = (await admin.post(`${P}/deploy-keys`, { name: 'ci' })).body.token;

@@ -15,7 +15,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import type { Config } from '../../src/config.js';
 import { webPlugin } from '../../src/http/web/plugin.js';
 import type { Services } from '../../src/services/container.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, Api, bootstrap, createUser } from '../helpers/client.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, Api, bootstrap, createUser, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { browserSkip, launch } from './browser.js';
 
@@ -81,6 +81,7 @@ describe('every dashboard page fits 390 px and 1280 px', { skip: browserSkip() }
       ],
     });
     assert.equal(created.status, 201, created.text);
+    await grantRelease(admin, slug); // deploy keys and deployments need the release grant
     const P = `/api/v1/projects/${slug}`;
     // A write through a token with a long name: the list shows "by admin@example.com (token …)".
     const tokenName = 'github-actions-production-deploy-pipeline-for-the-main-branch-of-acme-storefront';

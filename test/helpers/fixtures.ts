@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Api } from './client.js';
+import { type Api, grantRelease } from './client.js';
 
 /** The values of the seeded reseal project; each suite picks its own (random, so scans can find them). */
 export interface ResealValues {
@@ -31,4 +31,6 @@ export async function seedResealProject(
     ],
   });
   assert.equal(c.status, 201, c.text);
+  // The suites start deployments and copy production values as the admin: that needs the release grant.
+  await grantRelease(admin, project.slug);
 }

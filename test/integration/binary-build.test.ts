@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap } from '../helpers/client.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, dialects, KEYLOFT_BIN, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const BINARY = Buffer.from([0xff, 0xfe, 0x00, 0x01, 0x80, 0x7f]);
@@ -42,6 +42,7 @@ for (const d of await dialects()) {
       admin = await bootstrap(server);
       const r = await admin.post('/api/v1/projects', { slug, name: 'Bin', secrets: [{ name: 'NPM_TOKEN', scope: 'build', value: 'npm_text_token' }] });
       assert.equal(r.status, 201, r.text);
+      await grantRelease(admin, slug); // deploy keys and deployments need the release grant
       dir = mkdtempSync(join(tmpdir(), 'keyloft-binary-'));
       writeFileSync(join(dir, 'cert.der'), BINARY);
     });

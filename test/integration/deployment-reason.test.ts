@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap, createUser } from '../helpers/client.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap, createUser, grantRelease } from '../helpers/client.js';
 import { createStore, dialects, KEYLOFT_BIN, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const VALUE = `db-password-${randomBytes(8).toString('hex')}`;
@@ -68,6 +68,7 @@ for (const d of await dialects()) {
         ],
       });
       assert.equal(r.status, 201, r.text);
+      await grantRelease(admin, slug); // deploy keys and deployments need the release grant
       key = (await admin.post(`${P}/deploy-keys`, { name: 'ci' })).body.token;
       viewer = await createUser(server, admin, 'viewer@example.com');
       outsider = await createUser(server, admin, 'outsider@example.com');

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Api, bootstrap } from '../helpers/client.js';
+import { type Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, dialects, KEYLOFT_BIN, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const value = () => `unchanged-${randomBytes(10).toString('hex')}`;
@@ -45,6 +45,7 @@ for (const d of await dialects()) {
         ],
       });
       assert.equal(r.status, 201, r.text);
+      await grantRelease(admin, slug); // deploy keys and deployments need the release grant
       // Deploy once, so the secrets are "deployed": an unchanged save must not make them pending again.
       const key = await admin.post(`${P}/deploy-keys`, { name: 'ci' });
       assert.equal(key.status, 201, key.text);

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, bootstrap, createUser } from '../helpers/client.js';
+import { Api, bootstrap, createUser, grantRelease } from '../helpers/client.js';
 import { storeExec } from '../helpers/db.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
@@ -49,6 +49,7 @@ describe('dashboard minors', () => {
       ],
     });
     assert.equal(r.status, 201, r.text);
+    await grantRelease(admin, slug); // deploy keys and deployments need the release grant
     const key = (await admin.post(`${P}/deploy-keys`, { name: 'ci' })).body.token;
     const ci = new Api(server.url, key);
     // 52 deployments: 3 of PR 42, the rest production (newest last).

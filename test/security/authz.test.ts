@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser } from '../helpers/client.js';
+import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { dbQuery, exampleOf, requestSchema, Tally, valuesInDatabase, withWebRoutes } from './support.js';
 
@@ -112,6 +112,8 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     const otherAdmin = await createUser(server, admin, 'other@example.com');
     assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: viewerEmail, role: 'viewer' })).status, 201);
     assert.equal((await otherAdmin.post('/api/v1/projects', { slug: B, name: 'B', secrets: [{ name: 'B_SECRET', scope: 'production', value: 'b-value-x' }] })).status, 201);
+    await grantRelease(admin, A);
+    await grantRelease(otherAdmin, B, 'other@example.com');
     deployKeyA = (await admin.post(`/api/v1/projects/${A}/deploy-keys`, { name: 'ci' })).body.id;
     invitationA = (await admin.post(`/api/v1/projects/${A}/invitations`, { email: 'invitee-authz@example.com', role: 'viewer' })).body.id;
     const keyB = (await otherAdmin.post(`/api/v1/projects/${B}/deploy-keys`, { name: 'ci-b' })).body.token as string;
@@ -150,7 +152,8 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       'POST /api/v1/users': { email: 'mallory@example.com', password: 'a long enough password', isAdmin: true },
       'POST /api/v1/projects': { slug: 'az-new', name: 'x' },
       'PATCH /api/v1/projects/{slug}': { name: 'hijacked' },
-      'POST /api/v1/projects/{slug}/members': { email: 'outsider@example.com', role: 'admin' },
+      'POST /api/v1/projects/{slug}/members': { email: 'outsider@example.com', role: 'admin', release: true },
+      'PATCH /api/v1/projects/{slug}/members/{email}': { role: 'admin', release: true },
       'PUT /api/v1/projects/{slug}/secrets/{scope}/{name}': { value: 'pwned' },
       'POST /api/v1/projects/{slug}/secrets/{scopeImport}': { secrets: { PWNED: 'x' } },
       'POST /api/v1/projects/{slug}/deployments': { environment: 'production' },
@@ -207,6 +210,41 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     await store?.cleanup();
   });
 
+  it('values leave only with the release grant: a member or admin of A without it cannot start a deployment or copy production values; only an admin of A sets it', async () => {
+    const tally = figures.forTest();
+    const memberA = await createUser(server, admin, 'member-a@example.com');
+    const adminA2 = await createUser(server, admin, 'admin-a2@example.com');
+    assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: 'member-a@example.com', role: 'member' })).status, 201);
+    assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: 'admin-a2@example.com', role: 'admin' })).status, 201);
+    const before = (await dbQuery(store, 'select id from deployments order by id')).length;
+    for (const [label, api] of [
+      ['member of A without the grant', memberA],
+      ['second admin of A without the grant', adminA2],
+    ] as const) {
+      for (const body of [{ environment: 'production' }, { environment: 'preview', pr: 1 }]) {
+        const r = await api.post(`/api/v1/projects/${A}/deployments`, body);
+        tally.case('release grant', r.status === 403 && r.body?.error?.code === 'release_not_granted', `${label} start ${body.environment} → ${r.status} ${r.text.slice(0, 80)}`);
+      }
+      const c = await api.post(`/api/v1/projects/${A}/secrets:copy`, { from: 'production', to: 'preview' });
+      tally.case('release grant', c.status === 403 && c.body?.error?.code === 'release_not_granted', `${label} copy production → preview → ${c.status}`);
+    }
+    // Only an admin of A sets the grant: a member or viewer gets 403, an admin of another project 404, and nothing changes.
+    for (const [label, api, status] of [
+      ['member of A', memberA, 403],
+      ['viewer of A', actors.find((a) => a.label === 'viewer')!.api, 403],
+      ['admin of B', actors.find((a) => a.label === 'member of another project')!.api, 404],
+    ] as const) {
+      const r = await api.call('PATCH', `/api/v1/projects/${A}/members/${encodeURIComponent('member-a@example.com')}`, { release: true });
+      tally.case('release grant', r.status === status, `${label} granting → ${r.status}`);
+      const add = await api.post(`/api/v1/projects/${A}/members`, { email: 'member-a@example.com', role: 'member', release: true });
+      tally.case('release grant', add.status === status, `${label} granting by POST → ${add.status}`);
+    }
+    const grants = await dbQuery<{ can_release: number }>(store, `select can_release from memberships where user_id in (select id from users where email in ('member-a@example.com', 'admin-a2@example.com'))`);
+    tally.case('release grant', grants.every((g) => Number(g.can_release) === 0), 'no grant was set by a refused call');
+    tally.case('release grant', (await dbQuery(store, 'select id from deployments order by id')).length === before, 'no deployment was started by a refused call');
+    assert.deepEqual(tally.failures(), []);
+  });
+
   it('every route × every hostile actor is refused (401/403/404), leaks no value and changes nothing', async () => {
     const tally = figures.forTest();
     const stateBefore = await snapshot();
@@ -257,6 +295,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       if (op.template.startsWith('/api/v1/deployments/')) caller = new Api(server.url, dProd.token);
       if (key === 'DELETE /api/v1/tokens/{id}') o = { ...op, path: `/api/v1/tokens/${ownToken.id}` };
       if (key === 'POST /api/v1/projects/{slug}/members') o = { ...op, body: { email: 'outsider@example.com', role: 'viewer' } };
+      if (key === 'PATCH /api/v1/projects/{slug}/members/{email}') o = { ...op, body: { role: 'viewer', release: true } };
       if (key === 'POST /api/v1/users') o = { ...op, body: { email: 'carol@example.com', password: 'a long enough password' } };
       if (key === 'POST /api/v1/projects') o = { ...op, body: { slug: 'az-rightful', name: 'x' } };
       if (key === 'PUT /api/v1/me/password') o = { ...op, body: { current: ADMIN_PASSWORD, new: ADMIN_PASSWORD } };
@@ -280,7 +319,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     const a = `(select id from projects where slug = '${A}')`;
     return {
       versions: await dbQuery(store, 'select secret_id, version, kind, digest from secret_versions order by secret_id, version'),
-      members: await dbQuery(store, `select user_id, role from memberships where project_id = ${a} order by user_id`),
+      members: await dbQuery(store, `select user_id, role, can_release from memberships where project_id = ${a} order by user_id`),
       project: await dbQuery(store, `select slug, name, fly_app, fly_preview_pattern from projects where slug = '${A}'`),
       keys: await dbQuery(store, 'select id, revoked_at from deploy_keys order by id'),
       deployments: await dbQuery(store, 'select id, status from deployments order by id'),

@@ -14,6 +14,8 @@ describe('audit: a failed audit insert rolls back its write', () => {
     const admin = await ts.user('admin@example.com');
     const bob = await ts.user('bob@example.com');
     await ts.services.projects.create(admin, { slug: 'shop', name: 'Shop', secrets: [{ name: 'KEEP', scope: 'production', value: 'kept' }] });
+    // Starting deployments (and creating deploy keys) needs the release grant, off by default for admins too.
+    await ts.services.projects.updateMember(admin, 'shop', admin.email, { release: true });
     const snapshot = async () => ({
       secrets: await ts.db.selectFrom('secrets').select(['name', 'current_version', 'deleted']).orderBy('name').execute(),
       versions: (await ts.db.selectFrom('secret_versions').select('version').execute()).length,

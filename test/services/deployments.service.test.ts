@@ -8,6 +8,8 @@ async function started(t: Parameters<typeof testServices>[0]) {
   const ts = await testServices(t);
   const admin = await ts.user('admin@example.com');
   await ts.services.projects.create(admin, { slug: 'shop', name: 'Shop', secrets: [{ name: 'API_KEY', scope: 'production', value: 'v1' }] });
+  // Starting deployments (and creating deploy keys) needs the release grant, off by default for admins too.
+  await ts.services.projects.updateMember(admin, 'shop', admin.email, { release: true });
   const dep = await ts.services.deployments.start(admin, 'shop', { environment: 'production' });
   return { ts, admin, dep };
 }

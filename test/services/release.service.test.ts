@@ -19,6 +19,8 @@ describe('release service: tampered rows are refused', () => {
     const ts = await testServices(t);
     const admin = await ts.user('admin@example.com');
     await ts.services.projects.create(admin, { slug: 'shop', name: 'Shop', secrets: [{ name: 'DB_URL', scope: 'preview', value: 'preview-default' }] });
+    // Starting deployments (and creating deploy keys) needs the release grant, off by default for admins too.
+    await ts.services.projects.updateMember(admin, 'shop', admin.email, { release: true });
     await ts.services.secrets.upsert(admin, 'shop', 'preview', 'DB_URL', { value: 'only-for-pr-42' }, 42);
     await ts.services.secrets.upsert(admin, 'shop', 'preview', 'DB_URL', { value: 'only-for-pr-43' }, 43);
     const dep = await ts.services.deployments.start(admin, 'shop', { environment: 'preview', pr: 43 });
@@ -55,6 +57,8 @@ describe('release service: tampered rows are refused', () => {
         { name: 'BETA', scope: 'production', value: 'beta-value' },
       ],
     });
+    // Starting deployments (and creating deploy keys) needs the release grant, off by default for admins too.
+    await ts.services.projects.updateMember(admin, 'shop', admin.email, { release: true });
     // Same project, scope, key pair and version (1): only the name tells the two apart.
     const rows = await ts.db
       .selectFrom('secret_versions')

@@ -31,7 +31,8 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       preHandler: auth,
       schema: {
         tags: ['deployments'],
-        summary: 'Start a deployment: pins the current version of every secret of the environment and every build secret; returns its deploy token once',
+        summary:
+          'Start a deployment (a deploy key, or a person with the release grant): pins the current version of every secret of the environment and every build secret; returns its deploy token once',
         security: bearer,
         params: Type.Object({ slug: Slug }),
         body: Type.Object({
@@ -47,7 +48,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         }),
         response: {
           201: StartedDeployment,
-          ...errors(400, 401, 403, 404, 422),
+          ...errors(400, 401, 403, 404, 422, 429),
         },
       },
     },

@@ -114,10 +114,10 @@ const FLASH_TEXT: Record<string, (a: Record<string, string>) => Flash> = {
         : `Copied ${a.written} secret${a.written === '1' ? '' : 's'} from ${a.from} to ${a.to}${a.skipped !== '0' ? ` (${a.skipped} skipped)` : ''} — applies at the next deployment`,
   }),
   // The same words whether or not the email has an account (no enumeration): an email without one got an invitation.
-  member_added: (a) => ({ kind: 'success', text: `Added ${a.email} as ${a.role} (without a keyloft account yet, they were invited instead).` }),
+  member_added: (a) => ({ kind: 'success', text: `Added ${a.email} as ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''} (without a keyloft account yet, they were invited instead).` }),
   invitation_revoked: (a) => ({ kind: 'success', text: `Revoked the invitation of ${a.email}.` }),
   invitation_accepted: (a) => ({ kind: 'success', text: `Welcome to ${a.slug}: you joined as ${a.role}.` }),
-  member_updated: (a) => ({ kind: 'success', text: `${a.email} is now ${a.role}.` }),
+  member_updated: (a) => ({ kind: 'success', text: `${a.email} is now ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''}.` }),
   member_removed: (a) => ({ kind: 'success', text: `Removed ${a.email} from the project.` }),
   deploy_key_revoked: (a) => ({ kind: 'success', text: `Revoked the deploy key ${a.name}.` }),
   token_revoked: (a) => ({ kind: 'success', text: `Revoked the API token ${a.name}.` }),

@@ -23,7 +23,8 @@ export async function inviteRoutes(app: FastifyInstance, deps: WebDeps, renderMe
   app.post('/projects/:slug/settings/invitations', async (req, reply) => {
     const slug = slugOf(req);
     const f = formBody(req);
-    const form = { email: (f.email ?? '').trim(), role: f.role ?? 'member', release: f.release === 'on' };
+    // The Members page's checkbox sends "yes"; a browser's default for a checkbox without a value is "on".
+    const form = { email: (f.email ?? '').trim(), role: f.role ?? 'member', release: f.release === 'yes' || f.release === 'on' };
     try {
       const created = await services.invitations.invite(req.actor!, slug, { email: form.email, role: form.role, release: form.release });
       const sent = await deliverInvitation(services, req, opts.publicUrl, slug, created);

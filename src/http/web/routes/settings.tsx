@@ -97,7 +97,9 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
   app.post('/projects/:slug/settings/general', async (req, reply) => {
     const slug = slugOf(req);
     const f = formBody(req);
-    const form = { name: f.name ?? '', flyApp: f.flyApp ?? '', flyPreviewPattern: f.flyPreviewPattern ?? '' };
+    // An unchecked box sends nothing: `previewBuildSecretsShown` says the form carried it, so absent means "no".
+    const previewBuildSecrets = f.previewBuildSecretsShown === '1' ? f.previewBuildSecrets === 'yes' : undefined;
+    const form = { name: f.name ?? '', flyApp: f.flyApp ?? '', flyPreviewPattern: f.flyPreviewPattern ?? '', previewBuildSecrets };
     try {
       await services.projects.update(req.actor!, slug, form);
       setFlash(reply, opts, 'project_updated');
@@ -321,11 +323,11 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
   app.post('/projects/:slug/settings/members', async (req, reply) => {
     const slug = slugOf(req);
     const f = formBody(req);
-    const form = { email: (f.email ?? '').trim(), role: f.role ?? 'member' };
+    const form = { email: (f.email ?? '').trim(), role: f.role ?? 'member', release: f.release === 'yes' };
     try {
-      const r = await services.projects.setMember(req.actor!, slug, form.email, form.role);
+      const r = await services.projects.setMember(req.actor!, slug, form.email, form.role, form.release);
       if (r.invitation) await deliverInvitation(services, req, opts.publicUrl, slug, r.invitation);
-      setFlash(reply, opts, r.change === 'added' ? 'member_added' : 'member_updated', { email: r.member.email, role: r.member.role });
+      setFlash(reply, opts, r.change === 'added' ? 'member_added' : 'member_updated', { email: r.member.email, role: r.member.role, release: r.member.release ? 'yes' : 'no' });
       return seeOther(reply, settingsHref(slug, 'members'));
     } catch (err) {
       return renderMembers(req, reply, { form, errors: formErrors(err), status: errorStatus(err) });
@@ -336,8 +338,10 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     const slug = slugOf(req);
     const f = formBody(req);
     try {
-      const r = await services.projects.setMember(req.actor!, slug, f.email ?? '', f.role ?? '');
-      setFlash(reply, opts, 'member_updated', { email: r.member.email, role: r.member.role });
+      // An unchecked box sends nothing: `releaseShown` says the form carried the checkbox, so absent means "off".
+      const release = f.releaseShown === '1' ? f.release === 'yes' : undefined;
+      const r = await services.projects.setMember(req.actor!, slug, f.email ?? '', f.role ?? '', release);
+      setFlash(reply, opts, 'member_updated', { email: r.member.email, role: r.member.role, release: r.member.release ? 'yes' : 'no' });
       return seeOther(reply, settingsHref(slug, 'members'));
     } catch (err) {
       const errors = formErrors(err, () => undefined);

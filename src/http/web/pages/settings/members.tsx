@@ -15,9 +15,12 @@ import { settingsHref, SettingsShell, Head, ReadOnlyNote } from './shell.js';
 
 const ROLE_HELP: Record<string, string> = {
   admin: 'members, settings, delete project',
-  member: 'write and delete secrets, start deployments',
+  member: 'write and delete secrets',
   viewer: 'metadata only',
 };
+
+/** What the release grant means, said plainly wherever it is set or shown. */
+export const RELEASE_WARNING = 'can read values by starting a deployment';
 
 function RoleOptions({ selected }: { selected: string }) {
   return (
@@ -57,7 +60,8 @@ export function MembersPage(p: {
   return (
     <SettingsShell ctx={p.ctx} project={project} section="members" title="Members">
       <Head title="Members">
-        Admins manage members and settings; members write secrets and start deployments; viewers see metadata only.
+        Admins manage members and settings; members write secrets; viewers see metadata only. Deployments are started by the pipeline (a deploy key);
+        a person may start one only with the <strong>release</strong> grant, which an admin gives below: whoever has it {RELEASE_WARNING}.
       </Head>
       <ErrorSummary errors={p.errors} />
       {isAdmin ? (
@@ -105,6 +109,14 @@ export function MembersPage(p: {
                     </select>
                   )}
                 </Field>
+                <div class="field">
+                  <label class="check">
+                    <input type="checkbox" name="release" value="yes" checked={form.release === true} aria-describedby="release-warn" /> Release grant
+                  </label>
+                  <p class="hint" id="release-warn">
+                    Warning: a person with the release grant {RELEASE_WARNING}.
+                  </p>
+                </div>
                 <div class="submit-cell">
                   <button class="btn btn-primary" type="submit">
                     Invite
@@ -162,7 +174,7 @@ export function MembersPage(p: {
             People <span class="muted">({p.members.length})</span>
           </h2>
         </div>
-        <DataTable columns={['Email', 'Role', 'Added']} actions={isAdmin}>
+        <DataTable columns={['Email', 'Role', 'Release', 'Added']} actions={isAdmin}>
           {p.members.map((m, i) => (
             <tr>
               <td class="primary" data-label="Email">
@@ -179,6 +191,10 @@ export function MembersPage(p: {
                     <select id={`role-${i}`} name="role">
                       <RoleOptions selected={m.role} />
                     </select>
+                    <input type="hidden" name="releaseShown" value="1" />
+                    <label class="check" title={`release grant: ${RELEASE_WARNING}`}>
+                      <input type="checkbox" name="release" value="yes" checked={m.release} aria-label={`Release grant of ${m.email} (${RELEASE_WARNING})`} /> release
+                    </label>
                     <button class="btn btn-sm" type="submit">
                       Change
                     </button>
@@ -186,6 +202,17 @@ export function MembersPage(p: {
                 ) : (
                   <span title={ROLE_HELP[m.role]}>
                     <Badge tone={m.role === 'admin' ? 'violet' : m.role === 'member' ? 'blue' : 'gray'}>{m.role}</Badge>
+                  </span>
+                )}
+              </td>
+              <td data-label="Release">
+                {m.release ? (
+                  <span title={RELEASE_WARNING} data-release="yes">
+                    <Badge tone="amber">can release</Badge>
+                  </span>
+                ) : (
+                  <span class="muted" data-release="no">
+                    —
                   </span>
                 )}
               </td>
