@@ -264,6 +264,11 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
         await login(ADMIN_EMAIL, ADMIN_PASSWORD);
         o = { ...op, path: `/api/v1/me/sessions/${(await admin.get('/api/v1/me/sessions')).body.sessions[0].id}` };
       }
+      if (key === 'POST /api/v1/projects/{slug}/deployments/{id}/cancel') {
+        // Cancel its own running deployment, not the one the release and complete calls use.
+        const spare = (await admin.post(`/api/v1/projects/${A}/deployments`, { environment: 'production' })).body as { id: string };
+        o = { ...op, path: op.path.replace(dProd.id, spare.id) };
+      }
       const r = await caller.call(o.method, o.path + o.query, o.body);
       assert.ok(r.status >= 200 && r.status < 300, `rightful ${o.method} ${o.path} → ${r.status} ${r.text.slice(0, 200)}`);
       if (key === 'GET /api/v1/deployments/{id}/secrets') assert.equal(r.body.runtime.PROD_SECRET, VALUES.PROD_SECRET);
