@@ -82,6 +82,8 @@ export const ApiToken = Type.Object({
   name: Type.String(),
   createdAt: Iso,
   lastUsedAt: Type.Union([Iso, Type.Null()]),
+  expiresAt: Type.Union([Iso, Type.Null()], { description: 'when the token stops working; null: never' }),
+  readOnly: Type.Boolean({ description: 'a read-only token is refused by every write and start route (403 read_only_token)' }),
 });
 export type ApiToken = Static<typeof ApiToken>;
 

@@ -27,6 +27,14 @@ const GLOBAL_ROUTES: Record<string, 'public' | 'any-actor' | 'any-user' | 'insta
   'DELETE /api/v1/tokens/{id}': 'owner',
   'POST /api/v1/users': 'instance-admin',
   'GET /api/v1/users': 'instance-admin',
+  'POST /api/v1/users/{id}/unlock': 'instance-admin',
+  'POST /api/v1/users/{id}/disable': 'instance-admin',
+  'POST /api/v1/users/{id}/enable': 'instance-admin',
+  'PUT /api/v1/users/{id}/admin': 'instance-admin',
+  'POST /api/v1/users/{id}/password-reset': 'instance-admin',
+  'PUT /api/v1/me/password': 'any-user',
+  'GET /api/v1/me/sessions': 'any-user',
+  'DELETE /api/v1/me/sessions/{id}': 'owner',
   'GET /api/v1/projects': 'any-user',
   'POST /api/v1/projects': 'any-user',
   // The token in the path is the credential: a made-up one gets 410 from everyone.
@@ -61,6 +69,8 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
   const actors: Actor[] = [];
   let ops: Op[] = [];
   let viewerEmail = 'viewer@example.com';
+  let viewerId: string;
+  let adminSessionId: string;
 
   const login = async (email: string, password: string) => {
     const r = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
@@ -130,8 +140,12 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       { label: 'garbage bearer token', kind: 'deploy', api: new Api(server.url, 'kldt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA') },
     );
 
+    viewerId = (await admin.get('/api/v1/users')).body.users.find((u: { email: string }) => u.email === viewerEmail).id;
+    adminSessionId = (await admin.get('/api/v1/me/sessions')).body.sessions[0].id;
     const doc = (await admin.get('/api/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const bodies: Record<string, unknown> = {
+      'PUT /api/v1/users/{id}/admin': { isAdmin: true },
+      'PUT /api/v1/me/password': { current: 'not the password', new: 'a long enough password' },
       'POST /api/v1/tokens': { name: 'x' },
       'POST /api/v1/users': { email: 'mallory@example.com', password: 'a long enough password', isAdmin: true },
       'POST /api/v1/projects': { slug: 'az-new', name: 'x' },
@@ -167,6 +181,8 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
             case 'version':
               return '1';
             case 'id':
+              if (template.startsWith('/api/v1/users/')) return viewerId;
+              if (template.startsWith('/api/v1/me/sessions/')) return adminSessionId;
               return template.startsWith('/api/v1/tokens') ? adminTokenId : template.includes('deploy-keys') ? deployKeyA : template.includes('invitations') ? invitationA : dProd.id;
             case 'token':
               return `klinv_${'A'.repeat(43)}`;
@@ -243,6 +259,11 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       if (key === 'POST /api/v1/projects/{slug}/members') o = { ...op, body: { email: 'outsider@example.com', role: 'viewer' } };
       if (key === 'POST /api/v1/users') o = { ...op, body: { email: 'carol@example.com', password: 'a long enough password' } };
       if (key === 'POST /api/v1/projects') o = { ...op, body: { slug: 'az-rightful', name: 'x' } };
+      if (key === 'PUT /api/v1/me/password') o = { ...op, body: { current: ADMIN_PASSWORD, new: ADMIN_PASSWORD } };
+      if (key === 'DELETE /api/v1/me/sessions/{id}') {
+        await login(ADMIN_EMAIL, ADMIN_PASSWORD);
+        o = { ...op, path: `/api/v1/me/sessions/${(await admin.get('/api/v1/me/sessions')).body.sessions[0].id}` };
+      }
       if (key === 'POST /api/v1/projects/{slug}/deployments/{id}/cancel') {
         // Cancel its own running deployment, not the one the release and complete calls use.
         const spare = (await admin.post(`/api/v1/projects/${A}/deployments`, { environment: 'production' })).body as { id: string };
@@ -264,7 +285,8 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       keys: await dbQuery(store, 'select id, revoked_at from deploy_keys order by id'),
       deployments: await dbQuery(store, 'select id, status from deployments order by id'),
       adminTokens: await dbQuery(store, `select id, revoked_at from api_tokens where user_id = (select id from users where email = '${ADMIN_EMAIL}') order by id`),
-      users: await dbQuery(store, 'select email, is_admin from users order by email'),
+      users: await dbQuery(store, 'select email, is_admin, disabled_at, password_hash from users order by email'),
+      resets: await dbQuery(store, 'select id from password_resets order by id'),
       invitations: await dbQuery(store, 'select id, email, role, release, revoked_at, accepted_at from invitations order by id'),
     };
   }

@@ -1,4 +1,5 @@
 import { type TSchema, Type } from 'typebox';
+import { Iso } from '../../domain/contract.js';
 import { ValidationError } from '../../domain/errors.js';
 import { NAME_MAX, PR_MAX } from '../../domain/rules.js';
 
@@ -27,6 +28,27 @@ export const ErrorResponse = Type.Object(
   },
   { $id: 'Error' },
 );
+
+/** One row of `GET /users` (the Users page). */
+export const UserSummary = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  isAdmin: Type.Boolean(),
+  createdAt: Iso,
+  lastLoginAt: Type.Union([Iso, Type.Null()]),
+  locked: Type.Boolean({ description: 'a sign-in lock is in force for at least one address' }),
+  disabled: Type.Boolean(),
+  projects: Type.Array(Type.String(), { description: 'slugs of the projects the person is a member of' }),
+});
+
+export const SessionInfo = Type.Object({
+  id: Type.String(),
+  createdAt: Iso,
+  lastSeenAt: Iso,
+  expiresAt: Iso,
+  ip: Type.Union([Type.String(), Type.Null()]),
+  current: Type.Boolean({ description: 'the session this request came with' }),
+});
 
 /** Standard error responses for a route, referenced from the OpenAPI document. */
 export function errors(...statuses: number[]): Record<number, TSchema> {
