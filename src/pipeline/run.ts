@@ -12,7 +12,9 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable, Transform, Writable } from 'node:stream';
+import type { StartedDeployment } from '../domain/contract.js';
 import { CommandError, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from '../domain/exit-codes.js';
+import { NAME_RE } from '../domain/rules.js';
 import { createLiveMaskStream } from './mask.js';
 import { SHM_DIR, secretsDirParent, secretsDirPrefix, sweepStaleSecretsDirs } from './secrets-dir.js';
 
@@ -39,7 +41,6 @@ export interface DeployAuth {
   releaseUrls?: readonly string[];
 }
 
-const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const REQUEST_TIMEOUT_MS = 30_000;
 
 export function baseUrl(url: string): string {
@@ -156,15 +157,8 @@ function parseReleased(body: any): Released {
   return { runtime, build };
 }
 
-/** The reply of `POST /projects/{slug}/deployments` (docs/CONTRACT.md). */
-export interface StartedDeployment {
-  id: string;
-  token: string;
-  expiresAt: string;
-  deployment: { id: string; environment: 'production' | 'preview'; pr: number | null; ref: string | null; status: string };
-  project: { slug: string; flyApp: string; flyPreviewPattern: string; app: string };
-  pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }>; removed?: string[] };
-}
+/** The reply of `POST /projects/{slug}/deployments`: the API contract's type. */
+export type { StartedDeployment };
 
 export interface StartRequest {
   environment: 'production' | 'preview';

@@ -19,6 +19,7 @@ import { createResealService } from './reseal.service.js';
 import { createSecretsService } from './secrets.service.js';
 import { createSsoService } from './sso.service.js';
 import { createStatusService } from './status.service.js';
+import { createUserAdminService } from './user-admin.service.js';
 import { createUsersService } from './users.service.js';
 
 export interface ServicesDeps {
@@ -38,7 +39,12 @@ export function createServices({ db, config, keyring, clock = nonDecreasingClock
   const base = { db, clock };
   const keys = createPublicKeys(base);
   const status = createStatusService();
-  const users = createUsersService({ ...base, sessionTtlMs: config.sessionTtlHours * 3_600_000, ssoOnly: config.ssoOnly ?? false });
+  const users = createUsersService({
+    ...base,
+    sessionTtlMs: config.sessionTtlHours * 3_600_000,
+    sessionMaxMs: config.sessionMaxHours * 3_600_000,
+    ssoOnly: config.ssoOnly ?? false,
+  });
   const deployments = createDeploymentsService({ ...base, tokenTtlMs: config.deployTokenTtlMinutes * 60_000 });
   const deployKeys = createDeployKeysService(base);
   const auth = createAuthService({ users });
@@ -54,6 +60,7 @@ export function createServices({ db, config, keyring, clock = nonDecreasingClock
     keys,
     status,
     users,
+    userAdmin: createUserAdminService(base),
     auth,
     deployments,
     deployKeys,

@@ -1,3 +1,4 @@
+import type { Deployment, Pinned, StartedDeployment } from '../domain/contract.js';
 import { ConflictError, ForbiddenError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { type Environment, overridePr, overrideScope, parseEnvironment, validatePr } from '../domain/rules.js';
 import { advanceSecret, binaryBuildSecretNames, insertVersions } from '../store/secrets.repository.js';
@@ -28,29 +29,7 @@ import { type Actor, actorLabel, projectNotFound } from './actor.js';
 import type { BaseDeps } from './deps.js';
 import { issuedInFuture } from './clock.js';
 
-export interface Deployment {
-  id: string;
-  environment: Environment;
-  pr: number | null;
-  ref: string | null;
-  status: 'running' | 'succeeded' | 'failed' | 'expired';
-  startedBy: string;
-  createdAt: string;
-  expiresAt: string;
-  completedAt: string | null;
-  /** Why it failed (masked of its values; "cancelled by …" for a cancel), or null. */
-  reason: string | null;
-}
-
-export interface Pinned {
-  /** `override: true` marks a preview value that came from the pull request's own override. */
-  runtime: Array<{ name: string; version: number; override?: boolean }>;
-  build: Array<{ name: string; version: number }>;
-  /** Preview deployments at start: production secrets with no preview value, left out (never a production value). */
-  absent?: string[];
-  /** At start: runtime secrets the previous succeeded deployment of this app had and this one does not (deleted since), to unset on the platform. */
-  removed?: string[];
-}
+export type { Deployment, Pinned, StartedDeployment };
 
 /** What changed since the previous succeeded deployment of the same environment (and PR): names and short digests only. */
 export interface ChangeSet {
@@ -75,15 +54,6 @@ function diffPins(before: ReadonlyMap<string, string>, after: ReadonlyMap<string
     digestAfter: shortDigest(after.get(name)!),
   }));
   return { added, changed, removed };
-}
-
-export interface StartedDeployment {
-  id: string;
-  token: string;
-  expiresAt: string;
-  deployment: Deployment;
-  project: { slug: string; flyApp: string; flyPreviewPattern: string; app: string };
-  pinned: Pinned;
 }
 
 export const REF_RE = /^[A-Za-z0-9._\/@+-]{1,200}$/;

@@ -1,3 +1,4 @@
+import type { Member, Project } from '../domain/contract.js';
 import { ConflictError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import {
   parseRole,
@@ -37,20 +38,7 @@ import type { BaseDeps } from './deps.js';
 import { type Invitation, writeInvitation } from './invitations.service.js';
 import type { PublicKeys } from './keys.service.js';
 
-export interface Project {
-  slug: string;
-  name: string;
-  flyApp: string;
-  flyPreviewPattern: string;
-  role: Role;
-  createdAt: string;
-}
-
-export interface Member {
-  email: string;
-  role: Role;
-  addedAt: string;
-}
+export type { Member, Project };
 
 export interface NewProjectInput {
   slug: string;

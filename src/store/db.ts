@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, 
 import { createRequire } from 'node:module';
 import type PgModule from 'pg';
 import * as m0001 from './migrations/2026-11-26-0001-initial.js';
+import * as m0002signin from './migrations/2026-11-29-0002-signin.js';
 import * as m0005newuser from './migrations/2026-11-29-0005-newuser.js';
 import * as m0007 from './migrations/2026-11-29-0007-pending-imports.js';
 import * as m0008 from './migrations/2026-11-29-0008-people.js';
@@ -160,6 +161,7 @@ function driverReason(err: unknown): string {
 
 const MIGRATIONS: Record<string, Migration> = {
   '2026-11-26-0001-initial': m0001,
+  '2026-11-29-0002-signin': m0002signin,
   '2026-11-29-0005-newuser': m0005newuser,
   '2026-11-29-0007-pending-imports': m0007,
   '2026-11-29-0008-people': m0008,

@@ -12,6 +12,7 @@ import { invitationPages } from './routes/invitations.js';
 import { ssoRoutes } from './routes/sso.js';
 import { projectRoutes } from './routes/projects.js';
 import { settingsRoutes } from './routes/settings.js';
+import { userPages } from './routes/users.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -182,6 +183,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
     await projectRoutes(app, deps);
     await settingsRoutes(app, deps);
     await accountRoutes(app, deps);
+    await userPages(app, deps);
     await invitationPages(app, deps, { enabled: config.sso !== undefined, only: config.ssoOnly });
     await ssoRoutes(app, deps, services.sso);
   };

@@ -12,7 +12,7 @@ import type { FormErrors } from '../ui.js';
 type RenderMembers = (
   req: FastifyRequest,
   reply: FastifyReply,
-  extra?: { form?: { email: string; role: string }; errors?: FormErrors; status?: number; created?: CreatedInvitation },
+  extra?: { form?: { email: string; role: string; release?: boolean }; errors?: FormErrors; status?: number; created?: CreatedInvitation },
 ) => Promise<FastifyReply>;
 
 /** Members page: invite by email (the link is shown once, in the answer to the POST) and revoke. */
@@ -23,9 +23,9 @@ export async function inviteRoutes(app: FastifyInstance, deps: WebDeps, renderMe
   app.post('/projects/:slug/settings/invitations', async (req, reply) => {
     const slug = slugOf(req);
     const f = formBody(req);
-    const form = { email: (f.email ?? '').trim(), role: f.role ?? 'member' };
+    const form = { email: (f.email ?? '').trim(), role: f.role ?? 'member', release: f.release === 'on' };
     try {
-      const created = await services.invitations.invite(req.actor!, slug, { email: form.email, role: form.role, release: f.release === 'on' });
+      const created = await services.invitations.invite(req.actor!, slug, { email: form.email, role: form.role, release: form.release });
       const sent = await deliverInvitation(services, req, opts.publicUrl, slug, created);
       return renderMembers(req, reply, {
         status: 201,

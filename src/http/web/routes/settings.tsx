@@ -302,7 +302,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
   async function renderMembers(
     req: FastifyRequest,
     reply: FastifyReply,
-    extra: { form?: { email: string; role: string }; errors?: FormErrors; status?: number; created?: CreatedInvitation } = {},
+    extra: { form?: { email: string; role: string; release?: boolean }; errors?: FormErrors; status?: number; created?: CreatedInvitation } = {},
   ) {
     const slug = slugOf(req);
     const project = await services.projects.show(req.actor!, slug);

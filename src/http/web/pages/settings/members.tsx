@@ -46,7 +46,7 @@ export function MembersPage(p: {
   members: Member[];
   invitations?: Invitation[] | undefined;
   created?: CreatedInvitation | undefined;
-  form?: { email: string; role: string } | undefined;
+  form?: { email: string; role: string; release?: boolean } | undefined;
   errors?: FormErrors | undefined;
 }) {
   const { project } = p;
@@ -111,6 +111,10 @@ export function MembersPage(p: {
                   </button>
                 </div>
               </div>
+              <label class="check">
+                <input type="checkbox" name="release" value="on" checked={form.release === true} /> Also grant <strong>release</strong>: they can read values by starting a
+                deployment
+              </label>
             </div>
           </form>
           {(p.invitations ?? []).length > 0 ? (
@@ -127,7 +131,7 @@ export function MembersPage(p: {
                       {inv.email}
                     </td>
                     <td data-label="Role">
-                      <Badge tone="gray">{inv.role}</Badge>
+                      <Badge tone="gray">{inv.role}</Badge> {inv.release ? <Badge tone="amber">release</Badge> : null}
                     </td>
                     <td data-label="Invited">
                       <RelTime iso={inv.createdAt} now={p.ctx.now} /> <span class="muted">by {inv.createdBy}</span>
