@@ -70,7 +70,14 @@ describe('release-role outage in the split deployment', () => {
     assert.equal((await fetch(`${apiServer!.url}/login`)).status, 200);
     assert.equal((await fetch(`${apiServer!.url}/readyz`)).status, 200, 'the api role is ready: it does not depend on the release role');
 
-    // The pipeline: deploy start works on the api role; run cannot fetch and says where it tried.
+    // The pipeline: deploy start works on the api role; run cannot fetch and says where it tried;
+    // deploy fly (at the same time: they are independent) fails the same way.
+    const flyctl = join(work, 'flyctl');
+    writeFileSync(flyctl, `#!${process.execPath}\nrequire('fs').appendFileSync(process.env.FAKE_FLY_LOG, JSON.stringify(process.argv.slice(2))+'\\n');\n`);
+    chmodSync(flyctl, 0o755);
+    const log = join(work, 'fly.jsonl');
+    const flying = keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], cliEnv({ KEYLOFT_URL: apiServer!.url, KEYLOFT_TOKEN: token, KEYLOFT_RELEASE_URL: releaseUrl, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log }), { timeoutMs: 90_000 }).done;
+    flying.catch(() => {}); // awaited below
     const started = await deployStart();
     assert.equal(started.code, 0, started.stderr);
     const out = join(work, 'seen.txt');
@@ -79,12 +86,8 @@ describe('release-role outage in the split deployment', () => {
     assert.match(r.stderr, new RegExp(`cannot reach the keyloft release server at ${releaseUrl.replace(/[.]/g, '\\.')} \\(ECONNREFUSED\\), named by the api server at ${apiServer!.url.replace(/[.]/g, '\\.')} \\(its KEYLOFT_RELEASE_URL\\); no secrets were fetched`));
     assert.ok(!existsSync(out), 'the command was not run without its secrets');
 
-    // deploy fly: fails the same way and completes its deployment as failed (nothing left pending).
-    const flyctl = join(work, 'flyctl');
-    writeFileSync(flyctl, `#!${process.execPath}\nrequire('fs').appendFileSync(process.env.FAKE_FLY_LOG, JSON.stringify(process.argv.slice(2))+'\\n');\n`);
-    chmodSync(flyctl, 0o755);
-    const log = join(work, 'fly.jsonl');
-    const fly = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], cliEnv({ KEYLOFT_URL: apiServer!.url, KEYLOFT_TOKEN: token, KEYLOFT_RELEASE_URL: releaseUrl, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log }), { timeoutMs: 90_000 }).done;
+    // deploy fly completes its deployment as failed (nothing left pending).
+    const fly = await flying;
     assert.notEqual(fly.code, 0, 'deploy fly fails');
     assert.match(fly.stderr, /cannot reach the keyloft release server at http:\/\/127\.0\.0\.1:\d+/);
     assert.ok(!existsSync(log), 'flyctl was never called');
