@@ -14,7 +14,7 @@ async function readStdin(): Promise<string> {
 async function withServices<T>(fn: (s: Services) => Promise<T>): Promise<T> {
   // Loaded on use, so `keyloft --help` and the client commands start fast.
   const [{ createServices }, { migrateToLatest, openDatabase }] = await Promise.all([import('../services/container.js'), import('../store/db.js')]);
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(process.env, { role: 'api' === process.env.KEYLOFT_ROLE ? 'api' : (process.env.KEYLOFT_ROLE ?? 'all') });
   } catch (err) {

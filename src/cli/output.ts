@@ -56,7 +56,9 @@ export function table<R>(rows: readonly R[], columns: Array<Column<R>>, stream: 
       .join('  ')
       .trimEnd();
   const out = [line(columns.map((c) => c.header.toUpperCase()), () => 'bold')];
-  rows.forEach((r, ri) => out.push(line(cells[ri]!, (i) => columns[i]!.style?.(r))));
+  rows.forEach((r, ri) => {
+    out.push(line(cells[ri]!, (i) => columns[i]!.style?.(r)));
+  });
   return `${out.join('\n')}\n`;
 }
 

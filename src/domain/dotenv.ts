@@ -39,7 +39,7 @@ function fail(line: number, message: string, code: Code = 'validation_failed'): 
 }
 
 /** Whitespace and an optional `# comment`: what may follow a closing quote. */
-const AFTER_QUOTE_RE = /^\s*(?:#[^]*)?$/;
+const AFTER_QUOTE_RE = /^\s*(?:#[\s\S]*)?$/;
 /** An inline comment in an unquoted value: a `#` after a space or tab. */
 const INLINE_COMMENT_RE = /[ \t]#/;
 const EXPORT_RE = /^export\s+/;

@@ -33,7 +33,9 @@ export async function loadMasterKeys(config: Config, ex: Executor): Promise<{ ke
     if (existsSync(file)) {
       const lines = readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
       if (lines.length === 0) throw new StartupError(`the master key file ${file} is empty`);
-      lines.forEach((l, i) => fromFile.push(parseKey(l, `line ${i + 1} of ${file}`)));
+      lines.forEach((l, i) => {
+        fromFile.push(parseKey(l, `line ${i + 1} of ${file}`));
+      });
     } else if (!config.masterKeyFile && (await listMasterKeys(ex)).length === 0) {
       const pair = generateRawKeyPair();
       writeFileSync(file, `${Buffer.from(pair.privateKey).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });

@@ -169,7 +169,9 @@ export function encodeReleased(pins: ReadonlyArray<{ name: string; kind: string 
   const tail = opts.buildWithheld ? '},"buildWithheld":true}' : '}}';
   const runtime: number[] = [];
   const build: number[] = [];
-  pins.forEach((p, i) => (p.kind === 'build' ? build : runtime).push(i));
+  pins.forEach((p, i) => {
+    (p.kind === 'build' ? build : runtime).push(i);
+  });
   const values = opened.map((o, i) => (pins[i]!.kind === 'build' ? o : wellFormed(o)));
   let size = '{"runtime":{},"build":{'.length + tail.length;
   for (const i of runtime) size += pins[i]!.name.length + 5 + jsonStringLength(values[i]!) + 1;
@@ -192,6 +194,8 @@ export function encodeReleased(pins: ReadonlyArray<{ name: string; kind: string 
   off += out.write('},"build":{', off, 'latin1');
   section(build, true);
   off += out.write(tail, off, 'latin1');
-  values.forEach((v, i) => v !== opened[i] && v.fill(0));
+  values.forEach((v, i) => {
+    if (v !== opened[i]) v.fill(0);
+  });
   return off === size ? out : out.subarray(0, off);
 }

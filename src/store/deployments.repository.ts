@@ -35,7 +35,10 @@ export async function pinsOf(ex: Executor, deploymentIds: readonly string[]): Pr
   const rows = await ex.selectFrom('deployment_pins').select(['deployment_id', 'secret_id', 'version']).where('deployment_id', 'in', [...new Set(deploymentIds)]).execute();
   for (const r of rows) {
     let m = out.get(r.deployment_id);
-    if (!m) out.set(r.deployment_id, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      out.set(r.deployment_id, m);
+    }
     m.set(r.secret_id, r.version);
   }
   return out;

@@ -269,6 +269,7 @@ describe('hostile input (sqlite)', () => {
       ['a JSON import with a non-string value', '', [400]],
     ];
     for (const [label, text, want] of cases) {
+      // biome-ignore lint/suspicious/noImplicitAnyLet: each branch below assigns the response
       let r;
       if (label === 'a JSON import with 5,001 entries') r = await api.post(path, { secrets: Object.fromEntries(Array.from({ length: 5001 }, (_, i) => [`K_${i}`, 'v'])) });
       else if (label === 'a JSON import with a non-string value') r = await api.post(path, { secrets: { GOOD: 'x', BAD: { nested: true } } });

@@ -30,7 +30,10 @@ export class Tally {
   /** Records one case; returns `refused` so callers can assert on it. */
   case(attackClass: string, refused: boolean, label: string): boolean {
     let c = this.classes.get(attackClass);
-    if (!c) this.classes.set(attackClass, (c = { tried: 0, refused: 0, failures: [] }));
+    if (!c) {
+      c = { tried: 0, refused: 0, failures: [] };
+      this.classes.set(attackClass, c);
+    }
     c.tried++;
     if (refused) c.refused++;
     else c.failures.push(label);

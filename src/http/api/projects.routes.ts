@@ -29,7 +29,11 @@ export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
       preHandler: auth,
       preValidation: async (req) => {
         const secrets = (req.body as { secrets?: unknown } | undefined)?.secrets;
-        if (Array.isArray(secrets)) secrets.forEach((s, i) => requireStringValues(s, `secrets[${i}].`));
+        if (Array.isArray(secrets)) {
+          secrets.forEach((s, i) => {
+            requireStringValues(s, `secrets[${i}].`);
+          });
+        }
       },
       schema: {
         tags: ['projects'],

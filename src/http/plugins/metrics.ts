@@ -100,7 +100,9 @@ class Histogram {
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
     for (const s of this.series.values()) {
-      this.buckets.forEach((le, i) => out.push(`${this.name}_bucket${labelText({ ...s.labels, le: num(le) })} ${s.counts[i]}`));
+      this.buckets.forEach((le, i) => {
+        out.push(`${this.name}_bucket${labelText({ ...s.labels, le: num(le) })} ${s.counts[i]}`);
+      });
       out.push(`${this.name}_bucket${labelText({ ...s.labels, le: '+Inf' })} ${s.count}`);
       out.push(`${this.name}_sum${labelText(s.labels)} ${num(s.sum)}`);
       out.push(`${this.name}_count${labelText(s.labels)} ${s.count}`);
