@@ -6,7 +6,9 @@
  */
 import { type Static, Type } from 'typebox';
 
-export const ScopeParam = Type.Union([Type.Literal('production'), Type.Literal('preview'), Type.Literal('build')], { description: 'production | preview | build' });
+export const ScopeParam = Type.Union([Type.Literal('production'), Type.Literal('preview'), Type.Literal('build')], {
+  description: 'production | preview | build',
+});
 export const Role = Type.Union([Type.Literal('admin'), Type.Literal('member'), Type.Literal('viewer')]);
 export const Iso = Type.String({ format: 'date-time' });
 
@@ -23,7 +25,10 @@ export const SecretMeta = Type.Object({
   applied: Type.Optional(Type.Object({ count: Type.Integer(), of: Type.Integer() })),
   pr: Type.Optional(Type.Integer({ description: 'a per-pull-request preview override: the pull request it is for' })),
   binary: Type.Optional(
-    Type.Boolean({ description: 'a build secret whose value is binary (not UTF-8 text): keyloft deploy fly cannot pass it as --build-secret; read it as a file (keyloft run --build)' }),
+    Type.Boolean({
+      description:
+        'a build secret whose value is binary (not UTF-8 text): keyloft deploy fly cannot pass it as --build-secret; read it as a file (keyloft run --build)',
+    }),
   ),
 });
 /** What a person may see of a secret: never its value. */
@@ -67,7 +72,8 @@ export const Project = Type.Object({
   flyApp: Type.String(),
   flyPreviewPattern: Type.String(),
   previewBuildSecrets: Type.Boolean({
-    description: 'build secrets for preview deployments (default true); workflows of fork pull requests get them too, so turn it off where forks can open pull requests',
+    description:
+      'build secrets for preview deployments (default true); workflows of fork pull requests get them too, so turn it off where forks can open pull requests',
   }),
   role: Role,
   createdAt: Iso,
@@ -118,13 +124,28 @@ export const Deployment = Type.Object({
 });
 export type Deployment = Static<typeof Deployment>;
 
-const PinList = Type.Array(Type.Object({ name: Type.String(), version: Type.Integer(), override: Type.Optional(Type.Boolean({ description: "from the pull request's own preview override" })) }));
+const PinList = Type.Array(
+  Type.Object({
+    name: Type.String(),
+    version: Type.Integer(),
+    override: Type.Optional(Type.Boolean({ description: "from the pull request's own preview override" })),
+  }),
+);
 export const Pinned = Type.Object({
   runtime: PinList,
   build: PinList,
-  absent: Type.Optional(Type.Array(Type.String(), { description: 'preview, at start: production secrets with no preview value (left out, never a production value)' })),
-  removed: Type.Optional(Type.Array(Type.String(), { description: 'at start: runtime secrets the previous succeeded deployment of this app had and this one has not (deleted since): unset them on the platform' })),
-  buildSecretsWithheld: Type.Optional(Type.Literal(true, { description: 'preview: the project\'s setting "build secrets for preview deployments" is off, so no build secret was pinned' })),
+  absent: Type.Optional(
+    Type.Array(Type.String(), { description: 'preview, at start: production secrets with no preview value (left out, never a production value)' }),
+  ),
+  removed: Type.Optional(
+    Type.Array(Type.String(), {
+      description:
+        'at start: runtime secrets the previous succeeded deployment of this app had and this one has not (deleted since): unset them on the platform',
+    }),
+  ),
+  buildSecretsWithheld: Type.Optional(
+    Type.Literal(true, { description: 'preview: the project\'s setting "build secrets for preview deployments" is off, so no build secret was pinned' }),
+  ),
 });
 export type Pinned = Static<typeof Pinned>;
 

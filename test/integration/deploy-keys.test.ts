@@ -128,6 +128,8 @@ function fill(path: string, t: Target, tokenId: string): string {
         // People (issue 15): a user and an invitation id the key must not reach whether or not they exist.
         if (/\/users\/\{id\}/.test(path)) return 'usr_unknown';
         if (/\/invitations\/\{id\}/.test(path)) return 'inv_unknown';
+        // Sign-in (issue 12 §2): a session id of someone else's; the key must be refused either way.
+        if (/\/me\/sessions\/\{id\}/.test(path)) return 'ses_unknown';
         throw new Error(`the deploy-key sweep does not know which id to use in ${path}; teach fill() about it`);
       default:
         throw new Error(`the deploy-key sweep has no value for path parameter {${p}} of ${path}; teach fill() about it`);

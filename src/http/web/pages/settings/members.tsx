@@ -1,16 +1,7 @@
 import type { Member, Project } from '../../../../services/projects.service.js';
 import type { Invitation } from '../../../../services/invitations.service.js';
 import { DataTable, TokenBox } from '../../components.js';
-import {
-  Badge,
-  Csrf,
-  ErrorSummary,
-  Field,
-  type FormErrors,
-  formatDate,
-  type PageCtx,
-  RelTime,
-} from '../../ui.js';
+import { Badge, Csrf, ErrorSummary, Field, type FormErrors, formatDate, type PageCtx, RelTime } from '../../ui.js';
 import { settingsHref, SettingsShell, Head, ReadOnlyNote } from './shell.js';
 
 const ROLE_HELP: Record<string, string> = {
@@ -60,8 +51,8 @@ export function MembersPage(p: {
   return (
     <SettingsShell ctx={p.ctx} project={project} section="members" title="Members">
       <Head title="Members">
-        Admins manage members and settings; members write secrets; viewers see metadata only. Deployments are started by the pipeline (a deploy key);
-        a person may start one only with the <strong>release</strong> grant, which an admin gives below: whoever has it {RELEASE_WARNING}.
+        Admins manage members and settings; members write secrets; viewers see metadata only. Deployments are started by the pipeline (a deploy key); a person
+        may start one only with the <strong>release</strong> grant, which an admin gives below: whoever has it {RELEASE_WARNING}.
       </Head>
       <ErrorSummary errors={p.errors} />
       {isAdmin ? (
@@ -124,8 +115,8 @@ export function MembersPage(p: {
                 </div>
               </div>
               <label class="check">
-                <input type="checkbox" name="release" value="on" checked={form.release === true} /> Also grant <strong>release</strong>: they can read values by starting a
-                deployment
+                <input type="checkbox" name="release" value="on" checked={form.release === true} /> Also grant <strong>release</strong>: they can read values by
+                starting a deployment
               </label>
             </div>
           </form>
@@ -193,7 +184,8 @@ export function MembersPage(p: {
                     </select>
                     <input type="hidden" name="releaseShown" value="1" />
                     <label class="check" title={`release grant: ${RELEASE_WARNING}`}>
-                      <input type="checkbox" name="release" value="yes" checked={m.release} aria-label={`Release grant of ${m.email} (${RELEASE_WARNING})`} /> release
+                      <input type="checkbox" name="release" value="yes" checked={m.release} aria-label={`Release grant of ${m.email} (${RELEASE_WARNING})`} />{' '}
+                      release
                     </label>
                     <button class="btn btn-sm" type="submit">
                       Change
