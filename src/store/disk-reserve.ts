@@ -88,8 +88,8 @@ export class DiskReserve {
   }
 }
 
-/** Tables the writes that must keep working on a full disk touch (release audit, sign-in, completion, last-used stamps). */
-const WRITABLE_WHEN_FULL = new Set(['audit_events', 'sessions', 'login_throttle', 'deployments', 'api_tokens', 'deploy_keys']);
+/** Tables the writes that must keep working on a full disk touch (release audit, sign-in with its known address and last-login stamp, completion, last-used stamps). */
+const WRITABLE_WHEN_FULL = new Set(['audit_events', 'sessions', 'login_throttle', 'login_addresses', 'users', 'deployments', 'api_tokens', 'deploy_keys']);
 
 function tableOf(node: unknown): string | undefined {
   const n = node as { kind?: string; table?: { identifier?: { name?: string } }; froms?: unknown[]; node?: unknown } | undefined;
