@@ -165,6 +165,18 @@ for (const d of await dialects()) {
       assert.equal(await db.selectFrom('users').select('id').where('email', '=', 'unknown@example.com').executeTakeFirst(), undefined);
     });
 
+    it('an invitation with release: true yields a membership with the release grant (and one without, none)', async () => {
+      const withGrant = await admin.post(`${P}/invitations`, { email: 'releaser@example.com', role: 'member', release: true });
+      assert.equal(withGrant.status, 201, withGrant.text);
+      assert.equal((await admin.get(`${P}/invitations`)).body.invitations.find((i: { email: string }) => i.email === 'releaser@example.com').release, true);
+      assert.equal((await acceptAnon(url, tokenOf(withGrant.body.url), { password: PW })).status, 200);
+      const plain = await admin.post(`${P}/invitations`, { email: 'plain@example.com', role: 'member' });
+      assert.equal((await acceptAnon(url, tokenOf(plain.body.url), { password: PW })).status, 200);
+      const members = (await admin.get(`${P}/members`)).body.members as Array<{ email: string; release: boolean }>;
+      assert.equal(members.find((m) => m.email === 'releaser@example.com')?.release, true);
+      assert.equal(members.find((m) => m.email === 'plain@example.com')?.release, false);
+    });
+
     it('the Members form answers the same for an email with an account and one without', async () => {
       await createUser(server, admin, 'form-known@example.com');
       const login = await fetch(`${url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }) });
