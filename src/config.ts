@@ -28,6 +28,8 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Whether GET /metrics (Prometheus text format, no auth) is served. */
   readonly metrics: boolean;
+  /** KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: admit http://127.0.0.1:* and http://localhost:* OpenID issuers (tests, local development). */
+  readonly oidcAllowHttpLoopback: boolean;
 }
 
 export class ConfigError extends Error {
@@ -120,6 +122,8 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
   if (!['true', 'false'].includes(trust)) problems.push(`KEYLOFT_TRUST_PROXY must be true or false (got ${JSON.stringify(trust)})`);
   const metrics = e.KEYLOFT_METRICS || 'true';
   if (!['true', 'false'].includes(metrics)) problems.push(`KEYLOFT_METRICS must be true or false (got ${JSON.stringify(metrics)})`);
+  const oidcLoopback = e.KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK || 'false';
+  if (!['true', 'false'].includes(oidcLoopback)) problems.push(`KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK must be true or false (got ${JSON.stringify(oidcLoopback)})`);
 
   const config: Config = {
     databaseUrl,
@@ -140,6 +144,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     shutdownGraceMs: int(e, 'KEYLOFT_SHUTDOWN_GRACE_MS', 0, 0, 120_000, problems),
     bodyLimitBytes: int(e, 'KEYLOFT_BODY_LIMIT_BYTES', 1024 * 1024, 64 * 1024 + 1024, 64 * 1024 * 1024, problems),
     metrics: metrics === 'true',
+    oidcAllowHttpLoopback: oidcLoopback === 'true',
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

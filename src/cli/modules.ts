@@ -7,6 +7,7 @@ import { loadMasterKeys, verifyMasterKeys } from '../services/bootstrap.js';
 import { createReleaseService } from '../services/release.service.js';
 import { createResealService } from '../services/reseal.service.js';
 import { resealRoutes } from '../http/api/reseal.routes.js';
+import { oidcRoutes, trustPolicyRoutes } from '../http/api/trust-policies.routes.js';
 import { webPlugin } from '../http/web/plugin.js';
 
 export interface ModuleContext {
@@ -36,6 +37,9 @@ export async function modules(ctx: ModuleContext): Promise<Modules> {
       { roles: ['all', 'api'], plugin: async (app) => app.register(deploymentRoutes, routeOpts) },
       { roles: ['all', 'api', 'release'], plugin: async (app) => app.register(releaseRoutes, { ...routeOpts, release, releaseUrl: config.releaseUrl }) },
       { roles: ['all', 'api', 'release'], plugin: async (app) => app.register(resealRoutes, { ...routeOpts, reseal, releaseUrl: config.releaseUrl }) },
+      { roles: ['all', 'api'], plugin: async (app) => app.register(trustPolicyRoutes, routeOpts) },
+      // The exchange mints a deploy token: like the release route, it runs where the keys are (the api role answers 421).
+      { roles: ['all', 'api', 'release'], plugin: async (app) => app.register(oidcRoutes, { ...routeOpts, enabled: config.role !== 'api', releaseUrl: config.releaseUrl }) },
     ],
     web: webPlugin({ config, services, reseal }),
   };

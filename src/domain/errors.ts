@@ -19,6 +19,10 @@ export const ERROR_CODES = {
   bad_request: 400,
   internal: 500,
   unavailable: 503,
+  oidc_token_invalid: 401,
+  oidc_policy_mismatch: 403,
+  oidc_pr_mismatch: 403,
+  oidc_issuer_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -31,6 +31,7 @@ export const LOG_REDACT = [
   '*.value',
   '*.valueBase64',
   '*.token',
+  '*.idToken',
 ];
 
 export interface AppOptions {

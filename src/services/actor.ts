@@ -6,6 +6,8 @@ export type Actor =
   | { kind: 'user'; userId: string; email: string; isAdmin: boolean; via: 'session' | 'token'; tokenName?: string; ip: string | null }
   | { kind: 'deploy-key'; keyId: string; projectId: string; name: string; ip: string | null }
   | { kind: 'deployment'; deploymentId: string; projectId: string; environment: string; ip: string | null }
+  /** A CI ID token accepted by a trust policy: it may only start a deployment of that project and environment. */
+  | { kind: 'trust-policy'; policyId: string; projectId: string; name: string; environment: string; ip: string | null }
   | { kind: 'system'; name: string; ip: null };
 
 /** How the actor is written in audit events and "updated by" columns. Never a token. */
@@ -17,6 +19,8 @@ export function actorLabel(a: Actor): string {
       return `deploy key ${a.name}`;
     case 'deployment':
       return `deployment ${a.deploymentId}`;
+    case 'trust-policy':
+      return `trust policy ${a.name}`;
     case 'system':
       return a.name;
   }

@@ -6,13 +6,16 @@ import { createAuthService } from './auth.service.js';
 import { createDeployKeysService } from './deploy-keys.service.js';
 import { createDeploymentsService } from './deployments.service.js';
 import { createPublicKeys } from './keys.service.js';
+import { createOidcExchangeService } from './oidc-exchange.service.js';
+import { createIssuerKeys } from './oidc-keys.js';
 import { createProjectsService } from './projects.service.js';
 import { createSecretsService } from './secrets.service.js';
 import { createStatusService } from './status.service.js';
+import { createTrustPoliciesService } from './trust-policies.service.js';
 import { createUsersService } from './users.service.js';
 
 /** The services every role has. None of them holds a private key. */
-export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlHours' | 'deployTokenTtlMinutes'>, clock: () => number = Date.now) {
+export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlHours' | 'deployTokenTtlMinutes' | 'oidcAllowHttpLoopback'>, clock: () => number = Date.now) {
   const base = { db, clock };
   const keys = createPublicKeys(base);
   const status = createStatusService();
@@ -22,6 +25,8 @@ export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlH
   const auth = createAuthService({ users });
   auth.register('deploy', deployments.tokenActor);
   auth.register('deploy-key', deployKeys.keyActor);
+  const allowHttpLoopback = config.oidcAllowHttpLoopback;
+  const oidcKeys = createIssuerKeys({ clock, allowHttpLoopback });
   return {
     db,
     clock,
@@ -31,6 +36,8 @@ export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlH
     auth,
     deployments,
     deployKeys,
+    trustPolicies: createTrustPoliciesService({ ...base, allowHttpLoopback }),
+    oidc: createOidcExchangeService({ ...base, keys: oidcKeys, deployments, allowHttpLoopback }),
     projects: createProjectsService({ ...base, keys }),
     secrets: createSecretsService({ ...base, keys, status }),
     audit: createAuditService(base),

@@ -118,10 +118,16 @@ export function createDeploymentsService(deps: Deps) {
   const { db, clock } = deps;
 
   /** A project the actor may start deployments in: member+ users, or the project's own deploy key. */
-  async function projectForStart(actor: Actor, slug: string): Promise<ProjectRow> {
+  async function projectForStart(actor: Actor, slug: string, environment: Environment): Promise<ProjectRow> {
     if (actor.kind === 'deploy-key') {
       const p = await findProjectById(db, actor.projectId);
       if (!p || p.slug !== slug) throw projectNotFound(slug);
+      return p;
+    }
+    if (actor.kind === 'trust-policy') {
+      const p = await findProjectById(db, actor.projectId);
+      if (!p || p.slug !== slug) throw projectNotFound(slug);
+      if (environment !== actor.environment) throw new ForbiddenError(`trust policy ${actor.name} starts ${actor.environment} deployments only`);
       return p;
     }
     if (actor.kind === 'deployment') {
@@ -165,7 +171,7 @@ export function createDeploymentsService(deps: Deps) {
       }
       const ref = input.ref === undefined || input.ref === '' ? null : String(input.ref);
       if (ref !== null && !REF_RE.test(ref)) throw new ValidationError('ref', 'ref must be 1–200 characters of letters, digits and ._/@+-');
-      const project = await projectForStart(actor, slug);
+      const project = await projectForStart(actor, slug, environment);
 
       const id = newId('dep');
       const token = newToken('deploy');
@@ -270,7 +276,7 @@ export function createDeploymentsService(deps: Deps) {
       const notFound = new NotFoundError(`deployment ${quote(id)} was not found`, 'id');
       if (!d) throw notFound;
       if (actor.kind === 'deployment' && actor.deploymentId !== id) throw notFound;
-      if (actor.kind === 'deploy-key' && actor.projectId !== d.project_id) throw notFound;
+      if ((actor.kind === 'deploy-key' || actor.kind === 'trust-policy') && actor.projectId !== d.project_id) throw notFound;
       if (actor.kind === 'user') {
         const p = await findProjectById(db, d.project_id);
         if (!p) throw notFound;

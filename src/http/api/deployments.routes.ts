@@ -24,6 +24,15 @@ const Pinned = Type.Object({
   absent: Type.Optional(Type.Array(Type.String(), { description: 'preview, at start: production secrets with no preview value (left out, never a production value)' })),
   removed: Type.Optional(Type.Array(Type.String(), { description: 'at start: runtime secrets the previous succeeded deployment of this app had and this one has not (deleted since): unset them on the platform' })),
 });
+/** The reply to starting a deployment (also the OIDC exchange's): the deploy token, shown once. */
+export const Started = Type.Object({
+  id: Type.String(),
+  token: Type.String(),
+  expiresAt: Type.String(),
+  deployment: Deployment,
+  project: Type.Object({ slug: Type.String(), flyApp: Type.String(), flyPreviewPattern: Type.String(), app: Type.String() }),
+  pinned: Pinned,
+});
 const DeployKey = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), createdBy: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]) });
 const DeploymentId = Type.String({ minLength: 1, maxLength: 64 });
 const ChangeSet = Type.Object({
@@ -58,14 +67,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
           ref: Type.Optional(Type.String({ maxLength: 200 })),
         }),
         response: {
-          201: Type.Object({
-            id: Type.String(),
-            token: Type.String(),
-            expiresAt: Type.String(),
-            deployment: Deployment,
-            project: Type.Object({ slug: Type.String(), flyApp: Type.String(), flyPreviewPattern: Type.String(), app: Type.String() }),
-            pinned: Pinned,
-          }),
+          201: Started,
           ...errors(400, 401, 403, 404),
         },
       },
