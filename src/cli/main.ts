@@ -9,6 +9,7 @@ import { registerLink } from './link.js';
 import { registerLogin } from './login.js';
 import { registerProjects } from './projects.js';
 import { registerSecrets } from './secrets.js';
+import { registerTrustPolicies } from './trust-policies.js';
 
 const program = new Command();
 program
@@ -42,6 +43,7 @@ registerBackup(program);
 registerKeys(program);
 registerRun(program);
 registerDeploy(program);
+registerTrustPolicies(program);
 registerCompletion(program);
 
 await program.parseAsync(process.argv);
