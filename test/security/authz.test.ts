@@ -13,6 +13,7 @@ import { dbQuery, exampleOf, requestSchema, Tally, valuesInDatabase, withWebRout
 const tally = new Tally();
 const A = 'az-a';
 const B = 'az-b';
+const TRUST_POLICY = { issuer: 'https://token.actions.githubusercontent.com', audience: 'https://keyloft.example.com', subject: 'repo:acme/a:ref:refs/heads/main', environment: 'production' };
 const VALUES = { PROD_SECRET: 'authz-prod-value-5d1e', PREV_SECRET: 'authz-preview-value-a0c4', BUILD_SECRET: 'authz-build-value-93b2' };
 
 /** Routes not bound to a project: who may succeed. Anything else must be refused. */
@@ -20,6 +21,8 @@ const GLOBAL_ROUTES: Record<string, 'public' | 'any-actor' | 'any-user' | 'insta
   'POST /api/v1/session': 'public',
   'DELETE /api/v1/session': 'public',
   'POST /api/v1/setup': 'public',
+  // No bearer: a CI ID token in the body; attacked in test/integration/oidc.test.ts and test/services/oidc-exchange.test.ts.
+  'POST /api/v1/oidc/deployments': 'public',
   'GET /api/v1/me': 'any-actor',
   'POST /api/v1/tokens': 'any-user',
   'GET /api/v1/tokens': 'any-user',
@@ -53,6 +56,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
   let admin: Api;
   let adminTokenId: string;
   let deployKeyA: string;
+  let trustPolicyA: string;
   let dProd: { id: string; token: string };
   const actors: Actor[] = [];
   let ops: Op[] = [];
@@ -99,6 +103,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: viewerEmail, role: 'viewer' })).status, 201);
     assert.equal((await otherAdmin.post('/api/v1/projects', { slug: B, name: 'B', secrets: [{ name: 'B_SECRET', scope: 'production', value: 'b-value-x' }] })).status, 201);
     deployKeyA = (await admin.post(`/api/v1/projects/${A}/deploy-keys`, { name: 'ci' })).body.id;
+    trustPolicyA = (await admin.post(`/api/v1/projects/${A}/trust-policies`, { ...TRUST_POLICY, name: 'ci' })).body.id;
     const keyB = (await otherAdmin.post(`/api/v1/projects/${B}/deploy-keys`, { name: 'ci-b' })).body.token as string;
     // deployments: the target (A production), another of A production, a preview of A, one of B
     const other = (await admin.post(`/api/v1/projects/${A}/deployments`, { environment: 'production' })).body;
@@ -136,6 +141,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       'POST /api/v1/projects/{slug}/secrets/{scopeImport}': { secrets: { PWNED: 'x' } },
       'POST /api/v1/projects/{slug}/deployments': { environment: 'production' },
       'POST /api/v1/projects/{slug}/deploy-keys': { name: 'evil' },
+      'POST /api/v1/projects/{slug}/trust-policies': { ...TRUST_POLICY, name: 'evil', subject: 'repo:evil/x:*' },
       'POST /api/v1/deployments/{id}/complete': { status: 'failed' },
       'POST /api/v1/session': { email: 'nobody@example.com', password: 'x' },
       'POST /api/v1/setup': { setupToken: 'klsetup_x', email: 'x@example.com', password: 'a long enough password' },
@@ -162,7 +168,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
             case 'version':
               return '1';
             case 'id':
-              return template.startsWith('/api/v1/tokens') ? adminTokenId : template.includes('deploy-keys') ? deployKeyA : dProd.id;
+              return template.startsWith('/api/v1/tokens') ? adminTokenId : template.includes('deploy-keys') ? deployKeyA : template.includes('trust-policies') ? trustPolicyA : dProd.id;
             default:
               throw new Error(`the authorization matrix does not know the path parameter {${p}} of ${key}: add it`);
           }
@@ -249,6 +255,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       members: await dbQuery(store, `select user_id, role from memberships where project_id = ${a} order by user_id`),
       project: await dbQuery(store, `select slug, name, fly_app, fly_preview_pattern from projects where slug = '${A}'`),
       keys: await dbQuery(store, 'select id, revoked_at from deploy_keys order by id'),
+      trustPolicies: await dbQuery(store, 'select id, name, subject from trust_policies order by id'),
       deployments: await dbQuery(store, 'select id, status from deployments order by id'),
       adminTokens: await dbQuery(store, `select id, revoked_at from api_tokens where user_id = (select id from users where email = '${ADMIN_EMAIL}') order by id`),
       users: await dbQuery(store, 'select email, is_admin from users order by email'),
@@ -301,6 +308,7 @@ describe('CSRF and session fixation (sqlite)', () => {
       '/api/v1/users': { email: 'eve@example.com', password: 'a long enough password' },
       '/api/v1/projects/{slug}/deployments': { environment: 'production' },
       '/api/v1/projects/{slug}/deploy-keys': { name: 'x' },
+      '/api/v1/projects/{slug}/trust-policies': { ...TRUST_POLICY, name: 'csrf' },
       '/api/v1/projects/{slug}': { name: 'x' },
       '/api/v1/deployments/{id}/complete': { status: 'failed' },
       '/api/v1/projects/{slug}/secrets:copy': { from: 'production', to: 'preview' },
@@ -310,7 +318,8 @@ describe('CSRF and session fixation (sqlite)', () => {
       for (const m of Object.keys(methods)) {
         const method = m.toUpperCase();
         // sign-in and first-run setup take no session (setup is closed here): attacked in bruteforce.test.ts
-        if (method === 'GET' || template === '/api/v1/session' || template === '/api/v1/setup' || template === '/setup') continue;
+        // The OIDC exchange takes no session either (a CI ID token in the body).
+        if (method === 'GET' || template === '/api/v1/session' || template === '/api/v1/setup' || template === '/setup' || template === '/api/v1/oidc/deployments') continue;
         routes++;
         const path = sub(template) + (method === 'DELETE' && template === '/api/v1/projects/{slug}' ? '?confirm=csrf' : '');
         const body = method === 'DELETE' ? undefined : (bodyFor[template] ?? exampleOf(requestSchema(doc, template, method)));
