@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { bootstrap } from '../test/helpers/client.js';
+import { ADMIN_EMAIL, bootstrap } from '../test/helpers/client.js';
 import { createStore, type DialectName, KEYLOFT_BIN, postgresAvailable, REPO_ROOT, startServer, storeEnv, type TestServer, type TestStore } from '../test/helpers/server.js';
 import { Floor } from './floor.js';
 import { Client } from './http.js';
@@ -145,6 +145,8 @@ interface Ctx {
 
 async function createProject(api: Client, slug: string, secrets: Array<{ name: string; scope: string; value: string }> = []): Promise<void> {
   await api.json('POST', '/api/v1/projects', { slug, name: slug, secrets });
+  // The bench admin starts deployments as a person: that needs the project's release grant.
+  await api.json('PATCH', `/api/v1/projects/${slug}/members/${encodeURIComponent(ADMIN_EMAIL)}`, { release: true });
 }
 
 async function importSecrets(api: Client, slug: string, scope: string, n: number): Promise<void> {

@@ -19,6 +19,8 @@ export interface Config {
   readonly defaultMasterKeyFile: string;
   readonly logLevel: string;
   readonly deployTokenTtlMinutes: number;
+  /** At most this many running deployments per deploy key (KEYLOFT_DEPLOY_KEY_MAX_RUNNING, default 5). */
+  readonly deployKeyMaxRunning: number;
   readonly releaseUrl: string | undefined;
   readonly publicUrl: string | undefined;
   readonly trustProxy: boolean;
@@ -137,6 +139,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     defaultMasterKeyFile: resolve(dataDir, 'master.key'),
     logLevel,
     deployTokenTtlMinutes: int(e, 'KEYLOFT_DEPLOY_TOKEN_TTL_MINUTES', 30, 1, 24 * 60, problems),
+    deployKeyMaxRunning: int(e, 'KEYLOFT_DEPLOY_KEY_MAX_RUNNING', 5, 1, 1000, problems),
     releaseUrl: url(e, 'KEYLOFT_RELEASE_URL', problems),
     publicUrl: url(e, 'KEYLOFT_PUBLIC_URL', problems),
     trustProxy: trust === 'true',

@@ -46,8 +46,20 @@ interface ChangeSet {
   changed: Array<{ name: string; digestBefore: string; digestAfter: string }>;
   removed: string[];
 }
+interface StartedBy {
+  kind: 'deploy_key' | 'trust_policy' | 'person';
+  name: string;
+}
+
+/** "deploy key ci", "trust policy main", or "person alice@example.com (release grant)": a person-started release stands out. */
+export function formatStartedBy(s: StartedBy | string): string {
+  if (typeof s === 'string') return s;
+  if (s.kind === 'person') return `PERSON ${s.name} (release grant, not the pipeline)`;
+  return `${s.kind === 'deploy_key' ? 'deploy key' : 'trust policy'} ${s.name}`;
+}
+
 interface ShownDeployment {
-  deployment: { id: string; environment: string; pr: number | null; ref: string | null; status: string; startedBy: string; createdAt: string; completedAt: string | null };
+  deployment: { id: string; environment: string; pr: number | null; ref: string | null; status: string; startedBy: StartedBy | string; createdAt: string; completedAt: string | null };
   pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }> };
   app?: string;
   changes?: ChangeSet & { previous: string | null; build: ChangeSet };
@@ -60,7 +72,7 @@ export function formatShown(r: ShownDeployment): string {
     `deployment ${d.id}  ${d.status}`,
     `  environment  ${d.environment}${d.pr !== null ? ` (PR #${d.pr})` : ''}${r.app ? `  app ${r.app}` : ''}`,
     `  ref          ${d.ref ?? '-'}`,
-    `  started      ${d.createdAt} by ${d.startedBy}${d.completedAt ? `, completed ${d.completedAt}` : ''}`,
+    `  started      ${d.createdAt} by ${formatStartedBy(d.startedBy)}${d.completedAt ? `, completed ${d.completedAt}` : ''}`,
     `  runtime      ${r.pinned.runtime.map((p) => `${p.name} v${p.version}`).join(', ') || '-'}`,
     `  build        ${r.pinned.build.map((p) => `${p.name} v${p.version}`).join(', ') || '-'}`,
   ];

@@ -1,13 +1,16 @@
 import { ForbiddenError, NotFoundError, quote } from '../domain/errors.js';
 import type { Role } from '../domain/rules.js';
 
-/** Who is calling: a person (session or API token), a project deploy key, or a running deployment's token. */
+/**
+ * Who is calling: a person (session or API token), a project deploy key, a CI ID token accepted by one of the
+ * project's trust policies (it may only start deployments of the policy's environment, and of `pr` when the token
+ * names one), or a running deployment's token.
+ */
 export type Actor =
   | { kind: 'user'; userId: string; email: string; isAdmin: boolean; via: 'session' | 'token'; tokenName?: string; ip: string | null }
   | { kind: 'deploy-key'; keyId: string; projectId: string; name: string; ip: string | null }
+  | { kind: 'trust-policy'; policyId: string; projectId: string; name: string; environment: 'production' | 'preview'; pr: number | null; ip: string | null }
   | { kind: 'deployment'; deploymentId: string; projectId: string; environment: string; ip: string | null }
-  /** A CI ID token accepted by a trust policy: it may only start a deployment of that project and environment. */
-  | { kind: 'trust-policy'; policyId: string; projectId: string; name: string; environment: string; ip: string | null }
   | { kind: 'system'; name: string; ip: null };
 
 /** How the actor is written in audit events and "updated by" columns. Never a token. */
@@ -17,12 +20,36 @@ export function actorLabel(a: Actor): string {
       return a.via === 'token' && a.tokenName ? `${a.email} (token ${a.tokenName})` : a.email;
     case 'deploy-key':
       return `deploy key ${a.name}`;
-    case 'deployment':
-      return `deployment ${a.deploymentId}`;
     case 'trust-policy':
       return `trust policy ${a.name}`;
+    case 'deployment':
+      return `deployment ${a.deploymentId}`;
     case 'system':
       return a.name;
+  }
+}
+
+/** Who started a deployment, as recorded and returned (`startedBy`). */
+export type StartedByKind = 'deploy_key' | 'trust_policy' | 'person';
+export interface StartedBy {
+  kind: StartedByKind;
+  name: string;
+}
+
+/**
+ * The starter an actor is recorded as, with the id the per-starter limits count by (deploy key id, policy id,
+ * user id). Undefined for actors that can never start a deployment.
+ */
+export function starterOf(a: Actor): (StartedBy & { id: string }) | undefined {
+  switch (a.kind) {
+    case 'deploy-key':
+      return { kind: 'deploy_key', name: a.name, id: a.keyId };
+    case 'trust-policy':
+      return { kind: 'trust_policy', name: a.name, id: a.policyId };
+    case 'user':
+      return { kind: 'person', name: a.email, id: a.userId };
+    default:
+      return undefined;
   }
 }
 

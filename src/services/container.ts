@@ -15,12 +15,16 @@ import { createTrustPoliciesService } from './trust-policies.service.js';
 import { createUsersService } from './users.service.js';
 
 /** The services every role has. None of them holds a private key. */
-export function createServices(db: Kysely<DB>, config: Pick<Config, 'sessionTtlHours' | 'deployTokenTtlMinutes' | 'oidcAllowHttpLoopback'>, clock: () => number = Date.now) {
+export function createServices(
+  db: Kysely<DB>,
+  config: Pick<Config, 'sessionTtlHours' | 'deployTokenTtlMinutes' | 'oidcAllowHttpLoopback'> & Partial<Pick<Config, 'deployKeyMaxRunning'>>,
+  clock: () => number = Date.now,
+) {
   const base = { db, clock };
   const keys = createPublicKeys(base);
   const status = createStatusService();
   const users = createUsersService({ ...base, sessionTtlMs: config.sessionTtlHours * 3_600_000 });
-  const deployments = createDeploymentsService({ ...base, tokenTtlMs: config.deployTokenTtlMinutes * 60_000 });
+  const deployments = createDeploymentsService({ ...base, tokenTtlMs: config.deployTokenTtlMinutes * 60_000, deployKeyMaxRunning: config.deployKeyMaxRunning });
   const deployKeys = createDeployKeysService(base);
   const auth = createAuthService({ users });
   auth.register('deploy', deployments.tokenActor);

@@ -1,10 +1,13 @@
 import { ConflictError, ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
+import { findMembership } from '../store/members.repository.js';
+import { touchDeployKey } from '../store/deploy-keys.repository.js';
 import { type Environment, overridePr, overrideScope, parseEnvironment, validatePr } from '../domain/rules.js';
 import { advanceSecret, insertVersions } from '../store/secrets.repository.js';
 import { hashToken, newId, newToken } from '../crypto/tokens.js';
 import { insertAuditEvents } from '../store/audit.repository.js';
 import {
   closePreview,
+  countRunningStartedBy,
   currentSecretsForPinning,
   expireDeployments,
   findDeployment,
@@ -22,7 +25,7 @@ import { pinDigests, previousSucceeded } from '../store/diff.repository.js';
 import { shortDigest } from '../crypto/digest.js';
 import type { DeploymentRow, ProjectRow } from '../store/schema.js';
 import { authorizeProject } from './access.js';
-import { type Actor, actorLabel, projectNotFound } from './actor.js';
+import { type Actor, actorLabel, projectNotFound, type StartedBy, type StartedByKind, starterOf } from './actor.js';
 import type { BaseDeps } from './deps.js';
 
 export interface Deployment {
@@ -31,7 +34,8 @@ export interface Deployment {
   pr: number | null;
   ref: string | null;
   status: 'running' | 'succeeded' | 'failed' | 'expired';
-  startedBy: string;
+  /** Who started it: a deploy key, a CI ID token accepted by a trust policy, or a person with the release grant. */
+  startedBy: StartedBy;
   createdAt: string;
   expiresAt: string;
   completedAt: string | null;
@@ -45,6 +49,8 @@ export interface Pinned {
   absent?: string[];
   /** At start: runtime secrets the previous succeeded deployment of this app had and this one does not (deleted since), to unset on the platform. */
   removed?: string[];
+  /** Preview deployments of a project whose setting "build secrets for preview deployments" is off: no build secret was pinned. */
+  buildSecretsWithheld?: true;
 }
 
 /** What changed since the previous succeeded deployment of the same environment (and PR): names and short digests only. */
@@ -77,6 +83,7 @@ export interface StartedDeployment {
   token: string;
   expiresAt: string;
   deployment: Deployment;
+  startedBy: StartedBy;
   project: { slug: string; flyApp: string; flyPreviewPattern: string; app: string };
   pinned: Pinned;
 }
@@ -90,7 +97,7 @@ export function toDeployment(d: DeploymentRow): Deployment {
     pr: d.pr,
     ref: d.ref,
     status: d.status as Deployment['status'],
-    startedBy: d.started_by,
+    startedBy: { kind: d.started_by_kind as StartedByKind, name: d.started_by_name },
     createdAt: new Date(d.created_at).toISOString(),
     expiresAt: new Date(d.expires_at).toISOString(),
     completedAt: d.completed_at === null ? null : new Date(d.completed_at).toISOString(),
@@ -103,7 +110,21 @@ export function appName(p: Pick<ProjectRow, 'slug' | 'fly_app' | 'fly_preview_pa
   return p.fly_preview_pattern.replaceAll('<slug>', p.slug).replaceAll('<pr>', String(pr));
 }
 
-type Deps = BaseDeps & { tokenTtlMs: number };
+type Deps = BaseDeps & {
+  tokenTtlMs: number;
+  /** At most this many running (unexpired) deployments per deploy key (KEYLOFT_DEPLOY_KEY_MAX_RUNNING). */
+  deployKeyMaxRunning?: number | undefined;
+};
+
+export const DEFAULT_DEPLOY_KEY_MAX_RUNNING = 5;
+
+/** The refusal of a person without the membership's release grant (admins included). */
+export function releaseNotGranted(): KeyloftError {
+  return new KeyloftError(
+    'release_not_granted',
+    'starting a deployment releases its secret values, so a person needs the release grant of this project (an admin sets it on the Members page or with keyloft members set-role --release); the pipeline uses a deploy key',
+  );
+}
 
 /** Sorts by name in code point order: SQL `order by` follows the database collation, which differs between engines. */
 function byName<T extends { name: string }>(rows: T[]): T[] {
@@ -117,25 +138,25 @@ function byName<T extends { name: string }>(rows: T[]): T[] {
 export function createDeploymentsService(deps: Deps) {
   const { db, clock } = deps;
 
-  /** A project the actor may start deployments in: member+ users, or the project's own deploy key. */
-  async function projectForStart(actor: Actor, slug: string, environment: Environment): Promise<ProjectRow> {
-    if (actor.kind === 'deploy-key') {
+  /**
+   * A project the actor may start a deployment of `environment` (and `pr`) in: the project's own deploy key, a
+   * trust policy of the project for that environment (and the token's pull request), or a member holding the
+   * release grant (any role; admins need it too). Starting releases values, so nobody else may.
+   */
+  async function projectForStart(actor: Actor, slug: string, environment: Environment, pr: number | null): Promise<ProjectRow> {
+    if (actor.kind === 'deploy-key' || actor.kind === 'trust-policy' || actor.kind === 'deployment') {
       const p = await findProjectById(db, actor.projectId);
       if (!p || p.slug !== slug) throw projectNotFound(slug);
+      if (actor.kind === 'deployment') throw new ForbiddenError('a deploy token cannot start deployments');
+      if (actor.kind === 'trust-policy') {
+        if (actor.environment !== environment) throw new ForbiddenError(`the trust policy ${quote(actor.name)} allows ${actor.environment} deployments only`);
+        if (actor.pr !== null && actor.pr !== pr) throw new ForbiddenError(`the CI ID token is for pull request ${actor.pr}, not ${pr ?? 'production'}`);
+      }
       return p;
     }
-    if (actor.kind === 'trust-policy') {
-      const p = await findProjectById(db, actor.projectId);
-      if (!p || p.slug !== slug) throw projectNotFound(slug);
-      if (environment !== actor.environment) throw new ForbiddenError(`trust policy ${actor.name} starts ${actor.environment} deployments only`);
-      return p;
-    }
-    if (actor.kind === 'deployment') {
-      const p = await findProjectById(db, actor.projectId);
-      if (!p || p.slug !== slug) throw projectNotFound(slug);
-      throw new ForbiddenError('a deploy token cannot start deployments');
-    }
-    return authorizeProject(db, actor, slug, 'member', 'starting deployments');
+    const p = await authorizeProject(db, actor, slug, 'viewer', 'starting deployments');
+    if (actor.kind === 'user' && !(await findMembership(db, p.id, actor.userId))?.canRelease) throw releaseNotGranted();
+    return p;
   }
 
   /** The change diff of a deployment against the previous succeeded one of its environment (same PR for previews). */
@@ -171,16 +192,36 @@ export function createDeploymentsService(deps: Deps) {
       }
       const ref = input.ref === undefined || input.ref === '' ? null : String(input.ref);
       if (ref !== null && !REF_RE.test(ref)) throw new ValidationError('ref', 'ref must be 1–200 characters of letters, digits and ._/@+-');
-      const project = await projectForStart(actor, slug, environment);
+      const project = await projectForStart(actor, slug, environment, pr);
+      const starter = starterOf(actor);
+      if (!starter) throw new ForbiddenError('only a deploy key, a trust policy or a person with the release grant can start deployments');
+      const startedBy: StartedBy = { kind: starter.kind, name: starter.name };
+      // Fork pull requests run the project's workflows too: a project may keep build secrets from every preview.
+      const withholdBuild = environment === 'preview' && Number(project.preview_build_secrets) === 0;
 
       const id = newId('dep');
       const token = newToken('deploy');
       const now = clock();
       const expiresAt = now + deps.tokenTtlMs;
       const by = actorLabel(actor);
+      const maxRunning = deps.deployKeyMaxRunning ?? DEFAULT_DEPLOY_KEY_MAX_RUNNING;
       const pinned = await db.transaction().execute(async (trx) => {
+        if (actor.kind === 'deploy-key') {
+          // The update locks the key's row (PostgreSQL), so concurrent starts with one key are counted one after another.
+          await touchDeployKey(trx, actor.keyId, now);
+          const running = await countRunningStartedBy(trx, starter.id, now);
+          if (running >= maxRunning) {
+            throw new KeyloftError(
+              'running_deployments_limit',
+              `the deploy key ${quote(actor.name)} already has ${running} running deployments, the limit (KEYLOFT_DEPLOY_KEY_MAX_RUNNING=${maxRunning}); complete one or wait until one expires`,
+              undefined,
+              { limit: maxRunning },
+            );
+          }
+        }
+        const scopes = [environment, ...(withholdBuild ? [] : ['build']), ...(pr !== null ? [overrideScope(pr)] : [])];
         // A preview deployment for PR N pins the preview defaults and PR N's overrides (the override wins by name); never a production value.
-        const found = await currentSecretsForPinning(trx, project.id, pr !== null ? [environment, 'build', overrideScope(pr)] : [environment, 'build']);
+        const found = await currentSecretsForPinning(trx, project.id, scopes);
         const overridden = new Set(found.filter((s) => overridePr(s.scope) !== null).map((s) => s.name));
         const current = byName(found.filter((s) => s.scope !== 'preview' || !overridden.has(s.name)));
         const runtimeNames = new Set(current.filter((s) => s.scope !== 'build').map((s) => s.name));
@@ -201,6 +242,9 @@ export function createDeploymentsService(deps: Deps) {
           status: 'running',
           token_hash: hashToken(token),
           started_by: by,
+          started_by_kind: startedBy.kind,
+          started_by_name: startedBy.name,
+          started_by_id: starter.id,
           created_at: now,
           expires_at: expiresAt,
           completed_at: null,
@@ -215,7 +259,16 @@ export function createDeploymentsService(deps: Deps) {
             actor: by,
             actorIp: actor.ip,
             action: 'deployment.started',
-            detail: { deployment: id, environment, pr, ref, runtime: current.filter((s) => s.scope !== 'build').length, build: current.filter((s) => s.scope === 'build').length },
+            detail: {
+              deployment: id,
+              environment,
+              pr,
+              ref,
+              startedBy,
+              runtime: current.filter((s) => s.scope !== 'build').length,
+              build: current.filter((s) => s.scope === 'build').length,
+              ...(withholdBuild ? { buildSecretsWithheld: true } : {}),
+            },
           },
         ]);
         return {
@@ -223,6 +276,7 @@ export function createDeploymentsService(deps: Deps) {
           build: current.filter((s) => s.scope === 'build').map((s) => ({ name: s.name, version: s.current_version })),
           ...(absent ? { absent } : {}),
           ...(removed.length > 0 ? { removed } : {}),
+          ...(withholdBuild ? { buildSecretsWithheld: true as const } : {}),
         };
       });
       const deployment = toDeployment({
@@ -234,6 +288,9 @@ export function createDeploymentsService(deps: Deps) {
         status: 'running',
         token_hash: null,
         started_by: by,
+        started_by_kind: startedBy.kind,
+        started_by_name: startedBy.name,
+        started_by_id: starter.id,
         created_at: now,
         expires_at: expiresAt,
         completed_at: null,
@@ -243,6 +300,7 @@ export function createDeploymentsService(deps: Deps) {
         token,
         expiresAt: deployment.expiresAt,
         deployment,
+        startedBy,
         project: { slug: project.slug, flyApp: project.fly_app, flyPreviewPattern: project.fly_preview_pattern, app: appName(project, environment, pr) },
         pinned,
       };

@@ -107,7 +107,8 @@ export function createOidcExchangeService(deps: BaseDeps & { keys: IssuerKeys; d
         }
         const sha = typeof claims.sha === 'string' && REF_RE.test(claims.sha) ? claims.sha : undefined;
         const ref = input.ref || sha;
-        const actor: Actor = { kind: 'trust-policy', policyId: policy.id, projectId: project.id, name: policy.name, environment, ip };
+        // Bound to the token's pull request when it names one: the start service refuses any other.
+        const actor: Actor = { kind: 'trust-policy', policyId: policy.id, projectId: project.id, name: policy.name, environment, pr: tokenPr ?? null, ip };
         const started = await deps.deployments.start(actor, project.slug, { environment, pr, ref });
         const now = clock();
         await touchTrustPolicy(db, policy.id, now);

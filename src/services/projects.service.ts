@@ -18,7 +18,7 @@ import { sealValue, valueSealingKey } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
 import { insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
 import { isUniqueViolation } from '../store/executor.js';
-import { countAdmins, deleteMembership, findRole, listMembers, upsertMembership } from '../store/members.repository.js';
+import { countAdmins, deleteMembership, findMembership, findRole, listMembers, upsertMembership } from '../store/members.repository.js';
 import {
   deleteProject,
   findProjectBySlug,
@@ -47,6 +47,8 @@ export interface Project {
 export interface Member {
   email: string;
   role: Role;
+  /** The release grant: may start deployments (and so read values). Off by default for every role. */
+  release: boolean;
   addedAt: string;
 }
 
@@ -75,6 +77,40 @@ type Deps = BaseDeps & { keys: PublicKeys };
 
 export function createProjectsService(deps: Deps) {
   const { db, clock, keys } = deps;
+
+  /** Writes a membership change and its audit events in one transaction; `mustExist` refuses to add. */
+  async function writeMember(
+    actor: Actor,
+    projectId: string,
+    userId: string,
+    email: string,
+    want: { role: Role | undefined; release: boolean | undefined },
+    mustExist: boolean,
+  ): Promise<{ member: Member; change: 'added' | 'updated' }> {
+    const now = clock();
+    const by = actorLabel(actor);
+    return db.transaction().execute(async (trx) => {
+      const current = await findMembership(trx, projectId, userId);
+      if (!current && mustExist) throw new NotFoundError(`${quote(email)} is not a member of this project`, 'email');
+      const role = want.role ?? (current!.role as Role);
+      if (current?.role === 'admin' && role !== 'admin' && (await countAdmins(trx, projectId)) <= 1) {
+        throw new ConflictError('a project needs at least one admin: make someone else admin first', 'role');
+      }
+      const change = await upsertMembership(trx, projectId, userId, role, now, want.release);
+      const release = want.release ?? current?.canRelease ?? false;
+      const events: AuditInput[] = [];
+      if (change === 'added') events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.added', detail: { email, role, release } });
+      else if (role !== current!.role || want.release === undefined || want.release === current!.canRelease) {
+        events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.role_changed', detail: { email, role } });
+      }
+      // The grant lets a person read values (by starting a deployment): its every change is an event of its own.
+      if (release && (change === 'added' || !current!.canRelease)) events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.release_granted', detail: { email, role } });
+      if (!release && change === 'updated' && current!.canRelease) events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.release_revoked', detail: { email, role } });
+      await insertAuditEvents(trx, events);
+      const member: Member = { email, role, release, addedAt: new Date(now).toISOString() };
+      return { member, change };
+    });
+  }
 
   return {
     /**
@@ -188,31 +224,35 @@ export function createProjectsService(deps: Deps) {
 
     async members(actor: Actor, slug: string): Promise<Member[]> {
       const p = await authorizeProject(db, actor, slug, 'viewer', 'listing members');
-      return (await listMembers(db, p.id)).map((m) => ({ email: m.email, role: m.role as Role, addedAt: new Date(m.created_at).toISOString() }));
+      return (await listMembers(db, p.id)).map((m) => ({ email: m.email, role: m.role as Role, release: Number(m.can_release) === 1, addedAt: new Date(m.created_at).toISOString() }));
     },
 
-    /** Adds a person by email or changes their role (admin only). The last admin cannot be demoted. */
-    async setMember(actor: Actor, slug: string, emailIn: string, roleIn: string): Promise<{ member: Member; change: 'added' | 'updated' }> {
+    /**
+     * Adds a person by email or changes their role and release grant (admin only). The last admin cannot be demoted.
+     * `release` undefined keeps the grant as it is (none for a new member). A grant change is audited on its own.
+     */
+    async setMember(actor: Actor, slug: string, emailIn: string, roleIn: string, release?: boolean): Promise<{ member: Member; change: 'added' | 'updated' }> {
       const email = validateEmail(emailIn, 'email');
       const role = parseRole(roleIn, 'role');
+      if (release !== undefined && typeof release !== 'boolean') throw new ValidationError('release', 'release must be true or false');
       const p = await authorizeProject(db, actor, slug, 'admin', 'managing members');
       const u = await findUserByEmail(db, email);
       if (!u) {
         throw new NotFoundError(`no keyloft user has the email ${quote(email)}; an instance admin can create one (keyloft admin create-user)`, 'email');
       }
-      const now = clock();
-      const change = await db.transaction().execute(async (trx) => {
-        const current = await findRole(trx, p.id, u.id);
-        if (current === 'admin' && role !== 'admin' && (await countAdmins(trx, p.id)) <= 1) {
-          throw new ConflictError('a project needs at least one admin: make someone else admin first', 'role');
-        }
-        const c = await upsertMembership(trx, p.id, u.id, role, now);
-        await insertAuditEvents(trx, [
-          { at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: c === 'added' ? 'member.added' : 'member.role_changed', detail: { email, role } },
-        ]);
-        return c;
-      });
-      return { member: { email, role, addedAt: new Date(now).toISOString() }, change };
+      return writeMember(actor, p.id, u.id, email, { role, release }, false);
+    },
+
+    /** Changes a member's role and/or release grant (admin only); 404 when the person is not a member. */
+    async updateMember(actor: Actor, slug: string, emailIn: string, patch: { role?: string | undefined; release?: boolean | undefined }): Promise<Member> {
+      const email = validateEmail(emailIn, 'email');
+      const role = patch.role === undefined ? undefined : parseRole(patch.role, 'role');
+      if (patch.release !== undefined && typeof patch.release !== 'boolean') throw new ValidationError('release', 'release must be true or false');
+      const p = await authorizeProject(db, actor, slug, 'admin', 'managing members');
+      if (role === undefined && patch.release === undefined) throw new ValidationError('role', 'give role, release or both');
+      const u = await findUserByEmail(db, email);
+      if (!u) throw new NotFoundError(`${quote(email)} is not a member of this project`, 'email');
+      return (await writeMember(actor, p.id, u.id, email, { role, release: patch.release }, true)).member;
     },
 
     async removeMember(actor: Actor, slug: string, emailIn: string): Promise<void> {

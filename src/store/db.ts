@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type 
 import { createRequire } from 'node:module';
 import type PgModule from 'pg';
 import * as m0001 from './migrations/2026-11-26-0001-initial.js';
+import * as m0003 from './migrations/2026-11-29-0003-release-rights.js';
 import * as m0004 from './migrations/2026-11-29-0004-trust-policies.js';
 import type { DB } from './schema.js';
 
@@ -88,6 +89,7 @@ function withStatementCache(sqlite: SQLite.Database, max = 500): { prepare(sql: 
 
 const MIGRATIONS: Record<string, Migration> = {
   '2026-11-26-0001-initial': m0001,
+  '2026-11-29-0003-release-rights': m0003,
   '2026-11-29-0004-trust-policies': m0004,
 };
 

@@ -63,6 +63,18 @@ export async function listDeployments(ex: Executor, projectId: string, q: { envi
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
 }
 
+/** Running, unexpired deployments started by one deploy key (trust policy, person): what the per-key limit counts. */
+export async function countRunningStartedBy(ex: Executor, startedById: string, now: number): Promise<number> {
+  const r = await ex
+    .selectFrom('deployments')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('started_by_id', '=', startedById)
+    .where('status', '=', 'running')
+    .where('expires_at', '>', now)
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
 /** Marks running deployments past their expiry as expired (and drops their token). */
 export async function expireDeployments(ex: Executor, now: number, projectId?: string): Promise<void> {
   let q = ex.updateTable('deployments').set({ status: 'expired', token_hash: null }).where('status', '=', 'running').where('expires_at', '<=', now);

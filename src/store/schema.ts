@@ -1,4 +1,4 @@
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /** Timestamps are milliseconds since the epoch (bigint columns, read as numbers on both engines). Booleans are 0/1. */
 export interface MasterKeyTable {
@@ -17,6 +17,8 @@ export interface ProjectTable {
   digest_key: Uint8Array;
   created_at: number;
   created_by: string;
+  /** 1: preview deployments pin the build secrets (the default); 0: they pin none. */
+  preview_build_secrets: Generated<number>;
 }
 
 export interface ProjectKeyTable {
@@ -86,6 +88,8 @@ export interface MembershipTable {
   user_id: string;
   role: string;
   created_at: number;
+  /** 1: the explicit release grant (may start deployments, and so read values); 0 by default for every role. */
+  can_release: Generated<number>;
 }
 
 export interface AuditEventTable {
@@ -147,7 +151,12 @@ export interface DeploymentTable {
   ref: string | null;
   status: string; // running | succeeded | failed | expired
   token_hash: string | null;
+  /** The actor's label, as in audit events. */
   started_by: string;
+  started_by_kind: string; // deploy_key | trust_policy | person
+  started_by_name: string;
+  /** The deploy key's, trust policy's or user's id; null on rows from before it was recorded. */
+  started_by_id: string | null;
   created_at: number;
   expires_at: number;
   completed_at: number | null;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Api, bootstrap, createUser } from '../helpers/client.js';
+import { type Api, bootstrap, createUser, grantRelease } from '../helpers/client.js';
 import { createStore, dialects, KEYLOFT_BIN, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const rnd = () => randomBytes(6).toString('hex');
@@ -115,6 +115,7 @@ for (const d of await dialects()) {
         ],
       });
       assert.equal(c.status, 201, c.text);
+      await grantRelease(admin, project);
     });
 
     after(async () => {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { Api, loginToken } from '../helpers/client.js';
+import { Api, loginToken, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { browserSkip, flashText, launch, watchConsole } from './browser.js';
 
@@ -240,6 +240,7 @@ describe('web dashboard in Chromium (sqlite)', { skip }, () => {
 
   it('released values are byte-for-byte what was typed and pasted', async () => {
     const api = await loginToken(server, ADMIN, ADMIN_PW);
+    await grantRelease(api, 'acme-web', ADMIN);
     const d = await api.post('/api/v1/projects/acme-web/deployments', { environment: 'production' });
     assert.equal(d.status, 201, d.text);
     const r = await new Api(server.url, d.body.token).get(`/api/v1/deployments/${d.body.id}/secrets`);

@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser } from '../helpers/client.js';
+import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser, grantRelease } from '../helpers/client.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const rnd = () => randomBytes(8).toString('hex');
@@ -69,6 +69,7 @@ for (const d of await dialects()) {
         ],
       });
       assert.equal(created.status, 201, created.text);
+      await grantRelease(admin, slug);
       const imp = await admin.call('POST', `/api/v1/projects/${slug}/secrets/production:import`, `IMPORTED=${val('imported')}\nQUOTED="${val('quoted')} with spaces"\n`, {
         contentType: 'text/plain',
       });

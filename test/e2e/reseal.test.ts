@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
-import { type Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap } from '../helpers/client.js';
+import { type Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { browserSkip, flashText, launch, watchConsole } from './browser.js';
 
@@ -75,6 +75,7 @@ describe('issue 9 in the dashboard: override with a PR, copy review → confirm,
       ],
     });
     assert.equal(c.status, 201, c.text);
+    await grantRelease(admin, SLUG);
     assert.equal((await admin.put(path('/secrets/production/TOKEN'), { value: V.token2 })).status, 200);
     browser = await launch();
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });

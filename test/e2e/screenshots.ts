@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser } from '../helpers/client.js';
+import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser, grantRelease } from '../helpers/client.js';
 import { createStore, REPO_ROOT, startServer } from '../helpers/server.js';
 import { browserSkip, launch } from './browser.js';
 
@@ -58,6 +58,7 @@ try {
   });
   await admin.post('/api/v1/projects', { slug: 'billing-api', name: 'Billing API', secrets: [{ name: 'DATABASE_URL', scope: 'production', value: 'postgres://x' }] });
   await admin.post('/api/v1/projects', { slug: 'marketing-site', name: 'Marketing site' });
+  await grantRelease(admin, slug);
   const complete = async (started: { body: { id: string; token: string } }, status: string) =>
     new Api(server.url, started.body.token).post(`/api/v1/deployments/${started.body.id}/complete`, { status });
   await complete(await admin.post(`/api/v1/projects/${slug}/deployments`, { environment: 'production', ref: '9f3c2a1e5b7d' }), 'succeeded');

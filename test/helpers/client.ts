@@ -87,3 +87,9 @@ export async function createUser(server: TestServer, admin: Api, email: string, 
   if (r.status !== 201) throw new Error(`user creation failed: ${r.text}`);
   return loginToken(server, email, password);
 }
+
+/** Gives `email` the project's release grant (a person needs it to start a deployment; off by default, admins too). */
+export async function grantRelease(api: Api, slug: string, email = ADMIN_EMAIL): Promise<void> {
+  const r = await api.call('PATCH', `/api/v1/projects/${encodeURIComponent(slug)}/members/${encodeURIComponent(email)}`, { release: true });
+  if (r.status !== 200) throw new Error(`release grant failed: ${r.status} ${r.text}`);
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Api, type ApiResponse, ADMIN_EMAIL, bootstrap, createUser } from '../helpers/client.js';
+import { Api, type ApiResponse, ADMIN_EMAIL, bootstrap, createUser, grantRelease } from '../helpers/client.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const v = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
@@ -161,7 +161,7 @@ for (const d of await dialects()) {
     const startAs = async (api: Api, slug: string, body: Record<string, unknown>) => {
       const r = await api.post(`/api/v1/projects/${slug}/deployments`, body);
       assert.equal(r.status, 201, r.text);
-      return r.body as { id: string; token: string; deployment: { startedBy: string; status: string } };
+      return r.body as { id: string; token: string; deployment: { startedBy: { kind: string; name: string }; status: string } };
     };
     /** What an admin sees of a project (names, versions, members, keys, settings, deployments), to show nothing changed. */
     const snapshot = async (slug: string) => {
@@ -198,12 +198,15 @@ for (const d of await dialects()) {
           { name: 'NPM_TOKEN', scope: 'build', value: VALUES.betaBuild },
         ],
       };
-      for (const [slug, secrets] of Object.entries(projects)) assert.equal((await admin.post('/api/v1/projects', { slug, name: slug, secrets })).status, 201);
+      for (const [slug, secrets] of Object.entries(projects)) {
+        assert.equal((await admin.post('/api/v1/projects', { slug, name: slug, secrets })).status, 201);
+        await grantRelease(admin, slug);
+      }
       member = await createUser(server, admin, 'member@example.com');
       viewer = await createUser(server, admin, 'viewer@example.com');
       outsider = await createUser(server, admin, 'outsider@example.com');
       for (const slug of ['alpha', 'beta']) {
-        assert.equal((await admin.post(`/api/v1/projects/${slug}/members`, { email: 'member@example.com', role: 'member' })).status, 201);
+        assert.equal((await admin.post(`/api/v1/projects/${slug}/members`, { email: 'member@example.com', role: 'member', release: true })).status, 201);
       }
       assert.equal((await admin.post('/api/v1/projects/alpha/members', { email: 'viewer@example.com', role: 'viewer' })).status, 201);
       const tokens = await admin.get('/api/v1/tokens');
@@ -258,7 +261,7 @@ for (const d of await dialects()) {
       const k = await createKey('alpha', 'ci');
       const key = admin.with(k.token);
       const prod = await startAs(key, 'alpha', { environment: 'production', ref: 'deadbeef' });
-      assert.equal(prod.deployment.startedBy, 'deploy key ci');
+      assert.deepEqual(prod.deployment.startedBy, { kind: 'deploy_key', name: 'ci' });
       const prev = await startAs(key, 'alpha', { environment: 'preview', pr: 12 });
       // The key itself gets no values; the deployment's own token does.
       const own = await key.get(`/api/v1/deployments/${prod.id}/secrets`);

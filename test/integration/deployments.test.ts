@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Api, type ApiResponse, bootstrap, createUser, seenBodies } from '../helpers/client.js';
+import { Api, type ApiResponse, bootstrap, createUser, grantRelease, seenBodies } from '../helpers/client.js';
 import { expireDeploymentNow } from '../helpers/db.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
@@ -81,15 +81,16 @@ for (const d of await dialects()) {
       ] as const) {
         const r = await admin.post('/api/v1/projects', { slug, name: slug, secrets });
         assert.equal(r.status, 201, r.text);
+        await grantRelease(admin, slug);
       }
       member = await createUser(server, admin, 'member@example.com');
       viewer = await createUser(server, admin, 'viewer@example.com');
       outsider = await createUser(server, admin, 'outsider@example.com');
-      for (const [email, role] of [
-        ['member@example.com', 'member'],
-        ['viewer@example.com', 'viewer'],
-      ]) {
-        const r = await admin.post('/api/v1/projects/alpha/members', { email, role });
+      for (const [email, role, release] of [
+        ['member@example.com', 'member', true],
+        ['viewer@example.com', 'viewer', false],
+      ] as const) {
+        const r = await admin.post('/api/v1/projects/alpha/members', { email, role, release });
         assert.equal(r.status, 201, r.text);
       }
     });
@@ -327,6 +328,7 @@ for (const d of await dialects()) {
         assert.ok(r.status === 201 || r.status === 200, r.text);
       };
       assert.equal((await admin.post('/api/v1/projects', { slug: 'shapes', name: 'Shapes' })).status, 201);
+      await grantRelease(admin, 'shapes');
       await put('production', 'TLS_KEY', { value: pem });
       await put('production', 'GREETING', { value: unicode });
       await put('production', 'SPACED', { value: spaced });
@@ -406,6 +408,7 @@ for (const d of await dialects()) {
       const sorted = [...names].sort(); // code unit order: Beta, Z9, ZED, _x, a, aB, a_b, alpha
       const secrets = names.map((name) => ({ name, scope: 'production', value: `order-${name}` }));
       assert.equal((await admin.post('/api/v1/projects', { slug: 'order', name: 'Order', secrets })).status, 201);
+      await grantRelease(admin, 'order');
       const s = await start(admin, 'order', { environment: 'production' });
       assert.deepEqual(s.pinned.runtime.map((p) => p.name), sorted);
       const shown = await admin.get(`/api/v1/projects/order/deployments/${s.id}`);
@@ -419,6 +422,7 @@ for (const d of await dialects()) {
 
     test('release path with 1,000 secrets (measured, not asserted)', async () => {
       assert.equal((await admin.post('/api/v1/projects', { slug: 'bulk', name: 'Bulk' })).status, 201);
+      await grantRelease(admin, 'bulk');
       const map: Record<string, string> = {};
       for (let i = 0; i < 1000; i++) map[`SECRET_${String(i).padStart(4, '0')}`] = `value-${i}-${randomBytes(16).toString('hex')}`;
       const imp = await admin.post('/api/v1/projects/bulk/secrets/production:import', { secrets: map });
@@ -486,6 +490,7 @@ for (const d of await dialects()) {
         ],
       });
       assert.equal(r.status, 201, r.text);
+      await grantRelease(admin, 'split');
       releaseRole = await startServer(store, { role: 'release' });
       servers.push(releaseRole);
       // The api role holds no key (on PostgreSQL the helper would otherwise name the key file).

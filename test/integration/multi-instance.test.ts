@@ -131,7 +131,7 @@ describe('multi-instance: two api instances and one release instance on one Post
       const slug = `mi-${runId}-${w}`;
       const p = await raw(api[(w + 1) % 2]!, 'POST', '/api/v1/projects', { slug, name: `Multi ${w}` }, admin);
       assert.equal(p.status, 201, p.text);
-      const m = await raw(api[w % 2]!, 'POST', `/api/v1/projects/${slug}/members`, { email, role: 'member' }, admin);
+      const m = await raw(api[w % 2]!, 'POST', `/api/v1/projects/${slug}/members`, { email, role: 'member', release: true }, admin);
       assert.ok([200, 201].includes(m.status), m.text);
       workers.push({ email, password, slug, token: '' });
     }

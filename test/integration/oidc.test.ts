@@ -107,7 +107,7 @@ for (const d of await dialects()) {
     test('policy → exchange → release → complete: a CI ID token deploys production with no stored credential', async () => {
       const started = await exchange({ idToken: await mint() });
       assert.equal(started.status, 201, started.text);
-      assert.equal(started.body.deployment.startedBy, 'trust policy main');
+      assert.deepEqual(started.body.deployment.startedBy, { kind: 'trust_policy', name: 'main' });
       assert.equal(started.body.project.app, 'shop');
       assert.deepEqual(started.body.pinned.runtime.map((p: { name: string }) => p.name), ['DB_URL']);
       const token = started.body.token as string;
@@ -119,7 +119,8 @@ for (const d of await dialects()) {
       assert.equal(done.body.deployment.status, 'succeeded');
       assert.equal((await anon.with(token).get(`/api/v1/deployments/${started.body.id}/secrets`)).status, 401, 'completion revoked the token');
       const listed = await admin.get('/api/v1/projects/shop/deployments?limit=1');
-      assert.equal(listed.body.deployments[0].startedBy, 'trust policy main');
+      assert.deepEqual(listed.body.deployments[0].startedBy, { kind: 'trust_policy', name: 'main' });
+      assert.deepEqual(started.body.startedBy, { kind: 'trust_policy', name: 'main' });
       const policies = (await admin.get('/api/v1/projects/shop/trust-policies')).body.trustPolicies;
       assert.ok(policies.find((p: { name: string }) => p.name === 'main').lastUsedAt);
     });

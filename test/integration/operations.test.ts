@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Api, bootstrap, createUser } from '../helpers/client.js';
+import { Api, bootstrap, createUser, grantRelease } from '../helpers/client.js';
 import { createStore, dialects, KEYLOFT_BIN, startServer, storeEnv, type TestServer, type TestStore } from '../helpers/server.js';
 import { migrateToLatest, openDatabase } from '../../src/store/db.js';
 import { verifyMasterKeys } from '../../src/services/bootstrap.js';
@@ -57,6 +57,7 @@ for (const d of await dialects()) {
       const values = { A: val('a'), B: val('b'), C: val('c') };
       const r = await admin.post('/api/v1/projects', { slug, name: 'Metrics', secrets: Object.entries(values).map(([name, value]) => ({ name, value, scope: 'production' })) });
       assert.equal(r.status, 201, r.text);
+      await grantRelease(admin, slug);
       assert.equal((await admin.put(`/api/v1/projects/${slug}/secrets/build/NPM`, { valueBase64: 'AAEC' })).status, 201);
       // 401: an unknown token; 403: a viewer writing
       assert.equal((await admin.with('klt_unknown').get('/api/v1/projects')).status, 401);
@@ -217,6 +218,7 @@ describe('sqlite: keyloft backup and restore', () => {
     assert.deepEqual(restored, inBackup);
     const dep = await api.post(`/api/v1/projects/${slug}/deployments`, { environment: 'production' });
     assert.equal(dep.status, 201, dep.text);
+    await grantRelease(admin, slug);
     const rel = await api.with(dep.body.token).get(`/api/v1/deployments/${dep.body.id}/secrets`);
     assert.equal(rel.status, 200, rel.text);
     assert.deepEqual(Object.keys(rel.body.runtime).sort(), [...inBackup.keys()].sort());

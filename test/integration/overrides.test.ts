@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { type Api, bootstrap } from '../helpers/client.js';
+import { type Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const val = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
@@ -40,6 +40,7 @@ for (const d of await dialects()) {
         ],
       });
       assert.equal(c.status, 201, c.text);
+      await grantRelease(admin, slug);
     });
     after(async () => {
       await server?.stop();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Api, type ApiResponse, bootstrap, createUser } from '../helpers/client.js';
+import { Api, type ApiResponse, bootstrap, createUser, grantRelease } from '../helpers/client.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const val = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
@@ -56,6 +56,7 @@ for (const d of await dialects()) {
         ],
       });
       assert.equal(c.status, 201, c.text);
+      await grantRelease(admin, slug);
       const bin = await admin.put(`/api/v1/projects/${slug}/secrets/build/BIN`, { valueBase64: b64(new Uint8Array([0xff, 0x00, 0x01, 0xfe])) });
       assert.equal(bin.status, 201, bin.text);
       viewer = await createUser(server, admin, `viewer-${randomBytes(3).toString('hex')}@example.com`);

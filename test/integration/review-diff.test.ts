@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { type Api, type ApiResponse, bootstrap } from '../helpers/client.js';
+import { type Api, type ApiResponse, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, dialects, KEYLOFT_BIN, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const val = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
@@ -41,6 +41,7 @@ for (const d of await dialects()) {
         ],
       });
       assert.equal(c.status, 201, c.text);
+      await grantRelease(admin, slug);
     });
     after(async () => {
       await server?.stop();

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, existsSync, openSync, readdirSync, readlinkSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Api, bootstrap } from '../helpers/client.js';
+import { Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { loadConfig } from '../../src/config.js';
 import { startServer as startInProcess } from '../../src/cli/serve.js';
@@ -65,6 +65,7 @@ for (const d of await dialects()) {
         written.FIRST = val('first');
         const r = await api.post('/api/v1/projects', { slug, name: 'Roles', secrets: [{ name: 'FIRST', scope: 'production', value: written.FIRST }] });
         assert.equal(r.status, 201, r.text);
+        await grantRelease(api, slug);
       } finally {
         assert.equal(await all.stop(), 0);
       }

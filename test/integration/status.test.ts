@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Api, bootstrap, createUser } from '../helpers/client.js';
+import { type Api, bootstrap, createUser, grantRelease } from '../helpers/client.js';
 import { expireDeploymentNow } from '../helpers/db.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
@@ -26,6 +26,7 @@ for (const d of await dialects()) {
       const slug = `st-${++n}`;
       const r = await admin.post('/api/v1/projects', { slug, name: slug, secrets });
       assert.equal(r.status, 201, r.text);
+      await grantRelease(admin, slug);
       assert.equal((await admin.post(`/api/v1/projects/${slug}/members`, { email: 'viewer@example.com', role: 'viewer' })).status, 201);
       return slug;
     };

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { type Api, bootstrap } from '../helpers/client.js';
+import { type Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { cliEnv, encodedForms, keyloft, parseFlySecrets, waitFor } from './pipeline-fixture.js';
 
@@ -92,6 +92,7 @@ describe('keyloft deploy fly (end to end, stand-in flyctl)', () => {
     api = await bootstrap(server);
     const p = await api.post('/api/v1/projects', { slug, name: 'Fly test', flyApp });
     assert.equal(p.status, 201, p.text);
+    await grantRelease(api, slug);
     for (const [name, value] of Object.entries(RUNTIME)) assert.equal((await api.put(`/api/v1/projects/${slug}/secrets/production/${name}`, { value })).status, 201);
     for (const [name, value] of Object.entries(PREVIEW)) assert.equal((await api.put(`/api/v1/projects/${slug}/secrets/preview/${name}`, { value })).status, 201);
     for (const [name, value] of Object.entries(BUILD)) assert.equal((await api.put(`/api/v1/projects/${slug}/secrets/build/${name}`, { value })).status, 201);

@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { bootstrap } from '../helpers/client.js';
+import { bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { cliEnv, keyloft, parseFlySecrets } from './pipeline-fixture.js';
 
@@ -31,6 +31,7 @@ describe('split roles: the pipeline talks to an api server and is sent to the re
       token = admin.token!;
       assert.equal((await admin.post('/api/v1/projects', { slug, name: 'Roles', flyApp: `${slug}-app` })).status, 201);
       assert.equal((await admin.put(`/api/v1/projects/${slug}/secrets/production/ROLE_VALUE`, { value: VALUE })).status, 201);
+      await grantRelease(admin, slug);
     } finally {
       await all.stop();
     }

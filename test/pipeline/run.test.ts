@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Api, bootstrap } from '../helpers/client.js';
+import { type Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { cliEnv, encodedForms, keyloft, waitFor } from './pipeline-fixture.js';
 
@@ -99,6 +99,7 @@ describe('keyloft run (end to end, real server)', () => {
     api = await bootstrap(server);
     const p = await api.post('/api/v1/projects', { slug, name: 'Run test' });
     assert.equal(p.status, 201, p.text);
+    await grantRelease(api, slug);
     for (const [name, value] of Object.entries(RUNTIME)) {
       const r = await api.put(`/api/v1/projects/${slug}/secrets/production/${name}`, { value });
       assert.ok(r.status === 201 || r.status === 200, r.text);

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser } from '../helpers/client.js';
+import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { dbQuery, exampleOf, requestSchema, Tally, valuesInDatabase, withWebRoutes } from './support.js';
 
@@ -105,6 +105,8 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     deployKeyA = (await admin.post(`/api/v1/projects/${A}/deploy-keys`, { name: 'ci' })).body.id;
     trustPolicyA = (await admin.post(`/api/v1/projects/${A}/trust-policies`, { ...TRUST_POLICY, name: 'ci' })).body.id;
     const keyB = (await otherAdmin.post(`/api/v1/projects/${B}/deploy-keys`, { name: 'ci-b' })).body.token as string;
+    await grantRelease(admin, A);
+    await grantRelease(otherAdmin, B, 'other@example.com');
     // deployments: the target (A production), another of A production, a preview of A, one of B
     const other = (await admin.post(`/api/v1/projects/${A}/deployments`, { environment: 'production' })).body;
     const preview = (await admin.post(`/api/v1/projects/${A}/deployments`, { environment: 'preview', pr: 1 })).body;
@@ -136,7 +138,8 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       'POST /api/v1/users': { email: 'mallory@example.com', password: 'a long enough password', isAdmin: true },
       'POST /api/v1/projects': { slug: 'az-new', name: 'x' },
       'PATCH /api/v1/projects/{slug}': { name: 'hijacked' },
-      'POST /api/v1/projects/{slug}/members': { email: 'outsider@example.com', role: 'admin' },
+      'POST /api/v1/projects/{slug}/members': { email: 'outsider@example.com', role: 'admin', release: true },
+      'PATCH /api/v1/projects/{slug}/members/{email}': { role: 'admin', release: true },
       'PUT /api/v1/projects/{slug}/secrets/{scope}/{name}': { value: 'pwned' },
       'POST /api/v1/projects/{slug}/secrets/{scopeImport}': { secrets: { PWNED: 'x' } },
       'POST /api/v1/projects/{slug}/deployments': { environment: 'production' },
@@ -239,6 +242,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       if (op.template.startsWith('/api/v1/deployments/')) caller = new Api(server.url, dProd.token);
       if (key === 'DELETE /api/v1/tokens/{id}') o = { ...op, path: `/api/v1/tokens/${ownToken.id}` };
       if (key === 'POST /api/v1/projects/{slug}/members') o = { ...op, body: { email: 'outsider@example.com', role: 'viewer' } };
+      if (key === 'PATCH /api/v1/projects/{slug}/members/{email}') o = { ...op, body: { role: 'viewer', release: true } };
       if (key === 'POST /api/v1/users') o = { ...op, body: { email: 'carol@example.com', password: 'a long enough password' } };
       if (key === 'POST /api/v1/projects') o = { ...op, body: { slug: 'az-rightful', name: 'x' } };
       const r = await caller.call(o.method, o.path + o.query, o.body);
@@ -252,7 +256,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     const a = `(select id from projects where slug = '${A}')`;
     return {
       versions: await dbQuery(store, 'select secret_id, version, kind, digest from secret_versions order by secret_id, version'),
-      members: await dbQuery(store, `select user_id, role from memberships where project_id = ${a} order by user_id`),
+      members: await dbQuery(store, `select user_id, role, can_release from memberships where project_id = ${a} order by user_id`),
       project: await dbQuery(store, `select slug, name, fly_app, fly_preview_pattern from projects where slug = '${A}'`),
       keys: await dbQuery(store, 'select id, revoked_at from deploy_keys order by id'),
       trustPolicies: await dbQuery(store, 'select id, name, subject from trust_policies order by id'),

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, Api, bootstrap } from '../helpers/client.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { dbQuery, rawHttp, Tally, withWebRoutes } from './support.js';
 
@@ -68,6 +68,7 @@ describe('hostile input (sqlite)', () => {
     api = await bootstrap(server);
     const r = await api.post('/api/v1/projects', { slug: SLUG, name: 'Input', secrets: [{ name: 'EXISTING', scope: 'production', value: MARKER }] });
     assert.equal(r.status, 201, r.text);
+    await grantRelease(api, SLUG);
   });
   after(async () => {
     await server?.stop();

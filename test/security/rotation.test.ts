@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Api, bootstrap } from '../helpers/client.js';
+import { Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, dialects, expectStartFailure, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { dbQuery, deployAndRelease, runCli, writeFigures } from './support.js';
 
@@ -133,6 +133,7 @@ for (const d of await dialects()) {
     it('project rotation re-seals every current and historical value, resumably, and retires the old pairs', async () => {
       const slug = 'rot-a';
       // a deployment started now pins the current versions; after one more write they are history
+      await grantRelease(api, slug);
       const d0 = await api.post(`/api/v1/projects/${slug}/deployments`, { environment: 'production' });
       assert.equal(d0.status, 201);
       const pinnedValues = { ...expected.get(slug)! };

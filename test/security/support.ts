@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { Api } from '../helpers/client.js';
+import { Api, grantRelease } from '../helpers/client.js';
 import { KEYLOFT_BIN, REPO_ROOT, storeEnv, type TestStore } from '../helpers/server.js';
 
 /** Where each security test writes its figures; `node scripts/security-figures.mjs` turns them into the table of docs/SECURITY.md. */
@@ -86,8 +86,9 @@ export function runCli(store: TestStore, args: string[], opts: { env?: Record<st
   });
 }
 
-/** Starts a deployment and fetches its secrets with the deploy token. */
+/** Starts a deployment as the (bootstrap) admin, who is given the project's release grant first, and fetches its secrets with the deploy token. */
 export async function deployAndRelease(api: Api, slug: string, environment: 'production' | 'preview' = 'production', pr?: number) {
+  await grantRelease(api, slug);
   const d = await api.post(`/api/v1/projects/${slug}/deployments`, { environment, ...(pr ? { pr } : {}) });
   if (d.status !== 201) throw new Error(`deployment start failed: ${d.status} ${d.text}`);
   const r = await api.with(d.body.token).get(`/api/v1/deployments/${d.body.id}/secrets`);

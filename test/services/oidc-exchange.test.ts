@@ -75,7 +75,7 @@ describe('OIDC exchange (services, in-memory SQLite, test issuer on 127.0.0.1)',
   test('a GitHub push token for main starts a production deployment as the policy; the ref defaults to the sha claim', async () => {
     const started = await services.oidc.exchange({ project: 'alpha', environment: 'production', idToken: await issuer.mint({ now }) }, '203.0.113.9');
     assert.equal(started.deployment.environment, 'production');
-    assert.equal(started.deployment.startedBy, 'trust policy main');
+    assert.deepEqual(started.deployment.startedBy, { kind: 'trust_policy', name: 'main' });
     assert.equal(started.deployment.ref, 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678');
     assert.match(started.token, /^kldt_/);
     assert.deepEqual(started.pinned.runtime.map((p) => p.name), ['DB_URL']);
@@ -150,7 +150,7 @@ describe('OIDC exchange (services, in-memory SQLite, test issuer on 127.0.0.1)',
     const s = Math.floor(now / 1000);
     for (const t of [await issuer.mint({ now, iat: s - 600, nbf: s - 600, exp: s - 30 }), await issuer.mint({ now, nbf: s + 30, iat: s + 30 })]) {
       const started = await services.oidc.exchange({ project: 'alpha', environment: 'production', idToken: t }, null);
-      assert.equal(started.deployment.startedBy, 'trust policy main');
+      assert.deepEqual(started.deployment.startedBy, { kind: 'trust_policy', name: 'main' });
     }
   });
 
@@ -181,7 +181,7 @@ describe('OIDC exchange (services, in-memory SQLite, test issuer on 127.0.0.1)',
     const p = await policy('alpha', { name: 'tagged', subject: 'repo:acme/shop:ref:refs/tags/*', environment: 'production', claims: { repository_owner: 'acme', workflow: 'deploy*' } });
     try {
       const ok = await services.oidc.exchange({ project: 'alpha', environment: 'production', idToken: await issuer.mint({ now, ref: 'refs/tags/v1.2.3' }) }, null);
-      assert.equal(ok.deployment.startedBy, 'trust policy tagged');
+      assert.deepEqual(ok.deployment.startedBy, { kind: 'trust_policy', name: 'tagged' });
       const wrong = await issuer.mint({ now, ref: 'refs/tags/v1.2.3', claims: { workflow: 'other' } });
       assert.equal(reasonOf(await refused({ idToken: wrong })), '403 oidc_policy_mismatch');
       const missing = await issuer.mint({ now, ref: 'refs/tags/v1.2.3', claims: { workflow: undefined } });
@@ -225,7 +225,7 @@ describe('OIDC exchange (services, in-memory SQLite, test issuer on 127.0.0.1)',
     assert.equal(issuer.fetches.jwks, before, 'refreshed within a minute');
     now += 60_000;
     const started = await services.oidc.exchange({ project: 'alpha', environment: 'production', idToken: await issuer.mint({ now }) }, null);
-    assert.equal(started.deployment.startedBy, 'trust policy main');
+    assert.deepEqual(started.deployment.startedBy, { kind: 'trust_policy', name: 'main' });
     assert.equal(issuer.fetches.jwks, before + 1, 'exactly one refresh');
     // Unknown kids do not make it fetch again within the minute.
     for (let i = 0; i < 5; i++) await refused({ idToken: await issuer.mint({ now, kid: `random-${i}` }) });
@@ -248,7 +248,7 @@ describe('OIDC exchange (services, in-memory SQLite, test issuer on 127.0.0.1)',
       down.setMode('ok');
       now += 61_000;
       const started = await services.oidc.exchange({ project: 'alpha', environment: 'production', idToken: await down.mint({ now }) }, null);
-      assert.equal(started.deployment.startedBy, 'trust policy down');
+      assert.deepEqual(started.deployment.startedBy, { kind: 'trust_policy', name: 'down' });
       await services.trustPolicies.remove(admin, 'alpha', p.id);
     } finally {
       await down.close();

@@ -6,13 +6,21 @@ import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
 import { bearer, errors, Slug } from './schemas.js';
 
+export const StartedBy = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('deploy_key'), Type.Literal('trust_policy'), Type.Literal('person')]),
+    name: Type.String({ description: "the deploy key's or trust policy's name, or the person's email" }),
+  },
+  { description: 'who started the deployment; "person" marks a release by a member with the release grant' },
+);
+
 export const Deployment = Type.Object({
   id: Type.String(),
   environment: Type.Union([Type.Literal('production'), Type.Literal('preview')]),
   pr: Type.Union([Type.Integer(), Type.Null()]),
   ref: Type.Union([Type.String(), Type.Null()]),
   status: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('expired')]),
-  startedBy: Type.String(),
+  startedBy: StartedBy,
   createdAt: Type.String(),
   expiresAt: Type.String(),
   completedAt: Type.Union([Type.String(), Type.Null()]),
@@ -23,6 +31,7 @@ const Pinned = Type.Object({
   build: PinList,
   absent: Type.Optional(Type.Array(Type.String(), { description: 'preview, at start: production secrets with no preview value (left out, never a production value)' })),
   removed: Type.Optional(Type.Array(Type.String(), { description: 'at start: runtime secrets the previous succeeded deployment of this app had and this one has not (deleted since): unset them on the platform' })),
+  buildSecretsWithheld: Type.Optional(Type.Literal(true, { description: 'preview: the project\'s setting "build secrets for preview deployments" is off, so no build secret was pinned' })),
 });
 /** The reply to starting a deployment (also the OIDC exchange's): the deploy token, shown once. */
 export const Started = Type.Object({
@@ -30,6 +39,7 @@ export const Started = Type.Object({
   token: Type.String(),
   expiresAt: Type.String(),
   deployment: Deployment,
+  startedBy: StartedBy,
   project: Type.Object({ slug: Type.String(), flyApp: Type.String(), flyPreviewPattern: Type.String(), app: Type.String() }),
   pinned: Pinned,
 });
@@ -58,7 +68,8 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       preHandler: auth,
       schema: {
         tags: ['deployments'],
-        summary: 'Start a deployment: pins the current version of every secret of the environment and every build secret; returns its deploy token once',
+        summary:
+          'Start a deployment (a deploy key, or a person with the release grant): pins the current version of every secret of the environment and every build secret; returns its deploy token once',
         security: bearer,
         params: Type.Object({ slug: Slug }),
         body: Type.Object({
@@ -68,7 +79,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         }),
         response: {
           201: Started,
-          ...errors(400, 401, 403, 404),
+          ...errors(400, 401, 403, 404, 429),
         },
       },
     },

@@ -1,10 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { ValidationError } from '../../domain/errors.js';
 import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
-import { bearer, Email, errors, Member, Project, requireStringValues, Role, ScopeParam, SecretName, Slug, Value, ValueBase64 } from './schemas.js';
+import { bearer, Email, errors, Member, Project, ReleaseGrant, requireStringValues, Role, ScopeParam, SecretName, Slug, Value, ValueBase64 } from './schemas.js';
 
 const SlugParams = Type.Object({ slug: Slug });
+
+/** The grant must arrive as a JSON boolean: the validator would coerce "false" or 0 (and a grant is no place for guessing). */
+async function requireBooleanRelease(req: { body: unknown }): Promise<void> {
+  const b = req.body as Record<string, unknown> | undefined;
+  if (b && typeof b === 'object' && Object.hasOwn(b, 'release') && typeof b.release !== 'boolean') throw new ValidationError('release', 'release must be true or false');
+}
 
 /** Projects and their members. */
 export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services, publicUrl }) => {
@@ -101,19 +108,37 @@ export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
     '/projects/:slug/members',
     {
       preHandler: auth,
+      preValidation: requireBooleanRelease,
       schema: {
         tags: ['members'],
-        summary: 'Add a member or change their role (admin)',
+        summary: 'Add a member or change their role and release grant (admin); `release` omitted keeps the grant (none for a new member)',
         security: bearer,
         params: SlugParams,
-        body: Type.Object({ email: Email, role: Role }),
+        body: Type.Object({ email: Email, role: Role, release: Type.Optional(ReleaseGrant) }),
         response: { 200: Type.Object({ member: Member, change: Type.String() }), 201: Type.Object({ member: Member, change: Type.String() }), ...errors(400, 401, 403, 404, 409) },
       },
     },
     async (req, reply) => {
-      const r = await services.projects.setMember(req.actor!, req.params.slug, req.body.email, req.body.role);
+      const r = await services.projects.setMember(req.actor!, req.params.slug, req.body.email, req.body.role, req.body.release);
       return reply.status(r.change === 'added' ? 201 : 200).send(r);
     },
+  );
+
+  app.patch(
+    '/projects/:slug/members/:email',
+    {
+      preHandler: auth,
+      preValidation: requireBooleanRelease,
+      schema: {
+        tags: ['members'],
+        summary: "Change a member's role and/or release grant (admin)",
+        security: bearer,
+        params: Type.Object({ slug: Slug, email: Email }),
+        body: Type.Object({ role: Type.Optional(Role), release: Type.Optional(ReleaseGrant) }),
+        response: { 200: Type.Object({ member: Member }), ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (req) => ({ member: await services.projects.updateMember(req.actor!, req.params.slug, req.params.email, req.body) }),
   );
 
   app.delete(

@@ -57,7 +57,14 @@ export const Project = Type.Object({
   createdAt: Iso,
 });
 
-export const Member = Type.Object({ email: Type.String(), role: Role, addedAt: Iso });
+export const Member = Type.Object({
+  email: Type.String(),
+  role: Role,
+  release: Type.Boolean({ description: 'the release grant: may start deployments, and so read values (off by default for every role)' }),
+  addedAt: Iso,
+});
+
+export const ReleaseGrant = Type.Boolean({ description: 'the release grant: can read values by starting a deployment (admin sets it; default false)' });
 
 export const User = Type.Object({ id: Type.String(), email: Type.String(), isAdmin: Type.Boolean(), createdAt: Type.String() });
 

@@ -1,7 +1,7 @@
 import type { ChangeSet, Changes, Deployment, Pinned } from '../../../../services/deployments.service.js';
 import type { Project } from '../../../../services/projects.service.js';
 import { Badge, Document, formatDate, type PageCtx, ProjectTabs, RelTime, ScopeBadge } from '../../ui.js';
-import { deploymentTone } from './deployments-table.js';
+import { deploymentTone, StartedByLabel } from './deployments-table.js';
 import { crumbsFor, projectHref } from './links.js';
 
 /** Added / changed (digest before → after) / removed names of one change set; never a value. */
@@ -135,7 +135,10 @@ export function DeploymentPage(p: { ctx: PageCtx; project: Project; deployment: 
                 </>
               ) : null}
               <dt>Started by</dt>
-              <dd>{d.startedBy}</dd>
+              <dd data-started-by={d.startedBy.kind}>
+                <StartedByLabel startedBy={d.startedBy} />
+                {d.startedBy.kind === 'person' ? <span class="muted"> (started by a person with the release grant, not the pipeline)</span> : null}
+              </dd>
               <dt>Started</dt>
               <dd>
                 <RelTime iso={d.createdAt} now={p.ctx.now} />

@@ -8,6 +8,21 @@ export function deploymentTone(status: string): BadgeTone {
   return status === 'succeeded' ? 'green' : status === 'failed' ? 'red' : status === 'running' ? 'blue' : 'gray';
 }
 
+/** Who started a deployment, as text: "deploy key ci", "trust policy main", or a person's email. */
+export function startedByText(s: Deployment['startedBy']): string {
+  return s.kind === 'deploy_key' ? `deploy key ${s.name}` : s.kind === 'trust_policy' ? `trust policy ${s.name}` : s.name;
+}
+
+/** The starter; a person-started deployment (a release by a member with the release grant) is marked so it stands out. */
+export function StartedByLabel({ startedBy }: { startedBy: Deployment['startedBy'] }) {
+  if (startedBy.kind !== 'person') return <>{startedByText(startedBy)}</>;
+  return (
+    <>
+      <Badge tone="amber">person</Badge> {startedBy.name}
+    </>
+  );
+}
+
 export function DeploymentsTable({ slug, deployments, now }: { slug: string; deployments: Deployment[]; now: number }) {
   return (
     <DataTable columns={['Deployment', 'Status', 'Environment', 'Ref', 'Started']}>
@@ -32,8 +47,8 @@ export function DeploymentsTable({ slug, deployments, now }: { slug: string; dep
           </td>
           <td data-label="Started">
             <RelTime iso={d.createdAt} now={now} />
-            <span class="who" title={d.startedBy}>
-              by {d.startedBy}
+            <span class="who" title={startedByText(d.startedBy)} data-started-by={d.startedBy.kind}>
+              by <StartedByLabel startedBy={d.startedBy} />
             </span>
           </td>
         </tr>

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser } from '../helpers/client.js';
+import { expireDeploymentNow } from '../helpers/db.js';
+import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
+
+const v = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
+const PROD = v('rights-prod');
+const BUILD = v('rights-build');
+const PREVIEW = v('rights-preview');
+const MEMBER_PW = 'another long password';
+
+/** A signed-in browser session (cookie + CSRF token) speaking JSON to the API. */
+async function session(server: TestServer, email: string, password: string) {
+  const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  assert.equal(res.status, 200, await res.clone().text());
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+  const api = new Api(server.url);
+  return {
+    post: (path: string, body: unknown) => api.call('POST', path, body, { headers: { cookie, 'x-csrf-token': csrfToken, origin: server.url } }),
+  };
+}
+
+for (const d of await dialects()) {
+  describe(`${d.name}: release rights (who may start deployments)`, { skip: d.skip }, () => {
+    let store: TestStore;
+    let server: TestServer;
+    let admin: Api;
+    let member: Api;
+    let viewer: Api;
+    let outsider: Api;
+    const slug = 'rights';
+    const start = (api: Api, body: Record<string, unknown> = { environment: 'production' }) => api.post(`/api/v1/projects/${slug}/deployments`, body);
+    const patchMember = (api: Api, email: string, body: unknown) => api.call('PATCH', `/api/v1/projects/${slug}/members/${encodeURIComponent(email)}`, body);
+    const members = async () => (await admin.get(`/api/v1/projects/${slug}/members`)).body.members as Array<{ email: string; role: string; release: boolean }>;
+
+    before(async () => {
+      store = await createStore(d.name);
+      server = await startServer(store, { env: { KEYLOFT_DEPLOY_KEY_MAX_RUNNING: '2' } });
+      admin = await bootstrap(server);
+      const r = await admin.post('/api/v1/projects', {
+        slug,
+        name: 'Rights',
+        secrets: [
+          { name: 'DB_URL', scope: 'production', value: PROD },
+          { name: 'DB_URL', scope: 'preview', value: PREVIEW },
+          { name: 'NPM_TOKEN', scope: 'build', value: BUILD },
+        ],
+      });
+      assert.equal(r.status, 201, r.text);
+      member = await createUser(server, admin, 'member@example.com', MEMBER_PW);
+      viewer = await createUser(server, admin, 'viewer@example.com');
+      outsider = await createUser(server, admin, 'outsider@example.com');
+      assert.equal((await admin.post(`/api/v1/projects/${slug}/members`, { email: 'member@example.com', role: 'member' })).status, 201);
+      assert.equal((await admin.post(`/api/v1/projects/${slug}/members`, { email: 'viewer@example.com', role: 'viewer' })).status, 201);
+    });
+    after(async () => {
+      await server?.stop();
+      await store?.cleanup();
+    });
+
+    test('the release grant is off by default for every role, the project creator (admin) included', async () => {
+      const list = await members();
+      assert.deepEqual(
+        list.map((m) => [m.email, m.role, m.release]),
+        [
+          [ADMIN_EMAIL, 'admin', false],
+          ['member@example.com', 'member', false],
+          ['viewer@example.com', 'viewer', false],
+        ],
+      );
+    });
+
+    test('a person without the grant gets 403 release_not_granted: admin and member, personal token and session; nothing is started', async () => {
+      const before = (await admin.get(`/api/v1/projects/${slug}/deployments?limit=200`)).body.deployments.length;
+      const adminSession = await session(server, ADMIN_EMAIL, ADMIN_PASSWORD);
+      const memberSession = await session(server, 'member@example.com', MEMBER_PW);
+      for (const [what, res] of [
+        ['admin token', await start(admin)],
+        ['member token', await start(member)],
+        ['viewer token', await start(viewer)],
+        ['admin session', await adminSession.post(`/api/v1/projects/${slug}/deployments`, { environment: 'production' })],
+        ['member session', await memberSession.post(`/api/v1/projects/${slug}/deployments`, { environment: 'preview', pr: 3 })],
+      ] as const) {
+        assert.equal(res.status, 403, `${what}: ${res.text}`);
+        assert.equal(res.body.error.code, 'release_not_granted', `${what}: ${res.text}`);
+        assert.equal(res.body.token, undefined, what);
+      }
+      // A non-member still learns nothing about the project.
+      const out = await start(outsider);
+      assert.equal(out.status, 404, out.text);
+      const afterCount = (await admin.get(`/api/v1/projects/${slug}/deployments?limit=200`)).body.deployments.length;
+      assert.equal(afterCount, before, 'no deployment was created by a refused start');
+    });
+
+    test('only an admin sets the grant: a member gets 403, a non-member 404, a bad value 400', async () => {
+      const byMember = await patchMember(member, 'member@example.com', { release: true });
+      assert.equal(byMember.status, 403, byMember.text);
+      const addByMember = await member.post(`/api/v1/projects/${slug}/members`, { email: 'member@example.com', role: 'member', release: true });
+      assert.equal(addByMember.status, 403, addByMember.text);
+      const byOutsider = await patchMember(outsider, 'outsider@example.com', { release: true });
+      assert.equal(byOutsider.status, 404, byOutsider.text);
+      for (const bad of ['yes', 1, 'true', null]) {
+        const r = await patchMember(admin, 'member@example.com', { release: bad });
+        assert.equal(r.status, 400, `${JSON.stringify(bad)}: ${r.text}`);
+        assert.equal(r.body.error.field, 'release', r.text);
+      }
+      const notMember = await patchMember(admin, 'outsider@example.com', { release: true });
+      assert.equal(notMember.status, 404, notMember.text);
+      assert.ok((await members()).every((m) => !m.release), 'no grant was set by a refused request');
+    });
+
+    test('with the grant a person starts a deployment, marked "person" in the start reply, the list, the deployment and the audit log', async () => {
+      const g = await patchMember(admin, 'member@example.com', { release: true });
+      assert.equal(g.status, 200, g.text);
+      assert.equal(g.body.member.release, true);
+      assert.equal(g.body.member.role, 'member');
+      const s = await start(member);
+      assert.equal(s.status, 201, s.text);
+      assert.deepEqual(s.body.startedBy, { kind: 'person', name: 'member@example.com' });
+      assert.deepEqual(s.body.deployment.startedBy, { kind: 'person', name: 'member@example.com' });
+      const released = await admin.with(s.body.token).get(`/api/v1/deployments/${s.body.id}/secrets`);
+      assert.equal(released.status, 200, released.text);
+      assert.equal(released.body.runtime.DB_URL, PROD);
+      const shown = await viewer.get(`/api/v1/projects/${slug}/deployments/${s.body.id}`);
+      assert.deepEqual(shown.body.deployment.startedBy, { kind: 'person', name: 'member@example.com' });
+      const listed = (await viewer.get(`/api/v1/projects/${slug}/deployments`)).body.deployments.find((x: { id: string }) => x.id === s.body.id);
+      assert.deepEqual(listed.startedBy, { kind: 'person', name: 'member@example.com' });
+      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=200`)).body.events as Array<{ action: string; detail: Record<string, unknown> | null }>;
+      const started = events.find((e) => e.action === 'deployment.started' && e.detail?.deployment === s.body.id);
+      assert.deepEqual(started?.detail?.startedBy, { kind: 'person', name: 'member@example.com' });
+      // The admin's own grant is separate: still refused.
+      assert.equal((await start(admin)).body.error?.code, 'release_not_granted');
+      assert.equal((await admin.post(`/api/v1/deployments/${s.body.id}/complete`, { status: 'succeeded' })).status, 200);
+    });
+
+    test('grant and revoke are audited; a revoked grant refuses the next start', async () => {
+      const add = await admin.post(`/api/v1/projects/${slug}/members`, { email: 'viewer@example.com', role: 'viewer', release: true });
+      assert.equal(add.status, 200, add.text);
+      assert.equal(add.body.member.release, true);
+      const r = await patchMember(admin, 'viewer@example.com', { release: false });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.member.release, false);
+      // A role change without `release` keeps the grant as it is.
+      assert.equal((await admin.post(`/api/v1/projects/${slug}/members`, { email: 'member@example.com', role: 'member' })).body.member.release, true);
+      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=200`)).body.events as Array<{ action: string; actor: string; detail: Record<string, unknown> | null }>;
+      const grants = events.filter((e) => e.action === 'member.release_granted' || e.action === 'member.release_revoked');
+      assert.deepEqual(
+        grants.map((e) => [e.action, e.detail?.email]),
+        [
+          ['member.release_revoked', 'viewer@example.com'],
+          ['member.release_granted', 'viewer@example.com'],
+          ['member.release_granted', 'member@example.com'],
+        ],
+      );
+      assert.ok(grants.every((e) => e.actor.startsWith(ADMIN_EMAIL)), 'every grant change is by the admin');
+      const refused = await start(viewer);
+      assert.equal(refused.status, 403, refused.text);
+      assert.equal(refused.body.error.code, 'release_not_granted');
+    });
+
+    test('deploy keys keep working without any grant, recorded as deploy_key', async () => {
+      const k = await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'ci' });
+      assert.equal(k.status, 201, k.text);
+      const s = await start(admin.with(k.body.token));
+      assert.equal(s.status, 201, s.text);
+      assert.deepEqual(s.body.startedBy, { kind: 'deploy_key', name: 'ci' });
+      assert.equal((await admin.with(s.body.token).post(`/api/v1/deployments/${s.body.id}/complete`, { status: 'succeeded' })).status, 200);
+    });
+
+    test('a deploy key has at most KEYLOFT_DEPLOY_KEY_MAX_RUNNING running deployments; completed and expired ones do not count', async () => {
+      const k = await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'busy' });
+      const key = admin.with(k.body.token);
+      const other = admin.with((await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'other' })).body.token);
+      const a = await start(key);
+      const b = await start(key, { environment: 'preview', pr: 5 });
+      assert.equal(a.status, 201, a.text);
+      assert.equal(b.status, 201, b.text);
+      const third = await start(key);
+      assert.equal(third.status, 429, third.text);
+      assert.equal(third.body.error.code, 'running_deployments_limit');
+      assert.match(third.body.error.message, /KEYLOFT_DEPLOY_KEY_MAX_RUNNING=2/);
+      assert.equal(third.body.error.details.limit, 2);
+      // Another key of the same project is counted on its own.
+      assert.equal((await start(other)).status, 201);
+      // Completing one frees a place.
+      assert.equal((await admin.with(a.body.token).post(`/api/v1/deployments/${a.body.id}/complete`, { status: 'succeeded' })).status, 200);
+      const c = await start(key);
+      assert.equal(c.status, 201, c.text);
+      assert.equal((await start(key)).status, 429);
+      // An expired one does not count.
+      await expireDeploymentNow(store, b.body.id);
+      const e = await start(key);
+      assert.equal(e.status, 201, e.text);
+    });
+  });
+}
