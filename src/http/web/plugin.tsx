@@ -8,6 +8,7 @@ import { APP_CSS, APP_JS, ASSETS, LOGO_SVG } from './assets.js';
 import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebOptions } from './kit.js';
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
 import { accountRoutes } from './routes/account.js';
+import { ciIdentityRoutes } from './routes/ci-identity.js';
 import { projectRoutes } from './routes/projects.js';
 import { settingsRoutes } from './routes/settings.js';
 
@@ -155,6 +156,7 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
 
     await projectRoutes(app, deps);
     await settingsRoutes(app, deps);
+    await ciIdentityRoutes(app, deps);
     await accountRoutes(app, deps);
   };
 }
