@@ -32,6 +32,8 @@ export interface Config {
   readonly metrics: boolean;
   /** KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: admit http://127.0.0.1:* and http://localhost:* OpenID issuers (tests, local development). */
   readonly oidcAllowHttpLoopback: boolean;
+  /** KEYLOFT_OIDC_RATE_LIMIT: OIDC exchanges per minute per client address (anonymous route). */
+  readonly oidcRateLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -148,6 +150,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     bodyLimitBytes: int(e, 'KEYLOFT_BODY_LIMIT_BYTES', 1024 * 1024, 64 * 1024 + 1024, 64 * 1024 * 1024, problems),
     metrics: metrics === 'true',
     oidcAllowHttpLoopback: oidcLoopback === 'true',
+    oidcRateLimitPerMinute: int(e, 'KEYLOFT_OIDC_RATE_LIMIT', 120, 1, 100_000, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

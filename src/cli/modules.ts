@@ -39,7 +39,7 @@ export async function modules(ctx: ModuleContext): Promise<Modules> {
       { roles: ['all', 'api', 'release'], plugin: async (app) => app.register(resealRoutes, { ...routeOpts, reseal, releaseUrl: config.releaseUrl }) },
       { roles: ['all', 'api'], plugin: async (app) => app.register(trustPolicyRoutes, routeOpts) },
       // The exchange mints a deploy token: like the release route, it runs where the keys are (the api role answers 421).
-      { roles: ['all', 'api', 'release'], plugin: async (app) => app.register(oidcRoutes, { ...routeOpts, enabled: config.role !== 'api', releaseUrl: config.releaseUrl }) },
+      { roles: ['all', 'api', 'release'], plugin: async (app) => app.register(oidcRoutes, { ...routeOpts, enabled: config.role !== 'api', releaseUrl: config.releaseUrl, ratePerMinute: config.oidcRateLimitPerMinute }) },
     ],
     web: webPlugin({ config, services, reseal }),
   };

@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 
 import { sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import type { Config, ServerRole } from '../config.js';
+import { KeyloftError } from '../domain/errors.js';
 import type { Services } from '../services/container.js';
 import { projectRoutes } from './api/projects.routes.js';
 import { ErrorResponse } from './api/schemas.js';
@@ -114,10 +115,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerStrictBodies(app);
   await app.register(rateLimit, {
     global: false,
-    errorResponseBuilder: (req, ctx) => ({
-      statusCode: 429,
-      ...errorBody('rate_limited', `too many requests; try again in ${Math.ceil(ctx.ttl / 1000)} s`, undefined, req.id),
-    }),
+    // The plugin throws what this returns: a KeyloftError, so the one error handler answers 429 (a plain object became a 500).
+    errorResponseBuilder: (_req, ctx) => new KeyloftError('rate_limited', `too many requests; try again in ${Math.ceil(ctx.ttl / 1000)} s`),
   });
   app.addSchema(ErrorResponse);
   await app.register(swagger, {

@@ -221,7 +221,7 @@ describe('roles: the exchange runs where the keys are', () => {
       201,
     );
     await all.stop();
-    release = await startServer(store, { role: 'release', env: { KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: 'true' } });
+    release = await startServer(store, { role: 'release', env: { KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: 'true', KEYLOFT_OIDC_RATE_LIMIT: '5' } });
     api = await startServer(store, { role: 'api', env: { KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: 'true', KEYLOFT_RELEASE_URL: release.url } });
   });
   after(async () => {
@@ -242,5 +242,17 @@ describe('roles: the exchange runs where the keys are', () => {
     assert.equal(ok.status, 201, ok.text);
     const values = await new Api(release.url, ok.body.token).get(`/api/v1/deployments/${ok.body.id}/secrets`);
     assert.deepEqual(values.body.runtime, { A: 'a-value' });
+  });
+
+  test('the exchange is rate-limited per address (KEYLOFT_OIDC_RATE_LIMIT): 429 rate_limited, never a 500', async () => {
+    let limited: { status: number; body: any } | undefined;
+    for (let i = 0; i < 8 && !limited; i++) {
+      const r = await new Api(release.url).post('/api/v1/oidc/deployments', { project: 'shop', environment: 'production', idToken: 'a.b.c' });
+      if (r.status !== 401) limited = r;
+    }
+    assert.ok(limited, 'never limited');
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body.error.code, 'rate_limited');
+    assert.match(limited.body.error.message, /try again in \d+ s/);
   });
 });

@@ -89,16 +89,18 @@ export const trustPolicyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async 
 export interface OidcRouteOptions extends RouteOptions {
   /** False on the api role: the exchange then answers 421 naming the release URL. */
   enabled: boolean;
+  /** Exchanges per minute per client address (KEYLOFT_OIDC_RATE_LIMIT). */
+  ratePerMinute: number;
   releaseUrl: string | undefined;
 }
 
 /** The OpenID Connect exchange (no bearer; roles all and release, the api role answers 421). */
-export const oidcRoutes: FastifyPluginAsyncTypebox<OidcRouteOptions> = async (app, { services, enabled, releaseUrl }) => {
+export const oidcRoutes: FastifyPluginAsyncTypebox<OidcRouteOptions> = async (app, { services, enabled, releaseUrl, ratePerMinute }) => {
   app.post(
     '/oidc/deployments',
     {
       // Anonymous callers: a per-address limit on top of what verification costs.
-      config: { rateLimit: { max: 120, timeWindow: '1 minute' } },
+      config: { rateLimit: { max: ratePerMinute, timeWindow: '1 minute' } },
       schema: {
         tags: ['deployments'],
         summary: "Start a deployment with a CI system's OpenID Connect ID token accepted by one of the project's trust policies (no bearer); the same reply as starting one with a deploy key",
