@@ -2,6 +2,7 @@
 // cache, measured over HTTP against a test issuer on 127.0.0.1; floor: the same token checks
 // in-process (header, signature with cached keys, claims), without the policy match or the start.
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { createIssuerKeys } from '../src/services/oidc-keys.js';
 import { peekToken, verifyToken } from '../src/services/oidc-verify.js';
 import { startTestIssuer } from '../test/helpers/oidc-issuer.js';
@@ -11,6 +12,8 @@ import { type Run, timeSeq } from './stats.js';
 export interface OidcFigures {
   runs: Run[];
   floors: Run[];
+  /** For comparison: starting the same deployment with a deploy key. */
+  keyRuns: Run[];
   /** Fetches of the issuer's JWKS during the timed runs (0: the cache stayed warm). */
   jwksFetchesWhileTimed: number;
 }
@@ -33,7 +36,8 @@ export async function oidcExchange(api: Client, n: number, runs: number, log: (m
     await api.json('POST', `/api/v1/deployments/${warm.id}/complete`, { status: 'succeeded' }, [200], warm.token);
     const fetchedBefore = issuer.fetches.jwks;
     const keys = createIssuerKeys({ clock: Date.now, allowHttpLoopback: true });
-    const out: OidcFigures = { runs: [], floors: [], jwksFetchesWhileTimed: 0 };
+    const out: OidcFigures = { runs: [], floors: [], keyRuns: [], jwksFetchesWhileTimed: 0 };
+    const key = await api.json<{ token: string }>('POST', `/api/v1/projects/${slug}/deploy-keys`, { name: 'bench' });
     for (let r = 0; r < runs; r++) {
       const tokens = await Promise.all(Array.from({ length: n }, () => issuer.mint()));
       const started: Array<{ id: string; token: string }> = [];
@@ -47,6 +51,17 @@ export async function oidcExchange(api: Client, n: number, runs: number, log: (m
           await verifyToken({ keys, clock: Date.now }, tokens[i]!, p.issuer, p.kid, ['keyloft']);
         }),
       );
+      // Each deployment completed at once, untimed: a deploy key may have only a few running.
+      const keySamples: number[] = [];
+      let keyWall = 0;
+      for (let i = 0; i < n; i++) {
+        const a = performance.now();
+        const d = await api.json<{ id: string; token: string }>('POST', `/api/v1/projects/${slug}/deployments`, { environment: 'production' }, [201], key.token);
+        keySamples.push(performance.now() - a);
+        keyWall += keySamples[i]!;
+        await api.json('POST', `/api/v1/deployments/${d.id}/complete`, { status: 'succeeded' }, [200], d.token);
+      }
+      out.keyRuns.push({ samples: keySamples, wallMs: keyWall });
       const sorted = [...out.runs.at(-1)!.samples].sort((a, b) => a - b);
       log(`OIDC run ${r + 1}: exchange median ${sorted[Math.ceil(n / 2) - 1]!.toFixed(3)} ms over ${n}`);
     }

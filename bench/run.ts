@@ -472,6 +472,7 @@ async function main(): Promise<void> {
         floor: summarize(o.floors),
         serverMs: serverTime(c, from, 'POST', /^\/api\/v1\/oidc\/deployments$/),
       });
+      rows.push({ id: 'OIDC·key', what: `the same start with a deploy key (for comparison), ${OIDC_N} sequential`, kind: 'latency', figure: summarize(o.keyRuns), floor: undefined });
     }
 
     if (want('S1')) {

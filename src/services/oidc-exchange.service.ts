@@ -111,8 +111,10 @@ export function createOidcExchangeService(deps: BaseDeps & { keys: IssuerKeys; d
         const actor: Actor = { kind: 'trust-policy', policyId: policy.id, projectId: project.id, name: policy.name, environment, pr: tokenPr ?? null, ip };
         const started = await deps.deployments.start(actor, project.slug, { environment, pr, ref });
         const now = clock();
-        await touchTrustPolicy(db, policy.id, now);
-        await insertAuditEvents(db, [
+        // One commit for both: on SQLite every commit is a sync to disk. Last use is kept to the minute.
+        await db.transaction().execute(async (trx) => {
+          if (policy.last_used_at === null || now - policy.last_used_at > 60_000) await touchTrustPolicy(trx, policy.id, now);
+          await insertAuditEvents(trx, [
           {
             at: now,
             projectId: project.id,
@@ -121,7 +123,8 @@ export function createOidcExchangeService(deps: BaseDeps & { keys: IssuerKeys; d
             action: 'oidc.accepted',
             detail: { policy: policy.id, issuer: cut(claims.iss), subject: cut(claims.sub), deployment: started.id, environment, pr: pr ?? null },
           },
-        ]);
+          ]);
+        });
         return started;
       } catch (err) {
         if (err instanceof KeyloftError && (err.status === 401 || err.status === 403 || err.status === 503)) {
