@@ -28,6 +28,9 @@ export class PrMismatch extends KeyloftError {
   }
 }
 
+/** Refusals written to the audit log: every answer about the token, a policy or the issuer (not input-shape errors). */
+const AUDITED_REFUSALS: ReadonlySet<string> = new Set(['oidc_token_invalid', 'oidc_policy_mismatch', 'oidc_pr_mismatch', 'oidc_issuer_unavailable', 'forbidden', 'not_found']);
+
 /** How much of an unverified claim goes into an audit event. */
 const AUDIT_CLAIM_MAX = 200;
 const cut = (s: string | undefined) => (s === undefined ? null : s.length > AUDIT_CLAIM_MAX ? `${s.slice(0, AUDIT_CLAIM_MAX)}…` : s);
@@ -127,7 +130,7 @@ export function createOidcExchangeService(deps: BaseDeps & { keys: IssuerKeys; d
         });
         return started;
       } catch (err) {
-        if (err instanceof KeyloftError && (err.status === 401 || err.status === 403 || err.status === 503)) {
+        if (err instanceof KeyloftError && AUDITED_REFUSALS.has(err.code)) {
           await auditRefusal(project?.id ?? null, ip, seen, input, err, verified);
         }
         throw err;
