@@ -1,4 +1,4 @@
-# keyloft: multi-stage image (node:20-bookworm-slim, non-root, no secrets in any layer).
+# keyloft: multi-stage image (node:24-bookworm-slim, non-root, no secrets in any layer).
 #
 #   docker build -t keyloft .
 #   docker run -p 8080:8080 -v keyloft-data:/data keyloft
@@ -10,7 +10,7 @@
 # mounted file), or let the embedded default generate /data/master.key on first start.
 # See docs/OPERATIONS.md.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # A toolchain for the native modules (argon2, better-sqlite3) in case no prebuilt binary fits.
 # hadolint ignore=DL3008
@@ -26,7 +26,7 @@ RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund \
  && rm -rf dist/test dist/bench dist/.tsbuildinfo
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     KEYLOFT_HOST=0.0.0.0 \
     KEYLOFT_PORT=8080 \

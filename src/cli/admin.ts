@@ -26,7 +26,8 @@ async function withServices<T>(fn: (s: Services) => Promise<T>): Promise<T> {
   const database = openDatabase(config.databaseUrl);
   try {
     await migrateToLatest(database.db);
-    return await fn(createServices(database.db, config));
+    // No keyring: the operator commands create users and tokens, and open no value.
+    return await fn(createServices({ db: database.db, config, keyring: undefined }));
   } catch (err) {
     if (err instanceof KeyloftError) {
       process.stderr.write(`keyloft: ${err.message}${err.field ? ` (field: ${err.field})` : ''}\n`);

@@ -3,7 +3,8 @@
  * (every command, subcommand, option and option choice; no network access while completing).
  */
 import { type Command, Option } from 'commander';
-import { action, CliError, EXIT_USAGE } from './http-client.js';
+import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
+import { action } from './http-client.js';
 
 interface Node {
   /** Space-joined command path below the program, '' for the top level. */
@@ -133,7 +134,7 @@ export function completionScript(program: Command, shell: string): string {
   collect(program, '', nodes);
   if (shell === 'bash') return bash(nodes);
   if (shell === 'zsh') return zsh(nodes);
-  throw new CliError(`unsupported shell ${JSON.stringify(shell.slice(0, 40))}: use bash or zsh`, EXIT_USAGE);
+  throw new CommandError(`unsupported shell ${JSON.stringify(shell.slice(0, 40))}: use bash or zsh`, EXIT_USAGE);
 }
 
 export function registerCompletion(program: Command): void {

@@ -8,7 +8,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CliError, EXIT_USAGE, normalizeUrl } from './http-client.js';
+import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
+import { normalizeUrl } from './http-client.js';
 
 export interface SavedConfig {
   url?: string;
@@ -37,15 +38,15 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): SavedConfig {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT_USAGE);
+    throw new CommandError(`cannot read ${file}: ${(err as Error).message}`, EXIT_USAGE);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new CliError(`${file} is not valid JSON; fix it or run \`keyloft logout\` and \`keyloft login\` again`, EXIT_USAGE);
+    throw new CommandError(`${file} is not valid JSON; fix it or run \`keyloft logout\` and \`keyloft login\` again`, EXIT_USAGE);
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CliError(`${file} must hold a JSON object`, EXIT_USAGE);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CommandError(`${file} must hold a JSON object`, EXIT_USAGE);
   const o = parsed as Record<string, unknown>;
   const out: SavedConfig = {};
   for (const k of ['url', 'token', 'tokenId', 'email'] as const) if (typeof o[k] === 'string') out[k] = o[k];
@@ -106,7 +107,7 @@ export function resolveTarget(opts: TargetOptions = {}, env: NodeJS.ProcessEnv =
   const token = pick(opts.token, 'KEYLOFT_TOKEN', 'token');
   if (!url || !token) {
     const missing = [!url ? 'server URL' : '', !token ? 'token' : ''].filter(Boolean).join(' and ');
-    throw new CliError(`no ${missing} configured: run \`keyloft login --url URL\`, or set KEYLOFT_URL and KEYLOFT_TOKEN`, EXIT_USAGE);
+    throw new CommandError(`no ${missing} configured: run \`keyloft login --url URL\`, or set KEYLOFT_URL and KEYLOFT_TOKEN`, EXIT_USAGE);
   }
   return { url: normalizeUrl(url.value), token: token.value, source: { url: url.source, token: token.source } };
 }

@@ -1,9 +1,10 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deployFly } from '../pipeline/fly.js';
+import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
 import { ciIdToken, startDeploymentWithIdToken } from '../pipeline/oidc.js';
-import { completeDeployment, EXIT_USAGE, PipelineError, startDeployment, type StartRequest } from '../pipeline/run.js';
+import { completeDeployment, startDeployment, type StartRequest } from '../pipeline/run.js';
 import { readConfig, resolveTarget } from './config-file.js';
-import { ApiClient, CliError, EXIT_USAGE as CLI_EXIT_USAGE, normalizeUrl } from './http-client.js';
+import { ApiClient, normalizeUrl } from './http-client.js';
 import { resolveProject } from './link.js';
 import { deployAuthFromEnv, fail } from './run.js';
 
@@ -35,9 +36,9 @@ interface StartOpts {
 
 function startRequest(o: StartOpts): StartRequest {
   // With --oidc a pull-request token names its PR itself.
-  if (o.env === 'preview' && o.pr === undefined && !o.oidc) throw new PipelineError('--pr is required for --env preview (or use --oidc with a pull-request ID token)', EXIT_USAGE);
-  if (o.audience !== undefined && !o.oidc) throw new PipelineError('--audience is only for --oidc', EXIT_USAGE);
-  if (o.env === 'production' && o.pr !== undefined) throw new PipelineError('--pr is only for --env preview', EXIT_USAGE);
+  if (o.env === 'preview' && o.pr === undefined && !o.oidc) throw new CommandError('--pr is required for --env preview (or use --oidc with a pull-request ID token)', EXIT_USAGE);
+  if (o.audience !== undefined && !o.oidc) throw new CommandError('--audience is only for --oidc', EXIT_USAGE);
+  if (o.env === 'production' && o.pr !== undefined) throw new CommandError('--pr is only for --env preview', EXIT_USAGE);
   return { environment: o.env, ...(o.pr !== undefined ? { pr: o.pr } : {}), ...(o.ref ? { ref: o.ref } : {}) };
 }
 
@@ -100,7 +101,7 @@ const audienceOption = () => new Option('--audience <aud>', 'with --oidc on GitH
 /** The server URL alone (for --oidc, which needs no KEYLOFT_TOKEN): KEYLOFT_URL, else what `keyloft login` saved. */
 export function serverUrl(env: NodeJS.ProcessEnv = process.env): string {
   const url = env.KEYLOFT_URL || readConfig(env).url;
-  if (!url) throw new CliError('no server URL configured: set KEYLOFT_URL (or run `keyloft login --url URL`)', CLI_EXIT_USAGE);
+  if (!url) throw new CommandError('no server URL configured: set KEYLOFT_URL (or run `keyloft login --url URL`)', EXIT_USAGE);
   return normalizeUrl(url);
 }
 

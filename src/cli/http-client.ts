@@ -2,37 +2,13 @@
  * A small fetch-based client for the keyloft HTTP API, shared by the people commands
  * (login, projects, secrets, link) and the pipeline commands (deploy, run).
  *
- * Exit codes: 0 ok, 1 usage error, 2 the server refused (its message and field are printed),
- * 3 the server cannot be reached. No error message ever carries a request body.
+ * Exit codes: see domain/exit-codes.ts. No error message ever carries a request body.
  */
-
-export type ExitCode = 1 | 2 | 3;
-
-export const EXIT_USAGE = 1 as const;
-export const EXIT_REFUSED = 2 as const;
-export const EXIT_UNREACHABLE = 3 as const;
-
-/** A failure the CLI reports on stderr and turns into its exit code. */
-export class CliError extends Error {
-  readonly exitCode: ExitCode;
-  /** For server refusals: the HTTP status, the error code and the field the server named. */
-  readonly status: number | undefined;
-  readonly code: string | undefined;
-  readonly field: string | undefined;
-
-  constructor(message: string, exitCode: ExitCode = EXIT_USAGE, extra: { status?: number; code?: string; field?: string | null } = {}) {
-    super(message);
-    this.name = 'CliError';
-    this.exitCode = exitCode;
-    this.status = extra.status;
-    this.code = extra.code;
-    this.field = extra.field ?? undefined;
-  }
-}
+import { CommandError, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from '../domain/exit-codes.js';
 
 /** A usage error (exit 1). */
-export function usageError(message: string): CliError {
-  return new CliError(message, EXIT_USAGE);
+export function usageError(message: string): CommandError {
+  return new CommandError(message, EXIT_USAGE);
 }
 
 /** The server's error envelope: `{ error: { code, message, field }, requestId }`. */
@@ -82,14 +58,14 @@ function networkReason(err: unknown): string {
   return (c?.message ?? e?.message ?? String(err)).slice(0, 300);
 }
 
-/** Turns an HTTP error reply into a CliError: exit 2, or 3 for a gateway that cannot reach keyloft. */
-export function refusal(status: number, body: unknown, url: string): CliError {
+/** Turns an HTTP error reply into a CommandError: exit 2, or 3 for a gateway that cannot reach keyloft. */
+export function refusal(status: number, body: unknown, url: string): CommandError {
   const env = (body && typeof body === 'object' ? body : {}) as ErrorEnvelope;
   const code = typeof env.error?.code === 'string' ? env.error.code : undefined;
   const message = typeof env.error?.message === 'string' ? env.error.message : undefined;
   const field = typeof env.error?.field === 'string' && env.error.field ? env.error.field : undefined;
   if (!env.error && (status === 502 || status === 503 || status === 504)) {
-    return new CliError(`cannot reach the keyloft server at ${url}: the gateway answered HTTP ${status}`, EXIT_UNREACHABLE, { status });
+    return new CommandError(`cannot reach the keyloft server at ${url}: the gateway answered HTTP ${status}`, EXIT_UNREACHABLE);
   }
   let text = message ?? `HTTP ${status}`;
   if (status === 401) {
@@ -97,7 +73,7 @@ export function refusal(status: number, body: unknown, url: string): CliError {
   }
   const parts = [`server refused (${status}${code ? ` ${code}` : ''}): ${text}`];
   if (field) parts.push(`(field: ${field})`);
-  return new CliError(parts.join(' '), EXIT_REFUSED, { status, code, field });
+  return new CommandError(parts.join(' '), EXIT_REFUSED, { code, field });
 }
 
 /** The keyloft HTTP API at `url` (the server's base URL), authenticated with a bearer token. */
@@ -110,7 +86,7 @@ export class ApiClient {
     this.token = token;
   }
 
-  /** Sends a request and returns the parsed JSON body; HTTP errors throw a CliError (exit 2 or 3). */
+  /** Sends a request and returns the parsed JSON body; HTTP errors throw a CommandError (exit 2 or 3). */
   async request<T = unknown>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
     const r = await this.raw<T>(method, path, body, opts);
     return r.body;
@@ -143,7 +119,7 @@ export class ApiClient {
       res = await fetch(target, { method, headers, body: payload, redirect: 'error', signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) });
       text = await res.text();
     } catch (err) {
-      throw new CliError(`cannot reach the keyloft server at ${this.url}: ${networkReason(err)}`, EXIT_UNREACHABLE);
+      throw new CommandError(`cannot reach the keyloft server at ${this.url}: ${networkReason(err)}`, EXIT_UNREACHABLE);
     }
     let parsed: unknown = undefined;
     if (text) {
@@ -155,7 +131,7 @@ export class ApiClient {
     }
     if (res.status >= 400) throw refusal(res.status, parsed, this.url);
     if (text && parsed === undefined) {
-      throw new CliError(`the server at ${this.url} did not answer with JSON (HTTP ${res.status}); is this a keyloft server?`, EXIT_REFUSED, { status: res.status });
+      throw new CommandError(`the server at ${this.url} did not answer with JSON (HTTP ${res.status}); is this a keyloft server?`, EXIT_REFUSED);
     }
     return { status: res.status, headers: res.headers, body: parsed as T };
   }
@@ -163,7 +139,7 @@ export class ApiClient {
 
 /** Prints a CLI failure to stderr (never a value) and exits with its code; unknown errors exit 1. */
 export function handleCliError(err: unknown): never {
-  if (err instanceof CliError) {
+  if (err instanceof CommandError) {
     process.stderr.write(`keyloft: ${err.message}\n`);
     process.exit(err.exitCode);
   }

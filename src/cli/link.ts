@@ -6,7 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { resolveTarget } from './config-file.js';
-import { action, ApiClient, CliError, EXIT_USAGE } from './http-client.js';
+import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
+import { action, ApiClient } from './http-client.js';
 import { print, printJson } from './output.js';
 
 export const LINK_FILE = 'keyloft.json';
@@ -22,10 +23,10 @@ export function findLink(start: string = process.cwd()): { file: string; project
       try {
         parsed = JSON.parse(readFileSync(file, 'utf8'));
       } catch {
-        throw new CliError(`${file} is not valid JSON (expected { "project": "slug" })`, EXIT_USAGE);
+        throw new CommandError(`${file} is not valid JSON (expected { "project": "slug" })`, EXIT_USAGE);
       }
       const project = (parsed as { project?: unknown } | null)?.project;
-      if (typeof project !== 'string' || !SLUG.test(project)) throw new CliError(`${file} has no valid "project" (expected { "project": "slug" })`, EXIT_USAGE);
+      if (typeof project !== 'string' || !SLUG.test(project)) throw new CommandError(`${file} has no valid "project" (expected { "project": "slug" })`, EXIT_USAGE);
       return { file, project };
     }
     const parent = dirname(dir);
@@ -37,8 +38,8 @@ export function findLink(start: string = process.cwd()): { file: string; project
 /** The project to act on: --project, else KEYLOFT_PROJECT, else the nearest keyloft.json. */
 export function resolveProject(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const p = flag ?? env.KEYLOFT_PROJECT ?? findLink()?.project;
-  if (!p) throw new CliError('no project given: pass --project SLUG, or run `keyloft link --project SLUG` in this directory', EXIT_USAGE);
-  if (!SLUG.test(p)) throw new CliError(`--project must be a project slug (lower-case letters, digits and dashes), got ${JSON.stringify(p.slice(0, 80))}`, EXIT_USAGE);
+  if (!p) throw new CommandError('no project given: pass --project SLUG, or run `keyloft link --project SLUG` in this directory', EXIT_USAGE);
+  if (!SLUG.test(p)) throw new CommandError(`--project must be a project slug (lower-case letters, digits and dashes), got ${JSON.stringify(p.slice(0, 80))}`, EXIT_USAGE);
   return p;
 }
 
@@ -61,7 +62,7 @@ The file holds no secret and can be committed: { "project": "shop" }.
     )
     .action(
       action(async (o: { project: string; verify: boolean; json?: boolean }) => {
-        if (!SLUG.test(o.project)) throw new CliError(`--project must be a project slug (lower-case letters, digits and dashes), got ${JSON.stringify(o.project.slice(0, 80))}`, EXIT_USAGE);
+        if (!SLUG.test(o.project)) throw new CommandError(`--project must be a project slug (lower-case letters, digits and dashes), got ${JSON.stringify(o.project.slice(0, 80))}`, EXIT_USAGE);
         if (o.verify) {
           const t = resolveTarget();
           await new ApiClient(t.url, t.token).request('GET', `/projects/${encodeURIComponent(o.project)}`);

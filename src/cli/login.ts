@@ -4,7 +4,8 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { clearConfig, configPath, readConfig, resolveTarget, writeConfig } from './config-file.js';
-import { action, ApiClient, CliError, EXIT_USAGE, normalizeUrl } from './http-client.js';
+import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
+import { action, ApiClient, normalizeUrl } from './http-client.js';
 import { interactive, note, print, printJson, promptHidden, promptLine, readStdinBytes } from './output.js';
 
 interface Me {
@@ -38,15 +39,15 @@ async function credentials(emailFlag: string | undefined): Promise<{ email: stri
 
 /** Signs in with email and password and creates a personal API token named keyloft-cli@<host>. */
 async function tokenFromPassword(url: string, email: string, password: string): Promise<{ token: string; tokenId: string }> {
-  if (!email) throw new CliError('no email given', EXIT_USAGE);
-  if (!password) throw new CliError('no password given', EXIT_USAGE);
+  if (!email) throw new CommandError('no email given', EXIT_USAGE);
+  if (!password) throw new CommandError('no password given', EXIT_USAGE);
   const anon = new ApiClient(url);
   const s = await anon.raw<{ csrfToken: string }>('POST', '/session', { email, password });
   const cookie = s.headers
     .getSetCookie()
     .map((c) => c.split(';')[0]!)
     .find((c) => c.startsWith('keyloft_session='));
-  if (!cookie || !s.body?.csrfToken) throw new CliError('the server did not start a session (is this a keyloft server?)', 2);
+  if (!cookie || !s.body?.csrfToken) throw new CommandError('the server did not start a session (is this a keyloft server?)', 2);
   const headers = { cookie, 'x-csrf-token': s.body.csrfToken };
   try {
     const t = await anon.request<{ id: string; token: string }>('POST', '/tokens', { name: tokenName() }, { headers });
@@ -86,15 +87,15 @@ Examples:
     .action(
       action(async (o: { url?: string; token?: string; tokenStdin?: boolean; email?: string; json?: boolean }) => {
         const rawUrl = o.url ?? process.env.KEYLOFT_URL ?? readConfig().url;
-        if (!rawUrl) throw new CliError('missing --url (the keyloft server, e.g. --url https://keyloft.example.com)', EXIT_USAGE);
-        if (o.token && o.tokenStdin) throw new CliError('give either --token or --token-stdin, not both', EXIT_USAGE);
+        if (!rawUrl) throw new CommandError('missing --url (the keyloft server, e.g. --url https://keyloft.example.com)', EXIT_USAGE);
+        if (o.token && o.tokenStdin) throw new CommandError('give either --token or --token-stdin, not both', EXIT_USAGE);
         const url = normalizeUrl(rawUrl);
         warnPlainHttp(url);
         let token: string;
         let tokenId: string | undefined;
         if (o.token || o.tokenStdin) {
           token = o.token ?? (await readStdinBytes()).toString('utf8').trim();
-          if (!token) throw new CliError('no token on standard input', EXIT_USAGE);
+          if (!token) throw new CommandError('no token on standard input', EXIT_USAGE);
         } else {
           const { email, password } = await credentials(o.email);
           ({ token, tokenId } = await tokenFromPassword(url, email, password));

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { EXIT_USAGE, fetchReleased, PipelineError, runWithSecrets } from '../pipeline/run.js';
+import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
+import { fetchReleased, runWithSecrets } from '../pipeline/run.js';
 import type { DeployAuth } from '../pipeline/run.js';
 import { readConfig } from './config-file.js';
-import { CliError } from './http-client.js';
 
 /** Prints a keyloft failure (never a value) and sets the exit code. */
 export function fail(err: unknown): void {
-  if (err instanceof PipelineError || err instanceof CliError) {
+  if (err instanceof CommandError) {
     process.stderr.write(`keyloft: ${err.message}\n`);
     process.exitCode = err.exitCode;
     return;
@@ -25,9 +25,9 @@ export async function deployAuthFromEnv(env: NodeJS.ProcessEnv = process.env): P
   if (!deployment) missing.push('KEYLOFT_DEPLOYMENT');
   if (!url) missing.push('KEYLOFT_URL');
   if (missing.length > 0) {
-    throw new PipelineError(`${missing.join(', ')} not set (start a deployment first: eval "$(keyloft deploy start --project P --env production)")`, EXIT_USAGE);
+    throw new CommandError(`${missing.join(', ')} not set (start a deployment first: eval "$(keyloft deploy start --project P --env production)")`, EXIT_USAGE);
   }
-  if (!/^https?:\/\//i.test(url!)) throw new PipelineError('KEYLOFT_URL must be an http(s) URL', EXIT_USAGE);
+  if (!/^https?:\/\//i.test(url!)) throw new CommandError('KEYLOFT_URL must be an http(s) URL', EXIT_USAGE);
   return { url: url!, deployment: deployment!, token: token! };
 }
 

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import type { SecretMeta } from '../services/secrets.service.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { action, CliError, EXIT_USAGE } from './http-client.js';
+import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
+import { action } from './http-client.js';
 import { resolveProject } from './link.js';
 import { client } from './projects.js';
 import { confirm, interactive, note, paint, plural, print, printJson, promptHidden, readStdinBytes, table, when, type Style } from './output.js';
@@ -82,7 +83,7 @@ const prOption = () => new Option('--pr <number>', 'preview only: the override f
 
 /** --pr is only for the preview scope. */
 function checkPr(o: { scope: Scope; pr?: number }): void {
-  if (o.pr !== undefined && o.scope !== 'preview') throw new CliError('--pr is only for --scope preview (per-pull-request overrides)', EXIT_USAGE);
+  if (o.pr !== undefined && o.scope !== 'preview') throw new CommandError('--pr is only for --scope preview (per-pull-request overrides)', EXIT_USAGE);
 }
 
 function statusText(s: SecretMeta): string {
@@ -117,12 +118,12 @@ async function readAssignments(args: string[]): Promise<Assignment[]> {
   const seen = new Set<string>();
   args.forEach((arg, i) => {
     const eq = arg.indexOf('=');
-    if (eq <= 0) throw new CliError(`argument ${i + 1} is not NAME=VALUE (use NAME=- to read the value from standard input, or NAME=@FILE)`, EXIT_USAGE);
+    if (eq <= 0) throw new CommandError(`argument ${i + 1} is not NAME=VALUE (use NAME=- to read the value from standard input, or NAME=@FILE)`, EXIT_USAGE);
     const name = arg.slice(0, eq);
     if (!NAME.test(name) || name.length > 255) {
-      throw new CliError(`argument ${i + 1}: a secret name must match [A-Za-z_][A-Za-z0-9_]* (at most 255 characters)`, EXIT_USAGE);
+      throw new CommandError(`argument ${i + 1}: a secret name must match [A-Za-z_][A-Za-z0-9_]* (at most 255 characters)`, EXIT_USAGE);
     }
-    if (seen.has(name)) throw new CliError(`${name} is given more than once`, EXIT_USAGE);
+    if (seen.has(name)) throw new CommandError(`${name} is given more than once`, EXIT_USAGE);
     seen.add(name);
     const rest = arg.slice(eq + 1);
     if (rest === '-') parsed.push({ name, kind: 'stdin', rest });
@@ -130,7 +131,7 @@ async function readAssignments(args: string[]): Promise<Assignment[]> {
     else parsed.push({ name, kind: 'literal', rest });
   });
   const fromStdin = parsed.filter((p) => p.kind === 'stdin');
-  if (fromStdin.length > 1) throw new CliError(`only one value can come from standard input (NAME=-); got ${fromStdin.map((p) => p.name).join(', ')}; use NAME=@FILE for the others`, EXIT_USAGE);
+  if (fromStdin.length > 1) throw new CommandError(`only one value can come from standard input (NAME=-); got ${fromStdin.map((p) => p.name).join(', ')}; use NAME=@FILE for the others`, EXIT_USAGE);
   const out: Assignment[] = [];
   for (const p of parsed) {
     if (p.kind === 'literal') out.push({ name: p.name, source: 'argument', bytes: Buffer.from(p.rest, 'utf8') });
@@ -138,7 +139,7 @@ async function readAssignments(args: string[]): Promise<Assignment[]> {
       try {
         out.push({ name: p.name, source: 'file', bytes: readFileSync(p.rest) });
       } catch (err) {
-        throw new CliError(`${p.name}: cannot read ${p.rest}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT_USAGE);
+        throw new CommandError(`${p.name}: cannot read ${p.rest}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT_USAGE);
       }
     } else if (interactive()) {
       // On a terminal: ask without echo (no trailing newline is added to the value).
@@ -146,7 +147,7 @@ async function readAssignments(args: string[]): Promise<Assignment[]> {
     } else {
       const bytes = await readStdinBytes();
       // An empty stdin is nearly always a mistake (nothing piped in, e.g. /dev/null in CI), not an intended empty value.
-      if (bytes.length === 0) throw new CliError(`${p.name}=-: standard input was empty; pipe the value in (to really set an empty value, use ${p.name}=)`, EXIT_USAGE);
+      if (bytes.length === 0) throw new CommandError(`${p.name}=-: standard input was empty; pipe the value in (to really set an empty value, use ${p.name}=)`, EXIT_USAGE);
       out.push({ name: p.name, source: 'stdin', bytes });
     }
   }
@@ -158,7 +159,7 @@ function valueField(a: Assignment, scope: Scope): { value: string } | { valueBas
   const text = asUtf8(a.bytes);
   if (text !== undefined && (scope !== 'build' || !text.includes('\u0000'))) return { value: text };
   if (scope === 'build') return { valueBase64: a.bytes.toString('base64') };
-  throw new CliError(`${a.name}: the value (from ${a.source}) is not UTF-8 text; ${scope} secrets must be text (only build secrets may be binary)`, EXIT_USAGE);
+  throw new CommandError(`${a.name}: the value (from ${a.source}) is not UTF-8 text; ${scope} secrets must be text (only build secrets may be binary)`, EXIT_USAGE);
 }
 
 function target(o: { project?: string }): string {
@@ -166,7 +167,7 @@ function target(o: { project?: string }): string {
 }
 
 function refusedFor(name: string, err: unknown): never {
-  if (err instanceof CliError) throw new CliError(`${name}: ${err.message}`, err.exitCode, { status: err.status, code: err.code, field: err.field });
+  if (err instanceof CommandError) throw new CommandError(`${name}: ${err.message}`, err.exitCode, { code: err.code, field: err.field });
   throw err;
 }
 
@@ -307,11 +308,11 @@ Examples:
         const project = target(o);
         checkPr(o);
         names.forEach((n) => {
-          if (!NAME.test(n)) throw new CliError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+          if (!NAME.test(n)) throw new CommandError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
         });
         const unique = [...new Set(names)];
         if (!o.yes) {
-          if (!interactive()) throw new CliError(`refusing to delete ${plural(unique.length, 'secret')} without confirmation: not on a terminal; pass --yes to confirm`, EXIT_USAGE);
+          if (!interactive()) throw new CommandError(`refusing to delete ${plural(unique.length, 'secret')} without confirmation: not on a terminal; pass --yes to confirm`, EXIT_USAGE);
           if (!(await confirm(`Delete ${unique.join(', ')} from ${project}/${o.scope}${o.pr ? ` (PR ${o.pr} override)` : ''}?`))) {
             note('keyloft: nothing deleted');
             process.exitCode = 1;
@@ -366,19 +367,19 @@ Examples:
         let bytes: Buffer;
         let label: string;
         if (file === undefined || file === '-') {
-          if (file === undefined && process.stdin.isTTY) throw new CliError('give a dotenv FILE, or - to read one from standard input', EXIT_USAGE);
+          if (file === undefined && process.stdin.isTTY) throw new CommandError('give a dotenv FILE, or - to read one from standard input', EXIT_USAGE);
           bytes = await readStdinBytes();
           label = 'standard input';
         } else {
           try {
             bytes = readFileSync(file);
           } catch (err) {
-            throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT_USAGE);
+            throw new CommandError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT_USAGE);
           }
           label = file;
         }
         const text = asUtf8(bytes);
-        if (text === undefined) throw new CliError(`${label} is not UTF-8 text`, EXIT_USAGE);
+        if (text === undefined) throw new CommandError(`${label} is not UTF-8 text`, EXIT_USAGE);
         const lines = text.split('\n').length;
         const large = bytes.length >= LARGE_IMPORT_BYTES || lines >= LARGE_IMPORT_LINES;
         const started = Date.now();
@@ -390,7 +391,7 @@ Examples:
             timeoutMs: 300_000,
           });
         if (o.replace && !o.dryRun && !o.yes) {
-          if (!interactive()) throw new CliError('refusing to --replace without confirmation: not on a terminal; pass --yes to confirm (or --dry-run to see what would be removed)', EXIT_USAGE);
+          if (!interactive()) throw new CommandError('refusing to --replace without confirmation: not on a terminal; pass --yes to confirm (or --dry-run to see what would be removed)', EXIT_USAGE);
           const removed = (await send(true)).changes.filter((c) => c.change === 'removed').map((c) => c.name);
           if (removed.length > 0 && !(await confirm(`--replace deletes ${removed.join(', ')} from ${project}/${o.scope}. Continue?`))) {
             note('keyloft: nothing imported');
@@ -427,7 +428,7 @@ Examples:
       action(async (name: string, o: { project?: string; scope: Scope; pr?: number; json?: boolean }) => {
         const project = target(o);
         checkPr(o);
-        if (!NAME.test(name)) throw new CliError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+        if (!NAME.test(name)) throw new CommandError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
         const r = await client().request<{ versions: VersionMeta[] }>('GET', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions`, undefined, { query: { pr: o.pr } });
         if (o.json) return printJson({ project, scope: o.scope, ...(o.pr ? { pr: o.pr } : {}), name, versions: r.versions });
         process.stdout.write(
@@ -469,7 +470,7 @@ Examples:
       action(async (name: string, o: { project?: string; scope: Scope; version: number; pr?: number; json?: boolean }) => {
         const project = target(o);
         checkPr(o);
-        if (!NAME.test(name)) throw new CliError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+        if (!NAME.test(name)) throw new CommandError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
         const r = await client()
           .request<RestoreResult>('POST', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions/${o.version}/restore`, undefined, { query: { pr: o.pr } })
           .catch((err: unknown) => refusedFor(name, err));
@@ -509,9 +510,9 @@ Examples:
     .action(
       action(async (names: string[], o: { project?: string; from: Scope; to: Scope; overwrite?: boolean; dryRun?: boolean; json?: boolean }) => {
         const project = target(o);
-        if (o.from === o.to) throw new CliError('--from and --to must be different scopes', EXIT_USAGE);
+        if (o.from === o.to) throw new CommandError('--from and --to must be different scopes', EXIT_USAGE);
         names.forEach((n) => {
-          if (!NAME.test(n)) throw new CliError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+          if (!NAME.test(n)) throw new CommandError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
         });
         const unique = [...new Set(names)];
         const r = await client().request<CopyResult>(

@@ -5,7 +5,6 @@ import { buildApp } from '../http/app.js';
 import { loadMasterKeys, requireStoredMasterKey, StartupError, verifyMasterKeys } from '../services/bootstrap.js';
 import { createServices, type Services } from '../services/container.js';
 import { type Database, migrateToLatest, openDatabase } from '../store/db.js';
-import { modules } from './modules.js';
 
 export interface Running {
   app: FastifyInstance;
@@ -29,11 +28,23 @@ export async function startServer(config: Config, out: { print: (line: string) =
       keyring = await verifyMasterKeys(database.db, keys, Date.now());
       if (generatedFile) out.print(`keyloft: generated a new master key at ${generatedFile} (mode 0600). Back it up: without it no secret can be released.`);
     }
-    const services = createServices(database.db, config);
-    const extras = await modules({ config, services, keyring });
+    // The api role has no keyring: its services hold no private key and never read the master key file.
+    const services = createServices({ db: database.db, config, keyring });
     let draining = false;
-    const app = await buildApp({ config, services, extraApi: extras.api, web: extras.web, keysReady: () => config.role === 'api' || !!keyring, draining: () => draining, ...(database.poolStats ? { poolStats: database.poolStats } : {}) });
-    await app.listen({ port: config.port, host: config.host });
+    let app: FastifyInstance;
+    try {
+      app = await buildApp({ config, services, draining: () => draining, ...(database.poolStats ? { poolStats: database.poolStats } : {}) });
+    } catch (err) {
+      services.close();
+      throw err;
+    }
+    try {
+      await app.listen({ port: config.port, host: config.host });
+    } catch (err) {
+      await app.close();
+      services.close();
+      throw err;
+    }
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -55,6 +66,7 @@ export async function startServer(config: Config, out: { print: (line: string) =
       },
       close: async () => {
         await app.close();
+        services.close();
         await database.close();
       },
     };

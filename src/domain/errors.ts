@@ -1,37 +1,37 @@
 /**
- * One error vocabulary for keyloft. Services throw these; the HTTP layer maps them once
- * to `{ error: { code, message, field } }` with `status`. Messages never carry a secret value.
+ * One error vocabulary for keyloft. Services throw these; the HTTP layer maps each code once
+ * to a status (`http/plugins/errors.ts`) and answers `{ error: { code, message, field } }`.
+ * Messages never carry a secret value. The domain knows no HTTP status.
  */
-export const ERROR_CODES = {
-  validation_failed: 400,
-  invalid_json: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  release_not_granted: 403,
-  csrf_failed: 403,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  unprocessable: 422,
-  locked_out: 429,
-  rate_limited: 429,
-  running_deployments_limit: 429,
-  wrong_role: 421,
-  unsupported_media_type: 415,
-  bad_request: 400,
-  internal: 500,
-  unavailable: 503,
-  oidc_token_invalid: 401,
-  oidc_policy_mismatch: 403,
-  oidc_pr_mismatch: 403,
-  oidc_issuer_unavailable: 503,
-} as const;
+export const ERROR_CODES = [
+  'validation_failed',
+  'invalid_json',
+  'unauthenticated',
+  'forbidden',
+  'release_not_granted',
+  'csrf_failed',
+  'not_found',
+  'conflict',
+  'payload_too_large',
+  'unprocessable',
+  'locked_out',
+  'rate_limited',
+  'running_deployments_limit',
+  'wrong_role',
+  'unsupported_media_type',
+  'bad_request',
+  'internal',
+  'unavailable',
+  'oidc_token_invalid',
+  'oidc_policy_mismatch',
+  'oidc_pr_mismatch',
+  'oidc_issuer_unavailable',
+] as const;
 
-export type ErrorCode = keyof typeof ERROR_CODES;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export class KeyloftError extends Error {
   readonly code: ErrorCode;
-  readonly status: number;
   readonly field: string | undefined;
   /** Extra, non-secret data that the client may use (e.g. a release URL). */
   readonly details: Record<string, string | number> | undefined;
@@ -40,13 +40,12 @@ export class KeyloftError extends Error {
     super(message);
     this.name = 'KeyloftError';
     this.code = code;
-    this.status = ERROR_CODES[code];
     this.field = field;
     this.details = details;
   }
 }
 
-/** A rule broken by an input field: 400 with the field's name. */
+/** A rule broken by an input field, with the field's name. */
 export class ValidationError extends KeyloftError {
   constructor(field: string, message: string, code: 'validation_failed' | 'payload_too_large' | 'unprocessable' = 'validation_failed') {
     super(code, message, field);

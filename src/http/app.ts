@@ -4,21 +4,23 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
-import { sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
-import type { Config, ServerRole } from '../config.js';
+import type { Config } from '../config.js';
 import { KeyloftError } from '../domain/errors.js';
 import type { Services } from '../services/container.js';
+import { deploymentRoutes, releaseRoutes } from './api/deployments.routes.js';
 import { projectRoutes } from './api/projects.routes.js';
+import { resealRoutes } from './api/reseal.routes.js';
 import { ErrorResponse } from './api/schemas.js';
 import { secretRoutes } from './api/secrets.routes.js';
+import { oidcRoutes, trustPolicyRoutes } from './api/trust-policies.routes.js';
 import { sessionRoutes } from './api/session.routes.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerStrictBodies, strictFormParser } from './plugins/body.js';
 import { errorBody, registerErrorHandler } from './plugins/errors.js';
 import { type PoolStatsSource, registerMetrics } from './plugins/metrics.js';
+import { webPlugin } from './web/plugin.js';
 
 /** Paths of log fields that could carry a credential; values never reach logs because bodies are not logged at all. */
 export const LOG_REDACT = [
@@ -37,13 +39,10 @@ export const LOG_REDACT = [
 
 export interface AppOptions {
   config: Config;
+  /** Built by `createServices` for the same role; the app does not close them. */
   services: Services;
-  /** Extra route plugins registered under /api/v1 for a role (deployments, release). */
-  extraApi?: ReadonlyArray<{ roles: readonly ServerRole[]; plugin: (app: FastifyInstance) => Promise<void> }>;
-  /** Page routes (the web dashboard), for roles all and api. */
-  web?: (app: FastifyInstance) => Promise<void>;
-  /** Readiness: whether the keys this role needs are loaded. */
-  keysReady: () => boolean;
+  /** What the pages take as "now" (the services' clock in tests); defaults to Date.now. */
+  clock?: () => number;
   /** True once a shutdown has begun: readiness fails so a load balancer stops sending. */
   draining?: () => boolean;
   /** Where log lines go (tests capture them); defaults to stdout. */
@@ -52,7 +51,7 @@ export interface AppOptions {
   poolStats?: PoolStatsSource;
 }
 
-/** Builds the Fastify server for a role; does not listen. */
+/** Builds the Fastify server for a role, with the routes that role serves; does not listen. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, services } = opts;
   const app = Fastify({
@@ -147,12 +146,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', role: config.role }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-    try {
-      await sql`select 1`.execute(services.db);
-    } catch {
-      return reply.status(503).send({ status: 'unavailable', reason: 'database unreachable' });
-    }
-    if (!opts.keysReady()) return reply.status(503).send({ status: 'unavailable', reason: 'keys not loaded' });
+    const health = await services.health.check();
+    if (!health.ready) return reply.status(503).send({ status: 'unavailable', reason: health.reason });
     if (opts.draining?.()) return reply.status(503).send({ status: 'unavailable', reason: 'shutting down' });
     return { status: 'ready', role: config.role };
   });
@@ -165,13 +160,19 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         await api.register(sessionRoutes, routeOpts);
         await api.register(projectRoutes, routeOpts);
         await api.register(secretRoutes, routeOpts);
+        await api.register(deploymentRoutes, routeOpts);
+        await api.register(trustPolicyRoutes, routeOpts);
       }
-      for (const extra of opts.extraApi ?? []) if (extra.roles.includes(config.role)) await api.register(extra.plugin);
+      // Every role: the api role answers the value routes with 421 and the release URL.
+      await api.register(releaseRoutes, { ...routeOpts, releaseUrl: config.releaseUrl });
+      await api.register(resealRoutes, { ...routeOpts, releaseUrl: config.releaseUrl });
+      // The exchange mints a deploy token: like the release route, it runs where the keys are (the api role answers 421).
+      await api.register(oidcRoutes, { ...routeOpts, enabled: config.role !== 'api', releaseUrl: config.releaseUrl, ratePerMinute: config.oidcRateLimitPerMinute });
     },
     { prefix: '/api/v1' },
   );
-  if (opts.web && config.role !== 'release') {
-    const web = opts.web;
+  if (config.role !== 'release') {
+    const web = webPlugin({ config, services, clock: opts.clock ?? Date.now });
     await app.register(async (pages) => {
       // Pages are not part of the JSON API: keep them out of the OpenAPI document.
       pages.addHook('onRoute', (route) => {
@@ -180,6 +181,5 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await pages.register(web);
     });
   }
-  void Type;
   return app;
 }

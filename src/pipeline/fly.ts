@@ -7,16 +7,16 @@
 import { spawn } from 'node:child_process';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
+import { CommandError, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_USAGE } from '../domain/exit-codes.js';
 import {
   completeDeployment,
   createLiveMaskStream,
   type DeployAuth,
+  BUILD_WITHHELD_MESSAGE,
   envSafe,
-  EXIT_USAGE,
   fetchReleased,
   maskValues,
   pipeMasked,
-  PipelineError,
   type Released,
   signalExitCode,
   startDeployment,
@@ -62,7 +62,7 @@ export function encodeFlySecret(name: string, value: string): { text: string } |
   return { text };
 }
 
-/** The whole stdin of `flyctl secrets import`, or PipelineError naming the secrets (never values) that cannot be encoded. */
+/** The whole stdin of `flyctl secrets import`, or CommandError naming the secrets (never values) that cannot be encoded. */
 export function flySecretsDotenv(runtime: Record<string, string>): string {
   const parts: string[] = [];
   const problems: string[] = [];
@@ -71,11 +71,11 @@ export function flySecretsDotenv(runtime: Record<string, string>): string {
     if ('problem' in r) problems.push(`${name} ${r.problem}`);
     else parts.push(r.text);
   }
-  if (problems.length > 0) throw new PipelineError(`cannot pass these secrets to flyctl: ${problems.join('; ')}`, EXIT_USAGE);
+  if (problems.length > 0) throw new CommandError(`cannot pass these secrets to flyctl: ${problems.join('; ')}`, EXIT_USAGE);
   return parts.join('');
 }
 
-/** `--build-secret NAME=VALUE` pairs, or PipelineError for values an argument cannot carry. */
+/** `--build-secret NAME=VALUE` pairs, or CommandError for values an argument cannot carry. */
 export function buildSecretArgs(build: Record<string, Buffer>): string[] {
   const args: string[] = [];
   const binary: string[] = [];
@@ -84,7 +84,7 @@ export function buildSecretArgs(build: Record<string, Buffer>): string[] {
     else args.push('--build-secret', `${name}=${value.toString('utf8')}`);
   }
   if (binary.length > 0) {
-    throw new PipelineError(
+    throw new CommandError(
       `build secrets ${binary.join(', ')} are binary (NUL or not UTF-8); flyctl's --build-secret takes text only — store them base64-encoded and decode in the Dockerfile`,
       EXIT_USAGE,
     );
@@ -140,9 +140,9 @@ export async function runFlyctl(opts: FlyctlOptions): Promise<FlyctlRun> {
   await Promise.all([outMask, errMask].map((m) => finished(m).catch(() => {})));
   if (spawnError) {
     const notFound = spawnError.code === 'ENOENT';
-    throw new PipelineError(
+    throw new CommandError(
       notFound ? `flyctl not found (looked for ${JSON.stringify(opts.flyctl)}; install flyctl or set KEYLOFT_FLYCTL)` : `cannot run flyctl: ${spawnError.code ?? spawnError.message}`,
-      notFound ? 127 : 126,
+      notFound ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
     );
   }
   return { code: ended.signal ? signalExitCode(ended.signal) : (ended.code ?? 1), signal: ended.signal };
@@ -204,7 +204,7 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
   };
   if (opts.forwardSignals) for (const s of FORWARDED) process.on(s, onSignal);
   try {
-    if (!app) throw new PipelineError('no Fly app name: pass --app NAME or set the project\'s Fly app name', EXIT_USAGE);
+    if (!app) throw new CommandError('no Fly app name: pass --app NAME or set the project\'s Fly app name', EXIT_USAGE);
     const released: Released = await fetchReleased(auth);
     const dotenv = flySecretsDotenv(released.runtime);
     const buildArgs = buildSecretArgs(released.build);
@@ -233,6 +233,7 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
     }
     if (code === 0 && !received) {
       const buildNames = Object.keys(released.build);
+      if (released.buildWithheld) log(BUILD_WITHHELD_MESSAGE);
       log(`flyctl deploy --app ${app}${buildNames.length > 0 ? ` with build secret(s) ${buildNames.join(', ')}` : ''}`);
       const deployed = await runFlyctl({ ...common, args: ['deploy', '--app', app, ...buildArgs, ...(opts.extraArgs ?? [])] });
       code = deployed.code;

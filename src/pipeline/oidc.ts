@@ -5,7 +5,8 @@
  * argument, a log line or an error message.
  */
 import { readFileSync } from 'node:fs';
-import { baseUrl, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, PipelineError, refused, requestJson, type StartedDeployment, type StartRequest } from './run.js';
+import { CommandError, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from '../domain/exit-codes.js';
+import { baseUrl, refused, requestJson, type StartedDeployment, type StartRequest } from './run.js';
 
 /** Same bound as the server's: a larger token is refused before it is sent. */
 const ID_TOKEN_MAX_BYTES = 16 * 1024;
@@ -16,9 +17,9 @@ export type IdTokenSource = 'KEYLOFT_OIDC_TOKEN' | 'KEYLOFT_OIDC_TOKEN_FILE' | '
 
 function checked(token: string, source: IdTokenSource): { token: string; source: IdTokenSource } {
   const t = token.trim();
-  if (t.length === 0) throw new PipelineError(`the ID token from ${source} is empty`, EXIT_USAGE);
-  if (Buffer.byteLength(t) > ID_TOKEN_MAX_BYTES) throw new PipelineError(`the ID token from ${source} is larger than ${ID_TOKEN_MAX_BYTES} bytes`, EXIT_USAGE);
-  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(t)) throw new PipelineError(`the ID token from ${source} is not a JWT (three base64url parts)`, EXIT_USAGE);
+  if (t.length === 0) throw new CommandError(`the ID token from ${source} is empty`, EXIT_USAGE);
+  if (Buffer.byteLength(t) > ID_TOKEN_MAX_BYTES) throw new CommandError(`the ID token from ${source} is larger than ${ID_TOKEN_MAX_BYTES} bytes`, EXIT_USAGE);
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(t)) throw new CommandError(`the ID token from ${source} is not a JWT (three base64url parts)`, EXIT_USAGE);
   return { token: t, source };
 }
 
@@ -33,18 +34,18 @@ export async function ciIdToken(audience: string, env: NodeJS.ProcessEnv = proce
     let text: string;
     try {
       const raw = readFileSync(env.KEYLOFT_OIDC_TOKEN_FILE);
-      if (raw.length > ID_TOKEN_MAX_BYTES + 2) throw new PipelineError(`the ID token in KEYLOFT_OIDC_TOKEN_FILE is larger than ${ID_TOKEN_MAX_BYTES} bytes`, EXIT_USAGE);
+      if (raw.length > ID_TOKEN_MAX_BYTES + 2) throw new CommandError(`the ID token in KEYLOFT_OIDC_TOKEN_FILE is larger than ${ID_TOKEN_MAX_BYTES} bytes`, EXIT_USAGE);
       text = raw.toString('utf8');
     } catch (err) {
-      if (err instanceof PipelineError) throw err;
-      throw new PipelineError(`cannot read KEYLOFT_OIDC_TOKEN_FILE ${JSON.stringify(env.KEYLOFT_OIDC_TOKEN_FILE)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, EXIT_USAGE);
+      if (err instanceof CommandError) throw err;
+      throw new CommandError(`cannot read KEYLOFT_OIDC_TOKEN_FILE ${JSON.stringify(env.KEYLOFT_OIDC_TOKEN_FILE)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, EXIT_USAGE);
     }
     return checked(text, 'KEYLOFT_OIDC_TOKEN_FILE');
   }
   const requestUrl = env.ACTIONS_ID_TOKEN_REQUEST_URL;
   const requestToken = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
   if (!requestUrl || !requestToken) {
-    throw new PipelineError(
+    throw new CommandError(
       'no CI ID token: on GitHub Actions give the job `permissions: id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN); elsewhere set KEYLOFT_OIDC_TOKEN or KEYLOFT_OIDC_TOKEN_FILE',
       EXIT_USAGE,
     );
@@ -53,7 +54,7 @@ export async function ciIdToken(audience: string, env: NodeJS.ProcessEnv = proce
   try {
     u = new URL(requestUrl);
   } catch {
-    throw new PipelineError('ACTIONS_ID_TOKEN_REQUEST_URL is not a URL', EXIT_USAGE);
+    throw new CommandError('ACTIONS_ID_TOKEN_REQUEST_URL is not a URL', EXIT_USAGE);
   }
   u.searchParams.set('audience', audience);
   let res: Response;
@@ -63,16 +64,16 @@ export async function ciIdToken(audience: string, env: NodeJS.ProcessEnv = proce
     text = await res.text();
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause;
-    throw new PipelineError(`cannot reach the GitHub Actions ID token service at ${u.origin} (${cause?.code ?? (err as Error).name})`, EXIT_UNREACHABLE);
+    throw new CommandError(`cannot reach the GitHub Actions ID token service at ${u.origin} (${cause?.code ?? (err as Error).name})`, EXIT_UNREACHABLE);
   }
-  if (res.status !== 200) throw new PipelineError(`the GitHub Actions ID token service answered HTTP ${res.status} (does the job have \`permissions: id-token: write\`?)`, EXIT_REFUSED);
+  if (res.status !== 200) throw new CommandError(`the GitHub Actions ID token service answered HTTP ${res.status} (does the job have \`permissions: id-token: write\`?)`, EXIT_REFUSED);
   let value: unknown;
   try {
     value = (JSON.parse(text) as { value?: unknown }).value;
   } catch {
     value = undefined;
   }
-  if (typeof value !== 'string') throw new PipelineError('the GitHub Actions ID token service sent no token', EXIT_REFUSED);
+  if (typeof value !== 'string') throw new CommandError('the GitHub Actions ID token service sent no token', EXIT_REFUSED);
   return checked(value, 'GitHub Actions');
 }
 
@@ -93,6 +94,6 @@ export async function startDeploymentWithIdToken(url: string, project: string, b
   }
   if (reply.status !== 201) throw refused('exchanging the CI ID token was', reply);
   const b = reply.body as StartedDeployment | undefined;
-  if (!b || typeof b.id !== 'string' || typeof b.token !== 'string') throw new PipelineError('the server sent a malformed deployment reply', EXIT_REFUSED);
+  if (!b || typeof b.id !== 'string' || typeof b.token !== 'string') throw new CommandError('the server sent a malformed deployment reply', EXIT_REFUSED);
   return b;
 }

@@ -12,31 +12,22 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable, Transform, Writable } from 'node:stream';
+import { CommandError, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from '../domain/exit-codes.js';
 import { createLiveMaskStream } from './mask.js';
 
 export { createLiveMaskStream };
-
-/** Exit codes of keyloft's own failures (a child's exit code is passed through unchanged). */
-export const EXIT_USAGE = 1;
-export const EXIT_REFUSED = 2;
-export const EXIT_UNREACHABLE = 3;
-
-/** A failure of keyloft itself, with the exit code to use. Its message never carries a value. */
-export class PipelineError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-    this.name = 'PipelineError';
-  }
-}
 
 /** What a deployment receives: runtime values as text, build values as bytes. */
 export interface Released {
   runtime: Record<string, string>;
   build: Record<string, Buffer>;
+  /** A preview deployment of a project whose setting "build secrets for preview deployments" is off: none were pinned. */
+  buildWithheld?: boolean;
 }
+
+/** Why a preview deployment has no build secrets, said wherever build secrets would be used. */
+export const BUILD_WITHHELD_MESSAGE =
+  'no build secrets were released to this deployment: the project\'s setting "build secrets for preview deployments" is off (workflows of fork pull requests could read them); an admin changes it on Project Settings → General';
 
 /** Where and as which deployment to talk to the server. */
 export interface DeployAuth {
@@ -60,7 +51,7 @@ export interface HttpReply {
   body: any;
 }
 
-/** One JSON request; unreachable servers become PipelineError(EXIT_UNREACHABLE). */
+/** One JSON request; unreachable servers become CommandError(EXIT_UNREACHABLE). */
 export async function requestJson(method: string, url: string, token: string | undefined, body?: unknown): Promise<HttpReply> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
@@ -76,7 +67,7 @@ export async function requestJson(method: string, url: string, token: string | u
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const why = cause?.code ?? cause?.message ?? (err as Error).message;
-    throw new PipelineError(`cannot reach the keyloft server at ${new URL(url).origin} (${why})`, EXIT_UNREACHABLE);
+    throw new CommandError(`cannot reach the keyloft server at ${new URL(url).origin} (${why})`, EXIT_UNREACHABLE);
   }
   const text = await res.text();
   let parsed: any;
@@ -88,11 +79,11 @@ export async function requestJson(method: string, url: string, token: string | u
   return { status: res.status, body: parsed };
 }
 
-/** A non-2xx reply as a PipelineError with the server's (value-free) message. */
-export function refused(what: string, reply: HttpReply): PipelineError {
+/** A non-2xx reply as a CommandError with the server's (value-free) message. */
+export function refused(what: string, reply: HttpReply): CommandError {
   const err = reply.body?.error as { code?: string; message?: string } | undefined;
   const detail = err?.message ? `: ${err.message}` : '';
-  return new PipelineError(`${what} refused (HTTP ${reply.status}${err?.code ? ` ${err.code}` : ''})${detail}`, EXIT_REFUSED);
+  return new CommandError(`${what} refused (HTTP ${reply.status}${err?.code ? ` ${err.code}` : ''})${detail}`, EXIT_REFUSED);
 }
 
 function secretsPath(id: string): string {
@@ -116,7 +107,7 @@ export async function fetchReleased(auth: DeployAuth): Promise<Released> {
 }
 
 function parseReleased(body: any): Released {
-  const bad = () => new PipelineError('the server sent a malformed secrets reply', EXIT_REFUSED);
+  const bad = () => new CommandError('the server sent a malformed secrets reply', EXIT_REFUSED);
   if (!body || typeof body !== 'object' || typeof body.runtime !== 'object' || typeof body.build !== 'object' || !body.runtime || !body.build) throw bad();
   const runtime: Record<string, string> = {};
   const build: Record<string, Buffer> = {};
@@ -128,7 +119,7 @@ function parseReleased(body: any): Released {
     if (!NAME_RE.test(name) || typeof value !== 'string') throw bad();
     build[name] = Buffer.from(value, 'base64');
   }
-  return { runtime, build };
+  return { runtime, build, ...(body.buildWithheld === true ? { buildWithheld: true } : {}) };
 }
 
 /** The reply of `POST /projects/{slug}/deployments` (docs/CONTRACT.md). */
@@ -152,7 +143,7 @@ export async function startDeployment(url: string, token: string, project: strin
   const reply = await requestJson('POST', `${baseUrl(url)}/api/v1/projects/${encodeURIComponent(project)}/deployments`, token, body);
   if (reply.status !== 201) throw refused('starting the deployment was', reply);
   const b = reply.body as StartedDeployment | undefined;
-  if (!b || typeof b.id !== 'string' || typeof b.token !== 'string') throw new PipelineError('the server sent a malformed deployment reply', EXIT_REFUSED);
+  if (!b || typeof b.id !== 'string' || typeof b.token !== 'string') throw new CommandError('the server sent a malformed deployment reply', EXIT_REFUSED);
   return b;
 }
 
@@ -252,6 +243,7 @@ export async function runWithSecrets(opts: RunOptions): Promise<RunResult> {
 
   try {
     if (opts.build) {
+      if (opts.released.buildWithheld) log(BUILD_WITHHELD_MESSAGE);
       secretsDir = writeSecretsDir(opts.released.build);
       env.KEYLOFT_SECRETS_DIR = secretsDir;
       for (const [name, value] of Object.entries(opts.released.build)) {
@@ -266,7 +258,7 @@ export async function runWithSecrets(opts: RunOptions): Promise<RunResult> {
     const stdout = opts.stdout ?? process.stdout;
     const stderr = opts.stderr ?? process.stderr;
     const [file, ...args] = opts.command;
-    if (!file) throw new PipelineError('no command given (usage: keyloft run [--build] -- COMMAND [ARGS…])', EXIT_USAGE);
+    if (!file) throw new CommandError('no command given (usage: keyloft run [--build] -- COMMAND [ARGS…])', EXIT_USAGE);
 
     const child = spawn(file, args, { env, stdio: ['inherit', 'pipe', 'pipe'] });
     const outMask = createLiveMaskStream(values);

@@ -1,25 +1,38 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
+import type { Keyring } from '../crypto/keyring.js';
 import type { DB } from '../store/schema.js';
 import { createAuditService } from './audit.service.js';
 import { createAuthService } from './auth.service.js';
+import { loadMasterKeys, verifyMasterKeys } from './bootstrap.js';
 import { createDeployKeysService } from './deploy-keys.service.js';
 import { createDeploymentsService } from './deployments.service.js';
+import { createHealthService } from './health.service.js';
 import { createPublicKeys } from './keys.service.js';
 import { createOidcExchangeService } from './oidc-exchange.service.js';
 import { createIssuerKeys } from './oidc-keys.js';
 import { createProjectsService } from './projects.service.js';
+import { createReleaseService } from './release.service.js';
+import { createResealService } from './reseal.service.js';
 import { createSecretsService } from './secrets.service.js';
 import { createStatusService } from './status.service.js';
 import { createTrustPoliciesService } from './trust-policies.service.js';
 import { createUsersService } from './users.service.js';
 
-/** The services every role has. None of them holds a private key. */
-export function createServices(
-  db: Kysely<DB>,
-  config: Pick<Config, 'sessionTtlHours' | 'deployTokenTtlMinutes' | 'oidcAllowHttpLoopback'> & Partial<Pick<Config, 'deployKeyMaxRunning'>>,
-  clock: () => number = Date.now,
-) {
+export interface ServicesDeps {
+  db: Kysely<DB>;
+  config: Config;
+  /** The master keyring: present only on roles that hold the master key (all, release). */
+  keyring: Keyring | undefined;
+  clock?: () => number;
+}
+
+/**
+ * The one composition root: every service of the process's role, from { db, config, keyring, clock }.
+ * Without a keyring (the api role) nothing that can open a value is built: `release` and `reseal`
+ * are then undefined, and the master key is never read.
+ */
+export function createServices({ db, config, keyring, clock = Date.now }: ServicesDeps) {
   const base = { db, clock };
   const keys = createPublicKeys(base);
   const status = createStatusService();
@@ -31,9 +44,13 @@ export function createServices(
   auth.register('deploy-key', deployKeys.keyActor);
   const allowHttpLoopback = config.oidcAllowHttpLoopback;
   const oidcKeys = createIssuerKeys({ clock, allowHttpLoopback });
+  const secrets = createSecretsService({ ...base, keys, status });
+  // After a `keyloft keys rotate`, the release side re-reads the configured keys when it meets a key id it does not hold.
+  const reloadKeyring = async () => verifyMasterKeys(db, (await loadMasterKeys(config, db)).keys, clock());
+  const release = keyring ? createReleaseService({ ...base, keyring, reloadKeyring }) : undefined;
+  // Restore and copy open values to re-seal them: the same rule, only where the keyring is.
+  const reseal = keyring ? createResealService({ ...base, keyring, secrets, reloadKeyring }) : undefined;
   return {
-    db,
-    clock,
     keys,
     status,
     users,
@@ -43,8 +60,16 @@ export function createServices(
     trustPolicies: createTrustPoliciesService({ ...base, allowHttpLoopback }),
     oidc: createOidcExchangeService({ ...base, keys: oidcKeys, deployments, allowHttpLoopback }),
     projects: createProjectsService({ ...base, keys }),
-    secrets: createSecretsService({ ...base, keys, status }),
+    secrets,
     audit: createAuditService(base),
+    // Absent (not even a key) on the api role.
+    ...(release ? { release } : {}),
+    ...(reseal ? { reseal } : {}),
+    health: createHealthService({ db, keysLoaded: () => config.role === 'api' || keyring !== undefined }),
+    /** Stops the release cache's sweep and zeroes its opened values (at shutdown, after the server closed). */
+    close(): void {
+      release?.close();
+    },
   };
 }
 

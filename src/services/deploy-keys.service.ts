@@ -4,9 +4,11 @@ import { insertAuditEvents } from '../store/audit.repository.js';
 import { findDeployKeyByHash, insertDeployKey, listDeployKeys, revokeDeployKey, touchDeployKey } from '../store/deploy-keys.repository.js';
 import { findProjectById } from '../store/projects.repository.js';
 import type { DeployKeyRow } from '../store/schema.js';
-import { authorizeProject } from './access.js';
+import { authorizeProject, inProjectTx, type Need, requireReleaseGrant } from './access.js';
 import { type Actor, actorLabel } from './actor.js';
 import type { BaseDeps } from './deps.js';
+
+const MANAGE: Need = { role: 'admin', action: 'managing deploy keys' };
 
 export interface DeployKeyInfo {
   id: string;
@@ -33,26 +35,27 @@ export function createDeployKeysService(deps: BaseDeps) {
     async create(actor: Actor, slug: string, nameIn: string): Promise<DeployKeyInfo & { token: string }> {
       const name = String(nameIn ?? '').trim();
       if (name.length === 0 || name.length > 100 || /[\u0000-\u001f]/.test(name)) throw new ValidationError('name', 'name must be 1–100 characters without control characters');
-      const p = await authorizeProject(db, actor, slug, 'admin', 'managing deploy keys');
       const token = newToken('deploy-key');
       const now = clock();
-      const row: DeployKeyRow = { id: newId('dk'), project_id: p.id, name, token_hash: hashToken(token), created_at: now, created_by: actorLabel(actor), last_used_at: null, revoked_at: null };
-      await db.transaction().execute(async (trx) => {
+      const row = await inProjectTx(db, actor, slug, MANAGE, async (trx, p) => {
+        // A new key is shown to the person who creates it and starts deployments: the same release right as starting one.
+        await requireReleaseGrant(trx, actor, p.id, 'a deploy key starts deployments, which release secret values');
+        const row: DeployKeyRow = { id: newId('dk'), project_id: p.id, name, token_hash: hashToken(token), created_at: now, created_by: actorLabel(actor), last_used_at: null, revoked_at: null };
         await insertDeployKey(trx, row);
         await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'deploy_key.created', detail: { id: row.id, name } }]);
+        return row;
       });
       return { ...info(row), token };
     },
 
     async list(actor: Actor, slug: string): Promise<DeployKeyInfo[]> {
-      const p = await authorizeProject(db, actor, slug, 'admin', 'managing deploy keys');
+      const p = await authorizeProject(db, actor, slug, MANAGE.role, MANAGE.action);
       return (await listDeployKeys(db, p.id)).map(info);
     },
 
     async revoke(actor: Actor, slug: string, id: string): Promise<void> {
-      const p = await authorizeProject(db, actor, slug, 'admin', 'managing deploy keys');
       const now = clock();
-      await db.transaction().execute(async (trx) => {
+      await inProjectTx(db, actor, slug, MANAGE, async (trx, p) => {
         if (!(await revokeDeployKey(trx, p.id, id, now))) throw new NotFoundError(`deploy key ${quote(id)} was not found`, 'id');
         await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'deploy_key.revoked', detail: { id } }]);
       });

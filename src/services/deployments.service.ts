@@ -1,5 +1,4 @@
 import { ConflictError, ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
-import { findMembership } from '../store/members.repository.js';
 import { touchDeployKey } from '../store/deploy-keys.repository.js';
 import { type Environment, overridePr, overrideScope, parseEnvironment, validatePr } from '../domain/rules.js';
 import { advanceSecret, insertVersions } from '../store/secrets.repository.js';
@@ -24,7 +23,8 @@ import { findProjectById } from '../store/projects.repository.js';
 import { pinDigests, previousSucceeded } from '../store/diff.repository.js';
 import { shortDigest } from '../crypto/digest.js';
 import type { DeploymentRow, ProjectRow } from '../store/schema.js';
-import { authorizeProject } from './access.js';
+import type { Executor } from '../store/executor.js';
+import { authorizeProject, inProjectTx, requireReleaseGrant } from './access.js';
 import { type Actor, actorLabel, projectNotFound, type StartedBy, type StartedByKind, starterOf } from './actor.js';
 import type { BaseDeps } from './deps.js';
 
@@ -118,13 +118,7 @@ type Deps = BaseDeps & {
 
 export const DEFAULT_DEPLOY_KEY_MAX_RUNNING = 5;
 
-/** The refusal of a person without the membership's release grant (admins included). */
-export function releaseNotGranted(): KeyloftError {
-  return new KeyloftError(
-    'release_not_granted',
-    'starting a deployment releases its secret values, so a person needs the release grant of this project (an admin sets it on the Members page or with keyloft members set-role --release); the pipeline uses a deploy key',
-  );
-}
+
 
 /** Sorts by name in code point order: SQL `order by` follows the database collation, which differs between engines. */
 function byName<T extends { name: string }>(rows: T[]): T[] {
@@ -141,11 +135,12 @@ export function createDeploymentsService(deps: Deps) {
   /**
    * A project the actor may start a deployment of `environment` (and `pr`) in: the project's own deploy key, a
    * trust policy of the project for that environment (and the token's pull request), or a member holding the
-   * release grant (any role; admins need it too). Starting releases values, so nobody else may.
+   * release grant (any role; admins need it too). Starting releases values, so nobody else may. Called inside the
+   * transaction that pins and writes, so a membership or grant removed before the commit starts nothing.
    */
-  async function projectForStart(actor: Actor, slug: string, environment: Environment, pr: number | null): Promise<ProjectRow> {
+  async function projectForStart(ex: Executor, actor: Actor, slug: string, environment: Environment, pr: number | null): Promise<ProjectRow> {
     if (actor.kind === 'deploy-key' || actor.kind === 'trust-policy' || actor.kind === 'deployment') {
-      const p = await findProjectById(db, actor.projectId);
+      const p = await findProjectById(ex, actor.projectId);
       if (!p || p.slug !== slug) throw projectNotFound(slug);
       if (actor.kind === 'deployment') throw new ForbiddenError('a deploy token cannot start deployments');
       if (actor.kind === 'trust-policy') {
@@ -154,8 +149,8 @@ export function createDeploymentsService(deps: Deps) {
       }
       return p;
     }
-    const p = await authorizeProject(db, actor, slug, 'viewer', 'starting deployments');
-    if (actor.kind === 'user' && !(await findMembership(db, p.id, actor.userId))?.canRelease) throw releaseNotGranted();
+    const p = await authorizeProject(ex, actor, slug, 'viewer', 'starting deployments');
+    await requireReleaseGrant(ex, actor, p.id, 'starting a deployment releases its secret values');
     return p;
   }
 
@@ -192,12 +187,9 @@ export function createDeploymentsService(deps: Deps) {
       }
       const ref = input.ref === undefined || input.ref === '' ? null : String(input.ref);
       if (ref !== null && !REF_RE.test(ref)) throw new ValidationError('ref', 'ref must be 1–200 characters of letters, digits and ._/@+-');
-      const project = await projectForStart(actor, slug, environment, pr);
       const starter = starterOf(actor);
       if (!starter) throw new ForbiddenError('only a deploy key, a trust policy or a person with the release grant can start deployments');
       const startedBy: StartedBy = { kind: starter.kind, name: starter.name };
-      // Fork pull requests run the project's workflows too: a project may keep build secrets from every preview.
-      const withholdBuild = environment === 'preview' && Number(project.preview_build_secrets) === 0;
 
       const id = newId('dep');
       const token = newToken('deploy');
@@ -205,7 +197,11 @@ export function createDeploymentsService(deps: Deps) {
       const expiresAt = now + deps.tokenTtlMs;
       const by = actorLabel(actor);
       const maxRunning = deps.deployKeyMaxRunning ?? DEFAULT_DEPLOY_KEY_MAX_RUNNING;
-      const pinned = await db.transaction().execute(async (trx) => {
+      const { project, pinned, withholdBuild } = await db.transaction().execute(async (trx) => {
+        // Authorized inside the transaction that pins and writes: a member removed (or a grant revoked) before the commit starts nothing.
+        const project = await projectForStart(trx, actor, slug, environment, pr);
+        // Fork pull requests run the project's workflows too: a project may keep build secrets from every preview.
+        const withholdBuild = environment === 'preview' && Number(project.preview_build_secrets) === 0;
         if (actor.kind === 'deploy-key') {
           // The update locks the key's row (PostgreSQL), so concurrent starts with one key are counted one after another.
           await touchDeployKey(trx, actor.keyId, now);
@@ -245,6 +241,7 @@ export function createDeploymentsService(deps: Deps) {
           started_by_kind: startedBy.kind,
           started_by_name: startedBy.name,
           started_by_id: starter.id,
+          build_withheld: withholdBuild ? 1 : 0,
           created_at: now,
           expires_at: expiresAt,
           completed_at: null,
@@ -271,13 +268,14 @@ export function createDeploymentsService(deps: Deps) {
             },
           },
         ]);
-        return {
+        const pinned: Pinned = {
           runtime: current.filter((s) => s.scope !== 'build').map((s) => ({ name: s.name, version: s.current_version, ...(overridePr(s.scope) !== null ? { override: true } : {}) })),
           build: current.filter((s) => s.scope === 'build').map((s) => ({ name: s.name, version: s.current_version })),
           ...(absent ? { absent } : {}),
           ...(removed.length > 0 ? { removed } : {}),
           ...(withholdBuild ? { buildSecretsWithheld: true as const } : {}),
         };
+        return { project, pinned, withholdBuild };
       });
       const deployment = toDeployment({
         id,
@@ -291,6 +289,7 @@ export function createDeploymentsService(deps: Deps) {
         started_by_kind: startedBy.kind,
         started_by_name: startedBy.name,
         started_by_id: starter.id,
+        build_withheld: withholdBuild ? 1 : 0,
         created_at: now,
         expires_at: expiresAt,
         completed_at: null,
@@ -335,19 +334,20 @@ export function createDeploymentsService(deps: Deps) {
       if (!d) throw notFound;
       if (actor.kind === 'deployment' && actor.deploymentId !== id) throw notFound;
       if ((actor.kind === 'deploy-key' || actor.kind === 'trust-policy') && actor.projectId !== d.project_id) throw notFound;
-      if (actor.kind === 'user') {
-        const p = await findProjectById(db, d.project_id);
-        if (!p) throw notFound;
-        try {
-          await authorizeProject(db, actor, p.slug, 'member', 'completing deployments');
-        } catch (err) {
-          if (err instanceof KeyloftError && err.status === 404) throw notFound;
-          throw err;
-        }
-      }
       if (d.status === 'running' && d.expires_at <= now) await expireDeployments(db, now, d.project_id);
       const by = actorLabel(actor);
       const done = await db.transaction().execute(async (trx) => {
+        if (actor.kind === 'user') {
+          // A person completes as a member of the deployment's project, checked where the completion is written.
+          const p = await findProjectById(trx, d.project_id);
+          if (!p) throw notFound;
+          try {
+            await authorizeProject(trx, actor, p.slug, 'member', 'completing deployments');
+          } catch (err) {
+            if (err instanceof NotFoundError) throw notFound;
+            throw err;
+          }
+        }
         if (!(await finishDeployment(trx, id, statusIn, now))) return false;
         await insertAuditEvents(trx, [{ at: now, projectId: d.project_id, actor: by, actorIp: actor.ip, action: `deployment.${statusIn}`, detail: { deployment: id } }]);
         return true;
@@ -360,11 +360,10 @@ export function createDeploymentsService(deps: Deps) {
     /** Marks a preview app closed: it no longer counts for preview status; its per-PR overrides are deleted (tombstones). */
     async closePreview(actor: Actor, slug: string, prIn: number | string): Promise<void> {
       const pr = validatePr(prIn, 'pr');
-      const p = await authorizeProject(db, actor, slug, 'member', 'closing preview apps');
       const now = clock();
       const by = actorLabel(actor);
       const scope = overrideScope(pr);
-      await db.transaction().execute(async (trx) => {
+      await inProjectTx(db, actor, slug, { role: 'member', action: 'closing preview apps' }, async (trx, p) => {
         const closed = await closePreview(trx, p.id, pr, now);
         const overrides = await currentSecretsForPinning(trx, p.id, [scope]);
         if (!closed && overrides.length === 0) throw new NotFoundError(`no open preview app for pull request ${pr}`, 'pr');

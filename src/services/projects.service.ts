@@ -1,3 +1,4 @@
+import type { Transaction } from 'kysely';
 import { ConflictError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import {
   parseRole,
@@ -18,6 +19,7 @@ import { sealValue, valueSealingKey } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
 import { insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
 import { isUniqueViolation } from '../store/executor.js';
+import type { DB } from '../store/schema.js';
 import { countAdmins, deleteMembership, findMembership, findRole, listMembers, upsertMembership } from '../store/members.repository.js';
 import {
   deleteProject,
@@ -30,7 +32,7 @@ import {
 } from '../store/projects.repository.js';
 import { insertSecret, insertVersions } from '../store/secrets.repository.js';
 import { findUserByEmail } from '../store/users.repository.js';
-import { authorizeProject } from './access.js';
+import { authorizeProject, inProjectTx } from './access.js';
 import { type Actor, actorLabel, requireUser } from './actor.js';
 import type { BaseDeps } from './deps.js';
 import type { PublicKeys } from './keys.service.js';
@@ -40,6 +42,8 @@ export interface Project {
   name: string;
   flyApp: string;
   flyPreviewPattern: string;
+  /** Whether preview deployments get the build secrets (default true; fork pull requests' workflows then get them too). */
+  previewBuildSecrets: boolean;
   role: Role;
   createdAt: string;
 }
@@ -68,6 +72,7 @@ export function toProject(p: ProjectWithRole): Project {
     name: p.name,
     flyApp: p.fly_app,
     flyPreviewPattern: p.fly_preview_pattern,
+    previewBuildSecrets: Number(p.preview_build_secrets) !== 0,
     role: p.role as Role,
     createdAt: new Date(p.created_at).toISOString(),
   };
@@ -78,8 +83,9 @@ type Deps = BaseDeps & { keys: PublicKeys };
 export function createProjectsService(deps: Deps) {
   const { db, clock, keys } = deps;
 
-  /** Writes a membership change and its audit events in one transaction; `mustExist` refuses to add. */
+  /** Writes a membership change and its audit events in the caller's (authorizing) transaction; `mustExist` refuses to add. */
   async function writeMember(
+    trx: Transaction<DB>,
     actor: Actor,
     projectId: string,
     userId: string,
@@ -89,7 +95,7 @@ export function createProjectsService(deps: Deps) {
   ): Promise<{ member: Member; change: 'added' | 'updated' }> {
     const now = clock();
     const by = actorLabel(actor);
-    return db.transaction().execute(async (trx) => {
+    {
       const current = await findMembership(trx, projectId, userId);
       if (!current && mustExist) throw new NotFoundError(`${quote(email)} is not a member of this project`, 'email');
       const role = want.role ?? (current!.role as Role);
@@ -109,7 +115,7 @@ export function createProjectsService(deps: Deps) {
       await insertAuditEvents(trx, events);
       const member: Member = { email, role, release, addedAt: new Date(now).toISOString() };
       return { member, change };
-    });
+    }
   }
 
   return {
@@ -179,7 +185,7 @@ export function createProjectsService(deps: Deps) {
         throw err;
       }
       return {
-        project: { slug, name, flyApp, flyPreviewPattern: pattern, role: 'admin', createdAt: new Date(now).toISOString() },
+        project: { slug, name, flyApp, flyPreviewPattern: pattern, previewBuildSecrets: true, role: 'admin', createdAt: new Date(now).toISOString() },
         secrets: prepared.length,
       };
     },
@@ -193,25 +199,40 @@ export function createProjectsService(deps: Deps) {
       return toProject(await authorizeProject(db, actor, slug, 'viewer', 'viewing the project'));
     },
 
-    async update(actor: Actor, slug: string, patch: { name?: string | undefined; flyApp?: string | undefined; flyPreviewPattern?: string | undefined }): Promise<Project> {
-      const p = await authorizeProject(db, actor, slug, 'admin', 'changing project settings');
-      const set: { name?: string; fly_app?: string; fly_preview_pattern?: string } = {};
-      if (patch.name !== undefined) set.name = validateProjectName(patch.name, 'name');
-      if (patch.flyApp !== undefined) set.fly_app = validateFlyApp(patch.flyApp.trim(), 'flyApp');
-      if (patch.flyPreviewPattern !== undefined) set.fly_preview_pattern = validatePreviewPattern(patch.flyPreviewPattern.trim(), 'flyPreviewPattern');
-      const now = clock();
-      await db.transaction().execute(async (trx) => {
+    async update(
+      actor: Actor,
+      slug: string,
+      patch: { name?: string | undefined; flyApp?: string | undefined; flyPreviewPattern?: string | undefined; previewBuildSecrets?: boolean | undefined },
+    ): Promise<Project> {
+      return inProjectTx(db, actor, slug, { role: 'admin', action: 'changing project settings' }, async (trx, p) => {
+        const set: { name?: string; fly_app?: string; fly_preview_pattern?: string; preview_build_secrets?: number } = {};
+        if (patch.previewBuildSecrets !== undefined) {
+          if (typeof patch.previewBuildSecrets !== 'boolean') throw new ValidationError('previewBuildSecrets', 'previewBuildSecrets must be true or false');
+          set.preview_build_secrets = patch.previewBuildSecrets ? 1 : 0;
+        }
+        if (patch.name !== undefined) set.name = validateProjectName(patch.name, 'name');
+        if (patch.flyApp !== undefined) set.fly_app = validateFlyApp(patch.flyApp.trim(), 'flyApp');
+        if (patch.flyPreviewPattern !== undefined) set.fly_preview_pattern = validatePreviewPattern(patch.flyPreviewPattern.trim(), 'flyPreviewPattern');
+        const now = clock();
         await updateProject(trx, p.id, set);
-        await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'project.updated', detail: { fields: Object.keys(set) } }]);
+        await insertAuditEvents(trx, [
+          {
+            at: now,
+            projectId: p.id,
+            actor: actorLabel(actor),
+            actorIp: actor.ip,
+            action: 'project.updated',
+            detail: { fields: Object.keys(set), ...(set.preview_build_secrets !== undefined ? { previewBuildSecrets: set.preview_build_secrets === 1 } : {}) },
+          },
+        ]);
+        return toProject({ ...p, ...set });
       });
-      return toProject({ ...p, ...set });
     },
 
     /** Deletes a project and everything in it (admin only; the slug must be typed again to confirm). */
     async remove(actor: Actor, slug: string, confirmSlug: string): Promise<void> {
-      const p = await authorizeProject(db, actor, slug, 'admin', 'deleting the project');
-      if (confirmSlug !== slug) throw new ValidationError('confirm', `type the project slug ${quote(slug)} to confirm deletion`);
-      await db.transaction().execute(async (trx) => {
+      await inProjectTx(db, actor, slug, { role: 'admin', action: 'deleting the project' }, async (trx, p) => {
+        if (confirmSlug !== slug) throw new ValidationError('confirm', `type the project slug ${quote(slug)} to confirm deletion`);
         await trx.deleteFrom('deployment_pins').where('deployment_id', 'in', trx.selectFrom('deployments').select('id').where('project_id', '=', p.id)).execute();
         await trx.deleteFrom('deployments').where('project_id', '=', p.id).execute();
         await trx.deleteFrom('secret_versions').where('secret_id', 'in', trx.selectFrom('secrets').select('id').where('project_id', '=', p.id)).execute();
@@ -235,12 +256,13 @@ export function createProjectsService(deps: Deps) {
       const email = validateEmail(emailIn, 'email');
       const role = parseRole(roleIn, 'role');
       if (release !== undefined && typeof release !== 'boolean') throw new ValidationError('release', 'release must be true or false');
-      const p = await authorizeProject(db, actor, slug, 'admin', 'managing members');
-      const u = await findUserByEmail(db, email);
-      if (!u) {
-        throw new NotFoundError(`no keyloft user has the email ${quote(email)}; an instance admin can create one (keyloft admin create-user)`, 'email');
-      }
-      return writeMember(actor, p.id, u.id, email, { role, release }, false);
+      return inProjectTx(db, actor, slug, { role: 'admin', action: 'managing members' }, async (trx, p) => {
+        const u = await findUserByEmail(trx, email);
+        if (!u) {
+          throw new NotFoundError(`no keyloft user has the email ${quote(email)}; an instance admin can create one (keyloft admin create-user)`, 'email');
+        }
+        return writeMember(trx, actor, p.id, u.id, email, { role, release }, false);
+      });
     },
 
     /** Changes a member's role and/or release grant (admin only); 404 when the person is not a member. */
@@ -248,18 +270,18 @@ export function createProjectsService(deps: Deps) {
       const email = validateEmail(emailIn, 'email');
       const role = patch.role === undefined ? undefined : parseRole(patch.role, 'role');
       if (patch.release !== undefined && typeof patch.release !== 'boolean') throw new ValidationError('release', 'release must be true or false');
-      const p = await authorizeProject(db, actor, slug, 'admin', 'managing members');
-      if (role === undefined && patch.release === undefined) throw new ValidationError('role', 'give role, release or both');
-      const u = await findUserByEmail(db, email);
-      if (!u) throw new NotFoundError(`${quote(email)} is not a member of this project`, 'email');
-      return (await writeMember(actor, p.id, u.id, email, { role, release: patch.release }, true)).member;
+      return inProjectTx(db, actor, slug, { role: 'admin', action: 'managing members' }, async (trx, p) => {
+        if (role === undefined && patch.release === undefined) throw new ValidationError('role', 'give role, release or both');
+        const u = await findUserByEmail(trx, email);
+        if (!u) throw new NotFoundError(`${quote(email)} is not a member of this project`, 'email');
+        return (await writeMember(trx, actor, p.id, u.id, email, { role, release: patch.release }, true)).member;
+      });
     },
 
     async removeMember(actor: Actor, slug: string, emailIn: string): Promise<void> {
       const email = validateEmail(emailIn, 'email');
-      const p = await authorizeProject(db, actor, slug, 'admin', 'managing members');
-      const u = await findUserByEmail(db, email);
-      await db.transaction().execute(async (trx) => {
+      await inProjectTx(db, actor, slug, { role: 'admin', action: 'managing members' }, async (trx, p) => {
+        const u = await findUserByEmail(trx, email);
         const current = u ? await findRole(trx, p.id, u.id) : undefined;
         if (!u || !current) throw new NotFoundError(`${quote(email)} is not a member of this project`, 'email');
         if (current === 'admin' && (await countAdmins(trx, p.id)) <= 1) {

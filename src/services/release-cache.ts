@@ -165,12 +165,13 @@ function wellFormed(bytes: Uint8Array): Uint8Array {
  * The release body `{"runtime":{NAME:value…},"build":{NAME:base64…}}` in pin order, written
  * straight from the opened bytes into one buffer (names are `[A-Za-z_][A-Za-z0-9_]*`: no escaping).
  */
-export function encodeReleased(pins: ReadonlyArray<{ name: string; kind: string }>, opened: readonly Uint8Array[]): Buffer {
+export function encodeReleased(pins: ReadonlyArray<{ name: string; kind: string }>, opened: readonly Uint8Array[], opts: { buildWithheld?: boolean } = {}): Buffer {
+  const tail = opts.buildWithheld ? '},"buildWithheld":true}' : '}}';
   const runtime: number[] = [];
   const build: number[] = [];
   pins.forEach((p, i) => (p.kind === 'build' ? build : runtime).push(i));
   const values = opened.map((o, i) => (pins[i]!.kind === 'build' ? o : wellFormed(o)));
-  let size = '{"runtime":{},"build":{}}'.length;
+  let size = '{"runtime":{},"build":{'.length + tail.length;
   for (const i of runtime) size += pins[i]!.name.length + 5 + jsonStringLength(values[i]!) + 1;
   for (const i of build) size += pins[i]!.name.length + 5 + Math.ceil(values[i]!.length / 3) * 4 + 1;
   const out = Buffer.allocUnsafeSlow(size);
@@ -190,7 +191,7 @@ export function encodeReleased(pins: ReadonlyArray<{ name: string; kind: string 
   section(runtime, false);
   off += out.write('},"build":{', off, 'latin1');
   section(build, true);
-  off += out.write('}}', off, 'latin1');
+  off += out.write(tail, off, 'latin1');
   values.forEach((v, i) => v !== opened[i] && v.fill(0));
   return off === size ? out : out.subarray(0, off);
 }

@@ -115,7 +115,8 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
       if (err instanceof OpenFailedError) throw new KeyloftError('internal', `${err.message.replace(/^could not open /, 'could not open the pinned secret ')}; nothing was released`);
       throw err;
     }
-    const body = encodeReleased(pins, opened);
+    // A preview of a project that keeps build secrets from previews: say so, so the pipeline can tell why there are none.
+    const body = encodeReleased(pins, opened, { buildWithheld: Number(d.build_withheld) === 1 });
     for (const o of opened) o.fill(0);
     const detail = { deployment: deploymentId, count: pins.length, runtime: pins.filter((p) => p.kind !== 'build').map((p) => p.name), build: pins.filter((p) => p.kind === 'build').map((p) => p.name) };
     await audit.write({ at: now, projectId: d.project_id, actor: actorLabel(actor), actorIp: actor.ip, action: 'deployment.released', detail });

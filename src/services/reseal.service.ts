@@ -7,7 +7,7 @@ import type { Executor } from '../store/executor.js';
 import { projectKeysByIds } from '../store/projects.repository.js';
 import { sealedCurrentVersions, sealedVersion, type SealedVersionRow } from '../store/reseal.repository.js';
 import { listSecretMetadata } from '../store/secrets.repository.js';
-import { authorizeProject } from './access.js';
+import { authorizeProject, type Need, requireReleaseGrant } from './access.js';
 import type { Actor } from './actor.js';
 import type { BaseDeps } from './deps.js';
 import type { SecretInput, SecretMeta, SecretsService } from './secrets.service.js';
@@ -98,7 +98,8 @@ export function createResealService(deps: Deps) {
      */
     async restore(actor: Actor, slug: string, scopeIn: string, name: string, versionIn: number, pr?: number): Promise<RestoreResult> {
       // Who may act comes first: a deploy key or a viewer learns nothing from input checks.
-      const p = await authorizeProject(db, actor, slug, 'member', 'restoring secrets');
+      const need: Need = { role: 'member', action: 'restoring secrets' };
+      const p = await authorizeProject(db, actor, slug, need.role, need.action);
       const plain = parseScope(scopeIn, 'scope');
       const scope = storedScope(plain, pr);
       validateSecretName(name, 'name');
@@ -109,7 +110,7 @@ export function createResealService(deps: Deps) {
       if (row.ciphertext === null) throw new ValidationError('version', `the value of v${versionIn} of ${name} was purged; it cannot be restored`);
       const [value] = await openAll(p.id, [row]);
       try {
-        const [w] = await deps.secrets.writeAll(p, scope, [{ name, value: value!, restoredFrom: versionIn }], actor, 'secret.set');
+        const [w] = await deps.secrets.writeAll(p, need, scope, [{ name, value: value!, restoredFrom: versionIn }], actor, 'secret.set');
         // The preview list also holds overrides of the same name: pick the one restored.
         const secret = (await deps.secrets.list(actor, slug, plain)).find((s) => s.name === name && s.pr === (pr ?? undefined));
         if (!secret) throw new KeyloftError('internal', 'the restored secret is missing from the list');
@@ -129,10 +130,13 @@ export function createResealService(deps: Deps) {
       slug: string,
       input: { from: string; to: string; names?: string[] | undefined; overwrite?: boolean | undefined; dryRun?: boolean | undefined },
     ): Promise<CopyResult> {
-      const p = await authorizeProject(db, actor, slug, 'member', 'copying secrets');
+      const need: Need = { role: 'member', action: 'copying secrets' };
+      const p = await authorizeProject(db, actor, slug, need.role, need.action);
       const from = parseScope(String(input.from ?? ''), 'from');
       const to = parseScope(String(input.to ?? ''), 'to');
       if (from === to) throw new ValidationError('to', 'to must be another scope than from');
+      // Production and build values copied elsewhere reach deployments they were kept from (previews run pull requests' code).
+      if (from !== 'preview') await requireReleaseGrant(db, actor, p.id, `copying ${from} values into ${to} lets them reach other deployments`);
       const names = input.names === undefined ? undefined : [...new Set(input.names.map((n, i) => validateSecretName(String(n), `names[${i}]`)))];
       if (names && names.length === 0) throw new ValidationError('names', 'names must list at least one secret (omit it to copy all)');
       const overwrite = input.overwrite === true;
@@ -176,7 +180,7 @@ export function createResealService(deps: Deps) {
         }
         if (dryRun) return { dryRun, from, to, copied, skipped, written: 0 };
         const inputs: SecretInput[] = rows.map((r, i) => ({ name: r.name, value: values[i]!, copiedFrom: from }));
-        await deps.secrets.writeAll(p, to, inputs, actor, 'secret.set');
+        await deps.secrets.writeAll(p, need, to, inputs, actor, 'secret.set');
         return { dryRun, from, to, copied, skipped, written: inputs.length };
       } finally {
         for (const v of values) v.fill(0);

@@ -6,7 +6,6 @@ import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
 import { insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
 import { isUniqueViolation, type Executor } from '../store/executor.js';
-import type { ProjectWithRole } from '../store/projects.repository.js';
 import type { SecretRow, SecretVersionRow } from '../store/schema.js';
 import {
   advanceSecret,
@@ -17,7 +16,7 @@ import {
   listSecretMetadata,
   listVersions,
 } from '../store/secrets.repository.js';
-import { authorizeProject } from './access.js';
+import { authorizeProject, inProjectTx, type Need, reauthorize } from './access.js';
 import { type Actor, actorLabel } from './actor.js';
 import type { BaseDeps } from './deps.js';
 import type { PublicKeys } from './keys.service.js';
@@ -138,10 +137,12 @@ export function createSecretsService(deps: Deps) {
 
   /**
    * Seals and writes `inputs` into one scope, all or nothing, with one audit event each.
-   * Retries with fresh seals when a concurrent writer moved a version.
+   * Seals before BEGIN, then checks `need` again inside the transaction: an actor who lost
+   * the role meanwhile writes nothing. Retries with fresh seals when a concurrent writer moved a version.
    */
   async function writeAll(
-    project: ProjectWithRole | { id: string; digest_key: Uint8Array },
+    project: { id: string; slug: string; digest_key: Uint8Array },
+    need: Need,
     scope: StoredScope,
     inputs: readonly SecretInput[],
     actor: Actor,
@@ -153,6 +154,7 @@ export function createSecretsService(deps: Deps) {
       const writes = await prepare(db, project, scope, inputs, by);
       try {
         await db.transaction().execute(async (trx) => {
+          await reauthorize(trx, actor, project, need);
           await apply(trx, project.id, scope, writes);
           const events: AuditInput[] = writes.map((w, i) => {
             const { restoredFrom, copiedFrom } = inputs[i]!;
@@ -235,8 +237,9 @@ export function createSecretsService(deps: Deps) {
       validateSecretName(name, 'name');
       const scope = storedScope(scopeIn, pr);
       const value = valueForScope(scopeIn, input);
-      const p = await authorizeProject(db, actor, slug, 'member', 'writing secrets');
-      const [w] = await writeAll(p, scope, [{ name, value }], actor, 'secret.set');
+      const need: Need = { role: 'member', action: 'writing secrets' };
+      const p = await authorizeProject(db, actor, slug, need.role, need.action);
+      const [w] = await writeAll(p, need, scope, [{ name, value }], actor, 'secret.set');
       // Describe the version this call wrote, not a re-read: a concurrent writer may already have added the next one.
       const v = w!.version;
       const [secret] = await toMeta(p.id, [
@@ -260,7 +263,8 @@ export function createSecretsService(deps: Deps) {
       dryRun: boolean,
       replace = false,
     ): Promise<{ changes: ImportChange[]; written: number; dryRun: boolean }> {
-      const p = await authorizeProject(db, actor, slug, 'member', 'importing secrets');
+      const need: Need = { role: 'member', action: 'importing secrets' };
+      const p = await authorizeProject(db, actor, slug, need.role, need.action);
       const inputs = parseImport(scope, source);
       const current = new Map((await listSecretMetadata(db, p.id, scope)).map((r) => [r.name, r]));
       const changes: ImportChange[] = inputs.map((i) => {
@@ -291,8 +295,12 @@ export function createSecretsService(deps: Deps) {
           await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'secret.deleted', scope, name: s.name, version: s.current_version + 1, detail: { via: 'import-replace' } }]);
         }
       };
-      if (toWrite.length > 0) await writeAll(p, scope, toWrite, actor, 'secret.import', removed.length > 0 ? tombstones : undefined);
-      else await db.transaction().execute(tombstones);
+      if (toWrite.length > 0) await writeAll(p, need, scope, toWrite, actor, 'secret.import', removed.length > 0 ? tombstones : undefined);
+      else
+        await db.transaction().execute(async (trx) => {
+          await reauthorize(trx, actor, p, need);
+          await tombstones(trx);
+        });
       return { changes, written: toWrite.length + removed.length, dryRun };
     },
 
@@ -300,14 +308,13 @@ export function createSecretsService(deps: Deps) {
     async remove(actor: Actor, slug: string, scopeIn: Scope, name: string, pr?: number | string): Promise<SecretMeta | undefined> {
       validateSecretName(name, 'name');
       const scope = storedScope(scopeIn, pr);
-      const p = await authorizeProject(db, actor, slug, 'member', 'deleting secrets');
       const by = actorLabel(actor);
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        const s = await findSecret(db, p.id, scope, name);
-        if (!s || s.deleted === 1) throw new NotFoundError(`secret ${quote(name)} was not found in ${scope}`, 'name');
-        const now = clock();
         try {
-          await db.transaction().execute(async (trx) => {
+          const p = await inProjectTx(db, actor, slug, { role: 'member', action: 'deleting secrets' }, async (trx, p) => {
+            const s = await findSecret(trx, p.id, scope, name);
+            if (!s || s.deleted === 1) throw new NotFoundError(`secret ${quote(name)} was not found in ${scope}`, 'name');
+            const now = clock();
             if (!(await advanceSecret(trx, s.id, s.current_version, { deleted: 1, updated_at: now, updated_by: by }))) throw new RetryWrite();
             await insertVersions(trx, [
               { secret_id: s.id, version: s.current_version + 1, kind: 'delete', ciphertext: null, key_id: null, digest: null, size: null, created_at: now, created_by: by },
@@ -315,6 +322,7 @@ export function createSecretsService(deps: Deps) {
             await insertAuditEvents(trx, [
               { at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'secret.deleted', scope, name, version: s.current_version + 1 },
             ]);
+            return p;
           });
           const rows = (await listSecretMetadata(db, p.id, scope)).filter((r) => r.name === name);
           return (await toMeta(p.id, rows))[0];

@@ -6,7 +6,7 @@ import { insertAuditEvents } from '../store/audit.repository.js';
 import { isUniqueViolation } from '../store/executor.js';
 import type { TrustPolicyRow } from '../store/schema.js';
 import { countTrustPolicies, deleteTrustPolicy, insertTrustPolicy, listTrustPolicies } from '../store/trust-policies.repository.js';
-import { authorizeProject } from './access.js';
+import { authorizeProject, inProjectTx, type Need } from './access.js';
 import { type Actor, actorLabel } from './actor.js';
 import type { BaseDeps } from './deps.js';
 
@@ -52,31 +52,31 @@ export function toTrustPolicy(r: TrustPolicyRow): TrustPolicy {
  */
 export function createTrustPoliciesService(deps: BaseDeps & { allowHttpLoopback: boolean }) {
   const { db, clock } = deps;
-  const action = 'managing trust policies';
+  const need: Need = { role: 'admin', action: 'managing trust policies' };
   return {
     async create(actor: Actor, slug: string, input: Record<string, unknown>): Promise<TrustPolicy> {
-      const p = await authorizeProject(db, actor, slug, 'admin', action);
-      const v = validateTrustPolicy(input, deps.allowHttpLoopback);
       const now = clock();
       const by = actorLabel(actor);
-      const row: TrustPolicyRow = {
-        id: newId('tp'),
-        project_id: p.id,
-        name: v.name,
-        issuer: v.issuer,
-        audience: v.audience,
-        subject: v.subject,
-        environment: v.environment,
-        claims: JSON.stringify(v.claims),
-        created_at: now,
-        created_by: by,
-        last_used_at: null,
-      };
       try {
-        await db.transaction().execute(async (trx) => {
+        // Authorized inside the transaction that writes (an admin demoted before the commit writes nothing); the body is checked after that.
+        return await inProjectTx(db, actor, slug, need, async (trx, p) => {
+          const v = validateTrustPolicy(input, deps.allowHttpLoopback);
           if ((await countTrustPolicies(trx, p.id)) >= POLICIES_PER_PROJECT_MAX) {
             throw new ValidationError('name', `a project has at most ${POLICIES_PER_PROJECT_MAX} trust policies; delete one first`, 'unprocessable');
           }
+          const row: TrustPolicyRow = {
+            id: newId('tp'),
+            project_id: p.id,
+            name: v.name,
+            issuer: v.issuer,
+            audience: v.audience,
+            subject: v.subject,
+            environment: v.environment,
+            claims: JSON.stringify(v.claims),
+            created_at: now,
+            created_by: by,
+            last_used_at: null,
+          };
           await insertTrustPolicy(trx, row);
           await insertAuditEvents(trx, [
             {
@@ -88,23 +88,22 @@ export function createTrustPoliciesService(deps: BaseDeps & { allowHttpLoopback:
               detail: { id: row.id, name: v.name, issuer: v.issuer, audience: v.audience, subject: v.subject, environment: v.environment, claims: v.claims },
             },
           ]);
+          return toTrustPolicy(row);
         });
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError(`a trust policy named ${quote(v.name)} already exists in this project`, 'name');
+        if (isUniqueViolation(err)) throw new ConflictError(`a trust policy named ${quote(String(input.name ?? '').trim())} already exists in this project`, 'name');
         throw err;
       }
-      return toTrustPolicy(row);
     },
 
     async list(actor: Actor, slug: string): Promise<TrustPolicy[]> {
-      const p = await authorizeProject(db, actor, slug, 'admin', action);
+      const p = await authorizeProject(db, actor, slug, need.role, need.action);
       return (await listTrustPolicies(db, p.id)).map(toTrustPolicy);
     },
 
     async remove(actor: Actor, slug: string, id: string): Promise<TrustPolicy> {
-      const p = await authorizeProject(db, actor, slug, 'admin', action);
       const now = clock();
-      return db.transaction().execute(async (trx) => {
+      return inProjectTx(db, actor, slug, need, async (trx, p) => {
         const row = await deleteTrustPolicy(trx, p.id, id);
         if (!row) throw new NotFoundError(`trust policy ${quote(id)} was not found`, 'id');
         await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'trust_policy.deleted', detail: { id, name: row.name } }]);

@@ -1,5 +1,5 @@
 import type { Executor } from './executor.js';
-import type { DeploymentPinTable, DeploymentRow } from './schema.js';
+import type { DeploymentPinTable, DeploymentRow, NewDeploymentRow } from './schema.js';
 
 export async function openPreviewPrs(ex: Executor, projectId: string): Promise<number[]> {
   const rows = await ex.selectFrom('previews').select('pr').where('project_id', '=', projectId).where('closed_at', 'is', null).orderBy('pr').execute();
@@ -40,7 +40,7 @@ export async function pinsOf(ex: Executor, deploymentIds: readonly string[]): Pr
   return out;
 }
 
-export async function insertDeployment(ex: Executor, row: DeploymentRow): Promise<void> {
+export async function insertDeployment(ex: Executor, row: NewDeploymentRow): Promise<void> {
   await ex.insertInto('deployments').values(row).execute();
 }
 

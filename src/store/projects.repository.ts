@@ -42,7 +42,7 @@ export async function listProjectsForMember(ex: Executor, userId: string): Promi
 export async function updateProject(
   ex: Executor,
   id: string,
-  patch: Partial<Pick<ProjectRow, 'name' | 'fly_app' | 'fly_preview_pattern'>>,
+  patch: Partial<Pick<ProjectRow, 'name' | 'fly_app' | 'fly_preview_pattern' | 'preview_build_secrets'>>,
 ): Promise<void> {
   await ex.updateTable('projects').set(patch).where('id', '=', id).execute();
 }

@@ -157,6 +157,8 @@ export interface DeploymentTable {
   started_by_name: string;
   /** The deploy key's, trust policy's or user's id; null on rows from before it was recorded. */
   started_by_id: string | null;
+  /** 1: a preview deployment that pinned no build secrets because the project's setting is off. */
+  build_withheld: Generated<number>;
   created_at: number;
   expires_at: number;
   completed_at: number | null;
@@ -209,6 +211,7 @@ export type AuditEventRow = Selectable<AuditEventTable>;
 export type NewAuditEventRow = Insertable<AuditEventTable>;
 export type DeployKeyRow = Selectable<DeployKeyTable>;
 export type DeploymentRow = Selectable<DeploymentTable>;
+export type NewDeploymentRow = Insertable<DeploymentTable>;
 export type TrustPolicyRow = Selectable<TrustPolicyTable>;
 export type NewTrustPolicyRow = Insertable<TrustPolicyTable>;
 export type DeploymentUpdate = Updateable<DeploymentTable>;

@@ -1,4 +1,9 @@
-import type { TestServer } from './server.js';
+/** Where a client sends requests: a spawned server (real fetch) or an in-process app (`fetch` over inject). */
+export interface Target {
+  url: string;
+  setupToken: string | undefined;
+  fetch?: typeof fetch;
+}
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -15,6 +20,7 @@ export class Api {
   constructor(
     readonly baseUrl: string,
     public token?: string,
+    readonly transport: typeof fetch = fetch,
   ) {}
 
   async call<T = any>(method: string, path: string, body?: unknown, opts: { contentType?: string; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
@@ -25,7 +31,7 @@ export class Api {
       headers['content-type'] = opts.contentType ?? 'application/json';
       payload = typeof body === 'string' && opts.contentType ? body : JSON.stringify(body);
     }
-    const res = await fetch(`${this.baseUrl}${path}`, { method, headers, body: payload });
+    const res = await this.transport(`${this.baseUrl}${path}`, { method, headers, body: payload });
     const text = await res.text();
     seenBodies.push(text);
     let parsed: any = undefined;
@@ -50,7 +56,7 @@ export class Api {
     return this.call<T>('DELETE', path);
   }
   with(token: string | undefined): Api {
-    return new Api(this.baseUrl, token);
+    return new Api(this.baseUrl, token, this.transport);
   }
 }
 
@@ -58,8 +64,8 @@ export const ADMIN_EMAIL = 'admin@example.com';
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 
 /** Runs first-run setup on a fresh server and returns an API client with a personal token. */
-export async function bootstrap(server: TestServer): Promise<Api> {
-  const anon = new Api(server.url);
+export async function bootstrap(server: Target): Promise<Api> {
+  const anon = new Api(server.url, undefined, server.fetch);
   if (!server.setupToken) throw new Error('server printed no setup token');
   const s = await anon.post('/api/v1/setup', { setupToken: server.setupToken, email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
   if (s.status !== 201) throw new Error(`setup failed: ${s.text}`);
@@ -67,7 +73,8 @@ export async function bootstrap(server: TestServer): Promise<Api> {
 }
 
 /** Signs in with email and password and returns a client holding a new personal API token. */
-export async function loginToken(server: TestServer, email: string, password: string): Promise<Api> {
+export async function loginToken(server: Target, email: string, password: string): Promise<Api> {
+  const fetch = server.fetch ?? globalThis.fetch;
   const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
   const { csrfToken } = (await res.json()) as { csrfToken: string };
@@ -78,11 +85,11 @@ export async function loginToken(server: TestServer, email: string, password: st
     body: JSON.stringify({ name: `test-${Math.random().toString(36).slice(2, 8)}` }),
   });
   if (t.status !== 201) throw new Error(`token creation failed: ${t.status} ${await t.text()}`);
-  return new Api(server.url, ((await t.json()) as { token: string }).token);
+  return new Api(server.url, ((await t.json()) as { token: string }).token, server.fetch);
 }
 
 /** Creates a user through the API (as an instance admin) and returns a client signed in as them. */
-export async function createUser(server: TestServer, admin: Api, email: string, password = 'another long password'): Promise<Api> {
+export async function createUser(server: Target, admin: Api, email: string, password = 'another long password'): Promise<Api> {
   const r = await admin.post('/api/v1/users', { email, password });
   if (r.status !== 201) throw new Error(`user creation failed: ${r.text}`);
   return loginToken(server, email, password);

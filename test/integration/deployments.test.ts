@@ -391,6 +391,7 @@ for (const d of await dialects()) {
     test("deleting a project ends its deployments' tokens and its deploy keys", async () => {
       const secrets = [{ name: 'DOOMED', scope: 'production', value: VALUES.alphaProdDb }];
       assert.equal((await admin.post('/api/v1/projects', { slug: 'doomed', name: 'Doomed', secrets })).status, 201);
+      await grantRelease(admin, 'doomed');
       const key = await admin.post('/api/v1/projects/doomed/deploy-keys', { name: 'ci' });
       const s = await start(admin.with(key.body.token), 'doomed', { environment: 'production' });
       assert.equal((await release(s.token, s.id)).status, 200);

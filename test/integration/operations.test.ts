@@ -131,6 +131,7 @@ describe('sqlite: keyloft backup and restore', () => {
     server = await startServer(store);
     admin = await bootstrap(server);
     assert.equal((await admin.post('/api/v1/projects', { slug, name: 'Backup' })).status, 201);
+    await grantRelease(admin, slug);
   });
   after(async () => {
     await server?.stop();
@@ -218,7 +219,6 @@ describe('sqlite: keyloft backup and restore', () => {
     assert.deepEqual(restored, inBackup);
     const dep = await api.post(`/api/v1/projects/${slug}/deployments`, { environment: 'production' });
     assert.equal(dep.status, 201, dep.text);
-    await grantRelease(admin, slug);
     const rel = await api.with(dep.body.token).get(`/api/v1/deployments/${dep.body.id}/secrets`);
     assert.equal(rel.status, 200, rel.text);
     assert.deepEqual(Object.keys(rel.body.runtime).sort(), [...inBackup.keys()].sort());

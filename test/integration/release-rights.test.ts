@@ -20,6 +20,15 @@ async function session(server: TestServer, email: string, password: string) {
   const api = new Api(server.url);
   return {
     post: (path: string, body: unknown) => api.call('POST', path, body, { headers: { cookie, 'x-csrf-token': csrfToken, origin: server.url } }),
+    /** A dashboard form post (URL-encoded, CSRF token in the form); answers the redirect, not followed. */
+    form: (path: string, fields: Record<string, string>) =>
+      fetch(`${server.url}${path}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrfToken, ...fields }).toString(),
+      }),
+    page: async (path: string) => (await fetch(`${server.url}${path}`, { headers: { cookie } })).text(),
   };
 }
 
@@ -95,6 +104,31 @@ for (const d of await dialects()) {
       assert.equal(afterCount, before, 'no deployment was created by a refused start');
     });
 
+    test('copying production or build values elsewhere needs the grant too (they would reach preview deployments); preview values do not', async () => {
+      for (const [who, api] of [
+        ['admin', admin],
+        ['member', member],
+      ] as const) {
+        for (const [from, to] of [
+          ['production', 'preview'],
+          ['build', 'preview'],
+          ['production', 'build'],
+        ]) {
+          const r = await api.post(`/api/v1/projects/${slug}/secrets:copy`, { from, to, overwrite: true });
+          assert.equal(r.status, 403, `${who} ${from} → ${to}: ${r.text}`);
+          assert.equal(r.body.error.code, 'release_not_granted', r.text);
+        }
+        const ok = await api.post(`/api/v1/projects/${slug}/secrets:copy`, { from: 'preview', to: 'build', dryRun: true });
+        assert.equal(ok.status, 200, `${who} preview → build: ${ok.text}`);
+      }
+      const preview = (await admin.get(`/api/v1/projects/${slug}/secrets?scope=preview`)).body.secrets as Array<{ name: string; version: number }>;
+      assert.deepEqual(
+        preview.map((x) => [x.name, x.version]),
+        [['DB_URL', 1]],
+        'nothing was copied',
+      );
+    });
+
     test('only an admin sets the grant: a member gets 403, a non-member 404, a bad value 400', async () => {
       const byMember = await patchMember(member, 'member@example.com', { release: true });
       assert.equal(byMember.status, 403, byMember.text);
@@ -131,6 +165,9 @@ for (const d of await dialects()) {
       const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=200`)).body.events as Array<{ action: string; detail: Record<string, unknown> | null }>;
       const started = events.find((e) => e.action === 'deployment.started' && e.detail?.deployment === s.body.id);
       assert.deepEqual(started?.detail?.startedBy, { kind: 'person', name: 'member@example.com' });
+      // The grant also allows copying production values (dry run here).
+      const copy = await member.post(`/api/v1/projects/${slug}/secrets:copy`, { from: 'production', to: 'preview', dryRun: true });
+      assert.equal(copy.status, 200, copy.text);
       // The admin's own grant is separate: still refused.
       assert.equal((await start(admin)).body.error?.code, 'release_not_granted');
       assert.equal((await admin.post(`/api/v1/deployments/${s.body.id}/complete`, { status: 'succeeded' })).status, 200);
@@ -161,13 +198,25 @@ for (const d of await dialects()) {
       assert.equal(refused.body.error.code, 'release_not_granted');
     });
 
-    test('deploy keys keep working without any grant, recorded as deploy_key', async () => {
+    test('creating a deploy key needs the grant (the key starts deployments); deploy keys then work without any grant, recorded as deploy_key', async () => {
+      const refused = await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'sneaky' });
+      assert.equal(refused.status, 403, refused.text);
+      assert.equal(refused.body.error.code, 'release_not_granted');
+      assert.equal(refused.body.token, undefined);
+      assert.deepEqual((await admin.get(`/api/v1/projects/${slug}/deploy-keys`)).body.deployKeys, [], 'no key was created');
+      assert.equal((await patchMember(admin, ADMIN_EMAIL, { release: true })).status, 200);
       const k = await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'ci' });
       assert.equal(k.status, 201, k.text);
       const s = await start(admin.with(k.body.token));
       assert.equal(s.status, 201, s.text);
       assert.deepEqual(s.body.startedBy, { kind: 'deploy_key', name: 'ci' });
       assert.equal((await admin.with(s.body.token).post(`/api/v1/deployments/${s.body.id}/complete`, { status: 'succeeded' })).status, 200);
+      // The key keeps working after its creator's grant is revoked: it is the pipeline's credential, revoked on its own.
+      assert.equal((await patchMember(admin, ADMIN_EMAIL, { release: false })).status, 200);
+      const again = await start(admin.with(k.body.token));
+      assert.equal(again.status, 201, again.text);
+      assert.equal((await admin.with(again.body.token).post(`/api/v1/deployments/${again.body.id}/complete`, { status: 'succeeded' })).status, 200);
+      assert.equal((await patchMember(admin, ADMIN_EMAIL, { release: true })).status, 200);
     });
 
     test('a deploy key has at most KEYLOFT_DEPLOY_KEY_MAX_RUNNING running deployments; completed and expired ones do not count', async () => {
@@ -194,6 +243,92 @@ for (const d of await dialects()) {
       await expireDeploymentNow(store, b.body.id);
       const e = await start(key);
       assert.equal(e.status, 201, e.text);
+    });
+
+    test('preview build secrets: on by default; an admin turns them off, then a preview pins and releases none and says why', async () => {
+      const key = admin.with((await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'previews' })).body.token);
+      assert.equal((await admin.get(`/api/v1/projects/${slug}`)).body.project.previewBuildSecrets, true);
+      const on = await start(key, { environment: 'preview', pr: 21 });
+      assert.equal(on.status, 201, on.text);
+      assert.deepEqual(on.body.pinned.build, [{ name: 'NPM_TOKEN', version: 1 }]);
+      assert.equal(on.body.pinned.buildSecretsWithheld, undefined);
+      assert.equal((await admin.with(on.body.token).post(`/api/v1/deployments/${on.body.id}/complete`, { status: 'succeeded' })).status, 200);
+
+      const byMember = await member.call('PATCH', `/api/v1/projects/${slug}`, { previewBuildSecrets: false });
+      assert.equal(byMember.status, 403, byMember.text);
+      for (const bad of ['no', 0, null]) {
+        const r = await admin.call('PATCH', `/api/v1/projects/${slug}`, { previewBuildSecrets: bad });
+        assert.equal(r.status, 400, `${JSON.stringify(bad)}: ${r.text}`);
+        assert.equal(r.body.error.field, 'previewBuildSecrets', r.text);
+      }
+      assert.equal((await admin.get(`/api/v1/projects/${slug}`)).body.project.previewBuildSecrets, true, 'a refused change changed nothing');
+      const off = await admin.call('PATCH', `/api/v1/projects/${slug}`, { previewBuildSecrets: false });
+      assert.equal(off.status, 200, off.text);
+      assert.equal(off.body.project.previewBuildSecrets, false);
+
+      const p = await start(key, { environment: 'preview', pr: 22 });
+      assert.equal(p.status, 201, p.text);
+      assert.deepEqual(p.body.pinned.build, []);
+      assert.equal(p.body.pinned.buildSecretsWithheld, true);
+      const rel = await admin.with(p.body.token).get(`/api/v1/deployments/${p.body.id}/secrets`);
+      assert.equal(rel.status, 200, rel.text);
+      assert.deepEqual(rel.body, { runtime: { DB_URL: PREVIEW }, build: {}, buildWithheld: true });
+      assert.ok(!rel.text.includes(Buffer.from(BUILD).toString('base64')));
+      assert.equal((await admin.with(p.body.token).post(`/api/v1/deployments/${p.body.id}/complete`, { status: 'succeeded' })).status, 200);
+      // Production keeps its build secrets.
+      const prod = await start(key);
+      assert.equal(prod.status, 201, prod.text);
+      assert.deepEqual(prod.body.pinned.build, [{ name: 'NPM_TOKEN', version: 1 }]);
+      const prodRel = await admin.with(prod.body.token).get(`/api/v1/deployments/${prod.body.id}/secrets`);
+      assert.equal(prodRel.body.build.NPM_TOKEN, Buffer.from(BUILD).toString('base64'));
+      assert.equal(prodRel.body.buildWithheld, undefined);
+      assert.equal((await admin.with(prod.body.token).post(`/api/v1/deployments/${prod.body.id}/complete`, { status: 'succeeded' })).status, 200);
+      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=50&action=project.updated`)).body.events as Array<{ detail: Record<string, unknown> | null }>;
+      assert.equal(events[0]?.detail?.previewBuildSecrets, false);
+      assert.equal((await admin.call('PATCH', `/api/v1/projects/${slug}`, { previewBuildSecrets: true })).status, 200);
+    });
+
+    test('dashboard: the Members page warns what the grant means; its forms grant and revoke; Deployments and the audit log mark person-started releases', async () => {
+      const web = await session(server, ADMIN_EMAIL, ADMIN_PASSWORD);
+      const page = await web.page(`/projects/${slug}/settings/members`);
+      assert.match(page, /can read values by starting a deployment/);
+      assert.match(page, /name="release"/);
+      // The row form carries the checkbox: checked grants, unchecked (absent) revokes.
+      let r = await web.form(`/projects/${slug}/settings/members/role`, { email: 'viewer@example.com', role: 'viewer', releaseShown: '1', release: 'yes' });
+      assert.equal(r.status, 303, await r.text());
+      assert.equal((await members()).find((m) => m.email === 'viewer@example.com')?.release, true);
+      r = await web.form(`/projects/${slug}/settings/members/role`, { email: 'viewer@example.com', role: 'viewer', releaseShown: '1' });
+      assert.equal(r.status, 303);
+      assert.equal((await members()).find((m) => m.email === 'viewer@example.com')?.release, false);
+      // A form without the checkbox (an old page) leaves the grant alone.
+      assert.equal((await members()).find((m) => m.email === 'member@example.com')?.release, true);
+      r = await web.form(`/projects/${slug}/settings/members/role`, { email: 'member@example.com', role: 'member' });
+      assert.equal(r.status, 303);
+      assert.equal((await members()).find((m) => m.email === 'member@example.com')?.release, true);
+      // A member's session cannot grant through the form either.
+      const memberWeb = await session(server, 'member@example.com', MEMBER_PW);
+      const denied = await memberWeb.form(`/projects/${slug}/settings/members/role`, { email: 'viewer@example.com', role: 'viewer', releaseShown: '1', release: 'yes' });
+      assert.equal(denied.status, 403);
+      assert.equal((await members()).find((m) => m.email === 'viewer@example.com')?.release, false);
+      // Deployments list, deployment page and audit log mark the person-started deployment.
+      const s = await start(member);
+      assert.equal(s.status, 201, s.text);
+      const list = await web.page(`/projects/${slug}/deployments`);
+      assert.match(list, /data-started-by="person"/);
+      assert.match(list, /data-started-by="deploy_key"/);
+      const one = await web.page(`/projects/${slug}/deployments/${s.body.id}`);
+      assert.match(one, /started by a person with the release grant, not the pipeline/);
+      const audit = await web.page(`/projects/${slug}/settings/audit`);
+      assert.match(audit, /started by a person/);
+      // General: the preview build-secrets checkbox.
+      const general = await web.page(`/projects/${slug}/settings/general`);
+      assert.match(general, /Build secrets for preview/);
+      r = await web.form(`/projects/${slug}/settings/general`, { name: 'Rights', flyApp: 'rights', flyPreviewPattern: 'rights-pr-<pr>', previewBuildSecretsShown: '1' });
+      assert.equal(r.status, 303, await r.text());
+      assert.equal((await admin.get(`/api/v1/projects/${slug}`)).body.project.previewBuildSecrets, false);
+      r = await web.form(`/projects/${slug}/settings/general`, { name: 'Rights', flyApp: 'rights', flyPreviewPattern: 'rights-pr-<pr>', previewBuildSecretsShown: '1', previewBuildSecrets: 'yes' });
+      assert.equal((await admin.get(`/api/v1/projects/${slug}`)).body.project.previewBuildSecrets, true);
+      assert.equal((await admin.with(s.body.token).post(`/api/v1/deployments/${s.body.id}/complete`, { status: 'succeeded' })).status, 200);
     });
   });
 }

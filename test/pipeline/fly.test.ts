@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { buildSecretArgs, encodeFlySecret, flySecretsDotenv } from '../../src/pipeline/fly.js';
-import { PipelineError } from '../../src/pipeline/run.js';
+import { CommandError } from '../../src/domain/exit-codes.js';
 import { parseFlySecrets } from './pipeline-fixture.js';
 
 const PEM = `-----BEGIN PRIVATE KEY-----\n${randomBytes(48).toString('base64')}\n${randomBytes(48).toString('base64')}\n-----END PRIVATE KEY-----\n`;
@@ -76,7 +76,7 @@ describe('flyctl secrets import encoding', () => {
     assert.throws(
       () => flySecretsDotenv(bad),
       (err: unknown) => {
-        assert.ok(err instanceof PipelineError);
+        assert.ok(err instanceof CommandError);
         assert.equal(err.exitCode, 1);
         for (const name of Object.keys(bad)) assert.match(err.message, new RegExp(`\\b${name}\\b`));
         assert.ok(!err.message.includes('line2') && !err.message.includes('xxxx'));

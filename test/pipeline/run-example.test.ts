@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Api, bootstrap, grantRelease } from '../helpers/client.js';
+import { ADMIN_EMAIL, type Api, bootstrap } from '../helpers/client.js';
 import { createStore, REPO_ROOT, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { cliEnv, encodedForms, keyloft } from './pipeline-fixture.js';
 
@@ -47,7 +47,7 @@ describe('examples/hello-app, as its README goes', () => {
     };
 
     await ok(['projects', 'create', '--slug', 'hello', '--name', 'Hello app', '--fly-app', 'hello-app'], env);
-    await grantRelease(api, 'hello');
+    await ok(['members', 'set-role', ADMIN_EMAIL, '--release', '--project', 'hello'], env);
     await ok(['secrets', 'set', '--project', 'hello', '--scope', 'production', 'DATABASE_URL=-'], env, values.DATABASE_URL);
     await ok(['secrets', 'set', '--project', 'hello', '--scope', 'production', 'SESSION_SECRET=-'], env, values.SESSION_SECRET);
     await ok(['secrets', 'set', '--project', 'hello', '--scope', 'build', 'ASSET_SIGNING_KEY=-'], env, values.ASSET_SIGNING_KEY);

@@ -9,7 +9,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { Masker } from '../../src/pipeline/mask.js';
-import { createLiveMaskStream, fetchReleased, PipelineError } from '../../src/pipeline/run.js';
+import { CommandError } from '../../src/domain/exit-codes.js';
+import { createLiveMaskStream, fetchReleased } from '../../src/pipeline/run.js';
 
 async function through(values: Array<string | Buffer>, chunks: Buffer[]): Promise<Buffer> {
   const s = createLiveMaskStream(values);
@@ -111,7 +112,7 @@ describe('fetching the pinned values', () => {
       res.end(JSON.stringify({ error: { code: 'wrong_role', message: 'no keys here', details: hits === 1 ? { releaseUrl: `http://127.0.0.1:${(loop.server.address() as AddressInfo).port}` } : undefined } }));
     });
     try {
-      await assert.rejects(fetchReleased({ url: loop.url, deployment: 'd', token: 't' }), (e: unknown) => e instanceof PipelineError && e.exitCode === 2 && /421 wrong_role/.test(e.message));
+      await assert.rejects(fetchReleased({ url: loop.url, deployment: 'd', token: 't' }), (e: unknown) => e instanceof CommandError && e.exitCode === 2 && /421 wrong_role/.test(e.message));
       assert.ok(hits >= 2 && hits <= 4, `followed once, not in a loop (${hits} hits, fetch may retry a 421 once)`);
     } finally {
       loop.server.close();

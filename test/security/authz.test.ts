@@ -102,11 +102,11 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     const otherAdmin = await createUser(server, admin, 'other@example.com');
     assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: viewerEmail, role: 'viewer' })).status, 201);
     assert.equal((await otherAdmin.post('/api/v1/projects', { slug: B, name: 'B', secrets: [{ name: 'B_SECRET', scope: 'production', value: 'b-value-x' }] })).status, 201);
+    await grantRelease(admin, A);
+    await grantRelease(otherAdmin, B, 'other@example.com');
     deployKeyA = (await admin.post(`/api/v1/projects/${A}/deploy-keys`, { name: 'ci' })).body.id;
     trustPolicyA = (await admin.post(`/api/v1/projects/${A}/trust-policies`, { ...TRUST_POLICY, name: 'ci' })).body.id;
     const keyB = (await otherAdmin.post(`/api/v1/projects/${B}/deploy-keys`, { name: 'ci-b' })).body.token as string;
-    await grantRelease(admin, A);
-    await grantRelease(otherAdmin, B, 'other@example.com');
     // deployments: the target (A production), another of A production, a preview of A, one of B
     const other = (await admin.post(`/api/v1/projects/${A}/deployments`, { environment: 'production' })).body;
     const preview = (await admin.post(`/api/v1/projects/${A}/deployments`, { environment: 'preview', pr: 1 })).body;
@@ -191,6 +191,40 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     if (store) assert.deepEqual(await valuesInDatabase(store, Object.values(VALUES)), [], 'no plaintext value in the database');
     tally.write('authz');
     await store?.cleanup();
+  });
+
+  it('values leave only with the release grant: a member or admin of A without it cannot start a deployment or copy production values; only an admin of A sets it', async () => {
+    const memberA = await createUser(server, admin, 'member-a@example.com');
+    const adminA2 = await createUser(server, admin, 'admin-a2@example.com');
+    assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: 'member-a@example.com', role: 'member' })).status, 201);
+    assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: 'admin-a2@example.com', role: 'admin' })).status, 201);
+    const before = (await dbQuery(store, 'select id from deployments order by id')).length;
+    for (const [label, api] of [
+      ['member of A without the grant', memberA],
+      ['second admin of A without the grant', adminA2],
+    ] as const) {
+      for (const body of [{ environment: 'production' }, { environment: 'preview', pr: 1 }]) {
+        const r = await api.post(`/api/v1/projects/${A}/deployments`, body);
+        tally.case('release grant', r.status === 403 && r.body?.error?.code === 'release_not_granted', `${label} start ${body.environment} → ${r.status} ${r.text.slice(0, 80)}`);
+      }
+      const c = await api.post(`/api/v1/projects/${A}/secrets:copy`, { from: 'production', to: 'preview' });
+      tally.case('release grant', c.status === 403 && c.body?.error?.code === 'release_not_granted', `${label} copy production → preview → ${c.status}`);
+    }
+    // Only an admin of A sets the grant: a member or viewer gets 403, an admin of another project 404, and nothing changes.
+    for (const [label, api, status] of [
+      ['member of A', memberA, 403],
+      ['viewer of A', actors.find((a) => a.label === 'viewer')!.api, 403],
+      ['admin of B', actors.find((a) => a.label === 'member of another project')!.api, 404],
+    ] as const) {
+      const r = await api.call('PATCH', `/api/v1/projects/${A}/members/${encodeURIComponent('member-a@example.com')}`, { release: true });
+      tally.case('release grant', r.status === status, `${label} granting → ${r.status}`);
+      const add = await api.post(`/api/v1/projects/${A}/members`, { email: 'member-a@example.com', role: 'member', release: true });
+      tally.case('release grant', add.status === status, `${label} granting by POST → ${add.status}`);
+    }
+    const grants = await dbQuery<{ can_release: number }>(store, `select can_release from memberships where user_id in (select id from users where email in ('member-a@example.com', 'admin-a2@example.com'))`);
+    tally.case('release grant', grants.every((g) => Number(g.can_release) === 0), 'no grant was set by a refused call');
+    tally.case('release grant', (await dbQuery(store, 'select id from deployments order by id')).length === before, 'no deployment was started by a refused call');
+    assert.deepEqual(tally.failures(), []);
   });
 
   it('every route × every hostile actor is refused (401/403/404), leaks no value and changes nothing', async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { base64url, SignJWT, UnsecuredJWT } from 'jose';
+import { loadConfig } from '../../src/config.js';
 import { KeyloftError } from '../../src/domain/errors.js';
+import { errorStatus } from '../../src/http/plugins/errors.js';
 import { generateRawKeyPair } from '../../src/crypto/keys.js';
 import { masterKeyFromPrivate } from '../../src/crypto/keyring.js';
 import { verifyMasterKeys } from '../../src/services/bootstrap.js';
@@ -35,15 +37,16 @@ describe('OIDC exchange (services, in-memory SQLite, test issuer on 127.0.0.1)',
     }
     assert.fail('the exchange was accepted');
   };
-  const reasonOf = (e: KeyloftError) => `${e.status} ${e.code}${e.details?.reason ? ` ${e.details.reason}` : ''}`;
+  const reasonOf = (e: KeyloftError) => `${errorStatus(e)} ${e.code}${e.details?.reason ? ` ${e.details.reason}` : ''}`;
 
   before(async () => {
     issuer = await startTestIssuer();
     other = await startTestIssuer();
     database = openDatabase(':memory:');
     await migrateToLatest(database.db);
-    await verifyMasterKeys(database.db, [masterKeyFromPrivate(generateRawKeyPair().privateKey)], now);
-    services = createServices(database.db, { sessionTtlHours: 12, deployTokenTtlMinutes: 30, oidcAllowHttpLoopback: true }, clock);
+    const keyring = await verifyMasterKeys(database.db, [masterKeyFromPrivate(generateRawKeyPair().privateKey)], now);
+    const config = loadConfig({ KEYLOFT_DATABASE_URL: 'sqlite::memory:', KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: 'true', KEYLOFT_LOG_LEVEL: 'silent' });
+    services = createServices({ db: database.db, config, keyring, clock });
     const system: Actor = { kind: 'system', name: 'test', ip: null };
     const u = await services.users.createUser(system, { email: 'admin@example.com', password: 'a long enough password', isAdmin: true });
     admin = { kind: 'user', userId: u.id, email: u.email, isAdmin: true, via: 'token', ip: null };
@@ -63,6 +66,7 @@ describe('OIDC exchange (services, in-memory SQLite, test issuer on 127.0.0.1)',
     await policy('beta', { name: 'beta-main', subject: 'repo:acme/other:ref:refs/heads/main', environment: 'production' });
   });
   after(async () => {
+    services?.close();
     await database?.close();
     await issuer?.close();
     await other?.close();

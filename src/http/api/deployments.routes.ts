@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { KeyloftError } from '../../domain/errors.js';
-import type { ReleaseService } from '../../services/release.service.js';
 import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
 import { bearer, errors, Slug } from './schemas.js';
@@ -190,15 +189,15 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
 };
 
 export interface ReleaseRouteOptions extends RouteOptions {
-  /** Absent on the api role: the secrets route then names the release URL. */
-  release: ReleaseService | undefined;
+  /** Named by the secrets route on the api role (whose services have no release). */
   releaseUrl: string | undefined;
 }
 
 /** What a deploy token uses: the pinned values and completion (roles all and release; completion also on api). */
-export const releaseRoutes: FastifyPluginAsyncTypebox<ReleaseRouteOptions> = async (app, { services, publicUrl, release, releaseUrl }) => {
+export const releaseRoutes: FastifyPluginAsyncTypebox<ReleaseRouteOptions> = async (app, { services, publicUrl, releaseUrl }) => {
   const auth = requireActor(publicUrl);
-  if (release) app.addHook('onClose', async () => release.close());
+  // Absent on the api role: the secrets route then names the release URL.
+  const { release } = services;
   const Released = Type.Object({ runtime: Type.Record(Type.String(), Type.String()), build: Type.Record(Type.String(), Type.String({ description: 'base64' })) });
 
   app.get(

@@ -9,8 +9,12 @@ const SlugParams = Type.Object({ slug: Slug });
 
 /** The grant must arrive as a JSON boolean: the validator would coerce "false" or 0 (and a grant is no place for guessing). */
 async function requireBooleanRelease(req: { body: unknown }): Promise<void> {
-  const b = req.body as Record<string, unknown> | undefined;
-  if (b && typeof b === 'object' && Object.hasOwn(b, 'release') && typeof b.release !== 'boolean') throw new ValidationError('release', 'release must be true or false');
+  requireBoolean(req.body, 'release');
+}
+
+function requireBoolean(body: unknown, field: string): void {
+  const b = body as Record<string, unknown> | undefined;
+  if (b && typeof b === 'object' && Object.hasOwn(b, field) && typeof b[field] !== 'boolean') throw new ValidationError(field, `${field} must be true or false`);
 }
 
 /** Projects and their members. */
@@ -63,15 +67,17 @@ export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
     '/projects/:slug',
     {
       preHandler: auth,
+      preValidation: async (req) => requireBoolean(req.body, 'previewBuildSecrets'),
       schema: {
         tags: ['projects'],
-        summary: 'Change project settings (admin)',
+        summary: 'Change project settings (admin), among them whether preview deployments get build secrets',
         security: bearer,
         params: SlugParams,
         body: Type.Object({
           name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
           flyApp: Type.Optional(Type.String({ maxLength: 63 })),
           flyPreviewPattern: Type.Optional(Type.String({ maxLength: 80 })),
+          previewBuildSecrets: Type.Optional(Type.Boolean({ description: 'build secrets for preview deployments: true (default) or false' })),
         }),
         response: { 200: Type.Object({ project: Project }), ...errors(400, 401, 403, 404) },
       },

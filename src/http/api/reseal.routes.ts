@@ -1,14 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { KeyloftError } from '../../domain/errors.js';
-import type { ResealService } from '../../services/reseal.service.js';
 import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
 import { bearer, errors, ScopeParam, SecretMeta, SecretName, Slug } from './schemas.js';
 
 export interface ResealRouteOptions extends RouteOptions {
-  /** Absent on the api role (no master key): the routes then name the release URL. */
-  reseal: ResealService | undefined;
+  /** Named on the api role (whose services have no reseal, holding no master key). */
   releaseUrl: string | undefined;
 }
 
@@ -28,7 +26,8 @@ const Skipped = Type.Array(Type.Object({ name: Type.String(), reason: Type.Union
 const Copied = Type.Array(Type.Object({ name: Type.String(), change: Type.Union([Type.Literal('added'), Type.Literal('changed')]), digest: Type.String() }));
 
 /** Restore and copy: values are opened and re-sealed inside the server, never returned (roles all and release; api answers 421). */
-export const resealRoutes: FastifyPluginAsyncTypebox<ResealRouteOptions> = async (app, { publicUrl, reseal, releaseUrl }) => {
+export const resealRoutes: FastifyPluginAsyncTypebox<ResealRouteOptions> = async (app, { services, publicUrl, releaseUrl }) => {
+  const { reseal } = services;
   const auth = requireActor(publicUrl);
 
   app.post(

@@ -53,6 +53,9 @@ export const Project = Type.Object({
   name: Type.String(),
   flyApp: Type.String(),
   flyPreviewPattern: Type.String(),
+  previewBuildSecrets: Type.Boolean({
+    description: 'build secrets for preview deployments (default true); workflows of fork pull requests get them too, so turn it off where forks can open pull requests',
+  }),
   role: Role,
   createdAt: Iso,
 });

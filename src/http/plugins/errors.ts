@@ -1,5 +1,41 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { KeyloftError } from '../../domain/errors.js';
+import { type ErrorCode, KeyloftError } from '../../domain/errors.js';
+
+/**
+ * The one table from a domain error code to its HTTP status. One line per code: a code added
+ * to `domain/errors.ts` fails to compile until it has its status here.
+ */
+export const ERROR_STATUS: Record<ErrorCode, number> = {
+  validation_failed: 400,
+  invalid_json: 400,
+  bad_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  release_not_granted: 403,
+  csrf_failed: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  wrong_role: 421,
+  unprocessable: 422,
+  locked_out: 429,
+  rate_limited: 429,
+  running_deployments_limit: 429,
+  oidc_token_invalid: 401,
+  oidc_policy_mismatch: 403,
+  oidc_pr_mismatch: 403,
+  oidc_issuer_unavailable: 503,
+  internal: 500,
+  unavailable: 503,
+};
+
+/** The HTTP status of an error: its code's for a KeyloftError, else a client error Fastify set, else 500. */
+export function errorStatus(err: unknown): number {
+  if (err instanceof KeyloftError) return ERROR_STATUS[err.code];
+  const s = (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof s === 'number' && s >= 400 && s < 500 ? s : 500;
+}
 
 /** The one error envelope: `{ error: { code, message, field }, requestId }`. */
 export function errorBody(code: string, message: string, field: string | undefined, requestId: string, details?: Record<string, unknown>) {
@@ -58,8 +94,9 @@ function validationField(err: FastifyError): { field: string; message: string } 
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof KeyloftError) {
-      if (err.status >= 500) req.log.error({ err }, 'request failed');
-      return reply.status(err.status).send(errorBody(err.code, err.message, err.field, req.id, err.details));
+      const status = ERROR_STATUS[err.code];
+      if (status >= 500) req.log.error({ err }, 'request failed');
+      return reply.status(status).send(errorBody(err.code, err.message, err.field, req.id, err.details));
     }
     if (err.validation) {
       const { field, message } = validationField(err);

@@ -5,7 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { KeyloftError } from '../../domain/errors.js';
 import { safeEqual } from '../../crypto/tokens.js';
 import type { Actor } from '../../services/actor.js';
+import type { Services } from '../../services/container.js';
+import type { ResealService } from '../../services/reseal.service.js';
 import { checkSameOrigin } from '../plugins/auth.js';
+import { ERROR_STATUS } from '../plugins/errors.js';
 import type { Flash, FormErrors, PageCtx } from './ui.js';
 
 export const FLASH_COOKIE = 'keyloft_flash';
@@ -16,6 +19,14 @@ export interface WebOptions {
   publicUrl: string | undefined;
   secureCookies: boolean;
   clock: () => number;
+}
+
+/** What the page routes get (here rather than in plugin.tsx, which imports the routes). */
+export interface WebDeps {
+  services: Services;
+  opts: WebOptions;
+  /** Restore and copy, on roles that hold the master key (absent on the api role). */
+  reseal?: ResealService | undefined;
 }
 
 export type UserActor = Extract<Actor, { kind: 'user' }>;
@@ -98,8 +109,8 @@ const FLASH_TEXT: Record<string, (a: Record<string, string>) => Flash> = {
         ? `Nothing copied from ${a.from} to ${a.to}: ${a.skipped} skipped.`
         : `Copied ${a.written} secret${a.written === '1' ? '' : 's'} from ${a.from} to ${a.to}${a.skipped !== '0' ? ` (${a.skipped} skipped)` : ''} — applies at the next deployment`,
   }),
-  member_added: (a) => ({ kind: 'success', text: `Added ${a.email} as ${a.role}.` }),
-  member_updated: (a) => ({ kind: 'success', text: `${a.email} is now ${a.role}.` }),
+  member_added: (a) => ({ kind: 'success', text: `Added ${a.email} as ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''}.` }),
+  member_updated: (a) => ({ kind: 'success', text: `${a.email} is now ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''}.` }),
   member_removed: (a) => ({ kind: 'success', text: `Removed ${a.email} from the project.` }),
   deploy_key_revoked: (a) => ({ kind: 'success', text: `Revoked the deploy key ${a.name}.` }),
   trust_policy_added: (a) => ({ kind: 'success', text: `Added the trust policy ${a.name}: matching CI ID tokens may start ${a.environment} deployments.` }),
@@ -170,12 +181,9 @@ const FORM_STATUSES = new Set([400, 401, 409, 413, 415, 422, 429]);
  * `mapField` renames service fields (e.g. `secrets[0].name`) to form fields.
  */
 export function formErrors(err: unknown, mapField: (field: string) => string | undefined = (f) => f): FormErrors {
-  if (!(err instanceof KeyloftError) || !FORM_STATUSES.has(err.status)) throw err;
+  if (!(err instanceof KeyloftError) || !FORM_STATUSES.has(ERROR_STATUS[err.code])) throw err;
   const field = err.field ? mapField(err.field) : undefined;
   if (field) return { fields: { [field]: err.message }, general: [] };
   return { fields: {}, general: [err.message] };
 }
 
-export function errorStatus(err: unknown): number {
-  return err instanceof KeyloftError ? err.status : 500;
-}

@@ -2,22 +2,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
 import { KeyloftError, ValidationError } from '../../domain/errors.js';
 import type { Services } from '../../services/container.js';
-import type { ResealService } from '../../services/reseal.service.js';
 import { checkCsrf, SESSION_COOKIE } from '../plugins/auth.js';
+import { errorStatus } from '../plugins/errors.js';
 import { APP_CSS, APP_JS, ASSETS, LOGO_SVG } from './assets.js';
-import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebOptions } from './kit.js';
+import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebDeps, type WebOptions } from './kit.js';
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
 import { accountRoutes } from './routes/account.js';
 import { ciIdentityRoutes } from './routes/ci-identity.js';
 import { projectRoutes } from './routes/projects.js';
 import { settingsRoutes } from './routes/settings.js';
-
-export interface WebDeps {
-  services: Services;
-  opts: WebOptions;
-  /** Restore and copy, on roles that hold the master key (absent on the api role). */
-  reseal?: ResealService | undefined;
-}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -38,15 +31,15 @@ const ERROR_TITLES: Record<number, string> = {
 };
 
 /** The web dashboard: server-rendered pages, forms that work without JavaScript. */
-export function webPlugin(ctx: { config: Config; services: Services; reseal?: ResealService | undefined }) {
+export function webPlugin(ctx: { config: Config; services: Services; clock: () => number }) {
   return async function web(app: FastifyInstance): Promise<void> {
     const { services, config } = ctx;
     const opts: WebOptions = {
       publicUrl: config.publicUrl,
       secureCookies: config.publicUrl?.startsWith('https:') ?? false,
-      clock: services.clock,
+      clock: ctx.clock,
     };
-    const deps: WebDeps = { services, opts, reseal: ctx.reseal };
+    const deps: WebDeps = { services, opts, reseal: services.reseal };
     const sessionCookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: opts.secureCookies };
 
     // Pages need a signed-in person; every unsafe request passes the CSRF check before its handler runs.
@@ -63,7 +56,7 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
     });
 
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-      let status = err instanceof KeyloftError ? err.status : err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      let status = errorStatus(err);
       let message = err instanceof KeyloftError ? err.message : 'Something went wrong on our side. The error was logged.';
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         status = 413;
@@ -119,7 +112,7 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
         return seeOther(reply, '/projects');
       } catch (err) {
         const errors = formErrors(err);
-        return html(reply, <SetupPage pre={preToken(req, reply, opts)} email={f.email} errors={errors} />, (err as KeyloftError).status);
+        return html(reply, <SetupPage pre={preToken(req, reply, opts)} email={f.email} errors={errors} />, errorStatus(err));
       }
     });
 
@@ -143,7 +136,7 @@ export function webPlugin(ctx: { config: Config; services: Services; reseal?: Re
         return seeOther(reply, next ?? '/projects');
       } catch (err) {
         const errors = formErrors(err, () => undefined);
-        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} />, (err as KeyloftError).status);
+        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} />, errorStatus(err));
       }
     });
 

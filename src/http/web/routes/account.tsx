@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { type KeyloftError, NotFoundError, quote } from '../../../domain/errors.js';
-import { formBody, formErrors, html, pageCtx, seeOther, setFlash } from '../kit.js';
+import { NotFoundError, quote } from '../../../domain/errors.js';
+import { errorStatus } from '../../plugins/errors.js';
+import { formBody, formErrors, html, pageCtx, seeOther, setFlash, type WebDeps } from '../kit.js';
 import { ConfirmRevokePage, TokensPage } from '../pages/account.js';
-import type { WebDeps } from '../plugin.js';
 
 export async function accountRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
   const { services, opts } = deps;
@@ -25,7 +25,7 @@ export async function accountRoutes(app: FastifyInstance, deps: WebDeps): Promis
     } catch (err) {
       const errors = formErrors(err);
       const tokens = await services.users.listTokens(req.actor!);
-      return html(reply, <TokensPage ctx={pageCtx(req, reply, opts)} tokens={tokens} name={name} errors={errors} />, (err as KeyloftError).status);
+      return html(reply, <TokensPage ctx={pageCtx(req, reply, opts)} tokens={tokens} name={name} errors={errors} />, errorStatus(err));
     }
   });
 

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type KeyloftError, NotFoundError, quote, ValidationError } from '../../../domain/errors.js';
-import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash } from '../kit.js';
+import { NotFoundError, quote, ValidationError } from '../../../domain/errors.js';
+import { errorStatus } from '../../plugins/errors.js';
+import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, type WebDeps } from '../kit.js';
 import { CiIdentityPage, ConfirmDeletePolicyPage, parseClaimsText, presetForm, type TrustPolicyForm } from '../pages/settings/ci-identity.js';
 import { settingsHref } from '../pages/settings/shell.js';
-import type { WebDeps } from '../plugin.js';
 import type { FormErrors } from '../ui.js';
 
 /** Project Settings → CI identity: the project's trust policies (admins). */
@@ -44,7 +44,7 @@ export async function ciIdentityRoutes(app: FastifyInstance, deps: WebDeps): Pro
       return seeOther(reply, settingsHref(slug, 'ci-identity'));
     } catch (err) {
       const errors = formErrors(err, (field) => (field.startsWith('claims') ? 'claims' : field));
-      return render(req, reply, { form, errors, status: (err as KeyloftError).status });
+      return render(req, reply, { form, errors, status: errorStatus(err) });
     }
   });
 

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { KeyloftError } from '../../../domain/errors.js';
+import { errorStatus } from '../../plugins/errors.js';
 import { validateProjectName, validateSecretName, validateSlug, valueForScope } from '../../../domain/rules.js';
 import type { Deployment } from '../../../services/deployments.service.js';
-import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue } from '../kit.js';
+import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue, type WebDeps } from '../kit.js';
 import { DeploymentPage, DeploymentsPage, type NewProjectForm, NewProjectPage, OverviewPage, ProjectsPage } from '../pages/projects.js';
-import type { WebDeps } from '../plugin.js';
 import type { FormErrors } from '../ui.js';
 
 export const INITIAL_ROWS = 3;
@@ -115,7 +115,7 @@ export async function projectRoutes(app: FastifyInstance, deps: WebDeps): Promis
         const row = given[Number(m[1])];
         return row === undefined ? undefined : `${m[2] === 'valueBase64' ? 'value' : m[2]}_${row}`;
       });
-      return again(fe, (err as KeyloftError).status);
+      return again(fe, errorStatus(err));
     }
   });
 

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type KeyloftError, NotFoundError, quote } from '../../../domain/errors.js';
+import { NotFoundError, quote } from '../../../domain/errors.js';
+import { errorStatus } from '../../plugins/errors.js';
 import { isScope, type Scope, validateSecretName } from '../../../domain/rules.js';
-import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue } from '../kit.js';
+import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue, type WebDeps } from '../kit.js';
 import { CopyReviewPage, ImportReviewPage } from '../pages/review.js';
 import {
   AuditPage,
@@ -18,7 +19,6 @@ import {
   canWrite,
   settingsHref,
 } from '../pages/settings.js';
-import type { WebDeps } from '../plugin.js';
 import type { FormErrors } from '../ui.js';
 import { wrongRole } from '../../api/reseal.routes.js';
 
@@ -56,7 +56,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       created = { name: k.name, token: k.token };
     } catch (err) {
       keyErrors = formErrors(err, () => 'keyName');
-      status = (err as KeyloftError).status;
+      status = errorStatus(err);
     }
     const project = await services.projects.show(req.actor!, slug);
     const deployKeys = await deployKeysOf(req, project.role);
@@ -89,7 +89,9 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
   app.post('/projects/:slug/settings/general', async (req, reply) => {
     const slug = slugOf(req);
     const f = formBody(req);
-    const form = { name: f.name ?? '', flyApp: f.flyApp ?? '', flyPreviewPattern: f.flyPreviewPattern ?? '' };
+    // An unchecked box sends nothing: `previewBuildSecretsShown` says the form carried it, so absent means "no".
+    const previewBuildSecrets = f.previewBuildSecretsShown === '1' ? f.previewBuildSecrets === 'yes' : undefined;
+    const form = { name: f.name ?? '', flyApp: f.flyApp ?? '', flyPreviewPattern: f.flyPreviewPattern ?? '', previewBuildSecrets };
     try {
       await services.projects.update(req.actor!, slug, form);
       setFlash(reply, opts, 'project_updated');
@@ -98,7 +100,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       const errors = formErrors(err);
       const project = await services.projects.show(req.actor!, slug);
       const deployKeys = await deployKeysOf(req, project.role);
-      return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} form={form} errors={errors} deployKeys={deployKeys} />, (err as KeyloftError).status);
+      return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} form={form} errors={errors} deployKeys={deployKeys} />, errorStatus(err));
     }
   });
 
@@ -113,7 +115,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       const errors = formErrors(err);
       const project = await services.projects.show(req.actor!, slug);
       const deployKeys = await deployKeysOf(req, project.role);
-      return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} deleteErrors={errors} deployKeys={deployKeys} />, (err as KeyloftError).status);
+      return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} deleteErrors={errors} deployKeys={deployKeys} />, errorStatus(err));
     }
   });
 
@@ -168,7 +170,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
         return seeOther(reply, mode === 'build' ? settingsHref(slug, 'build') : settingsHref(slug, 'secrets'));
       } catch (err) {
         const errors = formErrors(err, (field) => (field === 'valueBase64' ? 'value' : field));
-        return renderSecrets(req, reply, mode, { form: { name, scope, pr }, errors, status: (err as KeyloftError).status });
+        return renderSecrets(req, reply, mode, { form: { name, scope, pr }, errors, status: errorStatus(err) });
       }
     });
 
@@ -196,7 +198,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
           importErrors.fields.dotenv = importErrors.general.join('; ');
           importErrors.general = [];
         }
-        return renderSecrets(req, reply, mode, { importScope: scope, importErrors, status: (err as KeyloftError).status });
+        return renderSecrets(req, reply, mode, { importScope: scope, importErrors, status: errorStatus(err) });
       }
     });
 
@@ -243,7 +245,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       return seeOther(reply, settingsHref(slug, r.to === 'build' ? 'build' : 'secrets'));
     } catch (err) {
       const copyErrors = formErrors(err, (field) => (field === 'from' || field === 'to' ? field : 'names'));
-      return renderSecrets(req, reply, mode, { copyForm: form, copyErrors, status: (err as KeyloftError).status });
+      return renderSecrets(req, reply, mode, { copyForm: form, copyErrors, status: errorStatus(err) });
     }
   });
 
@@ -274,13 +276,13 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       return html(
         reply,
         <HistoryPage ctx={pageCtx(req, reply, opts)} project={project} scope={scope} name={name} versions={versions} canRestore errors={formErrors(err, () => undefined)} />,
-        (err as KeyloftError).status,
+        errorStatus(err),
       );
     }
   });
 
   // ---- Members ----
-  async function renderMembers(req: FastifyRequest, reply: FastifyReply, extra: { form?: { email: string; role: string }; errors?: FormErrors; status?: number } = {}) {
+  async function renderMembers(req: FastifyRequest, reply: FastifyReply, extra: { form?: { email: string; role: string; release?: boolean }; errors?: FormErrors; status?: number } = {}) {
     const slug = slugOf(req);
     const project = await services.projects.show(req.actor!, slug);
     const members = await services.projects.members(req.actor!, slug);
@@ -292,13 +294,13 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
   app.post('/projects/:slug/settings/members', async (req, reply) => {
     const slug = slugOf(req);
     const f = formBody(req);
-    const form = { email: (f.email ?? '').trim(), role: f.role ?? 'member' };
+    const form = { email: (f.email ?? '').trim(), role: f.role ?? 'member', release: f.release === 'yes' };
     try {
-      const r = await services.projects.setMember(req.actor!, slug, form.email, form.role);
-      setFlash(reply, opts, r.change === 'added' ? 'member_added' : 'member_updated', { email: r.member.email, role: r.member.role });
+      const r = await services.projects.setMember(req.actor!, slug, form.email, form.role, form.release);
+      setFlash(reply, opts, r.change === 'added' ? 'member_added' : 'member_updated', { email: r.member.email, role: r.member.role, release: r.member.release ? 'yes' : 'no' });
       return seeOther(reply, settingsHref(slug, 'members'));
     } catch (err) {
-      return renderMembers(req, reply, { form, errors: formErrors(err), status: (err as KeyloftError).status });
+      return renderMembers(req, reply, { form, errors: formErrors(err), status: errorStatus(err) });
     }
   });
 
@@ -306,12 +308,14 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     const slug = slugOf(req);
     const f = formBody(req);
     try {
-      const r = await services.projects.setMember(req.actor!, slug, f.email ?? '', f.role ?? '');
-      setFlash(reply, opts, 'member_updated', { email: r.member.email, role: r.member.role });
+      // An unchecked box sends nothing: `releaseShown` says the form carried the checkbox, so absent means "off".
+      const release = f.releaseShown === '1' ? f.release === 'yes' : undefined;
+      const r = await services.projects.setMember(req.actor!, slug, f.email ?? '', f.role ?? '', release);
+      setFlash(reply, opts, 'member_updated', { email: r.member.email, role: r.member.role, release: r.member.release ? 'yes' : 'no' });
       return seeOther(reply, settingsHref(slug, 'members'));
     } catch (err) {
       const errors = formErrors(err, () => undefined);
-      return renderMembers(req, reply, { errors, status: (err as KeyloftError).status });
+      return renderMembers(req, reply, { errors, status: errorStatus(err) });
     }
   });
 
@@ -334,7 +338,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       return seeOther(reply, settingsHref(slug, 'members'));
     } catch (err) {
       const errors = formErrors(err, () => undefined);
-      return renderMembers(req, reply, { errors, status: (err as KeyloftError).status });
+      return renderMembers(req, reply, { errors, status: errorStatus(err) });
     }
   });
 

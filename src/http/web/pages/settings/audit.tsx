@@ -21,6 +21,14 @@ function describe(e: AuditEvent): string {
   return parts.join(' · ');
 }
 
+/** A deployment started by a person (release grant), or a grant change: what an admin reviewing the log must not miss. */
+function releaseMark(e: AuditEvent): string | null {
+  const by = (e.detail as { startedBy?: { kind?: string } } | null)?.startedBy;
+  if (e.action === 'deployment.started' && by?.kind === 'person') return 'started by a person';
+  if (e.action === 'member.release_granted') return 'can read values';
+  return null;
+}
+
 export function AuditPage(p: {
   ctx: PageCtx;
   project: Project;
@@ -92,6 +100,14 @@ export function AuditPage(p: {
                   <Badge tone={e.action.includes('deleted') || e.action.includes('removed') || e.action.includes('failed') ? 'red' : e.action.startsWith('secret.') ? 'blue' : 'gray'}>
                     {e.action}
                   </Badge>
+                  {releaseMark(e) ? (
+                    <>
+                      {' '}
+                      <span data-release-mark>
+                        <Badge tone="amber">{releaseMark(e)}</Badge>
+                      </span>
+                    </>
+                  ) : null}
                 </td>
                 <td data-label="Target">
                   {e.name ? (

@@ -8,7 +8,7 @@ import { settingsHref, SettingsShell, Head } from './shell.js';
 export function GeneralPage(p: {
   ctx: PageCtx;
   project: Project;
-  form?: { name: string; flyApp: string; flyPreviewPattern: string };
+  form?: { name: string; flyApp: string; flyPreviewPattern: string; previewBuildSecrets?: boolean };
   errors?: FormErrors;
   deleteErrors?: FormErrors;
   /** Admins only; undefined when the server has no deploy keys. */
@@ -19,7 +19,7 @@ export function GeneralPage(p: {
 }) {
   const { project } = p;
   const isAdmin = project.role === 'admin';
-  const f = p.form ?? { name: project.name, flyApp: project.flyApp, flyPreviewPattern: project.flyPreviewPattern };
+  const f = p.form ?? { name: project.name, flyApp: project.flyApp, flyPreviewPattern: project.flyPreviewPattern, previewBuildSecrets: project.previewBuildSecrets };
   const e = p.errors?.fields ?? {};
   const de = p.deleteErrors?.fields ?? {};
   const base = settingsHref(project.slug, 'general');
@@ -47,6 +47,17 @@ export function GeneralPage(p: {
               <Field name="flyPreviewPattern" label="Preview app name pattern" error={e.flyPreviewPattern} hint="Placeholders <slug> and <pr>.">
                 {(a) => <input {...a} name="flyPreviewPattern" type="text" class="input-mono" value={f.flyPreviewPattern} spellcheck={false} />}
               </Field>
+              <div class="field">
+                <input type="hidden" name="previewBuildSecretsShown" value="1" />
+                <label class="check">
+                  <input type="checkbox" name="previewBuildSecrets" value="yes" checked={f.previewBuildSecrets !== false} aria-describedby="pbs-hint" /> Build secrets for preview
+                  deployments
+                </label>
+                <p class="hint" id="pbs-hint">
+                  Preview deployments run your pull requests' workflows, including those of fork pull requests when your CI gives them a deploy key: with this on,
+                  they get the build secrets. Turn it off and preview deployments get none.
+                </p>
+              </div>
             </div>
           </div>
           <div class="card-foot">
@@ -71,6 +82,8 @@ export function GeneralPage(p: {
               <dd class="mono">{project.flyApp}</dd>
               <dt>Previews</dt>
               <dd class="mono">{project.flyPreviewPattern}</dd>
+              <dt>Build secrets for previews</dt>
+              <dd>{project.previewBuildSecrets ? 'yes' : 'no'}</dd>
             </dl>
           </div>
         </section>

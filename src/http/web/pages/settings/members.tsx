@@ -13,9 +13,12 @@ import { settingsHref, SettingsShell, Head, ReadOnlyNote } from './shell.js';
 
 const ROLE_HELP: Record<string, string> = {
   admin: 'members, settings, delete project',
-  member: 'write and delete secrets, start deployments',
+  member: 'write and delete secrets',
   viewer: 'metadata only',
 };
+
+/** What the release grant means, said plainly wherever it is set or shown. */
+export const RELEASE_WARNING = 'can read values by starting a deployment';
 
 function RoleOptions({ selected }: { selected: string }) {
   return (
@@ -29,7 +32,7 @@ function RoleOptions({ selected }: { selected: string }) {
   );
 }
 
-export function MembersPage(p: { ctx: PageCtx; project: Project; members: Member[]; form?: { email: string; role: string }; errors?: FormErrors }) {
+export function MembersPage(p: { ctx: PageCtx; project: Project; members: Member[]; form?: { email: string; role: string; release?: boolean }; errors?: FormErrors }) {
   const { project } = p;
   const isAdmin = project.role === 'admin';
   const base = settingsHref(project.slug, 'members');
@@ -38,7 +41,8 @@ export function MembersPage(p: { ctx: PageCtx; project: Project; members: Member
   return (
     <SettingsShell ctx={p.ctx} project={project} section="members" title="Members">
       <Head title="Members">
-        Admins manage members and settings; members write secrets and start deployments; viewers see metadata only.
+        Admins manage members and settings; members write secrets; viewers see metadata only. Deployments are started by the pipeline (a deploy key);
+        a person may start one only with the <strong>release</strong> grant, which an admin gives below: whoever has it {RELEASE_WARNING}.
       </Head>
       <ErrorSummary errors={p.errors} />
       {isAdmin ? (
@@ -62,6 +66,14 @@ export function MembersPage(p: { ctx: PageCtx; project: Project; members: Member
                   </select>
                 )}
               </Field>
+              <div class="field">
+                <label class="check">
+                  <input type="checkbox" name="release" value="yes" checked={form.release === true} aria-describedby="release-warn" /> Release grant
+                </label>
+                <p class="hint" id="release-warn">
+                  Warning: a person with the release grant {RELEASE_WARNING}.
+                </p>
+              </div>
               <div class="submit-cell">
                 <button class="btn btn-primary" type="submit">
                   Add member
@@ -79,7 +91,7 @@ export function MembersPage(p: { ctx: PageCtx; project: Project; members: Member
             People <span class="muted">({p.members.length})</span>
           </h2>
         </div>
-        <DataTable columns={['Email', 'Role', 'Added']} actions={isAdmin}>
+        <DataTable columns={['Email', 'Role', 'Release', 'Added']} actions={isAdmin}>
           {p.members.map((m, i) => (
             <tr>
               <td class="primary" data-label="Email">
@@ -96,6 +108,10 @@ export function MembersPage(p: { ctx: PageCtx; project: Project; members: Member
                     <select id={`role-${i}`} name="role">
                       <RoleOptions selected={m.role} />
                     </select>
+                    <input type="hidden" name="releaseShown" value="1" />
+                    <label class="check" title={`release grant: ${RELEASE_WARNING}`}>
+                      <input type="checkbox" name="release" value="yes" checked={m.release} aria-label={`Release grant of ${m.email} (${RELEASE_WARNING})`} /> release
+                    </label>
                     <button class="btn btn-sm" type="submit">
                       Change
                     </button>
@@ -103,6 +119,17 @@ export function MembersPage(p: { ctx: PageCtx; project: Project; members: Member
                 ) : (
                   <span title={ROLE_HELP[m.role]}>
                     <Badge tone={m.role === 'admin' ? 'violet' : m.role === 'member' ? 'blue' : 'gray'}>{m.role}</Badge>
+                  </span>
+                )}
+              </td>
+              <td data-label="Release">
+                {m.release ? (
+                  <span title={RELEASE_WARNING} data-release="yes">
+                    <Badge tone="amber">can release</Badge>
+                  </span>
+                ) : (
+                  <span class="muted" data-release="no">
+                    —
                   </span>
                 )}
               </td>

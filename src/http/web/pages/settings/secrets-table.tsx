@@ -3,8 +3,7 @@ import type { SecretMeta } from '../../../../services/secrets.service.js';
 import { DataTable } from '../../components.js';
 import { Badge, RelTime, ScopeBadge } from '../../ui.js';
 import { projectHref } from '../projects.js';
-import type { SecretsMode } from './secrets.js';
-import { canWrite, settingsHref } from './shell.js';
+import { canWrite, type SecretsMode, settingsHref } from './shell.js';
 
 function StatusCell({ s }: { s: SecretMeta }) {
   if (s.status === 'pending_removal') {

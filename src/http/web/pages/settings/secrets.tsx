@@ -4,9 +4,9 @@ import { EnvFilter } from '../../components.js';
 import { Csrf, EmptyState, ErrorSummary, Field, type FormErrors, type PageCtx, ScopeBadge } from '../../ui.js';
 import { CopyCard, type CopyForm } from './copy.js';
 import { SecretsTable } from './secrets-table.js';
-import { canWrite, Head, ReadOnlyNote, SettingsShell, settingsHref } from './shell.js';
+import { canWrite, Head, ReadOnlyNote, type SecretsMode, SettingsShell, settingsHref } from './shell.js';
 
-export type SecretsMode = 'secrets' | 'build';
+export type { SecretsMode };
 
 export interface SecretForm {
   name: string;

@@ -10,6 +10,9 @@ import {
 } from '../../ui.js';
 import { crumbsFor, projectHref } from '../projects.js';
 
+/** The two secrets pages: app secrets (production, preview) and build secrets. */
+export type SecretsMode = 'secrets' | 'build';
+
 export const settingsHref = (slug: string, section: string) => `${projectHref(slug)}/settings/${section}`;
 
 export const canWrite = (p: Project) => p.role === 'admin' || p.role === 'member';
