@@ -41,6 +41,8 @@ COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
+# The dashboard's CSS, script and icon are read from their source folder (src/http/web/assets.ts).
+COPY --from=build /app/src/http/web/assets ./src/http/web/assets
 USER keyloft
 VOLUME ["/data"]
 EXPOSE 8080

@@ -30,10 +30,97 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Whether GET /metrics (Prometheus text format, no auth) is served. */
   readonly metrics: boolean;
-  /** KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: admit http://127.0.0.1:* and http://localhost:* OpenID issuers (tests, local development). */
-  readonly oidcAllowHttpLoopback: boolean;
   /** KEYLOFT_OIDC_RATE_LIMIT: OIDC exchanges per minute per client address (anonymous route). */
   readonly oidcRateLimitPerMinute: number;
+  /** Where invitation e-mails go out (smtp:// or smtps://, credentials in the URL). Never logged. */
+  readonly smtpUrl: string | undefined;
+  /** The From: address of those e-mails. */
+  readonly mailFrom: string;
+  /** OpenID Connect single sign-on for people; undefined when KEYLOFT_SSO_ISSUER is not set. */
+  readonly sso: SsoConfig | undefined;
+  /** KEYLOFT_SSO_ONLY: people cannot sign in with a password (the setup token still works once). */
+  readonly ssoOnly: boolean;
+  /** KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: admit http://127.0.0.1:* / http://localhost:* issuers (tests, local development). */
+  readonly oidcAllowHttpLoopback: boolean;
+}
+
+export interface SsoConfig {
+  readonly issuer: string;
+  readonly clientId: string;
+  /** Never logged. */
+  readonly clientSecret: string;
+  /** Lower-case e-mail domains whose verified addresses get an account at first sign-in (empty: none). */
+  readonly allowedDomains: readonly string[];
+  /** `<KEYLOFT_PUBLIC_URL>/sso/callback`, the redirect URI to register with the identity provider. */
+  readonly redirectUri: string;
+}
+
+/** True for an http:// URL on a loopback host. */
+export function isLoopbackHttp(raw: string): boolean {
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
+function bool(env: Env, key: string, def: boolean, problems: string[]): boolean {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return def;
+  if (raw !== 'true' && raw !== 'false') {
+    problems.push(`${key} must be true or false (got ${JSON.stringify(raw)})`);
+    return def;
+  }
+  return raw === 'true';
+}
+
+function people(e: Env, publicUrl: string | undefined, problems: string[]): Pick<Config, 'smtpUrl' | 'mailFrom' | 'sso' | 'ssoOnly' | 'oidcAllowHttpLoopback'> {
+  const oidcAllowHttpLoopback = bool(e, 'KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK', false, problems);
+  let smtpUrl: string | undefined;
+  if (e.KEYLOFT_SMTP_URL) {
+    try {
+      const u = new URL(e.KEYLOFT_SMTP_URL);
+      if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') throw new Error();
+      smtpUrl = e.KEYLOFT_SMTP_URL;
+    } catch {
+      // Not quoted: the URL may hold the SMTP password.
+      problems.push('KEYLOFT_SMTP_URL must be an smtp:// or smtps:// URL (smtp://user:password@host:587)');
+    }
+    if (!publicUrl) problems.push('KEYLOFT_SMTP_URL needs KEYLOFT_PUBLIC_URL: links in e-mails are never built from a request\'s Host header');
+  }
+  const mailFrom = e.KEYLOFT_MAIL_FROM || `keyloft <keyloft@${publicUrl ? new URL(publicUrl).hostname : 'localhost'}>`;
+  if (mailFrom.length > 254 || /[\r\n]/.test(mailFrom)) problems.push('KEYLOFT_MAIL_FROM must be one line of at most 254 characters');
+
+  let sso: SsoConfig | undefined;
+  const issuer = e.KEYLOFT_SSO_ISSUER;
+  if (issuer) {
+    const before = problems.length;
+    try {
+      const u = new URL(issuer);
+      if (u.protocol !== 'https:' && !(oidcAllowHttpLoopback && isLoopbackHttp(issuer))) {
+        problems.push(`KEYLOFT_SSO_ISSUER must be an https:// URL (http://127.0.0.1 and http://localhost only with KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK=true) (got ${JSON.stringify(issuer)})`);
+      }
+    } catch {
+      problems.push(`KEYLOFT_SSO_ISSUER must be a URL (got ${JSON.stringify(issuer)})`);
+    }
+    const clientId = e.KEYLOFT_SSO_CLIENT_ID ?? '';
+    if (!clientId || clientId.length > 255) problems.push('KEYLOFT_SSO_CLIENT_ID is required with KEYLOFT_SSO_ISSUER (at most 255 characters)');
+    const clientSecret = e.KEYLOFT_SSO_CLIENT_SECRET ?? '';
+    if (!clientSecret) problems.push('KEYLOFT_SSO_CLIENT_SECRET is required with KEYLOFT_SSO_ISSUER');
+    const allowedDomains = (e.KEYLOFT_SSO_ALLOWED_DOMAINS ?? '')
+      .split(',')
+      .map((d) => d.trim().toLowerCase())
+      .filter(Boolean);
+    for (const d of allowedDomains) {
+      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(d)) problems.push(`KEYLOFT_SSO_ALLOWED_DOMAINS: ${JSON.stringify(d)} is not a domain name (example.com)`);
+    }
+    if (!publicUrl) problems.push('KEYLOFT_SSO_ISSUER needs KEYLOFT_PUBLIC_URL: the identity provider returns to <KEYLOFT_PUBLIC_URL>/sso/callback');
+    if (problems.length === before) sso = { issuer: issuer.replace(/\/+$/, ''), clientId, clientSecret, allowedDomains, redirectUri: `${publicUrl}/sso/callback` };
+  }
+  const ssoOnly = bool(e, 'KEYLOFT_SSO_ONLY', false, problems);
+  if (ssoOnly && !issuer) problems.push('KEYLOFT_SSO_ONLY=true needs KEYLOFT_SSO_ISSUER (otherwise nobody could sign in)');
+  return { smtpUrl, mailFrom, sso, ssoOnly, oidcAllowHttpLoopback };
 }
 
 export class ConfigError extends Error {
@@ -126,9 +213,8 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
   if (!['true', 'false'].includes(trust)) problems.push(`KEYLOFT_TRUST_PROXY must be true or false (got ${JSON.stringify(trust)})`);
   const metrics = e.KEYLOFT_METRICS || 'true';
   if (!['true', 'false'].includes(metrics)) problems.push(`KEYLOFT_METRICS must be true or false (got ${JSON.stringify(metrics)})`);
-  const oidcLoopback = e.KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK || 'false';
-  if (!['true', 'false'].includes(oidcLoopback)) problems.push(`KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK must be true or false (got ${JSON.stringify(oidcLoopback)})`);
 
+  const publicUrl = url(e, 'KEYLOFT_PUBLIC_URL', problems);
   const config: Config = {
     databaseUrl,
     embedded,
@@ -143,14 +229,14 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     deployTokenTtlMinutes: int(e, 'KEYLOFT_DEPLOY_TOKEN_TTL_MINUTES', 30, 1, 24 * 60, problems),
     deployKeyMaxRunning: int(e, 'KEYLOFT_DEPLOY_KEY_MAX_RUNNING', 5, 1, 1000, problems),
     releaseUrl: url(e, 'KEYLOFT_RELEASE_URL', problems),
-    publicUrl: url(e, 'KEYLOFT_PUBLIC_URL', problems),
+    publicUrl,
     trustProxy: trust === 'true',
     sessionTtlHours: int(e, 'KEYLOFT_SESSION_TTL_HOURS', 12, 1, 24 * 30, problems),
     shutdownGraceMs: int(e, 'KEYLOFT_SHUTDOWN_GRACE_MS', 0, 0, 120_000, problems),
     bodyLimitBytes: int(e, 'KEYLOFT_BODY_LIMIT_BYTES', 1024 * 1024, 64 * 1024 + 1024, 64 * 1024 * 1024, problems),
     metrics: metrics === 'true',
-    oidcAllowHttpLoopback: oidcLoopback === 'true',
     oidcRateLimitPerMinute: int(e, 'KEYLOFT_OIDC_RATE_LIMIT', 120, 1, 100_000, problems),
+    ...people(e, publicUrl, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

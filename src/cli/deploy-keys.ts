@@ -17,7 +17,8 @@ interface DeployKey {
 }
 
 const projectOption = () => new Option('--project <slug>', 'project slug (default: KEYLOFT_PROJECT or the nearest keyloft.json, see `keyloft link`)');
-const keysPath = (project: string, id?: string) => `/projects/${encodeURIComponent(project)}/deploy-keys${id === undefined ? '' : `/${encodeURIComponent(id)}`}`;
+const keysPath = (project: string, id?: string) =>
+  `/projects/${encodeURIComponent(project)}/deploy-keys${id === undefined ? '' : `/${encodeURIComponent(id)}`}`;
 
 export function registerDeployKeys(program: Command): Command {
   const keys = program
@@ -46,7 +47,8 @@ Examples:
         const project = resolveProject(o.project);
         const r = await client().request<{ deployKeys: DeployKey[] }>('GET', keysPath(project));
         if (o.json) return printJson({ deployKeys: r.deployKeys });
-        if (r.deployKeys.length === 0) return note(`No deploy keys in ${project}. Create one with: keyloft deploy-keys create --name NAME --project ${project}`);
+        if (r.deployKeys.length === 0)
+          return note(`No deploy keys in ${project}. Create one with: keyloft deploy-keys create --name NAME --project ${project}`);
         process.stdout.write(
           table(r.deployKeys, [
             { header: 'id', get: (k) => k.id, style: () => 'cyan' },

@@ -15,9 +15,9 @@ function parsePr(raw: string): number {
 }
 
 /** Server URL and a personal token or deploy key: KEYLOFT_URL / KEYLOFT_TOKEN, else what `keyloft login` saved. */
-export function personalTarget(env: NodeJS.ProcessEnv = process.env): { url: string; token: string } {
+export function personalTarget(env: NodeJS.ProcessEnv = process.env): { url: string; token: string; releaseUrl: string | undefined } {
   const t = resolveTarget({}, env);
-  return { url: t.url, token: t.token };
+  return { url: t.url, token: t.token, releaseUrl: t.releaseUrl };
 }
 
 /** Single-quotes a string for POSIX shells. */
@@ -60,7 +60,17 @@ export function formatStartedBy(s: StartedBy | string): string {
 }
 
 interface ShownDeployment {
-  deployment: { id: string; environment: string; pr: number | null; ref: string | null; status: string; startedBy: StartedBy | string; createdAt: string; completedAt: string | null };
+  deployment: {
+    id: string;
+    environment: string;
+    pr: number | null;
+    ref: string | null;
+    status: string;
+    startedBy: StartedBy | string;
+    createdAt: string;
+    completedAt: string | null;
+    reason?: string | null;
+  };
   pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }> };
   app?: string;
   changes?: ChangeSet & { previous: string | null; build: ChangeSet };
@@ -74,6 +84,7 @@ export function formatShown(r: ShownDeployment): string {
     `  environment  ${d.environment}${d.pr !== null ? ` (PR #${d.pr})` : ''}${r.app ? `  app ${r.app}` : ''}`,
     `  ref          ${d.ref ?? '-'}`,
     `  started      ${d.createdAt} by ${formatStartedBy(d.startedBy)}${d.completedAt ? `, completed ${d.completedAt}` : ''}`,
+    ...(d.reason ? [`  reason       ${d.reason}`] : []),
     `  runtime      ${r.pinned.runtime.map((p) => `${p.name} v${p.version}`).join(', ') || '-'}`,
     `  build        ${r.pinned.build.map((p) => `${p.name} v${p.version}`).join(', ') || '-'}`,
   ];
@@ -106,11 +117,11 @@ export function serverUrl(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** With --oidc: the server URL and the CI job's ID token (never printed). */
-async function oidcStart(o: StartOpts): Promise<{ url: string; idToken: string }> {
+async function oidcStart(o: StartOpts): Promise<{ url: string; idToken: string; releaseUrl: string | undefined }> {
   const url = serverUrl();
   const { token, source } = await ciIdToken(o.audience ?? url);
   process.stderr.write(`keyloft: exchanging the CI ID token from ${source}\n`);
-  return { url, idToken: token };
+  return { url, idToken: token, releaseUrl: process.env.KEYLOFT_RELEASE_URL || undefined };
 }
 
 export function registerDeploy(program: Command): void {
@@ -234,6 +245,7 @@ Example:
         const result = await deployFly({
           url: target.url,
           ...('idToken' in target ? { idToken: target.idToken } : { token: target.token }),
+          ...(target.releaseUrl ? { releaseUrls: [target.releaseUrl] } : {}),
           project: resolveProject(o.project),
           environment: body.environment,
           ...(body.pr !== undefined ? { pr: body.pr } : {}),

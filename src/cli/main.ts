@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAdmin } from './admin.js';
 import { registerBackup } from './backup.js';
 import { registerKeys } from './keys.js';
 import { registerDeploy } from './deploy.js';
 import { registerDeployKeys } from './deploy-keys.js';
+import { registerDeployments } from './deployments.js';
+import { registerInvitations } from './invitations.js';
 import { registerRun } from './run.js';
 import { registerCompletion } from './completion.js';
 import { registerLink } from './link.js';
@@ -13,17 +16,31 @@ import { registerProjects } from './projects.js';
 import { registerSecrets } from './secrets.js';
 import { registerTrustPolicies } from './trust-policies.js';
 
+// The installed package's own version (package.json ships in the tarball, two levels above dist/src/cli).
+const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Commander's parse errors as one short line naming the flag, e.g. `error: --scope is required`. */
+function oneLineError(message: string): string {
+  const first = message.trim().split('\n')[0] ?? '';
+  const required = /required option '(-[^ ',]+(?:, )?)*(--[\w-]+)[^']*' not specified/.exec(first);
+  if (required) return `error: ${required[2]} is required\n`;
+  const argument = /missing required argument '([^']+)'/.exec(first);
+  if (argument) return `error: the argument <${argument[1]}> is required\n`;
+  return `${first}${first.includes('--help') ? '' : ' (see --help)'}\n`;
+}
+
 const program = new Command();
 program
   .name('keyloft')
   .description('keyloft: secrets for continuous deployment to Fly.io')
-  .version('0.1.0')
+  .version(version)
   // Program options (-V/--version) only before the subcommand, so `secrets restore --version N` is the subcommand's.
   .enablePositionalOptions()
-  .showHelpAfterError()
+  // A command line that does not parse: one line (`error: --scope is required`), not the whole help.
+  .configureOutput({ outputError: (message, write) => write(oneLineError(message)) })
   .exitOverride((err) => {
-    // Usage errors exit 1; --help and --version exit 0.
-    process.exit(err.exitCode === 0 ? 0 : 1);
+    // --help and --version exit 0; a command line commander cannot parse exits 2.
+    process.exit(err.exitCode === 0 ? 0 : 2);
   });
 
 program
@@ -47,6 +64,8 @@ registerRun(program);
 registerDeploy(program);
 registerMembers(program);
 registerDeployKeys(program);
+registerDeployments(program);
+registerInvitations(program);
 registerTrustPolicies(program);
 registerCompletion(program);
 

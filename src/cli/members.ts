@@ -88,7 +88,11 @@ Examples:
   ).action(
     action(async (email: string, o: { role: string; release?: boolean; project?: string; json?: boolean }) => {
       const project = resolveProject(o.project);
-      const r = await client().request<{ member: Member; change: string }>('POST', membersPath(project), { email, role: o.role, ...(o.release !== undefined ? { release: o.release } : {}) });
+      const r = await client().request<{ member: Member; change: string }>('POST', membersPath(project), {
+        email,
+        role: o.role,
+        ...(o.release !== undefined ? { release: o.release } : {}),
+      });
       if (o.json) return printJson(r);
       print(`${r.change === 'added' ? 'Added' : 'Updated'} ${r.member.email} in ${project}`);
       process.stdout.write(showMember(r.member));
@@ -104,13 +108,20 @@ Examples:
       .addOption(projectOption())
       .option('--json', 'print the member as JSON'),
   )
-    .addHelpText('after', '\nExamples:\n  keyloft members set-role ana@example.com admin\n  keyloft members set-role ana@example.com --release\n  keyloft members set-role ana@example.com viewer --no-release\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  keyloft members set-role ana@example.com admin\n  keyloft members set-role ana@example.com --release\n  keyloft members set-role ana@example.com viewer --no-release\n',
+    )
     .action(
       action(async (email: string, role: string | undefined, o: { release?: boolean; project?: string; json?: boolean }) => {
-        if (role !== undefined && !(ROLES as readonly string[]).includes(role)) throw usageError(`role must be one of ${ROLES.join(', ')} (got ${JSON.stringify(role)})`);
+        if (role !== undefined && !(ROLES as readonly string[]).includes(role))
+          throw usageError(`role must be one of ${ROLES.join(', ')} (got ${JSON.stringify(role)})`);
         if (role === undefined && o.release === undefined) throw usageError('give a role, --release or --no-release');
         const project = resolveProject(o.project);
-        const r = await client().request<{ member: Member }>('PATCH', membersPath(project, email), { ...(role ? { role } : {}), ...(o.release !== undefined ? { release: o.release } : {}) });
+        const r = await client().request<{ member: Member }>('PATCH', membersPath(project, email), {
+          ...(role ? { role } : {}),
+          ...(o.release !== undefined ? { release: o.release } : {}),
+        });
         if (o.json) return printJson(r);
         print(`Updated ${r.member.email} in ${project}`);
         process.stdout.write(showMember(r.member));

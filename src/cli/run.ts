@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
 import { fetchReleased, runWithSecrets } from '../pipeline/run.js';
 import type { DeployAuth } from '../pipeline/run.js';
-import { readConfig } from './config-file.js';
+import { loginFor, readConfig } from './config-file.js';
 
 /** Prints a keyloft failure (never a value) and sets the exit code. */
 export function fail(err: unknown): void {
@@ -28,7 +28,14 @@ export async function deployAuthFromEnv(env: NodeJS.ProcessEnv = process.env): P
     throw new CommandError(`${missing.join(', ')} not set (start a deployment first: eval "$(keyloft deploy start --project P --env production)")`, EXIT_USAGE);
   }
   if (!/^https?:\/\//i.test(url!)) throw new CommandError('KEYLOFT_URL must be an http(s) URL', EXIT_USAGE);
-  return { url: url!, deployment: deployment!, token: token! };
+  let saved: string | undefined;
+  try {
+    saved = loginFor(url!, env)?.releaseUrl;
+  } catch {
+    saved = undefined; // an unreadable login file only means no saved release URL
+  }
+  const releaseUrls = [env.KEYLOFT_RELEASE_URL, saved].filter((u): u is string => !!u);
+  return { url: url!, deployment: deployment!, token: token!, releaseUrls };
 }
 
 export function registerRun(program: Command): void {
@@ -42,8 +49,10 @@ export function registerRun(program: Command): void {
       'after',
       `
 Reads KEYLOFT_URL, KEYLOFT_DEPLOYMENT and KEYLOFT_DEPLOY_TOKEN (see \`keyloft deploy start\`).
-Every secret value, and its base64, URL- and JSON-encoded forms, is shown as *** in the
-command's output. The exit code is the command's (128+n when ended by signal n).
+Every secret value, and its base64 (also wrapped), hex, URL- and JSON-encoded forms, is shown
+as *** in the command's output (docs/PIPELINE.md lists what is and is not masked). With --build,
+the secrets directory is on /dev/shm (tmpfs) where present; directories left by a killed run are
+removed at the next run. A 421 from a split-role server is followed only to KEYLOFT_RELEASE_URL. The exit code is the command's (128+n when ended by signal n).
 
 Examples:
   keyloft run --build -- npm run build

@@ -196,6 +196,8 @@ Examples:
     .description('secret metadata: name, scope, digest, status, last change (never a value)')
     .addOption(projectOption())
     .addOption(scopeOption(false))
+    .option('--filter <text>', 'only names containing this text (case-insensitive)')
+    .addOption(new Option('--pr <number>', 'what the preview deployment of this pull request gets: its overrides and the preview defaults').argParser(parsePr))
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
@@ -206,14 +208,31 @@ Status: deployed, pending (changed since the last deployment) or pending removal
 Examples:
   keyloft secrets list --project shop
   keyloft secrets list --project shop --scope build --json
+  keyloft secrets list --filter stripe
+  keyloft secrets list --pr 42                 # preview defaults, with PR 42's overrides in their place
 `,
     )
     .action(
-      action(async (o: { project?: string; scope?: Scope; json?: boolean }) => {
+      action(async (o: { project?: string; scope?: Scope; filter?: string; pr?: number; json?: boolean }) => {
         const project = target(o);
-        const r = await client().request<{ secrets: SecretMeta[] }>('GET', secretsPath(project), undefined, { query: { scope: o.scope } });
-        if (o.json) return printJson({ project, scope: o.scope ?? null, secrets: r.secrets });
-        if (r.secrets.length === 0) return print(`No secrets in ${project}${o.scope ? ` (${o.scope})` : ''}. Add one with: keyloft secrets set --project ${project} --scope production NAME=-`);
+        if (o.pr !== undefined && o.scope !== undefined && o.scope !== 'preview') throw new CommandError('--pr is only for the preview scope (leave out --scope, or use --scope preview)', EXIT_USAGE);
+        const scope = o.pr !== undefined ? 'preview' : o.scope;
+        const r = await client().request<{ secrets: SecretMeta[] }>('GET', secretsPath(project), undefined, { query: { scope } });
+        if (o.pr !== undefined) {
+          // What PR N's deployment pins: its own overrides, and the preview defaults it does not override.
+          const overridden = new Set(r.secrets.filter((s) => s.pr === o.pr).map((s) => s.name));
+          r.secrets = r.secrets.filter((s) => s.pr === o.pr || (s.pr === undefined && !overridden.has(s.name)));
+        }
+        if (o.filter !== undefined) {
+          const needle = o.filter.toLowerCase();
+          r.secrets = r.secrets.filter((s) => s.name.toLowerCase().includes(needle));
+        }
+        const what = `${scope ? ` (${scope}${o.pr !== undefined ? `, PR ${o.pr}` : ''})` : ''}${o.filter !== undefined ? ` matching ${JSON.stringify(o.filter)}` : ''}`;
+        if (o.json) return printJson({ project, scope: scope ?? null, ...(o.pr !== undefined ? { pr: o.pr } : {}), secrets: r.secrets });
+        if (r.secrets.length === 0) {
+          if (o.filter !== undefined || o.pr !== undefined) return print(`No secrets in ${project}${what}.`);
+          return print(`No secrets in ${project}${what}. Add one with: keyloft secrets set --project ${project} --scope production NAME=-`);
+        }
         process.stdout.write(
           table(r.secrets, [
             { header: 'name', get: (s) => s.name },
@@ -264,9 +283,9 @@ Examples:
         if (fields.length === 1 || o.pr !== undefined || fields.some((f) => f.name === '__proto__')) {
           for (const f of fields) {
             const r = await api
-              .request<{ secret: SecretMeta; created: boolean }>('PUT', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(f.name)}`, f.field, { query: { pr: o.pr } })
+              .request<{ secret: SecretMeta; created: boolean; unchanged?: boolean }>('PUT', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(f.name)}`, f.field, { query: { pr: o.pr } })
               .catch((err: unknown) => refusedFor(f.name, err));
-            results.push({ name: f.name, change: r.created ? 'added' : 'changed', digest: r.secret.digest, version: r.secret.version });
+            results.push({ name: f.name, change: r.unchanged ? 'unchanged' : r.created ? 'added' : 'changed', digest: r.secret.digest, version: r.secret.version });
           }
         } else {
           // One request for all of them: the server writes all or nothing.
@@ -282,6 +301,12 @@ Examples:
           print(`${r.name} ${what} in ${where}${r.digest ? ` (digest ${r.digest}${r.version ? `, version ${r.version}` : ''})` : ''}`);
         }
         if (results.some((r) => r.change !== 'unchanged')) print('Changes apply at the next deployment.');
+        const binary = fields.filter((f) => 'valueBase64' in f.field).map((f) => f.name);
+        if (binary.length > 0) {
+          print(
+            `${binary.join(', ')}: binary (not UTF-8 text). \`keyloft deploy fly\` cannot pass ${binary.length === 1 ? 'it' : 'them'} as --build-secret (flyctl takes text) and refuses to start; build with \`keyloft run --build\`, which writes ${binary.length === 1 ? 'it' : 'each'} as a file in $KEYLOFT_SECRETS_DIR.`,
+          );
+        }
       }),
     );
 

@@ -10,19 +10,50 @@ import {
 } from 'node:crypto';
 
 /**
- * RFC 9180 HPKE, base mode, single-shot, for the one suite keyloft uses:
- * DHKEM(X25519, HKDF-SHA256) (0x0020), HKDF-SHA256 (0x0001), AES-256-GCM (0x0002, 16-byte tags).
+ * RFC 9180 HPKE, base mode, on node:crypto (OpenSSL), synchronous: DHKEM(X25519, HKDF-SHA256)
+ * (0x0020) and HKDF-SHA256 (0x0001) with the AEAD as a parameter of the suite. keyloft uses one
+ * suite, `KEYLOFT_SUITE` (AES-256-GCM, 0x0002, 16-byte tags) and single-shot messages (sequence 0);
+ * AES-128-GCM (0x0001) exists so the RFC's Appendix A.1 known-answer vectors check this code exactly.
  *
- * Written on node:crypto (OpenSSL) and synchronous: the same bytes as @hpke/core produces and
- * opens (the test suite checks both directions), without WebCrypto's thread-pool round trip per
- * primitive (about ten per open) and without re-deriving the recipient public key each time.
- * Intermediate secrets are zeroed after use.
+ * The same bytes as @hpke/core produces and opens (the test suite checks both directions), without
+ * WebCrypto's thread-pool round trip per primitive (about ten per open) and without re-deriving the
+ * recipient public key each time. Intermediate secrets and decrypted buffers are zeroed after use.
  */
+
+/** An AEAD of RFC 9180 §7.3 that node:crypto provides. */
+export interface HpkeAead {
+  readonly id: number;
+  readonly cipher: 'aes-128-gcm' | 'aes-256-gcm';
+  /** Key length Nk. */
+  readonly nk: number;
+}
+
+export const AES_128_GCM: HpkeAead = { id: 0x0001, cipher: 'aes-128-gcm', nk: 16 };
+export const AES_256_GCM: HpkeAead = { id: 0x0002, cipher: 'aes-256-gcm', nk: 32 };
+
+/** A cipher suite: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and `aead`. */
+export interface HpkeSuite {
+  readonly aead: HpkeAead;
+  /** suite_id = "HPKE" || I2OSP(kem_id, 2) || I2OSP(kdf_id, 2) || I2OSP(aead_id, 2). */
+  readonly id: Buffer;
+}
+
+export function hpkeSuite(aead: HpkeAead): HpkeSuite {
+  return { aead, id: Buffer.from([...enc.encode('HPKE'), 0x00, 0x20, 0x00, 0x01, aead.id >> 8, aead.id & 0xff]) };
+}
+
+/** An X25519 key pair as node:crypto key objects. */
+export interface X25519KeyPair {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+/** Where ephemeral key pairs come from: a fresh random pair per message in production. */
+export type EphemeralSource = () => X25519KeyPair;
 
 const enc = new TextEncoder();
 const V1 = enc.encode('HPKE-v1');
 const KEM_SUITE = Buffer.from([...enc.encode('KEM'), 0x00, 0x20]);
-const HPKE_SUITE = Buffer.from([...enc.encode('HPKE'), 0x00, 0x20, 0x00, 0x01, 0x00, 0x02]);
 const EMPTY = Buffer.alloc(0);
 const ZERO_SALT = Buffer.alloc(32);
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
@@ -34,12 +65,19 @@ const LABEL = {
   secret: enc.encode('secret'),
   key: enc.encode('key'),
   base_nonce: enc.encode('base_nonce'),
+  exp: enc.encode('exp'),
 };
+
+/** keyloft's suite: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM. */
+export const KEYLOFT_SUITE = hpkeSuite(AES_256_GCM);
 
 /** Length of the encapsulated key (an X25519 public key). */
 export const NENC = 32;
 /** AES-GCM tag length. */
 export const NTAG = 16;
+const NN = 12;
+
+const randomEphemeral: EphemeralSource = () => generateKeyPairSync('x25519');
 
 function labeledExtract(suite: Uint8Array, salt: Uint8Array, label: Uint8Array, ikm: Uint8Array): Buffer {
   return createHmac('sha256', salt.length ? salt : ZERO_SALT).update(V1).update(suite).update(label).update(ikm).digest();
@@ -61,10 +99,10 @@ function labeledExpand(suite: Uint8Array, prk: Uint8Array, label: Uint8Array, in
   return r;
 }
 
-/** key_schedule_context for base mode (empty psk and psk_id) and `info`: a constant per info string. */
-function keyScheduleContext(info: Uint8Array): Buffer {
-  const pskIdHash = labeledExtract(HPKE_SUITE, EMPTY, LABEL.psk_id_hash, EMPTY);
-  const infoHash = labeledExtract(HPKE_SUITE, EMPTY, LABEL.info_hash, info);
+/** key_schedule_context for base mode (empty psk and psk_id) and `info`: a constant per suite and info string. */
+function keyScheduleContext(suite: HpkeSuite, info: Uint8Array): Buffer {
+  const pskIdHash = labeledExtract(suite.id, EMPTY, LABEL.psk_id_hash, EMPTY);
+  const infoHash = labeledExtract(suite.id, EMPTY, LABEL.info_hash, info);
   return Buffer.concat([Buffer.from([0x00]), pskIdHash, infoHash]);
 }
 
@@ -81,19 +119,99 @@ function rawPublicKey(k: KeyObject): Buffer {
   return Buffer.from(k.export({ format: 'jwk' }).x!, 'base64url');
 }
 
-/** DH + ExtractAndExpand + KeySchedule: the AEAD key and nonce (sequence 0). */
-function deriveKeyNonce(dh: Buffer, kemContext: Buffer, ksc: Buffer): { key: Buffer; nonce: Buffer } {
+function privateKeyObject(raw: Uint8Array): KeyObject {
+  if (raw.length !== 32) throw new Error('an X25519 private key is 32 bytes');
+  const der = Buffer.concat([PKCS8_X25519_PREFIX, raw]);
+  try {
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } finally {
+    der.fill(0);
+  }
+}
+
+/** An X25519 key pair from its raw 32-byte private key (the caller may zero `raw` afterwards). */
+export function x25519KeyPairFromRaw(raw: Uint8Array): X25519KeyPair {
+  const privateKey = privateKeyObject(raw);
+  return { privateKey, publicKey: createPublicKey(privateKey) };
+}
+
+/**
+ * The encryption context of one base-mode setup (RFC 9180 §5.1, §5.2): key, base_nonce and
+ * exporter_secret. Messages are sealed and opened at an explicit sequence number; keyloft seals
+ * one message per setup (sequence 0). `dispose()` zeroes the secrets.
+ */
+export class HpkeContext {
+  constructor(
+    readonly suite: HpkeSuite,
+    readonly key: Buffer,
+    readonly baseNonce: Buffer,
+    readonly exporterSecret: Buffer,
+  ) {}
+
+  /** ComputeNonce(seq): base_nonce XOR I2OSP(seq, Nn). */
+  #nonce(seq: number): Buffer {
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new Error('HPKE: bad sequence number');
+    const n = Buffer.from(this.baseNonce);
+    let s = seq;
+    for (let i = NN - 1; i >= 0 && s > 0; i--) {
+      n[i] = n[i]! ^ (s & 0xff);
+      s = Math.floor(s / 256);
+    }
+    return n;
+  }
+
+  /** Ciphertext and tag of `plaintext` at sequence number `seq`. */
+  seal(plaintext: Uint8Array, aad: Uint8Array, seq = 0): Buffer {
+    const nonce = this.#nonce(seq);
+    try {
+      const c = createCipheriv(this.suite.aead.cipher, this.key, nonce, { authTagLength: NTAG });
+      c.setAAD(aad);
+      return Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]);
+    } finally {
+      nonce.fill(0);
+    }
+  }
+
+  /** Opens ciphertext and tag at `seq`; throws on any failure. The caller owns (and zeroes) the result. */
+  open(ct: Uint8Array, aad: Uint8Array, seq = 0): Buffer {
+    if (ct.length < NTAG) throw new Error('HPKE: malformed input');
+    const nonce = this.#nonce(seq);
+    let part: Buffer | undefined;
+    try {
+      const d = createDecipheriv(this.suite.aead.cipher, this.key, nonce, { authTagLength: NTAG });
+      d.setAAD(aad);
+      d.setAuthTag(ct.subarray(ct.length - NTAG));
+      part = d.update(ct.subarray(0, ct.length - NTAG));
+      const last = d.final();
+      // Plaintext is released only after the tag checked; the intermediate copy is zeroed either way.
+      return last.length === 0 ? Buffer.from(part) : Buffer.concat([part, last]);
+    } finally {
+      part?.fill(0);
+      nonce.fill(0);
+    }
+  }
+
+  dispose(): void {
+    this.key.fill(0);
+    this.baseNonce.fill(0);
+    this.exporterSecret.fill(0);
+  }
+}
+
+/** DH + ExtractAndExpand + KeySchedule (base mode). Zeroes `dh` and every intermediate secret. */
+function keySchedule(suite: HpkeSuite, dh: Buffer, kemContext: Buffer, ksc: Buffer): HpkeContext {
   if (dh.every((b) => b === 0)) throw new Error('HPKE: all-zero shared secret');
   const eaePrk = labeledExtract(KEM_SUITE, EMPTY, LABEL.eae_prk, dh);
   const shared = labeledExpand(KEM_SUITE, eaePrk, LABEL.shared_secret, kemContext, 32);
-  const secret = labeledExtract(HPKE_SUITE, shared, LABEL.secret, EMPTY);
-  const key = labeledExpand(HPKE_SUITE, secret, LABEL.key, ksc, 32);
-  const nonce = labeledExpand(HPKE_SUITE, secret, LABEL.base_nonce, ksc, 12);
+  const secret = labeledExtract(suite.id, shared, LABEL.secret, EMPTY);
+  const key = labeledExpand(suite.id, secret, LABEL.key, ksc, suite.aead.nk);
+  const nonce = labeledExpand(suite.id, secret, LABEL.base_nonce, ksc, NN);
+  const exporterSecret = labeledExpand(suite.id, secret, LABEL.exp, ksc, 32);
   dh.fill(0);
   eaePrk.fill(0);
   shared.fill(0);
   secret.fill(0);
-  return { key, nonce };
+  return new HpkeContext(suite, key, nonce, exporterSecret);
 }
 
 /** Seals to one X25519 public key under one `info` string. */
@@ -101,28 +219,34 @@ export class HpkeSender {
   readonly #pkR: KeyObject;
   readonly #pkRm: Buffer;
   readonly #ksc: Buffer;
+  readonly #suite: HpkeSuite;
+  readonly #ephemeral: EphemeralSource;
 
-  constructor(publicKeyRaw: Uint8Array, info: Uint8Array) {
+  /** `suite` defaults to keyloft's; `ephemeral` to a fresh random key pair per message. */
+  constructor(publicKeyRaw: Uint8Array, info: Uint8Array, opts: { suite?: HpkeSuite; ephemeral?: EphemeralSource } = {}) {
     if (publicKeyRaw.length !== 32) throw new Error('an X25519 public key is 32 bytes');
+    this.#suite = opts.suite ?? KEYLOFT_SUITE;
+    this.#ephemeral = opts.ephemeral ?? randomEphemeral;
     this.#pkR = publicKeyObject(publicKeyRaw);
     this.#pkRm = Buffer.from(publicKeyRaw);
-    this.#ksc = keyScheduleContext(info);
+    this.#ksc = keyScheduleContext(this.#suite, info);
   }
 
-  /** Returns the encapsulated key and the ciphertext (with its tag). */
-  seal(plaintext: Uint8Array, aad: Uint8Array): { enc: Buffer; ct: Buffer } {
-    const eph = generateKeyPairSync('x25519');
+  /** SetupBaseS: the encapsulated key and the context (the caller disposes it). */
+  setup(): { enc: Buffer; context: HpkeContext } {
+    const eph = this.#ephemeral();
     const encKey = rawPublicKey(eph.publicKey);
     const dh = diffieHellman({ privateKey: eph.privateKey, publicKey: this.#pkR });
-    const { key, nonce } = deriveKeyNonce(dh, Buffer.concat([encKey, this.#pkRm]), this.#ksc);
+    return { enc: encKey, context: keySchedule(this.#suite, dh, Buffer.concat([encKey, this.#pkRm]), this.#ksc) };
+  }
+
+  /** Single-shot: the encapsulated key and the ciphertext (with its tag) of sequence 0. */
+  seal(plaintext: Uint8Array, aad: Uint8Array): { enc: Buffer; ct: Buffer } {
+    const { enc: encKey, context } = this.setup();
     try {
-      const c = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: NTAG });
-      c.setAAD(aad);
-      const ct = Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]);
-      return { enc: encKey, ct };
+      return { enc: encKey, ct: context.seal(plaintext, aad) };
     } finally {
-      key.fill(0);
-      nonce.fill(0);
+      context.dispose();
     }
   }
 }
@@ -132,33 +256,31 @@ export class HpkeRecipient {
   readonly #skR: KeyObject;
   readonly #pkRm: Buffer;
   readonly #ksc: Buffer;
+  readonly #suite: HpkeSuite;
 
   /** `privateKeyRaw` is not retained (the caller may zero it afterwards). */
-  constructor(privateKeyRaw: Uint8Array, info: Uint8Array) {
-    if (privateKeyRaw.length !== 32) throw new Error('an X25519 private key is 32 bytes');
-    const der = Buffer.concat([PKCS8_X25519_PREFIX, privateKeyRaw]);
-    try {
-      this.#skR = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-    } finally {
-      der.fill(0);
-    }
+  constructor(privateKeyRaw: Uint8Array, info: Uint8Array, suite: HpkeSuite = KEYLOFT_SUITE) {
+    this.#suite = suite;
+    this.#skR = privateKeyObject(privateKeyRaw);
     this.#pkRm = rawPublicKey(createPublicKey(this.#skR));
-    this.#ksc = keyScheduleContext(info);
+    this.#ksc = keyScheduleContext(suite, info);
   }
 
-  /** Opens `ct` (ciphertext and tag) for the encapsulated key `encKey`; throws on any failure. */
+  /** SetupBaseR: the context for the encapsulated key `encKey` (the caller disposes it). */
+  setup(encKey: Uint8Array): HpkeContext {
+    if (encKey.length !== NENC) throw new Error('HPKE: malformed input');
+    const dh = diffieHellman({ privateKey: this.#skR, publicKey: publicKeyObject(encKey) });
+    return keySchedule(this.#suite, dh, Buffer.concat([encKey, this.#pkRm]), this.#ksc);
+  }
+
+  /** Single-shot: opens `ct` (ciphertext and tag, sequence 0); throws on any failure. The caller zeroes the result. */
   open(encKey: Uint8Array, ct: Uint8Array, aad: Uint8Array): Buffer {
     if (encKey.length !== NENC || ct.length < NTAG) throw new Error('HPKE: malformed input');
-    const dh = diffieHellman({ privateKey: this.#skR, publicKey: publicKeyObject(encKey) });
-    const { key, nonce } = deriveKeyNonce(dh, Buffer.concat([encKey, this.#pkRm]), this.#ksc);
+    const context = this.setup(encKey);
     try {
-      const d = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: NTAG });
-      d.setAAD(aad);
-      d.setAuthTag(ct.subarray(ct.length - NTAG));
-      return Buffer.concat([d.update(ct.subarray(0, ct.length - NTAG)), d.final()]);
+      return context.open(ct, aad);
     } finally {
-      key.fill(0);
-      nonce.fill(0);
+      context.dispose();
     }
   }
 }

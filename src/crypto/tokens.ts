@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export type TokenKind = 'session' | 'api' | 'deploy-key' | 'deploy' | 'setup' | 'csrf';
+export type TokenKind = 'session' | 'api' | 'deploy-key' | 'deploy' | 'setup' | 'csrf' | 'invite' | 'sso';
 
 const PREFIX: Record<TokenKind, string> = {
   session: 'kls',
@@ -9,6 +9,8 @@ const PREFIX: Record<TokenKind, string> = {
   deploy: 'kldt',
   setup: 'klsetup',
   csrf: 'klcsrf',
+  invite: 'klinv',
+  sso: 'klsso',
 };
 
 /** A new 256-bit random token with a kind prefix, e.g. `klt_…`. */

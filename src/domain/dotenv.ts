@@ -7,7 +7,8 @@ import { NAME_MAX, validateSecretName, validateTextValue } from './rules.js';
  * Grammar (one entry per `NAME=value`, blank lines and `#` comment lines ignored):
  * - optional `export ` prefix; optional spaces or tabs around `=`;
  * - unquoted value: the rest of the line, trimmed; a `#` preceded by a space or tab starts a comment;
- * - single-quoted value: literal (no escapes), may span lines;
+ * - single-quoted or backtick-quoted value: literal (no escapes), may span lines (backticks as the
+ *   `dotenv` package reads them: a value holding both ' and " needs no escaping);
  * - double-quoted value: escapes `\n \r \t \" \\ \$` (any other backslash is kept as is), may span lines;
  * - after a closing quote only whitespace or a `# comment` may follow on that line.
  * CRLF line endings are accepted (a multi-line value gets `\n`), and a leading BOM is dropped.
@@ -164,9 +165,9 @@ export function parseDotenv(text: string): DotenvEntry[] {
       if (!closed) fail(startLine, `unterminated double-quoted value for ${name}`);
       value = out + src.slice(chunk, i);
       next = i + 1;
-    } else if (opener === "'") {
-      const close = src.indexOf("'", v + 1);
-      if (close === -1) fail(startLine, `unterminated single-quoted value for ${name}`);
+    } else if (opener === "'" || opener === '`') {
+      const close = src.indexOf(opener, v + 1);
+      if (close === -1) fail(startLine, `unterminated ${opener === '`' ? 'backtick' : 'single'}-quoted value for ${name}`);
       value = src.slice(v + 1, close);
       lastLine += countNewlines(value);
       next = close + 1;

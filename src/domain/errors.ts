@@ -22,6 +22,14 @@ export const ERROR_CODES = [
   'bad_request',
   'internal',
   'unavailable',
+  /** An invitation link that is unknown, used, revoked or expired. */
+  'invitation_invalid',
+  /** An invitation accepted by a signed-in person whose email is not the invited one. */
+  'invitation_other_email',
+  /** A single sign-on callback that cannot be trusted (state, code, email, domain). */
+  'sso_failed',
+  /** Password sign-in is off for people (KEYLOFT_SSO_ONLY=true). */
+  'sso_only',
   'oidc_token_invalid',
   'oidc_policy_mismatch',
   'oidc_pr_mismatch',

@@ -123,6 +123,17 @@ export function validatePr(pr: unknown, field = 'pr'): number {
   return n;
 }
 
+/** Whether value bytes are text an environment variable or a command-line argument can carry: valid UTF-8 without NUL. */
+export function isTextValue(bytes: Uint8Array): boolean {
+  if (bytes.includes(0)) return false;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Has a lone UTF-16 surrogate, which cannot be encoded as UTF-8. */
 function hasLoneSurrogate(s: string): boolean {
   return !s.isWellFormed();

@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import { KeyloftError } from '../domain/errors.js';
 import type { Services } from '../services/container.js';
 import { deploymentRoutes, releaseRoutes } from './api/deployments.routes.js';
+import { invitationRoutes } from './api/invitations.routes.js';
 import { projectRoutes } from './api/projects.routes.js';
 import { resealRoutes } from './api/reseal.routes.js';
 import { ErrorResponse } from './api/schemas.js';
@@ -51,6 +52,11 @@ export interface AppOptions {
   poolStats?: PoolStatsSource;
 }
 
+/** The path of a request for the access log: no query string, and any keyloft token in it (an invitation link) redacted. */
+export function logPath(url: string): string {
+  return url.split('?')[0]!.slice(0, 300).replace(/kl[a-z]+_[A-Za-z0-9_-]+/g, '[redacted]');
+}
+
 /** Builds the Fastify server for a role, with the routes that role serves; does not listen. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, services } = opts;
@@ -85,7 +91,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook('onResponse', (req, reply, done) => {
     // No headers, no body: a path and a status (paths hold names, never values).
-    req.log.info({ method: req.method, url: req.url.split('?')[0]!.slice(0, 300), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+    req.log.info({ method: req.method, url: logPath(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
     done();
   });
   // Before auth: a request refused by the auth hook is still timed and counted.
@@ -162,6 +168,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         await api.register(secretRoutes, routeOpts);
         await api.register(deploymentRoutes, routeOpts);
         await api.register(trustPolicyRoutes, routeOpts);
+        await api.register(invitationRoutes, routeOpts);
       }
       // Every role: the api role answers the value routes with 421 and the release URL.
       await api.register(releaseRoutes, { ...routeOpts, releaseUrl: config.releaseUrl });

@@ -100,6 +100,8 @@ export function flyctlPath(env: NodeJS.ProcessEnv = process.env): string {
 export interface FlyctlRun {
   code: number;
   signal: NodeJS.Signals | null;
+  /** The last non-empty line flyctl printed (stdout or stderr), after masking: the failure reason's detail. */
+  lastLine: string;
 }
 
 export interface FlyctlOptions {
@@ -125,6 +127,16 @@ export async function runFlyctl(opts: FlyctlOptions): Promise<FlyctlRun> {
   const errMask = createLiveMaskStream(opts.mask);
   pipeMasked(child.stdout!, outMask, opts.stdout);
   pipeMasked(child.stderr!, errMask, opts.stderr);
+  // The last line, as printed (masked): kept for the failure reason sent with `complete`.
+  let lastLine = '';
+  let partial = '';
+  const track = (chunk: Buffer | string) => {
+    const lines = (partial + chunk.toString()).split(/\r?\n/);
+    partial = (lines.pop() ?? '').slice(-1000);
+    for (const l of lines) if (l.trim() !== '') lastLine = l.trim();
+  };
+  outMask.on('data', track);
+  errMask.on('data', track);
   child.stdin!.on('error', () => {}); // flyctl may exit without reading stdin
   child.stdin!.end(opts.stdin ?? '');
 
@@ -145,7 +157,8 @@ export async function runFlyctl(opts: FlyctlOptions): Promise<FlyctlRun> {
       notFound ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
     );
   }
-  return { code: ended.signal ? signalExitCode(ended.signal) : (ended.code ?? 1), signal: ended.signal };
+  if (partial.trim() !== '') lastLine = partial.trim();
+  return { code: ended.signal ? signalExitCode(ended.signal) : (ended.code ?? 1), signal: ended.signal, lastLine };
 }
 
 export interface DeployFlyOptions {
@@ -154,6 +167,8 @@ export interface DeployFlyOptions {
   token?: string;
   /** A CI ID token to exchange for the deployment instead (a trust policy must accept it). */
   idToken?: string;
+  /** Release instances a 421 may send the deploy token on to (see `DeployAuth.releaseUrls`). */
+  releaseUrls?: readonly string[];
   project: string;
   environment: 'production' | 'preview';
   pr?: number;
@@ -184,12 +199,18 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
   const log = opts.log ?? ((line: string) => void process.stderr.write(`keyloft: ${line}\n`));
   const stdout = opts.stdout ?? process.stdout;
   const stderr = opts.stderr ?? process.stderr;
-  const request = { environment: opts.environment, ...(opts.pr !== undefined ? { pr: opts.pr } : {}), ...(opts.ref !== undefined ? { ref: opts.ref } : {}) };
+  const request = {
+    environment: opts.environment,
+    ...(opts.pr !== undefined ? { pr: opts.pr } : {}),
+    ...(opts.ref !== undefined ? { ref: opts.ref } : {}),
+    // flyctl's --build-secret takes text: the server refuses before anything starts when a build secret is binary.
+    textBuildSecrets: true,
+  };
   const started =
     opts.idToken !== undefined
       ? await startDeploymentWithIdToken(opts.url, opts.project, request, opts.idToken)
       : await startDeployment(opts.url, opts.token ?? '', opts.project, request);
-  const auth: DeployAuth = { url: opts.url, deployment: started.id, token: started.token };
+  const auth: DeployAuth = { url: opts.url, deployment: started.id, token: started.token, ...(opts.releaseUrls ? { releaseUrls: opts.releaseUrls } : {}) };
   const app = opts.app || started.project?.app;
   const pr = opts.pr ?? started.deployment?.pr ?? undefined;
   log(`deployment ${started.id} started (${opts.environment}${pr !== undefined && pr !== null ? ` #${pr}` : ''}) for Fly app ${app ?? '(none)'}`);
@@ -216,11 +237,14 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
     const common = { flyctl, env, mask, stdout, stderr, onChild: (k: (s: NodeJS.Signals) => void) => (killCurrent = k) };
 
     let code = 0;
+    let reason: string | undefined;
+    const failed = (what: string, run: FlyctlRun) => `${what} exited with code ${run.code}${run.lastLine ? `: ${run.lastLine}` : ''}`;
     const names = Object.keys(released.runtime);
     if (names.length > 0) {
       log(`staging ${names.length} runtime secret(s) on ${app}: ${names.join(', ')}`);
       const staged = await runFlyctl({ ...common, args: ['secrets', 'import', '--app', app, '--stage'], stdin: dotenv });
       code = staged.code;
+      if (code !== 0) reason = failed('flyctl secrets import', staged);
       if (code !== 0 && !received) log(`flyctl secrets import failed (exit ${code}); not deploying`);
     }
     // Secrets deleted in keyloft since this app's last succeeded deployment: unset them on Fly too (names only).
@@ -229,6 +253,7 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
       log(`unsetting ${removed.length} deleted secret(s) on ${app}: ${removed.join(', ')}`);
       const unset = await runFlyctl({ ...common, args: ['secrets', 'unset', '--app', app, '--stage', ...removed] });
       code = unset.code;
+      if (code !== 0) reason = failed('flyctl secrets unset', unset);
       if (code !== 0 && !received) log(`flyctl secrets unset failed (exit ${code}); not deploying`);
     }
     if (code === 0 && !received) {
@@ -237,16 +262,20 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
       log(`flyctl deploy --app ${app}${buildNames.length > 0 ? ` with build secret(s) ${buildNames.join(', ')}` : ''}`);
       const deployed = await runFlyctl({ ...common, args: ['deploy', '--app', app, ...buildArgs, ...(opts.extraArgs ?? [])] });
       code = deployed.code;
+      if (code !== 0) reason = failed('flyctl deploy', deployed);
     }
-    if (received) code = signalExitCode(received);
+    if (received) {
+      code = signalExitCode(received);
+      reason = `interrupted by ${received}`;
+    }
     status = code === 0 ? 'succeeded' : 'failed';
     outcomeKnown = true;
-    await completeDeployment(auth, status);
+    await completeDeployment(auth, status, reason);
     log(`deployment ${started.id} ${status}`);
     return { code, deployment: started, app, status };
   } catch (err) {
     // Whatever went wrong before flyctl's outcome: the deployment failed (best effort).
-    if (!outcomeKnown) await completeDeployment(auth, 'failed').catch(() => {});
+    if (!outcomeKnown) await completeDeployment(auth, 'failed', err instanceof CommandError ? `keyloft: ${err.message}` : 'keyloft failed before flyctl finished').catch(() => {});
     throw err;
   } finally {
     if (opts.forwardSignals) for (const s of FORWARDED) process.off(s, onSignal);

@@ -4,9 +4,12 @@
  *
  * Patterns derived per value (as bytes): the value itself, each line of a multi-line value
  * (and the value with LF/CRLF line endings swapped), the stable core of its base64 and base64url
- * encodings at byte offsets 0, 1 and 2, its URL-encoded forms and its JSON-escaped forms.
- * All occurrences of all patterns are found, overlapping or adjacent hits are merged, and every
- * merged interval becomes one `***`.
+ * encodings at byte offsets 0, 1 and 2, its URL-encoded forms (upper- and lower-case `%xx`) and its
+ * JSON-escaped forms. A second set — the base64/base64url cores and the hex digits (lower and upper
+ * case) — is matched whitespace-insensitively, so encoders that wrap or space their output (GNU
+ * `base64` at 76 columns, `base64 -w 64`, `od -An -tx1`, `xxd -p`) are caught wherever the breaks
+ * fall. All occurrences of all patterns are found, overlapping or adjacent hits are merged, and
+ * every merged interval becomes one `***`.
  */
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
@@ -76,15 +79,16 @@ function isFormSafe(b: number): boolean {
   );
 }
 
-const HEX = '0123456789ABCDEF';
+const HEX_UPPER = '0123456789ABCDEF';
+const HEX_LOWER = '0123456789abcdef';
 
 /** Percent-encodes bytes (so it works for values that are not valid UTF-8, too). */
-function percentEncode(v: Buffer, safe: (b: number) => boolean, spaceAsPlus: boolean): string {
+function percentEncode(v: Buffer, safe: (b: number) => boolean, spaceAsPlus: boolean, hex = HEX_UPPER): string {
   let out = '';
   for (const b of v) {
     if (safe(b)) out += String.fromCharCode(b);
     else if (b === 0x20 && spaceAsPlus) out += '+';
-    else out += '%' + HEX[b >> 4] + HEX[b & 15];
+    else out += '%' + hex[b >> 4] + hex[b & 15];
   }
   return out;
 }
@@ -140,13 +144,82 @@ export function maskPatterns(values: Array<string | Uint8Array>): Buffer[] {
       add(core.replace(/\+/g, '-').replace(/\//g, '_'));
     }
 
-    add(percentEncode(v, isUriComponentSafe, false)); // encodeURIComponent
-    add(percentEncode(v, isUriComponentSafe, true)); // encodeURIComponent with spaces as +
-    add(percentEncode(v, isFormSafe, true)); // application/x-www-form-urlencoded (URLSearchParams)
+    for (const hex of [HEX_UPPER, HEX_LOWER]) {
+      add(percentEncode(v, isUriComponentSafe, false, hex)); // encodeURIComponent
+      add(percentEncode(v, isUriComponentSafe, true, hex)); // encodeURIComponent with spaces as +
+      add(percentEncode(v, isFormSafe, true, hex)); // application/x-www-form-urlencoded (URLSearchParams)
+    }
 
     for (const form of jsonForms(value, v)) add(Buffer.from(form, 'utf8'));
   }
   out.sort((a, b) => b.length - a.length);
+  return out;
+}
+
+/**
+ * The patterns matched with whitespace (space, tab, CR, LF) ignored in the output: the base64 and
+ * base64url cores at byte offsets 0, 1 and 2 and the hex digits in lower and upper case. Encoders
+ * wrap (GNU `base64` every 76 characters, `-w 64`, `xxd -p` every 60) or space (`od -An -tx1`)
+ * their output at places that depend on where the value sits in their input; ignoring the
+ * whitespace finds the value wherever the breaks fall. None of these patterns holds whitespace.
+ */
+export function spacedMaskPatterns(values: Array<string | Uint8Array>): Buffer[] {
+  const seen = new Set<string>();
+  const out: Buffer[] = [];
+  const add = (p: string): void => {
+    if (p.length < MIN_MASK_LENGTH || seen.has(p)) return;
+    seen.add(p);
+    out.push(Buffer.from(p, 'latin1'));
+  };
+  for (const value of values) {
+    const v = toBytes(value);
+    if (v.length < MIN_MASK_LENGTH) continue;
+    for (const offset of [0, 1, 2]) {
+      const core = base64Core(v, offset);
+      add(core);
+      add(core.replace(/\+/g, '-').replace(/\//g, '_'));
+    }
+    const hex = v.toString('hex');
+    add(hex);
+    add(hex.toUpperCase());
+  }
+  out.sort((a, b) => b.length - a.length);
+  return out;
+}
+
+function isSpace(b: number): boolean {
+  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+}
+
+/** `buf` without whitespace, and for each byte kept its index in `buf`. */
+function stripSpaces(buf: Uint8Array): { bytes: Buffer; index: Uint32Array } {
+  const bytes = Buffer.allocUnsafe(buf.length);
+  const index = new Uint32Array(buf.length);
+  let n = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i]!;
+    if (isSpace(b)) continue;
+    bytes[n] = b;
+    index[n++] = i;
+  }
+  return { bytes: bytes.subarray(0, n), index: index.subarray(0, n) };
+}
+
+/** Merges two sorted flat interval lists ([s0, e0, s1, e1, ...]), joining overlapping or touching ones. */
+function mergeIntervals(a: number[], b: number[]): number[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const all: Array<[number, number]> = [];
+  for (let k = 0; k < a.length; k += 2) all.push([a[k]!, a[k + 1]!]);
+  for (let k = 0; k < b.length; k += 2) all.push([b[k]!, b[k + 1]!]);
+  all.sort((x, y) => x[0] - y[0]);
+  const out: number[] = [];
+  for (const [st, en] of all) {
+    const last = out.length - 1;
+    if (last > 0 && st <= out[last]!) {
+      if (en > out[last]!) out[last] = en;
+    } else out.push(st, en);
+  }
   return out;
 }
 
@@ -161,22 +234,22 @@ function key4(b: Uint8Array, i: number): number {
   return b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
 }
 
-/** Masks complete buffers; `createMaskStream` uses it across chunk boundaries. */
-export class Masker {
-  /** The patterns being masked, longest first. */
+/** A set of byte patterns and every occurrence of them in a buffer. */
+class PatternSet {
+  /** The patterns, longest first. */
   readonly patterns: readonly Buffer[];
-  /** Length of the longest pattern (0 when there is nothing to mask). */
-  readonly maxPatternLength: number;
+  /** Length of the longest pattern (0 when there is none). */
+  readonly maxLength: number;
   /** A bitmap over a hash of each pattern's first four bytes: a cheap pre-check per position. */
   readonly #filter: Uint8Array;
   /** Patterns grouped by their first four bytes, longest first within a group. */
   readonly #buckets = new Map<number, Buffer[]>();
 
-  constructor(values: Array<string | Uint8Array>) {
-    this.patterns = maskPatterns(values);
-    this.maxPatternLength = this.patterns.length > 0 ? this.patterns[0]!.length : 0;
-    this.#filter = new Uint8Array(this.patterns.length > 0 ? 1 << FILTER_BITS : 0);
-    for (const p of this.patterns) {
+  constructor(patterns: Buffer[]) {
+    this.patterns = patterns;
+    this.maxLength = patterns.length > 0 ? patterns[0]!.length : 0;
+    this.#filter = new Uint8Array(patterns.length > 0 ? 1 << FILTER_BITS : 0);
+    for (const p of patterns) {
       const key = key4(p, 0);
       this.#filter[slot(key)] = 1;
       const bucket = this.#buckets.get(key);
@@ -185,11 +258,8 @@ export class Masker {
     }
   }
 
-  /**
-   * All occurrences of all patterns in `buf`, merged where they overlap or touch, as a flat
-   * sorted list of [start, end) pairs: [s0, e0, s1, e1, ...].
-   */
-  findIntervals(buf: Uint8Array): number[] {
+  /** All occurrences in `buf`, merged where they overlap or touch: [s0, e0, s1, e1, ...]. */
+  find(buf: Uint8Array): number[] {
     const out: number[] = [];
     const n = buf.length;
     if (this.patterns.length === 0 || n < MIN_MASK_LENGTH) return out;
@@ -225,6 +295,59 @@ export class Masker {
     if (curEnd >= 0) out.push(curStart, curEnd);
     return out;
   }
+}
+
+/** Masks complete buffers; `createMaskStream` uses it across chunk boundaries. */
+export class Masker {
+  /** The patterns matched byte for byte, longest first. */
+  readonly patterns: readonly Buffer[];
+  /** Length of the longest of them (0 when there is nothing to mask). */
+  readonly maxPatternLength: number;
+  /** The patterns matched with whitespace ignored (`spacedMaskPatterns`), longest first. */
+  readonly spacedPatterns: readonly Buffer[];
+  /** Length of the longest of them, in non-whitespace bytes. */
+  readonly maxSpacedLength: number;
+  readonly #exact: PatternSet;
+  readonly #spaced: PatternSet;
+
+  constructor(values: Array<string | Uint8Array>) {
+    this.#exact = new PatternSet(maskPatterns(values));
+    this.#spaced = new PatternSet(spacedMaskPatterns(values));
+    this.patterns = this.#exact.patterns;
+    this.maxPatternLength = this.#exact.maxLength;
+    this.spacedPatterns = this.#spaced.patterns;
+    this.maxSpacedLength = this.#spaced.maxLength;
+  }
+
+  /**
+   * All occurrences of all patterns in `buf`, merged where they overlap or touch, as a flat
+   * sorted list of [start, end) pairs: [s0, e0, s1, e1, ...]. A whitespace-insensitive match
+   * covers the bytes from its first to its last non-whitespace byte.
+   */
+  findIntervals(buf: Uint8Array): number[] {
+    const exact = this.#exact.find(buf);
+    if (this.#spaced.patterns.length === 0) return exact;
+    const { bytes, index } = stripSpaces(buf);
+    const found = this.#spaced.find(bytes);
+    if (found.length === 0) return exact;
+    const mapped: number[] = [];
+    for (let k = 0; k < found.length; k += 2) mapped.push(index[found[k]!]!, index[found[k + 1]! - 1]! + 1);
+    return mergeIntervals(exact, mapped);
+  }
+
+  /**
+   * The first index of `buf` at which a whitespace-insensitive match could start and still need
+   * more input: `holdBack` non-whitespace bytes before the end (the whole tail when shorter).
+   */
+  spacedSafeEnd(buf: Uint8Array, isPrefix?: (strippedTail: Buffer) => boolean): number {
+    if (this.#spaced.patterns.length === 0) return buf.length;
+    const { bytes, index } = stripSpaces(buf);
+    const hold = this.maxSpacedLength - 1;
+    for (let p = Math.max(0, bytes.length - hold); p < bytes.length; p++) {
+      if (!isPrefix || isPrefix(bytes.subarray(p))) return index[p]!;
+    }
+    return buf.length;
+  }
 
   /** Masks a complete buffer. Returns `buf` itself when nothing matched. */
   maskAll(buf: Buffer): Buffer {
@@ -248,7 +371,7 @@ export class Masker {
  * so far can be written out (every match starting before it lies wholly inside `data`); the rest
  * is held back until more input arrives or the stream ends.
  */
-function maskingTransform(masker: Masker, safeEnd: (data: Buffer) => number): Transform {
+function maskingTransform(masker: Masker, safeEnd: (data: Buffer) => number, idle?: { ms: number; safeEnd: (data: Buffer) => number }): Transform {
   // `context` starts at the first byte any future match could start at. Its first `emitted` bytes
   // have already been written out (they ended inside a mask; `inMask` says the output ends with
   // one that a touching match must extend rather than repeat).
@@ -256,10 +379,12 @@ function maskingTransform(masker: Masker, safeEnd: (data: Buffer) => number): Tr
   let emitted = 0;
   let inMask = false;
 
-  const step = (chunk: Buffer, final: boolean): Buffer => {
+  let timer: NodeJS.Timeout | undefined;
+
+  const step = (chunk: Buffer, final: boolean, end = safeEnd): Buffer => {
     const data = context.length === 0 ? Buffer.from(chunk) : Buffer.concat([context, chunk]);
     const intervals = masker.findIntervals(data);
-    const safe = final ? data.length : safeEnd(data);
+    const safe = final ? data.length : end(data);
     const parts: Buffer[] = [];
     let pos = emitted;
     for (let k = 0; k < intervals.length; k += 2) {
@@ -285,19 +410,36 @@ function maskingTransform(masker: Masker, safeEnd: (data: Buffer) => number): Tr
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   };
 
-  return new Transform({
+  const stream: Transform = new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
       const out = step(chunk, false);
       if (out.length > 0) this.push(out);
+      if (idle && context.length > 0) {
+        // After `idle.ms` without input, write out what only the relaxed rule still holds back.
+        timer = setTimeout(() => {
+          timer = undefined;
+          const late = step(Buffer.alloc(0), false, idle.safeEnd);
+          if (late.length > 0) stream.push(late);
+        }, idle.ms);
+      }
       callback();
     },
     flush(callback: TransformCallback): void {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
       const out = step(Buffer.alloc(0), true);
       if (out.length > 0) this.push(out);
       context = Buffer.alloc(0);
       callback();
     },
+    destroy(err, callback): void {
+      if (timer) clearTimeout(timer);
+      callback(err);
+    },
   });
+  return stream;
 }
 
 /**
@@ -309,7 +451,7 @@ function maskingTransform(masker: Masker, safeEnd: (data: Buffer) => number): Tr
 export function createMaskStream(values: Array<string | Uint8Array>): Transform {
   const masker = new Masker(values);
   const holdBack = Math.max(0, masker.maxPatternLength - 1);
-  return maskingTransform(masker, (data) => Math.max(0, data.length - holdBack));
+  return maskingTransform(masker, (data) => Math.min(Math.max(0, data.length - holdBack), masker.spacedSafeEnd(data)));
 }
 
 /**
@@ -317,18 +459,48 @@ export function createMaskStream(values: Array<string | Uint8Array>): Transform 
  * writes), but it holds back only a tail that could still become a secret: the bytes from the
  * first position whose remainder is a proper prefix of some mask pattern. So a long-running
  * child's "listening on …" line shows at once instead of waiting for more output, while a value
- * split across two writes is still masked.
+ * split across two writes is still masked. A tail held back only because it could begin a
+ * whitespace-insensitive form (wrapped base64, hex dumps) is written out after SPACED_HOLD_MS
+ * without input.
  */
 export function createLiveMaskStream(values: Array<string | Uint8Array>): Transform {
   const masker = new Masker(values);
-  const sorted = [...masker.patterns].sort(Buffer.compare);
+  const exact = prefixChecker(masker.patterns);
+  const spaced = prefixChecker(masker.spacedPatterns);
   const maxLen = masker.maxPatternLength;
 
+  /** The first position from which `data` could continue into a match in later input. */
+  const safeEnd = (data: Buffer): number => {
+    for (let p = Math.max(0, data.length - maxLen + 1); p < data.length; p++) {
+      if (exact(data.subarray(p))) return p;
+    }
+    return data.length;
+  };
+
+  const exactEnd = (data: Buffer) => (maxLen === 0 ? data.length : safeEnd(data));
+  return maskingTransform(masker, (data) => Math.min(exactEnd(data), masker.spacedSafeEnd(data, spaced)), { ms: SPACED_HOLD_MS, safeEnd: exactEnd });
+}
+
+/**
+ * How long the live stream holds back a tail that could only begin a whitespace-insensitive form
+ * (wrapped base64, hex dump) before writing it out: encoders write their output in one go, while
+ * almost any last character of a log line could begin such a form — a "listening on …" line must
+ * not wait for the next line.
+ */
+export const SPACED_HOLD_MS = 250;
+
+/** A test of whether a buffer is a proper prefix of one of `patterns` (each at least 4 bytes). */
+function prefixChecker(patterns: readonly Buffer[]): (tail: Buffer) => boolean {
+  const sorted = [...patterns].sort(Buffer.compare);
+  // Every pattern is at least MIN_MASK_LENGTH (4) bytes: a tail of 4 or more bytes can only be a
+  // prefix of one if its first 4 bytes begin a pattern, a cheap check before the binary search.
+  const firstFour = new Set<number>(patterns.map((p) => p.readInt32LE(0)));
   /**
-   * Whether `tail` is a proper prefix of a pattern: the patterns that extend `tail` sort right
-   * after it, so look at the first pattern strictly greater than `tail`.
+   * The patterns that extend `tail` sort right after it, so look at the first pattern strictly
+   * greater than `tail`.
    */
-  const isPatternPrefix = (tail: Buffer): boolean => {
+  return (tail: Buffer): boolean => {
+    if (tail.length >= 4 && !firstFour.has(tail.readInt32LE(0))) return false;
     let lo = 0;
     let hi = sorted.length;
     while (lo < hi) {
@@ -339,19 +511,4 @@ export function createLiveMaskStream(values: Array<string | Uint8Array>): Transf
     const p = sorted[lo];
     return p !== undefined && p.length > tail.length && p.subarray(0, tail.length).equals(tail);
   };
-
-  // Every pattern is at least MIN_MASK_LENGTH (4) bytes: a position with 4 or more bytes left can
-  // only start one if those 4 bytes begin a pattern, a cheap check before the binary search.
-  const firstFour = new Set<number>(masker.patterns.map((p) => p.readInt32LE(0)));
-
-  /** The first position from which `data` could continue into a match in later input. */
-  const safeEnd = (data: Buffer): number => {
-    for (let p = Math.max(0, data.length - maxLen + 1); p < data.length; p++) {
-      if (p + 4 <= data.length && !firstFour.has(data.readInt32LE(p))) continue;
-      if (isPatternPrefix(data.subarray(p))) return p;
-    }
-    return data.length;
-  };
-
-  return maskingTransform(masker, (data) => (maxLen === 0 ? data.length : safeEnd(data)));
 }

@@ -14,6 +14,7 @@ import { finished } from 'node:stream/promises';
 import type { Readable, Transform, Writable } from 'node:stream';
 import { CommandError, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from '../domain/exit-codes.js';
 import { createLiveMaskStream } from './mask.js';
+import { SHM_DIR, secretsDirParent, secretsDirPrefix, sweepStaleSecretsDirs } from './secrets-dir.js';
 
 export { createLiveMaskStream };
 
@@ -37,6 +38,11 @@ export interface DeployAuth {
   deployment: string;
   /** Deploy token (`kldt_…`), or for completion also the project's deploy key. */
   token: string;
+  /**
+   * Release instances the token may be sent on to when `url` answers 421 (KEYLOFT_RELEASE_URL,
+   * or the one saved with `keyloft login --release-url`). Any other URL in a 421 is refused.
+   */
+  releaseUrls?: readonly string[];
 }
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -90,16 +96,39 @@ function secretsPath(id: string): string {
   return `/api/v1/deployments/${encodeURIComponent(id)}/secrets`;
 }
 
+/** Origin and path of an http(s) URL without trailing slashes, or undefined when it is not one. */
+function urlBase(raw: string): string | undefined {
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
+    if (u.username || u.password) return undefined;
+    return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Fetches the deployment's pinned values. An `api`-role server answers 421 `wrong_role` with
- * `details.releaseUrl`: that URL is followed once.
+ * `details.releaseUrl`: that URL is followed once — with the deploy token — only when it is the
+ * same origin as `auth.url` or one of `auth.releaseUrls`. Anything else is refused before the
+ * token is sent there: a 421 must not be a way to have the token handed to another host.
  */
 export async function fetchReleased(auth: DeployAuth): Promise<Released> {
   let reply = await requestJson('GET', `${baseUrl(auth.url)}${secretsPath(auth.deployment)}`, auth.token);
   if (reply.status === 421) {
     const releaseUrl = reply.body?.error?.details?.releaseUrl;
-    if (typeof releaseUrl === 'string' && /^https?:\/\//i.test(releaseUrl)) {
-      reply = await requestJson('GET', `${baseUrl(releaseUrl)}${secretsPath(auth.deployment)}`, auth.token);
+    const target = typeof releaseUrl === 'string' ? urlBase(releaseUrl) : undefined;
+    if (target) {
+      const allowed = new URL(target).origin === new URL(auth.url).origin || (auth.releaseUrls ?? []).some((u) => urlBase(u) === target);
+      if (!allowed) {
+        throw new CommandError(
+          `the server at ${new URL(auth.url).origin} sends secrets requests on to ${target}, which is neither that server nor a configured release URL, so the deploy token was not sent there; ` +
+            'if it is your release instance, set KEYLOFT_RELEASE_URL to it (or save it with `keyloft login --release-url`)',
+          EXIT_REFUSED,
+        );
+      }
+      reply = await requestJson('GET', `${target}${secretsPath(auth.deployment)}`, auth.token);
     }
   }
   if (reply.status !== 200) throw refused('fetching the deployment secrets was', reply);
@@ -136,6 +165,8 @@ export interface StartRequest {
   environment: 'production' | 'preview';
   pr?: number;
   ref?: string;
+  /** Refuse before starting when a build secret is binary (deploy fly: flyctl's --build-secret takes text). */
+  textBuildSecrets?: boolean;
 }
 
 /** Starts a deployment with a personal token or the project's deploy key. */
@@ -148,8 +179,9 @@ export async function startDeployment(url: string, token: string, project: strin
 }
 
 /** Ends the deployment as succeeded or failed (revokes its token). */
-export async function completeDeployment(auth: DeployAuth, status: 'succeeded' | 'failed'): Promise<any> {
-  const reply = await requestJson('POST', `${baseUrl(auth.url)}/api/v1/deployments/${encodeURIComponent(auth.deployment)}/complete`, auth.token, { status });
+export async function completeDeployment(auth: DeployAuth, status: 'succeeded' | 'failed', reason?: string): Promise<any> {
+  const body = status === 'failed' && reason ? { status, reason: [...reason].slice(0, 500).join('') } : { status };
+  const reply = await requestJson('POST', `${baseUrl(auth.url)}/api/v1/deployments/${encodeURIComponent(auth.deployment)}/complete`, auth.token, body);
   if (reply.status !== 200) throw refused(`completing the deployment as ${status} was`, reply);
   return reply.body;
 }
@@ -168,10 +200,10 @@ export function envSafe(value: Buffer): boolean {
 
 /**
  * Creates a private directory (0700) holding one file per build secret (0600, exact bytes),
- * named after the secret. Returns its path.
+ * named after the secret, under /dev/shm (tmpfs) where present. Returns its path.
  */
-export function writeSecretsDir(build: Record<string, Buffer>, parent = process.env.KEYLOFT_TMPDIR || tmpdir()): string {
-  const dir = mkdtempSync(join(parent, 'keyloft-secrets-'));
+export function writeSecretsDir(build: Record<string, Buffer>, parent = secretsDirParent(process.env.KEYLOFT_TMPDIR)): string {
+  const dir = mkdtempSync(secretsDirPrefix(parent));
   try {
     chmodSync(dir, 0o700);
     for (const [name, value] of Object.entries(build)) {
@@ -242,6 +274,9 @@ export async function runWithSecrets(opts: RunOptions): Promise<RunResult> {
   process.once('exit', removeDir);
 
   try {
+    // Directories of earlier runs that were SIGKILLed (the only way one survives) go first.
+    const swept = sweepStaleSecretsDirs([process.env.KEYLOFT_TMPDIR || SHM_DIR, SHM_DIR, tmpdir()].filter((d) => d));
+    if (swept.length > 0) log(`removed ${swept.length} secrets director${swept.length === 1 ? 'y' : 'ies'} left by a killed keyloft run`);
     if (opts.build) {
       if (opts.released.buildWithheld) log(BUILD_WITHHELD_MESSAGE);
       secretsDir = writeSecretsDir(opts.released.build);

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { KeyloftError } from '../domain/errors.js';
+import { ForbiddenError, KeyloftError } from '../domain/errors.js';
 import type { Role } from '../domain/rules.js';
 import { findMembership } from '../store/members.repository.js';
 import type { Executor } from '../store/executor.js';
@@ -34,7 +34,9 @@ export async function authorizeProject(ex: Executor, actor: Actor, slug: string,
   // A deploy key or a deployment token may only see that it is not allowed here, and only for its own project.
   const p = await findProjectById(ex, actor.projectId);
   if (!p || p.slug !== slug) throw projectNotFound(slug);
-  throw forbiddenRole(needed, action);
+  throw new ForbiddenError(
+    `${action} needs a person (a session or a personal API token); ${actor.kind === 'deploy-key' ? 'a deploy key' : 'a deploy token'} can only ${actor.kind === 'deploy-key' ? "start and complete this project's deployments" : 'read its own deployment and complete it'}`,
+  );
 }
 
 /**

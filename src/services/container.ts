@@ -7,7 +7,10 @@ import { createAuthService } from './auth.service.js';
 import { loadMasterKeys, verifyMasterKeys } from './bootstrap.js';
 import { createDeployKeysService } from './deploy-keys.service.js';
 import { createDeploymentsService } from './deployments.service.js';
+import { createInvitationsService } from './invitations.service.js';
+import { createMailService } from './mail.service.js';
 import { createHealthService } from './health.service.js';
+import { createPendingImportsService } from './pending-imports.service.js';
 import { createPublicKeys } from './keys.service.js';
 import { createOidcExchangeService } from './oidc-exchange.service.js';
 import { createIssuerKeys } from './oidc-keys.js';
@@ -15,6 +18,7 @@ import { createProjectsService } from './projects.service.js';
 import { createReleaseService } from './release.service.js';
 import { createResealService } from './reseal.service.js';
 import { createSecretsService } from './secrets.service.js';
+import { createSsoService } from './sso.service.js';
 import { createStatusService } from './status.service.js';
 import { createTrustPoliciesService } from './trust-policies.service.js';
 import { createUsersService } from './users.service.js';
@@ -36,7 +40,7 @@ export function createServices({ db, config, keyring, clock = Date.now }: Servic
   const base = { db, clock };
   const keys = createPublicKeys(base);
   const status = createStatusService();
-  const users = createUsersService({ ...base, sessionTtlMs: config.sessionTtlHours * 3_600_000 });
+  const users = createUsersService({ ...base, sessionTtlMs: config.sessionTtlHours * 3_600_000, ssoOnly: config.ssoOnly ?? false });
   const deployments = createDeploymentsService({ ...base, tokenTtlMs: config.deployTokenTtlMinutes * 60_000, deployKeyMaxRunning: config.deployKeyMaxRunning });
   const deployKeys = createDeployKeysService(base);
   const auth = createAuthService({ users });
@@ -61,7 +65,12 @@ export function createServices({ db, config, keyring, clock = Date.now }: Servic
     oidc: createOidcExchangeService({ ...base, keys: oidcKeys, deployments, allowHttpLoopback }),
     projects: createProjectsService({ ...base, keys }),
     secrets,
+    pendingImports: createPendingImportsService({ ...base, secrets }),
     audit: createAuditService(base),
+    invitations: createInvitationsService({ ...base, users, ssoOnly: config.ssoOnly }),
+    /** Present when KEYLOFT_SSO_ISSUER is set. */
+    sso: config.sso ? createSsoService({ ...base, sso: config.sso, allowHttpLoopback: config.oidcAllowHttpLoopback, users }) : undefined,
+    mail: createMailService({ smtpUrl: config.smtpUrl, from: config.mailFrom }),
     // Absent (not even a key) on the api role.
     ...(release ? { release } : {}),
     ...(reseal ? { reseal } : {}),

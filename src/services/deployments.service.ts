@@ -1,7 +1,7 @@
 import { ConflictError, ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { touchDeployKey } from '../store/deploy-keys.repository.js';
 import { type Environment, overridePr, overrideScope, parseEnvironment, validatePr } from '../domain/rules.js';
-import { advanceSecret, insertVersions } from '../store/secrets.repository.js';
+import { advanceSecret, binaryBuildSecretNames, insertVersions } from '../store/secrets.repository.js';
 import { hashToken, newId, newToken } from '../crypto/tokens.js';
 import { insertAuditEvents } from '../store/audit.repository.js';
 import {
@@ -20,7 +20,8 @@ import {
   pinsWithNames,
 } from '../store/deployments.repository.js';
 import { findProjectById } from '../store/projects.repository.js';
-import { pinDigests, previousSucceeded } from '../store/diff.repository.js';
+import { pinDigests, pinDigestsAndSizes, previousSucceeded } from '../store/diff.repository.js';
+import { cleanFailureReason } from './failure-reason.js';
 import { shortDigest } from '../crypto/digest.js';
 import type { DeploymentRow, ProjectRow } from '../store/schema.js';
 import type { Executor } from '../store/executor.js';
@@ -39,6 +40,8 @@ export interface Deployment {
   createdAt: string;
   expiresAt: string;
   completedAt: string | null;
+  /** Why it failed (masked of its values; "cancelled by …" for a cancel), or null. */
+  reason: string | null;
 }
 
 export interface Pinned {
@@ -101,6 +104,7 @@ export function toDeployment(d: DeploymentRow): Deployment {
     createdAt: new Date(d.created_at).toISOString(),
     expiresAt: new Date(d.expires_at).toISOString(),
     completedAt: d.completed_at === null ? null : new Date(d.completed_at).toISOString(),
+    reason: d.failure_reason ?? null,
   };
 }
 
@@ -176,7 +180,11 @@ export function createDeploymentsService(deps: Deps) {
   }
 
   return {
-    async start(actor: Actor, slug: string, input: { environment: string; pr?: number | string | undefined; ref?: string | undefined }): Promise<StartedDeployment> {
+    async start(
+      actor: Actor,
+      slug: string,
+      input: { environment: string; pr?: number | string | undefined; ref?: string | undefined; textBuildSecrets?: boolean | undefined },
+    ): Promise<StartedDeployment> {
       const environment = parseEnvironment(String(input.environment ?? ''), 'environment');
       let pr: number | null = null;
       if (environment === 'preview') {
@@ -221,6 +229,17 @@ export function createDeploymentsService(deps: Deps) {
         const overridden = new Set(found.filter((s) => overridePr(s.scope) !== null).map((s) => s.name));
         const current = byName(found.filter((s) => s.scope !== 'preview' || !overridden.has(s.name)));
         const runtimeNames = new Set(current.filter((s) => s.scope !== 'build').map((s) => s.name));
+        if (input.textBuildSecrets) {
+          // Checked with the pins, before anything is written: flyctl's --build-secret takes text only.
+          const binary = await binaryBuildSecretNames(trx, project.id);
+          if (binary.length > 0) {
+            throw new ValidationError(
+              'textBuildSecrets',
+              `build secret${binary.length === 1 ? '' : 's'} ${binary.map((n) => quote(n)).join(', ')} ${binary.length === 1 ? 'is' : 'are'} binary (not UTF-8 text): flyctl's --build-secret takes text only, so deploy fly cannot pass ${binary.length === 1 ? 'it' : 'them'}. Read ${binary.length === 1 ? 'it' : 'them'} as files instead: build with \`keyloft run --build\` ($KEYLOFT_SECRETS_DIR/NAME) after \`keyloft deploy start\`, or store the value base64-encoded and decode it in the Dockerfile. No deployment was started.`,
+              'unprocessable',
+            );
+          }
+        }
         const absent =
           environment === 'preview' ? [...new Set((await currentSecretsForPinning(trx, project.id, ['production'])).map((s) => s.name))].filter((n) => !runtimeNames.has(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : undefined;
         // What the app's previous succeeded deployment had that this one has not: the pipeline unsets those on the platform.
@@ -245,6 +264,7 @@ export function createDeploymentsService(deps: Deps) {
           created_at: now,
           expires_at: expiresAt,
           completed_at: null,
+          failure_reason: null,
         };
         await insertDeployment(trx, row);
         await insertPins(trx, current.map((s) => ({ deployment_id: id, secret_id: s.id, kind: s.scope === 'build' ? 'build' : 'runtime', version: s.current_version })));
@@ -293,6 +313,7 @@ export function createDeploymentsService(deps: Deps) {
         created_at: now,
         expires_at: expiresAt,
         completed_at: null,
+        failure_reason: null,
       });
       return {
         id,
@@ -305,13 +326,24 @@ export function createDeploymentsService(deps: Deps) {
       };
     },
 
-    async list(actor: Actor, slug: string, q: { environment?: string | undefined; limit?: number | undefined; pr?: number | undefined } = {}): Promise<Deployment[]> {
+    /** Newest first; `before` (a deployment id of this project) continues a page after that deployment. */
+    async list(
+      actor: Actor,
+      slug: string,
+      q: { environment?: string | undefined; limit?: number | undefined; pr?: number | undefined; before?: string | undefined } = {},
+    ): Promise<Deployment[]> {
       const p = await authorizeProject(db, actor, slug, 'viewer', 'listing deployments');
       const environment = q.environment ? parseEnvironment(q.environment, 'environment') : undefined;
       const limit = q.limit ?? 50;
       if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new ValidationError('limit', 'limit must be a whole number from 1 to 200');
       await expireDeployments(db, clock(), p.id);
-      return (await listDeployments(db, p.id, { environment, limit, pr: q.pr })).map(toDeployment);
+      let before: { createdAt: number; id: string } | undefined;
+      if (q.before !== undefined) {
+        const b = await findDeployment(db, q.before);
+        if (!b || b.project_id !== p.id) throw new ValidationError('before', `before must be the id of a deployment of this project (got ${quote(q.before)})`);
+        before = { createdAt: b.created_at, id: b.id };
+      }
+      return (await listDeployments(db, p.id, { environment, limit, pr: q.pr, before })).map(toDeployment);
     },
 
     async get(actor: Actor, slug: string, id: string): Promise<{ deployment: Deployment; pinned: Pinned; app: string; changes: Changes }> {
@@ -326,8 +358,9 @@ export function createDeploymentsService(deps: Deps) {
      * Ends a running deployment and revokes its token. Allowed for the deployment's own token,
      * the project's deploy key, and members of the project.
      */
-    async complete(actor: Actor, id: string, statusIn: string): Promise<Deployment> {
+    async complete(actor: Actor, id: string, statusIn: string, reasonIn?: string): Promise<Deployment> {
       if (statusIn !== 'succeeded' && statusIn !== 'failed') throw new ValidationError('status', 'status must be succeeded or failed');
+      if (reasonIn !== undefined && statusIn !== 'failed') throw new ValidationError('reason', 'reason is only for status failed');
       const now = clock();
       const d = await findDeployment(db, id);
       const notFound = new NotFoundError(`deployment ${quote(id)} was not found`, 'id');
@@ -336,6 +369,13 @@ export function createDeploymentsService(deps: Deps) {
       if ((actor.kind === 'deploy-key' || actor.kind === 'trust-policy') && actor.projectId !== d.project_id) throw notFound;
       if (d.status === 'running' && d.expires_at <= now) await expireDeployments(db, now, d.project_id);
       const by = actorLabel(actor);
+      let reason: string | null = null;
+      if (reasonIn !== undefined && reasonIn.trim() !== '') {
+        const project = await findProjectById(db, d.project_id);
+        if (!project) throw notFound;
+        // Masked before BEGIN (HMACs over the text): the stored reason never holds a pinned value.
+        reason = cleanFailureReason(reasonIn, project.digest_key, await pinDigestsAndSizes(db, id)) || null;
+      }
       const done = await db.transaction().execute(async (trx) => {
         if (actor.kind === 'user') {
           // A person completes as a member of the deployment's project, checked where the completion is written.
@@ -348,12 +388,37 @@ export function createDeploymentsService(deps: Deps) {
             throw err;
           }
         }
-        if (!(await finishDeployment(trx, id, statusIn, now))) return false;
-        await insertAuditEvents(trx, [{ at: now, projectId: d.project_id, actor: by, actorIp: actor.ip, action: `deployment.${statusIn}`, detail: { deployment: id } }]);
+        if (!(await finishDeployment(trx, id, statusIn, now, reason))) return false;
+        await insertAuditEvents(trx, [
+          { at: now, projectId: d.project_id, actor: by, actorIp: actor.ip, action: `deployment.${statusIn}`, detail: { deployment: id, ...(reason ? { reason } : {}) } },
+        ]);
         return true;
       });
       const after = (await findDeployment(db, id))!;
       if (!done) throw new ConflictError(`deployment ${id} is already ${after.status}`, 'status');
+      return toDeployment(after);
+    },
+
+    /**
+     * Cancels a running deployment (a member of its project): it completes as failed with the
+     * reason "cancelled by …", its token is revoked at once, and the audit log says who cancelled it.
+     */
+    async cancel(actor: Actor, slug: string, id: string): Promise<Deployment> {
+      const now = clock();
+      const by = actorLabel(actor);
+      const notFound = new NotFoundError(`deployment ${quote(id)} was not found`, 'id');
+      // Authorized inside the transaction that finishes it (a member removed meanwhile cancels nothing).
+      const { done, projectId } = await inProjectTx(db, actor, slug, { role: 'member', action: 'cancelling deployments' }, async (trx, p) => {
+        const d = await findDeployment(trx, id);
+        if (!d || d.project_id !== p.id) throw notFound;
+        if (d.status === 'running' && d.expires_at <= now) await expireDeployments(trx, now, p.id);
+        if (!(await finishDeployment(trx, id, 'failed', now, `cancelled by ${by}`))) return { done: false, projectId: p.id };
+        await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'deployment.cancelled', detail: { deployment: id } }]);
+        return { done: true, projectId: p.id };
+      });
+      const after = await findDeployment(db, id);
+      if (!after || after.project_id !== projectId) throw notFound;
+      if (!done) throw new ConflictError(`deployment ${id} is already ${after.status}; only a running deployment can be cancelled`, 'id');
       return toDeployment(after);
     },
 

@@ -3,6 +3,7 @@ import { ConflictError, KeyloftError, NotFoundError, quote, ValidationError } fr
 import {
   parseRole,
   parseScope,
+  isTextValue,
   type Role,
   SCOPES,
   type Scope,
@@ -35,6 +36,7 @@ import { findUserByEmail } from '../store/users.repository.js';
 import { authorizeProject, inProjectTx } from './access.js';
 import { type Actor, actorLabel, requireUser } from './actor.js';
 import type { BaseDeps } from './deps.js';
+import { type Invitation, writeInvitation } from './invitations.service.js';
 import type { PublicKeys } from './keys.service.js';
 
 export interface Project {
@@ -172,7 +174,7 @@ export function createProjectsService(deps: Deps) {
           }
           await insertVersions(
             trx,
-            prepared.map((s) => ({ secret_id: s.secretId, version: 1, kind: 'set', ciphertext: s.ciphertext, key_id: s.keyId, digest: s.digest, size: s.value.length, created_at: now, created_by: by })),
+            prepared.map((s) => ({ secret_id: s.secretId, version: 1, kind: 'set', ciphertext: s.ciphertext, key_id: s.keyId, digest: s.digest, size: s.value.length, binary: isTextValue(s.value) ? 0 : 1, created_at: now, created_by: by })),
           );
           const events: AuditInput[] = [
             { at: now, projectId: id, actor: by, actorIp: actor.ip, action: 'project.created', detail: { slug, secrets: prepared.length } },
@@ -251,15 +253,27 @@ export function createProjectsService(deps: Deps) {
     /**
      * Adds a person by email or changes their role and release grant (admin only). The last admin cannot be demoted.
      * `release` undefined keeps the grant as it is (none for a new member). A grant change is audited on its own.
+     * An email without an account gets an invitation instead (carrying the grant), and the answer is the same as
+     * for an account (no enumeration): `invitation` carries the one-time link for the caller to e-mail, never for
+     * the response.
      */
-    async setMember(actor: Actor, slug: string, emailIn: string, roleIn: string, release?: boolean): Promise<{ member: Member; change: 'added' | 'updated' }> {
+    async setMember(
+      actor: Actor,
+      slug: string,
+      emailIn: string,
+      roleIn: string,
+      release?: boolean,
+    ): Promise<{ member: Member; change: 'added' | 'updated'; invitation?: { invitation: Invitation; token: string } | undefined }> {
       const email = validateEmail(emailIn, 'email');
       const role = parseRole(roleIn, 'role');
       if (release !== undefined && typeof release !== 'boolean') throw new ValidationError('release', 'release must be true or false');
+      const now = clock();
       return inProjectTx(db, actor, slug, { role: 'admin', action: 'managing members' }, async (trx, p) => {
         const u = await findUserByEmail(trx, email);
+        const member: Member = { email, role, release: release ?? false, addedAt: new Date(now).toISOString() };
         if (!u) {
-          throw new NotFoundError(`no keyloft user has the email ${quote(email)}; an instance admin can create one (keyloft admin create-user)`, 'email');
+          const r = await writeInvitation(trx, { projectId: p.id, email, role, release: release ?? false, by: actorLabel(actor), ip: actor.ip, now });
+          return { member, change: r.change, invitation: r.token ? { invitation: r.invitation, token: r.token } : undefined };
         }
         return writeMember(trx, actor, p.id, u.id, email, { role, release }, false);
       });

@@ -1,7 +1,8 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { KeyloftError, NotFoundError, quote } from '../domain/errors.js';
-import { SCOPES } from '../domain/rules.js';
+import { keyScope, SCOPES } from '../domain/rules.js';
 import { type Keyring, type MasterKey, MissingMasterKeyError, type ValueOpener } from '../crypto/keyring.js';
+import { OpenFailedError } from '../crypto/open.js';
 import type { SealingKey } from '../crypto/seal.js';
 import { newScopeKey, sealValue, valueSealingKey, wrapScopeKey } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
@@ -232,9 +233,20 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
           if (rows.length === 0) return true;
           const updates: Array<{ secretId: string; version: number; from: string; to: string; ct: Uint8Array }> = [];
           for (const v of rows) {
-            const pt = await (await opener(v.key_id)).open(new Uint8Array(v.ciphertext), v.name, v.version);
+            // A per-PR override (`preview#42`) is sealed with the preview key pair but bound to its own scope.
+            let pt: Uint8Array;
             try {
-              const s = await sealer(v.scope);
+              pt = await (await opener(v.key_id)).open(new Uint8Array(v.ciphertext), v.name, v.version, v.scope);
+            } catch (err) {
+              if (!(err instanceof OpenFailedError)) throw err;
+              // Nothing of this batch is written; earlier batches are; the old pairs stay active and readable.
+              throw new KeyloftError(
+                'unprocessable',
+                `could not open ${v.name} v${v.version} (${v.scope}) of project ${slug}: the rotation stopped before it, the old key pairs stay in use and every value stays readable; repair or restore that row, then run the same command again to resume`,
+              );
+            }
+            try {
+              const s = await sealer(keyScope(v.scope));
               updates.push({ secretId: v.secret_id, version: v.version, from: v.key_id, to: s.id, ct: await sealValue(s.key, p.id, v.scope, v.name, v.version, pt) });
             } finally {
               pt.fill(0);

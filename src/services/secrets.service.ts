@@ -1,6 +1,6 @@
 import { parseDotenv } from '../domain/dotenv.js';
 import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
-import { overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
+import { isTextValue, overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
 import { shortDigest, valueDigest } from '../crypto/digest.js';
 import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
@@ -9,6 +9,7 @@ import { isUniqueViolation, type Executor } from '../store/executor.js';
 import type { SecretRow, SecretVersionRow } from '../store/schema.js';
 import {
   advanceSecret,
+  findCurrentDigest,
   findSecret,
   findSecretsByNames,
   insertSecret,
@@ -37,6 +38,8 @@ export interface SecretMeta {
   pr?: number;
   /** For preview secrets: on how many of the open preview apps the current version is deployed. */
   applied?: { count: number; of: number };
+  /** A build secret whose value is binary (not UTF-8 text): `deploy fly` cannot pass it as a --build-secret. */
+  binary?: boolean;
 }
 
 export interface VersionMeta {
@@ -72,6 +75,10 @@ interface PreparedWrite {
   name: string;
   existing: SecretRow | undefined;
   version: SecretVersionRow;
+  /** A plain set (not a restore or copy): the same value as the current one writes nothing. */
+  skipIfSame: boolean;
+  /** Set inside the transaction: the current value already was this one, so nothing was written. */
+  unchanged?: boolean;
 }
 
 export function createSecretsService(deps: Deps) {
@@ -90,6 +97,7 @@ export function createSecretsService(deps: Deps) {
         return {
           name: input.name,
           existing: cur,
+          skipIfSame: input.restoredFrom === undefined && input.copiedFrom === undefined,
           version: {
             secret_id: cur?.id ?? newId('sec'),
             version,
@@ -98,6 +106,7 @@ export function createSecretsService(deps: Deps) {
             key_id: keyId,
             digest: valueDigest(project.digest_key, input.value),
             size: input.value.length,
+            binary: isTextValue(input.value) ? 0 : 1,
             created_at: now,
             created_by: by,
           },
@@ -110,6 +119,15 @@ export function createSecretsService(deps: Deps) {
   async function apply(trx: Executor, projectId: string, scope: StoredScope, writes: readonly PreparedWrite[]): Promise<void> {
     for (const w of writes) {
       const v = w.version;
+      if (w.existing && w.skipIfSame && w.existing.deleted === 0) {
+        // Compared by keyed digest inside the transaction, against the version the CAS below expects.
+        const cur = await findCurrentDigest(trx, w.existing.id);
+        if (!cur || cur.current_version !== w.existing.current_version) throw new RetryWrite();
+        if (cur.deleted === 0 && cur.digest === v.digest) {
+          w.unchanged = true;
+          continue;
+        }
+      }
       if (w.existing) {
         const ok = await advanceSecret(trx, w.existing.id, w.existing.current_version, { deleted: 0, updated_at: v.created_at, updated_by: v.created_by });
         if (!ok) throw new RetryWrite();
@@ -132,7 +150,8 @@ export function createSecretsService(deps: Deps) {
         }
       }
     }
-    await insertVersions(trx, writes.map((w) => w.version));
+    const written = writes.filter((w) => !w.unchanged);
+    if (written.length > 0) await insertVersions(trx, written.map((w) => w.version));
   }
 
   /**
@@ -156,10 +175,11 @@ export function createSecretsService(deps: Deps) {
         await db.transaction().execute(async (trx) => {
           await reauthorize(trx, actor, project, need);
           await apply(trx, project.id, scope, writes);
-          const events: AuditInput[] = writes.map((w, i) => {
+          const events: AuditInput[] = writes.flatMap((w, i) => {
+            if (w.unchanged) return [];
             const { restoredFrom, copiedFrom } = inputs[i]!;
             const digest = shortDigest(w.version.digest!);
-            return {
+            const event: AuditInput = {
               at: w.version.created_at,
               projectId: project.id,
               actor: by,
@@ -175,8 +195,9 @@ export function createSecretsService(deps: Deps) {
                     ? { digest, via: 'copy', from: copiedFrom }
                     : { digest, via: action === 'secret.import' ? 'import' : 'set' },
             };
+            return [event];
           });
-          await insertAuditEvents(trx, events);
+          if (events.length > 0) await insertAuditEvents(trx, events);
           if (extraInTx) await extraInTx(trx);
         });
         return writes;
@@ -211,6 +232,7 @@ export function createSecretsService(deps: Deps) {
         deleted: r.deleted === 1,
         status: st.status,
         ...(st.applied ? { applied: st.applied } : {}),
+        ...(r.binary === 1 && r.deleted === 0 ? { binary: true } : {}),
       });
     }
     return out;
@@ -225,7 +247,10 @@ export function createSecretsService(deps: Deps) {
       return toMeta(p.id, rows);
     },
 
-    /** Adds or overwrites one secret (a new version). Returns its metadata and whether it existed. */
+    /**
+     * Adds or overwrites one secret (a new version). The same value as the current one writes
+     * nothing (no version, no audit event): `unchanged` is then true and the metadata is the current version's.
+     */
     async upsert(
       actor: Actor,
       slug: string,
@@ -233,19 +258,26 @@ export function createSecretsService(deps: Deps) {
       name: string,
       input: { value?: string; valueBase64?: string },
       pr?: number | string,
-    ): Promise<{ secret: SecretMeta; created: boolean }> {
+    ): Promise<{ secret: SecretMeta; created: boolean; unchanged: boolean }> {
       validateSecretName(name, 'name');
       const scope = storedScope(scopeIn, pr);
       const value = valueForScope(scopeIn, input);
       const need: Need = { role: 'member', action: 'writing secrets' };
       const p = await authorizeProject(db, actor, slug, need.role, need.action);
       const [w] = await writeAll(p, need, scope, [{ name, value }], actor, 'secret.set');
+      if (w!.unchanged) {
+        const e = w!.existing!;
+        const [secret] = await toMeta(p.id, [
+          { id: e.id, scope, name, current_version: e.current_version, deleted: 0, updated_at: e.updated_at, updated_by: e.updated_by, digest: w!.version.digest, size: w!.version.size, binary: w!.version.binary ?? null },
+        ]);
+        return { secret: secret!, created: false, unchanged: true };
+      }
       // Describe the version this call wrote, not a re-read: a concurrent writer may already have added the next one.
       const v = w!.version;
       const [secret] = await toMeta(p.id, [
-        { id: v.secret_id, scope, name, current_version: v.version, deleted: 0, updated_at: v.created_at, updated_by: v.created_by, digest: v.digest, size: v.size },
+        { id: v.secret_id, scope, name, current_version: v.version, deleted: 0, updated_at: v.created_at, updated_by: v.created_by, digest: v.digest, size: v.size, binary: v.binary ?? null },
       ]);
-      return { secret: secret!, created: !w!.existing || w!.existing.deleted === 1 };
+      return { secret: secret!, created: !w!.existing || w!.existing.deleted === 1, unchanged: false };
     },
 
     /** Writes several secrets of one scope, all or nothing (used by project creation and import). */

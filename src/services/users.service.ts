@@ -13,6 +13,7 @@ import {
   findApiTokenByHash,
   findSession,
   findUserByEmail,
+  findUserById,
   getSetting,
   getThrottles,
   insertApiToken,
@@ -30,7 +31,7 @@ import { type Actor, actorLabel, requireUser } from './actor.js';
 import type { BaseDeps } from './deps.js';
 
 /** Argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane). */
-const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
 /** Lockout policy: per account and per client address. */
 export const LOCKOUT = {
@@ -63,7 +64,7 @@ export interface NewSession {
   expiresAt: number;
 }
 
-type Deps = BaseDeps & { sessionTtlMs: number };
+type Deps = BaseDeps & { sessionTtlMs: number; /** KEYLOFT_SSO_ONLY: password sign-in is off. */ ssoOnly?: boolean };
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
@@ -146,6 +147,7 @@ export function createUsersService(deps: Deps) {
      * repeated failures lock the account and the address.
      */
     async login(emailIn: string, password: string, ip: string): Promise<NewSession> {
+      if (deps.ssoOnly) throw new KeyloftError('sso_only', 'password sign-in is turned off on this server: use "Sign in with SSO"');
       const email = typeof emailIn === 'string' ? emailIn.trim().toLowerCase().slice(0, 254) : '';
       const now = clock();
       const acctKey = `acct:${email}`;
@@ -170,6 +172,13 @@ export function createUsersService(deps: Deps) {
       }
       await clearThrottle(db, acctKey);
       return newSession(user.id, user.email, user.is_admin === 1);
+    },
+
+    /** A new session for a user whose identity another path proved (an accepted invitation, single sign-on). */
+    async openSession(userId: string): Promise<NewSession> {
+      const u = await findUserById(db, userId);
+      if (!u) throw new UnauthenticatedError('the account no longer exists');
+      return newSession(u.id, u.email, u.is_admin === 1);
     },
 
     /** The user of a live session (sliding expiry), or undefined. */

@@ -7,6 +7,9 @@ import type PgModule from 'pg';
 import * as m0001 from './migrations/2026-11-26-0001-initial.js';
 import * as m0003 from './migrations/2026-11-29-0003-release-rights.js';
 import * as m0004 from './migrations/2026-11-29-0004-trust-policies.js';
+import * as m0005newuser from './migrations/2026-11-29-0005-newuser.js';
+import * as m0007 from './migrations/2026-11-29-0007-pending-imports.js';
+import * as m0008 from './migrations/2026-11-29-0008-people.js';
 import type { DB } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -91,6 +94,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-11-26-0001-initial': m0001,
   '2026-11-29-0003-release-rights': m0003,
   '2026-11-29-0004-trust-policies': m0004,
+  '2026-11-29-0005-newuser': m0005newuser,
+  '2026-11-29-0007-pending-imports': m0007,
+  '2026-11-29-0008-people': m0008,
 };
 
 class StaticProvider implements MigrationProvider {

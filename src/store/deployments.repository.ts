@@ -1,5 +1,6 @@
 import type { Executor } from './executor.js';
-import type { DeploymentPinTable, DeploymentRow, NewDeploymentRow } from './schema.js';
+import type { Insertable } from 'kysely';
+import type { DeploymentPinTable, DeploymentRow, DeploymentTable } from './schema.js';
 
 export async function openPreviewPrs(ex: Executor, projectId: string): Promise<number[]> {
   const rows = await ex.selectFrom('previews').select('pr').where('project_id', '=', projectId).where('closed_at', 'is', null).orderBy('pr').execute();
@@ -40,7 +41,7 @@ export async function pinsOf(ex: Executor, deploymentIds: readonly string[]): Pr
   return out;
 }
 
-export async function insertDeployment(ex: Executor, row: NewDeploymentRow): Promise<void> {
+export async function insertDeployment(ex: Executor, row: Insertable<DeploymentTable>): Promise<void> {
   await ex.insertInto('deployments').values(row).execute();
 }
 
@@ -56,10 +57,19 @@ export async function findDeploymentByTokenHash(ex: Executor, hash: string): Pro
   return ex.selectFrom('deployments').selectAll().where('token_hash', '=', hash).executeTakeFirst();
 }
 
-export async function listDeployments(ex: Executor, projectId: string, q: { environment?: string | undefined; limit: number; pr?: number | undefined }): Promise<DeploymentRow[]> {
+export async function listDeployments(
+  ex: Executor,
+  projectId: string,
+  q: { environment?: string | undefined; limit: number; pr?: number | undefined; before?: { createdAt: number; id: string } | undefined },
+): Promise<DeploymentRow[]> {
   let query = ex.selectFrom('deployments').selectAll().where('project_id', '=', projectId);
   if (q.environment) query = query.where('environment', '=', q.environment);
   if (q.pr !== undefined) query = query.where('pr', '=', q.pr);
+  // Keyset pagination in the list's own order (created_at desc, id desc): the rows after `before`.
+  const before = q.before;
+  if (before) {
+    query = query.where((eb) => eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)])]));
+  }
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
 }
 
@@ -83,10 +93,10 @@ export async function expireDeployments(ex: Executor, now: number, projectId?: s
 }
 
 /** Ends a running deployment; false when it was not running any more. */
-export async function finishDeployment(ex: Executor, id: string, status: string, now: number): Promise<boolean> {
+export async function finishDeployment(ex: Executor, id: string, status: string, now: number, reason: string | null = null): Promise<boolean> {
   const r = await ex
     .updateTable('deployments')
-    .set({ status, completed_at: now, token_hash: null })
+    .set({ status, completed_at: now, token_hash: null, failure_reason: reason })
     .where('id', '=', id)
     .where('status', '=', 'running')
     .executeTakeFirst();

@@ -15,6 +15,18 @@ export async function previousSucceeded(ex: Executor, projectId: string, environ
 }
 
 /** A deployment's pins with the digest of each pinned version (metadata only). */
+/** Keyed digest and byte length of every version a deployment pinned (to mask its values in a failure reason). */
+export async function pinDigestsAndSizes(ex: Executor, deploymentId: string): Promise<Array<{ digest: string | null; size: number | null }>> {
+  return ex
+    .selectFrom('deployment_pins')
+    .innerJoin('secret_versions', (j) =>
+      j.onRef('secret_versions.secret_id', '=', 'deployment_pins.secret_id').onRef('secret_versions.version', '=', 'deployment_pins.version'),
+    )
+    .select(['secret_versions.digest', 'secret_versions.size'])
+    .where('deployment_pins.deployment_id', '=', deploymentId)
+    .execute();
+}
+
 export async function pinDigests(ex: Executor, deploymentId: string): Promise<Array<{ name: string; kind: string; digest: string | null }>> {
   return ex
     .selectFrom('deployment_pins')

@@ -1,4 +1,4 @@
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /** Timestamps are milliseconds since the epoch (bigint columns, read as numbers on both engines). Booleans are 0/1. */
 export interface MasterKeyTable {
@@ -52,6 +52,8 @@ export interface SecretVersionTable {
   key_id: string | null;
   digest: string | null;
   size: number | null;
+  /** 1: the value is not UTF-8 text without NUL (a binary build secret); 0: text; null: unknown (written before 2026-11-29) or a tombstone. */
+  binary: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: number;
   created_by: string;
 }
@@ -162,6 +164,8 @@ export interface DeploymentTable {
   created_at: number;
   expires_at: number;
   completed_at: number | null;
+  /** Why it failed (masked, at most 500 characters), or "cancelled by …"; null otherwise. */
+  failure_reason: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface DeploymentPinTable {
@@ -176,6 +180,41 @@ export interface PreviewTable {
   pr: number;
   opened_at: number;
   closed_at: number | null;
+}
+
+/** A dashboard .env import waiting for its Confirm: the text sealed under a key derived from the session's cookie secret. */
+export interface PendingImportTable {
+  id: string;
+  session_hash: string;
+  user_id: string;
+  project_id: string;
+  scope: string;
+  replace: number;
+  sealed: Uint8Array;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface InvitationTable {
+  id: string;
+  project_id: string;
+  email: string;
+  role: string;
+  release: number;
+  token_hash: string;
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  accepted_at: number | null;
+  accepted_by: string | null;
+  revoked_at: number | null;
+}
+
+/** One "Sign in with SSO" attempt: the hash of the browser-bound cookie it is tied to. */
+export interface SsoAttemptTable {
+  id_hash: string;
+  created_at: number;
+  expires_at: number;
 }
 
 export interface DB {
@@ -196,6 +235,9 @@ export interface DB {
   deployment_pins: DeploymentPinTable;
   previews: PreviewTable;
   trust_policies: TrustPolicyTable;
+  pending_imports: PendingImportTable;
+  invitations: InvitationTable;
+  sso_attempts: SsoAttemptTable;
 }
 
 export type ProjectRow = Selectable<ProjectTable>;
@@ -205,6 +247,7 @@ export type SecretRow = Selectable<SecretTable>;
 export type SecretVersionRow = Selectable<SecretVersionTable>;
 export type UserRow = Selectable<UserTable>;
 export type SessionRow = Selectable<SessionTable>;
+export type PendingImportRow = Selectable<PendingImportTable>;
 export type ApiTokenRow = Selectable<ApiTokenTable>;
 export type MembershipRow = Selectable<MembershipTable>;
 export type AuditEventRow = Selectable<AuditEventTable>;
@@ -215,3 +258,4 @@ export type NewDeploymentRow = Insertable<DeploymentTable>;
 export type TrustPolicyRow = Selectable<TrustPolicyTable>;
 export type NewTrustPolicyRow = Insertable<TrustPolicyTable>;
 export type DeploymentUpdate = Updateable<DeploymentTable>;
+export type InvitationRow = Selectable<InvitationTable>;

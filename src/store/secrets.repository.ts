@@ -12,6 +12,8 @@ export interface SecretListRow {
   updated_by: string;
   digest: string | null;
   size: number | null;
+  /** 1 when the current version is binary (see SecretVersionTable.binary). */
+  binary?: number | null;
 }
 
 export async function findSecret(ex: Executor, projectId: string, scope: string, name: string): Promise<SecretRow | undefined> {
@@ -42,6 +44,16 @@ export async function findSecretsByNames(ex: Executor, projectId: string, scope:
   return out;
 }
 
+/** A secret's current version number, tombstone flag and keyed digest (null for a tombstone), read with `ex`. */
+export async function findCurrentDigest(ex: Executor, secretId: string): Promise<{ current_version: number; deleted: number; digest: string | null } | undefined> {
+  return ex
+    .selectFrom('secrets as s')
+    .innerJoin('secret_versions as v', (j) => j.onRef('v.secret_id', '=', 's.id').onRef('v.version', '=', 's.current_version'))
+    .select(['s.current_version', 's.deleted', 'v.digest'])
+    .where('s.id', '=', secretId)
+    .executeTakeFirst();
+}
+
 export async function insertSecret(ex: Executor, row: SecretRow): Promise<void> {
   await ex.insertInto('secrets').values(row).execute();
 }
@@ -65,8 +77,26 @@ export async function advanceSecret(
   return Number(r.numUpdatedRows) === 1;
 }
 
-export async function insertVersions(ex: Executor, rows: readonly SecretVersionRow[]): Promise<void> {
+/** A version row to insert: `binary` may be left out (tombstones, and writers that do not know). */
+export type NewSecretVersion = Omit<SecretVersionRow, 'binary'> & { binary?: number | null };
+
+export async function insertVersions(ex: Executor, rows: readonly NewSecretVersion[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 300) await ex.insertInto('secret_versions').values(rows.slice(i, i + 300)).execute();
+}
+
+/** Names of a project's live build secrets whose current value is binary (flyctl's --build-secret cannot carry them). */
+export async function binaryBuildSecretNames(ex: Executor, projectId: string): Promise<string[]> {
+  const rows = await ex
+    .selectFrom('secrets as s')
+    .innerJoin('secret_versions as v', (j) => j.onRef('v.secret_id', '=', 's.id').onRef('v.version', '=', 's.current_version'))
+    .select('s.name')
+    .where('s.project_id', '=', projectId)
+    .where('s.scope', '=', 'build')
+    .where('s.deleted', '=', 0)
+    .where('v.binary', '=', 1)
+    .orderBy('s.name')
+    .execute();
+  return rows.map((r) => r.name);
 }
 
 /** Metadata of every secret in a project (optionally one scope), current version joined. */
@@ -86,13 +116,14 @@ export async function listSecretMetadata(ex: Executor, projectId: string, scope?
       'secrets.updated_by',
       'secret_versions.digest',
       'secret_versions.size',
+      'secret_versions.binary',
     ])
     .where('secrets.project_id', '=', projectId);
   if (scope) q = q.where('secrets.scope', '=', scope);
   return q.orderBy('secrets.name').execute();
 }
 
-export type VersionMetaRow = Omit<SecretVersionRow, 'ciphertext' | 'key_id'>;
+export type VersionMetaRow = Omit<SecretVersionRow, 'ciphertext' | 'key_id' | 'binary'>;
 
 export async function listVersions(ex: Executor, secretId: string): Promise<VersionMetaRow[]> {
   return ex

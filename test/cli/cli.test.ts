@@ -186,9 +186,10 @@ for (const d of await dialects()) {
       assert.equal(out.configFile, file);
       assert.equal(statSync(file).mode & 0o777, 0o600);
       assert.equal(statSync(join(home, 'config')).mode & 0o777, 0o700);
-      const saved = JSON.parse(readFileSync(file, 'utf8'));
-      assert.equal(saved.url, server.url);
-      assert.match(saved.token, /^klt_/);
+      const file_ = JSON.parse(readFileSync(file, 'utf8'));
+      assert.equal(file_.current, server.url);
+      const saved = file_.hosts[server.url];
+      assert.match(saved.token, /^klt_/, 'the token is saved under the URL it belongs to');
       assert.ok(!r.stdout.includes(saved.token) && !r.stderr.includes(saved.token), 'the token is not printed');
       assert.ok(!r.stdout.includes(ADMIN_PASSWORD) && !r.stderr.includes(ADMIN_PASSWORD));
       const tokens = await admin.get('/api/v1/tokens');
@@ -203,6 +204,8 @@ for (const d of await dialects()) {
       const r = await makeRunner(dir)(['login', '--url', server.url], { stdin: `${ADMIN_EMAIL}\nwrong password entirely\n` });
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /server refused \(401/);
+      assert.match(r.stderr, /the email or password is wrong/);
+      assert.doesNotMatch(r.stderr, /token/, 'a wrong password is not about a token');
       assert.ok(!existsSync(join(dir, 'config.json')), 'nothing saved');
     });
 
@@ -222,7 +225,7 @@ for (const d of await dialects()) {
       const dir = join(home, 'bytoken');
       const run = makeRunner(dir);
       ok(await run(['login', '--url', server.url, '--token-stdin'], { stdin: `${admin.token}\n` }), 'login --token-stdin');
-      assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).token, admin.token);
+      assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).hosts[server.url].token, admin.token);
       // Env wins over the file: a bad env token is used (and refused) even though the file is good.
       const bad = await run(['whoami'], { env: { KEYLOFT_TOKEN: 'klt_nope' } });
       assert.equal(bad.code, 2);
@@ -470,9 +473,14 @@ for (const d of await dialects()) {
       const h = json(await cli(['secrets', 'history', 'PR_VALUE', '--project', project, '--scope', 'preview', '--pr', '42', '--json']));
       assert.equal(h.versions.length, 1);
       assert.equal(h.versions[0].size, Buffer.byteLength(v));
-      for (const bad of [['--pr', '42', '--scope', 'production'], ['--pr', 'abc', '--scope', 'preview'], ['--pr', '0', '--scope', 'preview']]) {
+      // --pr with the wrong scope is keyloft's own check (exit 1); a --pr that does not parse is the command line's (exit 2, one line).
+      for (const [code, bad] of [
+        [1, ['--pr', '42', '--scope', 'production']],
+        [2, ['--pr', 'abc', '--scope', 'preview']],
+        [2, ['--pr', '0', '--scope', 'preview']],
+      ] as const) {
         const r = await cli(['secrets', 'history', 'PR_VALUE', '--project', project, ...bad]);
-        assert.equal(r.code, 1, `${bad.join(' ')}: ${r.stderr}`);
+        assert.equal(r.code, code, `${bad.join(' ')}: ${r.stderr}`);
       }
       const un = json(await cli(['secrets', 'unset', 'PR_VALUE', '--project', project, '--scope', 'preview', '--pr', '42', '--yes', '--json']));
       assert.deepEqual(un.removed.map((r: any) => r.name), ['PR_VALUE']);
@@ -481,7 +489,7 @@ for (const d of await dialects()) {
     });
 
     it('logout forgets the login and revokes the token it created', async () => {
-      const saved = JSON.parse(readFileSync(join(home, 'config', 'config.json'), 'utf8'));
+      const saved = JSON.parse(readFileSync(join(home, 'config', 'config.json'), 'utf8')).hosts[server.url];
       const r = await cli(['logout']);
       ok(r);
       assert.match(r.stdout, /revoked/);
@@ -511,16 +519,26 @@ describe('keyloft CLI, local behaviour (no server needed)', () => {
   const project = 'shop';
   after(() => rmSync(home, { recursive: true, force: true }));
 
+  it('a command line that does not parse exits 2 with one line naming the problem', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['no-such-command'], /^error: unknown command 'no-such-command' \(see --help\)\n$/],
+      [['secrets', 'list', '--scope', 'staging', '--project', project], /^error: option '--scope <scope>' argument 'staging' is invalid\. .*\n$/],
+      [['secrets', 'set', '--project', project], /^error: --scope is required\n$/],
+      [['projects', 'create', '--slug', 'x'], /^error: --name is required\n$/],
+    ];
+    for (const [args, line] of cases) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}\n${r.stderr}`);
+      assert.match(r.stderr, line);
+    }
+  });
+
   it('usage errors exit 1 with a message on stderr', async () => {
     const cases: string[][] = [
-      ['no-such-command'],
-      ['secrets', 'list', '--scope', 'staging', '--project', project],
-      ['secrets', 'set', '--project', project],
       ['secrets', 'set', '--project', project, '--scope', 'production', 'NOT_AN_ASSIGNMENT'],
       ['secrets', 'set', '--project', project, '--scope', 'production', '1BAD=x'],
       ['secrets', 'set', '--project', project, '--scope', 'production', 'A=-', 'B=-'],
       ['secrets', 'set', '--project', project, '--scope', 'production', 'A=@/no/such/file'],
-      ['projects', 'create', '--slug', 'x'],
       ['completion', 'fish'],
       ['secrets', 'set', '--project', project, '--scope', 'production', 'EMPTY_STDIN=-'],
       ['login'],

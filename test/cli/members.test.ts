@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN_EMAIL, Api, bootstrap, createUser } from '../helpers/client.js';
+import { ADMIN_EMAIL, type Api, bootstrap, createUser } from '../helpers/client.js';
 import { createStore, KEYLOFT_BIN, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 interface Run {
@@ -56,7 +56,11 @@ describe('keyloft members and deploy-keys (sqlite)', () => {
     store = await createStore('sqlite');
     server = await startServer(store);
     admin = await bootstrap(server);
-    assert.equal((await admin.post('/api/v1/projects', { slug, name: 'CLI members', secrets: [{ name: 'DB_URL', scope: 'production', value: 'cli-members-value-1' }] })).status, 201);
+    assert.equal(
+      (await admin.post('/api/v1/projects', { slug, name: 'CLI members', secrets: [{ name: 'DB_URL', scope: 'production', value: 'cli-members-value-1' }] }))
+        .status,
+      201,
+    );
     member = await createUser(server, admin, 'ana@example.com');
   });
   after(async () => {
@@ -69,7 +73,9 @@ describe('keyloft members and deploy-keys (sqlite)', () => {
     const added = await ok(['members', 'add', 'ana@example.com', '--role', 'member', '--project', slug]);
     assert.match(added.stdout, /Added ana@example\.com/);
     assert.match(added.stdout, /Release grant:\s+no/);
-    let list = JSON.parse((await ok(['members', 'list', '--project', slug, '--json'])).stdout) as { members: Array<{ email: string; role: string; release: boolean }> };
+    let list = JSON.parse((await ok(['members', 'list', '--project', slug, '--json'])).stdout) as {
+      members: Array<{ email: string; role: string; release: boolean }>;
+    };
     assert.deepEqual(
       list.members.map((m) => [m.email, m.role, m.release]),
       [
@@ -94,7 +100,9 @@ describe('keyloft members and deploy-keys (sqlite)', () => {
     assert.match(shown.stdout, /by PERSON ana@example\.com \(release grant, not the pipeline\)/);
     assert.equal((await admin.with(dep.token).post(`/api/v1/deployments/${dep.id}/complete`, { status: 'succeeded' })).status, 200);
 
-    const changed = JSON.parse((await ok(['members', 'set-role', 'ana@example.com', 'viewer', '--no-release', '--project', slug, '--json'])).stdout) as { member: { role: string; release: boolean } };
+    const changed = JSON.parse((await ok(['members', 'set-role', 'ana@example.com', 'viewer', '--no-release', '--project', slug, '--json'])).stdout) as {
+      member: { role: string; release: boolean };
+    };
     assert.deepEqual([changed.member.role, changed.member.release], ['viewer', false]);
     const nothing = await cli(['members', 'set-role', 'ana@example.com', '--project', slug]);
     assert.equal(nothing.code, 1);

@@ -93,6 +93,26 @@ describe('parseDotenv: unquoted values', () => {
   });
 });
 
+describe('parseDotenv: backtick-quoted values (as the dotenv package reads them)', () => {
+  it('lose their backticks and are literal: quotes of both kinds, escapes, # and $ kept', () => {
+    assert.equal(values('A=`value`').A, 'value');
+    const text = ['A=', '`', `it's "quoted" \\n $X # not a comment`, '`'].join('');
+    assert.equal(values(text).A, `it's "quoted" \\n $X # not a comment`);
+  });
+
+  it('take a # comment after the closing backtick, and may span lines', () => {
+    assert.deepEqual(parseDotenv('A=`one\ntwo`  # c\nB=2'), [
+      { name: 'A', value: 'one\ntwo', line: 1 },
+      { name: 'B', value: '2', line: 3 },
+    ]);
+  });
+
+  it('refuse an unterminated backtick, naming the line and the entry', () => {
+    const err = rejects('OK=1\nTOKEN=`abc', 2);
+    assert.equal(err.message, 'line 2: unterminated backtick-quoted value for TOKEN');
+  });
+});
+
 describe('parseDotenv: single-quoted values', () => {
   it('are literal: no escapes, # and $ kept', () => {
     assert.equal(values(String.raw`A='a\nb \t \\ \" $X # not a comment "q"'`).A, String.raw`a\nb \t \\ \" $X # not a comment "q"`);

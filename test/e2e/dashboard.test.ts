@@ -285,12 +285,14 @@ describe('web dashboard in Chromium (sqlite)', { skip }, () => {
     const u = await admin.post('/api/v1/users', { email: VIEWER, password: VIEWER_PW });
     assert.equal(u.status, 201, u.text);
 
+    // People join by invitation: the link is shown once on the Members page; they sign in and accept.
     await page.goto(`${base()}/projects/acme-web/settings/members`);
     await page.getByLabel('Email', { exact: true }).fill(VIEWER);
     await page.getByLabel('Role', { exact: true }).selectOption('viewer');
-    await page.getByRole('button', { name: 'Add member' }).click();
-    await page.waitForURL(/\/settings\/members$/);
-    assert.equal(await flashText(page), `Added ${VIEWER} as viewer.`);
+    await page.getByRole('button', { name: 'Invite' }).click();
+    const link = await page.getByRole('textbox', { name: 'Invitation link' }).inputValue();
+    assert.match(link, /\/invitations\/klinv_[A-Za-z0-9_-]{43}$/);
+    assert.match(await page.locator('#pending-h').innerText(), /Pending invitations/);
     await keep();
 
     await page.locator('details.menu > summary').click();
@@ -299,6 +301,10 @@ describe('web dashboard in Chromium (sqlite)', { skip }, () => {
     await page.getByLabel('Password').fill(VIEWER_PW);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/projects$/);
+    await page.goto(link);
+    await page.getByRole('button', { name: /^Accept and open/ }).click();
+    await page.waitForURL(/\/projects\/acme-web$/);
+    assert.equal(await flashText(page), 'Welcome to acme-web: you joined as viewer.');
 
     for (const section of ['general', 'secrets', 'build', 'members', 'audit']) {
       await page.goto(`${base()}/projects/acme-web/settings/${section}`);

@@ -33,6 +33,7 @@ for (const d of await dialects()) {
     let server: TestServer;
     let admin: Api;
     let cookie = '';
+    let inviteUrl = '';
     let csrf = '';
     let deploymentId = '';
     const slug = 'shop';
@@ -96,6 +97,8 @@ for (const d of await dialects()) {
       await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'ci' });
       await createUser(server, admin, 'dev@example.com');
       await admin.post(`/api/v1/projects/${slug}/members`, { email: 'dev@example.com', role: 'member' });
+      // A pending invitation (issue 15): listed on Members, its link page rendered.
+      inviteUrl = (await admin.post(`/api/v1/projects/${slug}/invitations`, { email: 'invitee@example.com', role: 'viewer' })).body.url;
 
       const res = await fetch(`${server.url}/api/v1/session`, {
         method: 'POST',
@@ -140,7 +143,10 @@ for (const d of await dialects()) {
         `/projects/${slug}/settings/audit`,
         `/projects/${slug}/settings/audit?action=secret.updated`,
         `/projects/${slug}/settings/audit?name=DATABASE_URL`,
+        `/projects/${slug}/settings/secrets?q=data`,
+        `/projects/${slug}/deployments?pr=5`,
         '/account/tokens',
+        new URL(inviteUrl).pathname,
       ];
       for (const path of paths) {
         const r = await get(path);
@@ -159,10 +165,13 @@ for (const d of await dialects()) {
         // Copy review (a dry run) and a refused copy.
         [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: '' }, 200],
         [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'TLS_KEY DATABASE_URL', overwrite: '1' }, 200],
-        [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'NOT_THERE' }, 404],
-        // Import review: the person's own new text may come back (in the Confirm form), stored values never.
-        [`/projects/${slug}/settings/secrets/import`, { scope: 'production', dotenv: `DATABASE_URL=changed_${rnd()}\nBRAND_NEW=new_${rnd()}\n`, replace: '1' }, 200],
-        [`/projects/${slug}/settings/build/import`, { scope: 'build', dotenv: `NPM_TOKEN=other_${rnd()}\n` }, 200],
+        // A key the source lacks: the Secrets page again, the error on the keys field (not a full-page 404).
+        [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'NOT_THERE' }, 400],
+        // Import review: neither stored values nor the text just pasted (it waits on the server; the Confirm form holds only its id).
+        [`/projects/${slug}/settings/secrets/import`, { scope: 'production', dotenv: `DATABASE_URL=${val('changed')}\nBRAND_NEW=${val('new')}\n`, replace: '1' }, 200],
+        [`/projects/${slug}/settings/build/import`, { scope: 'build', dotenv: `NPM_TOKEN=${val('other')}\n` }, 200],
+        // An invitation made on the Members page (the page shows its link once).
+        [`/projects/${slug}/settings/invitations`, { email: 'another-invitee@example.com', role: 'member' }, 201],
         // Restore refused (a tombstone) re-renders the history page with the error.
         [`/projects/${slug}/settings/history/preview/OLD_FLAG/restore`, { version: '2' }, 400],
       ];
@@ -171,8 +180,21 @@ for (const d of await dialects()) {
         assert.equal(r.status, status, `${path}: ${r.status} ${r.html.slice(0, 300)}`);
         assertClean(r.html, `POST ${path}`);
       }
-      const review = await post(`/projects/${slug}/settings/secrets/import`, { scope: 'production', dotenv: `DATABASE_URL=x_${rnd()}\n`, replace: '1' });
-      assert.ok(review.html.includes('Review import') && review.html.includes('TLS_KEY'), 'the review lists the removals of replace');
+      const pasted = val('pasted');
+      const review = await post(`/projects/${slug}/settings/secrets/import`, { scope: 'production', dotenv: `REVIEWED=${pasted}\n` });
+      assert.ok(review.html.includes('Review import') && review.html.includes('REVIEWED'), 'the review lists the pasted names');
+      assertClean(review.html, 'import review');
+      assert.doesNotMatch(review.html, /<textarea[^>]*name="dotenv"/, 'no copy of the pasted text in the Confirm form');
+      const pending = /name="pending" value="(pi_[^"]+)"/.exec(review.html)?.[1];
+      assert.ok(pending, 'the Confirm form carries the pending id');
+      const confirmed = await post(`/projects/${slug}/settings/secrets/import`, { scope: 'production', confirm: '1', pending: pending! });
+      assert.equal(confirmed.status, 303, confirmed.html.slice(0, 300));
+      const after = await get(`/projects/${slug}/settings/secrets`);
+      assert.ok(after.html.includes('REVIEWED'), 'the confirmed import was written');
+      assertClean(after.html, 'secrets after a confirmed import');
+      const removal = await post(`/projects/${slug}/settings/secrets/import`, { scope: 'production', dotenv: `DATABASE_URL=${val('x')}\n`, replace: '1' });
+      assert.ok(removal.html.includes('Review import') && removal.html.includes('TLS_KEY'), 'the review lists the removals of replace');
+      assertClean(removal.html, 'import review with replace');
       // A restore that works redirects; the history page then shows the restored version.
       const restored = await post(`/projects/${slug}/settings/history/production/DATABASE_URL/restore`, { version: '1' });
       assert.equal(restored.status, 303, restored.html.slice(0, 300));

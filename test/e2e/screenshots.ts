@@ -126,6 +126,39 @@ try {
   await page.getByLabel('Name').fill('GitHub Actions');
   await page.getByRole('button', { name: 'Create token' }).click();
   await shoot(page, 'api-tokens');
+
+  // Add your team: an invitation made on Members (its link shown once), the page behind the link.
+  await page.goto(`${server.url}/projects/${slug}/settings/members`);
+  await page.getByLabel('Email', { exact: true }).fill('lee@example.com');
+  await page.getByLabel('Role', { exact: true }).selectOption('member');
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const link = await page.getByRole('textbox', { name: 'Invitation link' }).inputValue();
+  await shoot(page, 'settings-members-invite');
+  const visitor = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
+  await visitor.goto(link);
+  await shoot(visitor, 'invitation');
+  await visitor.goto(`${server.url}/invitations/klinv_${'x'.repeat(43)}`);
+  await shoot(visitor, 'invitation-invalid');
+
+  // Single sign-on: the login page of a server with KEYLOFT_SSO_ISSUER set (the provider is not contacted to render it).
+  const ssoStore = await createStore('sqlite');
+  const ssoServer = await startServer(ssoStore, {
+    env: {
+      KEYLOFT_PUBLIC_URL: 'http://keyloft.example.test',
+      KEYLOFT_SSO_ISSUER: 'https://login.example.com',
+      KEYLOFT_SSO_CLIENT_ID: 'keyloft',
+      KEYLOFT_SSO_CLIENT_SECRET: 'example-client-secret',
+      KEYLOFT_SSO_ALLOWED_DOMAINS: 'example.com',
+    },
+  });
+  try {
+    await bootstrap(ssoServer);
+    await visitor.goto(`${ssoServer.url}/login`);
+    await shoot(visitor, 'login-sso');
+  } finally {
+    await ssoServer.stop();
+    await ssoStore.cleanup();
+  }
 } finally {
   await browser.close();
   await server.stop();

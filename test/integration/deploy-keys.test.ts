@@ -119,10 +119,13 @@ function fill(path: string, t: Target, tokenId: string): string {
         return String(t.pr);
       case 'version':
         return '1';
+      case 'token':
+        return `klinv_${'A'.repeat(43)}`;
       case 'id':
         if (/\/tokens\/\{id\}/.test(path)) return tokenId;
         if (/\/deploy-keys\/\{id\}/.test(path)) return t.keyId;
         if (/\/trust-policies\/\{id\}/.test(path)) return 'tp_unknown';
+        if (/\/invitations\/\{id\}/.test(path)) return 'inv_unknown';
         if (/\/deployments\/\{id\}/.test(path)) return t.deploymentId;
         throw new Error(`the deploy-key sweep does not know which id to use in ${path}; teach fill() about it`);
       default:
@@ -141,7 +144,7 @@ function requestOf(o: Operation, t: Target, tokenId: string): { url: string; bod
   return { url, body: schema ? sample(schema) : undefined };
 }
 
-const PUBLIC_ROUTES = ['DELETE /api/v1/session', 'POST /api/v1/oidc/deployments', 'POST /api/v1/session', 'POST /api/v1/setup'];
+const PUBLIC_ROUTES = ['DELETE /api/v1/session', 'POST /api/v1/invitations/{token}/accept', 'POST /api/v1/oidc/deployments', 'POST /api/v1/session', 'POST /api/v1/setup'];
 
 for (const d of await dialects()) {
   describe(`${d.name}: project deploy keys`, { skip: d.skip }, () => {

@@ -213,6 +213,23 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         const jsonBuild = await api.post(`${P}/secrets/build:import`, { secrets: { JSON_BUILD: { valueBase64: Buffer.from(text('JSON_BUILD')).toString('base64') } } });
         assert.equal(jsonBuild.status, 200, jsonBuild.text);
 
+        // the dashboard's import review (issue 12 §5): the pasted text waits on the server, sealed — never in the page or a table in plaintext
+        const login = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }) });
+        assert.equal(login.status, 200);
+        const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+        const csrf = ((await login.json()) as { csrfToken: string }).csrfToken;
+        const webDotenv = `WEB_PENDING=${text('WEB_PENDING')}\nWEB_PENDING_ML="${text('WEB_PML1')}\n${text('WEB_PML2')}"\n`;
+        const review = await fetch(`${server.url}${P.replace('/api/v1', '')}/settings/secrets/import`, {
+          method: 'POST',
+          headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ _csrf: csrf, scope: 'production', dotenv: webDotenv }).toString(),
+          redirect: 'manual',
+        });
+        const reviewHtml = await review.text();
+        seenBodies.push(reviewHtml);
+        assert.equal(review.status, 200, reviewHtml.slice(0, 300));
+        assert.match(reviewHtml, /name="pending" value="pi_/);
+
         // a deleted secret: the tombstone must not bring the value back anywhere
         assert.equal((await api.put(`${P}/secrets/production/DELETED`, { value: text('DELETED') })).status, 201);
         assert.equal((await api.delete(`${P}/secrets/production/DELETED`)).status, 200);
@@ -313,6 +330,15 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         const failed = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, password: wrong }) });
         assert.equal(failed.status, 401);
         seenBodies.push(await failed.text());
+        // an invitation (issue 15): its token is in the URL of the accept call, the invitee's password in its body
+        const invite = await api.post(`/api/v1/projects/${slug}/invitations`, { email: `invitee-${rnd().slice(0, 6)}@example.com`, role: 'viewer' });
+        assert.equal(invite.status, 201, invite.text);
+        const inviteToken = /(klinv_[A-Za-z0-9_-]+)$/.exec(invite.body.url)![1]!;
+        const inviteePassword = `invitee-pw-${rnd()}`;
+        const accepted = await fetch(`${server.url}/api/v1/invitations/${inviteToken}/accept`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: inviteePassword }) });
+        assert.equal(accepted.status, 200);
+        seenBodies.push(await accepted.text());
+        await new Promise((r) => setTimeout(r, 100)); // the access log line is written after the response
 
         const { cells } = await allCells(store);
         const credentials = [
@@ -323,6 +349,8 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
           textMarker('API_TOKEN_2', user.token!),
           textMarker('API_TOKEN_3', extra.body.token),
           textMarker('SESSION', decodeURIComponent(session)),
+          textMarker('INVITATION_TOKEN', inviteToken),
+          textMarker('INVITEE_PASSWORD', inviteePassword),
         ];
         if (server.setupToken) credentials.push(textMarker('SETUP_TOKEN', server.setupToken));
         assert.deepEqual(findIn(cells, credentials), [], 'a password or token stored in clear');
@@ -334,7 +362,7 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         const list = await api.get('/api/v1/tokens');
         assert.deepEqual(findIn(Buffer.from(list.text), credentials), []);
         // nor in the log (the Authorization header and cookie are redacted)
-        assert.deepEqual(findIn(Buffer.from(server.output()), credentials.filter((m) => m.label.startsWith('API_TOKEN') || m.label === 'SESSION')), [], 'a token in the server output');
+        assert.deepEqual(findIn(Buffer.from(server.output()), credentials.filter((m) => m.label.startsWith('API_TOKEN') || m.label === 'SESSION' || m.label === 'INVITATION_TOKEN')), [], 'a token in the server output');
       });
 
       it('stores and logs no CI ID token, accepted or refused', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { type Kysely, type Migration, Migrator } from 'kysely';
+import { ConfigError, loadConfig } from '../../src/config.js';
 import { migrateToLatest, openDatabase } from '../../src/store/db.js';
 import * as initial from '../../src/store/migrations/2026-11-26-0001-initial.js';
 import { createPgDatabase, dialects } from '../helpers/server.js';
@@ -41,7 +42,16 @@ for (const d of await dialects()) {
       await db.insertInto('users').values({ id: 'usr_1', email: 'old@example.com', password_hash: 'x', is_admin: 1, created_at: now }).execute();
       await db
         .insertInto('projects')
-        .values({ id: 'prj_1', slug: 'old', name: 'Old', fly_app: 'old', fly_preview_pattern: 'old-pr-<pr>', digest_key: new Uint8Array(32), created_at: now, created_by: 'old@example.com' })
+        .values({
+          id: 'prj_1',
+          slug: 'old',
+          name: 'Old',
+          fly_app: 'old',
+          fly_preview_pattern: 'old-pr-<pr>',
+          digest_key: new Uint8Array(32),
+          created_at: now,
+          created_by: 'old@example.com',
+        })
         .execute();
       await db.insertInto('memberships').values({ project_id: 'prj_1', user_id: 'usr_1', role: 'admin', created_at: now }).execute();
       const dep = (id: string, startedBy: string) => ({
@@ -59,7 +69,12 @@ for (const d of await dialects()) {
       });
       await db
         .insertInto('deployments')
-        .values([dep('dep_key', 'deploy key ci main'), dep('dep_person', 'old@example.com'), dep('dep_token', 'old@example.com (token laptop)'), dep('dep_other', 'system')])
+        .values([
+          dep('dep_key', 'deploy key ci main'),
+          dep('dep_person', 'old@example.com'),
+          dep('dep_token', 'old@example.com (token laptop)'),
+          dep('dep_other', 'system'),
+        ])
         .execute();
 
       await migrateToLatest(database.db);
@@ -89,3 +104,17 @@ for (const d of await dialects()) {
     });
   });
 }
+
+describe('KEYLOFT_DEPLOY_KEY_MAX_RUNNING', () => {
+  test('defaults to 5, takes 1–1000, and a bad value is refused naming the setting', () => {
+    assert.equal(loadConfig({}).deployKeyMaxRunning, 5);
+    assert.equal(loadConfig({ KEYLOFT_DEPLOY_KEY_MAX_RUNNING: '1' }).deployKeyMaxRunning, 1);
+    for (const bad of ['0', '-1', 'five', '1001', '2.5']) {
+      assert.throws(
+        () => loadConfig({ KEYLOFT_DEPLOY_KEY_MAX_RUNNING: bad }),
+        (err: unknown) => err instanceof ConfigError && /KEYLOFT_DEPLOY_KEY_MAX_RUNNING must be a whole number from 1 to 1000/.test(err.message),
+        bad,
+      );
+    }
+  });
+});

@@ -13,7 +13,11 @@ const MEMBER_PW = 'another long password';
 
 /** A signed-in browser session (cookie + CSRF token) speaking JSON to the API. */
 async function session(server: TestServer, email: string, password: string) {
-  const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  const res = await fetch(`${server.url}/api/v1/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
   assert.equal(res.status, 200, await res.clone().text());
   const { csrfToken } = (await res.json()) as { csrfToken: string };
   const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
@@ -143,7 +147,10 @@ for (const d of await dialects()) {
       }
       const notMember = await patchMember(admin, 'outsider@example.com', { release: true });
       assert.equal(notMember.status, 404, notMember.text);
-      assert.ok((await members()).every((m) => !m.release), 'no grant was set by a refused request');
+      assert.ok(
+        (await members()).every((m) => !m.release),
+        'no grant was set by a refused request',
+      );
     });
 
     test('with the grant a person starts a deployment, marked "person" in the start reply, the list, the deployment and the audit log', async () => {
@@ -162,7 +169,10 @@ for (const d of await dialects()) {
       assert.deepEqual(shown.body.deployment.startedBy, { kind: 'person', name: 'member@example.com' });
       const listed = (await viewer.get(`/api/v1/projects/${slug}/deployments`)).body.deployments.find((x: { id: string }) => x.id === s.body.id);
       assert.deepEqual(listed.startedBy, { kind: 'person', name: 'member@example.com' });
-      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=200`)).body.events as Array<{ action: string; detail: Record<string, unknown> | null }>;
+      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=200`)).body.events as Array<{
+        action: string;
+        detail: Record<string, unknown> | null;
+      }>;
       const started = events.find((e) => e.action === 'deployment.started' && e.detail?.deployment === s.body.id);
       assert.deepEqual(started?.detail?.startedBy, { kind: 'person', name: 'member@example.com' });
       // The grant also allows copying production values (dry run here).
@@ -182,7 +192,11 @@ for (const d of await dialects()) {
       assert.equal(r.body.member.release, false);
       // A role change without `release` keeps the grant as it is.
       assert.equal((await admin.post(`/api/v1/projects/${slug}/members`, { email: 'member@example.com', role: 'member' })).body.member.release, true);
-      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=200`)).body.events as Array<{ action: string; actor: string; detail: Record<string, unknown> | null }>;
+      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=200`)).body.events as Array<{
+        action: string;
+        actor: string;
+        detail: Record<string, unknown> | null;
+      }>;
       const grants = events.filter((e) => e.action === 'member.release_granted' || e.action === 'member.release_revoked');
       assert.deepEqual(
         grants.map((e) => [e.action, e.detail?.email]),
@@ -192,7 +206,10 @@ for (const d of await dialects()) {
           ['member.release_granted', 'member@example.com'],
         ],
       );
-      assert.ok(grants.every((e) => e.actor.startsWith(ADMIN_EMAIL)), 'every grant change is by the admin');
+      assert.ok(
+        grants.every((e) => e.actor.startsWith(ADMIN_EMAIL)),
+        'every grant change is by the admin',
+      );
       const refused = await start(viewer);
       assert.equal(refused.status, 403, refused.text);
       assert.equal(refused.body.error.code, 'release_not_granted');
@@ -283,7 +300,9 @@ for (const d of await dialects()) {
       assert.equal(prodRel.body.build.NPM_TOKEN, Buffer.from(BUILD).toString('base64'));
       assert.equal(prodRel.body.buildWithheld, undefined);
       assert.equal((await admin.with(prod.body.token).post(`/api/v1/deployments/${prod.body.id}/complete`, { status: 'succeeded' })).status, 200);
-      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=50&action=project.updated`)).body.events as Array<{ detail: Record<string, unknown> | null }>;
+      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=50&action=project.updated`)).body.events as Array<{
+        detail: Record<string, unknown> | null;
+      }>;
       assert.equal(events[0]?.detail?.previewBuildSecrets, false);
       assert.equal((await admin.call('PATCH', `/api/v1/projects/${slug}`, { previewBuildSecrets: true })).status, 200);
     });
@@ -307,7 +326,12 @@ for (const d of await dialects()) {
       assert.equal((await members()).find((m) => m.email === 'member@example.com')?.release, true);
       // A member's session cannot grant through the form either.
       const memberWeb = await session(server, 'member@example.com', MEMBER_PW);
-      const denied = await memberWeb.form(`/projects/${slug}/settings/members/role`, { email: 'viewer@example.com', role: 'viewer', releaseShown: '1', release: 'yes' });
+      const denied = await memberWeb.form(`/projects/${slug}/settings/members/role`, {
+        email: 'viewer@example.com',
+        role: 'viewer',
+        releaseShown: '1',
+        release: 'yes',
+      });
       assert.equal(denied.status, 403);
       assert.equal((await members()).find((m) => m.email === 'viewer@example.com')?.release, false);
       // Deployments list, deployment page and audit log mark the person-started deployment.
@@ -323,10 +347,21 @@ for (const d of await dialects()) {
       // General: the preview build-secrets checkbox.
       const general = await web.page(`/projects/${slug}/settings/general`);
       assert.match(general, /Build secrets for preview/);
-      r = await web.form(`/projects/${slug}/settings/general`, { name: 'Rights', flyApp: 'rights', flyPreviewPattern: 'rights-pr-<pr>', previewBuildSecretsShown: '1' });
+      r = await web.form(`/projects/${slug}/settings/general`, {
+        name: 'Rights',
+        flyApp: 'rights',
+        flyPreviewPattern: 'rights-pr-<pr>',
+        previewBuildSecretsShown: '1',
+      });
       assert.equal(r.status, 303, await r.text());
       assert.equal((await admin.get(`/api/v1/projects/${slug}`)).body.project.previewBuildSecrets, false);
-      r = await web.form(`/projects/${slug}/settings/general`, { name: 'Rights', flyApp: 'rights', flyPreviewPattern: 'rights-pr-<pr>', previewBuildSecretsShown: '1', previewBuildSecrets: 'yes' });
+      r = await web.form(`/projects/${slug}/settings/general`, {
+        name: 'Rights',
+        flyApp: 'rights',
+        flyPreviewPattern: 'rights-pr-<pr>',
+        previewBuildSecretsShown: '1',
+        previewBuildSecrets: 'yes',
+      });
       assert.equal((await admin.get(`/api/v1/projects/${slug}`)).body.project.previewBuildSecrets, true);
       assert.equal((await admin.with(s.body.token).post(`/api/v1/deployments/${s.body.id}/complete`, { status: 'succeeded' })).status, 200);
     });

@@ -171,12 +171,13 @@ describe('keyloft deploy fly (end to end, stand-in flyctl)', () => {
     assert.equal((await latest('production')).status, 'succeeded');
   });
 
-  test('usage errors exit 1 before anything starts; flyctl missing fails the deployment', async () => {
+  test('usage errors exit 1 (2 when the command line does not parse) before anything starts; flyctl missing fails the deployment', async () => {
     const noPr = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'preview'], env()).done;
     assert.equal(noPr.code, 1);
     assert.match(noPr.stderr, /--pr is required/);
     const badEnv = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'staging'], env()).done;
-    assert.equal(badEnv.code, 1);
+    assert.equal(badEnv.code, 2, 'a command line that does not parse exits 2, with one line');
+    assert.equal(badEnv.stderr.trim().split('\n').length, 1, badEnv.stderr);
     assert.equal(calls().length, 0);
 
     const missing = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], env({ KEYLOFT_FLYCTL: join(work, 'no-such-flyctl') })).done;

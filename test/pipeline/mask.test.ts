@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
 import { once } from 'node:events';
 import { setImmediate as tick } from 'node:timers/promises';
-import { createMaskStream, Masker, maskPatterns, MIN_MASK_LENGTH } from '../../src/pipeline/mask.js';
+import { spawnSync } from 'node:child_process';
+import { createLiveMaskStream, createMaskStream, Masker, maskPatterns, MIN_MASK_LENGTH } from '../../src/pipeline/mask.js';
 
 function mask(values: Array<string | Uint8Array>, text: string | Buffer): string {
   return new Masker(values).maskAll(Buffer.isBuffer(text) ? text : Buffer.from(text, 'utf8')).toString('utf8');
@@ -236,7 +237,8 @@ describe('createMaskStream', () => {
   });
 
   it('holds back at most (longest pattern - 1) bytes and flushes everything on end', async () => {
-    const longest = Math.max(...maskPatterns([secret]).map((p) => p.length));
+    // the longest pattern, the whitespace-insensitive hex form (twice the value's length) included
+    const longest = Math.max(...maskPatterns([secret]).map((p) => p.length), new Masker([secret]).maxSpacedLength);
     const stream = createMaskStream([secret]);
     const out: Buffer[] = [];
     stream.on('data', (c: Buffer) => out.push(c));
@@ -280,5 +282,98 @@ describe('createMaskStream', () => {
     const out = await throughStream(secrets, splitEvery(input, 64 * 1024));
     assert.ok(out.equals(new Masker(secrets).maskAll(input)));
     assert.equal(out.length, input.length - 7_500 * (64 - 3));
+  });
+});
+
+/** The stdout of a real encoder fed `input` on stdin, or undefined when the tool is not installed. */
+function encoder(tool: string, args: string[], input: Buffer): string | undefined {
+  const r = spawnSync(tool, args, { input });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+  assert.equal(r.status, 0, `${tool} ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout.toString('latin1');
+}
+
+const missing = (tool: string): false | string => (spawnSync(tool, ['--version']).error ? `SKIPPED: ${tool} is not installed` : false);
+
+/** No 6-character window of the value's encodings survives in the masked output, whitespace removed. */
+function assertNoEncodedWindow(masked: string, value: Buffer, label: string): void {
+  const flat = masked.replace(/\s+/g, '');
+  const forms = [value.toString('hex'), value.toString('hex').toUpperCase(), ...[0, 1, 2].map((o) => Buffer.concat([Buffer.alloc(o), value]).toString('base64').slice(Math.ceil((8 * o) / 6) + 1, Math.floor((8 * (o + value.length)) / 6) - 1))];
+  for (const f of forms) for (let i = 0; i + 6 <= f.length; i++) assert.ok(!flat.includes(f.slice(i, i + 6)), `${label}: "${f.slice(i, i + 6)}" of an encoding survived masking`);
+  assert.ok(flat.includes('***'), `${label}: nothing was masked`);
+}
+
+describe('masking the output of real encoders (GNU base64, od, xxd)', () => {
+  // Printable values, so the surrounding text stays text; one long (several wrapped lines), one short.
+  const long = Buffer.from(`pk_live_${randomBytes(90).toString('base64url')}`);
+  const short = Buffer.from(`s3cr3t-${randomBytes(4).toString('hex')}`);
+  // Prefixes move the value through every phase of the line breaks (and every base64 byte offset).
+  const prefixes = (n: number) => Array.from({ length: n }, (_, k) => Buffer.from('.'.repeat(k)));
+
+  for (const [tool, args, width] of [
+    ['base64', [], 76],
+    ['base64', ['-w', '64'], 64],
+    ['od', ['-An', '-tx1'], 16],
+    ['xxd', ['-p'], 30],
+    ['xxd', ['-p', '-u'], 30],
+  ] as const) {
+    it(`masks \`${tool} ${args.join(' ')}\` output of a value at every line-break phase`, { skip: missing(tool) }, () => {
+      for (const value of [long, short]) {
+        for (const prefix of prefixes(width + 3)) {
+          const input = Buffer.concat([prefix, value, Buffer.from('\n-- trailer --\n')]);
+          const out = encoder(tool, [...args], input)!;
+          const masked = mask([value], out);
+          assertNoEncodedWindow(masked, value, `${tool} ${args.join(' ')}, prefix ${prefix.length}`);
+        }
+      }
+    });
+  }
+
+  it('the stream masks wrapped base64 split across writes exactly like maskAll', { skip: missing('base64') }, async () => {
+    const out = Buffer.from(encoder('base64', [], Buffer.concat([Buffer.from('abc'), long, long]))!, 'latin1');
+    const whole = new Masker([long]).maskAll(out);
+    for (const size of [1, 7, 77, 500]) assert.ok((await throughStream([long], splitEvery(out, size))).equals(whole), `writes of ${size}`);
+    const live = createLiveMaskStream([long]);
+    const parts: Buffer[] = [];
+    live.on('data', (c: Buffer) => parts.push(c));
+    const ended = once(live, 'end');
+    for (const c of splitRandomly(out, 40)) live.write(c);
+    live.end();
+    await ended;
+    assert.ok(Buffer.concat(parts).equals(whole), 'the live stream agrees with maskAll');
+    assertNoEncodedWindow(whole.toString('latin1'), long, 'base64 twice');
+  });
+
+  it('masks lower-case %xx URL encoding', () => {
+    const value = 'p@ss w/rd:é&x=1';
+    const lower = encodeURIComponent(value).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
+    assert.notEqual(lower, encodeURIComponent(value));
+    assert.equal(mask([value], `url?q=${lower}&n=1`), 'url?q=***&n=1');
+    const form = new URLSearchParams({ q: value }).toString().replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
+    assert.equal(mask([value], form), 'q=***');
+  });
+
+  it('does not mask whitespace-separated text that only resembles hex or base64', () => {
+    const value = 'correct-horse-battery';
+    const text = 'de ad be ef\nQUJD REVG\n0a 0b 0c\n';
+    assert.equal(mask([value], text), text);
+  });
+});
+
+describe('createLiveMaskStream', () => {
+  it('writes out a line whose end could only begin a hex or wrapped-base64 form once the child pauses', async () => {
+    const value = 'password-1234';
+    assert.ok(Buffer.from(value).toString('hex').startsWith('7'));
+    const stream = createLiveMaskStream([value]);
+    const out: Buffer[] = [];
+    stream.on('data', (c: Buffer) => out.push(c));
+    stream.write(Buffer.from('listening on port 7\n'));
+    while (!Buffer.concat(out).toString().includes('port 7\n')) await once(stream, 'data');
+    assert.equal(Buffer.concat(out).toString(), 'listening on port 7\n');
+    // an exact form split across writes is still held back until it completes
+    stream.write(Buffer.from(`token ${value.slice(0, 6)}`));
+    stream.end(Buffer.from(`${value.slice(6)} done\n`));
+    await once(stream, 'end');
+    assert.equal(Buffer.concat(out).toString(), `listening on port 7\ntoken *** done\n`);
   });
 });

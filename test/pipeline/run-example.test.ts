@@ -20,6 +20,8 @@ describe('examples/hello-app, as its README goes', () => {
     DATABASE_URL: `postgres://hello:${randomBytes(8).toString('hex')}@db.internal:5432/hello`,
     SESSION_SECRET: randomBytes(32).toString('hex'),
     ASSET_SIGNING_KEY: randomBytes(32).toString('hex'),
+    PREVIEW_DATABASE_URL: `postgres://hello:${randomBytes(8).toString('hex')}@db-preview.internal:5432/hello`,
+    PREVIEW_SESSION_SECRET: randomBytes(32).toString('hex'),
   };
   const forbidden = Object.values(values).flatMap((v) => encodedForms(v));
 
@@ -51,6 +53,11 @@ describe('examples/hello-app, as its README goes', () => {
     await ok(['secrets', 'set', '--project', 'hello', '--scope', 'production', 'DATABASE_URL=-'], env, values.DATABASE_URL);
     await ok(['secrets', 'set', '--project', 'hello', '--scope', 'production', 'SESSION_SECRET=-'], env, values.SESSION_SECRET);
     await ok(['secrets', 'set', '--project', 'hello', '--scope', 'build', 'ASSET_SIGNING_KEY=-'], env, values.ASSET_SIGNING_KEY);
+    await ok(['secrets', 'set', '--project', 'hello', '--scope', 'preview', 'DATABASE_URL=-'], env, values.PREVIEW_DATABASE_URL);
+    await ok(['secrets', 'set', '--project', 'hello', '--scope', 'preview', 'SESSION_SECRET=-'], env, values.PREVIEW_SESSION_SECRET);
+    const pr = await ok(['secrets', 'list', '--project', 'hello', '--pr', '42'], env);
+    assert.match(pr.stdout, /DATABASE_URL\s+preview/);
+    assert.match(pr.stdout, /SESSION_SECRET\s+preview/);
 
     const started = await ok(['deploy', 'start', '--project', 'hello', '--env', 'production', '--ref', 'abc123'], env);
     const deployEnv = cliEnv(Object.fromEntries([...started.stdout.matchAll(/^export (KEYLOFT_\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!])));
@@ -69,6 +76,16 @@ describe('examples/hello-app, as its README goes', () => {
     assert.equal(leak.stdout, '***\n', 'the README\'s masking demo shows ***');
 
     await ok(['deploy', 'complete', '--status', 'succeeded'], deployEnv);
+
+    // The README's preview: pull request 42 gets the preview values, never the production ones.
+    const preview = await ok(['deploy', 'start', '--project', 'hello', '--env', 'preview', '--pr', '42', '--ref', 'def456'], env);
+    const previewEnv = cliEnv(Object.fromEntries([...preview.stdout.matchAll(/^export (KEYLOFT_\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!])));
+    const got = await ok(['run', '--', process.execPath, '-e', 'process.stdout.write(String(process.env.DATABASE_URL === process.env.EXPECTED))'], {
+      ...previewEnv,
+      EXPECTED: values.PREVIEW_DATABASE_URL,
+    });
+    assert.equal(got.stdout, 'true', 'the preview deployment gets the preview DATABASE_URL');
+    await ok(['deploy', 'complete', '--status', 'succeeded'], previewEnv);
     const list = await api.get('/api/v1/projects/hello/secrets');
     assert.equal(list.status, 200, list.text);
     for (const s of list.body.secrets as Array<{ name: string; status: string }>) assert.equal(s.status, 'deployed', `${s.name} is deployed`);

@@ -48,8 +48,14 @@ describe('split roles: the pipeline talks to an api server and is sent to the re
   test('deploy start on the api server, keyloft run gets its values from the release server', async () => {
     const s = await keyloft(['deploy', 'start', '--project', slug, '--env', 'production'], cliEnv({ KEYLOFT_URL: apiServer.url, KEYLOFT_TOKEN: token })).done;
     assert.equal(s.code, 0, s.stderr);
-    const env = cliEnv(Object.fromEntries([...s.stdout.matchAll(/^export (KEYLOFT_\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!])));
-    assert.equal(env.KEYLOFT_URL, apiServer.url);
+    const exported = Object.fromEntries([...s.stdout.matchAll(/^export (KEYLOFT_\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+    assert.equal(exported.KEYLOFT_URL, apiServer.url);
+    // the release instance is another host: without KEYLOFT_RELEASE_URL the deploy token is not sent there
+    const refused = await keyloft(['run', '--', process.execPath, '-e', 'console.log("ran")'], cliEnv(exported)).done;
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /was not sent there/);
+    assert.doesNotMatch(refused.stdout, /ran/);
+    const env = cliEnv({ ...exported, KEYLOFT_RELEASE_URL: releaseServer.url });
     const out = join(work, 'seen.txt');
     const r = await keyloft(['run', '--', process.execPath, '-e', 'require("fs").writeFileSync(process.argv[1], process.env.ROLE_VALUE)', out], env).done;
     assert.equal(r.code, 0, r.stderr);
@@ -66,7 +72,7 @@ describe('split roles: the pipeline talks to an api server and is sent to the re
       `#!${process.execPath}\nconst c=[];process.stdin.on('data',d=>c.push(d));process.stdin.on('end',()=>{require('fs').appendFileSync(process.env.FAKE_FLY_LOG, JSON.stringify({argv:process.argv.slice(2),stdin:Buffer.concat(c).toString()})+'\\n')});\n`,
     );
     chmodSync(flyctl, 0o755);
-    const r = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], cliEnv({ KEYLOFT_URL: apiServer.url, KEYLOFT_TOKEN: token, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log })).done;
+    const r = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], cliEnv({ KEYLOFT_URL: apiServer.url, KEYLOFT_TOKEN: token, KEYLOFT_RELEASE_URL: releaseServer.url, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log })).done;
     assert.equal(r.code, 0, r.stderr);
     const calls = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; stdin: string });
     assert.deepEqual(parseFlySecrets(calls[0]!.stdin), { ROLE_VALUE: VALUE });

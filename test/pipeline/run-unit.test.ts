@@ -78,7 +78,7 @@ function fake(handler: (req: IncomingMessage, res: ServerResponse) => void): Pro
 }
 
 describe('fetching the pinned values', () => {
-  test('an api-role 421 is followed once to details.releaseUrl, with the same token', async () => {
+  test('an api-role 421 is followed once to details.releaseUrl, with the same token, when that is a configured release URL', async () => {
     const seen: string[] = [];
     const release = await fake((req, res) => {
       seen.push(`release ${req.url} ${req.headers.authorization}`);
@@ -91,7 +91,7 @@ describe('fetching the pinned values', () => {
       res.end(JSON.stringify({ error: { code: 'wrong_role', message: 'no keys here', field: null, details: { releaseUrl: `${release.url}/` } } }));
     });
     try {
-      const r = await fetchReleased({ url: api.url, deployment: 'dep1', token: 'kldt_x' });
+      const r = await fetchReleased({ url: api.url, deployment: 'dep1', token: 'kldt_x', releaseUrls: [release.url] });
       assert.deepEqual(r.runtime, { A: 'value-a' });
       assert.deepEqual([...r.build.B!], [0, 1, 2]);
       // (Node's fetch may itself retry a 421 once on a fresh connection: the api can see two hits.)
@@ -101,6 +101,31 @@ describe('fetching the pinned values', () => {
     } finally {
       api.server.close();
       release.server.close();
+    }
+  });
+
+  test('a 421 naming a release URL that is neither the server nor configured is refused; the token is not sent there', async () => {
+    const seen: string[] = [];
+    const elsewhere = await fake((req, res) => {
+      seen.push(String(req.headers.authorization));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ runtime: {}, build: {} }));
+    });
+    const api = await fake((_req, res) => {
+      res.writeHead(421, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'wrong_role', message: 'no keys here', field: null, details: { releaseUrl: elsewhere.url } } }));
+    });
+    try {
+      for (const releaseUrls of [undefined, [], ['http://127.0.0.1:1'], [`${elsewhere.url}/other-path`]]) {
+        await assert.rejects(
+          fetchReleased({ url: api.url, deployment: 'd', token: 'kldt_secret', ...(releaseUrls ? { releaseUrls } : {}) }),
+          (e: unknown) => e instanceof CommandError && e.exitCode === 2 && /was not sent there/.test(e.message) && !e.message.includes('kldt_secret'),
+        );
+      }
+      assert.deepEqual(seen, [], 'the other host got no request');
+    } finally {
+      api.server.close();
+      elsewhere.server.close();
     }
   });
 

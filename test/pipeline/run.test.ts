@@ -3,9 +3,10 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
@@ -230,4 +231,63 @@ describe('keyloft run (end to end, real server)', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.doesNotMatch(r.stdout, /ran/);
   });
+
+  test('SIGKILL to keyloft leaves its secrets dir on tmpfs (/dev/shm); the next run sweeps it, never a live run\'s', { skip: existsSync('/dev/shm') ? false : 'SKIPPED: no /dev/shm on this system' }, async () => {
+    const child = 'console.log("ready pid=" + process.pid + " dir=" + process.env.KEYLOFT_SECRETS_DIR); setInterval(() => {}, 1000)';
+    const running = keyloft(['run', '--build', '--', process.execPath, '-e', child], env);
+    await waitFor(running, (out) => /ready pid=\d+ dir=\S+\n/.test(out));
+    const [, grandchild, dir] = /ready pid=(\d+) dir=(\S+)\n/.exec(running.stdout())!;
+    // a live run's directory (this test process's pid) and a foreign-looking name must survive the sweep
+    const live = join('/dev/shm', `keyloft-secrets-${process.pid}-live00`);
+    const other = join('/dev/shm', `keyloft-secrets-other-${hex().slice(0, 6)}`);
+    mkdirSync(live, { mode: 0o700 });
+    mkdirSync(other, { mode: 0o700 });
+    try {
+      assert.equal(dirname(dir!), '/dev/shm', 'the secrets dir is created under /dev/shm');
+      assert.equal(statfsSync(dir!).type, 0x01021994, 'the secrets dir is on tmpfs (TMPFS_MAGIC)');
+      assert.match(dir!, new RegExp(`/keyloft-secrets-${running.child.pid}-[A-Za-z0-9]{6}$`), 'its name carries the owning pid');
+      running.child.kill('SIGKILL');
+      await running.done;
+      process.kill(Number(grandchild), 'SIGKILL');
+      assert.ok(existsSync(dir!), 'SIGKILL leaves the directory behind (nothing can run on SIGKILL)');
+      assert.ok(existsSync(join(dir!, 'BUILD_TEXT')));
+      const next = await keyloft(['run', '--', process.execPath, '-e', 'console.log("next")'], env).done;
+      assert.equal(next.code, 0, next.stderr);
+      assert.ok(!existsSync(dir!), 'the next run removed the dead run\'s directory');
+      assert.match(next.stderr, /removed 1 secrets directory left by a killed keyloft run/);
+      assert.ok(existsSync(live), 'a directory of a running process is kept');
+      assert.ok(existsSync(other), 'a name without a pid is kept');
+    } finally {
+      running.child.kill('SIGKILL');
+      try {
+        process.kill(Number(grandchild), 'SIGKILL');
+      } catch {}
+      rmSync(dir!, { recursive: true, force: true });
+      rmSync(live, { recursive: true, force: true });
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  for (const [tool, args] of [
+    ['base64', []],
+    ['base64', ['-w', '64']],
+    ['od', ['-An', '-tx1']],
+    ['xxd', ['-p']],
+    ['xxd', ['-p', '-u']],
+  ] as const) {
+    const absent = spawnSync(tool, ['--version']).error ? `SKIPPED: ${tool} is not installed` : false;
+    test(`a child piping a value through the real \`${tool} ${args.join(' ')}\` prints only masks`, { skip: absent }, async () => {
+      // MULTI is long enough to wrap (76/64 base64 columns, 16 bytes per od line, 30 per xxd -p line); a prefix moves the phase.
+      const script = `for p in "" "." ".." "...." "......................."; do printf '%s%s' "$p" "$MULTI" | ${tool} ${args.join(' ')}; printf '%s%s' "$p" "$SINGLE" | ${tool} ${args.join(' ')}; done`;
+      const r = await keyloft(['run', '--', 'sh', '-c', script], env).done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /\*\*\*/);
+      const flat = r.stdout.replace(/\s+/g, '');
+      for (const v of [RUNTIME.MULTI, RUNTIME.SINGLE]) {
+        const b = Buffer.from(v);
+        const forms = [b.toString('hex'), b.toString('hex').toUpperCase(), ...[0, 1, 2].map((o) => Buffer.concat([Buffer.alloc(o), b]).toString('base64').slice(Math.ceil((8 * o) / 6) + 1, Math.floor((8 * (o + b.length)) / 6) - 1))];
+        for (const f of forms) for (let i = 0; i + 8 <= f.length; i += 4) assert.ok(!flat.includes(f.slice(i, i + 8)), `an 8-character piece of an encoding of a value survived in ${tool}'s output`);
+      }
+    });
+  }
 });

@@ -31,6 +31,8 @@ const GLOBAL_ROUTES: Record<string, 'public' | 'any-actor' | 'any-user' | 'insta
   'GET /api/v1/users': 'instance-admin',
   'GET /api/v1/projects': 'any-user',
   'POST /api/v1/projects': 'any-user',
+  // The token in the path is the credential: a made-up one gets 410 from everyone.
+  'POST /api/v1/invitations/{token}/accept': 'public',
 };
 
 interface Actor {
@@ -57,6 +59,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
   let adminTokenId: string;
   let deployKeyA: string;
   let trustPolicyA: string;
+  let invitationA: string;
   let dProd: { id: string; token: string };
   const actors: Actor[] = [];
   let ops: Op[] = [];
@@ -106,6 +109,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     await grantRelease(otherAdmin, B, 'other@example.com');
     deployKeyA = (await admin.post(`/api/v1/projects/${A}/deploy-keys`, { name: 'ci' })).body.id;
     trustPolicyA = (await admin.post(`/api/v1/projects/${A}/trust-policies`, { ...TRUST_POLICY, name: 'ci' })).body.id;
+    invitationA = (await admin.post(`/api/v1/projects/${A}/invitations`, { email: 'invitee-authz@example.com', role: 'viewer' })).body.id;
     const keyB = (await otherAdmin.post(`/api/v1/projects/${B}/deploy-keys`, { name: 'ci-b' })).body.token as string;
     // deployments: the target (A production), another of A production, a preview of A, one of B
     const other = (await admin.post(`/api/v1/projects/${A}/deployments`, { environment: 'production' })).body;
@@ -171,7 +175,9 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
             case 'version':
               return '1';
             case 'id':
-              return template.startsWith('/api/v1/tokens') ? adminTokenId : template.includes('deploy-keys') ? deployKeyA : template.includes('trust-policies') ? trustPolicyA : dProd.id;
+              return template.startsWith('/api/v1/tokens') ? adminTokenId : template.includes('deploy-keys') ? deployKeyA : template.includes('invitations') ? invitationA : template.includes('trust-policies') ? trustPolicyA : dProd.id;
+            case 'token':
+              return `klinv_${'A'.repeat(43)}`;
             default:
               throw new Error(`the authorization matrix does not know the path parameter {${p}} of ${key}: add it`);
           }
@@ -297,6 +303,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       deployments: await dbQuery(store, 'select id, status from deployments order by id'),
       adminTokens: await dbQuery(store, `select id, revoked_at from api_tokens where user_id = (select id from users where email = '${ADMIN_EMAIL}') order by id`),
       users: await dbQuery(store, 'select email, is_admin from users order by email'),
+      invitations: await dbQuery(store, 'select id, email, role, release, revoked_at, accepted_at from invitations order by id'),
     };
   }
 });

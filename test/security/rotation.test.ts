@@ -174,5 +174,85 @@ for (const d of await dialects()) {
       const status = JSON.parse((await runCli(store, ['keys', 'status', '--json'])).stdout);
       assert.equal(status.versionsUnderRetiredPairs, 0);
     });
+
+    it('project rotation of a project with per-PR overrides re-seals them under their own scope; a failed run keeps the old pairs and resumes', async () => {
+      const slug = 'rot-ovr';
+      const v = (l: string) => `${l}-${randomBytes(6).toString('hex')}`;
+      const want = { prod: v('prod'), prev: v('prev'), prevOnly: v('prev-only'), pr42: v('pr42'), pr42v2: v('pr42-v2'), pr42New: v('pr42-new'), pr7: v('pr7') };
+      const c = await api.post('/api/v1/projects', {
+        slug,
+        name: slug,
+        secrets: [
+          { name: 'DB', scope: 'production', value: want.prod },
+          { name: 'DB', scope: 'preview', value: want.prev },
+          { name: 'PREV_ONLY', scope: 'preview', value: want.prevOnly },
+        ],
+      });
+      assert.equal(c.status, 201, c.text);
+      for (const [path, value] of [
+        ['preview/DB?pr=42', want.pr42],
+        ['preview/DB?pr=42', want.pr42v2], // a second version: history under the override scope
+        ['preview/PR_ONLY?pr=42', want.pr42New],
+        ['preview/DB?pr=7', want.pr7],
+      ] as const) {
+        const r = await api.put(`/api/v1/projects/${slug}/secrets/${path}`, { value });
+        assert.ok(r.status === 200 || r.status === 201, r.text);
+      }
+      const releases = async (label: string) => {
+        const p42 = await deployAndRelease(api, slug, 'preview', 42);
+        assert.equal(p42.release.status, 200, `${label}: ${p42.release.text}`);
+        assert.deepEqual(p42.release.body.runtime, { DB: want.pr42v2, PR_ONLY: want.pr42New, PREV_ONLY: want.prevOnly }, label);
+        const p7 = await deployAndRelease(api, slug, 'preview', 7);
+        assert.equal(p7.release.status, 200, `${label}: ${p7.release.text}`);
+        assert.deepEqual(p7.release.body.runtime, { DB: want.pr7, PREV_ONLY: want.prevOnly }, label);
+        const p9 = await deployAndRelease(api, slug, 'preview', 9);
+        assert.deepEqual(p9.release.body.runtime, { DB: want.prev, PREV_ONLY: want.prevOnly }, label);
+        const prod = await deployAndRelease(api, slug);
+        assert.deepEqual(prod.release.body.runtime, { DB: want.prod }, label);
+        figures.valuesChecked += 8;
+        figures.valuesReadable += 8;
+      };
+      await releases('before rotation');
+      const oldPairs = (await dbQuery<{ id: string }>(store, `select pk.id from project_keys pk join projects p on p.id = pk.project_id where p.slug = $1`, [slug])).map((r) => r.id);
+      const inList = oldPairs.map((_, i) => `$${i + 1}`).join(',');
+      const underOld = async () => Number((await dbQuery<{ n: number | string }>(store, `select count(*) as n from secret_versions where key_id in (${inList})`, oldPairs))[0]!.n);
+      const sealedBefore = await underOld();
+
+      // 1. a damaged row stops the rotation with a clear message; nothing is retired, every value still releases
+      const victim = (await dbQuery<{ secret_id: string; version: number | string; ciphertext: Uint8Array }>(
+        store,
+        `select v.secret_id, v.version, v.ciphertext from secret_versions v join secrets s on s.id = v.secret_id join projects p on p.id = s.project_id where p.slug = $1 and s.name = 'PREV_ONLY'`,
+        [slug],
+      ))[0]!;
+      const damaged = Buffer.from(victim.ciphertext);
+      damaged[damaged.length - 1] = damaged[damaged.length - 1]! ^ 1;
+      await dbQuery(store, `update secret_versions set ciphertext = $1 where secret_id = $2 and version = $3`, [damaged, victim.secret_id, Number(victim.version)]);
+      try {
+        const failed = await runCli(store, ['keys', 'rotate', '--project', slug, '--batch-size', '2']);
+        assert.notEqual(failed.code, 0, failed.stdout);
+        assert.match(failed.stderr, /PREV_ONLY v1/);
+        assert.match(failed.stderr, /run the same command again to resume/);
+        assert.doesNotMatch(failed.stderr, /\n\s+at /, 'no stack trace');
+        const retired = await dbQuery<{ n: number | string }>(store, `select count(*) as n from project_keys where retired_at is not null and id in (${inList})`, oldPairs);
+        assert.equal(Number(retired[0]!.n), 0, 'the old pairs stay active until every version is re-sealed');
+        assert.ok((await underOld()) > 0, 'the damaged row is still under its old pair');
+        const status = JSON.parse((await runCli(store, ['keys', 'status', '--json'])).stdout);
+        assert.ok(status.projectRotationsInProgress >= 1, 'the rotation is recorded as in progress');
+      } finally {
+        await dbQuery(store, `update secret_versions set ciphertext = $1 where secret_id = $2 and version = $3`, [Buffer.from(victim.ciphertext), victim.secret_id, Number(victim.version)]);
+      }
+      await releases('after the failed run');
+
+      // 2. an interrupted run (one batch), then the resumed run completes
+      const part = await runCli(store, ['keys', 'rotate', '--project', slug, '--batch-size', '1', '--max-batches', '1', '--json']);
+      assert.equal(part.code, 3, part.stderr + part.stdout);
+      figures.interruptions++;
+      const done = await runCli(store, ['keys', 'rotate', '--project', slug, '--batch-size', '2', '--json']);
+      assert.equal(done.code, 0, done.stderr + done.stdout);
+      assert.equal(JSON.parse(done.stdout.trim().split('\n').pop()!).done, true);
+      assert.equal(await underOld(), 0, 'no value is left under an old pair, overrides included');
+      figures.versionsResealed += sealedBefore;
+      await releases('after rotation');
+    });
   });
 }

@@ -119,7 +119,7 @@ export function rawHttp(baseUrl: string, method: string, path: string, headers: 
 export async function valuesInDatabase(store: TestStore, values: readonly string[]): Promise<string[]> {
   if (store.databaseUrl) {
     const found: string[] = [];
-    for (const t of ['secret_versions', 'audit_events', 'secrets', 'settings', 'project_keys', 'deployments', 'deployment_pins']) {
+    for (const t of ['secret_versions', 'audit_events', 'secrets', 'settings', 'project_keys', 'deployments', 'deployment_pins', 'pending_imports']) {
       const rows = await dbQuery<Record<string, unknown>>(store, `select * from ${t}`);
       const dump = Buffer.concat(rows.flatMap((r) => Object.values(r).map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(String(v))))));
       for (const v of values) if (dump.includes(Buffer.from(v))) found.push(`${t}: ${v}`);
@@ -200,6 +200,9 @@ export const WEB_ROUTES: Record<string, string[]> = {
   '/projects/{slug}/settings/members': ['get', 'post'],
   '/projects/{slug}/settings/members/role': ['post'],
   '/projects/{slug}/settings/members/remove': ['get', 'post'],
+  '/projects/{slug}/settings/invitations': ['post'],
+  '/projects/{slug}/settings/invitations/{id}/revoke': ['post'],
+  '/invitations/{token}': ['get', 'post'],
   '/projects/{slug}/settings/deploy-keys': ['post'],
   '/projects/{slug}/settings/deploy-keys/{id}/revoke': ['get', 'post'],
   '/projects/{slug}/settings/ci-identity': ['get', 'post'],

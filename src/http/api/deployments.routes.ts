@@ -23,6 +23,7 @@ export const Deployment = Type.Object({
   createdAt: Type.String(),
   expiresAt: Type.String(),
   completedAt: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()], { description: 'why it failed, as completed (masked of its values) or "cancelled by …"; null otherwise' }),
 });
 const PinList = Type.Array(Type.Object({ name: Type.String(), version: Type.Integer(), override: Type.Optional(Type.Boolean({ description: "from the pull request's own preview override" })) }));
 const Pinned = Type.Object({
@@ -75,14 +76,39 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
           environment: Type.Union([Type.Literal('production'), Type.Literal('preview')]),
           pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
           ref: Type.Optional(Type.String({ maxLength: 200 })),
+          textBuildSecrets: Type.Optional(
+            Type.Boolean({
+              description:
+                "refuse (422, field textBuildSecrets, nothing started) when a build secret's value is binary: flyctl's --build-secret takes text only (keyloft deploy fly sends true)",
+            }),
+          ),
         }),
         response: {
           201: Started,
-          ...errors(400, 401, 403, 404, 429),
+          ...errors(400, 401, 403, 404, 422, 429),
         },
       },
     },
     async (req, reply) => reply.status(201).send(await services.deployments.start(req.actor!, req.params.slug, req.body)),
+  );
+
+  app.post(
+    '/projects/:slug/deployments/:id/cancel',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['deployments'],
+        summary: 'Cancel a running deployment (member+): it completes as failed ("cancelled by …") and its token is revoked at once',
+        security: bearer,
+        params: Type.Object({ slug: Slug, id: DeploymentId }),
+        response: { 200: Type.Object({ deployment: Deployment }), ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (req) => {
+      const deployment = await services.deployments.cancel(req.actor!, req.params.slug, req.params.id);
+      // The deploy token stops working at once: every release request resolves it against the row.
+      return { deployment };
+    },
   );
 
   app.get(
@@ -98,6 +124,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
           environment: Type.Optional(Type.Union([Type.Literal('production'), Type.Literal('preview')])),
           pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+          before: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the next page: the deployments listed after this one (the last id of the previous page)' })),
         }),
         response: { 200: Type.Object({ deployments: Type.Array(Deployment) }), ...errors(400, 401, 403, 404) },
       },
@@ -240,12 +267,20 @@ export const releaseRoutes: FastifyPluginAsyncTypebox<ReleaseRouteOptions> = asy
         summary: 'End a running deployment as succeeded or failed; revokes its token',
         security: bearer,
         params: Type.Object({ id: DeploymentId }),
-        body: Type.Object({ status: Type.Union([Type.Literal('succeeded'), Type.Literal('failed')]) }),
+        body: Type.Object({
+          status: Type.Union([Type.Literal('succeeded'), Type.Literal('failed')]),
+          reason: Type.Optional(
+            Type.String({
+              maxLength: 2000,
+              description: 'failed only: why, at most 500 characters; any pinned value in it is masked (by keyed digest) before it is stored',
+            }),
+          ),
+        }),
         response: { 200: Type.Object({ deployment: Deployment }), ...errors(400, 401, 403, 404, 409) },
       },
     },
     async (req) => {
-      const deployment = await services.deployments.complete(req.actor!, req.params.id, req.body.status);
+      const deployment = await services.deployments.complete(req.actor!, req.params.id, req.body.status, req.body.reason);
       release?.forget(req.params.id);
       return { deployment };
     },

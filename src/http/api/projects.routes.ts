@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ValidationError } from '../../domain/errors.js';
 import { requireActor } from '../plugins/auth.js';
+import { deliverInvitation } from './invitations.routes.js';
 import type { RouteOptions } from './session.routes.js';
 import { bearer, Email, errors, Member, Project, ReleaseGrant, requireStringValues, Role, ScopeParam, SecretName, Slug, Value, ValueBase64 } from './schemas.js';
 
@@ -117,7 +118,8 @@ export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
       preValidation: requireBooleanRelease,
       schema: {
         tags: ['members'],
-        summary: 'Add a member or change their role and release grant (admin); `release` omitted keeps the grant (none for a new member)',
+        summary:
+          'Add a member or change their role and release grant (admin; `release` omitted keeps the grant, none for a new member). An email without an account gets an invitation (e-mailed when SMTP is configured); the answer is the same either way.',
         security: bearer,
         params: SlugParams,
         body: Type.Object({ email: Email, role: Role, release: Type.Optional(ReleaseGrant) }),
@@ -126,7 +128,10 @@ export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
     },
     async (req, reply) => {
       const r = await services.projects.setMember(req.actor!, req.params.slug, req.body.email, req.body.role, req.body.release);
-      return reply.status(r.change === 'added' ? 201 : 200).send(r);
+      // An email without an account got an invitation: e-mailed when SMTP is set, listed as pending.
+      // The answer is built the same way in both cases, so it does not tell whether an account exists.
+      if (r.invitation) await deliverInvitation(services, req, publicUrl, req.params.slug, r.invitation);
+      return reply.status(r.change === 'added' ? 201 : 200).send({ member: r.member, change: r.change });
     },
   );
 

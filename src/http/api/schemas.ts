@@ -37,6 +37,9 @@ export const SecretMeta = Type.Object({
   status: Type.Union([Type.Literal('deployed'), Type.Literal('pending'), Type.Literal('pending_removal')]),
   applied: Type.Optional(Type.Object({ count: Type.Integer(), of: Type.Integer() })),
   pr: Type.Optional(Type.Integer({ description: 'a per-pull-request preview override: the pull request it is for' })),
+  binary: Type.Optional(
+    Type.Boolean({ description: 'a build secret whose value is binary (not UTF-8 text): keyloft deploy fly cannot pass it as --build-secret; read it as a file (keyloft run --build)' }),
+  ),
 });
 
 export const VersionMeta = Type.Object({

@@ -8,6 +8,8 @@ import type { RouteOptions } from './session.routes.js';
 import { bearer, errors, requireStringValues, ScopeParam, SecretMeta, SecretName, Slug, Value, ValueBase64, VersionMeta } from './schemas.js';
 
 const SecretParams = Type.Object({ slug: Slug, scope: ScopeParam, name: SecretName });
+/** The answer to a single write: `unchanged` when the value was already the current one (nothing written: no version, no audit event). */
+const SecretWrite = Type.Object({ secret: SecretMeta, created: Type.Boolean(), unchanged: Type.Boolean() });
 
 /** Secrets: metadata list, upsert, import, delete, history. No route returns a value. */
 export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services, publicUrl }) => {
@@ -36,12 +38,12 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       preValidation: async (req) => requireStringValues(req.body),
       schema: {
         tags: ['secrets'],
-        summary: 'Add or overwrite a secret (a new version); give value (text) or valueBase64; ?pr=N (preview) writes the override for pull request N',
+        summary: 'Add or overwrite a secret (a new version; the current value again writes nothing and answers unchanged: true); give value (text) or valueBase64; ?pr=N (preview) writes the override for pull request N',
         security: bearer,
         params: SecretParams,
         querystring: Type.Object({ pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'preview only: the per-pull-request override' })) }),
         body: Type.Object({ value: Type.Optional(Value), valueBase64: Type.Optional(ValueBase64) }),
-        response: { 200: Type.Object({ secret: SecretMeta, created: Type.Boolean() }), 201: Type.Object({ secret: SecretMeta, created: Type.Boolean() }), ...errors(400, 401, 403, 404, 409, 413) },
+        response: { 200: SecretWrite, 201: SecretWrite, ...errors(400, 401, 403, 404, 409, 413) },
       },
     },
     async (req, reply) => {

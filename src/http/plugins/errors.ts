@@ -28,6 +28,10 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   oidc_issuer_unavailable: 503,
   internal: 500,
   unavailable: 503,
+  invitation_invalid: 410,
+  invitation_other_email: 403,
+  sso_failed: 401,
+  sso_only: 403,
 };
 
 /** The HTTP status of an error: its code's for a KeyloftError, else a client error Fastify set, else 500. */

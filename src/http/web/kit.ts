@@ -3,6 +3,7 @@ import type { VNode } from 'preact';
 import { renderToString } from 'preact-render-to-string';
 import { randomBytes } from 'node:crypto';
 import { KeyloftError } from '../../domain/errors.js';
+import { openShownOnce, sealShownOnce } from '../../crypto/shown-once.js';
 import { safeEqual } from '../../crypto/tokens.js';
 import type { Actor } from '../../services/actor.js';
 import type { Services } from '../../services/container.js';
@@ -93,6 +94,9 @@ const FLASH_TEXT: Record<string, (a: Record<string, string>) => Flash> = {
   project_deleted: (a) => ({ kind: 'success', text: `Deleted project ${a.slug} and all of its secrets.` }),
   secret_added: (a) => ({ kind: 'success', text: `Added ${a.name} (${a.scope}) — applies at the next deployment` }),
   secret_updated: (a) => ({ kind: 'success', text: `Updated ${a.name} (${a.scope}) — applies at the next deployment` }),
+  deployment_cancelled: (a) => ({ kind: 'success', text: `Cancelled deployment ${a.id}: it failed, and its deploy token no longer works.` }),
+  deployment_not_running: (a) => ({ kind: 'info', text: `Deployment ${a.id} had already finished; nothing to cancel.` }),
+  secret_unchanged: (a) => ({ kind: 'info', text: `${a.name} is unchanged (${a.scope}): that is already its value, so nothing was written.` }),
   secret_deleted: (a) => ({ kind: 'success', text: `Deleted ${a.name} (${a.scope}) — removed at the next deployment` }),
   imported: (a) => ({
     kind: 'success',
@@ -109,7 +113,10 @@ const FLASH_TEXT: Record<string, (a: Record<string, string>) => Flash> = {
         ? `Nothing copied from ${a.from} to ${a.to}: ${a.skipped} skipped.`
         : `Copied ${a.written} secret${a.written === '1' ? '' : 's'} from ${a.from} to ${a.to}${a.skipped !== '0' ? ` (${a.skipped} skipped)` : ''} — applies at the next deployment`,
   }),
-  member_added: (a) => ({ kind: 'success', text: `Added ${a.email} as ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''}.` }),
+  // The same words whether or not the email has an account (no enumeration): an email without one got an invitation.
+  member_added: (a) => ({ kind: 'success', text: `Added ${a.email} as ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''} (without a keyloft account yet, they were invited instead).` }),
+  invitation_revoked: (a) => ({ kind: 'success', text: `Revoked the invitation of ${a.email}.` }),
+  invitation_accepted: (a) => ({ kind: 'success', text: `Welcome to ${a.slug}: you joined as ${a.role}.` }),
   member_updated: (a) => ({ kind: 'success', text: `${a.email} is now ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''}.` }),
   member_removed: (a) => ({ kind: 'success', text: `Removed ${a.email} from the project.` }),
   deploy_key_revoked: (a) => ({ kind: 'success', text: `Revoked the deploy key ${a.name}.` }),
@@ -187,3 +194,32 @@ export function formErrors(err: unknown, mapField: (field: string) => string | u
   return { fields: {}, general: [err.message] };
 }
 
+// ---- shown once, after a redirect: a new API token or deploy key for the next page view ----
+
+const SHOWN_COOKIE = 'keyloft_shown';
+
+/**
+ * Post/redirect/get for a credential shown once: the POST seals it (under a key derived from this
+ * browser's session token, see crypto/shown-once.ts) into a short-lived cookie scoped to the page
+ * it redirects to; that page opens and clears it. A refresh shows the list without it and creates nothing.
+ */
+export function setShownOnce(req: FastifyRequest, reply: FastifyReply, opts: WebOptions, path: string, shown: { name: string; token: string }): void {
+  if (!req.sessionToken) return;
+  reply.setCookie(SHOWN_COOKIE, sealShownOnce(req.sessionToken, JSON.stringify(shown)), { path, httpOnly: true, sameSite: 'strict', secure: opts.secureCookies, maxAge: 120 });
+}
+
+/** Opens and clears the shown-once cookie of this page; undefined when absent, stale or not this session's. */
+export function takeShownOnce(req: FastifyRequest, reply: FastifyReply, opts: WebOptions, path: string): { name: string; token: string } | undefined {
+  const raw = req.cookies[SHOWN_COOKIE];
+  if (!raw) return undefined;
+  reply.clearCookie(SHOWN_COOKIE, { path, httpOnly: true, sameSite: 'strict', secure: opts.secureCookies });
+  if (!req.sessionToken || raw.length > 4000) return undefined;
+  const text = openShownOnce(req.sessionToken, raw);
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text) as { name?: unknown; token?: unknown };
+    return typeof v.name === 'string' && typeof v.token === 'string' ? { name: v.name, token: v.token } : undefined;
+  } catch {
+    return undefined;
+  }
+}

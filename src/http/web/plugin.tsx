@@ -4,11 +4,13 @@ import { KeyloftError, ValidationError } from '../../domain/errors.js';
 import type { Services } from '../../services/container.js';
 import { checkCsrf, SESSION_COOKIE } from '../plugins/auth.js';
 import { errorStatus } from '../plugins/errors.js';
-import { APP_CSS, APP_JS, ASSETS, LOGO_SVG } from './assets.js';
+import { ASSETS } from './assets.js';
 import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebDeps, type WebOptions } from './kit.js';
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
 import { accountRoutes } from './routes/account.js';
 import { ciIdentityRoutes } from './routes/ci-identity.js';
+import { invitationPages } from './routes/invitations.js';
+import { ssoRoutes } from './routes/sso.js';
 import { projectRoutes } from './routes/projects.js';
 import { settingsRoutes } from './routes/settings.js';
 
@@ -21,11 +23,26 @@ declare module 'fastify' {
   }
 }
 
+const SESSION_ENDED = { kind: 'info', text: 'Your session ended. Sign in again to go back to the page you were on.' } as const;
+
+/** The path and query of a same-origin Referer (the page a form was on), or undefined. */
+function sameOriginPath(referer: string | undefined, req: FastifyRequest): string | undefined {
+  if (!referer) return undefined;
+  try {
+    const u = new URL(referer);
+    return u.host === req.headers.host ? `${u.pathname}${u.search}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const ERROR_TITLES: Record<number, string> = {
   400: 'That did not work',
+  401: 'Could not sign you in',
   403: 'Not allowed',
   404: 'Not found',
   409: 'Conflict',
+  410: 'Invitation not valid',
   413: 'Too large',
   429: 'Slow down',
 };
@@ -40,14 +57,21 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
       clock: ctx.clock,
     };
     const deps: WebDeps = { services, opts, reseal: services.reseal };
+    const ssoOn = services.sso !== undefined;
     const sessionCookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: opts.secureCookies };
 
     // Pages need a signed-in person; every unsafe request passes the CSRF check before its handler runs.
     app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
       if (req.routeOptions.config.webPublic) return;
       if (!req.actor || req.actor.kind !== 'user') {
-        const next = req.method === 'GET' ? `?next=${encodeURIComponent(req.url)}` : '';
-        return seeOther(reply, `/login${next}`);
+        // A session cookie the server no longer accepts: the session ended (expired, or signed out elsewhere).
+        const ended = req.cookies[SESSION_COOKIE] !== undefined;
+        if (ended) reply.clearCookie(SESSION_COOKIE, sessionCookie);
+        // Back to this page after signing in; after a form submit, to the page the form was on.
+        const back = req.method === 'GET' ? req.url : (sameOriginPath(req.headers.referer, req) ?? req.url);
+        const q = new URLSearchParams({ next: safeNext(back) });
+        if (ended) q.set('ended', '1');
+        return seeOther(reply, `/login?${q.toString()}`);
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         if (req.csrfToken === null) throw new KeyloftError('csrf_failed', 'forms need a browser session; sign in again');
@@ -70,21 +94,26 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
     });
 
     // ---- assets ----
+    // Files from src/http/web/assets/ (see assets.ts). Hashed URLs are immutable for a year;
+    // the stable names and the favicon revalidate with the ETag (the same content hash).
     const assetOpts = { config: { webPublic: true } };
-    for (const a of Object.values(ASSETS)) {
-      app.get(a.path, assetOpts, async (_req, reply) =>
-        reply.header('cache-control', 'public, max-age=31536000, immutable').type(a.type).send(a.body),
-      );
-    }
-    // Stable names too (no long cache: their content changes with releases).
-    app.get('/assets/app.css', assetOpts, async (_req, reply) => reply.type(ASSETS.css.type).send(APP_CSS));
-    app.get('/assets/app.js', assetOpts, async (_req, reply) => reply.type(ASSETS.js.type).send(APP_JS));
-    app.get('/favicon.ico', assetOpts, async (_req, reply) => reply.header('cache-control', 'public, max-age=86400').type(ASSETS.icon.type).send(LOGO_SVG));
-    // helmet's onSend sets no-store for every response from app.ts; restore caching for assets.
+    const CACHE_BY_URL = new Map<string, string>();
+    const serve = (path: string, a: (typeof ASSETS)[keyof typeof ASSETS], cache: string) => {
+      CACHE_BY_URL.set(path, cache);
+      app.get(path, assetOpts, async (req, reply) => {
+        reply.header('etag', a.etag);
+        if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
+        return reply.type(a.type).send(a.body);
+      });
+    };
+    for (const a of Object.values(ASSETS)) serve(a.path, a, 'public, max-age=31536000, immutable');
+    serve('/assets/app.css', ASSETS.css, 'no-cache');
+    serve('/assets/app.js', ASSETS.js, 'no-cache');
+    serve('/favicon.ico', ASSETS.icon, 'public, max-age=86400');
+    // app.ts's onSend sets no-store on every response; assets get their own caching instead.
     app.addHook('onSend', async (req, reply, payload) => {
-      if (req.url.startsWith('/assets/app.') && reply.statusCode === 200 && /\.[0-9a-f]{12}\./.test(req.url)) {
-        reply.header('cache-control', 'public, max-age=31536000, immutable');
-      }
+      const cache = CACHE_BY_URL.get(req.url.split('?')[0] ?? '');
+      if (cache && (reply.statusCode === 200 || reply.statusCode === 304)) reply.header('cache-control', cache);
       return payload;
     });
 
@@ -121,7 +150,8 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
       const q = queryOf(req);
       if (req.actor?.kind === 'user') return seeOther(reply, safeNext(q.next));
       const next = q.next ? safeNext(q.next) : undefined;
-      return html(reply, <LoginPage pre={preToken(req, reply, opts)} next={next} flash={takeFlash(req, reply, opts)} />);
+      const flash = takeFlash(req, reply, opts) ?? (q.ended === '1' ? SESSION_ENDED : undefined);
+      return html(reply, <LoginPage pre={preToken(req, reply, opts)} next={next} flash={flash} sso={ssoOn} ssoOnly={config.ssoOnly} />);
     });
 
     app.post('/login', { config: { webPublic: true, rateLimited: true } }, async (req, reply) => {
@@ -136,7 +166,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
         return seeOther(reply, next ?? '/projects');
       } catch (err) {
         const errors = formErrors(err, () => undefined);
-        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} />, errorStatus(err));
+        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} sso={ssoOn} ssoOnly={config.ssoOnly} />, errorStatus(err));
       }
     });
 
@@ -151,5 +181,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
     await settingsRoutes(app, deps);
     await ciIdentityRoutes(app, deps);
     await accountRoutes(app, deps);
+    await invitationPages(app, deps, { enabled: config.sso !== undefined, only: config.ssoOnly });
+    await ssoRoutes(app, deps, services.sso);
   };
 }

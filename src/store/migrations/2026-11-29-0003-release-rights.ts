@@ -12,12 +12,27 @@ import { type Kysely, sql } from 'kysely';
  *   deployments.build_withheld: 1 when a preview deployment pinned none because of it (so the pipeline can say why).
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('memberships').addColumn('can_release', 'integer', (c) => c.notNull().defaultTo(0)).execute();
-  await db.schema.alterTable('deployments').addColumn('started_by_kind', 'text', (c) => c.notNull().defaultTo('deploy_key')).execute();
-  await db.schema.alterTable('deployments').addColumn('started_by_name', 'text', (c) => c.notNull().defaultTo('unknown')).execute();
+  await db.schema
+    .alterTable('memberships')
+    .addColumn('can_release', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema
+    .alterTable('deployments')
+    .addColumn('started_by_kind', 'text', (c) => c.notNull().defaultTo('deploy_key'))
+    .execute();
+  await db.schema
+    .alterTable('deployments')
+    .addColumn('started_by_name', 'text', (c) => c.notNull().defaultTo('unknown'))
+    .execute();
   await db.schema.alterTable('deployments').addColumn('started_by_id', 'text').execute();
-  await db.schema.alterTable('deployments').addColumn('build_withheld', 'integer', (c) => c.notNull().defaultTo(0)).execute();
-  await db.schema.alterTable('projects').addColumn('preview_build_secrets', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  await db.schema
+    .alterTable('deployments')
+    .addColumn('build_withheld', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema
+    .alterTable('projects')
+    .addColumn('preview_build_secrets', 'integer', (c) => c.notNull().defaultTo(1))
+    .execute();
 
   // "deploy key NAME" (11 characters before the name) → deploy_key NAME; a person's label holds an email.
   await db

@@ -35,7 +35,7 @@ export function SetupPage(p: { pre: string; email?: string; errors?: FormErrors 
   );
 }
 
-export function LoginPage(p: { pre: string; email?: string; next?: string; errors?: FormErrors; flash?: Flash | undefined }) {
+export function LoginPage(p: { pre: string; email?: string; next?: string; errors?: FormErrors; flash?: Flash | undefined; sso?: boolean; ssoOnly?: boolean }) {
   const e = p.errors?.fields ?? {};
   return (
     <AuthDocument title="Sign in">
@@ -45,21 +45,30 @@ export function LoginPage(p: { pre: string; email?: string; next?: string; error
           <h1>Sign in</h1>
           <p class="lead">Secrets for your deployments, sealed until they ship.</p>
           <ErrorSummary errors={p.errors} title="Could not sign in" />
-          <form method="post" action="/login" novalidate>
-            <input type="hidden" name="_csrf" value={p.pre} />
-            {p.next ? <input type="hidden" name="next" value={p.next} /> : null}
-            <Field name="email" label="Email" error={e.email}>
-              {(a) => <input {...a} name="email" type="email" autocomplete="username" value={p.email ?? ''} required autofocus />}
-            </Field>
-            <Field name="password" label="Password" error={e.password}>
-              {(a) => <input {...a} name="password" type="password" autocomplete="current-password" required />}
-            </Field>
+          {p.ssoOnly ? null : (
+            <form method="post" action="/login" novalidate>
+              <input type="hidden" name="_csrf" value={p.pre} />
+              {p.next ? <input type="hidden" name="next" value={p.next} /> : null}
+              <Field name="email" label="Email" error={e.email}>
+                {(a) => <input {...a} name="email" type="email" autocomplete="username" value={p.email ?? ''} required autofocus />}
+              </Field>
+              <Field name="password" label="Password" error={e.password}>
+                {(a) => <input {...a} name="password" type="password" autocomplete="current-password" required />}
+              </Field>
+              <div class="form-actions">
+                <button class="btn btn-primary btn-block" type="submit">
+                  Sign in
+                </button>
+              </div>
+            </form>
+          )}
+          {p.sso ? (
             <div class="form-actions">
-              <button class="btn btn-primary btn-block" type="submit">
-                Sign in
-              </button>
+              <a class={`btn btn-block${p.ssoOnly ? ' btn-primary' : ''}`} href={`/sso/login${p.next ? `?next=${encodeURIComponent(p.next)}` : ''}`}>
+                Sign in with SSO
+              </a>
             </div>
-          </form>
+          ) : null}
         </div>
       </div>
       <p class="auth-foot">No account? Ask an admin of your keyloft instance.</p>

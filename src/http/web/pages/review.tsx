@@ -85,10 +85,10 @@ const CHANGE_LABEL: Record<ImportChange['change'], { tone: 'green' | 'amber' | '
 
 /**
  * Import review: per name added / changed (digest old → new) / unchanged / removed with replace.
- * The pasted text is the person's own input of this request; it goes back in a hidden field of the
- * Confirm form only — no stored value is ever rendered.
+ * The pasted text stays on the server (sealed, bound to the session, ten minutes): the Confirm
+ * form carries only its id, so no value — stored or pasted — is in the page.
  */
-export function ImportReviewPage(p: { ctx: PageCtx; project: Project; mode: SecretsMode; scope: string; changes: ImportChange[]; replace: boolean; dotenv: string }) {
+export function ImportReviewPage(p: { ctx: PageCtx; project: Project; mode: SecretsMode; scope: string; changes: ImportChange[]; replace: boolean; pendingId: string }) {
   const { project } = p;
   const base = settingsHref(project.slug, p.mode);
   const shown = p.changes.filter((c) => c.change !== 'removed' || p.replace);
@@ -102,7 +102,7 @@ export function ImportReviewPage(p: { ctx: PageCtx; project: Project; mode: Secr
           <a href={base}>← {p.mode === 'build' ? 'Build secrets' : 'Secrets'}</a>
         </p>
         <Head title="Review import">
-          Into <ScopeBadge scope={p.scope} /> — nothing has been written yet. Digests identify values without showing them.
+          Into <ScopeBadge scope={p.scope} /> — nothing has been written yet. Digests identify values without showing them; the pasted text waits on the server, sealed, for 10 minutes.
         </Head>
       </div>
       <section class="card" aria-labelledby="import-review-h">
@@ -142,11 +142,8 @@ export function ImportReviewPage(p: { ctx: PageCtx; project: Project; mode: Secr
         <form method="post" action={`${base}/import`} class="card-foot">
           <Csrf ctx={p.ctx} />
           <input type="hidden" name="scope" value={p.scope} />
-          {p.replace ? <input type="hidden" name="replace" value="1" /> : null}
+          <input type="hidden" name="pending" value={p.pendingId} />
           <input type="hidden" name="confirm" value="1" />
-          <textarea name="dotenv" hidden aria-hidden="true">
-            {p.dotenv}
-          </textarea>
           <a class="btn" href={base}>
             Cancel
           </a>

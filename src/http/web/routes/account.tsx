@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, quote } from '../../../domain/errors.js';
 import { errorStatus } from '../../plugins/errors.js';
-import { formBody, formErrors, html, pageCtx, seeOther, setFlash, type WebDeps } from '../kit.js';
+import { formBody, formErrors, html, pageCtx, seeOther, setFlash, setShownOnce, takeShownOnce, type WebDeps } from '../kit.js';
 import { ConfirmRevokePage, TokensPage } from '../pages/account.js';
 
 export async function accountRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
@@ -10,18 +10,20 @@ export async function accountRoutes(app: FastifyInstance, deps: WebDeps): Promis
   app.get('/account', async (_req, reply) => seeOther(reply, '/account/tokens'));
 
   app.get('/account/tokens', async (req, reply) => {
+    const created = takeShownOnce(req, reply, opts, '/account/tokens');
     const tokens = await services.users.listTokens(req.actor!);
-    return html(reply, <TokensPage ctx={pageCtx(req, reply, opts)} tokens={tokens} />);
+    return html(reply, <TokensPage ctx={pageCtx(req, reply, opts)} tokens={tokens} created={created} />);
   });
 
-  // The new token is rendered in the response to the POST itself: shown once, never stored in a cookie or URL.
+  // Post/redirect/get: the new token is sealed to this session for the next view of the list, shown once
+  // (a refresh creates nothing and no longer shows it); never in a URL.
   app.post('/account/tokens', async (req, reply) => {
     const f = formBody(req);
     const name = (f.name ?? '').trim();
     try {
       const created = await services.users.createToken(req.actor!, name);
-      const tokens = await services.users.listTokens(req.actor!);
-      return html(reply, <TokensPage ctx={pageCtx(req, reply, opts)} tokens={tokens} created={{ name: created.name, token: created.token }} />, 201);
+      setShownOnce(req, reply, opts, '/account/tokens', { name: created.name, token: created.token });
+      return seeOther(reply, '/account/tokens');
     } catch (err) {
       const errors = formErrors(err);
       const tokens = await services.users.listTokens(req.actor!);

@@ -21,6 +21,9 @@ export function slugify(s: string): string {
     .replace(/-+$/, '');
 }
 
+/** Deployments per page of the Deployments list. */
+const DEPLOYMENTS_PAGE = 50;
+
 /** The deployments service, when this server has it (it is a separate module). */
 export function deploymentsOf(deps: WebDeps) {
   return (deps.services as Partial<WebDeps['services']>).deployments;
@@ -58,7 +61,7 @@ export async function projectRoutes(app: FastifyInstance, deps: WebDeps): Promis
       flyApp: (f.flyApp ?? '').trim(),
       flyPreviewPattern: (f.flyPreviewPattern ?? '').trim(),
       // Values are never sent back to the browser.
-      rows: rows.map((r) => ({ name: r.name, scope: r.scope })),
+      rows: rows.map((r) => ({ name: r.name, scope: r.scope, hadValue: r.value !== '' })),
     };
     if (!form.slug && form.name) form.slug = slugify(form.name);
     const again = (errors: FormErrors | undefined, status: number) =>
@@ -131,12 +134,20 @@ export async function projectRoutes(app: FastifyInstance, deps: WebDeps): Promis
   app.get('/projects/:slug/deployments', async (req, reply) => {
     const { slug } = req.params as { slug: string };
     const q = queryOf(req);
-    const env = q.env === 'production' || q.env === 'preview' ? q.env : 'all';
+    // ?pr=N: one pull request's preview deployments; ?before=ID: the page after that deployment.
+    const pr = /^[1-9]\d{0,9}$/.test(q.pr ?? '') && Number(q.pr) <= 2147483647 ? Number(q.pr) : undefined;
+    const env = pr !== undefined ? 'preview' : q.env === 'production' || q.env === 'preview' ? q.env : 'all';
+    const before = q.before && q.before.length <= 64 ? q.before : undefined;
     const project = await services.projects.show(req.actor!, slug);
     const dsvc = deploymentsOf(deps);
     let deployments: Deployment[] | undefined;
-    if (dsvc) deployments = await dsvc.list(req.actor!, slug, { environment: env === 'all' ? undefined : env, limit: 100 });
-    return html(reply, <DeploymentsPage ctx={pageCtx(req, reply, opts)} project={project} deployments={deployments} env={env} />);
+    let next: string | undefined;
+    if (dsvc) {
+      const rows = await dsvc.list(req.actor!, slug, { environment: env === 'all' ? undefined : env, pr, before, limit: DEPLOYMENTS_PAGE + 1 });
+      deployments = rows.slice(0, DEPLOYMENTS_PAGE);
+      if (rows.length > DEPLOYMENTS_PAGE) next = deployments[deployments.length - 1]!.id;
+    }
+    return html(reply, <DeploymentsPage ctx={pageCtx(req, reply, opts)} project={project} deployments={deployments} env={env} pr={pr} next={next} firstPage={!before} />);
   });
 
   app.get('/projects/:slug/deployments/:id', async (req, reply) => {
@@ -147,6 +158,23 @@ export async function projectRoutes(app: FastifyInstance, deps: WebDeps): Promis
     const d = await dsvc.get(req.actor!, slug, id);
     const app = (d as { app?: string }).app;
     return html(reply, <DeploymentPage ctx={pageCtx(req, reply, opts)} project={project} deployment={d.deployment} pinned={d.pinned} app={app} changes={d.changes} />);
+  });
+
+  // Cancel: completes the running deployment as failed ("cancelled by …") and revokes its token.
+  app.post('/projects/:slug/deployments/:id/cancel', async (req, reply) => {
+    const { slug, id } = req.params as { slug: string; id: string };
+    const dsvc = deploymentsOf(deps);
+    if (!dsvc) throw new KeyloftError('not_found', 'this server does not track deployments');
+    const back = `/projects/${encodeURIComponent(slug)}/deployments/${encodeURIComponent(id)}`;
+    try {
+      await dsvc.cancel(req.actor!, slug, id);
+      setFlash(reply, opts, 'deployment_cancelled', { id });
+    } catch (err) {
+      // Already finished (409): say so on the deployment's page instead of an error page.
+      if (!(err instanceof KeyloftError) || err.code !== 'conflict') throw err;
+      setFlash(reply, opts, 'deployment_not_running', { id });
+    }
+    return seeOther(reply, back);
   });
 
 }

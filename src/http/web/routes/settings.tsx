@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { NotFoundError, quote } from '../../../domain/errors.js';
+import { KeyloftError, NotFoundError, quote, UnauthenticatedError } from '../../../domain/errors.js';
 import { errorStatus } from '../../plugins/errors.js';
 import { isScope, type Scope, validateSecretName } from '../../../domain/rules.js';
-import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue, type WebDeps } from '../kit.js';
+import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, setShownOnce, takeShownOnce, textareaValue, type WebDeps } from '../kit.js';
 import { CopyReviewPage, ImportReviewPage } from '../pages/review.js';
 import {
   AuditPage,
@@ -19,7 +19,10 @@ import {
   canWrite,
   settingsHref,
 } from '../pages/settings.js';
+import type { CreatedInvitation } from '../pages/settings/members.js';
+import { inviteRoutes } from './invitations.js';
 import type { FormErrors } from '../ui.js';
+import { deliverInvitation } from '../../api/invitations.routes.js';
 import { wrongRole } from '../../api/reseal.routes.js';
 
 type Env = 'all' | 'production' | 'preview';
@@ -38,11 +41,12 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
 
   app.get('/projects/:slug/settings/general', async (req, reply) => {
     const project = await services.projects.show(req.actor!, slugOf(req));
+    const createdKey = takeShownOnce(req, reply, opts, settingsHref(project.slug, 'general'));
     const deployKeys = await deployKeysOf(req, project.role);
-    return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} deployKeys={deployKeys} />);
+    return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} deployKeys={deployKeys} createdKey={createdKey} />);
   });
 
-  // Deploy keys (admins): the new key is rendered in the response to the POST, shown once.
+  // Deploy keys (admins): the new key is shown once, on the General page the POST redirects to.
   app.post('/projects/:slug/settings/deploy-keys', async (req, reply) => {
     const slug = slugOf(req);
     const name = (formBody(req).name ?? '').trim();
@@ -54,6 +58,10 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     try {
       const k = await svc.create(req.actor!, slug, name);
       created = { name: k.name, token: k.token };
+      // Post/redirect/get: shown once on the next view of the General page (a refresh creates nothing).
+      const page = settingsHref(slug, 'general');
+      setShownOnce(req, reply, opts, page, created);
+      return seeOther(reply, page);
     } catch (err) {
       keyErrors = formErrors(err, () => 'keyName');
       status = errorStatus(err);
@@ -131,7 +139,11 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     const q = queryOf(req);
     const env: Env = mode === 'build' ? 'all' : (extra.env ?? (q.env === 'production' || q.env === 'preview' ? q.env : 'all'));
     const all = await services.secrets.list(req.actor!, slug, mode === 'build' ? 'build' : undefined);
-    const secrets = all.filter((s) => (mode === 'build' ? s.scope === 'build' : s.scope !== 'build' && (env === 'all' || s.scope === env)));
+    // ?q=: names containing the text, case-insensitively (like `keyloft secrets list --filter`).
+    const nameQ = (q.q ?? '').trim().slice(0, 255);
+    const secrets = all
+      .filter((s) => (mode === 'build' ? s.scope === 'build' : s.scope !== 'build' && (env === 'all' || s.scope === env)))
+      .filter((s) => !nameQ || s.name.toLowerCase().includes(nameQ.toLowerCase()));
     return html(
       reply,
       <SecretsPage
@@ -140,6 +152,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
         mode={mode}
         secrets={secrets}
         env={env}
+        nameFilter={nameQ}
         form={extra.form}
         errors={extra.errors}
         importScope={extra.importScope}
@@ -166,7 +179,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       const pr = (f.pr ?? '').trim();
       try {
         const r = await services.secrets.upsert(req.actor!, slug, scope, name, { value: textareaValue(f.value) }, pr || undefined);
-        setFlash(reply, opts, r.created ? 'secret_added' : 'secret_updated', { name, scope: pr ? `${scope}, override for PR #${r.secret.pr}` : scope });
+        setFlash(reply, opts, r.unchanged ? 'secret_unchanged' : r.created ? 'secret_added' : 'secret_updated', { name, scope: pr ? `${scope}, override for PR #${r.secret.pr}` : scope });
         return seeOther(reply, mode === 'build' ? settingsHref(slug, 'build') : settingsHref(slug, 'secrets'));
       } catch (err) {
         const errors = formErrors(err, (field) => (field === 'valueBase64' ? 'value' : field));
@@ -177,17 +190,19 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     app.post(`${path}/import`, async (req, reply) => {
       const slug = slugOf(req);
       const f = formBody(req);
-      const scope = scopeFrom(f.scope);
+      let scope = scopeFrom(f.scope);
       const replace = f.replace === '1';
       try {
-        const dotenv = textareaValue(f.dotenv);
+        // The web pages run on the session cookie; the pending import is sealed under its secret.
+        if (!req.sessionToken) throw new UnauthenticatedError('sign in again to import');
         if (f.confirm !== '1') {
-          // Review first: a dry run (with the would-be removals listed), then a Confirm form that re-posts the text.
-          const dry = await services.secrets.importSecrets(req.actor!, slug, scope, { dotenv }, true, true);
+          // Review first: a dry run (with the would-be removals listed), kept sealed on the server; the Confirm form posts only its id.
+          const staged = await services.pendingImports.stage(req.actor!, req.sessionToken, slug, scope, textareaValue(f.dotenv), replace);
           const project = await services.projects.show(req.actor!, slug);
-          return html(reply, <ImportReviewPage ctx={pageCtx(req, reply, opts)} project={project} mode={mode} scope={scope} changes={dry.changes} replace={replace} dotenv={dotenv} />);
+          return html(reply, <ImportReviewPage ctx={pageCtx(req, reply, opts)} project={project} mode={mode} scope={scope} changes={staged.changes} replace={replace} pendingId={staged.id} />);
         }
-        const r = await services.secrets.importSecrets(req.actor!, slug, scope, { dotenv }, false, replace);
+        const r = await services.pendingImports.confirm(req.actor!, req.sessionToken, slug, f.pending ?? '');
+        scope = r.scope;
         const count = (c: string) => r.changes.filter((x) => x.change === c).length;
         setFlash(reply, opts, 'imported', { scope, written: r.written, added: count('added'), changed: count('changed'), unchanged: count('unchanged'), removed: count('removed') });
         return seeOther(reply, settingsHref(slug, mode));
@@ -244,6 +259,10 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       setFlash(reply, opts, 'copied', { from: r.from, to: r.to, written: String(r.written), skipped: String(r.skipped.length) });
       return seeOther(reply, settingsHref(slug, r.to === 'build' ? 'build' : 'secrets'));
     } catch (err) {
+      // A key missing from the source is a mistake in the form (the copy form names it), not a missing page.
+      if (err instanceof KeyloftError && err.code === 'not_found' && err.field === 'names') {
+        return renderSecrets(req, reply, mode, { copyForm: form, copyErrors: { fields: { names: err.message }, general: [] }, status: 400 });
+      }
       const copyErrors = formErrors(err, (field) => (field === 'from' || field === 'to' ? field : 'names'));
       return renderSecrets(req, reply, mode, { copyForm: form, copyErrors, status: errorStatus(err) });
     }
@@ -282,14 +301,24 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
   });
 
   // ---- Members ----
-  async function renderMembers(req: FastifyRequest, reply: FastifyReply, extra: { form?: { email: string; role: string; release?: boolean }; errors?: FormErrors; status?: number } = {}) {
+  async function renderMembers(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    extra: { form?: { email: string; role: string; release?: boolean }; errors?: FormErrors; status?: number; created?: CreatedInvitation } = {},
+  ) {
     const slug = slugOf(req);
     const project = await services.projects.show(req.actor!, slug);
     const members = await services.projects.members(req.actor!, slug);
-    return html(reply, <MembersPage ctx={pageCtx(req, reply, opts)} project={project} members={members} form={extra.form} errors={extra.errors} />, extra.status ?? 200);
+    const invitations = project.role === 'admin' ? await services.invitations.list(req.actor!, slug) : undefined;
+    return html(
+      reply,
+      <MembersPage ctx={pageCtx(req, reply, opts)} project={project} members={members} invitations={invitations} created={extra.created} form={extra.form} errors={extra.errors} />,
+      extra.status ?? 200,
+    );
   }
 
   app.get('/projects/:slug/settings/members', async (req, reply) => renderMembers(req, reply));
+  await inviteRoutes(app, deps, renderMembers);
 
   app.post('/projects/:slug/settings/members', async (req, reply) => {
     const slug = slugOf(req);
@@ -297,6 +326,7 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     const form = { email: (f.email ?? '').trim(), role: f.role ?? 'member', release: f.release === 'yes' };
     try {
       const r = await services.projects.setMember(req.actor!, slug, form.email, form.role, form.release);
+      if (r.invitation) await deliverInvitation(services, req, opts.publicUrl, slug, r.invitation);
       setFlash(reply, opts, r.change === 'added' ? 'member_added' : 'member_updated', { email: r.member.email, role: r.member.role, release: r.member.release ? 'yes' : 'no' });
       return seeOther(reply, settingsHref(slug, 'members'));
     } catch (err) {

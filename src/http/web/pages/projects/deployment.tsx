@@ -1,6 +1,6 @@
 import type { ChangeSet, Changes, Deployment, Pinned } from '../../../../services/deployments.service.js';
 import type { Project } from '../../../../services/projects.service.js';
-import { Badge, Document, formatDate, type PageCtx, ProjectTabs, RelTime, ScopeBadge } from '../../ui.js';
+import { Badge, Csrf, Document, formatDate, type PageCtx, ProjectTabs, RelTime, ScopeBadge } from '../../ui.js';
 import { deploymentTone, StartedByLabel } from './deployments-table.js';
 import { crumbsFor, projectHref } from './links.js';
 
@@ -59,10 +59,27 @@ export function DeploymentPage(p: { ctx: PageCtx; project: Project; deployment: 
           </h1>
           <p class="mono">{d.id}</p>
         </div>
-        <Badge tone={deploymentTone(d.status)} dot>
-          {d.status}
-        </Badge>
+        <div class="row">
+          <Badge tone={deploymentTone(d.status)} dot>
+            {d.status}
+          </Badge>
+          {d.status === 'running' && (project.role === 'admin' || project.role === 'member') ? (
+            <form method="post" action={`${base}/deployments/${encodeURIComponent(d.id)}/cancel`} class="inline-form">
+              <Csrf ctx={p.ctx} />
+              <button class="btn btn-sm btn-danger-ghost" type="submit">
+                Cancel deployment
+              </button>
+            </form>
+          ) : null}
+        </div>
       </div>
+      {d.reason ? (
+        <section class="alert alert-error" aria-label="Why it failed">
+          <p>
+            <strong>Failed:</strong> <span class="mono">{d.reason}</span>
+          </p>
+        </section>
+      ) : null}
       <div class="two-col">
         <section class="card" aria-labelledby="pinned-h">
           <div class="card-head">

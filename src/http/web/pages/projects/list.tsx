@@ -55,6 +55,8 @@ export function ProjectsPage({ ctx, projects }: { ctx: PageCtx; projects: Projec
 export interface NewProjectRow {
   name: string;
   scope: string;
+  /** The row had a value when the form came back with errors (never the value itself). */
+  hadValue?: boolean;
 }
 
 export interface NewProjectForm {
@@ -78,6 +80,22 @@ export function NewProjectPage(p: { ctx: PageCtx; form: NewProjectForm; errors?:
           </div>
         </div>
         <ErrorSummary errors={p.errors} title="The project was not created" />
+        {p.returned && p.errors && form.rows.some((r) => r.hadValue) ? (
+          <div class="alert alert-info" role="status">
+            <span class="alert-icon" aria-hidden="true">
+              i
+            </span>
+            <p>
+              Secret values are never sent back to the browser. Enter these again:{' '}
+              {form.rows
+                .map((r, i) => ({ r, i }))
+                .filter(({ r }) => r.hadValue)
+                .map(({ r, i }) => `${r.name || '(no key)'} (secret ${i + 1})`)
+                .join(', ')}
+              .
+            </p>
+          </div>
+        ) : null}
         {p.returned && form.rows.some((r) => r.name) && !p.errors ? (
           <div class="alert alert-info" role="status">
             <span class="alert-icon" aria-hidden="true">

@@ -39,7 +39,9 @@ export function OverviewPage(p: { ctx: PageCtx; project: Project; secrets: Secre
                       <ScopeBadge scope={s} /> pending
                     </div>
                     <div class="stat-note">
-                      {count(s)} secret{count(s) === 1 ? '' : 's'} · {n === 0 ? 'all deployed' : 'apply at the next deployment'}
+                      {n === 0
+                        ? `${count(s)} secret${count(s) === 1 ? '' : 's'} · all deployed`
+                        : `${n} pending change${n === 1 ? '' : 's'} · of ${count(s)} secret${count(s) === 1 ? '' : 's'}, at the next deployment`}
                     </div>
                   </div>
                   <div class="stat-value">{n}</div>

@@ -1,5 +1,6 @@
 import type { AuditEvent } from '../../../../services/audit.service.js';
 import type { Project } from '../../../../services/projects.service.js';
+import { auditActionName } from '../../audit-names.js';
 import { DataTable } from '../../components.js';
 import {
   Badge,
@@ -62,7 +63,7 @@ export function AuditPage(p: {
                   </option>
                   {p.actions.map((x) => (
                     <option value={x} selected={p.filter.action === x}>
-                      {x}
+                      {auditActionName(x)}
                     </option>
                   ))}
                 </select>
@@ -98,7 +99,7 @@ export function AuditPage(p: {
                 </td>
                 <td data-label="Action">
                   <Badge tone={e.action.includes('deleted') || e.action.includes('removed') || e.action.includes('failed') ? 'red' : e.action.startsWith('secret.') ? 'blue' : 'gray'}>
-                    {e.action}
+                    <span title={e.action}>{auditActionName(e.action)}</span>
                   </Badge>
                   {releaseMark(e) ? (
                     <>

@@ -1,11 +1,13 @@
 import type { Member, Project } from '../../../../services/projects.service.js';
-import { DataTable } from '../../components.js';
+import type { Invitation } from '../../../../services/invitations.service.js';
+import { DataTable, TokenBox } from '../../components.js';
 import {
   Badge,
   Csrf,
   ErrorSummary,
   Field,
   type FormErrors,
+  formatDate,
   type PageCtx,
   RelTime,
 } from '../../ui.js';
@@ -32,7 +34,24 @@ function RoleOptions({ selected }: { selected: string }) {
   );
 }
 
-export function MembersPage(p: { ctx: PageCtx; project: Project; members: Member[]; form?: { email: string; role: string; release?: boolean }; errors?: FormErrors }) {
+/** A link just created, shown once in the response to the POST that made it. */
+export interface CreatedInvitation {
+  email: string;
+  url: string;
+  expiresAt: string;
+  emailed: boolean;
+  mailFailed: boolean;
+}
+
+export function MembersPage(p: {
+  ctx: PageCtx;
+  project: Project;
+  members: Member[];
+  invitations?: Invitation[] | undefined;
+  created?: CreatedInvitation | undefined;
+  form?: { email: string; role: string; release?: boolean } | undefined;
+  errors?: FormErrors | undefined;
+}) {
   const { project } = p;
   const isAdmin = project.role === 'admin';
   const base = settingsHref(project.slug, 'members');
@@ -46,44 +65,104 @@ export function MembersPage(p: { ctx: PageCtx; project: Project; members: Member
       </Head>
       <ErrorSummary errors={p.errors} />
       {isAdmin ? (
-        <form method="post" action={base} novalidate class="card" aria-labelledby="add-member-h">
-          <Csrf ctx={p.ctx} />
-          <div class="card-head">
-            <div>
-              <h2 id="add-member-h">Add a member</h2>
-              <p>The person needs a keyloft account; an instance admin creates one with <code>keyloft admin create-user</code>.</p>
-            </div>
-          </div>
-          <div class="card-body">
-            <div class="secret-form">
-              <Field name="email" label="Email" error={e.email}>
-                {(a) => <input {...a} name="email" type="email" value={form.email} autocomplete="off" required />}
-              </Field>
-              <Field name="role" label="Role" error={e.role}>
-                {(a) => (
-                  <select {...a} name="role">
-                    <RoleOptions selected={form.role} />
-                  </select>
-                )}
-              </Field>
-              <div class="field">
-                <label class="check">
-                  <input type="checkbox" name="release" value="yes" checked={form.release === true} aria-describedby="release-warn" /> Release grant
+        <>
+          {p.created ? (
+            <section class="card" aria-labelledby="invite-link-h">
+              <div class="card-head">
+                <div>
+                  <h2 id="invite-link-h">Invitation link for {p.created.email}</h2>
+                  <p>
+                    {p.created.emailed
+                      ? `E-mailed to ${p.created.email}. `
+                      : p.created.mailFailed
+                        ? 'The e-mail could not be sent (the failure was logged): send this link yourself. '
+                        : 'Send this link to them. '}
+                    It is shown only once, works once, and expires on {formatDate(p.created.expiresAt)}.
+                  </p>
+                </div>
+              </div>
+              <div class="card-body">
+                <label class="sr-only" for="invite-url">
+                  Invitation link
                 </label>
-                <p class="hint" id="release-warn">
-                  Warning: a person with the release grant {RELEASE_WARNING}.
-                </p>
+                <TokenBox id="invite-url" value={p.created.url} />
               </div>
-              <div class="submit-cell">
-                <button class="btn btn-primary" type="submit">
-                  Add member
-                </button>
+            </section>
+          ) : null}
+          <form method="post" action={settingsHref(project.slug, 'invitations')} novalidate class="card" aria-labelledby="invite-h">
+            <Csrf ctx={p.ctx} />
+            <div class="card-head">
+              <div>
+                <h2 id="invite-h">Invite a person</h2>
+                <p>They get a one-time link (valid 7 days): a new person sets a password, someone with an account signs in and accepts.</p>
               </div>
             </div>
-          </div>
-        </form>
+            <div class="card-body">
+              <div class="secret-form">
+                <Field name="email" label="Email" error={e.email}>
+                  {(a) => <input {...a} name="email" type="email" value={form.email} autocomplete="off" required />}
+                </Field>
+                <Field name="role" label="Role" error={e.role}>
+                  {(a) => (
+                    <select {...a} name="role">
+                      <RoleOptions selected={form.role} />
+                    </select>
+                  )}
+                </Field>
+                <div class="field">
+                  <label class="check">
+                    <input type="checkbox" name="release" value="yes" checked={form.release === true} aria-describedby="release-warn" /> Release grant
+                  </label>
+                  <p class="hint" id="release-warn">
+                    Warning: a person with the release grant {RELEASE_WARNING}.
+                  </p>
+                </div>
+                <div class="submit-cell">
+                  <button class="btn btn-primary" type="submit">
+                    Invite
+                  </button>
+                </div>
+              </div>
+            </div>
+          </form>
+          {(p.invitations ?? []).length > 0 ? (
+            <section class="card" aria-labelledby="pending-h">
+              <div class="card-head">
+                <h2 id="pending-h">
+                  Pending invitations <span class="muted">({(p.invitations ?? []).length})</span>
+                </h2>
+              </div>
+              <DataTable columns={['Email', 'Role', 'Invited', 'Expires']} actions>
+                {(p.invitations ?? []).map((inv) => (
+                  <tr>
+                    <td class="primary" data-label="Email">
+                      {inv.email}
+                    </td>
+                    <td data-label="Role">
+                      <Badge tone="gray">{inv.role}</Badge>
+                    </td>
+                    <td data-label="Invited">
+                      <RelTime iso={inv.createdAt} now={p.ctx.now} /> <span class="muted">by {inv.createdBy}</span>
+                    </td>
+                    <td data-label="Expires">
+                      <RelTime iso={inv.expiresAt} now={p.ctx.now} />
+                    </td>
+                    <td class="actions">
+                      <form method="post" action={`${settingsHref(project.slug, 'invitations')}/${encodeURIComponent(inv.id)}/revoke`} class="inline-form">
+                        <Csrf ctx={p.ctx} />
+                        <button class="btn btn-sm btn-danger-ghost" type="submit" aria-label={`Revoke the invitation of ${inv.email}`}>
+                          Revoke
+                        </button>
+                      </form>
+                    </td>
+                  </tr>
+                ))}
+              </DataTable>
+            </section>
+          ) : null}
+        </>
       ) : (
-        <ReadOnlyNote what="manage members (admins only)" />
+        <ReadOnlyNote role={project.role} need="admin" what="add or remove members" />
       )}
       <section class="card" aria-labelledby="members-h">
         <div class="card-head">

@@ -61,12 +61,18 @@ export function SecretsTable(p: { project: Project; secrets: SecretMeta[]; mode:
               <span class="key-meta">
                 {p.mode === 'secrets' ? <ScopeBadge scope={s.scope} /> : null}
                 {s.pr !== undefined ? <Badge tone="violet">override · PR #{s.pr}</Badge> : null}
+                {s.binary ? <Badge tone="amber">binary</Badge> : null}
                 <span>v{s.version}</span>
                 <span aria-hidden="true">·</span>
                 <a href={history}>
                   History<span class="sr-only"> of {s.name} ({s.scope})</span>
                 </a>
               </span>
+              {s.binary ? (
+                <span class="status-note">
+                  binary: <code>keyloft deploy fly</code> cannot pass it as a <code>--build-secret</code> (text only); read it as a file with <code>keyloft run --build</code>
+                </span>
+              ) : null}
             </td>
             <td data-label="Digest">{s.digest ? <span class="digest" title="keyed digest of the value (HMAC), not the value">{s.digest}</span> : <span class="muted">deleted</span>}</td>
             <td data-label="Last change">

@@ -29,6 +29,8 @@ export function SecretsPage(p: {
   canCopy?: boolean;
   copyForm?: CopyForm;
   copyErrors?: FormErrors;
+  /** The name filter (?q=), already applied to `secrets`. */
+  nameFilter?: string;
 }) {
   const { project, mode } = p;
   const write = canWrite(project);
@@ -129,7 +131,7 @@ export function SecretsPage(p: {
           </div>
         </form>
       ) : (
-        <ReadOnlyNote what="change secrets" />
+        <ReadOnlyNote role={project.role} need="member" what={build ? 'add or change build secrets' : 'add or change secrets'} />
       )}
 
       <section class="card" aria-labelledby="list-h">
@@ -137,11 +139,27 @@ export function SecretsPage(p: {
           <h2 id="list-h">
             {build ? 'Build secrets' : 'Secrets'} <span class="muted">({rows.filter((s) => !s.deleted).length})</span>
           </h2>
-          {build ? null : (
-            <EnvFilter href={base} current={p.env} />
-          )}
+          <div class="toolbar">
+            <form method="get" action={base} role="search" aria-label="Filter secrets by name" class="inline-form">
+              {build || p.env === 'all' ? null : <input type="hidden" name="env" value={p.env} />}
+              <label class="sr-only" for="secret-filter">
+                Name contains
+              </label>
+              <input id="secret-filter" name="q" type="search" class="input-mono" value={p.nameFilter ?? ''} placeholder="Filter by name" maxlength={255} autocomplete="off" spellcheck={false} />
+              <button class="btn btn-sm" type="submit">
+                Filter
+              </button>
+            </form>
+            {build ? null : <EnvFilter href={base} current={p.env} />}
+          </div>
         </div>
-        {rows.length === 0 ? (
+        {rows.length === 0 && p.nameFilter ? (
+          <EmptyState title={`No secret names contain “${p.nameFilter}”`}>
+            <p>
+              <a href={p.env === 'all' || build ? base : `${base}?env=${p.env}`}>Show all</a>
+            </p>
+          </EmptyState>
+        ) : rows.length === 0 ? (
           <EmptyState title={build ? 'No build secrets' : p.env === 'all' ? 'No secrets yet' : `No ${p.env} secrets`}>
             <p>{write ? 'Add one with the form above, or paste a .env file below.' : 'Members of the project can add them.'}</p>
           </EmptyState>

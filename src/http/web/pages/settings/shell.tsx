@@ -48,13 +48,17 @@ export function Head({ title, children, actions }: { title: string; children?: C
   );
 }
 
-export function ReadOnlyNote({ what }: { what: string }) {
+/** Why a write form is missing: the person's role, and which role (from whom) the action needs. */
+export function ReadOnlyNote({ role, need, what }: { role: string; need: 'member' | 'admin'; what: string }) {
+  const yours = role === 'viewer' ? 'a viewer: you see names, digests and statuses, never values' : `a ${role}`;
   return (
     <div class="alert alert-info" role="note">
       <span class="alert-icon" aria-hidden="true">
         i
       </span>
-      <p>You have read access to this project. Ask a project admin for the member role to {what}.</p>
+      <p>
+        You are {yours}. To {what}, you need the {need} role{need === 'admin' ? '' : ' (or admin)'}: ask an admin of this project.
+      </p>
     </div>
   );
 }

@@ -1,0 +1,196 @@
+/**
+ * Why a deployment failed, and cancelling one: `complete` takes a reason (at most 500
+ * characters, masked of the deployment's values by keyed digest before it is stored);
+ * `deploy fly` sends flyctl's exit code and last masked line; the dashboard and
+ * `keyloft deploy show` display it. A member cancels a running deployment from the dashboard
+ * or `keyloft deployments cancel`: it completes as failed, its token stops working, and the
+ * audit log says who did it.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap, createUser, grantRelease } from '../helpers/client.js';
+import { createStore, dialects, KEYLOFT_BIN, startServer, type TestServer, type TestStore } from '../helpers/server.js';
+
+const VALUE = `db-password-${randomBytes(8).toString('hex')}`;
+const BUILD = `npm_${randomBytes(8).toString('hex')}`;
+
+for (const d of await dialects()) {
+  describe(`${d.name}: failure reasons and cancelling deployments`, { skip: d.skip }, () => {
+    let store: TestStore;
+    let server: TestServer;
+    let admin: Api;
+    let viewer: Api;
+    let outsider: Api;
+    let key: string;
+    let dir: string;
+    const slug = 'why';
+    const P = `/api/v1/projects/${slug}`;
+    const printed: string[] = [];
+
+    function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+      const e: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('KEYLOFT_')) e[k] = v;
+      Object.assign(e, { KEYLOFT_URL: server.url, KEYLOFT_TOKEN: admin.token!, KEYLOFT_CONFIG_DIR: dir }, env);
+      const child = spawn(process.execPath, [KEYLOFT_BIN, ...args], { env: e, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      return new Promise((r) =>
+        child.on('close', (code) => {
+          printed.push(out, err);
+          r({ code, out, err });
+        }),
+      );
+    }
+    const start = async () => {
+      const r = await admin.with(key).post(`${P}/deployments`, { environment: 'production', ref: 'abc' });
+      assert.equal(r.status, 201, r.text);
+      return r.body as { id: string; token: string };
+    };
+
+    before(async () => {
+      store = await createStore(d.name);
+      server = await startServer(store);
+      admin = await bootstrap(server);
+      const r = await admin.post('/api/v1/projects', {
+        slug,
+        name: 'Why',
+        flyApp: 'why-app',
+        secrets: [
+          { name: 'DB_PASSWORD', scope: 'production', value: VALUE },
+          { name: 'NPM_TOKEN', scope: 'build', value: BUILD },
+        ],
+      });
+      assert.equal(r.status, 201, r.text);
+      await grantRelease(admin, slug); // deploy keys and deployments need the release grant
+      key = (await admin.post(`${P}/deploy-keys`, { name: 'ci' })).body.token;
+      viewer = await createUser(server, admin, 'viewer@example.com');
+      outsider = await createUser(server, admin, 'outsider@example.com');
+      await admin.post(`${P}/members`, { email: 'viewer@example.com', role: 'viewer' });
+      dir = mkdtempSync(join(tmpdir(), 'keyloft-reason-'));
+    });
+    after(async () => {
+      await server?.stop();
+      await store?.cleanup();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('a failed completion keeps its reason, with every pinned value masked before it is stored', async () => {
+      const dep = await start();
+      const r = await admin.with(dep.token).post(`/api/v1/deployments/${dep.id}/complete`, {
+        status: 'failed',
+        reason: `migration failed: password ${VALUE} rejected\nbuild token ${BUILD}`,
+      });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.deployment.reason, 'migration failed: password *** rejected build token ***');
+      const shown = await admin.get(`${P}/deployments/${dep.id}`);
+      assert.equal(shown.body.deployment.reason, 'migration failed: password *** rejected build token ***');
+      for (const text of [r.text, shown.text, (await admin.get(`${P}/audit`)).text]) {
+        assert.ok(!text.includes(VALUE) && !text.includes(BUILD), 'no value in any answer');
+      }
+    });
+
+    test('a reason over 500 characters, or with succeeded, is refused naming the field; nothing is completed', async () => {
+      const dep = await start();
+      const long = await admin.with(dep.token).post(`/api/v1/deployments/${dep.id}/complete`, { status: 'failed', reason: 'x'.repeat(501) });
+      assert.equal(long.status, 400, long.text);
+      assert.equal(long.body.error.field, 'reason');
+      const ok = await admin.with(dep.token).post(`/api/v1/deployments/${dep.id}/complete`, { status: 'succeeded', reason: 'fine' });
+      assert.equal(ok.status, 400, ok.text);
+      assert.equal(ok.body.error.field, 'reason');
+      assert.equal((await admin.get(`${P}/deployments/${dep.id}`)).body.deployment.status, 'running');
+      assert.equal((await admin.with(dep.token).post(`/api/v1/deployments/${dep.id}/complete`, { status: 'succeeded' })).status, 200);
+    });
+
+    test('deploy fly sends flyctl exit code and last line (masked); deploy show and the dashboard display it', async () => {
+      const fake = join(dir, 'flyctl');
+      // The fake flyctl prints its arguments (the --build-secret value among them) and fails on deploy.
+      writeFileSync(fake, `#!/bin/sh\nif [ "$1" = deploy ]; then echo "building..."; echo "Error: build failed: $*" >&2; exit 3; fi\ncat >/dev/null\nexit 0\n`, { mode: 0o755 });
+      const run = await cli(['deploy', 'fly', '--project', slug, '--env', 'production', '--ref', 'abc'], { KEYLOFT_FLYCTL: fake, KEYLOFT_TOKEN: key });
+      assert.equal(run.code, 3, run.err);
+      const list = await admin.get(`${P}/deployments?limit=1`);
+      const dep = list.body.deployments[0];
+      assert.equal(dep.status, 'failed');
+      assert.match(dep.reason, /^flyctl deploy exited with code 3: Error: build failed: deploy --app why-app --build-secret NPM_TOKEN=\*\*\*/);
+      const show = await cli(['deploy', 'show', dep.id, '--project', slug]);
+      assert.equal(show.code, 0, show.err);
+      assert.match(show.out, /reason +flyctl deploy exited with code 3/);
+      const listed = await cli(['deployments', 'list', '--project', slug, '--limit', '1']);
+      assert.equal(listed.code, 0, listed.err);
+      assert.match(listed.out, /flyctl deploy exited with code 3/);
+      const page = await webGet(`/projects/${slug}/deployments/${dep.id}`);
+      assert.match(page, /Failed:/);
+      assert.match(page, /flyctl deploy exited with code 3/);
+    });
+
+    test('a viewer cannot cancel (403), an outsider sees nothing (404)', async () => {
+      const dep = await start();
+      assert.equal((await viewer.post(`${P}/deployments/${dep.id}/cancel`)).status, 403);
+      assert.equal((await outsider.post(`${P}/deployments/${dep.id}/cancel`)).status, 404);
+      assert.equal((await admin.get(`${P}/deployments/${dep.id}`)).body.deployment.status, 'running');
+      assert.equal((await admin.with(dep.token).get(`/api/v1/deployments/${dep.id}/secrets`)).status, 200);
+      await admin.with(dep.token).post(`/api/v1/deployments/${dep.id}/complete`, { status: 'succeeded' });
+    });
+
+    test('keyloft deployments cancel ends it as failed, revokes its token and is audited; twice is a conflict', async () => {
+      const dep = await start();
+      const r = await cli(['deployments', 'cancel', dep.id, '--project', slug]);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /Cancelled deployment/);
+      const shown = (await admin.get(`${P}/deployments/${dep.id}`)).body.deployment;
+      assert.equal(shown.status, 'failed');
+      assert.match(shown.reason, /^cancelled by admin@example\.com/);
+      assert.equal((await admin.with(dep.token).get(`/api/v1/deployments/${dep.id}/secrets`)).status, 401, 'the deploy token no longer works');
+      const audit = (await admin.get(`${P}/audit`)).body.events as Array<{ action: string; detail?: { deployment?: string } }>;
+      assert.ok(audit.some((e) => e.action === 'deployment.cancelled' && e.detail?.deployment === dep.id));
+      const again = await admin.post(`${P}/deployments/${dep.id}/cancel`);
+      assert.equal(again.status, 409, again.text);
+      const cli2 = await cli(['deployments', 'cancel', dep.id, '--project', slug]);
+      assert.notEqual(cli2.code, 0);
+    });
+
+    test('the dashboard cancels a running deployment from its page', async () => {
+      const dep = await start();
+      const page = await webGet(`/projects/${slug}/deployments/${dep.id}`);
+      assert.match(page, /Cancel deployment/);
+      const s = await session();
+      const post = await fetch(`${server.url}/projects/${slug}/deployments/${dep.id}/cancel`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: s.cookie, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: s.csrf }).toString(),
+      });
+      assert.equal(post.status, 303);
+      assert.equal((await admin.get(`${P}/deployments/${dep.id}`)).body.deployment.status, 'failed');
+      assert.equal((await admin.with(dep.token).get(`/api/v1/deployments/${dep.id}/secrets`)).status, 401);
+      const after = await webGet(`/projects/${slug}/deployments/${dep.id}`);
+      assert.doesNotMatch(after, /Cancel deployment/);
+      assert.match(after, /cancelled by admin@example\.com/);
+    });
+
+    test('no value in anything the CLI printed', () => {
+      for (const p of printed) assert.ok(!p.includes(VALUE) && !p.includes(BUILD));
+    });
+
+    async function session(): Promise<{ cookie: string; csrf: string }> {
+      const login = await fetch(`${server.url}/api/v1/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+      });
+      return { cookie: login.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await login.json()) as { csrfToken: string }).csrfToken };
+    }
+    async function webGet(path: string): Promise<string> {
+      const s = await session();
+      const text = await (await fetch(`${server.url}${path}`, { headers: { cookie: s.cookie } })).text();
+      assert.ok(!text.includes(VALUE) && !text.includes(BUILD));
+      return text;
+    }
+  });
+}
