@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 
 export type ServerRole = 'all' | 'api' | 'release';
@@ -23,8 +24,15 @@ export interface Config {
   readonly deployKeyMaxRunning: number;
   readonly releaseUrl: string | undefined;
   readonly publicUrl: string | undefined;
-  readonly trustProxy: boolean;
+  /**
+   * Which proxies' X-Forwarded-For is believed: false (none, the default), a hop count, or a list
+   * of proxy addresses / CIDRs. Never "everyone": a direct client could forge its address.
+   */
+  readonly trustProxy: false | number | readonly string[];
+  /** Idle lifetime of a session (sliding). */
   readonly sessionTtlHours: number;
+  /** Absolute lifetime of a session from sign-in, however active it is. */
+  readonly sessionMaxHours: number;
   readonly bodyLimitBytes: number;
   /** After SIGTERM: how long /readyz answers 503 while requests are still served, before the server closes. */
   readonly shutdownGraceMs: number;
@@ -32,6 +40,17 @@ export interface Config {
   readonly metrics: boolean;
   /** KEYLOFT_OIDC_RATE_LIMIT: OIDC exchanges per minute per client address (anonymous route). */
   readonly oidcRateLimitPerMinute: number;
+  /** At start: how long to keep retrying an unreachable database before giving up (0: try once). */
+  readonly dbConnectTimeoutS: number;
+  /** Slow and abusive clients: time to send a request's headers, and the whole request. */
+  readonly headersTimeoutS: number;
+  readonly requestTimeoutS: number;
+  /** How long an idle keep-alive connection is kept between requests. */
+  readonly keepAliveTimeoutS: number;
+  /** A connection with no traffic either way for this long is closed (also one that stops reading a response). */
+  readonly idleTimeoutS: number;
+  /** Open connections beyond this are refused at accept. */
+  readonly maxConnections: number;
   /** Where invitation e-mails go out (smtp:// or smtps://, credentials in the URL). Never logged. */
   readonly smtpUrl: string | undefined;
   /** The From: address of those e-mails. */
@@ -155,6 +174,41 @@ function url(env: Env, key: string, problems: string[]): string | undefined {
   }
 }
 
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * KEYLOFT_TRUST_PROXY: unset/false, a hop count (1–10), or a comma-separated list of proxy
+ * addresses, CIDRs or the names loopback / linklocal / uniquelocal. `true` is refused: it would
+ * believe any client's X-Forwarded-For (forged addresses bypass lockout and fill the audit log).
+ */
+function parseTrustProxy(raw: string | undefined, problems: string[]): false | number | string[] {
+  const v = (raw ?? '').trim();
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') {
+    problems.push('KEYLOFT_TRUST_PROXY=true would trust any client\'s X-Forwarded-For header; set the number of proxies in front of keyloft (e.g. 1) or their addresses/CIDRs (e.g. 10.0.0.0/8)');
+    return false;
+  }
+  if (/^\d+$/.test(v)) {
+    const n = Number(v);
+    if (n < 1 || n > 10) problems.push(`KEYLOFT_TRUST_PROXY must be a hop count from 1 to 10 or a list of proxy addresses/CIDRs (got ${JSON.stringify(v)})`);
+    return n >= 1 && n <= 10 ? n : false;
+  }
+  const entries = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = entries.filter((entry) => {
+    if (PROXY_NAMES.has(entry)) return false;
+    const [addr, bits, extra] = entry.split('/');
+    const family = isIP(addr ?? '');
+    if (family === 0 || extra !== undefined) return true;
+    if (bits === undefined) return false;
+    return !/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128);
+  });
+  if (bad.length > 0 || entries.length === 0) {
+    problems.push(`KEYLOFT_TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of proxy addresses/CIDRs (e.g. 10.0.0.0/8,127.0.0.1); not valid: ${JSON.stringify(bad.join(',') || v)}`);
+    return false;
+  }
+  return entries;
+}
+
 /**
  * Reads the configuration from the environment, with command-line overrides.
  * Throws ConfigError listing every problem.
@@ -209,8 +263,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     problems.push(`KEYLOFT_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got ${JSON.stringify(logLevel)})`);
   }
-  const trust = e.KEYLOFT_TRUST_PROXY || 'false';
-  if (!['true', 'false'].includes(trust)) problems.push(`KEYLOFT_TRUST_PROXY must be true or false (got ${JSON.stringify(trust)})`);
+  const trustProxy = parseTrustProxy(e.KEYLOFT_TRUST_PROXY, problems);
   const metrics = e.KEYLOFT_METRICS || 'true';
   if (!['true', 'false'].includes(metrics)) problems.push(`KEYLOFT_METRICS must be true or false (got ${JSON.stringify(metrics)})`);
 
@@ -230,14 +283,24 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     deployKeyMaxRunning: int(e, 'KEYLOFT_DEPLOY_KEY_MAX_RUNNING', 5, 1, 1000, problems),
     releaseUrl: url(e, 'KEYLOFT_RELEASE_URL', problems),
     publicUrl,
-    trustProxy: trust === 'true',
+    trustProxy,
     sessionTtlHours: int(e, 'KEYLOFT_SESSION_TTL_HOURS', 12, 1, 24 * 30, problems),
+    sessionMaxHours: int(e, 'KEYLOFT_SESSION_MAX_HOURS', 168, 1, 24 * 365, problems),
     shutdownGraceMs: int(e, 'KEYLOFT_SHUTDOWN_GRACE_MS', 0, 0, 120_000, problems),
     bodyLimitBytes: int(e, 'KEYLOFT_BODY_LIMIT_BYTES', 1024 * 1024, 64 * 1024 + 1024, 64 * 1024 * 1024, problems),
     metrics: metrics === 'true',
     oidcRateLimitPerMinute: int(e, 'KEYLOFT_OIDC_RATE_LIMIT', 120, 1, 100_000, problems),
+    dbConnectTimeoutS: int(e, 'KEYLOFT_DB_CONNECT_TIMEOUT_S', 60, 0, 3600, problems),
+    headersTimeoutS: int(e, 'KEYLOFT_HEADERS_TIMEOUT_S', 10, 1, 600, problems),
+    requestTimeoutS: int(e, 'KEYLOFT_REQUEST_TIMEOUT_S', 60, 1, 3600, problems),
+    keepAliveTimeoutS: int(e, 'KEYLOFT_KEEP_ALIVE_TIMEOUT_S', 5, 1, 600, problems),
+    idleTimeoutS: int(e, 'KEYLOFT_IDLE_TIMEOUT_S', 60, 1, 3600, problems),
+    maxConnections: int(e, 'KEYLOFT_MAX_CONNECTIONS', 4096, 16, 1_000_000, problems),
     ...people(e, publicUrl, problems),
   };
+  if (config.headersTimeoutS > config.requestTimeoutS) {
+    problems.push(`KEYLOFT_HEADERS_TIMEOUT_S (${config.headersTimeoutS}) must not exceed KEYLOFT_REQUEST_TIMEOUT_S (${config.requestTimeoutS})`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { deployFly } from '../pipeline/fly.js';
 import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
 import { ciIdToken, startDeploymentWithIdToken } from '../pipeline/oidc.js';
@@ -6,13 +6,8 @@ import { completeDeployment, startDeployment, type StartRequest } from '../pipel
 import { readConfig, resolveTarget } from './config-file.js';
 import { ApiClient, normalizeUrl } from './http-client.js';
 import { resolveProject } from './link.js';
+import { parsePr } from './args.js';
 import { deployAuthFromEnv, fail } from './run.js';
-
-function parsePr(raw: string): number {
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > 2147483647) throw new InvalidArgumentError('must be a pull request number (a positive integer)');
-  return n;
-}
 
 /** Server URL and a personal token or deploy key: KEYLOFT_URL / KEYLOFT_TOKEN, else what `keyloft login` saved. */
 export function personalTarget(env: NodeJS.ProcessEnv = process.env): { url: string; token: string; releaseUrl: string | undefined } {

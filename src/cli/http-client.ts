@@ -1,6 +1,7 @@
 /**
- * A small fetch-based client for the keyloft HTTP API, shared by the people commands
- * (login, projects, secrets, link) and the pipeline commands (deploy, run).
+ * A small fetch-based client for the keyloft HTTP API, shared by the commands a person runs
+ * (login, projects, secrets, link, deploy start/list/show, invitations). The pipeline's own
+ * calls (`run`, `deploy fly`, completion with the deploy token) go through pipeline/run.ts.
  *
  * Exit codes: see domain/exit-codes.ts. No error message ever carries a request body.
  */

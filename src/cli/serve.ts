@@ -4,7 +4,8 @@ import type { Keyring } from '../crypto/keyring.js';
 import { buildApp } from '../http/app.js';
 import { loadMasterKeys, requireStoredMasterKey, StartupError, verifyMasterKeys } from '../services/bootstrap.js';
 import { createServices, type Services } from '../services/container.js';
-import { type Database, migrateToLatest, openDatabase } from '../store/db.js';
+import { RESERVE_BYTES } from '../store/disk-reserve.js';
+import { type Database, DatabaseUnreachableError, migrateToLatest, openDatabase, waitForDatabase } from '../store/db.js';
 
 export interface Running {
   app: FastifyInstance;
@@ -19,6 +20,12 @@ export interface Running {
 export async function startServer(config: Config, out: { print: (line: string) => void } = { print: (l) => process.stdout.write(`${l}\n`) }): Promise<Running> {
   const database: Database = openDatabase(config.databaseUrl);
   try {
+    // A database that is still starting (or failing over) is waited for, with backoff, not given up on at once.
+    await waitForDatabase(database.db, {
+      timeoutMs: config.dbConnectTimeoutS * 1000,
+      onRetry: ({ attempt, delayMs, reason }) =>
+        out.print(`keyloft: the database is not reachable yet (${reason}); attempt ${attempt}, retrying in ${(delayMs / 1000).toFixed(1)} s (giving up after KEYLOFT_DB_CONNECT_TIMEOUT_S=${config.dbConnectTimeoutS} s)`),
+    });
     await migrateToLatest(database.db);
     let keyring: Keyring | undefined;
     if (config.role === 'api') {
@@ -38,6 +45,13 @@ export async function startServer(config: Config, out: { print: (line: string) =
       services.close();
       throw err;
     }
+    // One line when the storage starts failing and one when it answers again, not one per request.
+    const log = app.log;
+    if (database.reserveSpace && !database.reserveSpace()) log.warn({ bytes: RESERVE_BYTES }, 'no room for the disk reserve next to the database: on a full disk releases will be refused too');
+    database.health.listen((e) => {
+      if (e.kind === 'down') log.error({ fault: e.fault, code: e.code, reason: e.message, ...(e.blips ? { shortLossesSinceLastLine: e.blips } : {}) }, e.fault === 'full' ? 'storage full: writes are refused (507 storage_full) until space is freed' : 'database unavailable: requests answer 503 storage_unavailable until it is back');
+      else log.warn({ downForMs: e.downForMs }, 'database available again');
+    });
     try {
       await app.listen({ port: config.port, host: config.host });
     } catch (err) {
@@ -94,6 +108,10 @@ export async function serveCommand(opts: { role?: string; port?: string; host?: 
   } catch (err) {
     if (err instanceof StartupError) {
       process.stderr.write(`keyloft: refusing to start: ${err.message}\n`);
+      process.exit(1);
+    }
+    if (err instanceof DatabaseUnreachableError) {
+      process.stderr.write(`keyloft: could not start: ${err.message} within KEYLOFT_DB_CONNECT_TIMEOUT_S=${config.dbConnectTimeoutS} s; check KEYLOFT_DATABASE_URL and that the database is up, or raise KEYLOFT_DB_CONNECT_TIMEOUT_S\n`);
       process.exit(1);
     }
     const e = err as { code?: string; message?: string };

@@ -43,7 +43,7 @@ export function wrapAad(projectId: string, scope: string, keyPairId: string, mas
   return encodeAad('scope-key', [projectId, scope, keyPairId, masterKeyId]);
 }
 
-/** A copy of the view's bytes as a standalone ArrayBuffer (WebCrypto wants one). */
+/** A copy of the view's bytes as a standalone ArrayBuffer (the tests' reference HPKE, @hpke/core, on WebCrypto, wants one). */
 export function toArrayBuffer(u: Uint8Array): ArrayBuffer {
   return u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength) as ArrayBuffer;
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export type TokenKind = 'session' | 'api' | 'deploy-key' | 'deploy' | 'setup' | 'csrf' | 'invite' | 'sso';
+export type TokenKind = 'session' | 'api' | 'deploy-key' | 'deploy' | 'setup' | 'csrf' | 'invite' | 'sso' | 'reset';
 
 const PREFIX: Record<TokenKind, string> = {
   session: 'kls',
@@ -11,6 +11,7 @@ const PREFIX: Record<TokenKind, string> = {
   csrf: 'klcsrf',
   invite: 'klinv',
   sso: 'klsso',
+  reset: 'klreset',
 };
 
 /** A new 256-bit random token with a kind prefix, e.g. `klt_…`. */

@@ -20,8 +20,15 @@ export const ERROR_CODES = [
   'wrong_role',
   'unsupported_media_type',
   'bad_request',
+  'read_only_token',
+  'account_disabled',
+  'last_admin',
+  'reset_link_invalid',
   'internal',
   'unavailable',
+  'storage_unavailable',
+  'storage_full',
+  'secret_damaged',
   /** An invitation link that is unknown, used, revoked or expired. */
   'invitation_invalid',
   /** An invitation accepted by a signed-in person whose email is not the invited one. */

@@ -13,6 +13,8 @@ export const NAME_MAX = 255;
 export const VALUE_MAX_BYTES = 64 * 1024;
 export const SLUG_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** The largest pull request number (PostgreSQL `integer`). */
+export const PR_MAX = 2_147_483_647;
 export const PROJECT_NAME_MAX = 100;
 export const EMAIL_MAX = 254;
 export const PASSWORD_MIN = 10;
@@ -117,7 +119,7 @@ export function validatePassword(password: string, field = 'password'): string {
 
 export function validatePr(pr: unknown, field = 'pr'): number {
   const n = typeof pr === 'string' && /^\d+$/.test(pr) ? Number(pr) : pr;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 2_147_483_647) {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > PR_MAX) {
     throw new ValidationError(field, `${field} must be a pull request number (a positive whole number)`);
   }
   return n;

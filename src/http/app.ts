@@ -17,7 +17,8 @@ import { ErrorResponse } from './api/schemas.js';
 import { secretRoutes } from './api/secrets.routes.js';
 import { oidcRoutes, trustPolicyRoutes } from './api/trust-policies.routes.js';
 import { sessionRoutes } from './api/session.routes.js';
-import { registerAuth } from './plugins/auth.js';
+import { userRoutes } from './api/users.routes.js';
+import { registerAuth, requireCaller } from './plugins/auth.js';
 import { registerStrictBodies, strictFormParser } from './plugins/body.js';
 import { errorBody, registerErrorHandler } from './plugins/errors.js';
 import { type PoolStatsSource, registerMetrics } from './plugins/metrics.js';
@@ -50,6 +51,12 @@ export interface AppOptions {
   logStream?: NodeJS.WritableStream;
   /** PostgreSQL connection-pool use, for /metrics. */
   poolStats?: PoolStatsSource;
+  /** How often expired sessions, reset links and lockout rows are pruned (default 10 minutes). */
+  sweepIntervalMs?: number;
+}
+
+function trustHops(n: number): (addr: string, hop: number) => boolean {
+  return (_addr, hop) => hop < n;
 }
 
 /** The path of a request for the access log: no query string, and any keyloft token in it (an invitation link) redacted. */
@@ -66,7 +73,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         ? false
         : { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' }, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: config.trustProxy,
+    // Slow and abusive clients (docs/OPERATIONS.md "Failure behaviour"): headers, whole request,
+    // keep-alive idle and any silent connection are bounded; the checks run every second.
+    requestTimeout: config.requestTimeoutS * 1000,
+    keepAliveTimeout: config.keepAliveTimeoutS * 1000,
+    connectionTimeout: config.idleTimeoutS * 1000,
+    http: { headersTimeout: config.headersTimeoutS * 1000, requestTimeout: config.requestTimeoutS * 1000, connectionsCheckingInterval: 1000 },
+    // A hop count trusts that many proxies nearest to keyloft (the addresses to their right in X-Forwarded-For).
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy === false ? false : [...config.trustProxy],
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
       return typeof h === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(h) ? h : randomUUID();
@@ -84,6 +98,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         .send(errorBody('bad_request', bad ? 'the request URL is not valid (malformed percent-encoding)' : 'the request could not be routed', 'url', req.id));
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.maxConnections = config.maxConnections;
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -162,8 +177,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const routeOpts = { services, publicUrl: config.publicUrl, secureCookies: config.publicUrl?.startsWith('https:') ?? false };
   await app.register(
     async (api) => {
+      // A route that needs a caller (it declares `security` for the OpenAPI document) refuses an
+      // anonymous one before its body is even parsed: an anonymous caller learns nothing but 401.
+      // (Route-level onRequest hooks run after the global one that resolves the caller.)
+      api.addHook('onRoute', (route) => {
+        const security = (route.schema as { security?: unknown[] } | undefined)?.security;
+        if (!Array.isArray(security) || security.length === 0) return;
+        const pre = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+        route.onRequest = [requireCaller, ...pre];
+      });
       if (config.role !== 'release') {
         await api.register(sessionRoutes, routeOpts);
+        await api.register(userRoutes, routeOpts);
         await api.register(projectRoutes, routeOpts);
         await api.register(secretRoutes, routeOpts);
         await api.register(deploymentRoutes, routeOpts);
@@ -188,5 +213,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await pages.register(web);
     });
   }
+  // Expired sessions (and spent reset links, stale lockout rows) are pruned in the background;
+  // the timer never keeps the process alive and stops with the server.
+  const sweeper = setInterval(() => {
+    services.users.sweep().catch((err: Error) => app.log.warn({ err: { type: err.name, message: err.message } }, 'sweep of expired sessions failed'));
+  }, opts.sweepIntervalMs ?? 10 * 60_000);
+  sweeper.unref();
+  app.addHook('onClose', async () => clearInterval(sweeper));
   return app;
 }

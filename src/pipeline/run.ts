@@ -12,7 +12,9 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable, Transform, Writable } from 'node:stream';
+import type { StartedDeployment } from '../domain/contract.js';
 import { CommandError, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from '../domain/exit-codes.js';
+import { NAME_RE } from '../domain/rules.js';
 import { createLiveMaskStream } from './mask.js';
 import { SHM_DIR, secretsDirParent, secretsDirPrefix, sweepStaleSecretsDirs } from './secrets-dir.js';
 
@@ -45,7 +47,6 @@ export interface DeployAuth {
   releaseUrls?: readonly string[];
 }
 
-const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const REQUEST_TIMEOUT_MS = 30_000;
 
 export function baseUrl(url: string): string {
@@ -128,7 +129,18 @@ export async function fetchReleased(auth: DeployAuth): Promise<Released> {
           EXIT_REFUSED,
         );
       }
-      reply = await requestJson('GET', `${target}${secretsPath(auth.deployment)}`, auth.token);
+      try {
+        reply = await requestJson('GET', `${target}${secretsPath(auth.deployment)}`, auth.token);
+      } catch (err) {
+        // The api server is up but its release server is not: say which URL failed and who named it.
+        if (err instanceof CommandError && err.exitCode === EXIT_UNREACHABLE) {
+          throw new CommandError(
+            `${err.message.replace('cannot reach the keyloft server', 'cannot reach the keyloft release server')}, named by the api server at ${new URL(auth.url).origin} (its KEYLOFT_RELEASE_URL); no secrets were fetched`,
+            EXIT_UNREACHABLE,
+          );
+        }
+        throw err;
+      }
     }
   }
   if (reply.status !== 200) throw refused('fetching the deployment secrets was', reply);
@@ -151,15 +163,8 @@ function parseReleased(body: any): Released {
   return { runtime, build, ...(body.buildWithheld === true ? { buildWithheld: true } : {}) };
 }
 
-/** The reply of `POST /projects/{slug}/deployments` (docs/CONTRACT.md). */
-export interface StartedDeployment {
-  id: string;
-  token: string;
-  expiresAt: string;
-  deployment: { id: string; environment: 'production' | 'preview'; pr: number | null; ref: string | null; status: string };
-  project: { slug: string; flyApp: string; flyPreviewPattern: string; app: string };
-  pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }>; removed?: string[] };
-}
+/** The reply of `POST /projects/{slug}/deployments`: the API contract's type. */
+export type { StartedDeployment };
 
 export interface StartRequest {
   environment: 'production' | 'preview';

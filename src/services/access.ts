@@ -15,7 +15,7 @@ export interface Need {
 
 /**
  * Loads a project for an actor and checks the actor may act in it with at least `needed`.
- * A project the actor cannot see is reported as not found (404), never as forbidden.
+ * A project the actor cannot see is reported as not found, never as forbidden.
  * Deploy keys and deploy tokens never pass here: they have routes of their own.
  * Reads only; a write authorizes with `inProjectTx` (or `reauthorize`) inside its transaction.
  */

@@ -7,7 +7,19 @@ import type { Role } from '../domain/rules.js';
  * names one), or a running deployment's token.
  */
 export type Actor =
-  | { kind: 'user'; userId: string; email: string; isAdmin: boolean; via: 'session' | 'token'; tokenName?: string; ip: string | null }
+  | {
+      kind: 'user';
+      userId: string;
+      email: string;
+      isAdmin: boolean;
+      via: 'session' | 'token';
+      tokenName?: string;
+      /** A read-only personal API token: every write and start route refuses it. */
+      readOnly?: boolean;
+      /** The hash of the session this request came with (to tell "this session" apart). */
+      sessionIdHash?: string;
+      ip: string | null;
+    }
   | { kind: 'deploy-key'; keyId: string; projectId: string; name: string; ip: string | null }
   | { kind: 'trust-policy'; policyId: string; projectId: string; name: string; environment: 'production' | 'preview'; pr: number | null; ip: string | null }
   | { kind: 'deployment'; deploymentId: string; projectId: string; environment: string; ip: string | null }
@@ -60,7 +72,7 @@ export function roleAtLeast(role: string, needed: Role): boolean {
   return (RANK[role as Role] ?? 0) >= RANK[needed];
 }
 
-/** The person behind an actor, or a 403/404 for keys and deployments (which can use only their own routes). */
+/** The person behind an actor, or forbidden for keys and deployments (which can use only their own routes). */
 export function requireUser(a: Actor): Extract<Actor, { kind: 'user' }> {
   if (a.kind !== 'user') throw new ForbiddenError('this route needs a person (session or personal API token), not a deploy key or deploy token');
   return a;

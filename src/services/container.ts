@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { DB } from '../store/schema.js';
 import { createAuditService } from './audit.service.js';
+import { nonDecreasingClock } from './clock.js';
 import { createAuthService } from './auth.service.js';
 import { loadMasterKeys, verifyMasterKeys } from './bootstrap.js';
 import { createDeployKeysService } from './deploy-keys.service.js';
@@ -21,6 +22,7 @@ import { createSecretsService } from './secrets.service.js';
 import { createSsoService } from './sso.service.js';
 import { createStatusService } from './status.service.js';
 import { createTrustPoliciesService } from './trust-policies.service.js';
+import { createUserAdminService } from './user-admin.service.js';
 import { createUsersService } from './users.service.js';
 
 export interface ServicesDeps {
@@ -36,11 +38,16 @@ export interface ServicesDeps {
  * Without a keyring (the api role) nothing that can open a value is built: `release` and `reseal`
  * are then undefined, and the master key is never read.
  */
-export function createServices({ db, config, keyring, clock = Date.now }: ServicesDeps) {
+export function createServices({ db, config, keyring, clock = nonDecreasingClock() }: ServicesDeps) {
   const base = { db, clock };
   const keys = createPublicKeys(base);
   const status = createStatusService();
-  const users = createUsersService({ ...base, sessionTtlMs: config.sessionTtlHours * 3_600_000, ssoOnly: config.ssoOnly ?? false });
+  const users = createUsersService({
+    ...base,
+    sessionTtlMs: config.sessionTtlHours * 3_600_000,
+    sessionMaxMs: config.sessionMaxHours * 3_600_000,
+    ssoOnly: config.ssoOnly ?? false,
+  });
   const deployments = createDeploymentsService({ ...base, tokenTtlMs: config.deployTokenTtlMinutes * 60_000, deployKeyMaxRunning: config.deployKeyMaxRunning });
   const deployKeys = createDeployKeysService(base);
   const auth = createAuthService({ users });
@@ -58,6 +65,7 @@ export function createServices({ db, config, keyring, clock = Date.now }: Servic
     keys,
     status,
     users,
+    userAdmin: createUserAdminService(base),
     auth,
     deployments,
     deployKeys,

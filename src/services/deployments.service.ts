@@ -1,3 +1,4 @@
+import type { Deployment, Pinned, StartedBy, StartedByKind, StartedDeployment } from '../domain/contract.js';
 import { ConflictError, ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { touchDeployKey } from '../store/deploy-keys.repository.js';
 import { type Environment, overridePr, overrideScope, parseEnvironment, validatePr } from '../domain/rules.js';
@@ -26,35 +27,11 @@ import { shortDigest } from '../crypto/digest.js';
 import type { DeploymentRow, ProjectRow } from '../store/schema.js';
 import type { Executor } from '../store/executor.js';
 import { authorizeProject, inProjectTx, requireReleaseGrant } from './access.js';
-import { type Actor, actorLabel, projectNotFound, type StartedBy, type StartedByKind, starterOf } from './actor.js';
+import { type Actor, actorLabel, projectNotFound, starterOf } from './actor.js';
 import type { BaseDeps } from './deps.js';
+import { issuedInFuture } from './clock.js';
 
-export interface Deployment {
-  id: string;
-  environment: Environment;
-  pr: number | null;
-  ref: string | null;
-  status: 'running' | 'succeeded' | 'failed' | 'expired';
-  /** Who started it: a deploy key, a CI ID token accepted by a trust policy, or a person with the release grant. */
-  startedBy: StartedBy;
-  createdAt: string;
-  expiresAt: string;
-  completedAt: string | null;
-  /** Why it failed (masked of its values; "cancelled by …" for a cancel), or null. */
-  reason: string | null;
-}
-
-export interface Pinned {
-  /** `override: true` marks a preview value that came from the pull request's own override. */
-  runtime: Array<{ name: string; version: number; override?: boolean }>;
-  build: Array<{ name: string; version: number }>;
-  /** Preview deployments at start: production secrets with no preview value, left out (never a production value). */
-  absent?: string[];
-  /** At start: runtime secrets the previous succeeded deployment of this app had and this one does not (deleted since), to unset on the platform. */
-  removed?: string[];
-  /** Preview deployments of a project whose setting "build secrets for preview deployments" is off: no build secret was pinned. */
-  buildSecretsWithheld?: true;
-}
+export type { Deployment, Pinned, StartedDeployment };
 
 /** What changed since the previous succeeded deployment of the same environment (and PR): names and short digests only. */
 export interface ChangeSet {
@@ -79,16 +56,6 @@ function diffPins(before: ReadonlyMap<string, string>, after: ReadonlyMap<string
     digestAfter: shortDigest(after.get(name)!),
   }));
   return { added, changed, removed };
-}
-
-export interface StartedDeployment {
-  id: string;
-  token: string;
-  expiresAt: string;
-  deployment: Deployment;
-  startedBy: StartedBy;
-  project: { slug: string; flyApp: string; flyPreviewPattern: string; app: string };
-  pinned: Pinned;
 }
 
 export const REF_RE = /^[A-Za-z0-9._\/@+-]{1,200}$/;
@@ -450,6 +417,9 @@ export function createDeploymentsService(deps: Deps) {
     async tokenActor(token: string, ip: string | null): Promise<Actor | undefined> {
       const d = await findDeploymentByTokenHash(db, hashToken(token));
       if (!d || d.status !== 'running') return undefined;
+      // The clock moved back (or this instance's clock is far behind the one that issued it): refuse,
+      // so a token never lives longer than its TTL plus CLOCK_SKEW_MS. Nothing is changed.
+      if (issuedInFuture(d.created_at, clock())) return undefined;
       if (d.expires_at <= clock()) {
         await expireDeployments(db, clock(), d.project_id);
         return undefined;

@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import type { Member, Project } from '../domain/contract.js';
 import { ConflictError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import {
   parseRole,
@@ -39,24 +40,7 @@ import type { BaseDeps } from './deps.js';
 import { type Invitation, writeInvitation } from './invitations.service.js';
 import type { PublicKeys } from './keys.service.js';
 
-export interface Project {
-  slug: string;
-  name: string;
-  flyApp: string;
-  flyPreviewPattern: string;
-  /** Whether preview deployments get the build secrets (default true; fork pull requests' workflows then get them too). */
-  previewBuildSecrets: boolean;
-  role: Role;
-  createdAt: string;
-}
-
-export interface Member {
-  email: string;
-  role: Role;
-  /** The release grant: may start deployments (and so read values). Off by default for every role. */
-  release: boolean;
-  addedAt: string;
-}
+export type { Member, Project };
 
 export interface NewProjectInput {
   slug: string;

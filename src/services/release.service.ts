@@ -112,7 +112,7 @@ export function createReleaseService(deps: BaseDeps & { keyring: Keyring; reload
       );
     } catch (err) {
       // A ciphertext that fails to open was damaged or moved in the database: refuse the whole release, name the row, never a value.
-      if (err instanceof OpenFailedError) throw new KeyloftError('internal', `${err.message.replace(/^could not open /, 'could not open the pinned secret ')}; nothing was released`);
+      if (err instanceof OpenFailedError) throw new KeyloftError('secret_damaged', `${err.message.replace(/^could not open /, 'could not open the pinned secret ')}; nothing was released (\`keyloft check\` lists every damaged version)`);
       throw err;
     }
     // A preview of a project that keeps build secrets from previews: say so, so the pipeline can tell why there are none.

@@ -1,3 +1,4 @@
+import type { CopyResult, RestoreResult } from '../domain/contract.js';
 import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { parseScope, type Scope, storedScope, validateSecretName } from '../domain/rules.js';
 import { shortDigest } from '../crypto/digest.js';
@@ -12,21 +13,7 @@ import type { Actor } from './actor.js';
 import type { BaseDeps } from './deps.js';
 import type { SecretInput, SecretMeta, SecretsService } from './secrets.service.js';
 
-export interface RestoreResult {
-  secret: SecretMeta;
-  restoredFrom: number;
-  version: number;
-}
-
-export interface CopyResult {
-  dryRun: boolean;
-  from: Scope;
-  to: Scope;
-  /** What was (or, in a dry run, would be) written: names and short digests, never values. */
-  copied: Array<{ name: string; change: 'added' | 'changed'; digest: string }>;
-  skipped: Array<{ name: string; reason: 'exists' | 'unchanged' }>;
-  written: number;
-}
+export type { CopyResult, RestoreResult };
 
 type Deps = BaseDeps & {
   keyring: Keyring;

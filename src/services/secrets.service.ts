@@ -1,3 +1,4 @@
+import type { ImportChange, ImportResult, SecretMeta, VersionMeta } from '../domain/contract.js';
 import { parseDotenv } from '../domain/dotenv.js';
 import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { isTextValue, overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
@@ -23,33 +24,7 @@ import type { BaseDeps } from './deps.js';
 import type { PublicKeys } from './keys.service.js';
 import type { StatusService } from './status.service.js';
 
-/** What a person may see of a secret: never its value. */
-export interface SecretMeta {
-  name: string;
-  scope: Scope;
-  version: number;
-  digest: string | null;
-  size: number | null;
-  updatedAt: string;
-  updatedBy: string;
-  deleted: boolean;
-  status: 'deployed' | 'pending' | 'pending_removal';
-  /** A per-pull-request preview override (scope is then preview): the pull request it is for. */
-  pr?: number;
-  /** For preview secrets: on how many of the open preview apps the current version is deployed. */
-  applied?: { count: number; of: number };
-  /** A build secret whose value is binary (not UTF-8 text): `deploy fly` cannot pass it as a --build-secret. */
-  binary?: boolean;
-}
-
-export interface VersionMeta {
-  version: number;
-  kind: 'set' | 'delete' | 'restore';
-  digest: string | null;
-  size: number | null;
-  createdAt: string;
-  createdBy: string;
-}
+export type { ImportChange, SecretMeta, VersionMeta };
 
 /** One secret to write: a validated name and value bytes. */
 export interface SecretInput {
@@ -61,8 +36,6 @@ export interface SecretInput {
   copiedFrom?: string;
 }
 
-/** One name of an import: `removed` only with `replace` (a live secret of the scope that the file does not name; digestAfter null). */
-export type ImportChange = { name: string; change: 'added' | 'changed' | 'unchanged' | 'removed'; digestBefore: string | null; digestAfter: string | null };
 
 class RetryWrite extends Error {}
 
@@ -294,7 +267,7 @@ export function createSecretsService(deps: Deps) {
       source: { dotenv: string } | { map: Record<string, unknown> },
       dryRun: boolean,
       replace = false,
-    ): Promise<{ changes: ImportChange[]; written: number; dryRun: boolean }> {
+    ): Promise<ImportResult> {
       const need: Need = { role: 'member', action: 'importing secrets' };
       const p = await authorizeProject(db, actor, slug, need.role, need.action);
       const inputs = parseImport(scope, source);

@@ -115,7 +115,7 @@ export function createSsoService(deps: Deps) {
       if (!user) {
         // No password anyone knows: a random one, hashed like any other (an SSO account signs in through SSO).
         const hash = await argon2.hash(randomBytes(32).toString('base64url'), ARGON2_OPTIONS);
-        const row = { id: newId('usr'), email, password_hash: hash, is_admin: 0, created_at: now };
+        const row = { id: newId('usr'), email, password_hash: hash, is_admin: 0, created_at: now, disabled_at: null, last_login_at: null };
         try {
           await db.transaction().execute(async (trx) => {
             await insertUser(trx, row);

@@ -1,16 +1,19 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import { createRequire } from 'node:module';
 import type PgModule from 'pg';
 import * as m0001 from './migrations/2026-11-26-0001-initial.js';
+import * as m0002signin from './migrations/2026-11-29-0002-signin.js';
 import * as m0003 from './migrations/2026-11-29-0003-release-rights.js';
 import * as m0004 from './migrations/2026-11-29-0004-trust-policies.js';
 import * as m0005newuser from './migrations/2026-11-29-0005-newuser.js';
 import * as m0007 from './migrations/2026-11-29-0007-pending-imports.js';
 import * as m0008 from './migrations/2026-11-29-0008-people.js';
 import type { DB } from './schema.js';
+import { DiskReserve } from './disk-reserve.js';
+import { guardDialect, StorageHealth, storageFault } from './storage-errors.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -18,6 +21,10 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Database {
   db: Kysely<DB>;
   dialect: Dialect;
+  /** Whether the storage is failing now; reports an outage's start and end once each. */
+  health: StorageHealth;
+  /** Embedded SQLite only: creates the disk reserve next to the file (`keyloft serve` does, once started). */
+  reserveSpace?: () => boolean;
   /** PostgreSQL only: the connection pool's current use (for /metrics). */
   poolStats?: () => PoolStats;
   close(): Promise<void>;
@@ -43,16 +50,22 @@ function loadPg(): typeof PgModule {
 }
 
 /** Opens `url`: `postgres://…` / `postgresql://…`, or a SQLite file path (optionally `sqlite:` / `file:` prefixed). */
-export function openDatabase(url: string, opts: { poolSize?: number } = {}): Database {
+export function openDatabase(url: string, opts: { poolSize?: number; connectTimeoutMs?: number } = {}): Database {
+  const health = new StorageHealth();
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pg = loadPg();
     const max = opts.poolSize ?? 10;
-    const pool = new pg.Pool({ connectionString: url, max });
-    // An idle client error must not crash the process; the pool replaces the client.
-    pool.on('error', () => {});
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    // A bounded wait for a connection: an unreachable database fails requests with 503 instead of hanging them.
+    const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000 });
+    // A connection the server ends (restart, failover, pg_terminate_backend) emits 'error' on its
+    // client, idle or checked out; unheard, that event ends the process. The pool drops the client
+    // and opens a new one on the next query; the outage is reported once through `health`.
+    const onError = (err: Error) => health.failed(storageFault(err) ?? 'unavailable', err);
+    pool.on('error', onError);
+    pool.on('connect', (client) => client.on('error', onError));
+    const db = new Kysely<DB>({ dialect: guardDialect(new PostgresDialect({ pool }), health) });
     const poolStats = (): PoolStats => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
-    return { db, dialect: 'postgres', poolStats, close: () => db.destroy() };
+    return { db, dialect: 'postgres', health, poolStats, close: () => db.destroy() };
   }
   const path = url.replace(/^(sqlite|file):(\/\/)?/, '');
   // The data directory holds the database and (on the embedded default) the master key: owner only.
@@ -63,8 +76,19 @@ export function openDatabase(url: string, opts: { poolSize?: number } = {}): Dat
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  // A reserve of disk space next to the file keeps releases and sign-ins working on a full disk (disk-reserve.ts).
+  const reserve = path === ':memory:' ? undefined : new DiskReserve(dirname(path), () => health.ok());
+  const db = new Kysely<DB>({ dialect: guardDialect(new SqliteDialect({ database: withStatementCache(sqlite) }), health, reserve) });
+  return {
+    db,
+    dialect: 'sqlite',
+    health,
+    ...(reserve ? { reserveSpace: () => reserve.create() } : {}),
+    close: async () => {
+      reserve?.close();
+      await db.destroy();
+    },
+  };
 }
 
 /**
@@ -90,8 +114,56 @@ function withStatementCache(sqlite: SQLite.Database, max = 500): { prepare(sql: 
   };
 }
 
+/**
+ * Waits until the database answers, retrying with backoff (0.5 s doubling to 5 s) while it is
+ * unreachable, for at most `timeoutMs`. Errors that are not the storage being unreachable (wrong
+ * password, missing database) are thrown at once. Throws a DatabaseUnreachableError at the deadline.
+ */
+export async function waitForDatabase(
+  db: Kysely<DB>,
+  opts: { timeoutMs: number; onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void; sleep?: (ms: number) => Promise<void> },
+): Promise<void> {
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const deadline = Date.now() + opts.timeoutMs;
+  let delayMs = 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sql`select 1`.execute(db);
+      return;
+    } catch (err) {
+      if (storageFault(err) !== 'unavailable') throw err;
+      const reason = driverReason(err);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new DatabaseUnreachableError(reason, attempt);
+      const wait = Math.min(delayMs, left);
+      opts.onRetry?.({ attempt, delayMs: wait, reason });
+      await sleep(wait);
+      delayMs = Math.min(delayMs * 2, 5000);
+    }
+  }
+}
+
+/** The database did not answer within KEYLOFT_DB_CONNECT_TIMEOUT_S. */
+export class DatabaseUnreachableError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly attempts: number,
+  ) {
+    super(`the database did not answer (${reason}) after ${attempts} attempt${attempts === 1 ? '' : 's'}`);
+    this.name = 'DatabaseUnreachableError';
+  }
+}
+
+/** The driver's code or first words for a log line: no host credentials (a URL is never part of pg's messages). */
+function driverReason(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause ?? err;
+  const e = cause as { code?: unknown; message?: unknown };
+  return typeof e.code === 'string' && e.code ? e.code : String(e.message ?? 'unknown error').slice(0, 120);
+}
+
 const MIGRATIONS: Record<string, Migration> = {
   '2026-11-26-0001-initial': m0001,
+  '2026-11-29-0002-signin': m0002signin,
   '2026-11-29-0003-release-rights': m0003,
   '2026-11-29-0004-trust-policies': m0004,
   '2026-11-29-0005-newuser': m0005newuser,

@@ -64,6 +64,9 @@ export interface UserTable {
   password_hash: string;
   is_admin: number;
   created_at: number;
+  /** Set while the account is disabled: no sign-in, sessions and tokens refused. */
+  disabled_at: number | null;
+  last_login_at: number | null;
 }
 
 export interface SessionTable {
@@ -73,6 +76,7 @@ export interface SessionTable {
   created_at: number;
   expires_at: number;
   last_seen_at: number;
+  ip: string | null;
 }
 
 export interface ApiTokenTable {
@@ -83,6 +87,8 @@ export interface ApiTokenTable {
   created_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
+  expires_at: number | null;
+  read_only: number;
 }
 
 export interface MembershipTable {
@@ -112,6 +118,24 @@ export interface LoginThrottleTable {
   failures: number;
   window_start: number;
   locked_until: number;
+  /** The account (email) a per-account or per-(account, address) row belongs to; null for per-address rows. */
+  account: string | null;
+}
+
+export interface LoginAddressTable {
+  user_id: string;
+  ip: string;
+  last_at: number;
+}
+
+export interface PasswordResetTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  used_at: number | null;
 }
 
 export interface SettingTable {
@@ -229,6 +253,8 @@ export interface DB {
   memberships: MembershipTable;
   audit_events: AuditEventTable;
   login_throttle: LoginThrottleTable;
+  login_addresses: LoginAddressTable;
+  password_resets: PasswordResetTable;
   settings: SettingTable;
   deploy_keys: DeployKeyTable;
   deployments: DeploymentTable;
@@ -249,6 +275,7 @@ export type UserRow = Selectable<UserTable>;
 export type SessionRow = Selectable<SessionTable>;
 export type PendingImportRow = Selectable<PendingImportTable>;
 export type ApiTokenRow = Selectable<ApiTokenTable>;
+export type PasswordResetRow = Selectable<PasswordResetTable>;
 export type MembershipRow = Selectable<MembershipTable>;
 export type AuditEventRow = Selectable<AuditEventTable>;
 export type NewAuditEventRow = Insertable<AuditEventTable>;

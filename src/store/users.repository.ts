@@ -1,13 +1,13 @@
-import { sql } from 'kysely';
 import type { Executor } from './executor.js';
-import type { ApiTokenRow, SessionRow, UserRow } from './schema.js';
+import type { Insertable } from 'kysely';
+import type { ApiTokenRow, SessionRow, UserRow, UserTable } from './schema.js';
 
 export async function countUsers(ex: Executor): Promise<number> {
   const r = await ex.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
-export async function insertUser(ex: Executor, row: UserRow): Promise<void> {
+export async function insertUser(ex: Executor, row: Insertable<UserTable>): Promise<void> {
   await ex.insertInto('users').values(row).execute();
 }
 
@@ -19,7 +19,7 @@ export async function findUserById(ex: Executor, id: string): Promise<UserRow | 
   return ex.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function listUsers(ex: Executor): Promise<Omit<UserRow, 'password_hash'>[]> {
+export async function listUsers(ex: Executor): Promise<Pick<UserRow, 'id' | 'email' | 'is_admin' | 'created_at'>[]> {
   return ex.selectFrom('users').select(['id', 'email', 'is_admin', 'created_at']).orderBy('email').execute();
 }
 
@@ -28,12 +28,12 @@ export async function insertSession(ex: Executor, row: SessionRow): Promise<void
 }
 
 /** A live session and its user. */
-export async function findSession(ex: Executor, idHash: string): Promise<(SessionRow & { email: string; is_admin: number }) | undefined> {
+export async function findSession(ex: Executor, idHash: string): Promise<(SessionRow & { email: string; is_admin: number; disabled_at: number | null }) | undefined> {
   return ex
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
     .selectAll('sessions')
-    .select(['users.email', 'users.is_admin'])
+    .select(['users.email', 'users.is_admin', 'users.disabled_at'])
     .where('sessions.id_hash', '=', idHash)
     .executeTakeFirst();
 }
@@ -46,20 +46,22 @@ export async function deleteSession(ex: Executor, idHash: string): Promise<void>
   await ex.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
 }
 
-export async function deleteExpiredSessions(ex: Executor, now: number): Promise<void> {
-  await ex.deleteFrom('sessions').where('expires_at', '<', now).execute();
+/** Deletes sessions past their expiry; the number deleted. */
+export async function deleteExpiredSessions(ex: Executor, now: number): Promise<number> {
+  const r = await ex.deleteFrom('sessions').where('expires_at', '<', now).executeTakeFirst();
+  return Number(r.numDeletedRows);
 }
 
 export async function insertApiToken(ex: Executor, row: ApiTokenRow): Promise<void> {
   await ex.insertInto('api_tokens').values(row).execute();
 }
 
-export async function findApiTokenByHash(ex: Executor, hash: string): Promise<(ApiTokenRow & { email: string; is_admin: number }) | undefined> {
+export async function findApiTokenByHash(ex: Executor, hash: string): Promise<(ApiTokenRow & { email: string; is_admin: number; disabled_at: number | null }) | undefined> {
   return ex
     .selectFrom('api_tokens')
     .innerJoin('users', 'users.id', 'api_tokens.user_id')
     .selectAll('api_tokens')
-    .select(['users.email', 'users.is_admin'])
+    .select(['users.email', 'users.is_admin', 'users.disabled_at'])
     .where('api_tokens.token_hash', '=', hash)
     .executeTakeFirst();
 }
@@ -116,28 +118,6 @@ export async function putThrottle(ex: Executor, row: ThrottleRow): Promise<void>
     .insertInto('login_throttle')
     .values(row)
     .onConflict((oc) => oc.column('key').doUpdateSet({ failures: row.failures, window_start: row.window_start, locked_until: row.locked_until }))
-    .execute();
-}
-
-/**
- * Counts one failed sign-in for `key` in a single statement, so concurrent failures (on any
- * instance) are never lost: a new window starts when the current one is older than `windowMs`,
- * and reaching `limit` failures locks the key until `now + lockMs`.
- */
-export async function recordLoginFailure(ex: Executor, key: string, now: number, policy: { limit: number; windowMs: number; lockMs: number }): Promise<void> {
-  const stale = now - policy.windowMs;
-  const lockedUntil = now + policy.lockMs;
-  const failures = sql<number>`case when login_throttle.window_start < cast(${stale} as bigint) then 1 else login_throttle.failures + 1 end`;
-  await ex
-    .insertInto('login_throttle')
-    .values({ key, failures: 1, window_start: now, locked_until: policy.limit <= 1 ? lockedUntil : 0 })
-    .onConflict((oc) =>
-      oc.column('key').doUpdateSet({
-        failures,
-        window_start: sql<number>`case when login_throttle.window_start < cast(${stale} as bigint) then cast(${now} as bigint) else login_throttle.window_start end`,
-        locked_until: sql<number>`case when (${failures}) >= ${policy.limit} then cast(${lockedUntil} as bigint) else cast(0 as bigint) end`,
-      }),
-    )
     .execute();
 }
 

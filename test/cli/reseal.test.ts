@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Api, bootstrap, createUser, grantRelease } from '../helpers/client.js';
+import { type Api, bootstrap, createUser } from '../helpers/client.js';
+import { seedResealProject } from '../helpers/fixtures.js';
 import { createStore, dialects, KEYLOFT_BIN, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const rnd = () => randomBytes(6).toString('hex');
@@ -103,19 +104,7 @@ for (const d of await dialects()) {
       server = await startServer(store);
       admin = await bootstrap(server);
       home = mkdtempSync(join(tmpdir(), 'keyloft-cli-reseal-'));
-      const c = await admin.post('/api/v1/projects', {
-        slug: project,
-        name: 'Reseal CLI',
-        secrets: [
-          { name: 'TOKEN', scope: 'production', value: V.a1 },
-          { name: 'P1', scope: 'production', value: V.p1 },
-          { name: 'P2', scope: 'production', value: V.p2 },
-          { name: 'P2', scope: 'preview', value: V.prev2 },
-          { name: 'API_URL', scope: 'preview', value: V.dflt },
-        ],
-      });
-      assert.equal(c.status, 201, c.text);
-      await grantRelease(admin, project);
+      await seedResealProject(admin, { slug: project, name: 'Reseal CLI' }, { token: V.a1, p1: V.p1, p2: V.p2, prev2: V.prev2 }, [{ name: 'API_URL', scope: 'preview', value: V.dflt }]);
     });
 
     after(async () => {

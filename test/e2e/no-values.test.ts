@@ -146,6 +146,8 @@ for (const d of await dialects()) {
         `/projects/${slug}/settings/secrets?q=data`,
         `/projects/${slug}/deployments?pr=5`,
         '/account/tokens',
+        '/account',
+        '/users',
         new URL(inviteUrl).pathname,
       ];
       for (const path of paths) {

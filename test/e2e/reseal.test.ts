@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
-import { type Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, grantRelease } from '../helpers/client.js';
+import { type Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap } from '../helpers/client.js';
+import { seedResealProject } from '../helpers/fixtures.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { browserSkip, flashText, launch, watchConsole } from './browser.js';
 
@@ -63,19 +64,7 @@ describe('issue 9 in the dashboard: override with a PR, copy review → confirm,
     store = await createStore('sqlite');
     server = await startServer(store);
     admin = await bootstrap(server);
-    const c = await admin.post('/api/v1/projects', {
-      slug: SLUG,
-      name: 'Reseal Web',
-      secrets: [
-        { name: 'TOKEN', scope: 'production', value: V.token1 },
-        { name: 'P1', scope: 'production', value: V.p1 },
-        { name: 'P2', scope: 'production', value: V.p2 },
-        { name: 'P2', scope: 'preview', value: V.prev2 },
-        { name: 'API_URL', scope: 'preview', value: V.apiDefault },
-      ],
-    });
-    assert.equal(c.status, 201, c.text);
-    await grantRelease(admin, SLUG);
+    await seedResealProject(admin, { slug: SLUG, name: 'Reseal Web' }, { token: V.token1, p1: V.p1, p2: V.p2, prev2: V.prev2 }, [{ name: 'API_URL', scope: 'preview', value: V.apiDefault }]);
     assert.equal((await admin.put(path('/secrets/production/TOKEN'), { value: V.token2 })).status, 200);
     browser = await launch();
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });

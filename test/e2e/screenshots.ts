@@ -127,6 +127,17 @@ try {
   await page.getByRole('button', { name: 'Create token' }).click();
   await shoot(page, 'api-tokens');
 
+  // People: the Users page (one account locked, one disabled) and the Account page.
+  for (let i = 0; i < 5; i++) {
+    await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'dana@example.com', password: `wrong ${i}` }) });
+  }
+  const users = (await admin.get('/api/v1/users')).body.users as Array<{ id: string; email: string }>;
+  await admin.post(`/api/v1/users/${users.find((u) => u.email === 'sam@example.com')!.id}/disable`);
+  await page.goto(`${server.url}/users`);
+  await shoot(page, 'users');
+  await page.goto(`${server.url}/account`);
+  await shoot(page, 'account');
+
   // Add your team: an invitation made on Members (its link shown once), the page behind the link.
   await page.goto(`${server.url}/projects/${slug}/settings/members`);
   await page.getByLabel('Email', { exact: true }).fill('lee@example.com');

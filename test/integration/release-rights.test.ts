@@ -365,5 +365,34 @@ for (const d of await dialects()) {
       assert.equal((await admin.get(`/api/v1/projects/${slug}`)).body.project.previewBuildSecrets, true);
       assert.equal((await admin.with(s.body.token).post(`/api/v1/deployments/${s.body.id}/complete`, { status: 'succeeded' })).status, 200);
     });
+
+    test('an invitation carries the release grant only when the admin gives it; accepting it sets the grant and audits it', async () => {
+      const tokenOf = (url: string) => /\/invitations\/(klinv_[A-Za-z0-9_-]{43})$/.exec(url)![1]!;
+      const accept = (token: string) =>
+        fetch(`${server.url}/api/v1/invitations/${token}/accept`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ password: 'a new and long password' }),
+        });
+      for (const [email, release] of [
+        ['invited-release@example.com', true],
+        ['invited-plain@example.com', false],
+      ] as const) {
+        const inv = await admin.post(`/api/v1/projects/${slug}/invitations`, { email, role: 'member', ...(release ? { release: true } : {}) });
+        assert.equal(inv.status, 201, inv.text);
+        const r = await accept(tokenOf(inv.body.url));
+        assert.equal(r.status, 200, await r.text());
+        assert.equal((await members()).find((m) => m.email === email)?.release, release, email);
+      }
+      // A member cannot invite anyone with the grant.
+      const byMember = await member.post(`/api/v1/projects/${slug}/invitations`, { email: 'sneaky@example.com', role: 'member', release: true });
+      assert.equal(byMember.status, 403, byMember.text);
+      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=200&action=member.release_granted`)).body.events as Array<{ detail: Record<string, unknown> | null }>;
+      assert.ok(
+        events.some((e) => e.detail?.email === 'invited-release@example.com' && e.detail?.via === 'invitation'),
+        'accepting an invitation with the grant is audited as member.release_granted',
+      );
+      assert.ok(!events.some((e) => e.detail?.email === 'invited-plain@example.com'));
+    });
   });
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Api, type ApiResponse, bootstrap, createUser, grantRelease } from '../helpers/client.js';
+import { Api, type ApiResponse, bootstrap, createUser } from '../helpers/client.js';
+import { seedResealProject } from '../helpers/fixtures.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const val = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
@@ -44,19 +45,7 @@ for (const d of await dialects()) {
       store = await createStore(d.name);
       server = await startServer(store);
       admin = await bootstrap(server);
-      const c = await admin.post('/api/v1/projects', {
-        slug,
-        name: 'Reseal',
-        secrets: [
-          { name: 'TOKEN', scope: 'production', value: V.one },
-          { name: 'P1', scope: 'production', value: V.p1 },
-          { name: 'P2', scope: 'production', value: V.p2 },
-          { name: 'P2', scope: 'preview', value: V.prev2 },
-          { name: 'TEXT', scope: 'build', value: V.text },
-        ],
-      });
-      assert.equal(c.status, 201, c.text);
-      await grantRelease(admin, slug);
+      await seedResealProject(admin, { slug, name: 'Reseal' }, { token: V.one, p1: V.p1, p2: V.p2, prev2: V.prev2 }, [{ name: 'TEXT', scope: 'build', value: V.text }]);
       const bin = await admin.put(`/api/v1/projects/${slug}/secrets/build/BIN`, { valueBase64: b64(new Uint8Array([0xff, 0x00, 0x01, 0xfe])) });
       assert.equal(bin.status, 201, bin.text);
       viewer = await createUser(server, admin, `viewer-${randomBytes(3).toString('hex')}@example.com`);

@@ -165,6 +165,45 @@ for (const d of await dialects()) {
       assert.equal(await db.selectFrom('users').select('id').where('email', '=', 'unknown@example.com').executeTakeFirst(), undefined);
     });
 
+    it('the Members form answers the same for an email with an account and one without', async () => {
+      await createUser(server, admin, 'form-known@example.com');
+      const login = await fetch(`${url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }) });
+      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+      const { csrfToken } = (await login.json()) as { csrfToken: string };
+      const post = async (email: string) => {
+        const r = await fetch(`${url}/projects/${slug}/settings/members`, {
+          method: 'POST',
+          headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ _csrf: csrfToken, email, role: 'viewer' }).toString(),
+          redirect: 'manual',
+        });
+        const flash = /keyloft_flash=([^;]+)/.exec(r.headers.get('set-cookie') ?? '')?.[1] ?? '';
+        const text = Buffer.from(decodeURIComponent(flash), 'base64url').toString('utf8').replace(email, '<email>');
+        return { status: r.status, location: r.headers.get('location'), text };
+      };
+      const known = await post('form-known@example.com');
+      const unknown = await post('form-unknown@example.com');
+      assert.equal(known.status, 303);
+      assert.deepEqual(unknown, known);
+      assert.match(known.text, /member_added/);
+    });
+
+    it('the invitation routes are in the OpenAPI document, with request and response schemas', async () => {
+      const doc = (await admin.get('/api/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown; responses?: Record<string, unknown> }>> };
+      for (const [path, method, status] of [
+        ['/api/v1/projects/{slug}/invitations', 'post', '201'],
+        ['/api/v1/projects/{slug}/invitations', 'get', '200'],
+        ['/api/v1/projects/{slug}/invitations/{id}', 'delete', '204'],
+        ['/api/v1/invitations/{token}/accept', 'post', '200'],
+      ] as const) {
+        const op = doc.paths[path]?.[method];
+        assert.ok(op, `${method} ${path}`);
+        assert.ok(op.responses?.[status], `${method} ${path} ${status}`);
+        if (method === 'post') assert.ok(op.requestBody, `${method} ${path} has a body schema`);
+      }
+      assert.ok(doc.paths['/api/v1/invitations/{token}/accept']!.post!.responses!['410'], 'the 410 is documented');
+    });
+
     it('two parallel accepts of one link: exactly one account', async () => {
       const token = tokenOf((await admin.post(`${P}/invitations`, { email: 'race@example.com', role: 'viewer' })).body.url);
       const results = await Promise.all(Array.from({ length: 5 }, () => acceptAnon(url, token, { password: PW })));

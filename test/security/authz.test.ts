@@ -10,7 +10,8 @@ import { dbQuery, exampleOf, requestSchema, Tally, valuesInDatabase, withWebRout
  * a new route outside a project must be classified in GLOBAL_ROUTES or this test fails.
  * Then CSRF on cookie-authenticated calls and session fixation.
  */
-const tally = new Tally();
+/** The file's figures; each test keeps a tally of its own (`figures.forTest()`). */
+const figures = new Tally();
 const A = 'az-a';
 const B = 'az-b';
 const TRUST_POLICY = { issuer: 'https://token.actions.githubusercontent.com', audience: 'https://keyloft.example.com', subject: 'repo:acme/a:ref:refs/heads/main', environment: 'production' };
@@ -29,6 +30,14 @@ const GLOBAL_ROUTES: Record<string, 'public' | 'any-actor' | 'any-user' | 'insta
   'DELETE /api/v1/tokens/{id}': 'owner',
   'POST /api/v1/users': 'instance-admin',
   'GET /api/v1/users': 'instance-admin',
+  'POST /api/v1/users/{id}/unlock': 'instance-admin',
+  'POST /api/v1/users/{id}/disable': 'instance-admin',
+  'POST /api/v1/users/{id}/enable': 'instance-admin',
+  'PUT /api/v1/users/{id}/admin': 'instance-admin',
+  'POST /api/v1/users/{id}/password-reset': 'instance-admin',
+  'PUT /api/v1/me/password': 'any-user',
+  'GET /api/v1/me/sessions': 'any-user',
+  'DELETE /api/v1/me/sessions/{id}': 'owner',
   'GET /api/v1/projects': 'any-user',
   'POST /api/v1/projects': 'any-user',
   // The token in the path is the credential: a made-up one gets 410 from everyone.
@@ -64,6 +73,8 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
   const actors: Actor[] = [];
   let ops: Op[] = [];
   let viewerEmail = 'viewer@example.com';
+  let viewerId: string;
+  let adminSessionId: string;
 
   const login = async (email: string, password: string) => {
     const r = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
@@ -136,8 +147,12 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       { label: 'garbage bearer token', kind: 'deploy', api: new Api(server.url, 'kldt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA') },
     );
 
+    viewerId = (await admin.get('/api/v1/users')).body.users.find((u: { email: string }) => u.email === viewerEmail).id;
+    adminSessionId = (await admin.get('/api/v1/me/sessions')).body.sessions[0].id;
     const doc = (await admin.get('/api/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const bodies: Record<string, unknown> = {
+      'PUT /api/v1/users/{id}/admin': { isAdmin: true },
+      'PUT /api/v1/me/password': { current: 'not the password', new: 'a long enough password' },
       'POST /api/v1/tokens': { name: 'x' },
       'POST /api/v1/users': { email: 'mallory@example.com', password: 'a long enough password', isAdmin: true },
       'POST /api/v1/projects': { slug: 'az-new', name: 'x' },
@@ -175,6 +190,8 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
             case 'version':
               return '1';
             case 'id':
+              if (template.startsWith('/api/v1/users/')) return viewerId;
+              if (template.startsWith('/api/v1/me/sessions/')) return adminSessionId;
               return template.startsWith('/api/v1/tokens') ? adminTokenId : template.includes('deploy-keys') ? deployKeyA : template.includes('invitations') ? invitationA : template.includes('trust-policies') ? trustPolicyA : dProd.id;
             case 'token':
               return `klinv_${'A'.repeat(43)}`;
@@ -195,11 +212,12 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     const out = server?.output() ?? '';
     for (const v of Object.values(VALUES)) assert.ok(!out.includes(v), 'a value reached the server log');
     if (store) assert.deepEqual(await valuesInDatabase(store, Object.values(VALUES)), [], 'no plaintext value in the database');
-    tally.write('authz');
+    figures.write('authz');
     await store?.cleanup();
   });
 
   it('values leave only with the release grant: a member or admin of A without it cannot start a deployment or copy production values; only an admin of A sets it', async () => {
+    const tally = figures.forTest();
     const memberA = await createUser(server, admin, 'member-a@example.com');
     const adminA2 = await createUser(server, admin, 'admin-a2@example.com');
     assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: 'member-a@example.com', role: 'member' })).status, 201);
@@ -234,6 +252,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
   });
 
   it('every route × every hostile actor is refused (401/403/404), leaks no value and changes nothing', async () => {
+    const tally = figures.forTest();
     const stateBefore = await snapshot();
     let projectRoutes = 0;
     for (const op of ops) {
@@ -285,6 +304,16 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       if (key === 'PATCH /api/v1/projects/{slug}/members/{email}') o = { ...op, body: { role: 'viewer', release: true } };
       if (key === 'POST /api/v1/users') o = { ...op, body: { email: 'carol@example.com', password: 'a long enough password' } };
       if (key === 'POST /api/v1/projects') o = { ...op, body: { slug: 'az-rightful', name: 'x' } };
+      if (key === 'PUT /api/v1/me/password') o = { ...op, body: { current: ADMIN_PASSWORD, new: ADMIN_PASSWORD } };
+      if (key === 'DELETE /api/v1/me/sessions/{id}') {
+        await login(ADMIN_EMAIL, ADMIN_PASSWORD);
+        o = { ...op, path: `/api/v1/me/sessions/${(await admin.get('/api/v1/me/sessions')).body.sessions[0].id}` };
+      }
+      if (key === 'POST /api/v1/projects/{slug}/deployments/{id}/cancel') {
+        // Cancel its own running deployment, not the one the release and complete calls use.
+        const spare = (await admin.post(`/api/v1/projects/${A}/deployments`, { environment: 'production' })).body as { id: string };
+        o = { ...op, path: op.path.replace(dProd.id, spare.id) };
+      }
       const r = await caller.call(o.method, o.path + o.query, o.body);
       assert.ok(r.status >= 200 && r.status < 300, `rightful ${o.method} ${o.path} → ${r.status} ${r.text.slice(0, 200)}`);
       if (key === 'GET /api/v1/deployments/{id}/secrets') assert.equal(r.body.runtime.PROD_SECRET, VALUES.PROD_SECRET);
@@ -302,7 +331,8 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       trustPolicies: await dbQuery(store, 'select id, name, subject from trust_policies order by id'),
       deployments: await dbQuery(store, 'select id, status from deployments order by id'),
       adminTokens: await dbQuery(store, `select id, revoked_at from api_tokens where user_id = (select id from users where email = '${ADMIN_EMAIL}') order by id`),
-      users: await dbQuery(store, 'select email, is_admin from users order by email'),
+      users: await dbQuery(store, 'select email, is_admin, disabled_at, password_hash from users order by email'),
+      resets: await dbQuery(store, 'select id from password_resets order by id'),
       invitations: await dbQuery(store, 'select id, email, role, release, revoked_at, accepted_at from invitations order by id'),
     };
   }
@@ -332,11 +362,12 @@ describe('CSRF and session fixation (sqlite)', () => {
   });
   after(async () => {
     await server?.stop();
-    tally.write('authz');
+    figures.write('authz');
     await store?.cleanup();
   });
 
   it('CSRF: every unsafe route called with the session cookie and a missing, wrong or another session\'s token, or from another Origin, is refused', async () => {
+    const tally = figures.forTest();
     const s1 = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
     const s2 = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
     assert.notEqual(s1.csrf, s2.csrf, 'each session has its own CSRF token');
@@ -400,6 +431,7 @@ describe('CSRF and session fixation (sqlite)', () => {
   });
 
   it('session fixation: the session id changes at login, a planted or earlier session id is not adopted, cookies are HttpOnly and SameSite', async () => {
+    const tally = figures.forTest();
     // 1. a planted (made-up) cookie value is never adopted
     const planted = 'keyloft_session=klsess_attacker_chosen_value_0123456789abcdef';
     const a = await login(ADMIN_EMAIL, ADMIN_PASSWORD, planted);

@@ -2,17 +2,30 @@ import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { Api, grantRelease } from '../helpers/client.js';
+import { dbQuery } from '../helpers/db.js';
 import { KEYLOFT_BIN, REPO_ROOT, storeEnv, type TestStore } from '../helpers/server.js';
 
 /** Where each security test writes its figures; `node scripts/security-figures.mjs` turns them into the table of docs/SECURITY.md. */
 export const FIGURES_DIR = join(REPO_ROOT, 'dist', 'security-figures');
 
 /** Counts, per attack class, the cases tried and those refused correctly. */
+/** The raw-SQL helper lives in helpers/db.ts (one for every suite). */
+export { dbQuery };
+
 export class Tally {
   readonly classes = new Map<string, { tried: number; refused: number; failures: string[] }>();
+  private parent: Tally | undefined;
+
+  /**
+   * A tally of one test's own: its `failures()` are that test's alone (a failure never shows up in
+   * another test), while its cases also count in this one, which writes the file's figures.
+   */
+  forTest(): Tally {
+    const t = new Tally();
+    t.parent = this;
+    return t;
+  }
 
   /** Records one case; returns `refused` so callers can assert on it. */
   case(attackClass: string, refused: boolean, label: string): boolean {
@@ -21,6 +34,7 @@ export class Tally {
     c.tried++;
     if (refused) c.refused++;
     else c.failures.push(label);
+    this.parent?.case(attackClass, refused, label);
     return refused;
   }
 
@@ -39,27 +53,6 @@ export function writeFigures(file: string, data: Record<string, unknown>): void 
   const path = join(FIGURES_DIR, `${file}.json`);
   const prev = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : {};
   writeFileSync(path, JSON.stringify({ ...prev, ...data, at: new Date().toISOString() }, null, 2));
-}
-
-/** Rows from the store's database, directly (SQLite file or PostgreSQL), beside a running server. `$1…` placeholders. */
-export async function dbQuery<T = Record<string, unknown>>(store: TestStore, text: string, params: unknown[] = []): Promise<T[]> {
-  if (store.databaseUrl) {
-    const c = new pg.Client({ connectionString: store.databaseUrl });
-    await c.connect();
-    try {
-      return (await c.query(text, params)).rows as T[];
-    } finally {
-      await c.end();
-    }
-  }
-  const db = new Database(join(store.dataDir, 'keyloft.db'));
-  try {
-    db.pragma('busy_timeout = 5000');
-    const stmt = db.prepare(text.replace(/\$\d+/g, '?'));
-    return (stmt.reader ? stmt.all(...params) : (stmt.run(...params), [])) as T[];
-  } finally {
-    db.close();
-  }
 }
 
 export interface CliResult {
@@ -189,6 +182,17 @@ export const WEB_ROUTES: Record<string, string[]> = {
   '/projects/new': ['post'],
   '/account/tokens': ['post'],
   '/account/tokens/{id}/revoke': ['get', 'post'],
+  '/account': ['get'],
+  '/account/password': ['post'],
+  '/account/sessions/{id}/revoke': ['post'],
+  '/users': ['get'],
+  '/users/{id}/unlock': ['post'],
+  '/users/{id}/disable': ['post'],
+  '/users/{id}/enable': ['post'],
+  '/users/{id}/make-admin': ['post'],
+  '/users/{id}/unmake-admin': ['post'],
+  '/users/{id}/password-reset': ['post'],
+  '/reset-password': ['get', 'post'],
   '/projects/{slug}': ['get'],
   '/projects/{slug}/deployments': ['get'],
   '/projects/{slug}/deployments/{id}': ['get'],

@@ -12,7 +12,8 @@ import { dbQuery, deployAndRelease, Tally, valuesInDatabase } from './support.js
  * bit-flipped, moved to another version or key pair): every release must fail with a clear error,
  * without any value in the body or the logs; and a wrong master key must stop the start.
  */
-const tally = new Tally();
+/** The file's figures; each test keeps a tally of its own (`figures.forTest()`). */
+const figures = new Tally();
 
 for (const d of await dialects()) {
   describe(`tampered ciphertexts and a wrong master key (${d.name})`, { skip: d.skip }, () => {
@@ -62,9 +63,12 @@ for (const d of await dialects()) {
       const out = server?.output() ?? '';
       for (const s of values) assert.ok(!out.includes(s), 'a value reached the server log');
       if (store) assert.deepEqual(await valuesInDatabase(store, values), [], 'no plaintext value in the database');
-      tally.write('tamper');
+      figures.write('tamper');
       await store?.cleanup();
     });
+
+    /** The running test's own tally (set at the start of each test). */
+    let tally = figures.forTest();
 
     /** Applies a tampering, checks the release refuses it cleanly, restores, checks the release works again. */
     async function attack(label: string, tamper: () => Promise<unknown>, restore: () => Promise<unknown>) {
@@ -79,6 +83,7 @@ for (const d of await dialects()) {
     }
 
     it('ciphertext swapped between two rows, between two projects, moved to another version, truncated or bit-flipped fails to open and is reported without the value', async () => {
+      tally = figures.forTest();
       const one = await row('tam-a', 'ONE');
       const two = await row('tam-a', 'TWO');
       const oneV1 = await row('tam-a', 'ONE', 1);
@@ -124,10 +129,24 @@ for (const d of await dialects()) {
       const flippedKey = Buffer.from(prod.wrapped_private_key);
       flippedKey[flippedKey.length - 3]! ^= 0x04;
       await attack('wrapped key bit-flipped', () => setWrapped(prod.id, flippedKey), restoreKey);
+      // Same project, scope, key pair and version: only the name binds each value to its row.
+      assert.equal((await api.put('/api/v1/projects/tam-a/secrets/production/TWO', { value: v('tam-a-two-v2') })).status, 200);
+      const oneV2 = await row('tam-a', 'ONE');
+      const twoV2 = await row('tam-a', 'TWO');
+      assert.equal(oneV2.version, twoV2.version);
+      assert.equal(oneV2.key_id, twoV2.key_id);
+      await attack('two values of the same version swapped between names', async () => {
+        await put(oneV2, twoV2.ciphertext);
+        await put(twoV2, oneV2.ciphertext);
+      }, async () => {
+        await put(oneV2, oneV2.ciphertext);
+        await put(twoV2, twoV2.ciphertext);
+      });
       assert.deepEqual(tally.failures(), []);
     });
 
     it('a wrong master key at start is refused, names the mismatch, changes nothing and prints no key', async () => {
+      tally = figures.forTest();
       await server.stop();
       const file = join(store.dataDir, 'master.key');
       const right = readFileSync(file, 'utf8');

@@ -3,46 +3,9 @@ import { Type } from 'typebox';
 import { KeyloftError } from '../../domain/errors.js';
 import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
-import { bearer, errors, Slug } from './schemas.js';
+import { Deployment, Pinned, StartedDeployment } from '../../domain/contract.js';
+import { bearer, errors, PrNumber, Slug } from './schemas.js';
 
-export const StartedBy = Type.Object(
-  {
-    kind: Type.Union([Type.Literal('deploy_key'), Type.Literal('trust_policy'), Type.Literal('person')]),
-    name: Type.String({ description: "the deploy key's or trust policy's name, or the person's email" }),
-  },
-  { description: 'who started the deployment; "person" marks a release by a member with the release grant' },
-);
-
-export const Deployment = Type.Object({
-  id: Type.String(),
-  environment: Type.Union([Type.Literal('production'), Type.Literal('preview')]),
-  pr: Type.Union([Type.Integer(), Type.Null()]),
-  ref: Type.Union([Type.String(), Type.Null()]),
-  status: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('expired')]),
-  startedBy: StartedBy,
-  createdAt: Type.String(),
-  expiresAt: Type.String(),
-  completedAt: Type.Union([Type.String(), Type.Null()]),
-  reason: Type.Union([Type.String(), Type.Null()], { description: 'why it failed, as completed (masked of its values) or "cancelled by …"; null otherwise' }),
-});
-const PinList = Type.Array(Type.Object({ name: Type.String(), version: Type.Integer(), override: Type.Optional(Type.Boolean({ description: "from the pull request's own preview override" })) }));
-const Pinned = Type.Object({
-  runtime: PinList,
-  build: PinList,
-  absent: Type.Optional(Type.Array(Type.String(), { description: 'preview, at start: production secrets with no preview value (left out, never a production value)' })),
-  removed: Type.Optional(Type.Array(Type.String(), { description: 'at start: runtime secrets the previous succeeded deployment of this app had and this one has not (deleted since): unset them on the platform' })),
-  buildSecretsWithheld: Type.Optional(Type.Literal(true, { description: 'preview: the project\'s setting "build secrets for preview deployments" is off, so no build secret was pinned' })),
-});
-/** The reply to starting a deployment (also the OIDC exchange's): the deploy token, shown once. */
-export const Started = Type.Object({
-  id: Type.String(),
-  token: Type.String(),
-  expiresAt: Type.String(),
-  deployment: Deployment,
-  startedBy: StartedBy,
-  project: Type.Object({ slug: Type.String(), flyApp: Type.String(), flyPreviewPattern: Type.String(), app: Type.String() }),
-  pinned: Pinned,
-});
 const DeployKey = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), createdBy: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]) });
 const DeploymentId = Type.String({ minLength: 1, maxLength: 64 });
 const ChangeSet = Type.Object({
@@ -74,7 +37,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         params: Type.Object({ slug: Slug }),
         body: Type.Object({
           environment: Type.Union([Type.Literal('production'), Type.Literal('preview')]),
-          pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
+          pr: Type.Optional(PrNumber()),
           ref: Type.Optional(Type.String({ maxLength: 200 })),
           textBuildSecrets: Type.Optional(
             Type.Boolean({
@@ -84,7 +47,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
           ),
         }),
         response: {
-          201: Started,
+          201: StartedDeployment,
           ...errors(400, 401, 403, 404, 422, 429),
         },
       },
@@ -122,7 +85,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         params: Type.Object({ slug: Slug }),
         querystring: Type.Object({
           environment: Type.Optional(Type.Union([Type.Literal('production'), Type.Literal('preview')])),
-          pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
+          pr: Type.Optional(PrNumber()),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
           before: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the next page: the deployments listed after this one (the last id of the previous page)' })),
         }),
@@ -155,7 +118,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         tags: ['deployments'],
         summary: 'Mark a preview app (pull request) closed',
         security: bearer,
-        params: Type.Object({ slug: Slug, pr: Type.Integer({ minimum: 1, maximum: 2147483647 }) }),
+        params: Type.Object({ slug: Slug, pr: PrNumber() }),
         response: { 204: Type.Null(), ...errors(400, 401, 403, 404) },
       },
     },

@@ -4,7 +4,8 @@ import { ValidationError } from '../../domain/errors.js';
 import { requireActor } from '../plugins/auth.js';
 import { deliverInvitation } from './invitations.routes.js';
 import type { RouteOptions } from './session.routes.js';
-import { bearer, Email, errors, Member, Project, ReleaseGrant, requireStringValues, Role, ScopeParam, SecretName, Slug, Value, ValueBase64 } from './schemas.js';
+import { ReleaseGrant } from '../../domain/contract.js';
+import { bearer, Email, errors, Member, Project, requireStringValues, Role, ScopeParam, SecretName, Slug, Value, ValueBase64 } from './schemas.js';
 
 const SlugParams = Type.Object({ slug: Slug });
 

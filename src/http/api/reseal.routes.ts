@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import { KeyloftError } from '../../domain/errors.js';
 import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
-import { bearer, errors, ScopeParam, SecretMeta, SecretName, Slug } from './schemas.js';
+import { CopyResult, RestoreResult } from '../../domain/contract.js';
+import { bearer, errors, PrNumber, ScopeParam, SecretMeta, SecretName, Slug } from './schemas.js';
 
 export interface ResealRouteOptions extends RouteOptions {
   /** Named on the api role (whose services have no reseal, holding no master key). */
@@ -22,8 +23,6 @@ export function wrongRole(releaseUrl: string | undefined, what: string): Keyloft
   );
 }
 
-const Skipped = Type.Array(Type.Object({ name: Type.String(), reason: Type.Union([Type.Literal('exists'), Type.Literal('unchanged')]) }));
-const Copied = Type.Array(Type.Object({ name: Type.String(), change: Type.Union([Type.Literal('added'), Type.Literal('changed')]), digest: Type.String() }));
 
 /** Restore and copy: values are opened and re-sealed inside the server, never returned (roles all and release; api answers 421). */
 export const resealRoutes: FastifyPluginAsyncTypebox<ResealRouteOptions> = async (app, { services, publicUrl, releaseUrl }) => {
@@ -39,9 +38,9 @@ export const resealRoutes: FastifyPluginAsyncTypebox<ResealRouteOptions> = async
         summary: 'Make an old version current again as a new version; the value is re-sealed on the server and never returned',
         security: bearer,
         params: Type.Object({ slug: Slug, scope: ScopeParam, name: SecretName, version: Type.Integer({ minimum: 1, maximum: 2147483647 }) }),
-        querystring: Type.Object({ pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'preview only: restore a version of the override for pull request N' })) }),
+        querystring: Type.Object({ pr: Type.Optional(PrNumber('preview only: restore a version of the override for pull request N')) }),
         response: {
-          200: Type.Object({ secret: SecretMeta, restoredFrom: Type.Integer(), version: Type.Integer() }),
+          200: RestoreResult,
           ...errors(400, 401, 403, 404, 409, 421),
         },
       },
@@ -70,7 +69,7 @@ export const resealRoutes: FastifyPluginAsyncTypebox<ResealRouteOptions> = async
           dryRun: Type.Optional(Type.Boolean()),
         }),
         response: {
-          200: Type.Object({ dryRun: Type.Boolean(), from: ScopeParam, to: ScopeParam, copied: Copied, skipped: Skipped, written: Type.Integer() }),
+          200: CopyResult,
           ...errors(400, 401, 403, 404, 409, 421),
         },
       },

@@ -1,16 +1,20 @@
 import { type TSchema, Type } from 'typebox';
+import { Iso } from '../../domain/contract.js';
 import { ValidationError } from '../../domain/errors.js';
+import { NAME_MAX, PR_MAX } from '../../domain/rules.js';
+
+/** The resource schemas are the API contract in domain/contract.ts (services and clients use their types). */
+export { ApiToken, Iso, Member, Project, Role, ScopeParam, SecretMeta, User, VersionMeta } from '../../domain/contract.js';
 
 /** Shared field schemas: every string bounded; rules that need more than a pattern live in domain/. */
 export const Slug = Type.String({ minLength: 1, maxLength: 63, description: 'project slug: [a-z0-9][a-z0-9-]{0,62}' });
-export const ScopeParam = Type.Union([Type.Literal('production'), Type.Literal('preview'), Type.Literal('build')], { description: 'production | preview | build' });
-export const SecretName = Type.String({ minLength: 1, maxLength: 255, description: 'secret name: [A-Za-z_][A-Za-z0-9_]*' });
+export const SecretName = Type.String({ minLength: 1, maxLength: NAME_MAX, description: 'secret name: [A-Za-z_][A-Za-z0-9_]*' });
+/** A pull request number (the bound is domain/'s PR_MAX). */
+export const PrNumber = (description?: string) => Type.Integer({ minimum: 1, maximum: PR_MAX, ...(description ? { description } : {}) });
 export const Email = Type.String({ minLength: 1, maxLength: 254 });
-export const Role = Type.Union([Type.Literal('admin'), Type.Literal('member'), Type.Literal('viewer')]);
 /** 64 KiB of UTF-8 is at most 65,536 UTF-16 code units; the byte limit is checked in domain/. */
 export const Value = Type.String({ maxLength: 65536, description: 'UTF-8 text, at most 64 KiB, no NUL' });
 export const ValueBase64 = Type.String({ maxLength: 87400, description: 'base64 bytes (build secrets may be binary), at most 64 KiB decoded' });
-export const Iso = Type.String({ format: 'date-time' });
 
 export const ErrorResponse = Type.Object(
   {
@@ -25,60 +29,25 @@ export const ErrorResponse = Type.Object(
   { $id: 'Error' },
 );
 
-export const SecretMeta = Type.Object({
-  name: Type.String(),
-  scope: ScopeParam,
-  version: Type.Integer(),
-  digest: Type.Union([Type.String(), Type.Null()], { description: 'short keyed digest (HMAC) of the value; null for a deleted secret' }),
-  size: Type.Union([Type.Integer(), Type.Null()], { description: 'value size in bytes' }),
-  updatedAt: Iso,
-  updatedBy: Type.String(),
-  deleted: Type.Boolean(),
-  status: Type.Union([Type.Literal('deployed'), Type.Literal('pending'), Type.Literal('pending_removal')]),
-  applied: Type.Optional(Type.Object({ count: Type.Integer(), of: Type.Integer() })),
-  pr: Type.Optional(Type.Integer({ description: 'a per-pull-request preview override: the pull request it is for' })),
-  binary: Type.Optional(
-    Type.Boolean({ description: 'a build secret whose value is binary (not UTF-8 text): keyloft deploy fly cannot pass it as --build-secret; read it as a file (keyloft run --build)' }),
-  ),
-});
-
-export const VersionMeta = Type.Object({
-  version: Type.Integer(),
-  kind: Type.Union([Type.Literal('set'), Type.Literal('delete'), Type.Literal('restore')]),
-  digest: Type.Union([Type.String(), Type.Null()]),
-  size: Type.Union([Type.Integer(), Type.Null()]),
-  createdAt: Iso,
-  createdBy: Type.String(),
-});
-
-export const Project = Type.Object({
-  slug: Type.String(),
-  name: Type.String(),
-  flyApp: Type.String(),
-  flyPreviewPattern: Type.String(),
-  previewBuildSecrets: Type.Boolean({
-    description: 'build secrets for preview deployments (default true); workflows of fork pull requests get them too, so turn it off where forks can open pull requests',
-  }),
-  role: Role,
-  createdAt: Iso,
-});
-
-export const Member = Type.Object({
-  email: Type.String(),
-  role: Role,
-  release: Type.Boolean({ description: 'the release grant: may start deployments, and so read values (off by default for every role)' }),
-  addedAt: Iso,
-});
-
-export const ReleaseGrant = Type.Boolean({ description: 'the release grant: can read values by starting a deployment (admin sets it; default false)' });
-
-export const User = Type.Object({ id: Type.String(), email: Type.String(), isAdmin: Type.Boolean(), createdAt: Type.String() });
-
-export const ApiToken = Type.Object({
+/** One row of `GET /users` (the Users page). */
+export const UserSummary = Type.Object({
   id: Type.String(),
-  name: Type.String(),
+  email: Type.String(),
+  isAdmin: Type.Boolean(),
   createdAt: Iso,
-  lastUsedAt: Type.Union([Iso, Type.Null()]),
+  lastLoginAt: Type.Union([Iso, Type.Null()]),
+  locked: Type.Boolean({ description: 'a sign-in lock is in force for at least one address' }),
+  disabled: Type.Boolean(),
+  projects: Type.Array(Type.String(), { description: 'slugs of the projects the person is a member of' }),
+});
+
+export const SessionInfo = Type.Object({
+  id: Type.String(),
+  createdAt: Iso,
+  lastSeenAt: Iso,
+  expiresAt: Iso,
+  ip: Type.Union([Type.String(), Type.Null()]),
+  current: Type.Boolean({ description: 'the session this request came with' }),
 });
 
 /** Standard error responses for a route, referenced from the OpenAPI document. */

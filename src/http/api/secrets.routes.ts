@@ -5,7 +5,8 @@ import { DOTENV_MAX_BYTES } from '../../domain/dotenv.js';
 import { parseScope } from '../../domain/rules.js';
 import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
-import { bearer, errors, requireStringValues, ScopeParam, SecretMeta, SecretName, Slug, Value, ValueBase64, VersionMeta } from './schemas.js';
+import { ImportResult } from '../../domain/contract.js';
+import { bearer, errors, PrNumber, requireStringValues, ScopeParam, SecretMeta, SecretName, Slug, Value, ValueBase64, VersionMeta } from './schemas.js';
 
 const SecretParams = Type.Object({ slug: Slug, scope: ScopeParam, name: SecretName });
 /** The answer to a single write: `unchanged` when the value was already the current one (nothing written: no version, no audit event). */
@@ -41,7 +42,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         summary: 'Add or overwrite a secret (a new version; the current value again writes nothing and answers unchanged: true); give value (text) or valueBase64; ?pr=N (preview) writes the override for pull request N',
         security: bearer,
         params: SecretParams,
-        querystring: Type.Object({ pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'preview only: the per-pull-request override' })) }),
+        querystring: Type.Object({ pr: Type.Optional(PrNumber('preview only: the per-pull-request override')) }),
         body: Type.Object({ value: Type.Optional(Value), valueBase64: Type.Optional(ValueBase64) }),
         response: { 200: SecretWrite, 201: SecretWrite, ...errors(400, 401, 403, 404, 409, 413) },
       },
@@ -68,18 +69,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         }),
         body: Type.Union([Type.String({ description: `dotenv text, at most ${DOTENV_MAX_BYTES} bytes (checked by the parser: 413)` }), Type.Object({ secrets: Type.Record(Type.String({ maxLength: 255 }), Type.Unknown()) })]),
         response: {
-          200: Type.Object({
-            dryRun: Type.Boolean(),
-            written: Type.Integer(),
-            changes: Type.Array(
-              Type.Object({
-                name: Type.String(),
-                change: Type.Union([Type.Literal('added'), Type.Literal('changed'), Type.Literal('unchanged'), Type.Literal('removed')]),
-                digestBefore: Type.Union([Type.String(), Type.Null()]),
-                digestAfter: Type.Union([Type.String(), Type.Null()]),
-              }),
-            ),
-          }),
+          200: ImportResult,
           ...errors(400, 401, 403, 404, 413),
         },
       },
@@ -103,7 +93,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         summary: 'Delete a secret (a tombstone version; pending removal until the next deployment); ?pr=N (preview) deletes the override for pull request N',
         security: bearer,
         params: SecretParams,
-        querystring: Type.Object({ pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'preview only: the per-pull-request override' })) }),
+        querystring: Type.Object({ pr: Type.Optional(PrNumber('preview only: the per-pull-request override')) }),
         response: { 200: Type.Object({ secret: Type.Union([SecretMeta, Type.Null()]) }), ...errors(400, 401, 403, 404) },
       },
     },
@@ -119,7 +109,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         summary: 'Version history of a secret (metadata only); ?pr=N for a preview override',
         security: bearer,
         params: SecretParams,
-        querystring: Type.Object({ pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'preview only: the per-pull-request override' })) }),
+        querystring: Type.Object({ pr: Type.Optional(PrNumber('preview only: the per-pull-request override')) }),
         response: { 200: Type.Object({ versions: Type.Array(VersionMeta) }), ...errors(400, 401, 403, 404) },
       },
     },

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requireUser } from '../../services/actor.js';
 import type { Services } from '../../services/container.js';
-import { requireActor, SESSION_COOKIE } from '../plugins/auth.js';
+import { jsonOnlySameOrigin, requireActor, SESSION_COOKIE } from '../plugins/auth.js';
 import { ApiToken, bearer, Email, errors, User } from './schemas.js';
 
 export interface RouteOptions {
@@ -14,17 +14,19 @@ export interface RouteOptions {
 /** Sign-in, first-run setup, personal API tokens and users. */
 export const sessionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services, publicUrl, secureCookies }) => {
   const auth = requireActor(publicUrl);
+  const jsonOnly = jsonOnlySameOrigin(publicUrl);
   const cookieOpts = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: secureCookies };
 
   app.post(
     '/session',
     {
       config: { rateLimited: true },
+      onRequest: jsonOnly,
       schema: {
         tags: ['session'],
-        summary: 'Sign in: sets the session cookie',
+        summary: 'Sign in: sets the session cookie (JSON only; a foreign or opaque Origin is refused)',
         body: Type.Object({ email: Email, password: Type.String({ maxLength: 1024 }) }),
-        response: { 200: Type.Object({ user: User, csrfToken: Type.String() }), ...errors(400, 401, 429) },
+        response: { 200: Type.Object({ user: User, csrfToken: Type.String() }), ...errors(400, 401, 403, 415, 429) },
       },
     },
     async (req, reply) => {
@@ -45,11 +47,12 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
     '/setup',
     {
       config: { rateLimited: true },
+      onRequest: jsonOnly,
       schema: {
         tags: ['session'],
-        summary: 'First-run setup: create the first admin with the one-time setup token',
+        summary: 'First-run setup: create the first admin with the one-time setup token (JSON only; works exactly once)',
         body: Type.Object({ setupToken: Type.String({ minLength: 1, maxLength: 200 }), email: Email, password: Type.String({ maxLength: 1024 }) }),
-        response: { 201: Type.Object({ user: User, csrfToken: Type.String() }), ...errors(400, 409) },
+        response: { 201: Type.Object({ user: User, csrfToken: Type.String() }), ...errors(400, 403, 409, 415) },
       },
     },
     async (req, reply) => {
@@ -67,11 +70,16 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
         tags: ['tokens'],
         summary: 'Create a personal API token (shown once)',
         security: bearer,
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }),
+        body: Type.Object({
+          name: Type.String({ minLength: 1, maxLength: 100 }),
+          expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'the token stops working after this many days; left out: never' })),
+          readOnly: Type.Optional(Type.Boolean({ description: 'refused by every write and start route' })),
+        }),
         response: { 201: Type.Intersect([ApiToken, Type.Object({ token: Type.String() })]), ...errors(400, 401, 403) },
       },
     },
-    async (req, reply) => reply.status(201).send(await services.users.createToken(req.actor!, req.body.name)),
+    async (req, reply) =>
+      reply.status(201).send(await services.users.createToken(req.actor!, req.body.name, { expiresInDays: req.body.expiresInDays, readOnly: req.body.readOnly })),
   );
 
   app.get(
@@ -121,11 +129,5 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
       },
     },
     async (req, reply) => reply.status(201).send({ user: await services.users.createUser(req.actor!, req.body) }),
-  );
-
-  app.get(
-    '/users',
-    { preHandler: auth, schema: { tags: ['users'], summary: 'List users (instance admins only)', security: bearer, response: { 200: Type.Object({ users: Type.Array(User) }), ...errors(401, 403) } } },
-    async (req) => ({ users: await services.users.listUsers(req.actor!) }),
   );
 };

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { KeyloftError } from '../../domain/errors.js';
 import { AUDIENCE_MAX, CLAIMS_MAX, ISSUER_MAX, PATTERN_MAX, POLICY_NAME_MAX } from '../../domain/trust-policy.js';
 import { requireActor } from '../plugins/auth.js';
-import { Started } from './deployments.routes.js';
+import { StartedDeployment } from '../../domain/contract.js';
 import { bearer, errors, Slug } from './schemas.js';
 import type { RouteOptions } from './session.routes.js';
 
@@ -111,7 +111,7 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<OidcRouteOptions> = async (ap
           ref: Type.Optional(Type.String({ maxLength: 200, description: "git ref being deployed (default: the token's sha claim)" })),
           idToken: Type.String({ minLength: 1, maxLength: 65536, description: 'the CI ID token (a signed JWT, RS256 or ES256, at most 16 KiB)' }),
         }),
-        response: { 201: Started, ...errors(400, 401, 403, 404, 421, 429, 503) },
+        response: { 201: StartedDeployment, ...errors(400, 401, 403, 404, 421, 429, 503) },
       },
     },
     async (req, reply) => {

@@ -33,6 +33,9 @@ export function registerAuth(app: FastifyInstance, auth: AuthService): void {
       if (!m) throw new UnauthenticatedError('the Authorization header must be "Bearer <token>"');
       const actor = await auth.bearer(m[1]!, req.ip);
       if (!actor) throw new UnauthenticatedError('the token is unknown, revoked or expired');
+      if (actor.kind === 'user' && actor.readOnly && UNSAFE.has(req.method)) {
+        throw new KeyloftError('read_only_token', 'this API token is read-only: it cannot change anything or start a deployment; use a read-write token');
+      }
       req.actor = actor;
       return;
     }
@@ -72,6 +75,25 @@ export function checkCsrf(req: FastifyRequest, publicUrl: string | undefined): v
   const body = req.body as Record<string, unknown> | undefined;
   const sent = (req.headers['x-csrf-token'] as string | undefined) ?? (body && typeof body === 'object' && typeof body._csrf === 'string' ? body._csrf : undefined);
   if (!sent || !safeEqual(sent, req.csrfToken)) throw new KeyloftError('csrf_failed', 'the CSRF token is missing or wrong; reload the page and try again', '_csrf');
+}
+
+/** onRequest for routes that need a caller: anonymous requests get 401 before their body is parsed or validated. */
+export async function requireCaller(req: FastifyRequest): Promise<void> {
+  if (!req.actor) throw new UnauthenticatedError('sign in or send "Authorization: Bearer <token>"');
+}
+
+/**
+ * onRequest for sign-in and setup: JSON only (a cross-site HTML form cannot send it without a
+ * CORS preflight, which keyloft never grants), and a foreign or opaque ("null") Origin is refused.
+ */
+export function jsonOnlySameOrigin(publicUrl: string | undefined) {
+  return async (req: FastifyRequest): Promise<void> => {
+    checkSameOrigin(req, publicUrl);
+    const type = req.headers['content-type'] ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      throw new KeyloftError('unsupported_media_type', 'this route takes JSON only: send Content-Type: application/json', 'body');
+    }
+  };
 }
 
 /** preHandler for API routes: a caller is required, and cookie callers must pass the CSRF check. */

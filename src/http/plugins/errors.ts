@@ -26,8 +26,15 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   oidc_policy_mismatch: 403,
   oidc_pr_mismatch: 403,
   oidc_issuer_unavailable: 503,
+  read_only_token: 403,
+  account_disabled: 403,
+  last_admin: 409,
+  reset_link_invalid: 410,
   internal: 500,
+  secret_damaged: 500,
   unavailable: 503,
+  storage_unavailable: 503,
+  storage_full: 507,
   invitation_invalid: 410,
   invitation_other_email: 403,
   sso_failed: 401,
@@ -44,6 +51,11 @@ export function errorStatus(err: unknown): number {
 /** The one error envelope: `{ error: { code, message, field }, requestId }`. */
 export function errorBody(code: string, message: string, field: string | undefined, requestId: string, details?: Record<string, unknown>) {
   return { error: { code, message, field: field ?? null, ...(details ? { details } : {}) }, requestId };
+}
+
+/** A storage failure (503 storage_unavailable, 507 storage_full): expected during an outage, not a bug. */
+export function isStorageError(err: unknown): boolean {
+  return err instanceof KeyloftError && (err.code === 'storage_unavailable' || err.code === 'storage_full');
 }
 
 /** Turns a JSON-schema validation error into `field` and a message that names it. */
@@ -99,7 +111,9 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof KeyloftError) {
       const status = ERROR_STATUS[err.code];
-      if (status >= 500) req.log.error({ err }, 'request failed');
+      // A storage outage is logged once when it starts (cli/serve.ts), not once per request.
+      if (status >= 500 && !isStorageError(err)) req.log.error({ err }, 'request failed');
+      if (err.code === 'storage_unavailable') reply.header('retry-after', '5');
       return reply.status(status).send(errorBody(err.code, err.message, err.field, req.id, err.details));
     }
     if (err.validation) {

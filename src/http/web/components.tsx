@@ -27,6 +27,8 @@ export function CredentialsTable<T extends CredentialRow>(p: {
   now: number;
   /** Shown after the creation time (who created it), if any. */
   createdBy?: (row: T) => string;
+  /** Shown under the name (e.g. read-only, expiry), if any. */
+  badges?: (row: T) => ComponentChildren;
   action: (row: T) => ComponentChildren;
 }) {
   return (
@@ -37,6 +39,7 @@ export function CredentialsTable<T extends CredentialRow>(p: {
           <tr>
             <td class="primary" data-label="Name">
               <strong>{r.name}</strong>
+              {p.badges ? <div class="key-meta">{p.badges(r)}</div> : null}
             </td>
             <td data-label="Created">
               <RelTime iso={r.createdAt} now={p.now} />

@@ -49,7 +49,7 @@ export function seeOther(reply: FastifyReply, url: string): FastifyReply {
 export function safeNext(next: unknown): string {
   if (typeof next !== 'string') return '/projects';
   if (!/^\/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/.test(next) || next.length > 500) return '/projects';
-  if (next.startsWith('/login') || next.startsWith('/logout') || next.startsWith('/setup')) return '/projects';
+  if (next.startsWith('/login') || next.startsWith('/logout') || next.startsWith('/setup') || next.startsWith('/reset-password')) return '/projects';
   return next;
 }
 
@@ -123,6 +123,20 @@ const FLASH_TEXT: Record<string, (a: Record<string, string>) => Flash> = {
   trust_policy_added: (a) => ({ kind: 'success', text: `Added the trust policy ${a.name}: matching CI ID tokens may start ${a.environment} deployments.` }),
   trust_policy_removed: (a) => ({ kind: 'success', text: `Deleted the trust policy ${a.name}.` }),
   token_revoked: (a) => ({ kind: 'success', text: `Revoked the API token ${a.name}.` }),
+  user_changed: (a) => ({
+    kind: 'success',
+    text:
+      {
+        unlock: `Unlocked ${a.email}: every sign-in lock of the account is lifted.`,
+        disable: `Disabled ${a.email}: their sessions ended and their API tokens were revoked.`,
+        enable: `Enabled ${a.email}. They can sign in again (their old API tokens stay revoked).`,
+        'make-admin': `${a.email} is now an instance admin.`,
+        'unmake-admin': `${a.email} is no longer an instance admin.`,
+      }[a.action ?? ''] ?? `Updated ${a.email}.`,
+  }),
+  password_changed: (a) => ({ kind: 'success', text: `Password changed.${a.n && a.n !== '0' ? ` ${a.n} other session${a.n === '1' ? '' : 's'} ended.` : ''}` }),
+  password_reset: () => ({ kind: 'success', text: 'Your new password is set. Sign in with it.' }),
+  session_revoked: () => ({ kind: 'success', text: 'The session ended.' }),
 };
 
 export type FlashCode = keyof typeof FLASH_TEXT;

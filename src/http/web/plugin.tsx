@@ -3,7 +3,7 @@ import type { Config } from '../../config.js';
 import { KeyloftError, ValidationError } from '../../domain/errors.js';
 import type { Services } from '../../services/container.js';
 import { checkCsrf, SESSION_COOKIE } from '../plugins/auth.js';
-import { errorStatus } from '../plugins/errors.js';
+import { errorStatus, isStorageError } from '../plugins/errors.js';
 import { ASSETS } from './assets.js';
 import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebDeps, type WebOptions } from './kit.js';
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
@@ -13,6 +13,7 @@ import { invitationPages } from './routes/invitations.js';
 import { ssoRoutes } from './routes/sso.js';
 import { projectRoutes } from './routes/projects.js';
 import { settingsRoutes } from './routes/settings.js';
+import { userPages } from './routes/users.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -45,6 +46,8 @@ const ERROR_TITLES: Record<number, string> = {
   410: 'Invitation not valid',
   413: 'Too large',
   429: 'Slow down',
+  503: 'Temporarily unavailable',
+  507: 'Storage full',
 };
 
 /** The web dashboard: server-rendered pages, forms that work without JavaScript. */
@@ -88,7 +91,8 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
       } else if (!(err instanceof KeyloftError) && status < 500) {
         message = 'The request could not be understood.';
       }
-      if (status >= 500) req.log.error({ err: { type: err.name, code: err.code, stack: err.stack } }, 'page failed');
+      // A storage outage is logged once when it starts (cli/serve.ts), not once per page.
+      if (status >= 500 && !isStorageError(err)) req.log.error({ err: { type: err.name, code: err.code, stack: err.stack } }, 'page failed');
       const title = err instanceof KeyloftError && err.code === 'csrf_failed' ? 'Form expired' : (ERROR_TITLES[status] ?? 'Something went wrong');
       return html(reply, <ErrorPage status={status} title={title} message={message} signedIn={!!req.actor} />, status);
     });
@@ -181,6 +185,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
     await settingsRoutes(app, deps);
     await ciIdentityRoutes(app, deps);
     await accountRoutes(app, deps);
+    await userPages(app, deps);
     await invitationPages(app, deps, { enabled: config.sso !== undefined, only: config.ssoOnly });
     await ssoRoutes(app, deps, services.sso);
   };

@@ -113,6 +113,11 @@ export function Document(props: { ctx: PageCtx; title: string; crumbs?: Crumb[];
               ))}
             </nav>
             <span class="spacer" />
+            {ctx.isAdmin ? (
+              <a class="topbar-link" href="/users">
+                Users
+              </a>
+            ) : null}
             <AccountMenu ctx={ctx} />
           </div>
           {props.tabs}
@@ -142,6 +147,9 @@ function AccountMenu({ ctx }: { ctx: PageCtx }) {
         </div>
         <a class="menu-item" href="/projects">
           Projects
+        </a>
+        <a class="menu-item" href="/account">
+          Account
         </a>
         <a class="menu-item" href="/account/tokens">
           API tokens

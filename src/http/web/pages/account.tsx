@@ -1,6 +1,6 @@
 import type { ApiTokenInfo } from '../../../services/users.service.js';
 import { CredentialsTable, TokenBox } from '../components.js';
-import { Csrf, Document, EmptyState, ErrorSummary, Field, type FormErrors, type PageCtx } from '../ui.js';
+import { Badge, Csrf, Document, EmptyState, ErrorSummary, Field, type FormErrors, type PageCtx, RelTime } from '../ui.js';
 
 export function TokensPage(p: { ctx: PageCtx; tokens: ApiTokenInfo[]; created?: { name: string; token: string }; name?: string; errors?: FormErrors }) {
   const e = p.errors?.fields ?? {};
@@ -45,11 +45,26 @@ export function TokensPage(p: { ctx: PageCtx; tokens: ApiTokenInfo[]; created?: 
               <Field name="name" label="Name" error={e.name} hint="What it is for, e.g. “laptop” or “GitHub Actions”.">
                 {(a) => <input {...a} name="name" type="text" value={p.name ?? ''} maxLength={100} autocomplete="off" required />}
               </Field>
+              <Field name="expiresInDays" label="Expires" error={e.expiresInDays}>
+                {(a) => (
+                  <select {...a} name="expiresInDays">
+                    <option value="never">never</option>
+                    <option value="7">in 7 days</option>
+                    <option value="30">in 30 days</option>
+                    <option value="90">in 90 days</option>
+                    <option value="365">in a year</option>
+                  </select>
+                )}
+              </Field>
               <div class="submit-cell">
                 <button class="btn btn-primary" type="submit">
                   Create token
                 </button>
               </div>
+            </div>
+            <div class="check">
+              <input id="f-readOnly" name="readOnly" type="checkbox" />
+              <label for="f-readOnly">Read-only: it can list and read metadata, but every change and every deployment start is refused.</label>
             </div>
           </div>
         </form>
@@ -67,6 +82,16 @@ export function TokensPage(p: { ctx: PageCtx; tokens: ApiTokenInfo[]; created?: 
             <CredentialsTable
               rows={p.tokens}
               now={p.ctx.now}
+              badges={(t) => (
+                <>
+                  {t.readOnly ? <Badge tone="blue">read-only</Badge> : null}
+                  {t.expiresAt ? (
+                    <span class="muted small">
+                      expires <RelTime iso={t.expiresAt} now={p.ctx.now} />
+                    </span>
+                  ) : null}
+                </>
+              )}
               action={(t) => (
                 <a class="btn btn-sm btn-danger-ghost" href={`/account/tokens/${encodeURIComponent(t.id)}/revoke`} aria-label={`Revoke ${t.name}`}>
                   Revoke

@@ -7,8 +7,6 @@ import { ConfirmRevokePage, TokensPage } from '../pages/account.js';
 export async function accountRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
   const { services, opts } = deps;
 
-  app.get('/account', async (_req, reply) => seeOther(reply, '/account/tokens'));
-
   app.get('/account/tokens', async (req, reply) => {
     const created = takeShownOnce(req, reply, opts, '/account/tokens');
     const tokens = await services.users.listTokens(req.actor!);
@@ -21,7 +19,8 @@ export async function accountRoutes(app: FastifyInstance, deps: WebDeps): Promis
     const f = formBody(req);
     const name = (f.name ?? '').trim();
     try {
-      const created = await services.users.createToken(req.actor!, name);
+      const expiresInDays = f.expiresInDays && f.expiresInDays !== 'never' ? Number(f.expiresInDays) : undefined;
+      const created = await services.users.createToken(req.actor!, name, { expiresInDays, readOnly: f.readOnly === 'on' });
       setShownOnce(req, reply, opts, '/account/tokens', { name: created.name, token: created.token });
       return seeOther(reply, '/account/tokens');
     } catch (err) {

@@ -123,6 +123,10 @@ export function MembersPage(p: {
                   </button>
                 </div>
               </div>
+              <label class="check">
+                <input type="checkbox" name="release" value="on" checked={form.release === true} /> Also grant <strong>release</strong>: they can read values by starting a
+                deployment
+              </label>
             </div>
           </form>
           {(p.invitations ?? []).length > 0 ? (
@@ -139,7 +143,7 @@ export function MembersPage(p: {
                       {inv.email}
                     </td>
                     <td data-label="Role">
-                      <Badge tone="gray">{inv.role}</Badge>
+                      <Badge tone="gray">{inv.role}</Badge> {inv.release ? <Badge tone="amber">release</Badge> : null}
                     </td>
                     <td data-label="Invited">
                       <RelTime iso={inv.createdAt} now={p.ctx.now} /> <span class="muted">by {inv.createdBy}</span>
