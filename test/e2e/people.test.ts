@@ -1,7 +1,7 @@
 // The whole person path in Chromium: an admin invites from the Members page (the link is shown
 // once) → the invitee opens the link, is refused a weak password (the rule is named next to the
-// field), sets a good one and lands in the project with the invited role → the used link is one
-// clear "not valid" page afterwards.
+// field), sets a good one and lands in the project with the invited role → the admin disables
+// them on the Users page and their session stops → the used link is one clear "not valid" page.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +14,7 @@ import { createStore, type TestStore } from '../helpers/server.js';
 import { startPeopleServer } from '../people/support.js';
 import { browserSkip, flashText, launch, watchConsole } from './browser.js';
 
-describe('the person path in Chromium: invite → set a password → in the project with the role', { skip: browserSkip() }, () => {
+describe('the person path in Chromium: invite → set a password → in the project with the role → disabled, session stops', { skip: browserSkip() }, () => {
   let store: TestStore;
   let running: Running;
   let url: string;
@@ -25,6 +25,8 @@ describe('the person path in Chromium: invite → set a password → in the proj
   const slug = `team-${randomBytes(3).toString('hex')}`;
   const INVITEE = 'newcomer@example.com';
   let link = '';
+  let adminPage: Page;
+  let inviteePage: Page;
 
   before(async () => {
     store = await createStore('sqlite');
@@ -65,7 +67,7 @@ describe('the person path in Chromium: invite → set a password → in the proj
     await p.goto(`${url}/projects/${slug}/settings/members`);
     assert.ok(!(await p.content()).includes(link.slice(link.lastIndexOf('/') + 1)), 'the link is shown only once');
     assert.match(await p.getByRole('region', { name: /Pending invitations/ }).innerText(), new RegExp(INVITEE));
-    await p.context().close();
+    adminPage = p;
   });
 
   it('the invitee opens the link, sets a password (a weak one is refused naming the rule) and sees the project with the role', async () => {
@@ -90,7 +92,19 @@ describe('the person path in Chromium: invite → set a password → in the proj
     assert.equal(await p.getByRole('note').count(), 0, 'no read-only note for a member');
     assert.ok((await p.getByLabel('Key', { exact: true }).count()) > 0, 'the secret form is shown');
     assert.ok(!(await p.content()).includes('people-path-value-3c9e'));
-    await p.context().close();
+    inviteePage = p;
+  });
+
+  it('the admin disables them on the Users page: their open session stops at once', async () => {
+    await adminPage.goto(`${url}/users`);
+    await adminPage.getByRole('button', { name: `Disable: ${INVITEE}` }).click();
+    assert.match(await flashText(adminPage), new RegExp(`Disabled ${INVITEE}`));
+    await inviteePage.goto(`${url}/projects/${slug}`);
+    assert.match(inviteePage.url(), /\/login/, 'sent to sign in');
+    const api = await inviteePage.evaluate(async (s) => (await fetch(`/api/v1/projects/${s}`)).status, slug);
+    assert.equal(api, 401);
+    await inviteePage.context().close();
+    await adminPage.context().close();
   });
 
   it('the used link is one clear page afterwards, and creates nothing', async () => {

@@ -36,12 +36,12 @@ async function webPageRoutes(): Promise<string[]> {
 }
 
 /** Pages a signed-out visitor sees; everything else is visited signed in as the admin. */
-const SIGNED_OUT = new Set(['/login', '/setup', '/invitations/:token', '/sso/login', '/sso/callback']);
+const SIGNED_OUT = new Set(['/login', '/setup', '/invitations/:token', '/sso/login', '/sso/callback', '/reset-password']);
 /**
- * Pages this fixture can only reach in a refusing state (an unknown invitation token, SSO not
- * configured): their answer may be a 4xx page, which must fit all the same; a 5xx still fails.
+ * Pages this fixture can only reach in a refusing state (an unknown invitation or reset token, SSO
+ * not configured): their answer may be a 4xx page, which must fit all the same; a 5xx still fails.
  */
-const ANY_4XX = new Set(['/invitations/:token', '/sso/login', '/sso/callback']);
+const ANY_4XX = new Set(['/invitations/:token', '/sso/login', '/sso/callback', '/reset-password']);
 
 describe('every dashboard page fits 390 px and 1280 px', { skip: browserSkip() }, () => {
   let store: TestStore;

@@ -231,6 +231,17 @@ describe('single sign-on (real OpenID provider on 127.0.0.1, through Chromium)',
     return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, state: location.searchParams.get('state')! };
   }
 
+  it('gives a disabled account no session through single sign-on', async () => {
+    await db().updateTable('users').set({ disabled_at: Date.now() }).where('email', '=', 'carol@example.com').execute();
+    const attempt = await fetch(`${url}/sso/login`, { redirect: 'manual' });
+    const cookie = attempt.headers.get('set-cookie')!.split(';')[0]!;
+    const answer = await providerAnswer(attempt.headers.get('location')!, 'carol');
+    const r = await fetch(answer, { headers: { cookie }, redirect: 'manual' });
+    assert.equal(r.status, 403);
+    assert.match(await r.text(), /disabled/);
+    assert.ok(!(r.headers.get('set-cookie') ?? '').includes('keyloft_session='), 'no session');
+  });
+
   it('refuses a callback with a wrong state, and one without this browser\'s attempt', async () => {
     const { cookie } = await startAttempt();
     const wrong = await fetch(`${url}/sso/callback?code=made-up&state=${'x'.repeat(43)}`, { headers: { cookie }, redirect: 'manual' });
