@@ -1,4 +1,4 @@
-// keyloft benchmark harness: `npm run bench [-- --db sqlite|postgres] [--quick] [--runs N] [--only W1,W2,…] [--json FILE] [--cpu-prof DIR]`.
+// keyloft benchmark harness: `npm run bench [-- --db sqlite|postgres] [--quick] [--runs N] [--only W1,W2,…,OIDC] [--json FILE] [--cpu-prof DIR]`.
 // Starts a real `keyloft serve` process, drives it over HTTP with keep-alive and prints medians,
 // p95s and throughput next to the in-process floor. It asserts nothing about time.
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import { ADMIN_EMAIL, bootstrap } from '../test/helpers/client.js';
 import { createStore, type DialectName, KEYLOFT_BIN, postgresAvailable, REPO_ROOT, startServer, storeEnv, type TestServer, type TestStore } from '../test/helpers/server.js';
 import { Floor } from './floor.js';
 import { Client } from './http.js';
+import { oidcExchange } from './oidc.js';
 import { median, quantile, type Run, type Summary, summarize, timeSeq } from './stats.js';
 
 // ---------------------------------------------------------------- options
@@ -40,6 +41,7 @@ const W5_REPS = quick ? 20 : 50;
 const S1_PROJECTS = Number(flag('--s1-projects') || (quick ? 100 : 1000));
 const S1_SECRETS = 100;
 const START_RUNS = quick ? 3 : 7;
+const OIDC_N = 200;
 
 const log = (m: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const hex64 = () => randomBytes(32).toString('hex');
@@ -420,6 +422,9 @@ async function main(): Promise<void> {
   const store = await createStore(dbName);
   const env: Record<string, string> = {};
   if (process.env.KEYLOFT_LOG_LEVEL) env.KEYLOFT_LOG_LEVEL = process.env.KEYLOFT_LOG_LEVEL;
+  // The OIDC workload's issuer listens on http://127.0.0.1.
+  env.KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK = 'true';
+  env.KEYLOFT_OIDC_RATE_LIMIT = '100000';
   if (profDir) mkdirSync(profDir, { recursive: true });
   const args = [...nodeFlags, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
   const server = args.length > 0 ? await startWithNodeArgs(store, args, env) : await startServer(store, { env });
@@ -455,6 +460,20 @@ async function main(): Promise<void> {
     }
     if (want('W5') || want('S1')) w5Row = await w5(c, 'p1000');
     if (want('W4')) await w4(c, 'p100');
+    if (want('OIDC')) {
+      const from = mark(c);
+      const o = await oidcExchange(api, OIDC_N, RUNS, log);
+      if (o.jwksFetchesWhileTimed !== 0) log(`OIDC: the JWKS was fetched ${o.jwksFetchesWhileTimed} time(s) while timed: not a warm-cache figure`);
+      rows.push({
+        id: 'OIDC',
+        what: `OIDC exchange (ID token → deployment), warm JWKS cache, ${OIDC_N} sequential`,
+        kind: 'latency',
+        figure: summarize(o.runs),
+        floor: summarize(o.floors),
+        serverMs: serverTime(c, from, 'POST', /^\/api\/v1\/oidc\/deployments$/),
+      });
+      rows.push({ id: 'OIDC·key', what: `the same start with a deploy key (for comparison), ${OIDC_N} sequential`, kind: 'latency', figure: summarize(o.keyRuns), floor: undefined });
+    }
 
     if (want('S1')) {
       await fillOthers(c, S1_PROJECTS);

@@ -38,6 +38,8 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Whether GET /metrics (Prometheus text format, no auth) is served. */
   readonly metrics: boolean;
+  /** KEYLOFT_OIDC_RATE_LIMIT: OIDC exchanges per minute per client address (anonymous route). */
+  readonly oidcRateLimitPerMinute: number;
   /** At start: how long to keep retrying an unreachable database before giving up (0: try once). */
   readonly dbConnectTimeoutS: number;
   /** Slow and abusive clients: time to send a request's headers, and the whole request. */
@@ -287,6 +289,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     shutdownGraceMs: int(e, 'KEYLOFT_SHUTDOWN_GRACE_MS', 0, 0, 120_000, problems),
     bodyLimitBytes: int(e, 'KEYLOFT_BODY_LIMIT_BYTES', 1024 * 1024, 64 * 1024 + 1024, 64 * 1024 * 1024, problems),
     metrics: metrics === 'true',
+    oidcRateLimitPerMinute: int(e, 'KEYLOFT_OIDC_RATE_LIMIT', 120, 1, 100_000, problems),
     dbConnectTimeoutS: int(e, 'KEYLOFT_DB_CONNECT_TIMEOUT_S', 60, 0, 3600, problems),
     headersTimeoutS: int(e, 'KEYLOFT_HEADERS_TIMEOUT_S', 10, 1, 600, problems),
     requestTimeoutS: int(e, 'KEYLOFT_REQUEST_TIMEOUT_S', 60, 1, 3600, problems),

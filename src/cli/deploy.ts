@@ -1,9 +1,10 @@
 import { type Command, Option } from 'commander';
 import { deployFly } from '../pipeline/fly.js';
 import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
+import { ciIdToken, startDeploymentWithIdToken } from '../pipeline/oidc.js';
 import { completeDeployment, startDeployment, type StartRequest } from '../pipeline/run.js';
-import { resolveTarget } from './config-file.js';
-import { ApiClient } from './http-client.js';
+import { readConfig, resolveTarget } from './config-file.js';
+import { ApiClient, normalizeUrl } from './http-client.js';
 import { resolveProject } from './link.js';
 import { parsePr } from './args.js';
 import { deployAuthFromEnv, fail } from './run.js';
@@ -24,10 +25,14 @@ interface StartOpts {
   env: 'production' | 'preview';
   pr?: number;
   ref?: string;
+  oidc?: boolean;
+  audience?: string;
 }
 
 function startRequest(o: StartOpts): StartRequest {
-  if (o.env === 'preview' && o.pr === undefined) throw new CommandError('--pr is required for --env preview', EXIT_USAGE);
+  // With --oidc a pull-request token names its PR itself.
+  if (o.env === 'preview' && o.pr === undefined && !o.oidc) throw new CommandError('--pr is required for --env preview (or use --oidc with a pull-request ID token)', EXIT_USAGE);
+  if (o.audience !== undefined && !o.oidc) throw new CommandError('--audience is only for --oidc', EXIT_USAGE);
   if (o.env === 'production' && o.pr !== undefined) throw new CommandError('--pr is only for --env preview', EXIT_USAGE);
   return { environment: o.env, ...(o.pr !== undefined ? { pr: o.pr } : {}), ...(o.ref ? { ref: o.ref } : {}) };
 }
@@ -96,6 +101,23 @@ export function formatShown(r: ShownDeployment): string {
 }
 
 const envOption = () => new Option('--env <environment>', 'production or preview').choices(['production', 'preview']).makeOptionMandatory();
+const oidcOption = () => new Option('--oidc', "start with the CI job's OpenID Connect ID token (a trust policy of the project must accept it) instead of KEYLOFT_TOKEN");
+const audienceOption = () => new Option('--audience <aud>', 'with --oidc on GitHub Actions: the audience to request (default: the keyloft server URL)');
+
+/** The server URL alone (for --oidc, which needs no KEYLOFT_TOKEN): KEYLOFT_URL, else what `keyloft login` saved. */
+export function serverUrl(env: NodeJS.ProcessEnv = process.env): string {
+  const url = env.KEYLOFT_URL || readConfig(env).url;
+  if (!url) throw new CommandError('no server URL configured: set KEYLOFT_URL (or run `keyloft login --url URL`)', EXIT_USAGE);
+  return normalizeUrl(url);
+}
+
+/** With --oidc: the server URL and the CI job's ID token (never printed). */
+async function oidcStart(o: StartOpts): Promise<{ url: string; idToken: string; releaseUrl: string | undefined }> {
+  const url = serverUrl();
+  const { token, source } = await ciIdToken(o.audience ?? url);
+  process.stderr.write(`keyloft: exchanging the CI ID token from ${source}\n`);
+  return { url, idToken: token, releaseUrl: process.env.KEYLOFT_RELEASE_URL || undefined };
+}
 
 export function registerDeploy(program: Command): void {
   const deploy = program.command('deploy').description('deployments: start one, complete it, or drive flyctl from start to finish');
@@ -107,15 +129,21 @@ export function registerDeploy(program: Command): void {
     .addOption(envOption())
     .option('--pr <number>', 'pull request number (preview only)', parsePr)
     .option('--ref <sha>', 'git ref being deployed')
+    .addOption(oidcOption())
+    .addOption(audienceOption())
     .option('--json', 'print the whole reply as JSON', false)
     .addHelpText(
       'after',
       `
 Uses KEYLOFT_URL and KEYLOFT_TOKEN (a personal token or the project's deploy key), or \`keyloft login\`.
+With --oidc, no KEYLOFT_TOKEN: the CI job's ID token comes from KEYLOFT_OIDC_TOKEN, the file
+KEYLOFT_OIDC_TOKEN_FILE, or GitHub Actions (\`permissions: id-token: write\`), and one of the
+project's trust policies must accept it; a pull-request token names its own --pr.
 The output holds the deploy token: evaluate it, do not log it.
 
 Example:
   eval "$(keyloft deploy start --project shop --env production --ref "$GITHUB_SHA")"
+  eval "$(keyloft deploy start --oidc --project shop --env preview)"
   keyloft run --build -- npm run build
   keyloft deploy complete --status succeeded
 `,
@@ -123,9 +151,18 @@ Example:
     .action(async (o: StartOpts & { json: boolean }) => {
       try {
         const body = startRequest(o);
-        const target = personalTarget();
         const project = resolveProject(o.project);
-        const started = await startDeployment(target.url, target.token, project, body);
+        let target: { url: string };
+        let started: Awaited<ReturnType<typeof startDeployment>>;
+        if (o.oidc) {
+          const { url, idToken } = await oidcStart(o);
+          target = { url };
+          started = await startDeploymentWithIdToken(url, project, body, idToken);
+        } else {
+          const personal = personalTarget();
+          target = personal;
+          started = await startDeployment(personal.url, personal.token, project, body);
+        }
         if (o.json) {
           process.stdout.write(`${JSON.stringify({ url: target.url, ...started }, null, 2)}\n`);
         } else {
@@ -179,6 +216,8 @@ Example:
     .option('--pr <number>', 'pull request number (preview only)', parsePr)
     .option('--ref <sha>', 'git ref being deployed')
     .option('--app <name>', "Fly app name (default: the project's production app, or its preview pattern for --pr)")
+    .addOption(oidcOption())
+    .addOption(audienceOption())
     .argument('[flyctlArgs...]', 'extra arguments for `flyctl deploy` (after --)')
     .addHelpText(
       'after',
@@ -186,19 +225,21 @@ Example:
 Runs \`flyctl secrets import --app APP --stage\` (values on stdin), then
 \`flyctl deploy --app APP --build-secret NAME=VALUE … [flyctlArgs]\`, masking flyctl's output.
 flyctl comes from KEYLOFT_FLYCTL or PATH and uses its own credentials (FLY_API_TOKEN).
-Exit code: flyctl's.
+Exit code: flyctl's. With --oidc, the deployment is started with the CI job's ID token (see
+\`keyloft deploy start --help\`) instead of KEYLOFT_TOKEN.
 
 Example:
   keyloft deploy fly --project shop --env preview --pr 42 -- --remote-only
+  keyloft deploy fly --oidc --project shop --env production -- --remote-only
 `,
     )
     .action(async (flyctlArgs: string[], o: StartOpts & { app?: string }) => {
       try {
         const body = startRequest(o);
-        const target = personalTarget();
+        const target = o.oidc ? await oidcStart(o) : personalTarget();
         const result = await deployFly({
           url: target.url,
-          token: target.token,
+          ...('idToken' in target ? { idToken: target.idToken } : { token: target.token }),
           ...(target.releaseUrl ? { releaseUrls: [target.releaseUrl] } : {}),
           project: resolveProject(o.project),
           environment: body.environment,

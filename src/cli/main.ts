@@ -15,6 +15,7 @@ import { registerLogin } from './login.js';
 import { registerMembers } from './members.js';
 import { registerProjects } from './projects.js';
 import { registerSecrets } from './secrets.js';
+import { registerTrustPolicies } from './trust-policies.js';
 
 // The installed package's own version (package.json ships in the tarball, two levels above dist/src/cli).
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -67,6 +68,7 @@ registerMembers(program);
 registerDeployKeys(program);
 registerDeployments(program);
 registerInvitations(program);
+registerTrustPolicies(program);
 registerCompletion(program);
 
 await program.parseAsync(process.argv);

@@ -37,6 +37,10 @@ export const ERROR_CODES = [
   'sso_failed',
   /** Password sign-in is off for people (KEYLOFT_SSO_ONLY=true). */
   'sso_only',
+  'oidc_token_invalid',
+  'oidc_policy_mismatch',
+  'oidc_pr_mismatch',
+  'oidc_issuer_unavailable',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
+import { KeyloftError } from '../domain/errors.js';
 import type { Services } from '../services/container.js';
 import { deploymentRoutes, releaseRoutes } from './api/deployments.routes.js';
 import { invitationRoutes } from './api/invitations.routes.js';
@@ -14,6 +15,7 @@ import { projectRoutes } from './api/projects.routes.js';
 import { resealRoutes } from './api/reseal.routes.js';
 import { ErrorResponse } from './api/schemas.js';
 import { secretRoutes } from './api/secrets.routes.js';
+import { oidcRoutes, trustPolicyRoutes } from './api/trust-policies.routes.js';
 import { sessionRoutes } from './api/session.routes.js';
 import { userRoutes } from './api/users.routes.js';
 import { registerAuth, requireCaller } from './plugins/auth.js';
@@ -34,6 +36,7 @@ export const LOG_REDACT = [
   '*.value',
   '*.valueBase64',
   '*.token',
+  '*.idToken',
 ];
 
 export interface AppOptions {
@@ -132,10 +135,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerStrictBodies(app);
   await app.register(rateLimit, {
     global: false,
-    errorResponseBuilder: (req, ctx) => ({
-      statusCode: 429,
-      ...errorBody('rate_limited', `too many requests; try again in ${Math.ceil(ctx.ttl / 1000)} s`, undefined, req.id),
-    }),
+    // The plugin throws what this returns: a KeyloftError, so the one error handler answers 429 (a plain object became a 500).
+    errorResponseBuilder: (_req, ctx) => new KeyloftError('rate_limited', `too many requests; try again in ${Math.ceil(ctx.ttl / 1000)} s`),
   });
   app.addSchema(ErrorResponse);
   await app.register(swagger, {
@@ -191,11 +192,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         await api.register(projectRoutes, routeOpts);
         await api.register(secretRoutes, routeOpts);
         await api.register(deploymentRoutes, routeOpts);
+        await api.register(trustPolicyRoutes, routeOpts);
         await api.register(invitationRoutes, routeOpts);
       }
       // Every role: the api role answers the value routes with 421 and the release URL.
       await api.register(releaseRoutes, { ...routeOpts, releaseUrl: config.releaseUrl });
       await api.register(resealRoutes, { ...routeOpts, releaseUrl: config.releaseUrl });
+      // The exchange mints a deploy token: like the release route, it runs where the keys are (the api role answers 421).
+      await api.register(oidcRoutes, { ...routeOpts, enabled: config.role !== 'api', releaseUrl: config.releaseUrl, ratePerMinute: config.oidcRateLimitPerMinute });
     },
     { prefix: '/api/v1' },
   );

@@ -23,6 +23,7 @@ import {
   type StartedDeployment,
   WITHHELD_ENV,
 } from './run.js';
+import { startDeploymentWithIdToken } from './oidc.js';
 
 /** flyctl's stdin reader takes lines up to 64 KiB (Go's bufio.Scanner default), newline included. */
 const MAX_LINE_BYTES = 64 * 1024 - 1;
@@ -162,8 +163,10 @@ export async function runFlyctl(opts: FlyctlOptions): Promise<FlyctlRun> {
 
 export interface DeployFlyOptions {
   url: string;
-  /** Personal API token or the project's deploy key. */
-  token: string;
+  /** Personal API token or the project's deploy key (unless `idToken`). */
+  token?: string;
+  /** A CI ID token to exchange for the deployment instead (a trust policy must accept it). */
+  idToken?: string;
   /** Release instances a 421 may send the deploy token on to (see `DeployAuth.releaseUrls`). */
   releaseUrls?: readonly string[];
   project: string;
@@ -196,16 +199,21 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
   const log = opts.log ?? ((line: string) => void process.stderr.write(`keyloft: ${line}\n`));
   const stdout = opts.stdout ?? process.stdout;
   const stderr = opts.stderr ?? process.stderr;
-  const started = await startDeployment(opts.url, opts.token, opts.project, {
+  const request = {
     environment: opts.environment,
     ...(opts.pr !== undefined ? { pr: opts.pr } : {}),
     ...(opts.ref !== undefined ? { ref: opts.ref } : {}),
     // flyctl's --build-secret takes text: the server refuses before anything starts when a build secret is binary.
     textBuildSecrets: true,
-  });
+  };
+  const started =
+    opts.idToken !== undefined
+      ? await startDeploymentWithIdToken(opts.url, opts.project, request, opts.idToken)
+      : await startDeployment(opts.url, opts.token ?? '', opts.project, request);
   const auth: DeployAuth = { url: opts.url, deployment: started.id, token: started.token, ...(opts.releaseUrls ? { releaseUrls: opts.releaseUrls } : {}) };
   const app = opts.app || started.project?.app;
-  log(`deployment ${started.id} started (${opts.environment}${opts.pr !== undefined ? ` #${opts.pr}` : ''}) for Fly app ${app ?? '(none)'}`);
+  const pr = opts.pr ?? started.deployment?.pr ?? undefined;
+  log(`deployment ${started.id} started (${opts.environment}${pr !== undefined && pr !== null ? ` #${pr}` : ''}) for Fly app ${app ?? '(none)'}`);
 
   let status: 'succeeded' | 'failed' = 'failed';
   let outcomeKnown = false;
@@ -225,7 +233,7 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
     const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env) };
     for (const k of WITHHELD_ENV) delete env[k];
     const flyctl = flyctlPath(opts.env ?? process.env);
-    const mask = maskValues(released, [started.token, opts.token]);
+    const mask = maskValues(released, [started.token, opts.token, opts.idToken]);
     const common = { flyctl, env, mask, stdout, stderr, onChild: (k: (s: NodeJS.Signals) => void) => (killCurrent = k) };
 
     let code = 0;

@@ -225,7 +225,7 @@ export function writeSecretsDir(build: Record<string, Buffer>, parent = secretsD
 }
 
 /** Environment variables that must not reach the child: credentials of keyloft itself. */
-export const WITHHELD_ENV = ['KEYLOFT_DEPLOY_TOKEN', 'KEYLOFT_TOKEN', 'KEYLOFT_SECRETS_DIR'];
+export const WITHHELD_ENV = ['KEYLOFT_DEPLOY_TOKEN', 'KEYLOFT_TOKEN', 'KEYLOFT_SECRETS_DIR', 'KEYLOFT_OIDC_TOKEN', 'KEYLOFT_OIDC_TOKEN_FILE'];
 
 export interface RunOptions {
   /** The command and its arguments (no values in here, ever). */

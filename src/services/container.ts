@@ -13,12 +13,15 @@ import { createMailService } from './mail.service.js';
 import { createHealthService } from './health.service.js';
 import { createPendingImportsService } from './pending-imports.service.js';
 import { createPublicKeys } from './keys.service.js';
+import { createOidcExchangeService } from './oidc-exchange.service.js';
+import { createIssuerKeys } from './oidc-keys.js';
 import { createProjectsService } from './projects.service.js';
 import { createReleaseService } from './release.service.js';
 import { createResealService } from './reseal.service.js';
 import { createSecretsService } from './secrets.service.js';
 import { createSsoService } from './sso.service.js';
 import { createStatusService } from './status.service.js';
+import { createTrustPoliciesService } from './trust-policies.service.js';
 import { createUserAdminService } from './user-admin.service.js';
 import { createUsersService } from './users.service.js';
 
@@ -50,6 +53,8 @@ export function createServices({ db, config, keyring, clock = nonDecreasingClock
   const auth = createAuthService({ users });
   auth.register('deploy', deployments.tokenActor);
   auth.register('deploy-key', deployKeys.keyActor);
+  const allowHttpLoopback = config.oidcAllowHttpLoopback;
+  const oidcKeys = createIssuerKeys({ clock, allowHttpLoopback });
   const secrets = createSecretsService({ ...base, keys, status });
   // After a `keyloft keys rotate`, the release side re-reads the configured keys when it meets a key id it does not hold.
   const reloadKeyring = async () => verifyMasterKeys(db, (await loadMasterKeys(config, db)).keys, clock());
@@ -64,6 +69,8 @@ export function createServices({ db, config, keyring, clock = nonDecreasingClock
     auth,
     deployments,
     deployKeys,
+    trustPolicies: createTrustPoliciesService({ ...base, allowHttpLoopback }),
+    oidc: createOidcExchangeService({ ...base, keys: oidcKeys, deployments, allowHttpLoopback }),
     projects: createProjectsService({ ...base, keys }),
     secrets,
     pendingImports: createPendingImportsService({ ...base, secrets }),

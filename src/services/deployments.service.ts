@@ -333,7 +333,7 @@ export function createDeploymentsService(deps: Deps) {
       const notFound = new NotFoundError(`deployment ${quote(id)} was not found`, 'id');
       if (!d) throw notFound;
       if (actor.kind === 'deployment' && actor.deploymentId !== id) throw notFound;
-      if (actor.kind === 'deploy-key' && actor.projectId !== d.project_id) throw notFound;
+      if ((actor.kind === 'deploy-key' || actor.kind === 'trust-policy') && actor.projectId !== d.project_id) throw notFound;
       if (d.status === 'running' && d.expires_at <= now) await expireDeployments(db, now, d.project_id);
       const by = actorLabel(actor);
       let reason: string | null = null;

@@ -7,6 +7,7 @@ import type PgModule from 'pg';
 import * as m0001 from './migrations/2026-11-26-0001-initial.js';
 import * as m0002signin from './migrations/2026-11-29-0002-signin.js';
 import * as m0003 from './migrations/2026-11-29-0003-release-rights.js';
+import * as m0004 from './migrations/2026-11-29-0004-trust-policies.js';
 import * as m0005newuser from './migrations/2026-11-29-0005-newuser.js';
 import * as m0007 from './migrations/2026-11-29-0007-pending-imports.js';
 import * as m0008 from './migrations/2026-11-29-0008-people.js';
@@ -164,6 +165,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-11-26-0001-initial': m0001,
   '2026-11-29-0002-signin': m0002signin,
   '2026-11-29-0003-release-rights': m0003,
+  '2026-11-29-0004-trust-policies': m0004,
   '2026-11-29-0005-newuser': m0005newuser,
   '2026-11-29-0007-pending-imports': m0007,
   '2026-11-29-0008-people': m0008,

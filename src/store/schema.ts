@@ -154,6 +154,21 @@ export interface DeployKeyTable {
   revoked_at: number | null;
 }
 
+export interface TrustPolicyTable {
+  id: string;
+  project_id: string;
+  name: string;
+  issuer: string;
+  audience: string;
+  subject: string;
+  environment: string;
+  /** JSON object { CLAIM: pattern }. */
+  claims: string;
+  created_at: number;
+  created_by: string;
+  last_used_at: number | null;
+}
+
 export interface DeploymentTable {
   id: string;
   project_id: string;
@@ -245,6 +260,7 @@ export interface DB {
   deployments: DeploymentTable;
   deployment_pins: DeploymentPinTable;
   previews: PreviewTable;
+  trust_policies: TrustPolicyTable;
   pending_imports: PendingImportTable;
   invitations: InvitationTable;
   sso_attempts: SsoAttemptTable;
@@ -266,5 +282,7 @@ export type NewAuditEventRow = Insertable<AuditEventTable>;
 export type DeployKeyRow = Selectable<DeployKeyTable>;
 export type DeploymentRow = Selectable<DeploymentTable>;
 export type NewDeploymentRow = Insertable<DeploymentTable>;
+export type TrustPolicyRow = Selectable<TrustPolicyTable>;
+export type NewTrustPolicyRow = Insertable<TrustPolicyTable>;
 export type DeploymentUpdate = Updateable<DeploymentTable>;
 export type InvitationRow = Selectable<InvitationTable>;

@@ -138,6 +138,8 @@ for (const d of await dialects()) {
         `/projects/${slug}/settings/secrets/delete?scope=preview&name=STRIPE_KEY&pr=5`,
         `/projects/${slug}/settings/members`,
         `/projects/${slug}/settings/members/remove?email=dev%40example.com`,
+        `/projects/${slug}/settings/ci-identity`,
+        `/projects/${slug}/settings/ci-identity?preset=github-pulls`,
         `/projects/${slug}/settings/audit`,
         `/projects/${slug}/settings/audit?action=secret.updated`,
         `/projects/${slug}/settings/audit?name=DATABASE_URL`,

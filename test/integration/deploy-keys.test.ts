@@ -124,9 +124,12 @@ function fill(path: string, t: Target, tokenId: string): string {
       case 'id':
         if (/\/tokens\/\{id\}/.test(path)) return tokenId;
         if (/\/deploy-keys\/\{id\}/.test(path)) return t.keyId;
+        if (/\/trust-policies\/\{id\}/.test(path)) return 'tp_unknown';
+        if (/\/invitations\/\{id\}/.test(path)) return 'inv_unknown';
         if (/\/deployments\/\{id\}/.test(path)) return t.deploymentId;
         // People (issue 15): a user and an invitation id the key must not reach whether or not they exist.
         if (/\/users\/\{id\}/.test(path)) return 'usr_unknown';
+        if (/\/me\/sessions\/\{id\}/.test(path)) return 'ses_unknown';
         if (/\/invitations\/\{id\}/.test(path)) return 'inv_unknown';
         // Sign-in (issue 12 §2): a session id of someone else's; the key must be refused either way.
         if (/\/me\/sessions\/\{id\}/.test(path)) return 'ses_unknown';
@@ -148,7 +151,7 @@ function requestOf(o: Operation, t: Target, tokenId: string): { url: string; bod
 }
 
 // The invitation accept route is authenticated by its one-time token in the path, not a bearer (people, issue 15).
-const PUBLIC_ROUTES = ['DELETE /api/v1/session', 'POST /api/v1/invitations/{token}/accept', 'POST /api/v1/session', 'POST /api/v1/setup'];
+const PUBLIC_ROUTES = ['DELETE /api/v1/session', 'POST /api/v1/invitations/{token}/accept', 'POST /api/v1/oidc/deployments', 'POST /api/v1/session', 'POST /api/v1/setup'];
 
 for (const d of await dialects()) {
   describe(`${d.name}: project deploy keys`, { skip: d.skip }, () => {

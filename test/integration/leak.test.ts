@@ -7,6 +7,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Keyring, masterKeyFromPrivate } from '../../src/crypto/keyring.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap, createUser, seenBodies } from '../helpers/client.js';
+import { startTestIssuer } from '../helpers/oidc-issuer.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 /**
@@ -145,7 +146,7 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
 
       before(async () => {
         store = await createStore(d.name);
-        server = await startServer(store, { env: { KEYLOFT_LOG_LEVEL: 'trace' } });
+        server = await startServer(store, { env: { KEYLOFT_LOG_LEVEL: 'trace', KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: 'true' } });
         api = await bootstrap(server);
       });
       after(async () => {
@@ -362,6 +363,32 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         assert.deepEqual(findIn(Buffer.from(list.text), credentials), []);
         // nor in the log (the Authorization header and cookie are redacted)
         assert.deepEqual(findIn(Buffer.from(server.output()), credentials.filter((m) => m.label.startsWith('API_TOKEN') || m.label === 'SESSION' || m.label === 'INVITATION_TOKEN')), [], 'a token in the server output');
+      });
+
+      it('stores and logs no CI ID token, accepted or refused', async () => {
+        const issuer = await startTestIssuer();
+        try {
+          const policy = await api.post(`${P}/trust-policies`, { name: 'ci', issuer: issuer.url, audience: 'keyloft', subject: 'repo:acme/leak:ref:refs/heads/main', environment: 'production' });
+          assert.equal(policy.status, 201, policy.text);
+          const accepted = await issuer.mint({ repo: 'acme/leak' });
+          const refusedToken = await issuer.mint({ repo: 'acme/intruder' });
+          const forged = await issuer.mint({ repo: 'acme/leak', foreignKey: true });
+          const anon = api.with(undefined);
+          const ok = await anon.post('/api/v1/oidc/deployments', { project: slug, environment: 'production', idToken: accepted });
+          assert.equal(ok.status, 201, ok.text);
+          assert.equal((await anon.post('/api/v1/oidc/deployments', { project: slug, environment: 'production', idToken: refusedToken })).status, 403);
+          assert.equal((await anon.post('/api/v1/oidc/deployments', { project: slug, environment: 'production', idToken: forged })).status, 401);
+          assert.equal((await api.get(`${P}/audit?limit=200`)).status, 200);
+          assert.equal((await api.with(ok.body.token).post(`/api/v1/deployments/${ok.body.id}/complete`, { status: 'failed' })).status, 200);
+          const idTokens = [accepted, refusedToken, forged].flatMap((t, i) => [textMarker(`ID_TOKEN_${i}`, t), textMarker(`ID_TOKEN_SIGNATURE_${i}`, t.split('.')[2]!)]);
+          const deployToken = [textMarker('DEPLOY_TOKEN', ok.body.token)];
+          const { cells } = await allCells(store);
+          assert.deepEqual(findIn(cells, [...idTokens, ...deployToken]), [], 'an ID token or deploy token stored in clear');
+          assert.deepEqual(findIn(Buffer.from(server.output()), [...idTokens, ...deployToken]), [], 'an ID token or deploy token in the server output');
+          assert.deepEqual(findIn(Buffer.from(seenBodies.join('\n')), idTokens), [], 'an ID token in a response');
+        } finally {
+          await issuer.close();
+        }
       });
 
       it('keeps the master key file private (mode 0600)', () => {

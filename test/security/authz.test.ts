@@ -14,6 +14,7 @@ import { dbQuery, exampleOf, requestSchema, Tally, valuesInDatabase, withWebRout
 const figures = new Tally();
 const A = 'az-a';
 const B = 'az-b';
+const TRUST_POLICY = { issuer: 'https://token.actions.githubusercontent.com', audience: 'https://keyloft.example.com', subject: 'repo:acme/a:ref:refs/heads/main', environment: 'production' };
 const VALUES = { PROD_SECRET: 'authz-prod-value-5d1e', PREV_SECRET: 'authz-preview-value-a0c4', BUILD_SECRET: 'authz-build-value-93b2' };
 
 /** Routes not bound to a project: who may succeed. Anything else must be refused. */
@@ -21,6 +22,8 @@ const GLOBAL_ROUTES: Record<string, 'public' | 'any-actor' | 'any-user' | 'insta
   'POST /api/v1/session': 'public',
   'DELETE /api/v1/session': 'public',
   'POST /api/v1/setup': 'public',
+  // No bearer: a CI ID token in the body; attacked in test/integration/oidc.test.ts and test/services/oidc-exchange.test.ts.
+  'POST /api/v1/oidc/deployments': 'public',
   'GET /api/v1/me': 'any-actor',
   'POST /api/v1/tokens': 'any-user',
   'GET /api/v1/tokens': 'any-user',
@@ -64,6 +67,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
   let admin: Api;
   let adminTokenId: string;
   let deployKeyA: string;
+  let trustPolicyA: string;
   let invitationA: string;
   let dProd: { id: string; token: string };
   const actors: Actor[] = [];
@@ -115,6 +119,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     await grantRelease(admin, A);
     await grantRelease(otherAdmin, B, 'other@example.com');
     deployKeyA = (await admin.post(`/api/v1/projects/${A}/deploy-keys`, { name: 'ci' })).body.id;
+    trustPolicyA = (await admin.post(`/api/v1/projects/${A}/trust-policies`, { ...TRUST_POLICY, name: 'ci' })).body.id;
     invitationA = (await admin.post(`/api/v1/projects/${A}/invitations`, { email: 'invitee-authz@example.com', role: 'viewer' })).body.id;
     const keyB = (await otherAdmin.post(`/api/v1/projects/${B}/deploy-keys`, { name: 'ci-b' })).body.token as string;
     // deployments: the target (A production), another of A production, a preview of A, one of B
@@ -158,6 +163,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       'POST /api/v1/projects/{slug}/secrets/{scopeImport}': { secrets: { PWNED: 'x' } },
       'POST /api/v1/projects/{slug}/deployments': { environment: 'production' },
       'POST /api/v1/projects/{slug}/deploy-keys': { name: 'evil' },
+      'POST /api/v1/projects/{slug}/trust-policies': { ...TRUST_POLICY, name: 'evil', subject: 'repo:evil/x:*' },
       'POST /api/v1/deployments/{id}/complete': { status: 'failed' },
       'POST /api/v1/session': { email: 'nobody@example.com', password: 'x' },
       'POST /api/v1/setup': { setupToken: 'klsetup_x', email: 'x@example.com', password: 'a long enough password' },
@@ -186,7 +192,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
             case 'id':
               if (template.startsWith('/api/v1/users/')) return viewerId;
               if (template.startsWith('/api/v1/me/sessions/')) return adminSessionId;
-              return template.startsWith('/api/v1/tokens') ? adminTokenId : template.includes('deploy-keys') ? deployKeyA : template.includes('invitations') ? invitationA : dProd.id;
+              return template.startsWith('/api/v1/tokens') ? adminTokenId : template.includes('deploy-keys') ? deployKeyA : template.includes('invitations') ? invitationA : template.includes('trust-policies') ? trustPolicyA : dProd.id;
             case 'token':
               return `klinv_${'A'.repeat(43)}`;
             default:
@@ -322,6 +328,7 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       members: await dbQuery(store, `select user_id, role, can_release from memberships where project_id = ${a} order by user_id`),
       project: await dbQuery(store, `select slug, name, fly_app, fly_preview_pattern from projects where slug = '${A}'`),
       keys: await dbQuery(store, 'select id, revoked_at from deploy_keys order by id'),
+      trustPolicies: await dbQuery(store, 'select id, name, subject from trust_policies order by id'),
       deployments: await dbQuery(store, 'select id, status from deployments order by id'),
       adminTokens: await dbQuery(store, `select id, revoked_at from api_tokens where user_id = (select id from users where email = '${ADMIN_EMAIL}') order by id`),
       users: await dbQuery(store, 'select email, is_admin, disabled_at, password_hash from users order by email'),
@@ -377,6 +384,7 @@ describe('CSRF and session fixation (sqlite)', () => {
       '/api/v1/users': { email: 'eve@example.com', password: 'a long enough password' },
       '/api/v1/projects/{slug}/deployments': { environment: 'production' },
       '/api/v1/projects/{slug}/deploy-keys': { name: 'x' },
+      '/api/v1/projects/{slug}/trust-policies': { ...TRUST_POLICY, name: 'csrf' },
       '/api/v1/projects/{slug}': { name: 'x' },
       '/api/v1/deployments/{id}/complete': { status: 'failed' },
       '/api/v1/projects/{slug}/secrets:copy': { from: 'production', to: 'preview' },
@@ -386,7 +394,8 @@ describe('CSRF and session fixation (sqlite)', () => {
       for (const m of Object.keys(methods)) {
         const method = m.toUpperCase();
         // sign-in and first-run setup take no session (setup is closed here): attacked in bruteforce.test.ts
-        if (method === 'GET' || template === '/api/v1/session' || template === '/api/v1/setup' || template === '/setup') continue;
+        // The OIDC exchange takes no session either (a CI ID token in the body).
+        if (method === 'GET' || template === '/api/v1/session' || template === '/api/v1/setup' || template === '/setup' || template === '/api/v1/oidc/deployments') continue;
         routes++;
         const path = sub(template) + (method === 'DELETE' && template === '/api/v1/projects/{slug}' ? '?confirm=csrf' : '');
         const body = method === 'DELETE' ? undefined : (bodyFor[template] ?? exampleOf(requestSchema(doc, template, method)));

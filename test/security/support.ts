@@ -212,6 +212,8 @@ export const WEB_ROUTES: Record<string, string[]> = {
   '/invitations/{token}': ['get', 'post'],
   '/projects/{slug}/settings/deploy-keys': ['post'],
   '/projects/{slug}/settings/deploy-keys/{id}/revoke': ['get', 'post'],
+  '/projects/{slug}/settings/ci-identity': ['get', 'post'],
+  '/projects/{slug}/settings/ci-identity/{id}/delete': ['get', 'post'],
   '/projects/{slug}/settings/secrets': ['get', 'post'],
   '/projects/{slug}/settings/secrets/import': ['post'],
   '/projects/{slug}/settings/secrets/delete': ['get', 'post'],

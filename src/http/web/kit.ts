@@ -120,6 +120,8 @@ const FLASH_TEXT: Record<string, (a: Record<string, string>) => Flash> = {
   member_updated: (a) => ({ kind: 'success', text: `${a.email} is now ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''}.` }),
   member_removed: (a) => ({ kind: 'success', text: `Removed ${a.email} from the project.` }),
   deploy_key_revoked: (a) => ({ kind: 'success', text: `Revoked the deploy key ${a.name}.` }),
+  trust_policy_added: (a) => ({ kind: 'success', text: `Added the trust policy ${a.name}: matching CI ID tokens may start ${a.environment} deployments.` }),
+  trust_policy_removed: (a) => ({ kind: 'success', text: `Deleted the trust policy ${a.name}.` }),
   token_revoked: (a) => ({ kind: 'success', text: `Revoked the API token ${a.name}.` }),
   user_changed: (a) => ({
     kind: 'success',

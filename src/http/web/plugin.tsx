@@ -8,6 +8,7 @@ import { ASSETS } from './assets.js';
 import { checkPreCsrf, formBody, formErrors, html, preToken, queryOf, safeNext, seeOther, setFlash, takeFlash, type WebDeps, type WebOptions } from './kit.js';
 import { ErrorPage, LoginPage, SetupPage } from './pages/auth.js';
 import { accountRoutes } from './routes/account.js';
+import { ciIdentityRoutes } from './routes/ci-identity.js';
 import { invitationPages } from './routes/invitations.js';
 import { ssoRoutes } from './routes/sso.js';
 import { projectRoutes } from './routes/projects.js';
@@ -182,6 +183,7 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
 
     await projectRoutes(app, deps);
     await settingsRoutes(app, deps);
+    await ciIdentityRoutes(app, deps);
     await accountRoutes(app, deps);
     await userPages(app, deps);
     await invitationPages(app, deps, { enabled: config.sso !== undefined, only: config.ssoOnly });

@@ -323,7 +323,7 @@ export function ProjectTabs({ slug, active }: { slug: string; active: 'overview'
   );
 }
 
-export type SettingsSection = 'general' | 'secrets' | 'build' | 'members' | 'audit';
+export type SettingsSection = 'general' | 'secrets' | 'build' | 'members' | 'ci-identity' | 'audit';
 
 export function SettingsNav({ slug, active }: { slug: string; active: SettingsSection }) {
   const base = `/projects/${encodeURIComponent(slug)}/settings`;
@@ -332,6 +332,7 @@ export function SettingsNav({ slug, active }: { slug: string; active: SettingsSe
     ['secrets', `${base}/secrets`, 'Secrets'],
     ['build', `${base}/build`, 'Build'],
     ['members', `${base}/members`, 'Members'],
+    ['ci-identity', `${base}/ci-identity`, 'CI identity'],
     ['audit', `${base}/audit`, 'Audit log'],
   ];
   return (
