@@ -293,8 +293,8 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     dbConnectTimeoutS: int(e, 'KEYLOFT_DB_CONNECT_TIMEOUT_S', 60, 0, 3600, problems),
     headersTimeoutS: int(e, 'KEYLOFT_HEADERS_TIMEOUT_S', 10, 1, 600, problems),
     requestTimeoutS: int(e, 'KEYLOFT_REQUEST_TIMEOUT_S', 60, 1, 3600, problems),
-    keepAliveTimeoutS: int(e, 'KEYLOFT_KEEP_ALIVE_TIMEOUT_S', 5, 1, 600, problems),
-    idleTimeoutS: int(e, 'KEYLOFT_IDLE_TIMEOUT_S', 60, 1, 3600, problems),
+    keepAliveTimeoutS: int(e, 'KEYLOFT_KEEP_ALIVE_TIMEOUT_S', 72, 1, 600, problems),
+    idleTimeoutS: int(e, 'KEYLOFT_IDLE_TIMEOUT_S', 90, 1, 3600, problems),
     maxConnections: int(e, 'KEYLOFT_MAX_CONNECTIONS', 4096, 16, 1_000_000, problems),
     ...people(e, publicUrl, problems),
   };
