@@ -99,7 +99,8 @@ describe('Users and Account pages in Chromium (sqlite)', { skip }, () => {
         assert.equal(res?.status(), 403);
         // The admin disables sam: sam's open page stops working at once.
         await page.goto(`${server.url}/users`);
-        await page.getByRole('button', { name: 'Disable: sam@example.com' }).click();
+        // Wait for the redirected page: reading the flash right after the click races the navigation.
+        await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Disable: sam@example.com' }).click()]);
         assert.match(await flashText(page), /Disabled sam@example.com/);
         await sam.goto(`${server.url}/projects`);
         assert.match(sam.url(), /\/login/);
@@ -156,7 +157,7 @@ describe('Users and Account pages in Chromium (sqlite)', { skip }, () => {
       await page.getByLabel('Current password').fill('dana new password 1');
       await page.getByLabel('New password', { exact: true }).fill('dana third password');
       await page.getByLabel('Repeat the new password').fill('dana third password');
-      await page.getByRole('button', { name: 'Change password' }).click();
+      await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Change password' }).click()]);
       assert.match(await flashText(page), /Password changed\. 1 other session ended/);
       await second.goto(`${server.url}/projects`);
       assert.match(second.url(), /\/login/);

@@ -187,7 +187,7 @@ describe('issue 9 in the dashboard: override with a PR, copy review → confirm,
     await page.getByLabel('To', { exact: true }).selectOption('preview');
     await page.getByLabel('Keys (optional)').fill('P1 NOT_THERE');
     const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/settings/copy')), page.getByRole('button', { name: 'Review copy' }).click()]);
-    assert.equal(res.status(), 404);
+    assert.equal(res.status(), 400);
     assert.match(await page.locator('main').innerText(), /NOT_THERE not found in production; nothing was copied/);
     await keep();
     assert.deepEqual(await list('preview'), before, 'nothing was written');

@@ -56,6 +56,8 @@ describe('every dashboard page fits 390 px and 1280 px', { skip: browserSkip() }
     scope: 'production',
     name: 'STRIPE_RESTRICTED_KEY_FOR_WEBHOOKS_AND_REFUNDS',
     'invitations:token': 'klinv_not-a-real-invitation-token-for-the-layout-test',
+    // A trust policy that does not exist: its delete confirmation answers 404, and must still fit.
+    id: 'tp_not-a-real-policy-for-the-layout-test',
   };
   /** Query strings a page needs to show its content. */
   const QUERIES: Record<string, string> = {

@@ -35,6 +35,8 @@ describe('clock jumps (service tier, fake clock)', () => {
     const s = await services.users.setup({ setupToken, email: 'admin@example.com', password: 'correct horse battery staple' }, null);
     const admin = (await services.auth.session(s.token, null))!.actor;
     await services.projects.create(admin, { slug: 'clock', name: 'clock', secrets: [{ name: 'A', scope: 'production', value: 'a' }] });
+    // Creating a deploy key hands out the power to release: the admin needs the grant first.
+    await services.projects.updateMember(admin, 'clock', 'admin@example.com', { release: true });
     keyToken = (await services.deployKeys.create(admin, 'clock', 'ci')).token;
   });
   after(async () => {

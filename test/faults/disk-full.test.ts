@@ -4,7 +4,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, rmSync, unlinkSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, Api, bootstrap } from '../helpers/client.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { dbQuery, stopOrKill, writeFigures } from '../security/support.js';
 import { sleep, WriteLoad } from './support.js';
@@ -63,6 +63,7 @@ describe('disk full on the embedded SQLite default', { skip }, () => {
     const api = await bootstrap(server);
     const before = await api.post('/api/v1/projects', { slug: 'full', name: 'full', secrets: [{ name: 'BEFORE', scope: 'production', value: 'before-the-disk-filled' }] });
     assert.equal(before.status, 201, before.text);
+    await grantRelease(api, 'full');
     // A deployment started while there was room: its release must still work on a full disk.
     const dep = await api.post('/api/v1/projects/full/deployments', { environment: 'production' });
     assert.equal(dep.status, 201, dep.text);

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Api, bootstrap } from '../helpers/client.js';
+import { Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { cliEnv, keyloft } from '../pipeline/pipeline-fixture.js';
 import { stopOrKill, writeFigures } from '../security/support.js';
@@ -34,6 +34,7 @@ describe('release-role outage in the split deployment', () => {
       const admin = await bootstrap(all);
       token = admin.token!;
       assert.equal((await admin.post('/api/v1/projects', { slug, name: 'Outage', flyApp: `${slug}-app` })).status, 201);
+      await grantRelease(admin, slug);
       assert.equal((await admin.put(`/api/v1/projects/${slug}/secrets/production/OUTAGE_VALUE`, { value: VALUE })).status, 201);
     } finally {
       await all.stop();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type Api, bootstrap } from '../helpers/client.js';
+import { type Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { stopOrKill, writeFigures } from '../security/support.js';
 import { sleep } from './support.js';
@@ -81,6 +81,7 @@ describe('slow and abusive clients', () => {
     server = await startServer(store, { env: SETTINGS });
     api = await bootstrap(server);
     assert.equal((await api.post('/api/v1/projects', { slug: 'slow', name: 'slow' })).status, 201);
+    await grantRelease(api, 'slow');
   });
   after(async () => {
     for (const s of sockets) s.destroy();
