@@ -56,8 +56,6 @@ describe('every dashboard page fits 390 px and 1280 px', { skip: browserSkip() }
     scope: 'production',
     name: 'STRIPE_RESTRICTED_KEY_FOR_WEBHOOKS_AND_REFUNDS',
     'invitations:token': 'klinv_not-a-real-invitation-token-for-the-layout-test',
-    // A trust policy that does not exist: its delete confirmation answers 404, and must still fit.
-    id: 'tp_not-a-real-policy-for-the-layout-test',
   };
   /** Query strings a page needs to show its content. */
   const QUERIES: Record<string, string> = {
@@ -106,6 +104,15 @@ describe('every dashboard page fits 390 px and 1280 px', { skip: browserSkip() }
     assert.equal((await viaToken.put(`${P}/secrets/preview/${long}?pr=4242`, { value: 'rk_test_override' })).status, 201);
     const key = await admin.post(`${P}/deploy-keys`, { name: 'GitHub Actions deploy key for production and previews' });
     PARAM_VALUES['deploy-keys:id'] = key.body.id;
+    const policy = await admin.post(`${P}/trust-policies`, {
+      name: 'GitHub Actions on main of acme/storefront-with-a-long-repository-name',
+      issuer: 'https://token.actions.githubusercontent.com',
+      audience: 'https://keyloft.example.com',
+      subject: 'repo:acme/storefront-with-a-long-repository-name:ref:refs/heads/main',
+      environment: 'production',
+    });
+    assert.equal(policy.status, 201, policy.text);
+    PARAM_VALUES['ci-identity:id'] = policy.body.id;
     const dep = await new Api(server.url, key.body.token).post(`${P}/deployments`, { environment: 'preview', pr: 4242, ref: '9f3c2a1e5b7d9f3c2a1e5b7d9f3c2a1e5b7d0000' });
     assert.equal(dep.status, 201, dep.text);
     PARAM_VALUES['deployments:id'] = dep.body.id;
