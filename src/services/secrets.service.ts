@@ -1,5 +1,6 @@
 import type { ImportChange, ImportResult, SecretMeta, VersionMeta } from '../domain/contract.js';
 import { parseDotenv } from '../domain/dotenv.js';
+import { isoTime } from '../domain/time.js';
 import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { isTextValue, overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
 import { shortDigest, valueDigest } from '../crypto/digest.js';
@@ -16,8 +17,11 @@ import {
   insertSecret,
   insertVersions,
   listSecretMetadata,
+  listSecretMetadataPinned,
   listVersions,
 } from '../store/secrets.repository.js';
+import { lastSucceededDeploymentOf } from '../store/deployments.repository.js';
+import { pinnedStatus, type SecretStatus } from './status.service.js';
 import { authorizeProject, inProjectTx, type Need, reauthorize } from './access.js';
 import { type Actor, actorLabel } from './actor.js';
 import type { BaseDeps } from './deps.js';
@@ -186,27 +190,36 @@ export function createSecretsService(deps: Deps) {
     }
   }
 
+  /**
+   * One secret's metadata. Its properties are in the order of the SecretMeta schema: the list
+   * route serializes it with JSON.stringify, which then writes what the schema's serializer would.
+   */
+  function metaOf(r: Awaited<ReturnType<typeof listSecretMetadata>>[number], st: SecretStatus): SecretMeta {
+    const pr = r.scope === 'production' || r.scope === 'build' ? null : overridePr(r.scope);
+    const m: SecretMeta = {
+      name: r.name,
+      scope: pr !== null ? 'preview' : (r.scope as Scope),
+      version: r.current_version,
+      digest: r.digest ? shortDigest(r.digest) : null,
+      size: r.size,
+      updatedAt: isoTime(r.updated_at),
+      updatedBy: r.updated_by,
+      deleted: r.deleted === 1,
+      status: st.status,
+    };
+    if (st.applied) m.applied = st.applied;
+    if (pr !== null) m.pr = pr;
+    if (r.binary === 1 && r.deleted === 0) m.binary = true;
+    return m;
+  }
+
   async function toMeta(projectId: string, rows: Awaited<ReturnType<typeof listSecretMetadata>>): Promise<SecretMeta[]> {
     const statuses = await deps.status.statusFor(db, projectId, rows);
     const out: SecretMeta[] = [];
     for (const r of rows) {
       const st = statuses.get(r.id);
       if (!st) continue; // a deleted secret no deployment still has: gone from the list
-      const pr = overridePr(r.scope);
-      out.push({
-        name: r.name,
-        scope: pr !== null ? 'preview' : (r.scope as Scope),
-        ...(pr !== null ? { pr } : {}),
-        version: r.current_version,
-        digest: r.digest ? shortDigest(r.digest) : null,
-        size: r.size,
-        updatedAt: new Date(r.updated_at).toISOString(),
-        updatedBy: r.updated_by,
-        deleted: r.deleted === 1,
-        status: st.status,
-        ...(st.applied ? { applied: st.applied } : {}),
-        ...(r.binary === 1 && r.deleted === 0 ? { binary: true } : {}),
-      });
+      out.push(metaOf(r, st));
     }
     return out;
   }
@@ -215,6 +228,17 @@ export function createSecretsService(deps: Deps) {
     /** Metadata list of a project's secrets (one scope or all); a viewer may read it. */
     async list(actor: Actor, slug: string, scope?: Scope): Promise<SecretMeta[]> {
       const p = await authorizeProject(db, actor, slug, 'viewer', 'listing secrets');
+      if (scope === 'production' || scope === 'build') {
+        // One scope of one environment: the pins of its last succeeded deployment joined in the
+        // list query (the statuses statusFor would compute, without loading the pins apart).
+        const last = await lastSucceededDeploymentOf(db, p.id, scope === 'build' ? 'any' : 'production');
+        const out: SecretMeta[] = [];
+        for (const r of await listSecretMetadataPinned(db, p.id, scope, last ?? null)) {
+          const st = pinnedStatus(r, r.pinned_version ?? undefined);
+          if (st) out.push(metaOf(r, st));
+        }
+        return out;
+      }
       // Preview lists its per-PR overrides (scope preview, with pr) too.
       const rows = scope === 'preview' ? (await listSecretMetadata(db, p.id)).filter((r) => r.scope === 'preview' || overridePr(r.scope) !== null) : await listSecretMetadata(db, p.id, scope);
       return toMeta(p.id, rows);

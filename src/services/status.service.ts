@@ -15,6 +15,16 @@ interface StatusRow {
 }
 
 /**
+ * The status of a production, build or per-PR override secret from the version that the last
+ * succeeded deployment of its environment pinned (`undefined`: none): undefined for a deleted
+ * secret that deployment does not have (gone from the list).
+ */
+export function pinnedStatus(r: Pick<StatusRow, 'current_version' | 'deleted'>, pinned: number | undefined): SecretStatus | undefined {
+  if (r.deleted === 1) return pinned !== undefined ? { status: 'pending_removal' } : undefined;
+  return { status: pinned === r.current_version ? 'deployed' : 'pending' };
+}
+
+/**
  * Deployed / pending status: a secret is deployed when the last succeeded deployment of its
  * environment used its current version. Preview secrets are reckoned per open pull request;
  * build secrets against the last succeeded deployment of either environment.
@@ -48,12 +58,8 @@ export function createStatusService() {
         // A per-PR preview override: against the last succeeded preview deployment of its pull request.
         const overrideOf = overridePr(r.scope);
         const d = overrideOf !== null ? last.previews.get(overrideOf) : r.scope === 'build' ? last.build : last.production;
-        const v = pinned(d, r.id);
-        if (r.deleted === 1) {
-          if (v !== undefined) out.set(r.id, { status: 'pending_removal' });
-          continue;
-        }
-        out.set(r.id, { status: v === r.current_version ? 'deployed' : 'pending' });
+        const st = pinnedStatus(r, pinned(d, r.id));
+        if (st) out.set(r.id, st);
       }
       return out;
     },

@@ -7,18 +7,26 @@ export async function openPreviewPrs(ex: Executor, projectId: string): Promise<n
   return rows.map((r) => r.pr);
 }
 
+/** The last succeeded deployment of a project, of one environment (any when null) and pull request. */
+function lastSucceeded(ex: Executor, projectId: string, env: string | null, pr: number | null): Promise<{ id: string } | undefined> {
+  let q = ex.selectFrom('deployments').select('id').where('project_id', '=', projectId).where('status', '=', 'succeeded');
+  if (env) q = q.where('environment', '=', env);
+  if (pr !== null) q = q.where('pr', '=', pr);
+  return q.orderBy('completed_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+}
+
+/** Id of the last succeeded deployment whose pins say whether a production (`production`) or build (`any`) secret is deployed. */
+export async function lastSucceededDeploymentOf(ex: Executor, projectId: string, environment: 'production' | 'any'): Promise<string | undefined> {
+  return (await lastSucceeded(ex, projectId, environment === 'any' ? null : environment, null))?.id;
+}
+
 /** Ids of the last succeeded deployment: production, any environment (for build secrets), and per open preview PR. */
 export async function lastSucceededDeployments(
   ex: Executor,
   projectId: string,
   prs: readonly number[],
 ): Promise<{ production: string | undefined; build: string | undefined; previews: Map<number, string> }> {
-  const last = (env: string | null, pr: number | null) => {
-    let q = ex.selectFrom('deployments').select('id').where('project_id', '=', projectId).where('status', '=', 'succeeded');
-    if (env) q = q.where('environment', '=', env);
-    if (pr !== null) q = q.where('pr', '=', pr);
-    return q.orderBy('completed_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
-  };
+  const last = (env: string | null, pr: number | null) => lastSucceeded(ex, projectId, env, pr);
   const [production, build] = await Promise.all([last('production', null), last(null, null)]);
   const previews = new Map<number, string>();
   for (const pr of prs) {

@@ -123,6 +123,36 @@ export async function listSecretMetadata(ex: Executor, projectId: string, scope?
   return q.orderBy('secrets.name').execute();
 }
 
+/**
+ * Like listSecretMetadata for one scope, with the version that deployment `deploymentId` pinned of
+ * each secret (null when none): the status of a whole scope in the same query (issue 18 §4).
+ */
+export async function listSecretMetadataPinned(ex: Executor, projectId: string, scope: string, deploymentId: string | null): Promise<Array<SecretListRow & { pinned_version: number | null }>> {
+  return ex
+    .selectFrom('secrets')
+    .innerJoin('secret_versions', (j) =>
+      j.onRef('secret_versions.secret_id', '=', 'secrets.id').onRef('secret_versions.version', '=', 'secrets.current_version'),
+    )
+    .leftJoin('deployment_pins', (j) => j.on('deployment_pins.deployment_id', '=', deploymentId ?? '').onRef('deployment_pins.secret_id', '=', 'secrets.id'))
+    .select([
+      'secrets.id',
+      'secrets.scope',
+      'secrets.name',
+      'secrets.current_version',
+      'secrets.deleted',
+      'secrets.updated_at',
+      'secrets.updated_by',
+      'secret_versions.digest',
+      'secret_versions.size',
+      'secret_versions.binary',
+      'deployment_pins.version as pinned_version',
+    ])
+    .where('secrets.project_id', '=', projectId)
+    .where('secrets.scope', '=', scope)
+    .orderBy('secrets.name')
+    .execute();
+}
+
 export type VersionMetaRow = Omit<SecretVersionRow, 'ciphertext' | 'key_id' | 'binary'>;
 
 export async function listVersions(ex: Executor, secretId: string): Promise<VersionMetaRow[]> {

@@ -29,7 +29,13 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         response: { 200: Type.Object({ secrets: Type.Array(SecretMeta) }), ...errors(400, 401, 403, 404) },
       },
     },
-    async (req) => ({ secrets: await services.secrets.list(req.actor!, req.params.slug, req.query.scope) }),
+    async (req, reply) => {
+      const secrets = await services.secrets.list(req.actor!, req.params.slug, req.query.scope);
+      // The list is built property by property in the schema's order (secrets.service metaOf):
+      // JSON.stringify writes the same text as the schema's serializer, in a third of the time,
+      // and one flat string (issue 18 §4; test/http/secrets-list-serialization.test.ts).
+      return reply.type('application/json; charset=utf-8').serializer(JSON.stringify).send({ secrets });
+    },
   );
 
   app.put(
