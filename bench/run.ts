@@ -1,4 +1,4 @@
-// keyloft benchmark harness: `npm run bench [-- --db sqlite|postgres] [--quick] [--runs N] [--only W1,W2,…,OIDC] [--json FILE] [--cpu-prof DIR]`.
+// keyloft benchmark harness: `npm run bench [-- --db sqlite|postgres] [--quick] [--runs N] [--only W1,W2,…,OIDC] [--json FILE] [--cpu-prof DIR] [--request-timeout-s 60] [--stall-s 120]`.
 // Starts a real `keyloft serve` process, drives it over HTTP with keep-alive and prints medians,
 // p95s and throughput next to the in-process floor. It asserts nothing about time.
 import { spawn, spawnSync } from 'node:child_process';
@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { ADMIN_EMAIL, bootstrap } from '../test/helpers/client.js';
 import { createStore, type DialectName, KEYLOFT_BIN, postgresAvailable, REPO_ROOT, startServer, storeEnv, type TestServer, type TestStore } from '../test/helpers/server.js';
 import { Floor } from './floor.js';
-import { Client } from './http.js';
+import { activity, Client, setRequestTimeout } from './http.js';
 import { oidcExchange } from './oidc.js';
 import { median, quantile, type Run, type Summary, summarize, timeSeq } from './stats.js';
 
@@ -42,6 +42,10 @@ const S1_PROJECTS = Number(flag('--s1-projects') || (quick ? 100 : 1000));
 const S1_SECRETS = 100;
 const START_RUNS = quick ? 3 : 7;
 const OIDC_N = 200;
+/** Bound of one harness request, and of a workload with no answer at all (the server idle or stuck). */
+const REQUEST_TIMEOUT_S = Number(flag('--request-timeout-s') || 60);
+const STALL_S = Number(flag('--stall-s') || 120);
+setRequestTimeout(REQUEST_TIMEOUT_S * 1000);
 
 const log = (m: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const hex64 = () => randomBytes(32).toString('hex');
@@ -339,7 +343,7 @@ async function startTimes(): Promise<void> {
     try {
       const t0 = performance.now();
       const s = await startServer(store, { env: { KEYLOFT_LOG_LEVEL: 'warn' } });
-      const r = await fetch(`${s.url}/healthz`);
+      const r = await fetch(`${s.url}/healthz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_S * 1000) });
       if (r.status !== 200) throw new Error('not healthy');
       await r.text();
       times.push(performance.now() - t0);
@@ -347,7 +351,7 @@ async function startTimes(): Promise<void> {
       await s.stop();
       const t1 = performance.now();
       const s2 = await startServer(store, { env: { KEYLOFT_LOG_LEVEL: 'warn' } });
-      const r2 = await fetch(`${s2.url}/healthz`);
+      const r2 = await fetch(`${s2.url}/healthz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_S * 1000) });
       await r2.text();
       times.push(performance.now() - t1);
       await s2.stop();
@@ -418,6 +422,66 @@ function startWithNodeArgs(store: TestStore, nodeArgs: string[], env: Record<str
   });
 }
 
+/** /proc state of a process (R running, S sleeping, D disk wait, …) and its kernel wait channel. */
+function procState(pid: number | undefined): string {
+  if (!pid) return 'no pid';
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    let wchan = '';
+    try {
+      wchan = readFileSync(`/proc/${pid}/wchan`, 'utf8');
+    } catch {
+      /* not readable */
+    }
+    return `state ${state}${wchan ? `, waiting in ${wchan}` : ''}`;
+  } catch {
+    return 'gone';
+  }
+}
+
+/**
+ * Runs one workload under a watchdog: requests are bounded one by one (bench/http.ts), and a
+ * workload that gets no answer for --stall-s seconds (a promise that never settles, a stuck floor)
+ * fails with its name, what was in flight and the server's state instead of hanging the run.
+ */
+async function phase<T>(name: string, server: TestServer | undefined, fn: () => Promise<T>): Promise<T> {
+  activity.workload = name;
+  activity.lastAnswerAt = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      const idle = (Date.now() - activity.lastAnswerAt) / 1000;
+      if (idle < STALL_S) return;
+      const tail = server ? server.output().slice(-1500) : '';
+      reject(
+        new Error(
+          `${name}: no answer for ${idle.toFixed(0)} s; in flight: ${[...activity.inFlight].join(', ') || 'nothing (the harness awaits something else)'}; ` +
+            `server ${server ? procState(server.process.pid) : 'not started'}; harness load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\nserver output, last lines:\n${tail}`,
+        ),
+      );
+    }, 1000);
+  });
+  try {
+    return await Promise.race([fn(), stalled]);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Stops the server; one that does not exit on SIGTERM within 10 s (stuck) is killed. */
+async function stopServer(server: TestServer): Promise<void> {
+  const killer = setTimeout(() => {
+    log(`the server did not exit 10 s after SIGTERM (${procState(server.process.pid)}): SIGKILL`);
+    server.process.kill('SIGKILL');
+  }, 10_000);
+  try {
+    await server.stop();
+  } finally {
+    clearTimeout(killer);
+  }
+}
+
 // ---------------------------------------------------------------- main
 async function main(): Promise<void> {
   if (dbName === 'postgres' && !(await postgresAvailable())) throw new Error('no PostgreSQL reachable (set KEYLOFT_TEST_PG_URL)');
@@ -425,7 +489,7 @@ async function main(): Promise<void> {
   log(`db ${dbName}, runs ${RUNS}${quick ? ', quick' : ''}; ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const loadBefore = loadavg();
 
-  if (want('START')) await startTimes();
+  if (want('START')) await phase('START', undefined, startTimes);
 
   const store = await createStore(dbName);
   const env: Record<string, string> = {};
@@ -437,7 +501,7 @@ async function main(): Promise<void> {
   const args = [...nodeFlags, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
   const server = args.length > 0 ? await startWithNodeArgs(store, args, env) : await startServer(store, { env });
   try {
-    const admin = await bootstrap(server);
+    const admin = await phase('setup', server, () => bootstrap(server));
     const api = new Client(server.url, admin.token);
     const databaseUrl = store.databaseUrl ?? join(store.dataDir, 'keyloft.db');
     const floor = await Floor.open(databaseUrl, store.dataDir);
@@ -447,30 +511,32 @@ async function main(): Promise<void> {
     rows.push({ id: 'RSS idle', what: 'resident memory after start and setup', kind: 'value', value: idle.rss, unit: 'MB', figure: undefined, floor: undefined, target: '≤ 90 MB' });
     log(`RSS idle ${idle.rss.toFixed(1)} MB`);
 
-    if (want('W1')) await w1(c);
-    if (want('W3')) await w3(c);
+    if (want('W1')) await phase('W1', server, () => w1(c));
+    if (want('W3')) await phase('W3', server, () => w3(c));
 
     const needP = want('W2') || want('W4') || want('W5') || want('S1');
     if (needP) {
-      await createProject(api, 'p100');
-      await importSecrets(api, 'p100', 'production', 100);
-      await createProject(api, 'p1000');
-      await importSecrets(api, 'p1000', 'production', 1000);
+      await phase('setup p100/p1000', server, async () => {
+        await createProject(api, 'p100');
+        await importSecrets(api, 'p100', 'production', 100);
+        await createProject(api, 'p1000');
+        await importSecrets(api, 'p1000', 'production', 1000);
+      });
     }
     let w5Row: Row | undefined;
     let base100: Record<string, Summary> | undefined;
     let base1000: Record<string, Summary> | undefined;
     if (want('W2') || want('S1')) {
-      base100 = await w2pairs(c, 'p100', 100, 'W2');
+      base100 = await phase('W2 100', server, () => w2pairs(c, 'p100', 100, 'W2'));
       pushW2('', 100, base100, { both: '≤ 5 ms' });
-      base1000 = await w2pairs(c, 'p1000', 1000, 'W2');
+      base1000 = await phase('W2 1000', server, () => w2pairs(c, 'p1000', 1000, 'W2'));
       pushW2('', 1000, base1000, { fetch: '≤ 10 ms, ≤ 3× floor' });
     }
-    if (want('W5') || want('S1')) w5Row = await w5(c, 'p1000');
-    if (want('W4')) await w4(c, 'p100');
+    if (want('W5') || want('S1')) w5Row = await phase('W5', server, () => w5(c, 'p1000'));
+    if (want('W4')) await phase('W4', server, () => w4(c, 'p100'));
     if (want('OIDC')) {
       const from = mark(c);
-      const o = await oidcExchange(api, OIDC_N, RUNS, log);
+      const o = await phase('OIDC', server, () => oidcExchange(api, OIDC_N, RUNS, log));
       if (o.jwksFetchesWhileTimed !== 0) log(`OIDC: the JWKS was fetched ${o.jwksFetchesWhileTimed} time(s) while timed: not a warm-cache figure`);
       rows.push({
         id: 'OIDC',
@@ -484,12 +550,12 @@ async function main(): Promise<void> {
     }
 
     if (want('S1')) {
-      await fillOthers(c, S1_PROJECTS);
-      const s100 = await w2pairs(c, 'p100', 100, 'S1 W2');
-      const s1000 = await w2pairs(c, 'p1000', 1000, 'S1 W2');
+      await phase('S1 fill', server, () => fillOthers(c, S1_PROJECTS));
+      const s100 = await phase('S1 W2 100', server, () => w2pairs(c, 'p100', 100, 'S1 W2'));
+      const s1000 = await phase('S1 W2 1000', server, () => w2pairs(c, 'p1000', 1000, 'S1 W2'));
       pushW2('S1 ', 100, s100, { both: '≤ 1.2× W2' });
       pushW2('S1 ', 1000, s1000, { both: '≤ 1.2× W2', fetch: '≤ 1.2× W2\'' });
-      const s5 = await w5(c, 'p1000', 'S1 ');
+      const s5 = await phase('S1 W5', server, () => w5(c, 'p1000', 'S1 '));
       extra.s1 = {
         projects: S1_PROJECTS,
         ratioW2_100: s100.both!.median / base100!.both!.median,
@@ -505,7 +571,7 @@ async function main(): Promise<void> {
     await floor.close();
     api.close();
   } finally {
-    await server.stop();
+    await stopServer(server);
     await store.cleanup();
   }
 
