@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
 import { join } from 'node:path';
 import { valueDigest } from '../src/crypto/digest.js';
 import { Keyring, masterKeyFromPrivate, type ValueOpener } from '../src/crypto/keyring.js';
@@ -132,6 +134,43 @@ export class Floor {
   /** W5 floor: the metadata rows of one scope. */
   async list(projectId: string, scope: string): Promise<number> {
     return (await listSecretMetadata(this.db, projectId, scope)).length;
+  }
+
+  /**
+   * The flush floor: the cost of making one tiny commit durable on this disk, what every
+   * acknowledged write pays at least once. SQLite: a one-row INSERT committed by a connection of
+   * its own to a scratch file next to the server's database (same disk), in WAL mode with
+   * synchronous=FULL as the server runs it. PostgreSQL: a one-row INSERT committed in the server's
+   * database (scratch table), through its own connection. Returns the timing function and a cleanup.
+   */
+  async flushFloor(dataDir: string): Promise<{ commit: () => Promise<void>; close: () => Promise<void> }> {
+    if (this.database.dialect === 'sqlite') {
+      const path = join(dataDir, 'flush-floor.db');
+      const f = new SQLite(path);
+      f.pragma('journal_mode = WAL');
+      f.pragma('synchronous = FULL');
+      f.exec('create table if not exists t (id integer primary key, v blob not null)');
+      const ins = f.prepare('insert into t (v) values (?)');
+      const v = Buffer.alloc(32);
+      return {
+        commit: async () => {
+          ins.run(v);
+        },
+        close: async () => {
+          f.close();
+        },
+      };
+    }
+    await sql`create table if not exists bench_flush_floor (id bigserial primary key, v bytea not null)`.execute(this.db);
+    const v = Buffer.alloc(32);
+    return {
+      commit: async () => {
+        await sql`insert into bench_flush_floor (v) values (${v})`.execute(this.db);
+      },
+      close: async () => {
+        await sql`drop table if exists bench_flush_floor`.execute(this.db);
+      },
+    };
   }
 
   close(): Promise<void> {

@@ -1,4 +1,4 @@
-// keyloft benchmark harness: `npm run bench [-- --db sqlite|postgres] [--quick] [--runs N] [--only W1,W2,…,OIDC] [--json FILE] [--cpu-prof DIR] [--request-timeout-s 60] [--stall-s 120]`.
+// keyloft benchmark harness: `npm run bench [-- --db sqlite|postgres] [--quick] [--runs N] [--only W1,W2,…,W6,OIDC] [--json FILE] [--cpu-prof DIR] [--request-timeout-s 60] [--stall-s 120]`.
 // Starts a real `keyloft serve` process, drives it over HTTP with keep-alive and prints medians,
 // p95s and throughput next to the in-process floor. It asserts nothing about time.
 import { spawn, spawnSync } from 'node:child_process';
@@ -42,6 +42,10 @@ const S1_PROJECTS = Number(flag('--s1-projects') || (quick ? 100 : 1000));
 const S1_SECRETS = 100;
 const START_RUNS = quick ? 3 : 7;
 const OIDC_N = 200;
+const FLUSH_N = quick ? 200 : 500;
+const W6_WRITERS = 16;
+const W6_PER_WRITER = quick ? 25 : 50;
+const W6_SECRETS = 5;
 /** Bound of one harness request, and of a workload with no answer at all (the server idle or stuck). */
 const REQUEST_TIMEOUT_S = Number(flag('--request-timeout-s') || 60);
 const STALL_S = Number(flag('--stall-s') || 120);
@@ -192,7 +196,76 @@ async function w1(c: Ctx): Promise<void> {
     floors.push(await timeSeq(W1_N, (i) => c.floor.create(p, 'production', keyName(i), hex64())));
     log(`W1 run ${r + 1}: median ${median(runs.at(-1)!.samples).toFixed(3)} ms, floor ${median(floors.at(-1)!.samples).toFixed(3)} ms`);
   }
-  rows.push({ id: 'W1', what: `create ${W1_N} secrets, one request each`, kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: '≤ 1 ms', serverMs: serverTime(c, from, 'PUT', /^\/api\/v1\/projects\/w1-/) });
+  const row: Row = { id: 'W1', what: `create ${W1_N} secrets, one request each`, kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: '≤ 1 ms', serverMs: serverTime(c, from, 'PUT', /^\/api\/v1\/projects\/w1-/) };
+  rows.push(row);
+  await flushRatioRow(c, row);
+}
+
+/** The flush floor (bench/floor.ts flushFloor): median of sequential one-row durable commits, measured once per process. */
+let flushSummary: Summary | undefined;
+async function flushFloor(c: Ctx): Promise<Summary> {
+  if (flushSummary) return flushSummary;
+  const f = await c.floor.flushFloor(c.store.dataDir);
+  try {
+    for (let i = 0; i < 20; i++) await f.commit();
+    const runs: Run[] = [];
+    for (let r = 0; r < Math.max(RUNS, 3); r++) runs.push(await timeSeq(FLUSH_N, () => f.commit()));
+    flushSummary = summarize(runs);
+  } finally {
+    await f.close();
+  }
+  log(`flush floor: median ${flushSummary.median.toFixed(3)} ms, ${flushSummary.perSec.toFixed(0)} commits/s`);
+  rows.push({ id: 'flush', what: dbName === 'sqlite' ? 'flush floor: one-row commit, WAL, synchronous=FULL, same disk' : 'flush floor: one-row INSERT commit', kind: 'latency', figure: flushSummary, floor: undefined });
+  return flushSummary;
+}
+
+/** A W1/W3 row's ratio to the flush floor (the sequential write is bound by its commit's flush). */
+async function flushRatioRow(c: Ctx, of: Row): Promise<void> {
+  const f = await flushFloor(c);
+  rows.push({ id: `${of.id}/flush`, what: `${of.id} against the flush floor`, kind: 'latency', figure: of.figure, floor: f, target: '≤ 1.3×' });
+}
+
+/**
+ * W6: 16 writers at once, each creating then overwriting secrets of its own (one request each) in
+ * one project. Throughput against 1/flush: above 1 only if several requests' commits share a flush.
+ */
+async function w6(c: Ctx): Promise<void> {
+  const slug = `w6-${randomBytes(3).toString('hex')}`;
+  await createProject(c.api, slug);
+  const f = await flushFloor(c);
+  const runs: Run[] = [];
+  const from = mark(c);
+  for (let r = 0; r < RUNS; r++) {
+    const samples: number[] = [];
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: W6_WRITERS }, async (_, w) => {
+        const api = new Client(c.server.url, c.api.token);
+        try {
+          for (let i = 0; i < W6_PER_WRITER; i++) {
+            const name = `W6_${String(w).padStart(2, '0')}_${i % W6_SECRETS}`;
+            const a = performance.now();
+            await api.json('PUT', `/api/v1/projects/${slug}/secrets/production/${name}`, { value: hex64() }, [200, 201]);
+            samples.push(performance.now() - a);
+          }
+        } finally {
+          api.close();
+        }
+      }),
+    );
+    runs.push({ samples, wallMs: performance.now() - t0 });
+    const s = summarize(runs.slice(-1));
+    log(`W6 run ${r + 1}: ${s.perSec.toFixed(0)} writes/s (1/flush ${f.perSec.toFixed(0)}/s), p50 ${s.median.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms`);
+  }
+  // The floor's per s is 1/flush: the ratio column (floor per s / figure per s) below 1 means group commit.
+  rows.push({
+    id: 'W6',
+    what: `${W6_WRITERS} writers × ${W6_PER_WRITER} writes (create, then overwrite own secrets) vs 1/flush`,
+    kind: 'throughput',
+    figure: summarize(runs),
+    floor: f,
+    serverMs: serverTime(c, from, 'PUT', /^\/api\/v1\/projects\/w6-/),
+  });
 }
 
 async function w3(c: Ctx): Promise<void> {
@@ -209,7 +282,9 @@ async function w3(c: Ctx): Promise<void> {
     floors.push(await timeSeq(W3_N, () => c.floor.overwrite(p, 'production', 'KEY_0001', hex64())));
     log(`W3 run ${r + 1}: median ${median(runs.at(-1)!.samples).toFixed(3)} ms, floor ${median(floors.at(-1)!.samples).toFixed(3)} ms`);
   }
-  rows.push({ id: 'W3', what: `overwrite one secret ${W3_N} times`, kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: '≤ 1 ms', serverMs: serverTime(c, from, 'PUT', /^\/api\/v1\/projects\/w3-/) });
+  const row: Row = { id: 'W3', what: `overwrite one secret ${W3_N} times`, kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: '≤ 1 ms', serverMs: serverTime(c, from, 'PUT', /^\/api\/v1\/projects\/w3-/) };
+  rows.push(row);
+  await flushRatioRow(c, row);
 }
 
 /** W2 (start + fetch; the completion that follows is not timed) and W2' (fetch alone on a running deployment), for a project of `n` secrets. */
@@ -513,6 +588,7 @@ async function main(): Promise<void> {
 
     if (want('W1')) await phase('W1', server, () => w1(c));
     if (want('W3')) await phase('W3', server, () => w3(c));
+    if (want('W6')) await phase('W6', server, () => w6(c));
 
     const needP = want('W2') || want('W4') || want('W5') || want('S1');
     if (needP) {
