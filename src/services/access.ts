@@ -3,7 +3,7 @@ import { ForbiddenError, KeyloftError } from '../domain/errors.js';
 import type { Role } from '../domain/rules.js';
 import { findMembership } from '../store/members.repository.js';
 import type { Executor } from '../store/executor.js';
-import { findProjectById, findProjectBySlug, findProjectForMember, type ProjectWithRole } from '../store/projects.repository.js';
+import { activeProjectKey, findProjectById, findProjectBySlug, findProjectForMember, findProjectForMemberWithActiveKey, type ProjectWithRole } from '../store/projects.repository.js';
 import type { DB } from '../store/schema.js';
 import { type Actor, forbiddenRole, projectNotFound, roleAtLeast } from './actor.js';
 
@@ -62,6 +62,30 @@ export async function reauthorize(trx: Transaction<DB>, actor: Actor, project: {
   // The slug now names another project (deleted and created again): the one sealed for is gone.
   if (p.id !== project.id) throw projectNotFound(project.slug);
   return p;
+}
+
+/**
+ * `reauthorize`, also answering which key pair of `keyScope` is active now (null: none): a write
+ * that sealed with a cached key checks it inside its transaction. For a person (every write of the
+ * API) it is the same one query; other actors pay a second one.
+ */
+export async function reauthorizeWithActiveKey(
+  trx: Transaction<DB>,
+  actor: Actor,
+  project: { id: string; slug: string },
+  need: Need,
+  keyScope: string,
+): Promise<ProjectWithRole & { activeKeyId: string | null }> {
+  if (actor.kind === 'user') {
+    const p = await findProjectForMemberWithActiveKey(trx, project.slug, actor.userId, keyScope);
+    if (!p) throw projectNotFound(project.slug);
+    if (!roleAtLeast(p.role, need.role)) throw forbiddenRole(need.role, need.action);
+    if (p.id !== project.id) throw projectNotFound(project.slug);
+    const { active_key_id, ...rest } = p;
+    return { ...rest, activeKeyId: active_key_id };
+  }
+  const p = await reauthorize(trx, actor, project, need);
+  return { ...p, activeKeyId: (await activeProjectKey(trx, project.id, keyScope))?.id ?? null };
 }
 
 /**

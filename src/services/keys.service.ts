@@ -15,6 +15,14 @@ import type { BaseDeps } from './deps.js';
 export function createPublicKeys(deps: BaseDeps) {
   const sealers = new Map<string, Promise<SealingKey>>();
   let master: { id: string; publicKey: Uint8Array } | undefined;
+  /**
+   * The key pair id each project scope sealed to last (`projectId NUL keyScope`), believed active:
+   * writes seal with it without reading project_keys, and check it inside their transaction
+   * (access.ts reauthorizeWithActiveKey); a write that finds it retired or superseded forgets it
+   * and seals again. Bounded: the oldest entry leaves first.
+   */
+  const believedActive = new Map<string, string>();
+  const BELIEVED_MAX = 4096;
 
   /**
    * The newest active master public key. Read afresh on every call (project creation is rare):
@@ -35,6 +43,7 @@ export function createPublicKeys(deps: BaseDeps) {
     reset(): void {
       master = undefined;
       sealers.clear();
+      believedActive.clear();
     },
     /** A new key pair for a project scope, private half wrapped to the master public key. */
     async newScopeKeyRow(ex: Executor, projectId: string, scope: string): Promise<Omit<ProjectKeyRow, 'retired_at'>> {
@@ -50,6 +59,25 @@ export function createPublicKeys(deps: BaseDeps) {
         master_key_id: k.masterKeyId,
         created_at: deps.clock(),
       };
+    },
+    /**
+     * Like sealerFor, from the in-process cache when it has the scope: only for a write that checks
+     * `keyId` is still the active pair inside its transaction, and calls `forgetActive` when not.
+     */
+    async cachedSealerFor(ex: Executor, projectId: string, scope: string): Promise<{ keyId: string; sealer: SealingKey }> {
+      const k = `${projectId}\u0000${keyScope(scope)}`;
+      const id = believedActive.get(k);
+      const s = id ? sealers.get(id) : undefined;
+      if (id && s) return { keyId: id, sealer: await s };
+      const fresh = await this.sealerFor(ex, projectId, scope);
+      believedActive.delete(k);
+      if (believedActive.size >= BELIEVED_MAX) believedActive.delete(believedActive.keys().next().value!);
+      believedActive.set(k, fresh.keyId);
+      return fresh;
+    },
+    /** A write found the cached key pair of this project scope no longer active. */
+    forgetActive(projectId: string, scope: string): void {
+      believedActive.delete(`${projectId}\u0000${keyScope(scope)}`);
     },
     /** The sealing key and key id of a project scope's active key pair. */
     async sealerFor(ex: Executor, projectId: string, scope: string): Promise<{ keyId: string; sealer: SealingKey }> {

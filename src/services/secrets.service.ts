@@ -2,7 +2,7 @@ import type { ImportChange, ImportResult, SecretMeta, VersionMeta } from '../dom
 import { parseDotenv } from '../domain/dotenv.js';
 import { isoTime } from '../domain/time.js';
 import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
-import { isTextValue, overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
+import { isTextValue, keyScope, overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
 import { shortDigest, valueDigest } from '../crypto/digest.js';
 import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
@@ -20,9 +20,9 @@ import {
   listSecretMetadataPinned,
   listVersions,
 } from '../store/secrets.repository.js';
-import { lastSucceededDeploymentOf } from '../store/deployments.repository.js';
+import { lastSucceededDeploymentOf, pinnedInLastSucceeded } from '../store/deployments.repository.js';
 import { pinnedStatus, type SecretStatus } from './status.service.js';
-import { authorizeProject, inProjectTx, type Need, reauthorize } from './access.js';
+import { authorizeProject, inProjectTx, type Need, reauthorize, reauthorizeWithActiveKey } from './access.js';
 import { type Actor, actorLabel } from './actor.js';
 import type { BaseDeps } from './deps.js';
 import type { PublicKeys } from './keys.service.js';
@@ -64,7 +64,8 @@ export function createSecretsService(deps: Deps) {
   /** Seals values for the versions after the current ones. Runs outside any transaction. */
   async function prepare(ex: Executor, project: { id: string; digest_key: Uint8Array }, scope: StoredScope, inputs: readonly SecretInput[], by: string): Promise<PreparedWrite[]> {
     const existing = new Map((await findSecretsByNames(ex, project.id, scope, inputs.map((i) => i.name))).map((s) => [s.name, s]));
-    const { keyId, sealer } = await keys.sealerFor(ex, project.id, scope);
+    // Cached: writeAll checks the key is still the active one inside its transaction.
+    const { keyId, sealer } = await keys.cachedSealerFor(ex, project.id, scope);
     const now = clock();
     return Promise.all(
       inputs.map(async (input) => {
@@ -150,7 +151,13 @@ export function createSecretsService(deps: Deps) {
       const writes = await prepare(db, project, scope, inputs, by);
       try {
         await db.transaction().execute(async (trx) => {
-          await reauthorize(trx, actor, project, need);
+          // The authorization and the sealing key's check in one query: a key pair retired or
+          // superseded (a rotation, on this instance or another) since it was cached seals again.
+          const now = await reauthorizeWithActiveKey(trx, actor, project, need, keyScope(scope));
+          if (writes.some((w) => w.version.key_id !== now.activeKeyId)) {
+            keys.forgetActive(project.id, scope);
+            throw new RetryWrite();
+          }
           await apply(trx, project.id, scope, writes);
           const events: AuditInput[] = writes.flatMap((w, i) => {
             if (w.unchanged) return [];
@@ -213,6 +220,15 @@ export function createSecretsService(deps: Deps) {
     return m;
   }
 
+  /** The metadata of one secret just written; production and build: its status in one query. */
+  async function oneMeta(projectId: string, r: Awaited<ReturnType<typeof listSecretMetadata>>[number]): Promise<SecretMeta | undefined> {
+    if (r.scope === 'production' || r.scope === 'build') {
+      const st = pinnedStatus(r, await pinnedInLastSucceeded(db, projectId, r.scope === 'build' ? 'any' : 'production', r.id));
+      return st ? metaOf(r, st) : undefined;
+    }
+    return (await toMeta(projectId, [r]))[0];
+  }
+
   async function toMeta(projectId: string, rows: Awaited<ReturnType<typeof listSecretMetadata>>): Promise<SecretMeta[]> {
     const statuses = await deps.status.statusFor(db, projectId, rows);
     const out: SecretMeta[] = [];
@@ -264,16 +280,12 @@ export function createSecretsService(deps: Deps) {
       const [w] = await writeAll(p, need, scope, [{ name, value }], actor, 'secret.set');
       if (w!.unchanged) {
         const e = w!.existing!;
-        const [secret] = await toMeta(p.id, [
-          { id: e.id, scope, name, current_version: e.current_version, deleted: 0, updated_at: e.updated_at, updated_by: e.updated_by, digest: w!.version.digest, size: w!.version.size, binary: w!.version.binary ?? null },
-        ]);
+        const secret = await oneMeta(p.id, { id: e.id, scope, name, current_version: e.current_version, deleted: 0, updated_at: e.updated_at, updated_by: e.updated_by, digest: w!.version.digest, size: w!.version.size, binary: w!.version.binary ?? null });
         return { secret: secret!, created: false, unchanged: true };
       }
       // Describe the version this call wrote, not a re-read: a concurrent writer may already have added the next one.
       const v = w!.version;
-      const [secret] = await toMeta(p.id, [
-        { id: v.secret_id, scope, name, current_version: v.version, deleted: 0, updated_at: v.created_at, updated_by: v.created_by, digest: v.digest, size: v.size, binary: v.binary ?? null },
-      ]);
+      const secret = await oneMeta(p.id, { id: v.secret_id, scope, name, current_version: v.version, deleted: 0, updated_at: v.created_at, updated_by: v.created_by, digest: v.digest, size: v.size, binary: v.binary ?? null });
       return { secret: secret!, created: !w!.existing || w!.existing.deleted === 1, unchanged: false };
     },
 

@@ -20,6 +20,22 @@ export async function lastSucceededDeploymentOf(ex: Executor, projectId: string,
   return (await lastSucceeded(ex, projectId, environment === 'any' ? null : environment, null))?.id;
 }
 
+/**
+ * The version of one secret that the last succeeded deployment (of production, or of any
+ * environment for a build secret) pinned, in one query; undefined when none did.
+ */
+export async function pinnedInLastSucceeded(ex: Executor, projectId: string, environment: 'production' | 'any', secretId: string): Promise<number | undefined> {
+  let last = ex.selectFrom('deployments').select('id').where('project_id', '=', projectId).where('status', '=', 'succeeded');
+  if (environment !== 'any') last = last.where('environment', '=', environment);
+  const r = await ex
+    .selectFrom('deployment_pins')
+    .select('version')
+    .where('secret_id', '=', secretId)
+    .where('deployment_id', '=', last.orderBy('completed_at', 'desc').orderBy('id', 'desc').limit(1))
+    .executeTakeFirst();
+  return r?.version;
+}
+
 /** Ids of the last succeeded deployment: production, any environment (for build secrets), and per open preview PR. */
 export async function lastSucceededDeployments(
   ex: Executor,

@@ -28,6 +28,33 @@ export async function findProjectForMember(ex: Executor, slug: string, userId: s
     .executeTakeFirst();
 }
 
+/**
+ * findProjectForMember, with the id of the scope's active key pair (the newest not retired, as
+ * activeProjectKey chooses it) in the same query: a write checks the key it sealed to is still the
+ * one to seal to without a round trip of its own (issue 18 §4).
+ */
+export async function findProjectForMemberWithActiveKey(ex: Executor, slug: string, userId: string, scope: string): Promise<(ProjectWithRole & { active_key_id: string | null }) | undefined> {
+  return ex
+    .selectFrom('projects')
+    .innerJoin('memberships', 'memberships.project_id', 'projects.id')
+    .selectAll('projects')
+    .select('memberships.role')
+    .select((eb) =>
+      eb
+        .selectFrom('project_keys')
+        .select('project_keys.id')
+        .whereRef('project_keys.project_id', '=', 'projects.id')
+        .where('project_keys.scope', '=', scope)
+        .where('project_keys.retired_at', 'is', null)
+        .orderBy('project_keys.created_at', 'desc')
+        .limit(1)
+        .as('active_key_id'),
+    )
+    .where('projects.slug', '=', slug)
+    .where('memberships.user_id', '=', userId)
+    .executeTakeFirst();
+}
+
 export async function listProjectsForMember(ex: Executor, userId: string): Promise<ProjectWithRole[]> {
   return ex
     .selectFrom('projects')
