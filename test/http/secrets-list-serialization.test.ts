@@ -59,6 +59,13 @@ for (const d of await dialects()) {
       // The last succeeded deployment of any environment (the preview one) decides for build secrets.
       assert.deepEqual(build, { CERT: 'deployed binary', NPM_TOKEN: 'pending' });
       assert.ok(all.body.secrets.some((m: { pr?: number; applied?: unknown }) => m.pr === 7), 'the override is listed');
+      // A write's answer computes its one status in one query: the same rule.
+      const same = await put('production', 'A_DEPLOYED', 'A_DEPLOYED-1');
+      assert.deepEqual([same.unchanged, same.secret.status], [true, 'deployed']);
+      const cert = await s.secrets.upsert(admin, 'p', 'build', 'CERT', { valueBase64: Buffer.from([0xff, 0xfe, 0x00, 0x01]).toString('base64') });
+      assert.deepEqual([cert.unchanged, cert.secret.status, cert.secret.binary], [true, 'deployed', true]);
+      const changed = await put('build', 'CERT', 'now text');
+      assert.deepEqual([changed.unchanged, changed.secret.status], [false, 'pending']);
     });
   });
 }
