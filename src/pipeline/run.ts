@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable, Transform, Writable } from 'node:stream';
 import { refused, request } from '../client/http.js';
-import type { StartedDeployment } from '../domain/contract.js';
+import type { StartedDeployment, StartRequest } from '../domain/contract.js';
 import { CommandError, EXIT_REFUSED, EXIT_USAGE } from '../domain/exit-codes.js';
 import { NAME_RE } from '../domain/rules.js';
 import { createLiveMaskStream } from './mask.js';
@@ -96,13 +96,8 @@ function parseReleased(body: any): Released {
 /** The reply of `POST /projects/{slug}/deployments`: the API contract's type. */
 export type { StartedDeployment };
 
-export interface StartRequest {
-  environment: 'production' | 'preview';
-  pr?: number;
-  ref?: string;
-  /** Refuse before starting when a build secret is binary (deploy fly: flyctl's --build-secret takes text). */
-  textBuildSecrets?: boolean;
-}
+/** The start body (the API contract's): `textBuildSecrets` refuses before starting when a build secret is binary (deploy fly). */
+export type { StartRequest };
 
 /** Starts a deployment with a personal token or the project's deploy key. */
 export async function startDeployment(url: string, token: string, project: string, body: StartRequest): Promise<StartedDeployment> {
