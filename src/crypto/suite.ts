@@ -14,6 +14,11 @@ const utf8 = new TextEncoder();
 /** HPKE `info` strings separate the two uses of the suite. */
 export const INFO_VALUE = utf8.encode('keyloft/v1/secret-value');
 export const INFO_WRAP = utf8.encode('keyloft/v1/scope-private-key');
+/** A scope's data key (the fast form's AES-256-GCM key, fast.ts) wrapped to the master key: never confused with a wrapped private key. */
+export const INFO_DATA_KEY = utf8.encode('keyloft/v1/scope-data-key');
+
+/** Format byte of a fast-form blob (fast.ts): AES-256-GCM under a scope's data key, not HPKE. */
+export const BLOB_FORMAT_FAST_V1 = 0x02;
 
 /**
  * Canonical associated data: a label and fields, each length-prefixed, so no two
@@ -41,6 +46,19 @@ export function valueAad(projectId: string, scope: string, name: string, version
 /** Binds a wrapped scope private key to its project, scope, key pair and master key. */
 export function wrapAad(projectId: string, scope: string, keyPairId: string, masterKeyId: string): Uint8Array {
   return encodeAad('scope-key', [projectId, scope, keyPairId, masterKeyId]);
+}
+
+/** Binds a wrapped data key to its project, scope, key pair and master key (its own label: not a scope key). */
+export function dataKeyAad(projectId: string, scope: string, keyPairId: string, masterKeyId: string): Uint8Array {
+  return encodeAad('scope-data-key', [projectId, scope, keyPairId, masterKeyId]);
+}
+
+/**
+ * Binds a fast-form ciphertext to its row as `valueAad` does (project, scope string, name,
+ * version), under its own label and to the key pair whose data key sealed it.
+ */
+export function fastValueAad(projectId: string, scope: string, name: string, version: number, keyPairId: string): Uint8Array {
+  return encodeAad('value-fast', [projectId, scope, name, version, keyPairId]);
 }
 
 /** A copy of the view's bytes as a standalone ArrayBuffer (the tests' reference HPKE, @hpke/core, on WebCrypto, wants one). */
