@@ -25,17 +25,22 @@ export const BLOB_FORMAT_FAST_V1 = 0x02;
  * different field lists encode to the same bytes.
  */
 export function encodeAad(label: string, fields: ReadonlyArray<string | number>): Uint8Array {
-  const parts = [label, ...fields.map(String)].map((f) => utf8.encode(f));
-  const total = parts.reduce((n, p) => n + 4 + p.length, 0);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let off = 0;
-  for (const p of parts) {
-    view.setUint32(off, p.length);
-    out.set(p, off + 4);
-    off += 4 + p.length;
+  // Sized first, then written in place: this runs once per value opened, on the release path.
+  const strs = [label];
+  let total = 4 + Buffer.byteLength(label, 'utf8');
+  for (const f of fields) {
+    const v = String(f);
+    strs.push(v);
+    total += 4 + Buffer.byteLength(v, 'utf8');
   }
-  return out;
+  const buf = Buffer.allocUnsafe(total);
+  let off = 0;
+  for (const v of strs) {
+    const n = buf.write(v, off + 4, 'utf8');
+    buf.writeUInt32BE(n, off);
+    off += 4 + n;
+  }
+  return new Uint8Array(buf.buffer, buf.byteOffset, total);
 }
 
 /** Binds a value ciphertext to its row: project, scope, name and version. */

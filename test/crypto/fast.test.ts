@@ -5,6 +5,7 @@ import { generateRawKeyPair } from '../../src/crypto/keys.js';
 import { Keyring, masterKeyFromPrivate, MissingMasterKeyError } from '../../src/crypto/keyring.js';
 import { OpenFailedError } from '../../src/crypto/open.js';
 import { newScopeKey, sealValue, valueSealingKey } from '../../src/crypto/sealing.js';
+import { encodeAad } from '../../src/crypto/suite.js';
 
 const utf8 = new TextEncoder();
 const PROJECT = 'prj_fast';
@@ -18,6 +19,19 @@ async function fixture() {
   const { key, wrapped } = await ring.newDataKey(pair);
   return { master, ring, pair, key, wrapped };
 }
+
+describe('associated data encoding', () => {
+  it('is each field length-prefixed (32-bit big-endian byte length, then UTF-8), label first: the stored ciphertexts depend on these exact bytes', () => {
+    const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex');
+    const field = (s: string) => Buffer.byteLength(s).toString(16).padStart(8, '0') + hex(s);
+    assert.equal(
+      Buffer.from(encodeAad('value', ['prj_1', 'preview#42', 'NAME_\u00e9\u{1F511}', 7])).toString('hex'),
+      field('value') + field('prj_1') + field('preview#42') + field('NAME_\u00e9\u{1F511}') + field('7'),
+    );
+    assert.equal(Buffer.from(encodeAad('x', [''])).toString('hex'), '0000000178' + '00000000');
+    assert.equal(Object.getPrototypeOf(encodeAad('x', [])), Uint8Array.prototype);
+  });
+});
 
 describe('fast form (AES-256-GCM under a scope data key)', () => {
   it('round-trips a value, and the blob is a 0x02 blob that does not hold the value', async () => {
