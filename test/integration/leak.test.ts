@@ -242,7 +242,7 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         await grantRelease(api, slug);
         for (const round of [1, 2]) {
           for (const environment of ['production', 'preview']) {
-            const started = await api.post(`${P}/deployments`, { environment });
+            const started = await api.post(`${P}/deployments`, environment === 'preview' ? { environment, pr: 7 } : { environment });
             assert.equal(started.status, 201, started.text);
             // Fetched outside the recording client: this response holds values by design.
             const r = await fetch(`${server.url}/api/v1/deployments/${started.body.id}/secrets`, { headers: { authorization: `Bearer ${started.body.token}` } });
