@@ -146,7 +146,7 @@ export class Floor {
     for (const p of pins) {
       if (!p.fast_ciphertext) throw new Error('no fast form: release these versions once first');
       const k = keys.get(p.key_id!)!;
-      const o = k.key.open(p.fast_ciphertext, k.projectId, p.scope, p.name, p.version, p.key_id!);
+      const o = k.key.open(p.fast_ciphertext, k.projectId, p.scope, p.name, p.version, p.key_id!, p.ciphertext!);
       n += dec.decode(o).length;
     }
     return n;

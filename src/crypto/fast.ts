@@ -20,7 +20,8 @@ export function newDataKeyBytes(): Uint8Array {
  * role, `keyloft keys`, `keyloft check`) constructs one; the write path (the `api` role) never does.
  *
  * Blob: format byte 0x02 | 96-bit random nonce | ciphertext | 16-byte tag. The AAD binds project,
- * scope string, name, version and key pair id under the label `value-fast`.
+ * scope string, name, version, key pair id and the SHA-256 of the version's HPKE ciphertext under
+ * the label `value-fast` (suite.ts, fastValueAad).
  */
 export class DataKey {
   readonly #key: KeyObject;
@@ -35,11 +36,11 @@ export class DataKey {
     return new DataKey(createSecretKey(raw));
   }
 
-  /** Seals a value's fast form, bound to its row and to the key pair id. */
-  seal(value: Uint8Array, projectId: string, scope: string, name: string, version: number, keyPairId: string): Uint8Array {
+  /** Seals a value's fast form, bound to its row, the key pair id and the row's HPKE ciphertext. */
+  seal(value: Uint8Array, projectId: string, scope: string, name: string, version: number, keyPairId: string, hpkeCiphertext: Uint8Array): Uint8Array {
     const nonce = randomBytes(NONCE_LENGTH);
     const c = createCipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG_LENGTH });
-    c.setAAD(fastValueAad(projectId, scope, name, version, keyPairId));
+    c.setAAD(fastValueAad(projectId, scope, name, version, keyPairId, hpkeCiphertext));
     const a = c.update(value);
     const b = c.final();
     const out = new Uint8Array(1 + NONCE_LENGTH + a.length + b.length + TAG_LENGTH);
@@ -53,14 +54,14 @@ export class DataKey {
   }
 
   /** Opens a fast form; throws OpenFailedError naming `name vN` on any failure (wrong row, key or bytes). */
-  open(blob: Uint8Array, projectId: string, scope: string, name: string, version: number, keyPairId: string): Uint8Array {
+  open(blob: Uint8Array, projectId: string, scope: string, name: string, version: number, keyPairId: string, hpkeCiphertext: Uint8Array): Uint8Array {
     const what = `${name} v${version}`;
     if (blob.length < 1 + NONCE_LENGTH + TAG_LENGTH || blob[0] !== BLOB_FORMAT_FAST_V1) throw new OpenFailedError(what);
     try {
       // No authTagLength option (its validation costs as much as the rest): the tag passed below
       // is always the blob's last 16 bytes, so a shortened tag cannot be accepted.
       const d = createDecipheriv('aes-256-gcm', this.#key, blob.subarray(1, 1 + NONCE_LENGTH));
-      d.setAAD(fastValueAad(projectId, scope, name, version, keyPairId));
+      d.setAAD(fastValueAad(projectId, scope, name, version, keyPairId, hpkeCiphertext));
       d.setAuthTag(blob.subarray(blob.length - TAG_LENGTH));
       const a = d.update(blob.subarray(1 + NONCE_LENGTH, blob.length - TAG_LENGTH));
       let b: Buffer;

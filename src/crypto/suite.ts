@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The one HPKE suite keyloft uses (RFC 9180, base mode):
  * DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM (16-byte tags), implemented in ./hpke.ts
@@ -60,10 +62,12 @@ export function dataKeyAad(projectId: string, scope: string, keyPairId: string, 
 
 /**
  * Binds a fast-form ciphertext to its row as `valueAad` does (project, scope string, name,
- * version), under its own label and to the key pair whose data key sealed it.
+ * version), under its own label, to the key pair whose data key sealed it, and to the HPKE
+ * ciphertext it was made from (its SHA-256): a changed or swapped HPKE form makes the fast form
+ * refuse to open too, so tampering with either is seen by the next release.
  */
-export function fastValueAad(projectId: string, scope: string, name: string, version: number, keyPairId: string): Uint8Array {
-  return encodeAad('value-fast', [projectId, scope, name, version, keyPairId]);
+export function fastValueAad(projectId: string, scope: string, name: string, version: number, keyPairId: string, hpkeCiphertext: Uint8Array): Uint8Array {
+  return encodeAad('value-fast', [projectId, scope, name, version, keyPairId, createHash('sha256').update(hpkeCiphertext).digest('hex')]);
 }
 
 /** A copy of the view's bytes as a standalone ArrayBuffer (the tests' reference HPKE, @hpke/core, on WebCrypto, wants one). */

@@ -83,7 +83,7 @@ export function createCheckService(deps: Pick<BaseDeps, 'db'> & { keyring: Keyri
             const dk = dataKeys.get(r.key_id!) ?? null;
             try {
               if (!dk) throw new OpenFailedError(`${r.name} v${r.version}`);
-              dk.open(r.fast_ciphertext, r.project_id, r.scope, r.name, r.version, r.key_id!).fill(0);
+              dk.open(r.fast_ciphertext, r.project_id, r.scope, r.name, r.version, r.key_id!, r.ciphertext).fill(0);
             } catch (err) {
               if (!(err instanceof OpenFailedError)) throw err;
               damaged.push({ ...where, reason: 'fast form does not open' });

@@ -120,7 +120,7 @@ export function createReleaseService(
           }
           keys.set(k.id, dk);
         }
-        if (dk) out.push({ secretId: p.secret_id, version: p.version, keyId: k.id, fast: dk.seal(opened[i]!, projectId, p.scope, p.name, p.version, k.id) });
+        if (dk) out.push({ secretId: p.secret_id, version: p.version, keyId: k.id, fast: dk.seal(opened[i]!, projectId, p.scope, p.name, p.version, k.id, p.ciphertext!) });
       }
     } catch (err) {
       warn(`the fast form of released values was not prepared (${errorCode(err)}); they open with HPKE until a later release stores it`);
@@ -166,12 +166,14 @@ export function createReleaseService(
       if (k.project_id !== d.project_id) throw new KeyloftError('internal', 'a pinned secret is sealed to another project');
       keyRows.set(k.id, k);
     }
-    // Unwrapped at most once per request, and only when a pin needs it: a release whose pins all
-    // have their fast form unwraps each key pair's data key and never its private key.
+    // Unwrapped at most once per request. Each pinned key pair's private key is unwrapped even when
+    // every pin of it has a fast form (one X25519 per pair, not per value): a damaged or moved
+    // wrapped private key is refused by the release, as it was before fast forms existed.
     const openers = new Map<string, Promise<ValueOpener>>();
     const dataKeys = new Map<string, Promise<DataKey | undefined>>();
     const openerOf = (k: ProjectKeyRow) => memo(openers, k.id, () => opener(k));
     const dataKeyOf = (k: ProjectKeyRow) => memo(dataKeys, k.id, () => unwrapDataKey(k));
+    for (const k of keyRows.values()) await openerOf(k);
     // Pins opened with HPKE (no fast form yet): their fast form is written after this release.
     const slow: number[] = [];
     let opened: Uint8Array[];
@@ -185,7 +187,7 @@ export function createReleaseService(
             // for the HPKE form: only the release role can write one, so a bad one was tampered with.
             const dk = await dataKeyOf(k);
             if (!dk) throw new OpenFailedError(`${p.name} v${p.version}`);
-            return dk.open(p.fast_ciphertext, d.project_id, p.scope, p.name, p.version, k.id);
+            return dk.open(p.fast_ciphertext, d.project_id, p.scope, p.name, p.version, k.id, p.ciphertext!);
           }
           slow.push(i);
           return (await openerOf(k)).open(p.ciphertext!, p.name, p.version, p.scope); // the AAD binds the row's own scope string

@@ -145,6 +145,35 @@ for (const d of await dialects()) {
       await setFast(ts, 'production', 'BETA', 1, beta);
       assert.deepEqual(await deployAndFetch(ts, admin), { ...expected, runtime: { ...VALUES, GAMMA: 'gamma-v2' } });
 
+      // The HPKE forms swapped while the fast forms stay: a release reads only the fast forms, but
+      // each is bound to its row's HPKE ciphertext, so the tampering is still refused.
+      const ct = async (name: string) => (await ts.db.selectFrom('secret_versions').innerJoin('secrets', 'secrets.id', 'secret_versions.secret_id').select(['secret_id', 'ciphertext']).where('secrets.scope', '=', 'production').where('secrets.name', '=', name).where('secret_versions.version', '=', 1).executeTakeFirstOrThrow());
+      const [a1, b1] = [await ct('ALPHA'), await ct('BETA')];
+      const setCt = (id: string, c: Uint8Array | null) => ts.db.updateTable('secret_versions').set({ ciphertext: c }).where('secret_id', '=', id).where('version', '=', 1).execute();
+      await setCt(a1.secret_id, b1.ciphertext);
+      await setCt(b1.secret_id, a1.ciphertext);
+      await assert.rejects(deployAndFetch(ts, admin), damaged(/could not open the pinned secret (ALPHA|BETA) v1/));
+      await setCt(a1.secret_id, a1.ciphertext);
+      await setCt(b1.secret_id, b1.ciphertext);
+      assert.deepEqual((await check.check()).damaged, []);
+
+      // The wrapped private key or the wrapped data key of the pair damaged: refused, though every pin has its fast form.
+      const keys = await ts.db.selectFrom('project_keys').selectAll().execute();
+      const prodKey = keys.find((k) => k.scope === 'production')!;
+      const previewKey = keys.find((k) => k.scope === 'preview')!;
+      const setKey = (set: { wrapped_private_key?: Uint8Array; wrapped_data_key?: Uint8Array | null }) => ts.db.updateTable('project_keys').set(set).where('id', '=', prodKey.id).execute();
+      const unwrapRefused = (what: RegExp) => (err: unknown) => err instanceof KeyloftError && err.code === 'internal' && what.test(err.message);
+      await setKey({ wrapped_private_key: previewKey.wrapped_private_key });
+      await assert.rejects(deployAndFetch(ts, admin), unwrapRefused(/production key pair of this project could not be unwrapped/));
+      await setKey({ wrapped_private_key: prodKey.wrapped_private_key });
+      const flipped = new Uint8Array(prodKey.wrapped_data_key!);
+      flipped[flipped.length - 3]! ^= 0x04;
+      await setKey({ wrapped_data_key: flipped });
+      await assert.rejects(deployAndFetch(ts, admin), unwrapRefused(/production data key of this project could not be unwrapped/));
+      await setKey({ wrapped_data_key: previewKey.wrapped_data_key });
+      await assert.rejects(deployAndFetch(ts, admin), unwrapRefused(/production data key of this project could not be unwrapped/));
+      await setKey({ wrapped_data_key: prodKey.wrapped_data_key });
+
       // Between two versions of one secret: v1's fast form in the current v2 row.
       const gamma2 = await fastOf(ts, 'production', 'GAMMA', 2);
       await setFast(ts, 'production', 'GAMMA', 2, await fastOf(ts, 'production', 'GAMMA', 1));
