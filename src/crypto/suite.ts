@@ -1,13 +1,13 @@
-import { createHash } from 'node:crypto';
-
 /**
  * What keyloft puts around its one HPKE suite (`KEYLOFT_SUITE` in ./hpke.ts: RFC 9180 base mode,
  * DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM with 16-byte tags, on node:crypto): the
  * sealed blob's layout (format byte, encapsulated key, ciphertext and tag), the `info` strings of
- * the suite's two uses, and the canonical associated data that binds a ciphertext to its row.
+ * the suite's three uses, and the canonical associated data that binds a ciphertext to its row
+ * (also the fast form's, fast.ts, which is AES-256-GCM under a scope's data key, not HPKE).
  * The HPKE code itself is checked against RFC 9180's Appendix A.1 vectors and, both ways, against
  * @hpke/core (test/crypto/).
  */
+import { createHash } from 'node:crypto';
 import { NENC } from './hpke.js';
 
 /** Format byte at the start of every sealed blob, so the layout can change later. */
@@ -17,7 +17,7 @@ export const ENC_LENGTH = NENC;
 
 const utf8 = new TextEncoder();
 
-/** HPKE `info` strings separate the two uses of the suite. */
+/** HPKE `info` strings separate the uses of the suite. */
 export const INFO_VALUE = utf8.encode('keyloft/v1/secret-value');
 export const INFO_WRAP = utf8.encode('keyloft/v1/scope-private-key');
 /** A scope's data key (the fast form's AES-256-GCM key, fast.ts) wrapped to the master key: never confused with a wrapped private key. */
