@@ -8,7 +8,7 @@ import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
 import { insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
 import { isUniqueViolation, type Executor } from '../store/executor.js';
-import type { SecretRow, SecretVersionRow } from '../store/schema.js';
+import type { SecretRow } from '../store/schema.js';
 import {
   advanceSecret,
   findCurrentDigest,
@@ -19,6 +19,7 @@ import {
   listSecretMetadata,
   listSecretMetadataPinned,
   listVersions,
+  type NewSecretVersion,
 } from '../store/secrets.repository.js';
 import { lastSucceededDeploymentOf, pinnedInLastSucceeded } from '../store/deployments.repository.js';
 import { pinnedStatus, type SecretStatus } from './status.service.js';
@@ -51,7 +52,7 @@ type Deps = BaseDeps & { keys: PublicKeys; status: Pick<StatusService, 'statusFo
 interface PreparedWrite {
   name: string;
   existing: SecretRow | undefined;
-  version: SecretVersionRow;
+  version: NewSecretVersion;
   /** A plain set (not a restore or copy): the same value as the current one writes nothing. */
   skipIfSame: boolean;
   /** Set inside the transaction: the current value already was this one, so nothing was written. */
