@@ -103,3 +103,13 @@ export async function testApp(t: Pick<TestContext, 'after'> | undefined, opts: T
     },
   };
 }
+
+/**
+ * Moves the app's clock to `expiresAt` (an instant the API answered, e.g. a deployment's
+ * `expiresAt`), as if the token's lifetime had run out: no SQL, the services read the clock.
+ */
+export function expireDeployment(server: Pick<TestApp, 'clock'>, expiresAt: string): void {
+  // Exactly to the instant (a token is refused from its expiry on): a deployment started later, with a
+  // later expiry, still runs.
+  server.clock.advance(Math.max(0, Date.parse(expiresAt) - server.clock()));
+}

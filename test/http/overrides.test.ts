@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type Api, bootstrap, grantRelease } from '../helpers/client.js';
-import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
+import { type TestApp, testApp } from '../helpers/app.js';
+import { dialects } from '../helpers/server.js';
 
 const val = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
 
 for (const d of await dialects()) {
   describe(`${d.name}: per-pull-request preview overrides`, { skip: d.skip }, () => {
-    let store: TestStore;
-    let server: TestServer;
+    let server: TestApp;
     let admin: Api;
     const slug = `ovr-${randomBytes(3).toString('hex')}`;
     const V = { prodDb: val('prod-db'), prodOnly: val('prod-only'), prevDb: val('prev-db'), prevOnly: val('prev-only'), pr42Db: val('pr42-db'), pr42New: val('pr42-new') };
@@ -26,8 +26,7 @@ for (const d of await dialects()) {
     };
 
     before(async () => {
-      store = await createStore(d.name);
-      server = await startServer(store);
+      server = await testApp(undefined, { dialect: d.name });
       admin = await bootstrap(server);
       const c = await admin.post('/api/v1/projects', {
         slug,
@@ -44,7 +43,6 @@ for (const d of await dialects()) {
     });
     after(async () => {
       await server?.stop();
-      await store?.cleanup();
     });
 
     test('an override is written with ?pr= and listed under its default; only for preview', async () => {
