@@ -1,5 +1,37 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { type Api, grantRelease } from './client.js';
+import { KEYLOFT_BIN } from './server.js';
+
+/** The one fixture module of the suites: seeded projects and the CLI run against a server. */
+
+export interface SeedSecret {
+  name: string;
+  scope: string;
+  value: string;
+}
+
+/**
+ * A project created through the API with its secrets (201 asserted), the admin given the release
+ * grant (deploy keys, deployments and copies of production values need it).
+ */
+export async function seedProject(admin: Api, project: { slug: string; name: string; flyApp?: string }, secrets: ReadonlyArray<SeedSecret> = []): Promise<void> {
+  const c = await admin.post('/api/v1/projects', { ...project, secrets });
+  assert.equal(c.status, 201, c.text);
+  await grantRelease(admin, project.slug);
+}
+
+/** A deploy key (created by the admin) that starts one production deployment and completes it succeeded: the secrets are then "deployed". Returns the key's token. */
+export async function deployOnce(admin: Api, slug: string): Promise<string> {
+  const P = `/api/v1/projects/${slug}`;
+  const key = await admin.post(`${P}/deploy-keys`, { name: 'ci' });
+  assert.equal(key.status, 201, key.text);
+  const dep = await admin.with(key.body.token).post(`${P}/deployments`, { environment: 'production', ref: 'r1' });
+  assert.equal(dep.status, 201, dep.text);
+  const done = await admin.with(dep.body.token).post(`/api/v1/deployments/${dep.body.id}/complete`, { status: 'succeeded' });
+  assert.equal(done.status, 200, done.text);
+  return key.body.token as string;
+}
 
 /** The values of the seeded reseal project; each suite picks its own (random, so scans can find them). */
 export interface ResealValues {
@@ -10,27 +42,49 @@ export interface ResealValues {
 }
 
 /**
- * The project the restore and copy suites (integration, web, CLI) start from: TOKEN, P1 and P2 in
+ * The project the restore and copy suites (http, web, CLI) start from: TOKEN, P1 and P2 in
  * production, P2 in preview, and whatever `extra` secrets a suite needs.
  */
-export async function seedResealProject(
-  admin: Api,
-  project: { slug: string; name: string },
-  v: ResealValues,
-  extra: ReadonlyArray<{ name: string; scope: string; value: string }> = [],
-): Promise<void> {
-  const c = await admin.post('/api/v1/projects', {
-    slug: project.slug,
-    name: project.name,
-    secrets: [
-      { name: 'TOKEN', scope: 'production', value: v.token },
-      { name: 'P1', scope: 'production', value: v.p1 },
-      { name: 'P2', scope: 'production', value: v.p2 },
-      { name: 'P2', scope: 'preview', value: v.prev2 },
-      ...extra,
-    ],
-  });
-  assert.equal(c.status, 201, c.text);
-  // The suites start deployments and copy production values as the admin: that needs the release grant.
-  await grantRelease(admin, project.slug);
+export async function seedResealProject(admin: Api, project: { slug: string; name: string }, v: ResealValues, extra: ReadonlyArray<SeedSecret> = []): Promise<void> {
+  await seedProject(admin, project, [
+    { name: 'TOKEN', scope: 'production', value: v.token },
+    { name: 'P1', scope: 'production', value: v.p1 },
+    { name: 'P2', scope: 'production', value: v.p2 },
+    { name: 'P2', scope: 'preview', value: v.prev2 },
+    ...extra,
+  ]);
+}
+
+export interface CliRun {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/**
+ * `keyloft ARGS` as a subprocess against a server, with KEYLOFT_URL and KEYLOFT_TOKEN (no login),
+ * `dir` as working and config directory and no inherited KEYLOFT_* setting; `env` adds or
+ * overrides settings, `stdin` is its input (none: an empty one). Everything it prints is pushed to `printed`.
+ */
+export function runKeyloft(
+  to: { url: string; token: string; dir: string },
+  args: string[],
+  opts: { env?: Record<string, string>; stdin?: string; printed?: string[] } = {},
+): Promise<CliRun> {
+  const e: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('KEYLOFT_')) e[k] = v;
+  Object.assign(e, { KEYLOFT_URL: to.url, KEYLOFT_TOKEN: to.token, KEYLOFT_CONFIG_DIR: to.dir }, opts.env ?? {});
+  const child = spawn(process.execPath, [KEYLOFT_BIN, ...args], { env: e, cwd: to.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  child.stdin.on('error', () => {});
+  child.stdin.end(opts.stdin ?? '');
+  return new Promise((r) =>
+    child.on('close', (code) => {
+      opts.printed?.push(out, err);
+      r({ code, out, err });
+    }),
+  );
 }
