@@ -100,3 +100,12 @@ export async function grantRelease(api: Api, slug: string, email = ADMIN_EMAIL):
   const r = await api.call('PATCH', `/api/v1/projects/${encodeURIComponent(slug)}/members/${encodeURIComponent(email)}`, { release: true });
   if (r.status !== 200) throw new Error(`release grant failed: ${r.status} ${r.text}`);
 }
+
+/** A signed-in browser session: the session cookie (name=value) and the CSRF token (JSON sign-in; status 200 asserted). */
+export async function webSession(server: Target, email = ADMIN_EMAIL, password = ADMIN_PASSWORD): Promise<{ cookie: string; csrf: string }> {
+  const fetch = server.fetch ?? globalThis.fetch;
+  const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, csrf: csrfToken };
+}

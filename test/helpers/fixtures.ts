@@ -21,15 +21,25 @@ export async function seedProject(admin: Api, project: { slug: string; name: str
   await grantRelease(admin, project.slug);
 }
 
+/** Starts a deployment as `api` and completes it (`succeeded` by default); returns its id. */
+export async function deploy(
+  api: Api,
+  slug: string,
+  start: { environment: 'production' | 'preview'; pr?: number; ref?: string },
+  status: 'succeeded' | 'failed' = 'succeeded',
+): Promise<string> {
+  const dep = await api.post(`/api/v1/projects/${slug}/deployments`, start);
+  assert.equal(dep.status, 201, dep.text);
+  const done = await api.with(dep.body.token).post(`/api/v1/deployments/${dep.body.id}/complete`, { status });
+  assert.equal(done.status, 200, done.text);
+  return dep.body.id as string;
+}
+
 /** A deploy key (created by the admin) that starts one production deployment and completes it succeeded: the secrets are then "deployed". Returns the key's token. */
 export async function deployOnce(admin: Api, slug: string): Promise<string> {
-  const P = `/api/v1/projects/${slug}`;
-  const key = await admin.post(`${P}/deploy-keys`, { name: 'ci' });
+  const key = await admin.post(`/api/v1/projects/${slug}/deploy-keys`, { name: 'ci' });
   assert.equal(key.status, 201, key.text);
-  const dep = await admin.with(key.body.token).post(`${P}/deployments`, { environment: 'production', ref: 'r1' });
-  assert.equal(dep.status, 201, dep.text);
-  const done = await admin.with(dep.body.token).post(`/api/v1/deployments/${dep.body.id}/complete`, { status: 'succeeded' });
-  assert.equal(done.status, 200, done.text);
+  await deploy(admin.with(key.body.token), slug, { environment: 'production', ref: 'r1' });
   return key.body.token as string;
 }
 

@@ -9,7 +9,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap } from '../helpers/client.js';
+import { type Api, bootstrap, webSession } from '../helpers/client.js';
 import { seedProject } from '../helpers/fixtures.js';
 import { type TestApp, testApp } from '../helpers/app.js';
 import { dialects } from '../helpers/server.js';
@@ -63,12 +63,7 @@ for (const d of await dialects()) {
     });
 
     test('the Build page marks the binary secret and says deploy fly cannot pass it', async () => {
-      const login = await server.fetch(`${server.url}/api/v1/session`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
-      });
-      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+      const { cookie } = await webSession(server);
       const page = await (await server.fetch(`${server.url}/projects/${slug}/settings/build`, { headers: { cookie } })).text();
       const row = page.slice(page.indexOf('SIGNING_CERT'), page.indexOf('</tr>', page.indexOf('SIGNING_CERT')));
       assert.match(row, />binary</);

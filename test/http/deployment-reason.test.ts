@@ -12,7 +12,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap, createUser } from '../helpers/client.js';
+import { type Api, bootstrap, createUser, webSession } from '../helpers/client.js';
 import { seedProject } from '../helpers/fixtures.js';
 import { type TestApp, testApp } from '../helpers/app.js';
 import { dialects } from '../helpers/server.js';
@@ -107,14 +107,7 @@ for (const d of await dialects()) {
       assert.match(after, /cancelled by admin@example\.com/);
     });
 
-    async function session(): Promise<{ cookie: string; csrf: string }> {
-      const login = await server.fetch(`${server.url}/api/v1/session`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
-      });
-      return { cookie: login.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await login.json()) as { csrfToken: string }).csrfToken };
-    }
+    const session = () => webSession(server);
     async function webGet(path: string): Promise<string> {
       const s = await session();
       const text = await (await server.fetch(`${server.url}${path}`, { headers: { cookie: s.cookie } })).text();

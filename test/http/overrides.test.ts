@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { type Api, bootstrap, grantRelease } from '../helpers/client.js';
+import { type Api, bootstrap } from '../helpers/client.js';
+import { seedProject } from '../helpers/fixtures.js';
 import { type TestApp, testApp } from '../helpers/app.js';
 import { dialects } from '../helpers/server.js';
 
@@ -28,18 +29,12 @@ for (const d of await dialects()) {
     before(async () => {
       server = await testApp(undefined, { dialect: d.name });
       admin = await bootstrap(server);
-      const c = await admin.post('/api/v1/projects', {
-        slug,
-        name: 'Overrides',
-        secrets: [
-          { name: 'DB', scope: 'production', value: V.prodDb },
-          { name: 'PROD_ONLY', scope: 'production', value: V.prodOnly },
-          { name: 'DB', scope: 'preview', value: V.prevDb },
-          { name: 'PREV_ONLY', scope: 'preview', value: V.prevOnly },
-        ],
-      });
-      assert.equal(c.status, 201, c.text);
-      await grantRelease(admin, slug);
+      await seedProject(admin, { slug, name: 'Overrides' }, [
+        { name: 'DB', scope: 'production', value: V.prodDb },
+        { name: 'PROD_ONLY', scope: 'production', value: V.prodOnly },
+        { name: 'DB', scope: 'preview', value: V.prevDb },
+        { name: 'PREV_ONLY', scope: 'preview', value: V.prevOnly },
+      ]);
     });
     after(async () => {
       await server?.stop();

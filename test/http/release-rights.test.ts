@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser } from '../helpers/client.js';
+import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser, webSession } from '../helpers/client.js';
 import { expireDeployment, type TestApp, testApp } from '../helpers/app.js';
 import { dialects } from '../helpers/server.js';
 
@@ -13,14 +13,7 @@ const MEMBER_PW = 'another long password';
 
 /** A signed-in browser session (cookie + CSRF token) speaking JSON to the API. */
 async function session(server: TestApp, email: string, password: string) {
-  const res = await server.fetch(`${server.url}/api/v1/session`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  assert.equal(res.status, 200, await res.clone().text());
-  const { csrfToken } = (await res.json()) as { csrfToken: string };
-  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+  const { cookie, csrf: csrfToken } = await webSession(server, email, password);
   const api = new Api(server.url, undefined, server.fetch);
   return {
     post: (path: string, body: unknown) => api.call('POST', path, body, { headers: { cookie, 'x-csrf-token': csrfToken, origin: server.url } }),

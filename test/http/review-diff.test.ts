@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { type Api, type ApiResponse, bootstrap, grantRelease } from '../helpers/client.js';
+import { type Api, type ApiResponse, bootstrap } from '../helpers/client.js';
+import { deploy as deployAs, seedProject } from '../helpers/fixtures.js';
 import { type TestApp, testApp } from '../helpers/app.js';
 import { dialects } from '../helpers/server.js';
 
@@ -18,28 +19,17 @@ for (const d of await dialects()) {
     const V = { a: val('a'), a2: val('a2'), b: val('b'), c: val('c'), keep: val('keep') };
     const ALL = Object.values(V);
 
-    const deploy = async (environment: 'production' | 'preview', pr?: number, status: 'succeeded' | 'failed' = 'succeeded') => {
-      const dep = await admin.post(`/api/v1/projects/${slug}/deployments`, { environment, ...(pr ? { pr } : {}) });
-      assert.equal(dep.status, 201, dep.text);
-      const done = await admin.with(dep.body.token).post(`/api/v1/deployments/${dep.body.id}/complete`, { status });
-      assert.equal(done.status, 200, done.text);
-      return dep.body.id as string;
-    };
+    const deploy = (environment: 'production' | 'preview', pr?: number, status: 'succeeded' | 'failed' = 'succeeded') =>
+      deployAs(admin, slug, { environment, ...(pr ? { pr } : {}) }, status);
 
     before(async () => {
       server = await testApp(undefined, { dialect: d.name });
       admin = await bootstrap(server);
-      const c = await admin.post('/api/v1/projects', {
-        slug,
-        name: 'Review',
-        secrets: [
-          { name: 'A', scope: 'production', value: V.a },
-          { name: 'B', scope: 'production', value: V.b },
-          { name: 'KEEP', scope: 'preview', value: V.keep },
-        ],
-      });
-      assert.equal(c.status, 201, c.text);
-      await grantRelease(admin, slug);
+      await seedProject(admin, { slug, name: 'Review' }, [
+        { name: 'A', scope: 'production', value: V.a },
+        { name: 'B', scope: 'production', value: V.b },
+        { name: 'KEEP', scope: 'preview', value: V.keep },
+      ]);
     });
     after(async () => {
       await server?.stop();

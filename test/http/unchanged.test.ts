@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { type Api, bootstrap } from '../helpers/client.js';
+import { type Api, bootstrap, webSession } from '../helpers/client.js';
 import { deployOnce, seedProject } from '../helpers/fixtures.js';
 import { type TestApp, testApp } from '../helpers/app.js';
 import { dialects } from '../helpers/server.js';
@@ -82,13 +82,7 @@ for (const d of await dialects()) {
     });
 
     test('dashboard: the form with the current value says "WEB_KEY is unchanged" and writes nothing', async () => {
-      const login = await server.fetch(`${server.url}/api/v1/session`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }),
-      });
-      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-      const csrf = ((await login.json()) as { csrfToken: string }).csrfToken;
+      const { cookie, csrf } = await webSession(server);
       const eventsBefore = await writeEvents('WEB_KEY');
       const post = await server.fetch(`${server.url}/projects/${slug}/settings/secrets`, {
         method: 'POST',

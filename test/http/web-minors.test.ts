@@ -5,7 +5,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, bootstrap, createUser, grantRelease } from '../helpers/client.js';
+import { Api, bootstrap, createUser, webSession } from '../helpers/client.js';
+import { seedProject } from '../helpers/fixtures.js';
 import { type TestApp, testApp } from '../helpers/app.js';
 
 describe('dashboard minors', () => {
@@ -16,37 +17,23 @@ describe('dashboard minors', () => {
   const ids: string[] = [];
 
   async function page(path: string, email = 'admin@example.com', password = 'correct horse battery staple'): Promise<string> {
-    const login = await server.fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const { cookie } = await webSession(server, email, password);
     const r = await server.fetch(`${server.url}${path}`, { headers: { cookie } });
     assert.equal(r.status, 200, path);
     return r.text();
   }
-  async function session(): Promise<{ cookie: string; csrf: string }> {
-    const login = await server.fetch(`${server.url}/api/v1/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }),
-    });
-    return { cookie: login.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await login.json()) as { csrfToken: string }).csrfToken };
-  }
+  const session = () => webSession(server);
   const rowsOf = (html: string) => [...html.matchAll(/href="\/projects\/minor\/deployments\/(dep_[^"?]+)"/g)].map((m) => m[1]!);
 
   before(async () => {
     server = await testApp(undefined, { dialect: 'sqlite' });
     admin = await bootstrap(server);
-    const r = await admin.post('/api/v1/projects', {
-      slug,
-      name: 'Minor',
-      secrets: [
-        { name: 'STRIPE_KEY', scope: 'production', value: 'v1' },
-        { name: 'STRIPE_WEBHOOK_SECRET', scope: 'production', value: 'v2' },
-        { name: 'DATABASE_URL', scope: 'production', value: 'v3' },
-        { name: 'DATABASE_URL', scope: 'preview', value: 'v4' },
-      ],
-    });
-    assert.equal(r.status, 201, r.text);
-    await grantRelease(admin, slug); // deploy keys and deployments need the release grant
+    await seedProject(admin, { slug, name: 'Minor' }, [
+      { name: 'STRIPE_KEY', scope: 'production', value: 'v1' },
+      { name: 'STRIPE_WEBHOOK_SECRET', scope: 'production', value: 'v2' },
+      { name: 'DATABASE_URL', scope: 'production', value: 'v3' },
+      { name: 'DATABASE_URL', scope: 'preview', value: 'v4' },
+    ]);
     const key = (await admin.post(`${P}/deploy-keys`, { name: 'ci' })).body.token;
     const ci = new Api(server.url, key, server.fetch);
     // 52 deployments: 3 of PR 42, the rest production (newest last).
@@ -111,13 +98,7 @@ describe('dashboard minors', () => {
   });
 
   test('a form submitted after the session ended: sign-in page says so, then back to the page the form was on', async () => {
-    const login = await server.fetch(`${server.url}/api/v1/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }),
-    });
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    const csrf = ((await login.json()) as { csrfToken: string }).csrfToken;
+    const { cookie, csrf } = await webSession(server);
     // The session ends while the form is open (time passes beyond the idle lifetime: every session expires).
     server.clock.advance((server.config.sessionTtlHours + 1) * 3_600_000);
     const formPage = `${server.url}/projects/${slug}/settings/secrets?env=preview`;

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap } from '../helpers/client.js';
+import { type Api, bootstrap, webSession } from '../helpers/client.js';
 import { runKeyloft, seedProject } from '../helpers/fixtures.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
@@ -100,14 +100,7 @@ for (const d of (await dialects()).filter((x) => x.name === 'sqlite')) {
       for (const p of printed) assert.ok(!p.includes(VALUE) && !p.includes(BUILD));
     });
 
-    async function session(): Promise<{ cookie: string; csrf: string }> {
-      const login = await fetch(`${server.url}/api/v1/session`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
-      });
-      return { cookie: login.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await login.json()) as { csrfToken: string }).csrfToken };
-    }
+    const session = () => webSession(server);
     async function webGet(path: string): Promise<string> {
       const s = await session();
       const text = await (await fetch(`${server.url}${path}`, { headers: { cookie: s.cookie } })).text();

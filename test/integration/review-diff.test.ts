@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { type Api, bootstrap, grantRelease } from '../helpers/client.js';
+import { type Api, bootstrap } from '../helpers/client.js';
+import { deploy as deployAs, seedProject } from '../helpers/fixtures.js';
 import { createStore, dialects, KEYLOFT_BIN, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const val = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
@@ -17,29 +18,18 @@ for (const d of (await dialects()).filter((x) => x.name === 'sqlite')) {
     const V = { a: val('a'), a2: val('a2'), b: val('b'), c: val('c'), keep: val('keep') };
     const ALL = Object.values(V);
 
-    const deploy = async (environment: 'production' | 'preview', pr?: number, status: 'succeeded' | 'failed' = 'succeeded') => {
-      const dep = await admin.post(`/api/v1/projects/${slug}/deployments`, { environment, ...(pr ? { pr } : {}) });
-      assert.equal(dep.status, 201, dep.text);
-      const done = await admin.with(dep.body.token).post(`/api/v1/deployments/${dep.body.id}/complete`, { status });
-      assert.equal(done.status, 200, done.text);
-      return dep.body.id as string;
-    };
+    const deploy = (environment: 'production' | 'preview', pr?: number, status: 'succeeded' | 'failed' = 'succeeded') =>
+      deployAs(admin, slug, { environment, ...(pr ? { pr } : {}) }, status);
 
     before(async () => {
       store = await createStore(d.name);
       server = await startServer(store);
       admin = await bootstrap(server);
-      const c = await admin.post('/api/v1/projects', {
-        slug,
-        name: 'Review',
-        secrets: [
-          { name: 'A', scope: 'production', value: V.a },
-          { name: 'B', scope: 'production', value: V.b },
-          { name: 'KEEP', scope: 'preview', value: V.keep },
-        ],
-      });
-      assert.equal(c.status, 201, c.text);
-      await grantRelease(admin, slug);
+      await seedProject(admin, { slug, name: 'Review' }, [
+        { name: 'A', scope: 'production', value: V.a },
+        { name: 'B', scope: 'production', value: V.b },
+        { name: 'KEEP', scope: 'preview', value: V.keep },
+      ]);
     });
     after(async () => {
       await server?.stop();
