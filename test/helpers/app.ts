@@ -61,7 +61,7 @@ export async function testApp(t: Pick<TestContext, 'after'> | undefined, opts: T
   const ts = await testServices(undefined, { clock: fakeClock(undefined, { tick: 1 }), ...opts });
   let app: FastifyInstance;
   try {
-    app = await buildApp({ config: ts.config, services: ts.services, clock: ts.clock });
+    app = await buildApp({ config: ts.config, services: ts.services, clock: ts.clock, ...(ts.poolStats ? { poolStats: ts.poolStats } : {}) });
   } catch (err) {
     await ts.close();
     throw err;
