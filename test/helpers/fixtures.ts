@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { type Kysely, sql } from 'kysely';
+import type { DB } from '../../src/store/schema.js';
 import { type Api, grantRelease } from './client.js';
 import { KEYLOFT_BIN } from './server.js';
 
@@ -65,6 +67,15 @@ export async function seedResealProject(admin: Api, project: { slug: string; nam
   ]);
 }
 
+/** The project the review-diff suites (http, CLI) start from: A and B in production, KEEP in preview. */
+export async function seedReviewProject(admin: Api, slug: string, v: { a: string; b: string; keep: string }): Promise<void> {
+  await seedProject(admin, { slug, name: 'Review' }, [
+    { name: 'A', scope: 'production', value: v.a },
+    { name: 'B', scope: 'production', value: v.b },
+    { name: 'KEEP', scope: 'preview', value: v.keep },
+  ]);
+}
+
 export interface CliRun {
   code: number | null;
   out: string;
@@ -97,4 +108,21 @@ export function runKeyloft(
       r({ code, out, err });
     }),
   );
+}
+
+/**
+ * Which of `values` appear in plaintext in any cell of any table of the database (text, or the
+ * bytes of a blob/bytea), read through the services' own connection: the in-process counterpart of
+ * `valuesInDatabase` (security/support.ts), which scans a spawned server's files.
+ */
+export async function valuesInTables(db: Kysely<DB>, values: readonly string[]): Promise<string[]> {
+  const tables = await db.introspection.getTables();
+  assert.ok(tables.length > 10, 'the schema is there');
+  const found: string[] = [];
+  for (const t of tables) {
+    const rows = await sql<Record<string, unknown>>`select * from ${sql.table(t.name)}`.execute(db);
+    const dump = Buffer.concat(rows.rows.flatMap((r) => Object.values(r).map((v) => (v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(String(v))))));
+    for (const v of values) if (dump.includes(Buffer.from(v))) found.push(`${t.name}: ${v}`);
+  }
+  return found;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type Api, type ApiResponse, bootstrap } from '../helpers/client.js';
-import { deploy as deployAs, seedProject } from '../helpers/fixtures.js';
+import { deploy as deployAs, seedReviewProject } from '../helpers/fixtures.js';
 import { type TestApp, testApp } from '../helpers/app.js';
 import { dialects } from '../helpers/server.js';
 
@@ -25,11 +25,7 @@ for (const d of await dialects()) {
     before(async () => {
       server = await testApp(undefined, { dialect: d.name });
       admin = await bootstrap(server);
-      await seedProject(admin, { slug, name: 'Review' }, [
-        { name: 'A', scope: 'production', value: V.a },
-        { name: 'B', scope: 'production', value: V.b },
-        { name: 'KEEP', scope: 'preview', value: V.keep },
-      ]);
+      await seedReviewProject(admin, slug, V);
     });
     after(async () => {
       await server?.stop();

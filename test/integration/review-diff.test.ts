@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type Api, bootstrap } from '../helpers/client.js';
-import { deploy as deployAs, seedProject } from '../helpers/fixtures.js';
+import { deploy, seedReviewProject } from '../helpers/fixtures.js';
 import { createStore, dialects, KEYLOFT_BIN, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
 const val = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
@@ -16,20 +16,12 @@ for (const d of (await dialects()).filter((x) => x.name === 'sqlite')) {
     let admin: Api;
     const slug = `review-${randomBytes(3).toString('hex')}`;
     const V = { a: val('a'), a2: val('a2'), b: val('b'), c: val('c'), keep: val('keep') };
-    const ALL = Object.values(V);
-
-    const deploy = (environment: 'production' | 'preview', pr?: number, status: 'succeeded' | 'failed' = 'succeeded') =>
-      deployAs(admin, slug, { environment, ...(pr ? { pr } : {}) }, status);
 
     before(async () => {
       store = await createStore(d.name);
       server = await startServer(store);
       admin = await bootstrap(server);
-      await seedProject(admin, { slug, name: 'Review' }, [
-        { name: 'A', scope: 'production', value: V.a },
-        { name: 'B', scope: 'production', value: V.b },
-        { name: 'KEEP', scope: 'preview', value: V.keep },
-      ]);
+      await seedReviewProject(admin, slug, V);
     });
     after(async () => {
       await server?.stop();
@@ -38,11 +30,11 @@ for (const d of (await dialects()).filter((x) => x.name === 'sqlite')) {
 
     // The API's side of the diff is tested in process (test/http/review-diff.test.ts); here, the CLI prints it.
     test('keyloft deploy show prints the change diff the API shows (--json the same object; human + ~ -), never a value', async () => {
-      const first = await deploy('production');
+      const first = await deploy(admin, slug, { environment: 'production' });
       const r = await admin.post(`/api/v1/projects/${slug}/secrets/production:import?replace=true`, `A=${V.a2}\nC=${V.c}\n`, { contentType: 'text/plain' });
       assert.equal(r.status, 200, r.text);
-      await deploy('production', undefined, 'failed');
-      const second = await deploy('production');
+      await deploy(admin, slug, { environment: 'production' }, 'failed');
+      const second = await deploy(admin, slug, { environment: 'production' });
       const shown = await admin.get(`/api/v1/projects/${slug}/deployments/${second}`);
       assert.equal(shown.status, 200, shown.text);
       const ch = shown.body.changes;
@@ -56,7 +48,7 @@ for (const d of (await dialects()).filter((x) => x.name === 'sqlite')) {
       assert.match(human, /\+ C\n/);
       assert.match(human, new RegExp(`~ A  ${ch.changed[0].digestBefore} -> ${ch.changed[0].digestAfter}`));
       assert.match(human, /- B\n/);
-      for (const v of ALL) assert.ok(!human.includes(v));
+      for (const v of Object.values(V)) assert.ok(!human.includes(v));
     });
   });
 }
