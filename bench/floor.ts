@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { valueDigest } from '../src/crypto/digest.js';
+import type { DataKey } from '../src/crypto/fast.js';
 import { Keyring, masterKeyFromPrivate, type ValueOpener } from '../src/crypto/keyring.js';
 import type { SealingKey } from '../src/crypto/seal.js';
 import { sealValue, valueSealingKey } from '../src/crypto/sealing.js';
@@ -126,6 +127,28 @@ export class Floor {
     const opened = await Promise.all(pins.map((p) => openers.get(p.key_id!)!.open(new Uint8Array(p.ciphertext!), p.name, p.version)));
     let n = 0;
     for (const o of opened) n += dec.decode(o).length;
+    return n;
+  }
+
+  /**
+   * W2 AES floor: read the pinned ciphertexts, unwrap each key pair's data key once, open every
+   * value's fast form (AES-256-GCM; the server stored them on the first release of each version).
+   */
+  async fetchFast(deploymentId: string): Promise<number> {
+    const pins = await pinnedCiphertexts(this.db, deploymentId);
+    const keys = new Map<string, { projectId: string; key: DataKey }>();
+    for (const k of await projectKeysByIds(this.db, [...new Set(pins.map((p) => p.key_id!))])) {
+      if (!k.wrapped_data_key) throw new Error('no data key: release these versions once first');
+      keys.set(k.id, { projectId: k.project_id, key: await this.keyring.dataKey({ id: k.id, projectId: k.project_id, scope: k.scope, wrappedDataKey: new Uint8Array(k.wrapped_data_key), masterKeyId: k.master_key_id }) });
+    }
+    const dec = new TextDecoder();
+    let n = 0;
+    for (const p of pins) {
+      if (!p.fast_ciphertext) throw new Error('no fast form: release these versions once first');
+      const k = keys.get(p.key_id!)!;
+      const o = k.key.open(p.fast_ciphertext, k.projectId, p.scope, p.name, p.version, p.key_id!, p.ciphertext!);
+      n += dec.decode(o).length;
+    }
     return n;
   }
 

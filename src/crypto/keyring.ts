@@ -1,6 +1,8 @@
 import { OpeningKey } from './open.js';
 import { publicKeyOf, masterKeyId } from './keys.js';
-import { INFO_VALUE, INFO_WRAP, valueAad, wrapAad } from './suite.js';
+import { DataKey, newDataKeyBytes } from './fast.js';
+import { wrapDataKey } from './sealing.js';
+import { dataKeyAad, INFO_DATA_KEY, INFO_VALUE, INFO_WRAP, valueAad, wrapAad } from './suite.js';
 
 /** A configured master private key with its id. */
 export interface MasterKey {
@@ -38,17 +40,28 @@ export class MissingMasterKeyError extends Error {
  */
 export class Keyring {
   readonly #masters = new Map<string, OpeningKey>();
+  /** The same master keys, opening wrapped data keys (their own HPKE info). */
+  readonly #dataMasters = new Map<string, OpeningKey>();
+  readonly #publics = new Map<string, Uint8Array>();
   readonly ids: readonly string[];
 
-  private constructor(masters: Map<string, OpeningKey>) {
+  private constructor(masters: Map<string, OpeningKey>, dataMasters: Map<string, OpeningKey>, publics: Map<string, Uint8Array>) {
     this.#masters = masters;
+    this.#dataMasters = dataMasters;
+    this.#publics = publics;
     this.ids = [...masters.keys()];
   }
 
   static async create(keys: readonly MasterKey[]): Promise<Keyring> {
     const m = new Map<string, OpeningKey>();
-    for (const k of keys) m.set(k.id, await OpeningKey.fromRaw(k.privateKey, INFO_WRAP));
-    return new Keyring(m);
+    const d = new Map<string, OpeningKey>();
+    const p = new Map<string, Uint8Array>();
+    for (const k of keys) {
+      m.set(k.id, await OpeningKey.fromRaw(k.privateKey, INFO_WRAP));
+      d.set(k.id, await OpeningKey.fromRaw(k.privateKey, INFO_DATA_KEY));
+      p.set(k.id, new Uint8Array(k.publicKey));
+    }
+    return new Keyring(m, d, p);
   }
 
   has(id: string): boolean {
@@ -75,6 +88,53 @@ export class Keyring {
       `the ${wrapped.scope} key of project ${wrapped.projectId}`,
     );
   }
+
+  /** Unwraps a key pair's data key (the fast form's key, fast.ts). Throws OpenFailedError when the wrapped form is damaged or moved. */
+  async dataKey(wrapped: WrappedDataKey): Promise<DataKey> {
+    const raw = await this.unwrapDataKeyRaw(wrapped);
+    try {
+      return DataKey.fromRaw(raw);
+    } finally {
+      raw.fill(0);
+    }
+  }
+
+  /** The raw data key of a key pair (for re-wrapping during master rotation). Callers must zero it. */
+  async unwrapDataKeyRaw(wrapped: WrappedDataKey): Promise<Uint8Array> {
+    const master = this.#dataMasters.get(wrapped.masterKeyId);
+    if (!master) throw new MissingMasterKeyError(wrapped.masterKeyId);
+    return master.open(
+      wrapped.wrappedDataKey,
+      dataKeyAad(wrapped.projectId, wrapped.scope, wrapped.id, wrapped.masterKeyId),
+      `the ${wrapped.scope} data key of project ${wrapped.projectId}`,
+    );
+  }
+
+  /**
+   * A new random data key for a key pair, wrapped to the master key its private key is wrapped
+   * under (one master key id governs both). The caller stores `wrapped` (if no other instance
+   * stored one first) and uses `key`.
+   */
+  async newDataKey(pair: Omit<WrappedDataKey, 'wrappedDataKey'>): Promise<{ key: DataKey; wrapped: Uint8Array }> {
+    const publicKey = this.#publics.get(pair.masterKeyId);
+    if (!publicKey) throw new MissingMasterKeyError(pair.masterKeyId);
+    const raw = newDataKeyBytes();
+    try {
+      return { key: DataKey.fromRaw(raw), wrapped: await wrapDataKey({ id: pair.masterKeyId, publicKey }, pair.projectId, pair.scope, pair.id, raw) };
+    } finally {
+      raw.fill(0);
+    }
+  }
+}
+
+/** The stored, wrapped form of a key pair's data key (project_keys.wrapped_data_key, under the row's master key). */
+export interface WrappedDataKey {
+  /** The key pair's id. */
+  id: string;
+  projectId: string;
+  scope: string;
+  wrappedDataKey: Uint8Array;
+  masterKeyId: string;
 }
 
 /** Opens the values of one project scope. */

@@ -1,6 +1,6 @@
 import { generateRawKeyPair } from './keys.js';
 import { SealingKey } from './seal.js';
-import { INFO_VALUE, INFO_WRAP, valueAad, wrapAad } from './suite.js';
+import { dataKeyAad, INFO_DATA_KEY, INFO_VALUE, INFO_WRAP, valueAad, wrapAad } from './suite.js';
 
 /**
  * Write-path crypto: creates scope key pairs (wrapping the private half to the master
@@ -39,6 +39,21 @@ export async function wrapScopeKey(
 ): Promise<Uint8Array> {
   const wrapper = await SealingKey.fromRaw(master.publicKey, INFO_WRAP);
   return wrapper.seal(privateKey, wrapAad(projectId, scope, keyPairId, master.id));
+}
+
+/**
+ * Wraps a scope's raw data key (fast.ts) to a master public key, under its own HPKE info and AAD
+ * label: a wrapped data key never opens as a wrapped private key, nor the other way round.
+ */
+export async function wrapDataKey(
+  master: { id: string; publicKey: Uint8Array },
+  projectId: string,
+  scope: string,
+  keyPairId: string,
+  dataKey: Uint8Array,
+): Promise<Uint8Array> {
+  const wrapper = await SealingKey.fromRaw(master.publicKey, INFO_DATA_KEY);
+  return wrapper.seal(dataKey, dataKeyAad(projectId, scope, keyPairId, master.id));
 }
 
 /** Seals a value to a scope's public key, bound to project, scope, name and version. */

@@ -1,3 +1,4 @@
+import type { DataKey } from '../crypto/fast.js';
 import { type Keyring, MissingMasterKeyError, type ValueOpener } from '../crypto/keyring.js';
 import { OpenFailedError } from '../crypto/open.js';
 import { sealedVersionsAfter } from '../store/check.repository.js';
@@ -10,7 +11,7 @@ export interface DamagedVersion {
   scope: string;
   name: string;
   version: number;
-  reason: 'ciphertext does not open' | 'key pair missing' | 'key pair does not unwrap' | 'master key not configured';
+  reason: 'ciphertext does not open' | 'fast form does not open' | 'key pair missing' | 'key pair does not unwrap' | 'master key not configured';
 }
 
 export interface CheckReport {
@@ -28,6 +29,8 @@ export function createCheckService(deps: Pick<BaseDeps, 'db'> & { keyring: Keyri
   return {
     async check(): Promise<CheckReport> {
       const openers = new Map<string, ValueOpener | DamagedVersion['reason']>();
+      // A key pair's data key (fast forms), or null when it has none or it does not unwrap.
+      const dataKeys = new Map<string, DataKey | null>();
       const damaged: DamagedVersion[] = [];
       let checked = 0;
       let after: { secretId: string; version: number } | undefined;
@@ -41,6 +44,15 @@ export function createCheckService(deps: Pick<BaseDeps, 'db'> & { keyring: Keyri
           if (!k) {
             openers.set(id, 'key pair missing');
             continue;
+          }
+          if (k.wrapped_data_key === null) dataKeys.set(id, null);
+          else {
+            try {
+              dataKeys.set(id, await keyring.dataKey({ id: k.id, projectId: k.project_id, scope: k.scope, wrappedDataKey: new Uint8Array(k.wrapped_data_key), masterKeyId: k.master_key_id }));
+            } catch (err) {
+              if (!(err instanceof MissingMasterKeyError) && !(err instanceof OpenFailedError)) throw err;
+              dataKeys.set(id, null);
+            }
           }
           try {
             openers.set(id, await keyring.scopeOpener({ id: k.id, projectId: k.project_id, scope: k.scope, wrappedPrivateKey: new Uint8Array(k.wrapped_private_key), masterKeyId: k.master_key_id }));
@@ -64,6 +76,18 @@ export function createCheckService(deps: Pick<BaseDeps, 'db'> & { keyring: Keyri
           } catch (err) {
             if (!(err instanceof OpenFailedError)) throw err;
             damaged.push({ ...where, reason: 'ciphertext does not open' });
+            continue;
+          }
+          // The fast form a release wrote: a release refuses the version while it does not open.
+          if (r.fast_ciphertext !== null) {
+            const dk = dataKeys.get(r.key_id!) ?? null;
+            try {
+              if (!dk) throw new OpenFailedError(`${r.name} v${r.version}`);
+              dk.open(r.fast_ciphertext, r.project_id, r.scope, r.name, r.version, r.key_id!, r.ciphertext).fill(0);
+            } catch (err) {
+              if (!(err instanceof OpenFailedError)) throw err;
+              damaged.push({ ...where, reason: 'fast form does not open' });
+            }
           }
         }
         const last = page[page.length - 1]!;

@@ -37,7 +37,7 @@ export function createPublicKeys(deps: BaseDeps) {
       sealers.clear();
     },
     /** A new key pair for a project scope, private half wrapped to the master public key. */
-    async newScopeKeyRow(ex: Executor, projectId: string, scope: string): Promise<Omit<ProjectKeyRow, 'retired_at'>> {
+    async newScopeKeyRow(ex: Executor, projectId: string, scope: string): Promise<Omit<ProjectKeyRow, 'retired_at' | 'wrapped_data_key'>> {
       const m = await currentMaster(ex);
       const id = newId('pk');
       const k = await newScopeKey(m, projectId, scope, id);

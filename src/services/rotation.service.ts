@@ -4,7 +4,7 @@ import { keyScope, SCOPES } from '../domain/rules.js';
 import { type Keyring, type MasterKey, MissingMasterKeyError, type ValueOpener } from '../crypto/keyring.js';
 import { OpenFailedError } from '../crypto/open.js';
 import type { SealingKey } from '../crypto/seal.js';
-import { newScopeKey, sealValue, valueSealingKey, wrapScopeKey } from '../crypto/sealing.js';
+import { newScopeKey, sealValue, valueSealingKey, wrapDataKey, wrapScopeKey } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
 import { insertAuditEvents } from '../store/audit.repository.js';
 import { insertMasterKey, listMasterKeys } from '../store/keys.repository.js';
@@ -85,6 +85,17 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
     return raw ? (JSON.parse(raw) as MasterRotationRecord) : undefined;
   }
 
+  /** A key pair's data key (the fast form's, if a release created one) re-wrapped under `target`, or null. */
+  async function rewrapDataKey(row: ProjectKeyRow, target: { id: string; publicKey: Uint8Array }): Promise<Uint8Array | null> {
+    if (row.wrapped_data_key === null) return null;
+    const raw = await keyring.unwrapDataKeyRaw({ id: row.id, projectId: row.project_id, scope: row.scope, wrappedDataKey: new Uint8Array(row.wrapped_data_key), masterKeyId: row.master_key_id });
+    try {
+      return await wrapDataKey(target, row.project_id, row.scope, row.id, raw);
+    } finally {
+      raw.fill(0);
+    }
+  }
+
   return {
     masterRecord,
 
@@ -132,19 +143,19 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
         if (opts.maxBatches !== undefined && batches >= opts.maxBatches) break;
         const rows = await projectKeysNotUnder(db, target.id, size);
         if (rows.length === 0) break;
-        const wraps: Array<{ row: ProjectKeyRow; wrapped: Uint8Array }> = [];
+        const wraps: Array<{ row: ProjectKeyRow; wrapped: Uint8Array; dataKey: Uint8Array | null }> = [];
         for (const row of rows) {
           if (!keyring.has(row.master_key_id)) throw new MissingMasterKeyError(row.master_key_id);
           const raw = await keyring.unwrapRaw({ id: row.id, projectId: row.project_id, scope: row.scope, wrappedPrivateKey: new Uint8Array(row.wrapped_private_key), masterKeyId: row.master_key_id });
           try {
-            wraps.push({ row, wrapped: await wrapScopeKey(target, row.project_id, row.scope, row.id, raw) });
+            wraps.push({ row, wrapped: await wrapScopeKey(target, row.project_id, row.scope, row.id, raw), dataKey: await rewrapDataKey(row, target) });
           } finally {
             raw.fill(0);
           }
         }
         let n = 0;
         await db.transaction().execute(async (trx) => {
-          for (const w of wraps) if (await rewrapProjectKey(trx, w.row.id, w.row.master_key_id, target.id, w.wrapped)) n++;
+          for (const w of wraps) if (await rewrapProjectKey(trx, w.row.id, w.row.master_key_id, target.id, w.wrapped, w.dataKey)) n++;
           const cur = (await getSetting(trx, MASTER_ROTATION_SETTING)) ?? JSON.stringify(rec);
           const r = JSON.parse(cur) as MasterRotationRecord;
           await putSetting(trx, MASTER_ROTATION_SETTING, JSON.stringify({ ...r, rewrapped: r.rewrapped + n, batches: r.batches + 1 }));
@@ -185,7 +196,7 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
         const master = masters[masters.length - 1];
         if (!master) throw new KeyloftError('internal', 'no active master key is stored');
         const now = Math.max(clock(), ...existing.map((k) => Number(k.created_at) + 1));
-        const rows: Array<Omit<ProjectKeyRow, 'retired_at'>> = [];
+        const rows: Array<Omit<ProjectKeyRow, 'retired_at' | 'wrapped_data_key'>> = [];
         for (const scope of SCOPES) {
           const id = newId('pk');
           const k = await newScopeKey({ id: master.id, publicKey: new Uint8Array(master.public_key) }, p.id, scope, id);

@@ -7,7 +7,7 @@ import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
 import { insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
 import { isUniqueViolation, type Executor } from '../store/executor.js';
-import type { SecretRow, SecretVersionRow } from '../store/schema.js';
+import type { SecretRow } from '../store/schema.js';
 import {
   advanceSecret,
   findCurrentDigest,
@@ -17,6 +17,7 @@ import {
   insertVersions,
   listSecretMetadata,
   listVersions,
+  type NewSecretVersion,
 } from '../store/secrets.repository.js';
 import { authorizeProject, inProjectTx, type Need, reauthorize } from './access.js';
 import { type Actor, actorLabel } from './actor.js';
@@ -47,7 +48,7 @@ type Deps = BaseDeps & { keys: PublicKeys; status: Pick<StatusService, 'statusFo
 interface PreparedWrite {
   name: string;
   existing: SecretRow | undefined;
-  version: SecretVersionRow;
+  version: NewSecretVersion;
   /** A plain set (not a restore or copy): the same value as the current one writes nothing. */
   skipIfSame: boolean;
   /** Set inside the transaction: the current value already was this one, so nothing was written. */

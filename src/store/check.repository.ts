@@ -10,6 +10,7 @@ export interface CheckedVersion {
   slug: string;
   ciphertext: Uint8Array;
   key_id: string | null;
+  fast_ciphertext: Uint8Array | null;
 }
 
 /**
@@ -31,6 +32,7 @@ export async function sealedVersionsAfter(ex: Executor, after: { secretId: strin
       'projects.slug',
       'secret_versions.ciphertext',
       'secret_versions.key_id',
+      'secret_versions.fast_ciphertext',
     ])
     .where('secret_versions.ciphertext', 'is not', null);
   if (after) {

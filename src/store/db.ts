@@ -11,6 +11,7 @@ import * as m0004 from './migrations/2026-11-29-0004-trust-policies.js';
 import * as m0005newuser from './migrations/2026-11-29-0005-newuser.js';
 import * as m0007 from './migrations/2026-11-29-0007-pending-imports.js';
 import * as m0008 from './migrations/2026-11-29-0008-people.js';
+import * as m0009 from './migrations/2026-11-29-0009-data-keys.js';
 import type { DB } from './schema.js';
 import { DiskReserve } from './disk-reserve.js';
 import { guardDialect, StorageHealth, storageFault } from './storage-errors.js';
@@ -169,6 +170,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-11-29-0005-newuser': m0005newuser,
   '2026-11-29-0007-pending-imports': m0007,
   '2026-11-29-0008-people': m0008,
+  '2026-11-29-0009-data-keys': m0009,
 };
 
 class StaticProvider implements MigrationProvider {

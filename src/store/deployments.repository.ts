@@ -139,6 +139,8 @@ export async function pinsWithNames(ex: Executor, deploymentId: string): Promise
 export interface PinnedCiphertext extends PinWithName {
   ciphertext: Uint8Array | null;
   key_id: string | null;
+  /** The fast form under the key pair's data key, once a release wrote it. */
+  fast_ciphertext: Uint8Array | null;
 }
 
 /** The pinned versions of a deployment with their ciphertexts (release path only). */
@@ -157,9 +159,43 @@ export async function pinnedCiphertexts(ex: Executor, deploymentId: string): Pro
       'secrets.scope',
       'secret_versions.ciphertext',
       'secret_versions.key_id',
+      'secret_versions.fast_ciphertext',
     ])
     .where('deployment_pins.deployment_id', '=', deploymentId)
     .execute();
+}
+
+/**
+ * Stores a key pair's first data key (release path) if it still has none and is still wrapped
+ * under `masterKeyId`; false when another instance (or a master key rotation) got there first.
+ */
+export async function storeDataKey(ex: Executor, keyPairId: string, masterKeyId: string, wrapped: Uint8Array): Promise<boolean> {
+  const r = await ex
+    .updateTable('project_keys')
+    .set({ wrapped_data_key: wrapped })
+    .where('id', '=', keyPairId)
+    .where('master_key_id', '=', masterKeyId)
+    .where('wrapped_data_key', 'is', null)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/**
+ * Stores fast forms (release path), each only while its version is still sealed to the key pair
+ * whose data key sealed it (a project key rotation moves the row and clears the fast form) and has
+ * none yet. One transaction: all are written, or none.
+ */
+export async function storeFastForms(ex: Executor, rows: ReadonlyArray<{ secretId: string; version: number; keyId: string; fast: Uint8Array }>): Promise<void> {
+  for (const r of rows) {
+    await ex
+      .updateTable('secret_versions')
+      .set({ fast_ciphertext: r.fast })
+      .where('secret_id', '=', r.secretId)
+      .where('version', '=', r.version)
+      .where('key_id', '=', r.keyId)
+      .where('fast_ciphertext', 'is', null)
+      .execute();
+  }
 }
 
 export async function openPreview(ex: Executor, projectId: string, pr: number, now: number): Promise<void> {

@@ -51,7 +51,7 @@ export async function deleteProject(ex: Executor, id: string): Promise<void> {
   await ex.deleteFrom('projects').where('id', '=', id).execute();
 }
 
-export async function insertProjectKey(ex: Executor, row: Omit<ProjectKeyRow, 'retired_at'>): Promise<void> {
+export async function insertProjectKey(ex: Executor, row: Omit<ProjectKeyRow, 'retired_at' | 'wrapped_data_key'>): Promise<void> {
   await ex.insertInto('project_keys').values({ ...row, retired_at: null }).execute();
 }
 

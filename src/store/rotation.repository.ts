@@ -28,14 +28,19 @@ export async function countProjectKeysNotUnder(ex: Executor, masterId: string): 
   return Number(r?.n ?? 0);
 }
 
-/** Replaces a wrapped private key if it is still wrapped under `fromMaster`; false when someone else did it. */
-export async function rewrapProjectKey(ex: Executor, id: string, fromMaster: string, toMaster: string, wrapped: Uint8Array): Promise<boolean> {
-  const r = await ex
+/**
+ * Replaces a wrapped private key (and its data key, if it had one when read) if it is still wrapped
+ * under `fromMaster`; false when someone else did it, or when a release stored the pair's first
+ * data key since (the next batch reads the row again and re-wraps both).
+ */
+export async function rewrapProjectKey(ex: Executor, id: string, fromMaster: string, toMaster: string, wrapped: Uint8Array, wrappedDataKey: Uint8Array | null = null): Promise<boolean> {
+  let q = ex
     .updateTable('project_keys')
-    .set({ wrapped_private_key: wrapped, master_key_id: toMaster })
+    .set({ wrapped_private_key: wrapped, master_key_id: toMaster, ...(wrappedDataKey ? { wrapped_data_key: wrappedDataKey } : {}) })
     .where('id', '=', id)
-    .where('master_key_id', '=', fromMaster)
-    .executeTakeFirst();
+    .where('master_key_id', '=', fromMaster);
+  if (!wrappedDataKey) q = q.where('wrapped_data_key', 'is', null);
+  const r = await q.executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 
@@ -74,11 +79,14 @@ export async function versionsSealedTo(ex: Executor, keyIds: readonly string[], 
   return rows as SealedVersion[];
 }
 
-/** Replaces a version's ciphertext if it is still sealed to `fromKey`. */
+/**
+ * Replaces a version's ciphertext if it is still sealed to `fromKey`. Its fast form (under the old
+ * pair's data key) is cleared: the next release of the version writes one under the new pair's.
+ */
 export async function resealVersion(ex: Executor, secretId: string, version: number, fromKey: string, toKey: string, ciphertext: Uint8Array): Promise<boolean> {
   const r = await ex
     .updateTable('secret_versions')
-    .set({ ciphertext, key_id: toKey })
+    .set({ ciphertext, key_id: toKey, fast_ciphertext: null })
     .where('secret_id', '=', secretId)
     .where('version', '=', version)
     .where('key_id', '=', fromKey)

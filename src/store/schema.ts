@@ -30,6 +30,8 @@ export interface ProjectKeyTable {
   master_key_id: string;
   created_at: number;
   retired_at: number | null;
+  /** The key pair's data key (fast form of its values), sealed to the master key `master_key_id`; written by the release role on first use. */
+  wrapped_data_key: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
 }
 
 export interface SecretTable {
@@ -54,6 +56,8 @@ export interface SecretVersionTable {
   size: number | null;
   /** 1: the value is not UTF-8 text without NUL (a binary build secret); 0: text; null: unknown (written before 2026-11-29) or a tombstone. */
   binary: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The fast form: the value under its key pair's data key (AES-256-GCM), written by the release role; null until a release. */
+  fast_ciphertext: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
   created_at: number;
   created_by: string;
 }

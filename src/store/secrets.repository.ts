@@ -78,7 +78,7 @@ export async function advanceSecret(
 }
 
 /** A version row to insert: `binary` may be left out (tombstones, and writers that do not know). */
-export type NewSecretVersion = Omit<SecretVersionRow, 'binary'> & { binary?: number | null };
+export type NewSecretVersion = Omit<SecretVersionRow, 'binary' | 'fast_ciphertext'> & { binary?: number | null };
 
 export async function insertVersions(ex: Executor, rows: readonly NewSecretVersion[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 300) await ex.insertInto('secret_versions').values(rows.slice(i, i + 300)).execute();
@@ -123,7 +123,7 @@ export async function listSecretMetadata(ex: Executor, projectId: string, scope?
   return q.orderBy('secrets.name').execute();
 }
 
-export type VersionMetaRow = Omit<SecretVersionRow, 'ciphertext' | 'key_id' | 'binary'>;
+export type VersionMetaRow = Omit<SecretVersionRow, 'ciphertext' | 'key_id' | 'binary' | 'fast_ciphertext'>;
 
 export async function listVersions(ex: Executor, secretId: string): Promise<VersionMetaRow[]> {
   return ex

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Keyring, masterKeyFromPrivate } from '../../src/crypto/keyring.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap, createUser, seenBodies } from '../helpers/client.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap, createUser, grantRelease, seenBodies } from '../helpers/client.js';
 import { startTestIssuer } from '../helpers/oidc-issuer.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 
@@ -61,7 +61,7 @@ function findIn(hay: Buffer, markers: readonly Marker[]): string[] {
 }
 
 /** Every cell of every table, as bytes (strings as UTF-8). */
-async function allCells(store: TestStore): Promise<{ cells: Buffer; wrapped: Array<{ id: string; project_id: string; scope: string; wrapped_private_key: Buffer; master_key_id: string }> }> {
+async function allCells(store: TestStore): Promise<{ cells: Buffer; wrapped: Array<{ id: string; project_id: string; scope: string; wrapped_private_key: Buffer; wrapped_data_key: Buffer | null; master_key_id: string }>; fast: Buffer[] }> {
   const parts: Buffer[] = [];
   const push = (v: unknown) => {
     if (v === null || v === undefined) return;
@@ -70,14 +70,16 @@ async function allCells(store: TestStore): Promise<{ cells: Buffer; wrapped: Arr
     else parts.push(Buffer.from(String(v), 'utf8'));
     parts.push(Buffer.from([0]));
   };
-  let wrapped: Array<{ id: string; project_id: string; scope: string; wrapped_private_key: Buffer; master_key_id: string }> = [];
+  let wrapped: Array<{ id: string; project_id: string; scope: string; wrapped_private_key: Buffer; wrapped_data_key: Buffer | null; master_key_id: string }> = [];
+  let fast: Buffer[] = [];
   if (store.dialect === 'sqlite') {
     const db = new SQLite(join(store.dataDir, 'keyloft.db'), { readonly: true, fileMustExist: true });
     try {
       const tables = db.prepare("select name from sqlite_master where type = 'table'").all() as Array<{ name: string }>;
       assert.ok(tables.some((t) => t.name === 'secret_versions'));
       for (const { name } of tables) for (const row of db.prepare(`select * from "${name}"`).all() as Array<Record<string, unknown>>) for (const v of Object.values(row)) push(v);
-      wrapped = db.prepare('select id, project_id, scope, wrapped_private_key, master_key_id from project_keys').all() as typeof wrapped;
+      wrapped = db.prepare('select id, project_id, scope, wrapped_private_key, wrapped_data_key, master_key_id from project_keys').all() as typeof wrapped;
+      fast = (db.prepare('select fast_ciphertext from secret_versions where fast_ciphertext is not null').all() as Array<{ fast_ciphertext: Buffer }>).map((r) => r.fast_ciphertext);
     } finally {
       db.close();
     }
@@ -88,12 +90,13 @@ async function allCells(store: TestStore): Promise<{ cells: Buffer; wrapped: Arr
       const tables = (await c.query("select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'")).rows as Array<{ table_name: string }>;
       assert.ok(tables.some((t) => t.table_name === 'secret_versions'));
       for (const { table_name } of tables) for (const row of (await c.query(`select * from "${table_name}"`)).rows as Array<Record<string, unknown>>) for (const v of Object.values(row)) push(v);
-      wrapped = (await c.query('select id, project_id, scope, wrapped_private_key, master_key_id from project_keys')).rows;
+      wrapped = (await c.query('select id, project_id, scope, wrapped_private_key, wrapped_data_key, master_key_id from project_keys')).rows;
+      fast = ((await c.query('select fast_ciphertext from secret_versions where fast_ciphertext is not null')).rows as Array<{ fast_ciphertext: Buffer }>).map((r) => r.fast_ciphertext);
     } finally {
       await c.end();
     }
   }
-  return { cells: Buffer.concat(parts), wrapped };
+  return { cells: Buffer.concat(parts), wrapped, fast };
 }
 
 /** Every file in the data directory except the master key file. */
@@ -235,6 +238,22 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         assert.equal((await api.delete(`${P}/secrets/production/DELETED`)).status, 200);
       });
 
+      it('releases every environment twice (the first release writes the fast forms, the second opens them)', async () => {
+        await grantRelease(api, slug);
+        for (const round of [1, 2]) {
+          for (const environment of ['production', 'preview']) {
+            const started = await api.post(`${P}/deployments`, environment === 'preview' ? { environment, pr: 7 } : { environment });
+            assert.equal(started.status, 201, started.text);
+            // Fetched outside the recording client: this response holds values by design.
+            const r = await fetch(`${server.url}/api/v1/deployments/${started.body.id}/secrets`, { headers: { authorization: `Bearer ${started.body.token}` } });
+            const body = (await r.json()) as { runtime: Record<string, string> };
+            assert.equal(r.status, 200, `round ${round} ${environment}`);
+            assert.ok(Object.keys(body.runtime).length > 3, `round ${round} ${environment}: ${Object.keys(body.runtime).join(',')}`);
+            assert.equal((await api.with(started.body.token).post(`/api/v1/deployments/${started.body.id}/complete`, { status: 'succeeded' })).status, 200);
+          }
+        }
+      });
+
       it('refuses bad writes without echoing the value', async () => {
         const bad: Array<[string, Promise<{ status: number; text: string }>]> = [
           ['bad name', api.put(`${P}/secrets/production/1BAD`, { value: text('ERR_NAME') })],
@@ -289,7 +308,7 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         const masterPrivate = Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64');
         assert.equal(masterPrivate.length, 32);
         const master = masterKeyFromPrivate(new Uint8Array(masterPrivate));
-        const { cells, wrapped } = await allCells(store);
+        const { cells, wrapped, fast } = await allCells(store);
         assert.ok(cells.length > 1000);
         assert.equal(wrapped.length, 3, 'one key pair per scope');
 
@@ -300,7 +319,16 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
           const raw = await ring.unwrapRaw({ id: w.id, projectId: w.project_id, scope: w.scope, wrappedPrivateKey: new Uint8Array(w.wrapped_private_key), masterKeyId: w.master_key_id });
           assert.equal(raw.length, 32);
           keyMarkers.push(bytesMarker(`SCOPE_PRIVATE_KEY_${w.scope}`, Buffer.from(raw)));
+          // and the data keys of the fast forms (issue 18 §3), which the releases above created
+          if (w.wrapped_data_key !== null) {
+            const dk = await ring.unwrapDataKeyRaw({ id: w.id, projectId: w.project_id, scope: w.scope, wrappedDataKey: new Uint8Array(w.wrapped_data_key), masterKeyId: w.master_key_id });
+            keyMarkers.push(bytesMarker(`SCOPE_DATA_KEY_${w.scope}`, Buffer.from(dk)));
+          }
         }
+        assert.ok(wrapped.filter((w) => w.wrapped_data_key !== null).length >= 2, 'the releases created data keys (production, preview, build)');
+        // The fast forms are stored, so the scan below reads them: each a 0x02 blob, never a value.
+        assert.ok(fast.length >= 10, `only ${fast.length} fast forms stored`);
+        for (const f of fast) assert.equal(f[0], 0x02, 'a fast form starts with its format byte');
         // the master public key is stored (by design), so the test is not looking at the wrong place
         assert.ok(cells.includes(Buffer.from(master.publicKey)), 'the master public key is not in the database');
 
