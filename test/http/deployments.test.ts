@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Api, type ApiResponse, bootstrap, createUser, grantRelease, seenBodies } from '../helpers/client.js';
+import { type Api, type ApiResponse, bootstrap, createUser, grantRelease, seenBodies } from '../helpers/client.js';
 import { expireDeployment, type TestApp, testApp } from '../helpers/app.js';
 import { dialects } from '../helpers/server.js';
 

@@ -1,10 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { type Api, assertError, bootstrap, signIn } from '../helpers/client.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
-
-const rnd = () => randomBytes(8).toString('hex');
 
 // What only several processes show; the rest of the JSON API is tested in process (test/http/api.test.ts).
 const DIALECTS = await dialects();
