@@ -1,7 +1,7 @@
 // Runs every compiled test file under dist/test with node's test runner.
 // Usage: node scripts/run-tests.mjs [substring-filter...]
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function walk(dir, out) {
@@ -14,7 +14,11 @@ function walk(dir, out) {
 }
 
 const filters = process.argv.slice(2);
+// A compiled test whose source is gone (moved or deleted since the last build: tsc never removes
+// output) is not run.
+const hasSource = (f) => ['.ts', '.tsx'].some((ext) => existsSync(f.replace(/^dist\//, '').replace(/\.js$/, ext)));
 const files = walk('dist/test', [])
+  .filter(hasSource)
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {

@@ -61,7 +61,7 @@ export async function testApp(t: Pick<TestContext, 'after'> | undefined, opts: T
   const ts = await testServices(undefined, { clock: fakeClock(undefined, { tick: 1 }), ...opts });
   let app: FastifyInstance;
   try {
-    app = await buildApp({ config: ts.config, services: ts.services, clock: ts.clock });
+    app = await buildApp({ config: ts.config, services: ts.services, clock: ts.clock, ...(ts.poolStats ? { poolStats: ts.poolStats } : {}) });
   } catch (err) {
     await ts.close();
     throw err;
@@ -102,4 +102,14 @@ export async function testApp(t: Pick<TestContext, 'after'> | undefined, opts: T
       return { actor, token };
     },
   };
+}
+
+/**
+ * Moves the app's clock to `expiresAt` (an instant the API answered, e.g. a deployment's
+ * `expiresAt`), as if the token's lifetime had run out: no SQL, the services read the clock.
+ */
+export function expireDeployment(server: Pick<TestApp, 'clock'>, expiresAt: string): void {
+  // Exactly to the instant (a token is refused from its expiry on): a deployment started later, with a
+  // later expiry, still runs.
+  server.clock.advance(Math.max(0, Date.parse(expiresAt) - server.clock()));
 }

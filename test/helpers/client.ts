@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+
 /** Where a client sends requests: a spawned server (real fetch) or an in-process app (`fetch` over inject). */
 export interface Target {
   url: string;
@@ -99,4 +101,37 @@ export async function createUser(server: Target, admin: Api, email: string, pass
 export async function grantRelease(api: Api, slug: string, email = ADMIN_EMAIL): Promise<void> {
   const r = await api.call('PATCH', `/api/v1/projects/${encodeURIComponent(slug)}/members/${encodeURIComponent(email)}`, { release: true });
   if (r.status !== 200) throw new Error(`release grant failed: ${r.status} ${r.text}`);
+}
+
+/** A signed-in browser session: the session cookie (name=value) and the CSRF token (JSON sign-in; status 200 asserted). */
+export async function webSession(server: Target, email = ADMIN_EMAIL, password = ADMIN_PASSWORD): Promise<{ cookie: string; csrf: string }> {
+  const fetch = server.fetch ?? globalThis.fetch;
+  const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, csrf: csrfToken };
+}
+
+/** Asserts the error envelope `{ error: { code, message, field } }`. */
+export function assertError(res: { status: number; body: any; text: string }, status: number, code: string, field?: string | null): void {
+  assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status}: ${res.text.slice(0, 300)}`);
+  assert.equal(typeof res.body?.error, 'object', res.text);
+  assert.equal(res.body.error.code, code, res.text);
+  assert.equal(typeof res.body.error.message, 'string');
+  assert.ok(res.body.error.message.length > 0);
+  assert.ok('field' in res.body.error, 'error has no field key');
+  if (field !== undefined) assert.equal(res.body.error.field, field, res.text);
+}
+
+/** A raw sign-in (any answer, recorded in `seenBodies`); returns status, the session cookie (name=value) and the CSRF token. */
+export async function signIn(server: Target, email: string, password: string, cookie?: string) {
+  const fetch = server.fetch ?? globalThis.fetch;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (cookie) headers.cookie = cookie;
+  const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers, body: JSON.stringify({ email, password }) });
+  const text = await res.text();
+  seenBodies.push(text);
+  const setCookie = res.headers.get('set-cookie') ?? '';
+  const body = text ? JSON.parse(text) : undefined;
+  return { status: res.status, body, text, setCookie, cookie: setCookie.split(';')[0] ?? '', csrf: body?.csrfToken as string | undefined };
 }

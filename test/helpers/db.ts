@@ -40,9 +40,3 @@ export async function dbQuery<T = Record<string, unknown>>(store: TestStore, tex
 export async function storeExec(store: TestStore, text: string, params: unknown[] = []): Promise<number> {
   return (await run(store, text, params)).changes;
 }
-
-/** Moves a deployment's expiry into the past, as if its token lifetime had run out. */
-export async function expireDeploymentNow(store: TestStore, deploymentId: string): Promise<void> {
-  const n = await storeExec(store, 'update deployments set expires_at = $1 where id = $2', [Date.now() - 1000, deploymentId]);
-  if (n !== 1) throw new Error(`deployment ${deploymentId} not found in the store`);
-}

@@ -12,24 +12,14 @@ import { verifyMasterKeys } from '../../src/services/bootstrap.js';
 import { createServices, type Services } from '../../src/services/container.js';
 import { migrateToLatest, openDatabase } from '../../src/store/db.js';
 import { createPgDatabase, type DialectName } from './server.js';
-
-/** A clock tests move by hand. */
-export function fakeClock(start = Date.UTC(2026, 10, 29, 9, 0, 0)) {
-  let now = start;
-  const clock = () => now;
-  return Object.assign(clock, {
-    advance(ms: number) {
-      now += ms;
-    },
-  });
-}
+import { type FakeClock, fakeClock } from './services.js';
 
 export interface InProcess {
   app: FastifyInstance;
   services: Services;
   /** The database beside the app, for what the API does not show (audit addresses, row counts). */
   db: Kysely<DB>;
-  clock: ReturnType<typeof fakeClock>;
+  clock: FakeClock;
   /** The one-time setup token (printed at first start by `serve`). */
   setupToken: string;
   close(): Promise<void>;
@@ -44,7 +34,7 @@ export async function inProcess(dialect: DialectName, env: Record<string, string
   const pg = dialect === 'postgres' ? await createPgDatabase() : undefined;
   const config = loadConfig({ KEYLOFT_DATA_DIR: dir, KEYLOFT_LOG_LEVEL: 'silent', KEYLOFT_ROLE: 'api', ...(pg ? { KEYLOFT_DATABASE_URL: pg.url } : {}), ...env });
   const database = openDatabase(config.databaseUrl);
-  const clock = fakeClock();
+  const clock = fakeClock(Date.UTC(2026, 10, 29, 9, 0, 0));
   try {
     await migrateToLatest(database.db);
     // A stored master public key, as a first `serve` leaves it: the api role can then create projects.

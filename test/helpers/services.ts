@@ -6,7 +6,7 @@ import { newId } from '../../src/crypto/tokens.js';
 import type { Actor } from '../../src/services/actor.js';
 import { verifyMasterKeys } from '../../src/services/bootstrap.js';
 import { createServices, type Services } from '../../src/services/container.js';
-import { migrateToLatest, openDatabase } from '../../src/store/db.js';
+import { type Database, migrateToLatest, openDatabase } from '../../src/store/db.js';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../src/store/schema.js';
 import { insertUser } from '../../src/store/users.repository.js';
@@ -45,6 +45,8 @@ export interface TestServices {
   /** The master keyring; the services hold it only on roles all and release (never on api). */
   keyring: Keyring;
   services: Services;
+  /** PostgreSQL only: the pool's use, as `serve` hands it to `buildApp` for /metrics. */
+  poolStats: Database['poolStats'];
   /** A new user (inserted directly: no password hashing) and the actor it acts as. */
   user(email: string, opts?: { admin?: boolean }): Promise<Extract<Actor, { kind: 'user' }>>;
   /** Closes the services and the database (done by `t.after` when a test context was given). */
@@ -94,6 +96,7 @@ export async function testServices(t: Pick<TestContext, 'after'> | undefined, op
     clock,
     keyring,
     services,
+    poolStats: database.poolStats,
     async user(email, o = {}) {
       const id = newId('usr');
       await insertUser(database.db, { id, email, password_hash: 'unused: this user never signs in with a password', is_admin: o.admin ? 1 : 0, created_at: clock() });

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, Api, bootstrap, createUser, seenBodies } from '../helpers/client.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, Api, assertError, bootstrap, createUser, seenBodies, signIn } from '../helpers/client.js';
 import { type TestApp, testApp } from '../helpers/app.js';
 import { dialects } from '../helpers/server.js';
 
@@ -13,29 +13,6 @@ function val(label: string): string {
   const v = `${label}_${rnd()}`;
   written.push(v);
   return v;
-}
-
-/** Asserts the error envelope `{ error: { code, message, field } }`. */
-function assertError(res: { status: number; body: any; text: string }, status: number, code: string, field?: string | null): void {
-  assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status}: ${res.text.slice(0, 300)}`);
-  assert.equal(typeof res.body?.error, 'object', res.text);
-  assert.equal(res.body.error.code, code, res.text);
-  assert.equal(typeof res.body.error.message, 'string');
-  assert.ok(res.body.error.message.length > 0);
-  assert.ok('field' in res.body.error, 'error has no field key');
-  if (field !== undefined) assert.equal(res.body.error.field, field, res.text);
-}
-
-/** A raw sign-in; returns status, the session cookie (name=value) and the CSRF token. */
-async function signIn(server: TestApp, email: string, password: string, cookie?: string) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (cookie) headers.cookie = cookie;
-  const res = await server.fetch(`${server.url}/api/v1/session`, { method: 'POST', headers, body: JSON.stringify({ email, password }) });
-  const text = await res.text();
-  seenBodies.push(text);
-  const setCookie = res.headers.get('set-cookie') ?? '';
-  const body = text ? JSON.parse(text) : undefined;
-  return { status: res.status, body, text, setCookie, cookie: setCookie.split(';')[0] ?? '', csrf: body?.csrfToken as string | undefined };
 }
 
 async function cookieCall(server: TestApp, method: string, path: string, cookie: string, opts: { csrf?: string; origin?: string; body?: unknown } = {}) {

@@ -1,33 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { type Api, bootstrap, seenBodies } from '../helpers/client.js';
+import { type Api, assertError, bootstrap, signIn } from '../helpers/client.js';
 import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
-
-const rnd = () => randomBytes(8).toString('hex');
-
-/** Asserts the error envelope `{ error: { code, message, field } }`. */
-function assertError(res: { status: number; body: any; text: string }, status: number, code: string, field?: string | null): void {
-  assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status}: ${res.text.slice(0, 300)}`);
-  assert.equal(typeof res.body?.error, 'object', res.text);
-  assert.equal(res.body.error.code, code, res.text);
-  assert.equal(typeof res.body.error.message, 'string');
-  assert.ok(res.body.error.message.length > 0);
-  assert.ok('field' in res.body.error, 'error has no field key');
-  if (field !== undefined) assert.equal(res.body.error.field, field, res.text);
-}
-
-/** A raw sign-in; returns status, the session cookie (name=value) and the CSRF token. */
-async function signIn(server: TestServer, email: string, password: string, cookie?: string) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (cookie) headers.cookie = cookie;
-  const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers, body: JSON.stringify({ email, password }) });
-  const text = await res.text();
-  seenBodies.push(text);
-  const setCookie = res.headers.get('set-cookie') ?? '';
-  const body = text ? JSON.parse(text) : undefined;
-  return { status: res.status, body, text, setCookie, cookie: setCookie.split(';')[0] ?? '', csrf: body?.csrfToken as string | undefined };
-}
 
 // What only several processes show; the rest of the JSON API is tested in process (test/http/api.test.ts).
 const DIALECTS = await dialects();

@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, type Api, bootstrap, createUser } from '../helpers/client.js';
-import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
-import { dbQuery, valuesInDatabase } from '../security/support.js';
+import { type TestApp, testApp } from '../helpers/app.js';
+import { dialects } from '../helpers/server.js';
+import { valuesInTables } from '../helpers/fixtures.js';
 
 const rnd = () => randomBytes(8).toString('hex');
 
@@ -19,18 +20,17 @@ interface Session {
 
 for (const d of await dialects()) {
   describe(`${d.name}: pending dashboard imports`, { skip: d.skip }, () => {
-    let store: TestStore;
-    let server: TestServer;
+    let server: TestApp;
     let admin: Api;
     const slug = `pend-${rnd().slice(0, 6)}`;
 
     const signIn = async (email = ADMIN_EMAIL, password = ADMIN_PASSWORD): Promise<Session> => {
-      const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+      const res = await server.fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
       assert.equal(res.status, 200);
       return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
     };
     const post = async (s: Session, path: string, fields: Record<string, string>) => {
-      const res = await fetch(`${server.url}${path}`, {
+      const res = await server.fetch(`${server.url}${path}`, {
         method: 'POST',
         headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ _csrf: s.csrf, ...fields }).toString(),
@@ -47,17 +47,15 @@ for (const d of await dialects()) {
     };
     const confirm = (s: Session, id: string) => post(s, `/projects/${slug}/settings/secrets/import`, { scope: 'production', confirm: '1', pending: id });
     const names = async () => ((await admin.get(`/api/v1/projects/${slug}/secrets?scope=production`)).body.secrets as Array<{ name: string; deleted: boolean }>).filter((x) => !x.deleted).map((x) => x.name).sort();
-    const pendingRows = async () => dbQuery<{ id: string; session_hash: string; expires_at: number | string; created_at: number | string }>(store, 'select id, session_hash, expires_at, created_at from pending_imports');
+    const pendingRows = () => server.db.selectFrom('pending_imports').select(['id', 'session_hash', 'expires_at', 'created_at']).execute();
 
     before(async () => {
-      store = await createStore(d.name);
-      server = await startServer(store);
+      server = await testApp(undefined, { dialect: d.name });
       admin = await bootstrap(server);
       assert.equal((await admin.post('/api/v1/projects', { slug, name: 'Pending' })).status, 201);
     });
     after(async () => {
       await server?.stop();
-      await store?.cleanup();
     });
 
     it('the review page holds no pasted value, only a pending id; the table holds ciphertext; Confirm writes once', async () => {
@@ -66,7 +64,7 @@ for (const d of await dialects()) {
       const { id, html } = await review(s, `ONE=${values[0]}\nTWO="${values[1]}"\n`);
       for (const v of values) assert.ok(!html.includes(v), 'a pasted value is in the review page');
       assert.doesNotMatch(html, /name="dotenv"[^>]*hidden|<textarea[^>]*name="dotenv"[^>]*hidden/, 'no hidden copy of the text');
-      assert.deepEqual(await valuesInDatabase(store, values), [], 'the pending text is not in the database in plaintext');
+      assert.deepEqual(await valuesInTables(server.db, values), [], 'the pending text is not in the database in plaintext');
       const rows = await pendingRows();
       assert.equal(rows.length, 1);
       assert.equal(rows[0]!.id, id);
@@ -109,7 +107,7 @@ for (const d of await dialects()) {
       const s = await signIn();
       const { id } = await review(s, `FOUR=four_${rnd()}\n`);
       // the row moved to another scope (or its bytes changed) no longer opens
-      await dbQuery(store, `update pending_imports set scope = 'preview' where id = $1`, [id]);
+      await server.db.updateTable('pending_imports').set({ scope: 'preview' }).where('id', '=', id).execute();
       const r = await confirm(s, id);
       assert.equal(r.status, 404, r.html.slice(0, 300));
       assert.ok(!(await names()).includes('FOUR'));
@@ -118,14 +116,15 @@ for (const d of await dialects()) {
     it('an expired one is refused and swept; logout deletes the session\'s pending imports', async () => {
       const s = await signIn();
       const { id } = await review(s, `FIVE=five_${rnd()}\n`);
-      await dbQuery(store, 'update pending_imports set expires_at = 1 where id = $1', [id]);
+      // Ten minutes pass (the fake clock): the review expires.
+      server.clock.advance(10 * 60_000 + 1);
       const r = await confirm(s, id);
       assert.equal(r.status, 404, r.html.slice(0, 300));
       await review(s, `SIX=six_${rnd()}\n`); // a new review sweeps the expired row
       const rows = await pendingRows();
       assert.ok(!rows.some((x) => x.id === id), 'the expired row was swept');
       assert.equal(rows.length, 1);
-      const out = await fetch(`${server.url}/api/v1/session`, { method: 'DELETE', headers: { cookie: s.cookie, 'x-csrf-token': s.csrf, origin: server.url } });
+      const out = await server.fetch(`${server.url}/api/v1/session`, { method: 'DELETE', headers: { cookie: s.cookie, 'x-csrf-token': s.csrf, origin: server.url } });
       assert.ok(out.status < 300, `logout: ${out.status}`);
       assert.equal((await pendingRows()).length, 0, 'logout deleted the pending import');
     });

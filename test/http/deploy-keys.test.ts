@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Api, type ApiResponse, ADMIN_EMAIL, bootstrap, createUser, grantRelease } from '../helpers/client.js';
-import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
+import { type TestApp, testApp } from '../helpers/app.js';
+import { dialects } from '../helpers/server.js';
 
 const v = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
 const VALUES = { alphaProd: v('alpha-prod'), alphaPrev: v('alpha-prev'), alphaBuild: v('alpha-build'), betaProd: v('beta-prod'), betaBuild: v('beta-build') };
@@ -155,8 +156,7 @@ const PUBLIC_ROUTES = ['DELETE /api/v1/session', 'POST /api/v1/invitations/{toke
 
 for (const d of await dialects()) {
   describe(`${d.name}: project deploy keys`, { skip: d.skip }, () => {
-    let store: TestStore;
-    let server: TestServer;
+    let server: TestApp;
     let admin: Api;
     let member: Api;
     let viewer: Api;
@@ -194,8 +194,7 @@ for (const d of await dialects()) {
     };
 
     before(async () => {
-      store = await createStore(d.name);
-      server = await startServer(store);
+      server = await testApp(undefined, { dialect: d.name });
       admin = await bootstrap(server);
       const projects = {
         alpha: [
@@ -224,7 +223,6 @@ for (const d of await dialects()) {
     });
     after(async () => {
       await server?.stop();
-      await store?.cleanup();
     });
 
     test('an admin creates a deploy key (shown once), lists it with last use, and revokes it; others cannot', async () => {
@@ -320,7 +318,7 @@ for (const d of await dialects()) {
      * that only `allowed` ones answer 2xx; all others must be 403/404 without a value.
      */
     async function sweep(api: Api, own: Target, other: Target, allowed: (method: string, path: string, t: Target) => boolean): Promise<string[]> {
-      const all = await operations(new Api(server.url));
+      const all = await operations(new Api(server.url, undefined, server.fetch));
       // The JSON API; other documented paths (web pages) are checked below, more loosely.
       const ops = all.filter((o) => o.path.startsWith('/api/'));
       const pages = all.filter((o) => !o.path.startsWith('/api/'));
@@ -372,7 +370,7 @@ for (const d of await dialects()) {
       const headers: Record<string, string> = {};
       if (token) headers.authorization = `Bearer ${token}`;
       if (body !== undefined) headers['content-type'] = 'application/json';
-      const res = await fetch(`${server.url}${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });
+      const res = await server.fetch(`${server.url}${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });
       const text = await res.text();
       return { status: res.status, location: res.headers.get('location') ?? '', text, body: undefined as any, headers: res.headers };
     }

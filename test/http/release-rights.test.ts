@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser } from '../helpers/client.js';
-import { expireDeploymentNow } from '../helpers/db.js';
-import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
+import { Api, ADMIN_EMAIL, ADMIN_PASSWORD, bootstrap, createUser, webSession } from '../helpers/client.js';
+import { expireDeployment, type TestApp, testApp } from '../helpers/app.js';
+import { dialects } from '../helpers/server.js';
 
 const v = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
 const PROD = v('rights-prod');
@@ -12,34 +12,26 @@ const PREVIEW = v('rights-preview');
 const MEMBER_PW = 'another long password';
 
 /** A signed-in browser session (cookie + CSRF token) speaking JSON to the API. */
-async function session(server: TestServer, email: string, password: string) {
-  const res = await fetch(`${server.url}/api/v1/session`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  assert.equal(res.status, 200, await res.clone().text());
-  const { csrfToken } = (await res.json()) as { csrfToken: string };
-  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
-  const api = new Api(server.url);
+async function session(server: TestApp, email: string, password: string) {
+  const { cookie, csrf: csrfToken } = await webSession(server, email, password);
+  const api = new Api(server.url, undefined, server.fetch);
   return {
     post: (path: string, body: unknown) => api.call('POST', path, body, { headers: { cookie, 'x-csrf-token': csrfToken, origin: server.url } }),
     /** A dashboard form post (URL-encoded, CSRF token in the form); answers the redirect, not followed. */
     form: (path: string, fields: Record<string, string>) =>
-      fetch(`${server.url}${path}`, {
+      server.fetch(`${server.url}${path}`, {
         method: 'POST',
         redirect: 'manual',
         headers: { cookie, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ _csrf: csrfToken, ...fields }).toString(),
       }),
-    page: async (path: string) => (await fetch(`${server.url}${path}`, { headers: { cookie } })).text(),
+    page: async (path: string) => (await server.fetch(`${server.url}${path}`, { headers: { cookie } })).text(),
   };
 }
 
 for (const d of await dialects()) {
   describe(`${d.name}: release rights (who may start deployments)`, { skip: d.skip }, () => {
-    let store: TestStore;
-    let server: TestServer;
+    let server: TestApp;
     let admin: Api;
     let member: Api;
     let viewer: Api;
@@ -50,8 +42,7 @@ for (const d of await dialects()) {
     const members = async () => (await admin.get(`/api/v1/projects/${slug}/members`)).body.members as Array<{ email: string; role: string; release: boolean }>;
 
     before(async () => {
-      store = await createStore(d.name);
-      server = await startServer(store, { env: { KEYLOFT_DEPLOY_KEY_MAX_RUNNING: '2' } });
+      server = await testApp(undefined, { dialect: d.name, env: { KEYLOFT_DEPLOY_KEY_MAX_RUNNING: '2' } });
       admin = await bootstrap(server);
       const r = await admin.post('/api/v1/projects', {
         slug,
@@ -71,7 +62,6 @@ for (const d of await dialects()) {
     });
     after(async () => {
       await server?.stop();
-      await store?.cleanup();
     });
 
     test('the release grant is off by default for every role, the project creator (admin) included', async () => {
@@ -257,7 +247,7 @@ for (const d of await dialects()) {
       assert.equal(c.status, 201, c.text);
       assert.equal((await start(key)).status, 429);
       // An expired one does not count.
-      await expireDeploymentNow(store, b.body.id);
+      expireDeployment(server, b.body.expiresAt);
       const e = await start(key);
       assert.equal(e.status, 201, e.text);
     });
@@ -369,7 +359,7 @@ for (const d of await dialects()) {
     test('an invitation carries the release grant only when the admin gives it; accepting it sets the grant and audits it', async () => {
       const tokenOf = (url: string) => /\/invitations\/(klinv_[A-Za-z0-9_-]{43})$/.exec(url)![1]!;
       const accept = (token: string) =>
-        fetch(`${server.url}/api/v1/invitations/${token}/accept`, {
+        server.fetch(`${server.url}/api/v1/invitations/${token}/accept`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ password: 'a new and long password' }),

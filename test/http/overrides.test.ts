@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { type Api, bootstrap, grantRelease } from '../helpers/client.js';
-import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
+import { type Api, bootstrap } from '../helpers/client.js';
+import { seedProject } from '../helpers/fixtures.js';
+import { type TestApp, testApp } from '../helpers/app.js';
+import { dialects } from '../helpers/server.js';
 
 const val = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
 
 for (const d of await dialects()) {
   describe(`${d.name}: per-pull-request preview overrides`, { skip: d.skip }, () => {
-    let store: TestStore;
-    let server: TestServer;
+    let server: TestApp;
     let admin: Api;
     const slug = `ovr-${randomBytes(3).toString('hex')}`;
     const V = { prodDb: val('prod-db'), prodOnly: val('prod-only'), prevDb: val('prev-db'), prevOnly: val('prev-only'), pr42Db: val('pr42-db'), pr42New: val('pr42-new') };
@@ -26,25 +27,17 @@ for (const d of await dialects()) {
     };
 
     before(async () => {
-      store = await createStore(d.name);
-      server = await startServer(store);
+      server = await testApp(undefined, { dialect: d.name });
       admin = await bootstrap(server);
-      const c = await admin.post('/api/v1/projects', {
-        slug,
-        name: 'Overrides',
-        secrets: [
-          { name: 'DB', scope: 'production', value: V.prodDb },
-          { name: 'PROD_ONLY', scope: 'production', value: V.prodOnly },
-          { name: 'DB', scope: 'preview', value: V.prevDb },
-          { name: 'PREV_ONLY', scope: 'preview', value: V.prevOnly },
-        ],
-      });
-      assert.equal(c.status, 201, c.text);
-      await grantRelease(admin, slug);
+      await seedProject(admin, { slug, name: 'Overrides' }, [
+        { name: 'DB', scope: 'production', value: V.prodDb },
+        { name: 'PROD_ONLY', scope: 'production', value: V.prodOnly },
+        { name: 'DB', scope: 'preview', value: V.prevDb },
+        { name: 'PREV_ONLY', scope: 'preview', value: V.prevOnly },
+      ]);
     });
     after(async () => {
       await server?.stop();
-      await store?.cleanup();
     });
 
     test('an override is written with ?pr= and listed under its default; only for preview', async () => {

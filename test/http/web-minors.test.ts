@@ -5,60 +5,44 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, bootstrap, createUser, grantRelease } from '../helpers/client.js';
-import { storeExec } from '../helpers/db.js';
-import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
+import { Api, bootstrap, createUser, webSession } from '../helpers/client.js';
+import { seedProject } from '../helpers/fixtures.js';
+import { type TestApp, testApp } from '../helpers/app.js';
 
 describe('dashboard minors', () => {
-  let store: TestStore;
-  let server: TestServer;
+  let server: TestApp;
   let admin: Api;
   const slug = 'minor';
   const P = `/api/v1/projects/${slug}`;
   const ids: string[] = [];
 
   async function page(path: string, email = 'admin@example.com', password = 'correct horse battery staple'): Promise<string> {
-    const login = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    const r = await fetch(`${server.url}${path}`, { headers: { cookie } });
+    const { cookie } = await webSession(server, email, password);
+    const r = await server.fetch(`${server.url}${path}`, { headers: { cookie } });
     assert.equal(r.status, 200, path);
     return r.text();
   }
-  async function session(): Promise<{ cookie: string; csrf: string }> {
-    const login = await fetch(`${server.url}/api/v1/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }),
-    });
-    return { cookie: login.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await login.json()) as { csrfToken: string }).csrfToken };
-  }
+  const session = () => webSession(server);
   const rowsOf = (html: string) => [...html.matchAll(/href="\/projects\/minor\/deployments\/(dep_[^"?]+)"/g)].map((m) => m[1]!);
 
   before(async () => {
-    store = await createStore('sqlite');
-    server = await startServer(store);
+    server = await testApp(undefined, { dialect: 'sqlite' });
     admin = await bootstrap(server);
-    const r = await admin.post('/api/v1/projects', {
-      slug,
-      name: 'Minor',
-      secrets: [
-        { name: 'STRIPE_KEY', scope: 'production', value: 'v1' },
-        { name: 'STRIPE_WEBHOOK_SECRET', scope: 'production', value: 'v2' },
-        { name: 'DATABASE_URL', scope: 'production', value: 'v3' },
-        { name: 'DATABASE_URL', scope: 'preview', value: 'v4' },
-      ],
-    });
-    assert.equal(r.status, 201, r.text);
-    await grantRelease(admin, slug); // deploy keys and deployments need the release grant
+    await seedProject(admin, { slug, name: 'Minor' }, [
+      { name: 'STRIPE_KEY', scope: 'production', value: 'v1' },
+      { name: 'STRIPE_WEBHOOK_SECRET', scope: 'production', value: 'v2' },
+      { name: 'DATABASE_URL', scope: 'production', value: 'v3' },
+      { name: 'DATABASE_URL', scope: 'preview', value: 'v4' },
+    ]);
     const key = (await admin.post(`${P}/deploy-keys`, { name: 'ci' })).body.token;
-    const ci = new Api(server.url, key);
+    const ci = new Api(server.url, key, server.fetch);
     // 52 deployments: 3 of PR 42, the rest production (newest last).
     for (let i = 0; i < 52; i++) {
       const body = i % 20 === 0 ? { environment: 'preview', pr: 42, ref: `r${i}` } : { environment: 'production', ref: `r${i}` };
       const d = await ci.post(`${P}/deployments`, body);
       assert.equal(d.status, 201, d.text);
       ids.push(d.body.id);
-      await new Api(server.url, d.body.token).post(`/api/v1/deployments/${d.body.id}/complete`, { status: 'succeeded' });
+      await new Api(server.url, d.body.token, server.fetch).post(`/api/v1/deployments/${d.body.id}/complete`, { status: 'succeeded' });
     }
     await admin.put(`${P}/secrets/production/STRIPE_KEY`, { value: 'v1-new' });
     await createUser(server, admin, 'viewer@example.com');
@@ -66,7 +50,6 @@ describe('dashboard minors', () => {
   });
   after(async () => {
     await server?.stop();
-    await store?.cleanup();
   });
 
   test('the overview says how many pending changes, next to the big number', async () => {
@@ -115,17 +98,11 @@ describe('dashboard minors', () => {
   });
 
   test('a form submitted after the session ended: sign-in page says so, then back to the page the form was on', async () => {
-    const login = await fetch(`${server.url}/api/v1/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }),
-    });
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    const csrf = ((await login.json()) as { csrfToken: string }).csrfToken;
-    // The session ends while the form is open (time passes: every session of the store expires).
-    await storeExec(store, 'update sessions set expires_at = $1', [1]);
+    const { cookie, csrf } = await webSession(server);
+    // The session ends while the form is open (time passes beyond the idle lifetime: every session expires).
+    server.clock.advance((server.config.sessionTtlHours + 1) * 3_600_000);
     const formPage = `${server.url}/projects/${slug}/settings/secrets?env=preview`;
-    const post = await fetch(`${server.url}/projects/${slug}/settings/secrets`, {
+    const post = await server.fetch(`${server.url}/projects/${slug}/settings/secrets`, {
       method: 'POST',
       redirect: 'manual',
       headers: { cookie, origin: server.url, referer: formPage, 'content-type': 'application/x-www-form-urlencoded' },
@@ -137,19 +114,19 @@ describe('dashboard minors', () => {
     assert.equal(to.searchParams.get('ended'), '1');
     assert.equal(to.searchParams.get('next'), `/projects/${slug}/settings/secrets?env=preview`);
     assert.ok(post.headers.getSetCookie().some((c) => c.startsWith('keyloft_session=;')), 'the dead cookie is cleared');
-    const signIn = await (await fetch(to)).text();
+    const signIn = await (await server.fetch(to)).text();
     assert.match(signIn, /Your session ended\. Sign in again to go back to the page you were on\./);
     assert.match(signIn, new RegExp(`name="next" value="/projects/${slug}/settings/secrets\\?env=preview"`));
     assert.equal((await admin.get(`${P}/secrets?scope=production`)).body.secrets.some((s: { name: string }) => s.name === 'LATE'), false, 'nothing written');
     // A page opened without any session (never signed in) does not claim a session ended.
-    const fresh = await fetch(`${server.url}/projects/${slug}`, { redirect: 'manual' });
+    const fresh = await server.fetch(`${server.url}/projects/${slug}`, { redirect: 'manual' });
     assert.equal(new URL(fresh.headers.get('location')!, server.url).searchParams.get('ended'), null);
   });
 
   test('form errors stay on their page with the typed non-secret fields kept; values never come back', async () => {
     const s = await session();
     const post = (path: string, body: Record<string, string>) =>
-      fetch(`${server.url}${path}`, {
+      server.fetch(`${server.url}${path}`, {
         method: 'POST',
         redirect: 'manual',
         headers: { cookie: s.cookie, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
@@ -188,7 +165,7 @@ describe('dashboard minors', () => {
   test('post/redirect/get after creating an API token or a deploy key: shown once after the redirect, a refresh creates nothing', async () => {
     const s = await session();
     const before = (await admin.get('/api/v1/tokens')).body.tokens.length;
-    const post = await fetch(`${server.url}/account/tokens`, {
+    const post = await server.fetch(`${server.url}/account/tokens`, {
       method: 'POST',
       redirect: 'manual',
       headers: { cookie: s.cookie, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
@@ -201,20 +178,20 @@ describe('dashboard minors', () => {
     assert.match(shown, /HttpOnly/);
     assert.doesNotMatch(shown, /klt_/, 'the cookie holds no token in the clear');
     const sealed = shown.split(';')[0]!;
-    const first = await (await fetch(`${server.url}/account/tokens`, { headers: { cookie: `${s.cookie}; ${sealed}` } })).text();
+    const first = await (await server.fetch(`${server.url}/account/tokens`, { headers: { cookie: `${s.cookie}; ${sealed}` } })).text();
     const token = /klt_[A-Za-z0-9_-]+/.exec(first)?.[0];
     assert.ok(token, 'the new token is on the page after the redirect');
-    assert.equal((await new Api(server.url, token).get('/api/v1/me')).status, 200);
+    assert.equal((await new Api(server.url, token, server.fetch).get('/api/v1/me')).status, 200);
     // A refresh: a GET (the POST is not repeated); the list no longer shows it, and there is one new token.
-    const again = await (await fetch(`${server.url}/account/tokens`, { headers: { cookie: s.cookie } })).text();
+    const again = await (await server.fetch(`${server.url}/account/tokens`, { headers: { cookie: s.cookie } })).text();
     assert.ok(!again.includes(token));
     assert.equal((await admin.get('/api/v1/tokens')).body.tokens.length, before + 1);
     // The sealed cookie opens only for the session it was sealed to.
     const other = await session();
-    const stolen = await (await fetch(`${server.url}/account/tokens`, { headers: { cookie: `${other.cookie}; ${sealed}` } })).text();
+    const stolen = await (await server.fetch(`${server.url}/account/tokens`, { headers: { cookie: `${other.cookie}; ${sealed}` } })).text();
     assert.ok(!stolen.includes(token));
 
-    const key = await fetch(`${server.url}/projects/${slug}/settings/deploy-keys`, {
+    const key = await server.fetch(`${server.url}/projects/${slug}/settings/deploy-keys`, {
       method: 'POST',
       redirect: 'manual',
       headers: { cookie: s.cookie, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
@@ -223,7 +200,7 @@ describe('dashboard minors', () => {
     assert.equal(key.status, 303);
     assert.equal(key.headers.get('location'), `/projects/${slug}/settings/general`);
     const keyCookie = key.headers.getSetCookie().find((c) => c.startsWith('keyloft_shown='))!.split(';')[0]!;
-    const general = await (await fetch(`${server.url}/projects/${slug}/settings/general`, { headers: { cookie: `${s.cookie}; ${keyCookie}` } })).text();
+    const general = await (await server.fetch(`${server.url}/projects/${slug}/settings/general`, { headers: { cookie: `${s.cookie}; ${keyCookie}` } })).text();
     assert.match(general, /kldk_[A-Za-z0-9_-]+/);
   });
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Api, bootstrap, createUser, grantRelease } from '../helpers/client.js';
-import { expireDeploymentNow } from '../helpers/db.js';
-import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
+import { expireDeployment, type TestApp, testApp } from '../helpers/app.js';
+import { dialects } from '../helpers/server.js';
 
 interface Meta {
   name: string;
@@ -15,8 +15,7 @@ interface Meta {
 
 for (const d of await dialects()) {
   describe(`${d.name}: pinning and deployed/pending status`, { skip: d.skip }, () => {
-    let store: TestStore;
-    let server: TestServer;
+    let server: TestApp;
     let admin: Api;
     let viewer: Api;
     let n = 0;
@@ -53,7 +52,7 @@ for (const d of await dialects()) {
     const start = async (slug: string, environment: 'production' | 'preview', pr?: number) => {
       const r = await admin.post(`/api/v1/projects/${slug}/deployments`, pr === undefined ? { environment } : { environment, pr });
       assert.equal(r.status, 201, r.text);
-      return r.body as { id: string; token: string; pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }> } };
+      return r.body as { id: string; token: string; expiresAt: string; pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }> } };
     };
     const release = async (dep: { id: string; token: string }) => {
       const r = await admin.with(dep.token).get(`/api/v1/deployments/${dep.id}/secrets`);
@@ -71,14 +70,12 @@ for (const d of await dialects()) {
     };
 
     before(async () => {
-      store = await createStore(d.name);
-      server = await startServer(store);
+      server = await testApp(undefined, { dialect: d.name });
       admin = await bootstrap(server);
       viewer = await createUser(server, admin, 'viewer@example.com');
     });
     after(async () => {
       await server?.stop();
-      await store?.cleanup();
     });
 
     test('a secret is pending until a deployment of its environment succeeds', async () => {
@@ -144,7 +141,7 @@ for (const d of await dialects()) {
       await deploy(slug, 'preview', 4, 'failed');
       assert.deepEqual(await snapshot(slug), before, 'failed deployments changed a status');
       const exp = await start(slug, 'production');
-      await expireDeploymentNow(store, exp.id);
+      expireDeployment(server, exp.expiresAt);
       const shown = await admin.get(`/api/v1/projects/${slug}/deployments/${exp.id}`);
       assert.equal(shown.body.deployment.status, 'expired');
       assert.deepEqual(await snapshot(slug), before, 'an expired deployment changed a status');

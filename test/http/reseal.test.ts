@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Api, type ApiResponse, bootstrap, createUser } from '../helpers/client.js';
 import { seedResealProject } from '../helpers/fixtures.js';
-import { createStore, dialects, startServer, type TestServer, type TestStore } from '../helpers/server.js';
+import { type TestApp, testApp } from '../helpers/app.js';
+import { dialects } from '../helpers/server.js';
 
 const val = (label: string) => `${label}-${randomBytes(8).toString('hex')}`;
 const b64 = (s: string | Uint8Array) => Buffer.from(s).toString('base64');
@@ -18,8 +19,7 @@ function assertNoValue(res: ApiResponse, values: readonly string[], what: string
 
 for (const d of await dialects()) {
   describe(`${d.name}: restore and copy (values re-sealed on the server, never returned)`, { skip: d.skip }, () => {
-    let store: TestStore;
-    let server: TestServer;
+    let server: TestApp;
     let admin: Api;
     let viewer: Api;
     const slug = `reseal-${randomBytes(3).toString('hex')}`;
@@ -42,8 +42,7 @@ for (const d of await dialects()) {
     };
 
     before(async () => {
-      store = await createStore(d.name);
-      server = await startServer(store);
+      server = await testApp(undefined, { dialect: d.name });
       admin = await bootstrap(server);
       await seedResealProject(admin, { slug, name: 'Reseal' }, { token: V.one, p1: V.p1, p2: V.p2, prev2: V.prev2 }, [{ name: 'TEXT', scope: 'build', value: V.text }]);
       const bin = await admin.put(`/api/v1/projects/${slug}/secrets/build/BIN`, { valueBase64: b64(new Uint8Array([0xff, 0x00, 0x01, 0xfe])) });
@@ -54,7 +53,6 @@ for (const d of await dialects()) {
     });
     after(async () => {
       await server?.stop();
-      await store?.cleanup();
     });
 
     test('restore makes an old version current as a new version with the same value and digest', async () => {
@@ -145,9 +143,12 @@ for (const d of await dialects()) {
 
     test('the api role holds no keys: restore and copy answer 421 naming the release URL', async () => {
       const releaseUrl = 'https://release.example.test';
-      const api = await startServer(store, { role: 'api', env: { KEYLOFT_MASTER_KEY_FILE: undefined, KEYLOFT_MASTER_KEY: undefined, KEYLOFT_RELEASE_URL: releaseUrl } });
+      // An api-role app of its own (no keyring, as `serve --role api`) over a store holding a project.
+      const api = await testApp(undefined, { dialect: d.name, role: 'api', env: { KEYLOFT_RELEASE_URL: releaseUrl } });
       try {
-        const a = new Api(api.url, admin.token);
+        const owner = await bootstrap(api);
+        await seedResealProject(owner, { slug, name: 'Reseal' }, { token: V.one, p1: V.p1, p2: V.p2, prev2: V.prev2 });
+        const a = new Api(api.url, owner.token, api.fetch);
         const r = await a.post(`/api/v1/projects/${slug}/secrets/production/TOKEN/versions/1/restore`);
         assert.equal(r.status, 421, r.text);
         assert.equal(r.body.error.code, 'wrong_role');
