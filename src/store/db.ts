@@ -177,8 +177,28 @@ class StaticProvider implements MigrationProvider {
   }
 }
 
-/** Applies every pending migration (Kysely takes a lock, so several instances may start at once). */
+/**
+ * The names of the applied migrations, in one query; undefined when the table is not there yet
+ * (a new database). Kysely's migrator keeps them in `kysely_migration`.
+ */
+async function appliedMigrations(db: Kysely<DB>): Promise<Set<string> | undefined> {
+  try {
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+    return new Set(rows.map((r) => r.name));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Applies every pending migration (Kysely takes a lock, so several instances may start at once).
+ * A restart with nothing pending is one query: when exactly the known migrations are applied, the
+ * migrator (which creates its tables, takes its lock and reads them again) is not run at all; any
+ * other case (new database, pending or unknown migrations) goes through it as before.
+ */
 export async function migrateToLatest(db: Kysely<DB>): Promise<void> {
+  const applied = await appliedMigrations(db);
+  if (applied && applied.size === Object.keys(MIGRATIONS).length && Object.keys(MIGRATIONS).every((name) => applied.has(name))) return;
   const migrator = new Migrator({ db, provider: new StaticProvider() });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
