@@ -22,4 +22,9 @@ if (!existsSync(fileURLToPath(main))) {
   process.stderr.write('keyloft: dist/ is missing; run `npm run build` first\n');
   process.exit(1);
 }
-await import(main.href);
+// `keyloft serve` with plain options starts the server without loading the other commands
+// (src/cli/serve-args.ts); any other command line, and `serve --help`, goes through the full CLI.
+const { plainServeArgs } = await import(new URL('../dist/src/cli/serve-args.js', import.meta.url).href);
+const serve = plainServeArgs(process.argv.slice(2));
+if (serve) await (await import(new URL('../dist/src/cli/serve.js', import.meta.url).href)).serveCommand(serve);
+else await import(main.href);
