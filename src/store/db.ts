@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import SQLite from 'better-sqlite3';
+import type SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import { createRequire } from 'node:module';
 import type PgModule from 'pg';
@@ -49,6 +49,13 @@ function loadPg(): typeof PgModule {
   return pgModule;
 }
 
+let sqliteModule: typeof SQLite | undefined;
+/** better-sqlite3, loaded on first use: a server on PostgreSQL never loads the native module. */
+function loadSqlite(): typeof SQLite {
+  sqliteModule ??= createRequire(import.meta.url)('better-sqlite3') as typeof SQLite;
+  return sqliteModule;
+}
+
 /** Opens `url`: `postgres://…` / `postgresql://…`, or a SQLite file path (optionally `sqlite:` / `file:` prefixed). */
 export function openDatabase(url: string, opts: { poolSize?: number; connectTimeoutMs?: number } = {}): Database {
   const health = new StorageHealth();
@@ -70,7 +77,7 @@ export function openDatabase(url: string, opts: { poolSize?: number; connectTime
   const path = url.replace(/^(sqlite|file):(\/\/)?/, '');
   // The data directory holds the database and (on the embedded default) the master key: owner only.
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const sqlite = new SQLite(path);
+  const sqlite = new (loadSqlite())(path);
   sqlite.pragma('journal_mode = WAL');
   // FULL: a commit is on disk before the response that acknowledges it.
   sqlite.pragma('synchronous = FULL');
