@@ -3,18 +3,11 @@
  * A new key is shown once, on stdout (never in a command line: pipe it into your CI's secret store).
  */
 import { type Command, Option } from 'commander';
+import type { DeployKey } from '../domain/contract.js';
 import { action } from './http-client.js';
 import { resolveProject } from './link.js';
 import { note, printJson, table, when } from './output.js';
 import { client } from './projects.js';
-
-interface DeployKey {
-  id: string;
-  name: string;
-  createdAt: string;
-  createdBy: string;
-  lastUsedAt: string | null;
-}
 
 const projectOption = () => new Option('--project <slug>', 'project slug (default: KEYLOFT_PROJECT or the nearest keyloft.json, see `keyloft link`)');
 const keysPath = (project: string, id?: string) =>

@@ -1,6 +1,8 @@
 import { type Command, Option } from 'commander';
 import { deployFly } from '../pipeline/fly.js';
+import type { ChangeSet, ShownDeployment, StartedBy } from '../domain/contract.js';
 import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
+import { type Environment, ENVIRONMENTS } from '../domain/rules.js';
 import { ciIdToken, startDeploymentWithIdToken } from '../pipeline/oidc.js';
 import { completeDeployment, startDeployment, type StartRequest } from '../pipeline/run.js';
 import { readConfig, resolveTarget } from './config-file.js';
@@ -22,7 +24,7 @@ export function shellQuote(s: string): string {
 
 interface StartOpts {
   project?: string;
-  env: 'production' | 'preview';
+  env: Environment;
   pr?: number;
   ref?: string;
   oidc?: boolean;
@@ -37,38 +39,11 @@ function startRequest(o: StartOpts): StartRequest {
   return { environment: o.env, ...(o.pr !== undefined ? { pr: o.pr } : {}), ...(o.ref ? { ref: o.ref } : {}) };
 }
 
-interface ChangeSet {
-  added: string[];
-  changed: Array<{ name: string; digestBefore: string; digestAfter: string }>;
-  removed: string[];
-}
-interface StartedBy {
-  kind: 'deploy_key' | 'trust_policy' | 'person';
-  name: string;
-}
-
 /** "deploy key ci", "trust policy main", or "person alice@example.com (release grant)": a person-started release stands out. */
 export function formatStartedBy(s: StartedBy | string): string {
-  if (typeof s === 'string') return s;
+  if (typeof s === 'string') return s; // a server from before `startedBy` was an object
   if (s.kind === 'person') return `PERSON ${s.name} (release grant, not the pipeline)`;
   return `${s.kind === 'deploy_key' ? 'deploy key' : 'trust policy'} ${s.name}`;
-}
-
-interface ShownDeployment {
-  deployment: {
-    id: string;
-    environment: string;
-    pr: number | null;
-    ref: string | null;
-    status: string;
-    startedBy: StartedBy | string;
-    createdAt: string;
-    completedAt: string | null;
-    reason?: string | null;
-  };
-  pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }> };
-  app?: string;
-  changes?: ChangeSet & { previous: string | null; build: ChangeSet };
 }
 
 /** Human form of `deploy show`: names, versions and short digests only. */
@@ -100,7 +75,7 @@ export function formatShown(r: ShownDeployment): string {
   return `${lines.join('\n')}\n`;
 }
 
-const envOption = () => new Option('--env <environment>', 'production or preview').choices(['production', 'preview']).makeOptionMandatory();
+const envOption = () => new Option('--env <environment>', 'production or preview').choices(ENVIRONMENTS).makeOptionMandatory();
 const oidcOption = () => new Option('--oidc', "start with the CI job's OpenID Connect ID token (a trust policy of the project must accept it) instead of KEYLOFT_TOKEN");
 const audienceOption = () => new Option('--audience <aud>', 'with --oidc on GitHub Actions: the audience to request (default: the keyloft server URL)');
 

@@ -3,23 +3,14 @@
  * (it completes as failed, "cancelled by …", and its deploy token stops working at once).
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { Deployment } from '../domain/contract.js';
+import { ENVIRONMENTS } from '../domain/rules.js';
+import { parsePr } from './args.js';
 import { action } from './http-client.js';
 import { formatStartedBy } from './deploy.js';
 import { resolveProject } from './link.js';
 import { print, printJson, table, when } from './output.js';
 import { client } from './projects.js';
-
-interface DeploymentRow {
-  id: string;
-  environment: string;
-  pr: number | null;
-  ref: string | null;
-  status: string;
-  startedBy: { kind: 'deploy_key' | 'trust_policy' | 'person'; name: string } | string;
-  createdAt: string;
-  completedAt: string | null;
-  reason?: string | null;
-}
 
 function positive(max: number) {
   return (raw: string): number => {
@@ -42,14 +33,14 @@ export function registerDeployments(program: Command): void {
     .alias('ls')
     .description('deployments, newest first: status, environment, PR, ref, who started it, why it failed')
     .option('--project <slug>', 'project slug (default: KEYLOFT_PROJECT or the nearest keyloft.json, see `keyloft link`)')
-    .addOption(new Option('--env <environment>', 'only production or preview').choices(['production', 'preview']))
-    .option('--pr <number>', 'only the preview deployments of this pull request', positive(2147483647))
+    .addOption(new Option('--env <environment>', 'only production or preview').choices(ENVIRONMENTS))
+    .option('--pr <number>', 'only the preview deployments of this pull request', parsePr)
     .option('--limit <n>', 'at most this many (1-200, default 50)', positive(200))
     .option('--json', 'print as JSON')
     .action(
       action(async (o: { project?: string; env?: string; pr?: number; limit?: number; json?: boolean }) => {
         const project = resolveProject(o.project);
-        const r = await client().request<{ deployments: DeploymentRow[] }>('GET', path(project), undefined, {
+        const r = await client().request<{ deployments: Deployment[] }>('GET', path(project), undefined, {
           query: { environment: o.env, pr: o.pr, limit: o.limit },
         });
         if (o.json) return printJson({ project, deployments: r.deployments });
@@ -76,7 +67,7 @@ export function registerDeployments(program: Command): void {
     .action(
       action(async (id: string, o: { project?: string; json?: boolean }) => {
         const project = resolveProject(o.project);
-        const r = await client().request<{ deployment: DeploymentRow }>('POST', `${path(project)}/${encodeURIComponent(id)}/cancel`);
+        const r = await client().request<{ deployment: Deployment }>('POST', `${path(project)}/${encodeURIComponent(id)}/cancel`);
         if (o.json) return printJson(r);
         print(`Cancelled deployment ${r.deployment.id} (${r.deployment.environment}${r.deployment.pr !== null ? ` #${r.deployment.pr}` : ''}): ${r.deployment.reason ?? 'failed'}; its deploy token no longer works.`);
       }),

@@ -1,21 +1,18 @@
 /**
- * A small fetch-based client for the keyloft HTTP API, shared by the commands a person runs
- * (login, projects, secrets, link, deploy start/list/show, invitations). The pipeline's own
- * calls (`run`, `deploy fly`, completion with the deploy token) go through pipeline/run.ts.
+ * The CLI's side of the keyloft HTTP API: ApiClient (a server URL and the token bound to it, over
+ * the one request function of client/http.ts that the pipeline uses too), server URL
+ * normalisation, and how a failure becomes a message on stderr and an exit code.
  *
- * Exit codes: see domain/exit-codes.ts. No error message ever carries a request body.
+ * Which token goes with which URL is config-file.ts's resolveTarget: a saved token only for the
+ * URL it was saved with. Exit codes: see domain/exit-codes.ts. No error message ever carries a
+ * request body, a token or a value.
  */
-import { CommandError, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from '../domain/exit-codes.js';
+import { refusal, request } from '../client/http.js';
+import { CommandError, EXIT_USAGE } from '../domain/exit-codes.js';
 
 /** A usage error (exit 1). */
 export function usageError(message: string): CommandError {
   return new CommandError(message, EXIT_USAGE);
-}
-
-/** The server's error envelope: `{ error: { code, message, field }, requestId }`. */
-interface ErrorEnvelope {
-  error?: { code?: unknown; message?: unknown; field?: unknown };
-  requestId?: unknown;
 }
 
 export interface RequestOptions {
@@ -50,33 +47,6 @@ export function normalizeUrl(raw: string): string {
   return u.toString().replace(/\/+$/, '');
 }
 
-/** Describes why fetch failed, without the request (no body, no token). */
-function networkReason(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'the request timed out';
-  const c = e?.cause;
-  if (c?.code) return `${c.code}${c.message && !c.message.includes(c.code) ? ` (${c.message})` : ''}`.slice(0, 300);
-  return (c?.message ?? e?.message ?? String(err)).slice(0, 300);
-}
-
-/** Turns an HTTP error reply into a CommandError: exit 2, or 3 for a gateway that cannot reach keyloft. */
-export function refusal(status: number, body: unknown, url: string): CommandError {
-  const env = (body && typeof body === 'object' ? body : {}) as ErrorEnvelope;
-  const code = typeof env.error?.code === 'string' ? env.error.code : undefined;
-  const message = typeof env.error?.message === 'string' ? env.error.message : undefined;
-  const field = typeof env.error?.field === 'string' && env.error.field ? env.error.field : undefined;
-  if (!env.error && (status === 502 || status === 503 || status === 504)) {
-    return new CommandError(`cannot reach the keyloft server at ${url}: the gateway answered HTTP ${status}`, EXIT_UNREACHABLE);
-  }
-  let text = message ?? `HTTP ${status}`;
-  if (status === 401) {
-    text = `the server did not accept the token (${message ?? 'unauthenticated'}); run \`keyloft login\` again, or check KEYLOFT_TOKEN`;
-  }
-  const parts = [`server refused (${status}${code ? ` ${code}` : ''}): ${text}`];
-  if (field) parts.push(`(field: ${field})`);
-  return new CommandError(parts.join(' '), EXIT_REFUSED, { code, field });
-}
-
 /** The keyloft HTTP API at `url` (the server's base URL), authenticated with a bearer token. */
 export class ApiClient {
   readonly url: string;
@@ -95,46 +65,25 @@ export class ApiClient {
 
   /** Like request, but also returns the status and headers (login reads the session cookie). */
   async raw<T = unknown>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<RawResponse<T>> {
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'keyloft-cli', ...(opts.headers ?? {}) };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    let payload: string | undefined;
-    if (body !== undefined) {
-      if (typeof body === 'string' && opts.contentType) {
-        headers['content-type'] = opts.contentType;
-        payload = body;
-      } else {
-        headers['content-type'] = 'application/json';
-        payload = JSON.stringify(body);
-      }
-    }
-    let target = `${this.url}/api/v1${path.startsWith('/') ? path : `/${path}`}`;
+    let target = `/api/v1${path.startsWith('/') ? path : `/${path}`}`;
     if (opts.query) {
       const q = new URLSearchParams();
       for (const [k, v] of Object.entries(opts.query)) if (v !== undefined) q.set(k, String(v));
       const s = q.toString();
       if (s) target += `?${s}`;
     }
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(target, { method, headers, body: payload, redirect: 'error', signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) });
-      text = await res.text();
-    } catch (err) {
-      throw new CommandError(`cannot reach the keyloft server at ${this.url}: ${networkReason(err)}`, EXIT_UNREACHABLE);
-    }
-    let parsed: unknown = undefined;
-    if (text) {
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-    }
-    if (res.status >= 400) throw refusal(res.status, parsed, this.url);
-    if (text && parsed === undefined) {
-      throw new CommandError(`the server at ${this.url} did not answer with JSON (HTTP ${res.status}); is this a keyloft server?`, EXIT_REFUSED);
-    }
-    return { status: res.status, headers: res.headers, body: parsed as T };
+    const res = await request<T>({
+      method,
+      base: this.url,
+      path: target,
+      token: this.token,
+      body,
+      ...(opts.contentType ? { contentType: opts.contentType } : {}),
+      ...(opts.headers ? { headers: opts.headers } : {}),
+      ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    });
+    if (res.status >= 400) throw refusal(res.status, res.body, this.url);
+    return { status: res.status, headers: res.headers, body: res.body as T };
   }
 }
 

@@ -3,36 +3,15 @@
  * audit log, over the HTTP API.
  */
 import type { Command } from 'commander';
+import type { AuditEvent, AuditPage, Invitation } from '../domain/contract.js';
+import { ROLES } from '../domain/rules.js';
 import { action, usageError } from './http-client.js';
 import { resolveProject } from './link.js';
 import { print, printJson, table, when } from './output.js';
 import { client } from './projects.js';
 
-interface Invitation {
-  id: string;
-  email: string;
-  role: string;
-  release: boolean;
-  createdAt: string;
-  createdBy: string;
-  expiresAt: string;
-}
-
-interface AuditEvent {
-  id: string;
-  at: string;
-  actor: string;
-  ip: string | null;
-  action: string;
-  scope: string | null;
-  name: string | null;
-  version: number | null;
-}
-
-const ROLES = ['admin', 'member', 'viewer'];
-
 function role(r: string): string {
-  if (!ROLES.includes(r)) throw usageError(`--role must be one of ${ROLES.join(', ')}, got ${JSON.stringify(r.slice(0, 40))}`);
+  if (!(ROLES as readonly string[]).includes(r)) throw usageError(`--role must be one of ${ROLES.join(', ')}, got ${JSON.stringify(r.slice(0, 40))}`);
   return r;
 }
 
@@ -143,7 +122,7 @@ export function registerInvitations(program: Command): void {
         let before: string | undefined;
         // Pages of up to 200, newest first, until --since or --limit is reached.
         for (;;) {
-          const r = await client().request<{ events: AuditEvent[]; nextCursor: string | null }>('GET', `/projects/${encodeURIComponent(p)}/audit`, undefined, {
+          const r = await client().request<AuditPage>('GET', `/projects/${encodeURIComponent(p)}/audit`, undefined, {
             query: { limit: Math.min(200, Number.isFinite(max) ? Math.max(1, max - events.length) : 200), before, action: o.action },
           });
           let done = r.nextCursor === null;

@@ -3,16 +3,11 @@
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import type { Me } from '../domain/contract.js';
 import { clearConfig, configPath, loginFor, readConfig, readLogins, resolveTarget, writeConfig } from './config-file.js';
 import { CommandError, EXIT_REFUSED, EXIT_USAGE } from '../domain/exit-codes.js';
 import { action, ApiClient, normalizeUrl } from './http-client.js';
 import { interactive, note, print, printJson, promptHidden, promptLine, readStdinBytes } from './output.js';
-
-interface Me {
-  email: string;
-  isAdmin: boolean;
-  kind: string;
-}
 
 function tokenName(): string {
   return `keyloft-cli@${hostname() || 'unknown-host'}`.slice(0, 100);

@@ -3,19 +3,15 @@
  * `registerMembers` returns the `members` command so further subcommands (e.g. `invite`) can be added to it.
  */
 import { type Command, Option } from 'commander';
+import type { Member } from '../domain/contract.js';
+import { ROLES } from '../domain/rules.js';
 import { action, usageError } from './http-client.js';
 import { resolveProject } from './link.js';
 import { details, print, printJson, table, when } from './output.js';
 import { client } from './projects.js';
 
-export interface Member {
-  email: string;
-  role: string;
-  release: boolean;
-  addedAt: string;
-}
-
-export const ROLES = ['admin', 'member', 'viewer'] as const;
+export type { Member };
+export { ROLES };
 export const RELEASE_WARNING = 'can read values by starting a deployment';
 
 const projectOption = () => new Option('--project <slug>', 'project slug (default: KEYLOFT_PROJECT or the nearest keyloft.json, see `keyloft link`)');

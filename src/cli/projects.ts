@@ -2,19 +2,13 @@
  * `keyloft projects list|create|show`.
  */
 import type { Command } from 'commander';
+import type { Project } from '../domain/contract.js';
 import { resolveTarget } from './config-file.js';
 import { action, ApiClient } from './http-client.js';
 import { resolveProject } from './link.js';
 import { details, print, printJson, table, when } from './output.js';
 
-export interface Project {
-  slug: string;
-  name: string;
-  flyApp: string;
-  flyPreviewPattern: string;
-  role: string;
-  createdAt: string;
-}
+export type { Project };
 
 /** An API client for the saved (or KEYLOFT_URL / KEYLOFT_TOKEN) target. */
 export function client(): ApiClient {

@@ -2,23 +2,15 @@
  * `keyloft trust-policies list|add|remove` and `keyloft previews close`.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { TrustPolicy } from '../domain/contract.js';
+import { ENVIRONMENTS } from '../domain/rules.js';
+import { parsePr } from './args.js';
 import { action, usageError } from './http-client.js';
 import { resolveProject } from './link.js';
 import { note, print, printJson, table, when } from './output.js';
 import { client } from './projects.js';
 
-export interface TrustPolicy {
-  id: string;
-  name: string;
-  issuer: string;
-  audience: string;
-  subject: string;
-  environment: 'production' | 'preview';
-  claims: Record<string, string>;
-  createdAt: string;
-  createdBy: string;
-  lastUsedAt: string | null;
-}
+export type { TrustPolicy };
 
 const GITHUB = 'https://token.actions.githubusercontent.com';
 
@@ -26,12 +18,6 @@ function parseClaim(raw: string, prev: Record<string, string> = {}): Record<stri
   const i = raw.indexOf('=');
   if (i <= 0) throw new InvalidArgumentError('must be CLAIM=PATTERN, e.g. repository_owner=acme');
   return { ...prev, [raw.slice(0, i)]: raw.slice(i + 1) };
-}
-
-function parsePr(raw: string): number {
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > 2147483647) throw new InvalidArgumentError('must be a pull request number (a positive integer)');
-  return n;
 }
 
 const projectOption = () => new Option('--project <slug>', 'project slug (default: KEYLOFT_PROJECT or the nearest keyloft.json, see `keyloft link`)');
@@ -85,7 +71,7 @@ Examples (GitHub Actions):
     .option('--issuer <url>', 'https:// issuer, exactly as the tokens\' iss claim', GITHUB)
     .requiredOption('--audience <aud>', "the tokens' aud claim (keyloft deploy --oidc asks GitHub for the server URL by default)")
     .requiredOption('--subject <pattern>', 'sub pattern: exact, or * for any run of characters')
-    .addOption(new Option('--env <environment>', 'production or preview').choices(['production', 'preview']).makeOptionMandatory())
+    .addOption(new Option('--env <environment>', 'production or preview').choices(ENVIRONMENTS).makeOptionMandatory())
     .option('--claim <CLAIM=PATTERN>', 'another claim that must match (repeatable)', parseClaim)
     .option('--json', 'print the new policy as JSON')
     .addHelpText(

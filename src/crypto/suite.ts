@@ -1,13 +1,17 @@
 /**
- * The one HPKE suite keyloft uses (RFC 9180, base mode):
- * DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM (16-byte tags), implemented in ./hpke.ts
- * on node:crypto (interoperable with @hpke/core, which the tests check it against).
+ * What keyloft puts around its one HPKE suite (`KEYLOFT_SUITE` in ./hpke.ts: RFC 9180 base mode,
+ * DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM with 16-byte tags, on node:crypto): the
+ * sealed blob's layout (format byte, encapsulated key, ciphertext and tag), the `info` strings of
+ * the suite's two uses, and the canonical associated data that binds a ciphertext to its row.
+ * The HPKE code itself is checked against RFC 9180's Appendix A.1 vectors and, both ways, against
+ * @hpke/core (test/crypto/).
  */
+import { NENC } from './hpke.js';
 
 /** Format byte at the start of every sealed blob, so the layout can change later. */
 export const BLOB_FORMAT_V1 = 0x01;
-/** Length of the X25519 encapsulated key. */
-export const ENC_LENGTH = 32;
+/** Length of the X25519 encapsulated key that follows the format byte (the suite's Nenc). */
+export const ENC_LENGTH = NENC;
 
 const utf8 = new TextEncoder();
 

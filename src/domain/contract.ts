@@ -5,12 +5,15 @@
  * three cannot drift apart. Here, below every layer that uses it (services may not import http/).
  */
 import type { Static } from 'typebox';
+import { PR_MAX } from './rules.js';
 import { Type } from './schema-type.js';
 
 export const ScopeParam = Type.Union([Type.Literal('production'), Type.Literal('preview'), Type.Literal('build')], {
   description: 'production | preview | build',
 });
 export const Role = Type.Union([Type.Literal('admin'), Type.Literal('member'), Type.Literal('viewer')]);
+/** A deployment's environment (rules.ts ENVIRONMENTS). */
+export const EnvironmentParam = Type.Union([Type.Literal('production'), Type.Literal('preview')]);
 export const Iso = Type.String({ format: 'date-time' });
 
 export const SecretMeta = Type.Object({
@@ -113,7 +116,7 @@ export type StartedByKind = StartedBy['kind'];
 
 export const Deployment = Type.Object({
   id: Type.String(),
-  environment: Type.Union([Type.Literal('production'), Type.Literal('preview')]),
+  environment: EnvironmentParam,
   pr: Type.Union([Type.Integer(), Type.Null()]),
   ref: Type.Union([Type.String(), Type.Null()]),
   status: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('expired')]),
@@ -161,3 +164,95 @@ export const StartedDeployment = Type.Object({
 });
 /** The reply of `POST /projects/{slug}/deployments`: the deploy token is shown once. */
 export type StartedDeployment = Static<typeof StartedDeployment>;
+
+export const DeployKey = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), createdBy: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]) });
+/** A project's deploy key as listed: never its token (shown once, at creation). */
+export type DeployKey = Static<typeof DeployKey>;
+
+export const ChangeSet = Type.Object({
+  added: Type.Array(Type.String()),
+  changed: Type.Array(Type.Object({ name: Type.String(), digestBefore: Type.String(), digestAfter: Type.String() })),
+  removed: Type.Array(Type.String()),
+});
+/** What changed since the previous succeeded deployment of the same environment (and PR): names and short digests only. */
+export type ChangeSet = Static<typeof ChangeSet>;
+
+export const Changes = Type.Object({
+  previous: Type.Union([Type.String(), Type.Null()], { description: 'the previous succeeded deployment of the environment (same PR for previews)' }),
+  added: ChangeSet.properties.added,
+  changed: ChangeSet.properties.changed,
+  removed: ChangeSet.properties.removed,
+  build: ChangeSet,
+});
+export type Changes = Static<typeof Changes>;
+
+export const ShownDeployment = Type.Object({ deployment: Deployment, pinned: Pinned, app: Type.String(), changes: Changes });
+/** The reply of `GET /projects/{slug}/deployments/{id}`: the deployment, its pins and what changed. */
+export type ShownDeployment = Static<typeof ShownDeployment>;
+
+export const Invitation = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  role: Role,
+  release: Type.Boolean(),
+  createdAt: Iso,
+  createdBy: Type.String(),
+  expiresAt: Iso,
+});
+/** A pending invitation as an admin sees it: never its link (shown once, at creation). */
+export type Invitation = Static<typeof Invitation>;
+
+export const AuditEvent = Type.Object({
+  id: Type.String(),
+  at: Type.String(),
+  actor: Type.String(),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  action: Type.String(),
+  scope: Type.Union([Type.String(), Type.Null()]),
+  name: Type.Union([Type.String(), Type.Null()]),
+  version: Type.Union([Type.Integer(), Type.Null()]),
+  detail: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+});
+/** One audit event: who did what to which name and version; `detail` carries names and counts, never a value. */
+export type AuditEvent = Static<typeof AuditEvent>;
+
+export const AuditPage = Type.Object({
+  events: Type.Array(AuditEvent),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+  actions: Type.Array(Type.String()),
+});
+/** The reply of `GET /projects/{slug}/audit`: a page of events, newest first; `nextCursor` continues it. */
+export type AuditPage = Static<typeof AuditPage>;
+
+export const TrustPolicy = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  issuer: Type.String(),
+  audience: Type.String(),
+  subject: Type.String(),
+  environment: EnvironmentParam,
+  claims: Type.Record(Type.String(), Type.String()),
+  createdAt: Type.String(),
+  createdBy: Type.String(),
+  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
+});
+/** A trust policy: which CI ID tokens may start deployments of which environment. */
+export type TrustPolicy = Static<typeof TrustPolicy>;
+
+export const Me = Type.Object({ email: Type.String(), isAdmin: Type.Boolean(), kind: Type.String() });
+/** The reply of `GET /me`: who the token or session belongs to. */
+export type Me = Static<typeof Me>;
+
+export const StartRequest = Type.Object({
+  environment: EnvironmentParam,
+  pr: Type.Optional(Type.Integer({ minimum: 1, maximum: PR_MAX })),
+  ref: Type.Optional(Type.String({ maxLength: 200 })),
+  textBuildSecrets: Type.Optional(
+    Type.Boolean({
+      description:
+        "refuse (422, field textBuildSecrets, nothing started) when a build secret's value is binary: flyctl's --build-secret takes text only (keyloft deploy fly sends true)",
+    }),
+  ),
+});
+/** The body of `POST /projects/{slug}/deployments` (a deploy key, or a person with the release grant). */
+export type StartRequest = Static<typeof StartRequest>;

@@ -13,6 +13,8 @@ export const NAME_MAX = 255;
 export const VALUE_MAX_BYTES = 64 * 1024;
 export const SLUG_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** NAME_RE as people read it in messages and the API's descriptions: `[A-Za-z_][A-Za-z0-9_]*`. */
+export const NAME_PATTERN = NAME_RE.source.slice(1, -1);
 /** The largest pull request number (PostgreSQL `integer`). */
 export const PR_MAX = 2_147_483_647;
 export const PROJECT_NAME_MAX = 100;
@@ -52,7 +54,7 @@ export function validateSecretName(name: string, field = 'name'): string {
   if (!NAME_RE.test(name)) {
     throw new ValidationError(
       field,
-      `${field} ${quote(name)} must start with a letter or _ and contain only letters, digits and _ ([A-Za-z_][A-Za-z0-9_]*)`,
+      `${field} ${quote(name)} must start with a letter or _ and contain only letters, digits and _ (${NAME_PATTERN})`,
     );
   }
   return name;

@@ -1,5 +1,5 @@
 import { quote, ValidationError } from './errors.js';
-import { type Environment, parseEnvironment } from './rules.js';
+import { type Environment, PR_MAX, parseEnvironment } from './rules.js';
 
 /** Limits of a trust policy's fields (also the API schema's bounds). */
 export const POLICY_NAME_MAX = 100;
@@ -92,7 +92,7 @@ export function pullRequestOf(claims: Record<string, unknown>): number | undefin
   const m = /^refs\/pull\/([1-9][0-9]{0,9})\/(merge|head)$/.exec(ref);
   if (!m) return undefined;
   const n = Number(m[1]);
-  return n <= 2147483647 ? n : undefined;
+  return n <= PR_MAX ? n : undefined;
 }
 
 /** A claim's value as text for pattern matching: strings as they are, numbers and booleans in JSON form; anything else does not match. */

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { CommandError, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_USAGE } from '../domain/exit-codes.js';
+import type { Environment } from '../domain/rules.js';
 import {
   completeDeployment,
   createLiveMaskStream,
@@ -170,7 +171,7 @@ export interface DeployFlyOptions {
   /** Release instances a 421 may send the deploy token on to (see `DeployAuth.releaseUrls`). */
   releaseUrls?: readonly string[];
   project: string;
-  environment: 'production' | 'preview';
+  environment: Environment;
   pr?: number;
   ref?: string;
   /** Fly app name; default: the app the server names for this deployment. */

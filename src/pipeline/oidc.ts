@@ -5,8 +5,9 @@
  * argument, a log line or an error message.
  */
 import { readFileSync } from 'node:fs';
-import { CommandError, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from '../domain/exit-codes.js';
-import { baseUrl, refused, requestJson, type StartedDeployment, type StartRequest } from './run.js';
+import { refused, request } from '../client/http.js';
+import { CommandError, EXIT_REFUSED, EXIT_USAGE } from '../domain/exit-codes.js';
+import { checkStarted, type StartedDeployment, type StartRequest } from './run.js';
 
 /** Same bound as the server's: a larger token is refused before it is sent. */
 const ID_TOKEN_MAX_BYTES = 16 * 1024;
@@ -57,43 +58,34 @@ export async function ciIdToken(audience: string, env: NodeJS.ProcessEnv = proce
     throw new CommandError('ACTIONS_ID_TOKEN_REQUEST_URL is not a URL', EXIT_USAGE);
   }
   u.searchParams.set('audience', audience);
-  let res: Response;
-  let text: string;
-  try {
-    res = await fetch(u, { headers: { authorization: `bearer ${requestToken}`, accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    text = await res.text();
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause;
-    throw new CommandError(`cannot reach the GitHub Actions ID token service at ${u.origin} (${cause?.code ?? (err as Error).name})`, EXIT_UNREACHABLE);
-  }
-  if (res.status !== 200) throw new CommandError(`the GitHub Actions ID token service answered HTTP ${res.status} (does the job have \`permissions: id-token: write\`?)`, EXIT_REFUSED);
-  let value: unknown;
-  try {
-    value = (JSON.parse(text) as { value?: unknown }).value;
-  } catch {
-    value = undefined;
-  }
+  const reply = await request<{ value?: unknown }>({
+    method: 'GET',
+    base: u.origin,
+    path: `${u.pathname}${u.search}`,
+    headers: { authorization: `bearer ${requestToken}` },
+    timeoutMs: FETCH_TIMEOUT_MS,
+    service: 'the GitHub Actions ID token service',
+  });
+  if (reply.status !== 200) throw new CommandError(`the GitHub Actions ID token service answered HTTP ${reply.status} (does the job have \`permissions: id-token: write\`?)`, EXIT_REFUSED);
+  const value = reply.body?.value;
   if (typeof value !== 'string') throw new CommandError('the GitHub Actions ID token service sent no token', EXIT_REFUSED);
   return checked(value, 'GitHub Actions');
 }
 
-function exchangeUrl(url: string): string {
-  return `${baseUrl(url)}/api/v1/oidc/deployments`;
-}
-
 /**
  * Exchanges an ID token for a deployment (`POST /api/v1/oidc/deployments`, no bearer). An `api`-role
- * server answers 421 `wrong_role` with `details.releaseUrl`: that URL is followed once.
+ * server answers 421 `wrong_role` with `details.releaseUrl`: that URL is followed once (the request
+ * carries no bearer token; the ID token is in its body).
  */
 export async function startDeploymentWithIdToken(url: string, project: string, body: StartRequest, idToken: string): Promise<StartedDeployment> {
-  const payload = { project, ...body, idToken };
-  let reply = await requestJson('POST', exchangeUrl(url), undefined, payload);
-  if (reply.status === 421) {
-    const releaseUrl = reply.body?.error?.details?.releaseUrl;
-    if (typeof releaseUrl === 'string' && /^https?:\/\//i.test(releaseUrl)) reply = await requestJson('POST', exchangeUrl(releaseUrl), undefined, payload);
-  }
+  const reply = await request<StartedDeployment>({
+    method: 'POST',
+    base: url,
+    path: '/api/v1/oidc/deployments',
+    body: { project, ...body, idToken },
+    timeoutMs: FETCH_TIMEOUT_MS,
+    follow421: 'anywhere-without-token',
+  });
   if (reply.status !== 201) throw refused('exchanging the CI ID token was', reply);
-  const b = reply.body as StartedDeployment | undefined;
-  if (!b || typeof b.id !== 'string' || typeof b.token !== 'string') throw new CommandError('the server sent a malformed deployment reply', EXIT_REFUSED);
-  return b;
+  return checkStarted(reply.body);
 }

@@ -12,8 +12,9 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable, Transform, Writable } from 'node:stream';
-import type { StartedDeployment } from '../domain/contract.js';
-import { CommandError, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE } from '../domain/exit-codes.js';
+import { refused, request } from '../client/http.js';
+import type { StartedDeployment, StartRequest } from '../domain/contract.js';
+import { CommandError, EXIT_REFUSED, EXIT_USAGE } from '../domain/exit-codes.js';
 import { NAME_RE } from '../domain/rules.js';
 import { createLiveMaskStream } from './mask.js';
 import { SHM_DIR, secretsDirParent, secretsDirPrefix, sweepStaleSecretsDirs } from './secrets-dir.js';
@@ -47,106 +48,35 @@ export interface DeployAuth {
   releaseUrls?: readonly string[];
 }
 
+/** The pipeline's requests give up sooner than a person's: a CD job should fail, not hang. */
 const REQUEST_TIMEOUT_MS = 30_000;
-
-export function baseUrl(url: string): string {
-  return url.replace(/\/+$/, '');
-}
-
-export interface HttpReply {
-  status: number;
-  body: any;
-}
-
-/** One JSON request; unreachable servers become CommandError(EXIT_UNREACHABLE). */
-export async function requestJson(method: string, url: string, token: string | undefined, body?: unknown): Promise<HttpReply> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code ?? cause?.message ?? (err as Error).message;
-    throw new CommandError(`cannot reach the keyloft server at ${new URL(url).origin} (${why})`, EXIT_UNREACHABLE);
-  }
-  const text = await res.text();
-  let parsed: any;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, body: parsed };
-}
-
-/** A non-2xx reply as a CommandError with the server's (value-free) message. */
-export function refused(what: string, reply: HttpReply): CommandError {
-  const err = reply.body?.error as { code?: string; message?: string } | undefined;
-  const detail = err?.message ? `: ${err.message}` : '';
-  return new CommandError(`${what} refused (HTTP ${reply.status}${err?.code ? ` ${err.code}` : ''})${detail}`, EXIT_REFUSED);
-}
 
 function secretsPath(id: string): string {
   return `/api/v1/deployments/${encodeURIComponent(id)}/secrets`;
 }
 
-/** Origin and path of an http(s) URL without trailing slashes, or undefined when it is not one. */
-function urlBase(raw: string): string | undefined {
-  try {
-    const u = new URL(raw);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
-    if (u.username || u.password) return undefined;
-    return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Fetches the deployment's pinned values. An `api`-role server answers 421 `wrong_role` with
  * `details.releaseUrl`: that URL is followed once — with the deploy token — only when it is the
- * same origin as `auth.url` or one of `auth.releaseUrls`. Anything else is refused before the
- * token is sent there: a 421 must not be a way to have the token handed to another host.
+ * same origin as `auth.url` or one of `auth.releaseUrls` (client/http.ts). Anything else is
+ * refused before the token is sent there: a 421 must not be a way to have the token handed to
+ * another host.
  */
 export async function fetchReleased(auth: DeployAuth): Promise<Released> {
-  let reply = await requestJson('GET', `${baseUrl(auth.url)}${secretsPath(auth.deployment)}`, auth.token);
-  if (reply.status === 421) {
-    const releaseUrl = reply.body?.error?.details?.releaseUrl;
-    const target = typeof releaseUrl === 'string' ? urlBase(releaseUrl) : undefined;
-    if (target) {
-      const allowed = new URL(target).origin === new URL(auth.url).origin || (auth.releaseUrls ?? []).some((u) => urlBase(u) === target);
-      if (!allowed) {
-        throw new CommandError(
-          `the server at ${new URL(auth.url).origin} sends secrets requests on to ${target}, which is neither that server nor a configured release URL, so the deploy token was not sent there; ` +
-            'if it is your release instance, set KEYLOFT_RELEASE_URL to it (or save it with `keyloft login --release-url`)',
-          EXIT_REFUSED,
-        );
-      }
-      try {
-        reply = await requestJson('GET', `${target}${secretsPath(auth.deployment)}`, auth.token);
-      } catch (err) {
-        // The api server is up but its release server is not: say which URL failed and who named it.
-        if (err instanceof CommandError && err.exitCode === EXIT_UNREACHABLE) {
-          throw new CommandError(
-            `${err.message.replace('cannot reach the keyloft server', 'cannot reach the keyloft release server')}, named by the api server at ${new URL(auth.url).origin} (its KEYLOFT_RELEASE_URL); no secrets were fetched`,
-            EXIT_UNREACHABLE,
-          );
-        }
-        throw err;
-      }
-    }
-  }
+  const reply = await request({
+    method: 'GET',
+    base: auth.url,
+    path: secretsPath(auth.deployment),
+    token: auth.token,
+    timeoutMs: REQUEST_TIMEOUT_MS,
+    follow421: { releaseUrls: auth.releaseUrls ?? [] },
+    releaseUnreachableNote: 'no secrets were fetched',
+  });
   if (reply.status !== 200) throw refused('fetching the deployment secrets was', reply);
   return parseReleased(reply.body);
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: an unchecked reply, checked field by field here
 function parseReleased(body: any): Released {
   const bad = () => new CommandError('the server sent a malformed secrets reply', EXIT_REFUSED);
   if (!body || typeof body !== 'object' || typeof body.runtime !== 'object' || typeof body.build !== 'object' || !body.runtime || !body.build) throw bad();
@@ -166,27 +96,26 @@ function parseReleased(body: any): Released {
 /** The reply of `POST /projects/{slug}/deployments`: the API contract's type. */
 export type { StartedDeployment };
 
-export interface StartRequest {
-  environment: 'production' | 'preview';
-  pr?: number;
-  ref?: string;
-  /** Refuse before starting when a build secret is binary (deploy fly: flyctl's --build-secret takes text). */
-  textBuildSecrets?: boolean;
-}
+/** The start body (the API contract's): `textBuildSecrets` refuses before starting when a build secret is binary (deploy fly). */
+export type { StartRequest };
 
 /** Starts a deployment with a personal token or the project's deploy key. */
 export async function startDeployment(url: string, token: string, project: string, body: StartRequest): Promise<StartedDeployment> {
-  const reply = await requestJson('POST', `${baseUrl(url)}/api/v1/projects/${encodeURIComponent(project)}/deployments`, token, body);
+  const reply = await request<StartedDeployment>({ method: 'POST', base: url, path: `/api/v1/projects/${encodeURIComponent(project)}/deployments`, token, body, timeoutMs: REQUEST_TIMEOUT_MS });
   if (reply.status !== 201) throw refused('starting the deployment was', reply);
-  const b = reply.body as StartedDeployment | undefined;
+  return checkStarted(reply.body);
+}
+
+/** A started deployment's reply, or a refusal when it lacks what the pipeline needs. */
+export function checkStarted(b: StartedDeployment | undefined): StartedDeployment {
   if (!b || typeof b.id !== 'string' || typeof b.token !== 'string') throw new CommandError('the server sent a malformed deployment reply', EXIT_REFUSED);
   return b;
 }
 
 /** Ends the deployment as succeeded or failed (revokes its token). */
-export async function completeDeployment(auth: DeployAuth, status: 'succeeded' | 'failed', reason?: string): Promise<any> {
+export async function completeDeployment(auth: DeployAuth, status: 'succeeded' | 'failed', reason?: string): Promise<unknown> {
   const body = status === 'failed' && reason ? { status, reason: [...reason].slice(0, 500).join('') } : { status };
-  const reply = await requestJson('POST', `${baseUrl(auth.url)}/api/v1/deployments/${encodeURIComponent(auth.deployment)}/complete`, auth.token, body);
+  const reply = await request({ method: 'POST', base: auth.url, path: `/api/v1/deployments/${encodeURIComponent(auth.deployment)}/complete`, token: auth.token, body, timeoutMs: REQUEST_TIMEOUT_MS });
   if (reply.status !== 200) throw refused(`completing the deployment as ${status} was`, reply);
   return reply.body;
 }

@@ -1,20 +1,12 @@
+import type { AuditEvent } from '../domain/contract.js';
 import { ValidationError } from '../domain/errors.js';
 import { distinctAuditActions, listAuditEvents } from '../store/audit.repository.js';
 import { authorizeProject } from './access.js';
 import type { Actor } from './actor.js';
 import type { BaseDeps } from './deps.js';
 
-export interface AuditEvent {
-  id: string;
-  at: string;
-  actor: string;
-  ip: string | null;
-  action: string;
-  scope: string | null;
-  name: string | null;
-  version: number | null;
-  detail: Record<string, unknown> | null;
-}
+/** The API contract's audit event (names and counts, never a value). */
+export type { AuditEvent };
 
 export function createAuditService(deps: BaseDeps) {
   const { db } = deps;

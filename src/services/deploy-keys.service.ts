@@ -1,3 +1,4 @@
+import type { DeployKey } from '../domain/contract.js';
 import { NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { hashToken, newId, newToken } from '../crypto/tokens.js';
 import { insertAuditEvents } from '../store/audit.repository.js';
@@ -10,13 +11,8 @@ import type { BaseDeps } from './deps.js';
 
 const MANAGE: Need = { role: 'admin', action: 'managing deploy keys' };
 
-export interface DeployKeyInfo {
-  id: string;
-  name: string;
-  createdAt: string;
-  createdBy: string;
-  lastUsedAt: string | null;
-}
+/** A deploy key as listed: the API contract's DeployKey (never its token). */
+export type DeployKeyInfo = DeployKey;
 
 function info(k: DeployKeyRow): DeployKeyInfo {
   return {

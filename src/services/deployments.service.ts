@@ -1,4 +1,4 @@
-import type { Deployment, Pinned, StartedBy, StartedByKind, StartedDeployment } from '../domain/contract.js';
+import type { ChangeSet, Changes, Deployment, Pinned, StartedBy, StartedByKind, StartedDeployment } from '../domain/contract.js';
 import { ConflictError, ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { touchDeployKey } from '../store/deploy-keys.repository.js';
 import { type Environment, overridePr, overrideScope, parseEnvironment, validatePr } from '../domain/rules.js';
@@ -31,19 +31,7 @@ import { type Actor, actorLabel, projectNotFound, starterOf } from './actor.js';
 import type { BaseDeps } from './deps.js';
 import { issuedInFuture } from './clock.js';
 
-export type { Deployment, Pinned, StartedDeployment };
-
-/** What changed since the previous succeeded deployment of the same environment (and PR): names and short digests only. */
-export interface ChangeSet {
-  added: string[];
-  changed: Array<{ name: string; digestBefore: string; digestAfter: string }>;
-  removed: string[];
-}
-export interface Changes extends ChangeSet {
-  /** The deployment compared with; null for the first succeeded one (then everything is added). */
-  previous: string | null;
-  build: ChangeSet;
-}
+export type { ChangeSet, Changes, Deployment, Pinned, StartedDeployment };
 
 /** Compares two pin sets by name and keyed digest. */
 function diffPins(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): ChangeSet {

@@ -1,5 +1,6 @@
 import { argon2 } from './password-hash.js';
 import { ConflictError, KeyloftError, quote, ValidationError } from '../domain/errors.js';
+import type { Invitation } from '../domain/contract.js';
 import { parseRole, type Role, validateEmail, validatePassword } from '../domain/rules.js';
 import { hashToken, newId, newToken, tokenKind } from '../crypto/tokens.js';
 import { insertAuditEvents } from '../store/audit.repository.js';
@@ -25,15 +26,8 @@ import { ARGON2_OPTIONS, type NewSession, type UsersService } from './users.serv
 /** How long an invitation link can be used. */
 export const INVITATION_TTL_MS = 7 * 24 * 3_600_000;
 
-export interface Invitation {
-  id: string;
-  email: string;
-  role: Role;
-  release: boolean;
-  createdAt: string;
-  createdBy: string;
-  expiresAt: string;
-}
+/** The API contract's invitation (never its link). */
+export type { Invitation };
 
 /** What the person holding a link sees before accepting it. */
 export interface InvitationView {

@@ -1,3 +1,4 @@
+import type { TrustPolicy } from '../domain/contract.js';
 import { ConflictError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import type { Environment } from '../domain/rules.js';
 import { POLICIES_PER_PROJECT_MAX, validateTrustPolicy } from '../domain/trust-policy.js';
@@ -10,18 +11,8 @@ import { authorizeProject, inProjectTx, type Need } from './access.js';
 import { type Actor, actorLabel } from './actor.js';
 import type { BaseDeps } from './deps.js';
 
-export interface TrustPolicy {
-  id: string;
-  name: string;
-  issuer: string;
-  audience: string;
-  subject: string;
-  environment: Environment;
-  claims: Record<string, string>;
-  createdAt: string;
-  createdBy: string;
-  lastUsedAt: string | null;
-}
+/** The API contract's trust policy. */
+export type { TrustPolicy };
 
 /** A stored row as the domain value (claims parsed). */
 export function toTrustPolicy(r: TrustPolicyRow): TrustPolicy {

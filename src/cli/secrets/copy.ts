@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import type { CopyResult } from '../../domain/contract.js';
 import { Option } from 'commander';
 import { CommandError, EXIT_USAGE } from '../../domain/exit-codes.js';
-import { NAME_RE, SCOPES, type Scope } from '../../domain/rules.js';
+import { SCOPES, type Scope } from '../../domain/rules.js';
 import { action } from '../http-client.js';
 import { client } from '../projects.js';
 import { paint, plural, print, printJson } from '../output.js';
-import { projectOption, target } from './shared.js';
+import { projectOption, target, secretNameArg } from './shared.js';
 
 /** `keyloft secrets copy`. */
 export function registerCopy(secrets: Command): void {
@@ -41,7 +41,7 @@ Examples:
         const project = target(o);
         if (o.from === o.to) throw new CommandError('--from and --to must be different scopes', EXIT_USAGE);
         names.forEach((n) => {
-          if (!NAME_RE.test(n)) throw new CommandError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+          secretNameArg(n);
         });
         const unique = [...new Set(names)];
         const r = await client().request<CopyResult>(

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import type { VersionMeta } from '../../domain/contract.js';
-import { CommandError, EXIT_USAGE } from '../../domain/exit-codes.js';
-import { NAME_RE, type Scope } from '../../domain/rules.js';
+import type { Scope } from '../../domain/rules.js';
 import { action } from '../http-client.js';
 import { client } from '../projects.js';
 import { printJson, table, when } from '../output.js';
-import { scopeOption, projectOption, secretsPath, prOption, checkPr, target } from './shared.js';
+import { scopeOption, projectOption, secretsPath, prOption, checkPr, target, secretNameArg } from './shared.js';
 
 /** `keyloft secrets history`. */
 export function registerHistory(secrets: Command): void {
@@ -22,7 +21,7 @@ export function registerHistory(secrets: Command): void {
       action(async (name: string, o: { project?: string; scope: Scope; pr?: number; json?: boolean }) => {
         const project = target(o);
         checkPr(o);
-        if (!NAME_RE.test(name)) throw new CommandError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+        secretNameArg(name);
         const r = await client().request<{ versions: VersionMeta[] }>('GET', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions`, undefined, { query: { pr: o.pr } });
         if (o.json) return printJson({ project, scope: o.scope, ...(o.pr ? { pr: o.pr } : {}), name, versions: r.versions });
         process.stdout.write(

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import type { RestoreResult } from '../../domain/contract.js';
-import { CommandError, EXIT_USAGE } from '../../domain/exit-codes.js';
-import { NAME_RE, type Scope } from '../../domain/rules.js';
+import type { Scope } from '../../domain/rules.js';
 import { action } from '../http-client.js';
 import { client } from '../projects.js';
 import { print, printJson } from '../output.js';
-import { scopeOption, projectOption, secretsPath, parseVersion, prOption, checkPr, target, refusedFor } from './shared.js';
+import { scopeOption, projectOption, secretsPath, parseVersion, prOption, checkPr, target, refusedFor, secretNameArg } from './shared.js';
 
 /** `keyloft secrets restore`. */
 export function registerRestore(secrets: Command): void {
@@ -35,7 +34,7 @@ Examples:
       action(async (name: string, o: { project?: string; scope: Scope; version: number; pr?: number; json?: boolean }) => {
         const project = target(o);
         checkPr(o);
-        if (!NAME_RE.test(name)) throw new CommandError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+        secretNameArg(name);
         const r = await client()
           .request<RestoreResult>('POST', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions/${o.version}/restore`, undefined, { query: { pr: o.pr } })
           .catch((err: unknown) => refusedFor(name, err));

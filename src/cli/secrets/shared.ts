@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { SecretMeta } from '../../domain/contract.js';
 import { InvalidArgumentError, Option } from 'commander';
 import { CommandError, EXIT_USAGE } from '../../domain/exit-codes.js';
-import { NAME_MAX, NAME_RE, SCOPES, type Scope } from '../../domain/rules.js';
+import { NAME_MAX, NAME_PATTERN, NAME_RE, SCOPES, type Scope } from '../../domain/rules.js';
 import { parsePr } from '../args.js';
 import { resolveProject } from '../link.js';
 import { interactive, promptHidden, readStdinBytes, type Style } from '../output.js';
@@ -52,6 +52,12 @@ export function asUtf8(bytes: Uint8Array): string | undefined {
   }
 }
 
+/** A secret name given as an argument, checked before anything is sent (exit 1). */
+export function secretNameArg(name: string): string {
+  if (!NAME_RE.test(name)) throw new CommandError(`not a secret name: ${JSON.stringify(name.slice(0, 80))} (names match ${NAME_PATTERN})`, EXIT_USAGE);
+  return name;
+}
+
 export interface Assignment {
   name: string;
   source: 'argument' | 'stdin' | 'file';
@@ -67,7 +73,7 @@ export async function readAssignments(args: string[]): Promise<Assignment[]> {
     if (eq <= 0) throw new CommandError(`argument ${i + 1} is not NAME=VALUE (use NAME=- to read the value from standard input, or NAME=@FILE)`, EXIT_USAGE);
     const name = arg.slice(0, eq);
     if (!NAME_RE.test(name) || name.length > NAME_MAX) {
-      throw new CommandError(`argument ${i + 1}: a secret name must match [A-Za-z_][A-Za-z0-9_]* (at most 255 characters)`, EXIT_USAGE);
+      throw new CommandError(`argument ${i + 1}: a secret name must match ${NAME_PATTERN} (at most ${NAME_MAX} characters)`, EXIT_USAGE);
     }
     if (seen.has(name)) throw new CommandError(`${name} is given more than once`, EXIT_USAGE);
     seen.add(name);

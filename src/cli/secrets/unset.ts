@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import type { SecretMeta } from '../../domain/contract.js';
 import { CommandError, EXIT_USAGE } from '../../domain/exit-codes.js';
-import { NAME_RE, type Scope } from '../../domain/rules.js';
+import type { Scope } from '../../domain/rules.js';
 import { action } from '../http-client.js';
 import { client } from '../projects.js';
 import { confirm, interactive, note, plural, print, printJson, } from '../output.js';
-import { scopeOption, projectOption, secretsPath, prOption, checkPr, target, refusedFor } from './shared.js';
+import { scopeOption, projectOption, secretsPath, prOption, checkPr, target, refusedFor, secretNameArg } from './shared.js';
 
 /** `keyloft secrets unset`. */
 export function registerUnset(secrets: Command): void {
@@ -32,7 +32,7 @@ Examples:
         const project = target(o);
         checkPr(o);
         names.forEach((n) => {
-          if (!NAME_RE.test(n)) throw new CommandError(`not a secret name: ${JSON.stringify(n.slice(0, 80))} (names match [A-Za-z_][A-Za-z0-9_]*)`, EXIT_USAGE);
+          secretNameArg(n);
         });
         const unique = [...new Set(names)];
         if (!o.yes) {

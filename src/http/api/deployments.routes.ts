@@ -3,23 +3,10 @@ import { Type } from '../../domain/schema-type.js';
 import { KeyloftError } from '../../domain/errors.js';
 import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
-import { Deployment, Pinned, StartedDeployment } from '../../domain/contract.js';
+import { DeployKey, Deployment, EnvironmentParam, ShownDeployment, StartedDeployment, StartRequest } from '../../domain/contract.js';
 import { bearer, errors, PrNumber, Slug } from './schemas.js';
 
-const DeployKey = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), createdBy: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]) });
 const DeploymentId = Type.String({ minLength: 1, maxLength: 64 });
-const ChangeSet = Type.Object({
-  added: Type.Array(Type.String()),
-  changed: Type.Array(Type.Object({ name: Type.String(), digestBefore: Type.String(), digestAfter: Type.String() })),
-  removed: Type.Array(Type.String()),
-});
-const Changes = Type.Object({
-  previous: Type.Union([Type.String(), Type.Null()], { description: 'the previous succeeded deployment of the environment (same PR for previews)' }),
-  added: ChangeSet.properties.added,
-  changed: ChangeSet.properties.changed,
-  removed: ChangeSet.properties.removed,
-  build: ChangeSet,
-});
 
 /** Deployment lifecycle and deploy keys (roles all and api). */
 export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services, publicUrl }) => {
@@ -35,17 +22,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
           'Start a deployment (a deploy key, or a person with the release grant): pins the current version of every secret of the environment and every build secret; returns its deploy token once',
         security: bearer,
         params: Type.Object({ slug: Slug }),
-        body: Type.Object({
-          environment: Type.Union([Type.Literal('production'), Type.Literal('preview')]),
-          pr: Type.Optional(PrNumber()),
-          ref: Type.Optional(Type.String({ maxLength: 200 })),
-          textBuildSecrets: Type.Optional(
-            Type.Boolean({
-              description:
-                "refuse (422, field textBuildSecrets, nothing started) when a build secret's value is binary: flyctl's --build-secret takes text only (keyloft deploy fly sends true)",
-            }),
-          ),
-        }),
+        body: StartRequest,
         response: {
           201: StartedDeployment,
           ...errors(400, 401, 403, 404, 422, 429),
@@ -84,7 +61,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         security: bearer,
         params: Type.Object({ slug: Slug }),
         querystring: Type.Object({
-          environment: Type.Optional(Type.Union([Type.Literal('production'), Type.Literal('preview')])),
+          environment: Type.Optional(EnvironmentParam),
           pr: Type.Optional(PrNumber()),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
           before: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the next page: the deployments listed after this one (the last id of the previous page)' })),
@@ -104,7 +81,7 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         summary: 'One deployment with its pinned secret names and versions, and what changed (by digest) since the previous succeeded deployment',
         security: bearer,
         params: Type.Object({ slug: Slug, id: DeploymentId }),
-        response: { 200: Type.Object({ deployment: Deployment, pinned: Pinned, app: Type.String(), changes: Changes }), ...errors(400, 401, 403, 404) },
+        response: { 200: ShownDeployment, ...errors(400, 401, 403, 404) },
       },
     },
     async (req) => services.deployments.get(req.actor!, req.params.slug, req.params.id),

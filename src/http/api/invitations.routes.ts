@@ -3,20 +3,10 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from '../../domain/schema-type.js';
 import { KeyloftError } from '../../domain/errors.js';
 import type { Services } from '../../services/container.js';
-import type { Invitation } from '../../services/invitations.service.js';
 import { checkCsrf, checkSameOrigin, requireActor, SESSION_COOKIE } from '../plugins/auth.js';
+import { Invitation } from '../../domain/contract.js';
 import { bearer, Email, errors, Iso, Role, Slug } from './schemas.js';
 import type { RouteOptions } from './session.routes.js';
-
-export const InvitationSchema = Type.Object({
-  id: Type.String(),
-  email: Type.String(),
-  role: Role,
-  release: Type.Boolean(),
-  createdAt: Iso,
-  createdBy: Type.String(),
-  expiresAt: Iso,
-});
 
 /**
  * The base of links handed to people: KEYLOFT_PUBLIC_URL, else this request's own origin (shown
@@ -89,7 +79,7 @@ export const invitationRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         summary: 'Pending invitations (admin); never a link',
         security: bearer,
         params: SlugParams,
-        response: { 200: Type.Object({ invitations: Type.Array(InvitationSchema) }), ...errors(401, 403, 404) },
+        response: { 200: Type.Object({ invitations: Type.Array(Invitation) }), ...errors(401, 403, 404) },
       },
     },
     async (req) => ({ invitations: await services.invitations.list(req.actor!, req.params.slug) }),

@@ -2,14 +2,14 @@ import type { TSchema } from 'typebox';
 import { Type } from '../../domain/schema-type.js';
 import { Iso } from '../../domain/contract.js';
 import { ValidationError } from '../../domain/errors.js';
-import { NAME_MAX, PR_MAX } from '../../domain/rules.js';
+import { NAME_MAX, NAME_PATTERN, PR_MAX } from '../../domain/rules.js';
 
 /** The resource schemas are the API contract in domain/contract.ts (services and clients use their types). */
 export { ApiToken, Iso, Member, Project, Role, ScopeParam, SecretMeta, User, VersionMeta } from '../../domain/contract.js';
 
 /** Shared field schemas: every string bounded; rules that need more than a pattern live in domain/. */
 export const Slug = Type.String({ minLength: 1, maxLength: 63, description: 'project slug: [a-z0-9][a-z0-9-]{0,62}' });
-export const SecretName = Type.String({ minLength: 1, maxLength: NAME_MAX, description: 'secret name: [A-Za-z_][A-Za-z0-9_]*' });
+export const SecretName = Type.String({ minLength: 1, maxLength: NAME_MAX, description: `secret name: ${NAME_PATTERN}` });
 /** A pull request number (the bound is domain/'s PR_MAX). */
 export const PrNumber = (description?: string) => Type.Integer({ minimum: 1, maximum: PR_MAX, ...(description ? { description } : {}) });
 export const Email = Type.String({ minLength: 1, maxLength: 254 });

@@ -5,7 +5,7 @@ import { DOTENV_MAX_BYTES } from '../../domain/dotenv.js';
 import { parseScope } from '../../domain/rules.js';
 import { requireActor } from '../plugins/auth.js';
 import type { RouteOptions } from './session.routes.js';
-import { ImportResult } from '../../domain/contract.js';
+import { AuditPage, ImportResult } from '../../domain/contract.js';
 import { bearer, errors, PrNumber, requireStringValues, ScopeParam, SecretMeta, SecretName, Slug, Value, ValueBase64, VersionMeta } from './schemas.js';
 
 const SecretParams = Type.Object({ slug: Slug, scope: ScopeParam, name: SecretName });
@@ -132,23 +132,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
           name: Type.Optional(Type.String({ maxLength: 255 })),
         }),
         response: {
-          200: Type.Object({
-            events: Type.Array(
-              Type.Object({
-                id: Type.String(),
-                at: Type.String(),
-                actor: Type.String(),
-                ip: Type.Union([Type.String(), Type.Null()]),
-                action: Type.String(),
-                scope: Type.Union([Type.String(), Type.Null()]),
-                name: Type.Union([Type.String(), Type.Null()]),
-                version: Type.Union([Type.Integer(), Type.Null()]),
-                detail: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-              }),
-            ),
-            nextCursor: Type.Union([Type.String(), Type.Null()]),
-            actions: Type.Array(Type.String()),
-          }),
+          200: AuditPage,
           ...errors(400, 401, 403, 404),
         },
       },

@@ -3,6 +3,7 @@ import { Type } from '../../domain/schema-type.js';
 import { requireUser } from '../../services/actor.js';
 import type { Services } from '../../services/container.js';
 import { jsonOnlySameOrigin, requireActor, SESSION_COOKIE } from '../plugins/auth.js';
+import { Me } from '../../domain/contract.js';
 import { ApiToken, bearer, Email, errors, User } from './schemas.js';
 
 export interface RouteOptions {
@@ -108,7 +109,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
 
   app.get(
     '/me',
-    { preHandler: auth, schema: { tags: ['session'], summary: 'Who am I (a person; deploy keys and deploy tokens are refused)', security: bearer, response: { 200: Type.Object({ email: Type.String(), isAdmin: Type.Boolean(), kind: Type.String() }), ...errors(401, 403) } } },
+    { preHandler: auth, schema: { tags: ['session'], summary: 'Who am I (a person; deploy keys and deploy tokens are refused)', security: bearer, response: { 200: Me, ...errors(401, 403) } } },
     async (req) => {
       // A deploy key or deploy token may use only its own routes (start/complete, release): 403 here.
       const a = requireUser(req.actor!);

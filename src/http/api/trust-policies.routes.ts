@@ -3,28 +3,14 @@ import { Type } from '../../domain/schema-type.js';
 import { KeyloftError } from '../../domain/errors.js';
 import { AUDIENCE_MAX, CLAIMS_MAX, ISSUER_MAX, PATTERN_MAX, POLICY_NAME_MAX } from '../../domain/trust-policy.js';
 import { requireActor } from '../plugins/auth.js';
-import { StartedDeployment } from '../../domain/contract.js';
-import { bearer, errors, Slug } from './schemas.js';
+import { EnvironmentParam, StartedDeployment, TrustPolicy } from '../../domain/contract.js';
+import { bearer, errors, PrNumber, Slug } from './schemas.js';
 import type { RouteOptions } from './session.routes.js';
 
-const Environment = Type.Union([Type.Literal('production'), Type.Literal('preview')]);
 const Claims = Type.Record(Type.String({ maxLength: 64 }), Type.String({ minLength: 1, maxLength: PATTERN_MAX }), {
   maxProperties: CLAIMS_MAX,
   description: 'CLAIM: pattern (exact, or * for any run of characters); every one must match',
 });
-export const TrustPolicy = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  issuer: Type.String(),
-  audience: Type.String(),
-  subject: Type.String(),
-  environment: Environment,
-  claims: Type.Record(Type.String(), Type.String()),
-  createdAt: Type.String(),
-  createdBy: Type.String(),
-  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
-});
-
 /** Trust policies of a project (admin; roles all and api). */
 export const trustPolicyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { services, publicUrl }) => {
   const auth = requireActor(publicUrl);
@@ -43,7 +29,7 @@ export const trustPolicyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async 
           issuer: Type.String({ minLength: 1, maxLength: ISSUER_MAX, description: 'https:// issuer URL, exactly as the token\'s iss claim (e.g. https://token.actions.githubusercontent.com)' }),
           audience: Type.String({ minLength: 1, maxLength: AUDIENCE_MAX, description: "the token's aud claim" }),
           subject: Type.String({ minLength: 1, maxLength: PATTERN_MAX, description: 'sub pattern, e.g. repo:OWNER/REPO:ref:refs/heads/main or repo:OWNER/REPO:pull_request' }),
-          environment: Environment,
+          environment: EnvironmentParam,
           claims: Type.Optional(Claims),
         }),
         response: { 201: TrustPolicy, ...errors(400, 401, 403, 404, 409, 422) },
@@ -106,8 +92,8 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<OidcRouteOptions> = async (ap
         summary: "Start a deployment with a CI system's OpenID Connect ID token accepted by one of the project's trust policies (no bearer); the same reply as starting one with a deploy key",
         body: Type.Object({
           project: Slug,
-          environment: Environment,
-          pr: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'preview: taken from the token (ref refs/pull/N/merge) when it names one' })),
+          environment: EnvironmentParam,
+          pr: Type.Optional(PrNumber('preview: taken from the token (ref refs/pull/N/merge) when it names one')),
           ref: Type.Optional(Type.String({ maxLength: 200, description: "git ref being deployed (default: the token's sha claim)" })),
           idToken: Type.String({ minLength: 1, maxLength: 65536, description: 'the CI ID token (a signed JWT, RS256 or ES256, at most 16 KiB)' }),
         }),

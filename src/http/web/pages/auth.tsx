@@ -1,3 +1,4 @@
+import { NewPasswordFields, SubmitBlock } from '../password-form.js';
 import { AuthDocument, ErrorSummary, Field, FlashMessage, type Flash, type FormErrors } from '../ui.js';
 
 export function SetupPage(p: { pre: string; email?: string; errors?: FormErrors }) {
@@ -17,17 +18,8 @@ export function SetupPage(p: { pre: string; email?: string; errors?: FormErrors 
             <Field name="email" label="Email" error={e.email}>
               {(a) => <input {...a} name="email" type="email" autocomplete="email" value={p.email ?? ''} required />}
             </Field>
-            <Field name="password" label="Password" error={e.password} hint="At least 10 characters.">
-              {(a) => <input {...a} name="password" type="password" autocomplete="new-password" required />}
-            </Field>
-            <Field name="password2" label="Repeat password" error={e.password2}>
-              {(a) => <input {...a} name="password2" type="password" autocomplete="new-password" required />}
-            </Field>
-            <div class="form-actions">
-              <button class="btn btn-primary btn-block" type="submit">
-                Create admin account
-              </button>
-            </div>
+            <NewPasswordFields errors={e} label="Password" repeatLabel="Repeat password" />
+            <SubmitBlock>Create admin account</SubmitBlock>
           </form>
         </div>
       </div>
@@ -55,11 +47,7 @@ export function LoginPage(p: { pre: string; email?: string; next?: string; error
               <Field name="password" label="Password" error={e.password}>
                 {(a) => <input {...a} name="password" type="password" autocomplete="current-password" required />}
               </Field>
-              <div class="form-actions">
-                <button class="btn btn-primary btn-block" type="submit">
-                  Sign in
-                </button>
-              </div>
+              <SubmitBlock>Sign in</SubmitBlock>
             </form>
           )}
           {p.sso ? (

@@ -1,5 +1,6 @@
 import type { InvitationView } from '../../../services/invitations.service.js';
-import { AuthDocument, ErrorSummary, Field, type FormErrors } from '../ui.js';
+import { NewPasswordFields, SubmitBlock } from '../password-form.js';
+import { AuthDocument, ErrorSummary, type FormErrors } from '../ui.js';
 
 /** What the holder of an invitation link sees: who invited them to what, and how to accept. */
 export function InvitationPage(p: {
@@ -29,11 +30,7 @@ export function InvitationPage(p: {
             p.signedInAs === view.email ? (
               <form method="post" action={p.action} novalidate>
                 <input type="hidden" name="_csrf" value={p.csrf} />
-                <div class="form-actions">
-                  <button class="btn btn-primary btn-block" type="submit">
-                    Accept and open {view.project.name}
-                  </button>
-                </div>
+                <SubmitBlock>Accept and open {view.project.name}</SubmitBlock>
               </form>
             ) : (
               <p class="alert alert-error" role="alert">
@@ -46,17 +43,8 @@ export function InvitationPage(p: {
                 <form method="post" action={p.action} novalidate>
                   <input type="hidden" name="_csrf" value={p.csrf} />
                   <p>New to keyloft? Choose a password for {view.email}.</p>
-                  <Field name="password" label="Password" error={e.password} hint="At least 10 characters.">
-                    {(a) => <input {...a} name="password" type="password" autocomplete="new-password" required />}
-                  </Field>
-                  <Field name="password2" label="Repeat password" error={e.password2}>
-                    {(a) => <input {...a} name="password2" type="password" autocomplete="new-password" required />}
-                  </Field>
-                  <div class="form-actions">
-                    <button class="btn btn-primary btn-block" type="submit">
-                      Create account and join
-                    </button>
-                  </div>
+                  <NewPasswordFields errors={e} label="Password" repeatLabel="Repeat password" />
+                  <SubmitBlock>Create account and join</SubmitBlock>
                 </form>
               )}
               {p.sso ? (

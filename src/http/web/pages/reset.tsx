@@ -1,4 +1,5 @@
-import { AuthDocument, ErrorSummary, Field, type FormErrors } from '../ui.js';
+import { NewPasswordFields, SubmitBlock } from '../password-form.js';
+import { AuthDocument, ErrorSummary, type FormErrors } from '../ui.js';
 
 /** Set a new password through a one-time reset link. The token travels in a hidden field, never in a log line. */
 export function ResetPasswordPage(p: { pre: string; token: string; email: string; errors?: FormErrors }) {
@@ -13,17 +14,8 @@ export function ResetPasswordPage(p: { pre: string; token: string; email: string
           <form method="post" action="/reset-password" novalidate>
             <input type="hidden" name="_csrf" value={p.pre} />
             <input type="hidden" name="token" value={p.token} />
-            <Field name="password" label="New password" error={e.password} hint="At least 10 characters.">
-              {(a) => <input {...a} name="password" type="password" autocomplete="new-password" required />}
-            </Field>
-            <Field name="password2" label="Repeat the new password" error={e.password2}>
-              {(a) => <input {...a} name="password2" type="password" autocomplete="new-password" required />}
-            </Field>
-            <div class="form-actions">
-              <button class="btn btn-primary btn-block" type="submit">
-                Save the new password
-              </button>
-            </div>
+            <NewPasswordFields errors={e} label="New password" repeatLabel="Repeat the new password" />
+            <SubmitBlock>Save the new password</SubmitBlock>
           </form>
         </div>
       </div>

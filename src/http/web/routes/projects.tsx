@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { KeyloftError } from '../../../domain/errors.js';
 import { errorStatus } from '../../plugins/errors.js';
-import { validateProjectName, validateSecretName, validateSlug, valueForScope } from '../../../domain/rules.js';
+import { PR_MAX, validateProjectName, validateSecretName, validateSlug, valueForScope } from '../../../domain/rules.js';
 import type { Deployment } from '../../../services/deployments.service.js';
 import { formBody, formErrors, html, pageCtx, queryOf, seeOther, setFlash, textareaValue, type WebDeps } from '../kit.js';
 import { DeploymentPage, DeploymentsPage, type NewProjectForm, NewProjectPage, OverviewPage, ProjectsPage } from '../pages/projects.js';
@@ -135,7 +135,7 @@ export async function projectRoutes(app: FastifyInstance, deps: WebDeps): Promis
     const { slug } = req.params as { slug: string };
     const q = queryOf(req);
     // ?pr=N: one pull request's preview deployments; ?before=ID: the page after that deployment.
-    const pr = /^[1-9]\d{0,9}$/.test(q.pr ?? '') && Number(q.pr) <= 2147483647 ? Number(q.pr) : undefined;
+    const pr = /^[1-9]\d{0,9}$/.test(q.pr ?? '') && Number(q.pr) <= PR_MAX ? Number(q.pr) : undefined;
     const env = pr !== undefined ? 'preview' : q.env === 'production' || q.env === 'preview' ? q.env : 'all';
     const before = q.before && q.before.length <= 64 ? q.before : undefined;
     const project = await services.projects.show(req.actor!, slug);

@@ -1,3 +1,4 @@
+import { SCOPES } from '../../../../domain/rules.js';
 import type { Deployment } from '../../../../services/deployments.service.js';
 import type { Project } from '../../../../services/projects.service.js';
 import type { SecretMeta } from '../../../../services/secrets.service.js';
@@ -8,7 +9,7 @@ import { crumbsFor, projectHref } from './links.js';
 export function OverviewPage(p: { ctx: PageCtx; project: Project; secrets: SecretMeta[]; deployments: Deployment[] | undefined }) {
   const { project, secrets } = p;
   const base = projectHref(project.slug);
-  const scopes = ['production', 'preview', 'build'] as const;
+  const scopes = SCOPES;
   const count = (scope: string) => secrets.filter((s) => s.scope === scope && !s.deleted).length;
   const pending = (scope: string) => secrets.filter((s) => s.scope === scope && s.status !== 'deployed').length;
   return (

@@ -1,3 +1,4 @@
+import { SCOPES } from '../../../../domain/rules.js';
 import type { Project } from '../../../../services/projects.service.js';
 import { Csrf, Field, type FormErrors, type PageCtx } from '../../ui.js';
 import { settingsHref } from './shell.js';
@@ -12,7 +13,7 @@ export interface CopyForm {
 function ScopeSelect(p: { name: string; selected: string; a: Record<string, unknown> }) {
   return (
     <select {...p.a} name={p.name} class="select-narrow">
-      {['production', 'preview', 'build'].map((s) => (
+      {SCOPES.map((s) => (
         <option value={s} selected={p.selected === s}>
           {s}
         </option>
