@@ -1,11 +1,30 @@
 #!/usr/bin/env node
 // Entry point of the `keyloft` command; the TypeScript sources are compiled to dist/ by `npm install` (prepare) or `npm run build`.
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import { fileURLToPath } from 'node:url';
+
+// Node's compile cache (Node >= 22.1; absent on Node 20, where this is skipped): the compiled code
+// of keyloft and its dependencies is kept on disk (NODE_COMPILE_CACHE, else Node's default under the
+// temporary directory), so a restart does not parse and compile them again. It holds compiled
+// JavaScript only, never data. NODE_DISABLE_COMPILE_CACHE=1 turns it off; a directory that cannot be
+// written only means no cache.
+if (typeof module.enableCompileCache === 'function') {
+  try {
+    module.enableCompileCache();
+  } catch {
+    // No cache: start as without it.
+  }
+}
 
 const main = new URL('../dist/src/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
   process.stderr.write('keyloft: dist/ is missing; run `npm run build` first\n');
   process.exit(1);
 }
-await import(main.href);
+// `keyloft serve` with plain options starts the server without loading the other commands
+// (src/cli/serve-args.ts); any other command line, and `serve --help`, goes through the full CLI.
+const { plainServeArgs } = await import(new URL('../dist/src/cli/serve-args.js', import.meta.url).href);
+const serve = plainServeArgs(process.argv.slice(2));
+if (serve) await (await import(new URL('../dist/src/cli/serve.js', import.meta.url).href)).serveCommand(serve);
+else await import(main.href);

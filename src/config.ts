@@ -34,6 +34,8 @@ export interface Config {
   /** Absolute lifetime of a session from sign-in, however active it is. */
   readonly sessionMaxHours: number;
   readonly bodyLimitBytes: number;
+  /** KEYLOFT_RELEASE_CACHE_BYTES: bound of the cache of opened values (release and all roles; 0 turns it off). */
+  readonly releaseCacheBytes: number;
   /** After SIGTERM: how long /readyz answers 503 while requests are still served, before the server closes. */
   readonly shutdownGraceMs: number;
   /** Whether GET /metrics (Prometheus text format, no auth) is served. */
@@ -288,6 +290,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     sessionMaxHours: int(e, 'KEYLOFT_SESSION_MAX_HOURS', 168, 1, 24 * 365, problems),
     shutdownGraceMs: int(e, 'KEYLOFT_SHUTDOWN_GRACE_MS', 0, 0, 120_000, problems),
     bodyLimitBytes: int(e, 'KEYLOFT_BODY_LIMIT_BYTES', 1024 * 1024, 64 * 1024 + 1024, 64 * 1024 * 1024, problems),
+    releaseCacheBytes: int(e, 'KEYLOFT_RELEASE_CACHE_BYTES', 32 * 1024 * 1024, 0, 1024 * 1024 * 1024, problems),
     metrics: metrics === 'true',
     oidcRateLimitPerMinute: int(e, 'KEYLOFT_OIDC_RATE_LIMIT', 120, 1, 100_000, problems),
     dbConnectTimeoutS: int(e, 'KEYLOFT_DB_CONNECT_TIMEOUT_S', 60, 0, 3600, problems),

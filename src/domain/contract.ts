@@ -4,8 +4,9 @@
  * return values with the types, and the CLI and the pipeline read replies with them, so the
  * three cannot drift apart. Here, below every layer that uses it (services may not import http/).
  */
-import { type Static, Type } from 'typebox';
+import type { Static } from 'typebox';
 import { PR_MAX } from './rules.js';
+import { Type } from './schema-type.js';
 
 export const ScopeParam = Type.Union([Type.Literal('production'), Type.Literal('preview'), Type.Literal('build')], {
   description: 'production | preview | build',

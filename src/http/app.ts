@@ -21,6 +21,7 @@ import { userRoutes } from './api/users.routes.js';
 import { registerAuth, requireCaller } from './plugins/auth.js';
 import { registerStrictBodies, strictFormParser } from './plugins/body.js';
 import { errorBody, registerErrorHandler } from './plugins/errors.js';
+import { lazyCompilers } from './plugins/lazy-schemas.js';
 import { type PoolStatsSource, registerMetrics } from './plugins/metrics.js';
 import { webPlugin } from './web/plugin.js';
 
@@ -64,10 +65,21 @@ export function logPath(url: string): string {
   return url.split('?')[0]!.slice(0, 300).replace(/kl[a-z]+_[A-Za-z0-9_-]+/g, '[redacted]');
 }
 
+const pendingSchemas = new WeakMap<FastifyInstance, () => number>();
+
+/** Compiles the route schemas an app has not compiled yet (they compile on a route's first request); returns how many. */
+export function compilePendingSchemas(app: FastifyInstance): number {
+  return pendingSchemas.get(app)?.() ?? 0;
+}
+
 /** Builds the Fastify server for a role, with the routes that role serves; does not listen. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, services } = opts;
+  // Validators and serializers are compiled on each route's first request, not at start (plugins/lazy-schemas.ts).
+  const schemas = lazyCompilers();
   const app = Fastify({
+    // Typed by Fastify for Ajv's and fast-json-stringify's own functions; these return the same ones, deferred.
+    schemaController: { compilersFactory: schemas.compilersFactory as never },
     logger:
       config.logLevel === 'silent'
         ? false
@@ -99,6 +111,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.server.maxConnections = config.maxConnections;
+  pendingSchemas.set(app, schemas.compilePendingSchemas);
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

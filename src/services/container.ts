@@ -58,7 +58,7 @@ export function createServices({ db, config, keyring, clock = nonDecreasingClock
   const secrets = createSecretsService({ ...base, keys, status });
   // After a `keyloft keys rotate`, the release side re-reads the configured keys when it meets a key id it does not hold.
   const reloadKeyring = async () => verifyMasterKeys(db, (await loadMasterKeys(config, db)).keys, clock());
-  const release = keyring ? createReleaseService({ ...base, keyring, reloadKeyring }) : undefined;
+  const release = keyring ? createReleaseService({ ...base, keyring, reloadKeyring, cacheBytes: config.releaseCacheBytes }) : undefined;
   // Restore and copy open values to re-seal them: the same rule, only where the keyring is.
   const reseal = keyring ? createResealService({ ...base, keyring, secrets, reloadKeyring }) : undefined;
   return {

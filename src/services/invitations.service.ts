@@ -1,4 +1,4 @@
-import argon2 from 'argon2';
+import { argon2 } from './password-hash.js';
 import { ConflictError, KeyloftError, quote, ValidationError } from '../domain/errors.js';
 import type { Invitation } from '../domain/contract.js';
 import { parseRole, type Role, validateEmail, validatePassword } from '../domain/rules.js';

@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 
 export interface InvitationMail {
   to: string;
@@ -14,15 +14,20 @@ export interface InvitationMail {
  * nothing else secret. A failure is reported without the link: callers log it and still show the link.
  */
 export function createMailService(cfg: { smtpUrl: string | undefined; from: string }) {
-  const transport = cfg.smtpUrl
-    ? nodemailer.createTransport({ url: cfg.smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000, logger: false, debug: false } as never)
-    : undefined;
+  // nodemailer is loaded with the first message, not at start (it is the largest module a server would load).
+  let transporting: Promise<Transporter> | undefined;
+  let transport: Transporter | undefined;
+  const getTransport = (smtpUrl: string): Promise<Transporter> =>
+    (transporting ??= import('nodemailer').then((m) => {
+      transport = m.default.createTransport({ url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000, logger: false, debug: false } as never);
+      return transport;
+    }));
   return {
-    enabled: transport !== undefined,
+    enabled: cfg.smtpUrl !== undefined && cfg.smtpUrl !== '',
 
     /** Sends an invitation; resolves false (with a reason free of the link) when the mail could not be handed over. */
     async sendInvitation(m: InvitationMail): Promise<{ sent: true } | { sent: false; reason: string }> {
-      if (!transport) return { sent: false, reason: 'KEYLOFT_SMTP_URL is not set' };
+      if (!cfg.smtpUrl) return { sent: false, reason: 'KEYLOFT_SMTP_URL is not set' };
       const text = [
         `${m.invitedBy} invited you to the project "${m.projectName}" on keyloft as ${m.role}.`,
         '',
@@ -32,7 +37,7 @@ export function createMailService(cfg: { smtpUrl: string | undefined; from: stri
         'If you did not expect this, ignore this e-mail.',
       ].join('\n');
       try {
-        await transport.sendMail({ from: cfg.from, to: m.to, subject: `You are invited to ${m.projectName} on keyloft`, text });
+        await (await getTransport(cfg.smtpUrl)).sendMail({ from: cfg.from, to: m.to, subject: `You are invited to ${m.projectName} on keyloft`, text });
         return { sent: true };
       } catch (err) {
         const e = err as { code?: string; responseCode?: number; message?: string };

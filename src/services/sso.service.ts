@@ -1,6 +1,6 @@
-import argon2 from 'argon2';
+import { argon2 } from './password-hash.js';
 import { createHmac, randomBytes } from 'node:crypto';
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
 import type { SsoConfig } from '../config.js';
 import { KeyloftError } from '../domain/errors.js';
 import { EMAIL_MAX } from '../domain/rules.js';
@@ -30,14 +30,18 @@ function derive(binding: string, label: string): string {
 
 type Deps = BaseDeps & { sso: SsoConfig; allowHttpLoopback: boolean; users: Pick<UsersService, 'openSession'> };
 
+let oidcModule: Promise<typeof Oidc> | undefined;
+/** openid-client, loaded with the first SSO sign-in rather than at start. */
+const loadOidc = (): Promise<typeof Oidc> => (oidcModule ??= import('openid-client'));
+
 /** OpenID Connect sign-in for people (authorization code + PKCE, openid-client). */
 export function createSsoService(deps: Deps) {
   const { db, clock, sso } = deps;
-  let discovered: Promise<oidc.Configuration> | undefined;
+  let discovered: Promise<Oidc.Configuration> | undefined;
 
-  function configuration(): Promise<oidc.Configuration> {
-    discovered ??= oidc
-      .discovery(new URL(sso.issuer), sso.clientId, sso.clientSecret, undefined, deps.allowHttpLoopback && sso.issuer.startsWith('http:') ? { execute: [oidc.allowInsecureRequests] } : undefined)
+  function configuration(): Promise<Oidc.Configuration> {
+    discovered ??= loadOidc()
+      .then((oidc) => oidc.discovery(new URL(sso.issuer), sso.clientId, sso.clientSecret, undefined, deps.allowHttpLoopback && sso.issuer.startsWith('http:') ? { execute: [oidc.allowInsecureRequests] } : undefined))
       .catch((err: unknown) => {
         discovered = undefined; // try again at the next attempt
         throw new KeyloftError('unavailable', `the identity provider at ${sso.issuer} could not be reached (${(err as { code?: string }).code ?? 'discovery failed'}); try again later`);
@@ -49,6 +53,7 @@ export function createSsoService(deps: Deps) {
     /** Starts an attempt: the browser keeps `binding` (cookie) and goes to `authorizationUrl`. */
     async start(): Promise<{ binding: string; authorizationUrl: string }> {
       const config = await configuration();
+      const oidc = await loadOidc();
       const binding = newToken('sso');
       const now = clock();
       await insertSsoAttempt(db, hashToken(binding), now, now + SSO_ATTEMPT_TTL_MS);
@@ -78,6 +83,7 @@ export function createSsoService(deps: Deps) {
         throw failed('this sign-in attempt is unknown, expired or already used in this browser: start again with "Sign in with SSO"');
       }
       const config = await configuration();
+      const oidc = await loadOidc();
       const current = new URL(sso.redirectUri);
       current.search = query;
       let claims: Record<string, unknown> | undefined;

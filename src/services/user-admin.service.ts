@@ -1,4 +1,4 @@
-import argon2 from 'argon2';
+import { argon2 } from './password-hash.js';
 import { ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { validateEmail, validatePassword } from '../domain/rules.js';
 import { hashToken, newId, newToken } from '../crypto/tokens.js';

@@ -1,5 +1,5 @@
 import type { ApiToken, User } from '../domain/contract.js';
-import argon2 from 'argon2';
+import { argon2, DUMMY_HASH } from './password-hash.js';
 import { ConflictError, KeyloftError, NotFoundError, UnauthenticatedError, quote, ValidationError } from '../domain/errors.js';
 import { validateEmail, validatePassword } from '../domain/rules.js';
 import { hashToken, newId, newToken, safeEqual } from '../crypto/tokens.js';
@@ -94,8 +94,6 @@ function tokenInfo(t: ApiTokenRow): ApiTokenInfo {
 
 export function createUsersService(deps: Deps) {
   const { db, clock } = deps;
-  // Verified against when the account does not exist, so unknown emails take as long as wrong passwords.
-  const dummyHash = argon2.hash('keyloft-dummy-password', ARGON2_OPTIONS);
 
   async function createUserRow(
     emailIn: string,
@@ -192,7 +190,7 @@ export function createUsersService(deps: Deps) {
         const minutes = Math.max(1, Math.ceil((locked.locked_until - now) / 60_000));
         throw new KeyloftError('locked_out', `too many failed sign-in attempts; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`);
       }
-      const ok = await argon2.verify(user?.password_hash ?? (await dummyHash), String(password ?? '').slice(0, 1024));
+      const ok = await argon2.verify(user?.password_hash ?? DUMMY_HASH, String(password ?? '').slice(0, 1024));
       if (!user || !ok) {
         await db.transaction().execute(async (trx) => {
           // Counted in SQL, not from the values read above: parallel guesses must not overwrite each other's count.

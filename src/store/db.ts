@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import SQLite from 'better-sqlite3';
+import type SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import { createRequire } from 'node:module';
 import type PgModule from 'pg';
@@ -50,6 +50,13 @@ function loadPg(): typeof PgModule {
   return pgModule;
 }
 
+let sqliteModule: typeof SQLite | undefined;
+/** better-sqlite3, loaded on first use: a server on PostgreSQL never loads the native module. */
+function loadSqlite(): typeof SQLite {
+  sqliteModule ??= createRequire(import.meta.url)('better-sqlite3') as typeof SQLite;
+  return sqliteModule;
+}
+
 /** Opens `url`: `postgres://…` / `postgresql://…`, or a SQLite file path (optionally `sqlite:` / `file:` prefixed). */
 export function openDatabase(url: string, opts: { poolSize?: number; connectTimeoutMs?: number } = {}): Database {
   const health = new StorageHealth();
@@ -71,7 +78,7 @@ export function openDatabase(url: string, opts: { poolSize?: number; connectTime
   const path = url.replace(/^(sqlite|file):(\/\/)?/, '');
   // The data directory holds the database and (on the embedded default) the master key: owner only.
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const sqlite = new SQLite(path);
+  const sqlite = new (loadSqlite())(path);
   sqlite.pragma('journal_mode = WAL');
   // FULL: a commit is on disk before the response that acknowledges it.
   sqlite.pragma('synchronous = FULL');
@@ -179,8 +186,28 @@ class StaticProvider implements MigrationProvider {
   }
 }
 
-/** Applies every pending migration (Kysely takes a lock, so several instances may start at once). */
+/**
+ * The names of the applied migrations, in one query; undefined when the table is not there yet
+ * (a new database). Kysely's migrator keeps them in `kysely_migration`.
+ */
+async function appliedMigrations(db: Kysely<DB>): Promise<Set<string> | undefined> {
+  try {
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+    return new Set(rows.map((r) => r.name));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Applies every pending migration (Kysely takes a lock, so several instances may start at once).
+ * A restart with nothing pending is one query: when exactly the known migrations are applied, the
+ * migrator (which creates its tables, takes its lock and reads them again) is not run at all; any
+ * other case (new database, pending or unknown migrations) goes through it as before.
+ */
 export async function migrateToLatest(db: Kysely<DB>): Promise<void> {
+  const applied = await appliedMigrations(db);
+  if (applied && applied.size === Object.keys(MIGRATIONS).length && Object.keys(MIGRATIONS).every((name) => applied.has(name))) return;
   const migrator = new Migrator({ db, provider: new StaticProvider() });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import { Type } from '../../domain/schema-type.js';
 import { KeyloftError } from '../../domain/errors.js';
 import type { Services } from '../../services/container.js';
 import { checkCsrf, checkSameOrigin, requireActor, SESSION_COOKIE } from '../plugins/auth.js';

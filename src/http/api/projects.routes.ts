@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type } from '../../domain/schema-type.js';
 import { ValidationError } from '../../domain/errors.js';
 import { requireActor } from '../plugins/auth.js';
 import { deliverInvitation } from './invitations.routes.js';

@@ -1,4 +1,5 @@
-import { type TSchema, Type } from 'typebox';
+import type { TSchema } from 'typebox';
+import { Type } from '../../domain/schema-type.js';
 import { Iso } from '../../domain/contract.js';
 import { ValidationError } from '../../domain/errors.js';
 import { NAME_MAX, NAME_PATTERN, PR_MAX } from '../../domain/rules.js';

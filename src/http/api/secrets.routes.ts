@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type } from '../../domain/schema-type.js';
 import { ValidationError } from '../../domain/errors.js';
 import { DOTENV_MAX_BYTES } from '../../domain/dotenv.js';
 import { parseScope } from '../../domain/rules.js';

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type } from '../../domain/schema-type.js';
 import { requireUser } from '../../services/actor.js';
 import type { Services } from '../../services/container.js';
 import { jsonOnlySameOrigin, requireActor, SESSION_COOKIE } from '../plugins/auth.js';

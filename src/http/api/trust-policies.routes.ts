@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type } from '../../domain/schema-type.js';
 import { KeyloftError } from '../../domain/errors.js';
 import { AUDIENCE_MAX, CLAIMS_MAX, ISSUER_MAX, PATTERN_MAX, POLICY_NAME_MAX } from '../../domain/trust-policy.js';
 import { requireActor } from '../plugins/auth.js';

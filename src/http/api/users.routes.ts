@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import { Type } from '../../domain/schema-type.js';
 import { requireActor } from '../plugins/auth.js';
 import { bearer, errors, Iso, SessionInfo, UserSummary } from './schemas.js';
 import type { RouteOptions } from './session.routes.js';
