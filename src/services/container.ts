@@ -24,6 +24,7 @@ import { createStatusService } from './status.service.js';
 import { createTrustPoliciesService } from './trust-policies.service.js';
 import { createUserAdminService } from './user-admin.service.js';
 import { createUsersService } from './users.service.js';
+import { type HashOptions, passwordHasher } from './password-hash.js';
 
 export interface ServicesDeps {
   db: Kysely<DB>;
@@ -31,6 +32,8 @@ export interface ServicesDeps {
   /** The master keyring: present only on roles that hold the master key (all, release). */
   keyring: Keyring | undefined;
   clock?: () => number;
+  /** Password hashing at a lower cost: only the in-process test helpers pass one (no setting does). */
+  passwordHashing?: HashOptions;
 }
 
 /**
@@ -38,12 +41,14 @@ export interface ServicesDeps {
  * Without a keyring (the api role) nothing that can open a value is built: `release` and `reseal`
  * are then undefined, and the master key is never read.
  */
-export function createServices({ db, config, keyring, clock = nonDecreasingClock() }: ServicesDeps) {
+export function createServices({ db, config, keyring, clock = nonDecreasingClock(), passwordHashing }: ServicesDeps) {
   const base = { db, clock };
+  const passwords = passwordHasher(passwordHashing);
   const keys = createPublicKeys(base);
   const status = createStatusService();
   const users = createUsersService({
     ...base,
+    passwords,
     sessionTtlMs: config.sessionTtlHours * 3_600_000,
     sessionMaxMs: config.sessionMaxHours * 3_600_000,
     ssoOnly: config.ssoOnly ?? false,
@@ -65,7 +70,7 @@ export function createServices({ db, config, keyring, clock = nonDecreasingClock
     keys,
     status,
     users,
-    userAdmin: createUserAdminService(base),
+    userAdmin: createUserAdminService({ ...base, passwords }),
     auth,
     deployments,
     deployKeys,
@@ -75,9 +80,9 @@ export function createServices({ db, config, keyring, clock = nonDecreasingClock
     secrets,
     pendingImports: createPendingImportsService({ ...base, secrets }),
     audit: createAuditService(base),
-    invitations: createInvitationsService({ ...base, users, ssoOnly: config.ssoOnly }),
+    invitations: createInvitationsService({ ...base, passwords, users, ssoOnly: config.ssoOnly }),
     /** Present when KEYLOFT_SSO_ISSUER is set. */
-    sso: config.sso ? createSsoService({ ...base, sso: config.sso, allowHttpLoopback: config.oidcAllowHttpLoopback, users }) : undefined,
+    sso: config.sso ? createSsoService({ ...base, passwords, sso: config.sso, allowHttpLoopback: config.oidcAllowHttpLoopback, users }) : undefined,
     mail: createMailService({ smtpUrl: config.smtpUrl, from: config.mailFrom }),
     // Absent (not even a key) on the api role.
     ...(release ? { release } : {}),

@@ -1,4 +1,4 @@
-import { argon2 } from './password-hash.js';
+import { type PasswordHasher, passwordHasher } from './password-hash.js';
 import { ConflictError, KeyloftError, quote, ValidationError } from '../domain/errors.js';
 import type { Invitation } from '../domain/contract.js';
 import { parseRole, type Role, validateEmail, validatePassword } from '../domain/rules.js';
@@ -21,7 +21,7 @@ import { findUserByEmail, insertUser } from '../store/users.repository.js';
 import { authorizeProject } from './access.js';
 import { type Actor, actorLabel, roleAtLeast } from './actor.js';
 import type { BaseDeps } from './deps.js';
-import { ARGON2_OPTIONS, type NewSession, type UsersService } from './users.service.js';
+import { type NewSession, type UsersService } from './users.service.js';
 
 /** How long an invitation link can be used. */
 export const INVITATION_TTL_MS = 7 * 24 * 3_600_000;
@@ -94,10 +94,11 @@ function invalid(message = 'this invitation link is not valid: check that you co
   return new KeyloftError('invitation_invalid', message);
 }
 
-type Deps = BaseDeps & { users: Pick<UsersService, 'openSession'>; ssoOnly?: boolean };
+type Deps = BaseDeps & { passwords?: PasswordHasher; users: Pick<UsersService, 'openSession'>; ssoOnly?: boolean };
 
 export function createInvitationsService(deps: Deps) {
   const { db, clock } = deps;
+  const passwords = deps.passwords ?? passwordHasher();
 
   /** The invitation behind a link, checked to be pending; a clear 410 otherwise. */
   async function pending(token: string) {
@@ -201,7 +202,7 @@ export function createInvitationsService(deps: Deps) {
       if (await findUserByEmail(db, inv.email)) {
         throw new ConflictError('an account with this email already exists: sign in, then open the link again to accept', 'password');
       }
-      const hash = await argon2.hash(password, ARGON2_OPTIONS);
+      const hash = await passwords.hash(password);
       const userId = newId('usr');
       try {
         await db.transaction().execute(async (trx) => {

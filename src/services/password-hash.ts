@@ -2,7 +2,7 @@
  * argon2, loaded on the first password hashed or verified: a server that only releases values
  * (or has not seen a sign-in yet) never loads the native module. Same functions, same options.
  */
-interface HashOptions {
+export interface HashOptions {
   type: 0 | 1 | 2;
   memoryCost: number;
   timeCost: number;
@@ -25,6 +25,24 @@ export const argon2 = {
     return (await load()).verify(hash, password);
   },
 };
+
+/** Argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): the cost of every password hashed by a server. */
+export const ARGON2_OPTIONS: Readonly<HashOptions> = { type: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 };
+
+/** Hashes and verifies passwords; the services get one from the composition root. */
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<boolean>;
+}
+
+/**
+ * A hasher at `options` (default: ARGON2_OPTIONS). Only the in-process test helpers pass a lower
+ * cost, to keep the fast tier fast; no setting exposes it, so a server always hashes at full cost.
+ * A verify reads the cost from the stored hash, so either cost verifies the other's hashes.
+ */
+export function passwordHasher(options: Readonly<HashOptions> = ARGON2_OPTIONS): PasswordHasher {
+  return { hash: (password) => argon2.hash(password, options), verify: (hash, password) => argon2.verify(hash, password) };
+}
 
 /**
  * Verified against when the account does not exist, so an unknown email takes as long as a wrong

@@ -1,4 +1,4 @@
-import { argon2 } from './password-hash.js';
+import { type PasswordHasher, passwordHasher } from './password-hash.js';
 import { createHmac, randomBytes } from 'node:crypto';
 import type * as Oidc from 'openid-client';
 import type { SsoConfig } from '../config.js';
@@ -10,7 +10,7 @@ import { isUniqueViolation } from '../store/executor.js';
 import { insertSsoAttempt, takeSsoAttempt } from '../store/invitations.repository.js';
 import { findUserByEmail, insertUser } from '../store/users.repository.js';
 import type { BaseDeps } from './deps.js';
-import { ARGON2_OPTIONS, type NewSession, type UsersService } from './users.service.js';
+import { type NewSession, type UsersService } from './users.service.js';
 
 /** How long a "Sign in with SSO" attempt may take at the identity provider. */
 export const SSO_ATTEMPT_TTL_MS = 10 * 60_000;
@@ -28,7 +28,7 @@ function derive(binding: string, label: string): string {
   return createHmac('sha256', binding).update(`keyloft-sso:${label}`).digest('base64url');
 }
 
-type Deps = BaseDeps & { sso: SsoConfig; allowHttpLoopback: boolean; users: Pick<UsersService, 'openSession'> };
+type Deps = BaseDeps & { passwords?: PasswordHasher; sso: SsoConfig; allowHttpLoopback: boolean; users: Pick<UsersService, 'openSession'> };
 
 let oidcModule: Promise<typeof Oidc> | undefined;
 /** openid-client, loaded with the first SSO sign-in rather than at start. */
@@ -37,6 +37,7 @@ const loadOidc = (): Promise<typeof Oidc> => (oidcModule ??= import('openid-clie
 /** OpenID Connect sign-in for people (authorization code + PKCE, openid-client). */
 export function createSsoService(deps: Deps) {
   const { db, clock, sso } = deps;
+  const passwords = deps.passwords ?? passwordHasher();
   let discovered: Promise<Oidc.Configuration> | undefined;
 
   function configuration(): Promise<Oidc.Configuration> {
@@ -120,7 +121,7 @@ export function createSsoService(deps: Deps) {
       let user = await findUserByEmail(db, email);
       if (!user) {
         // No password anyone knows: a random one, hashed like any other (an SSO account signs in through SSO).
-        const hash = await argon2.hash(randomBytes(32).toString('base64url'), ARGON2_OPTIONS);
+        const hash = await passwords.hash(randomBytes(32).toString('base64url'));
         const row = { id: newId('usr'), email, password_hash: hash, is_admin: 0, created_at: now, disabled_at: null, last_login_at: null };
         try {
           await db.transaction().execute(async (trx) => {

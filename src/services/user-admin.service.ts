@@ -1,4 +1,4 @@
-import { argon2 } from './password-hash.js';
+import { type PasswordHasher, passwordHasher } from './password-hash.js';
 import { ForbiddenError, KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { validateEmail, validatePassword } from '../domain/rules.js';
 import { hashToken, newId, newToken } from '../crypto/tokens.js';
@@ -27,7 +27,6 @@ import type { BaseDeps } from './deps.js';
 import { RESET_TTL_MS } from './users.service.js';
 
 /** Argon2id at OWASP's recommended minimum (the same parameters as users.service). */
-const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
 /** One row of the Users page and `GET /users`. New columns (invitations, SSO) extend this shape. */
 export interface UserSummary {
@@ -69,8 +68,9 @@ function requireInstanceAdmin(actor: Actor, action: string): void {
  * Instance administration of people (Users page, `/users/*`, `keyloft admin`) and self-service
  * (password change, own sessions). Every change is audited in its own transaction.
  */
-export function createUserAdminService(deps: BaseDeps) {
+export function createUserAdminService(deps: BaseDeps & { passwords?: PasswordHasher }) {
   const { db, clock } = deps;
+  const passwords = deps.passwords ?? passwordHasher();
 
   async function userOr404(ex: Executor, id: string) {
     const u = typeof id === 'string' && id.length <= 64 ? await findUserById(ex, id) : undefined;
@@ -195,7 +195,7 @@ export function createUserAdminService(deps: BaseDeps) {
     async completePasswordReset(token: string, password: string): Promise<{ email: string }> {
       await this.resetLinkEmail(token);
       validatePassword(password, 'password');
-      const hash = await argon2.hash(password, ARGON2_OPTIONS);
+      const hash = await passwords.hash(password);
       const now = clock();
       return db.transaction().execute(async (trx) => {
         const r = await findPasswordReset(trx, hashToken(token));
@@ -213,10 +213,10 @@ export function createUserAdminService(deps: BaseDeps) {
     async changePassword(actor: Actor, current: string, next: string): Promise<{ sessionsEnded: number }> {
       const me = requireUser(actor);
       const u = await userOr404(db, me.userId);
-      const ok = await argon2.verify(u.password_hash, String(current ?? '').slice(0, 1024));
+      const ok = await passwords.verify(u.password_hash, String(current ?? '').slice(0, 1024));
       if (!ok) throw new ValidationError('current', 'current: the current password is wrong');
       validatePassword(next, 'new');
-      const hash = await argon2.hash(next, ARGON2_OPTIONS);
+      const hash = await passwords.hash(next);
       return db.transaction().execute(async (trx) => {
         await setPasswordHash(trx, u.id, hash);
         const ended = await deleteSessionsOf(trx, u.id, me.sessionIdHash);

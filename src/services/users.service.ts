@@ -1,5 +1,5 @@
 import type { ApiToken, User } from '../domain/contract.js';
-import { argon2, DUMMY_HASH } from './password-hash.js';
+import { DUMMY_HASH, type PasswordHasher, passwordHasher } from './password-hash.js';
 import { ConflictError, KeyloftError, NotFoundError, UnauthenticatedError, quote, ValidationError } from '../domain/errors.js';
 import { validateEmail, validatePassword } from '../domain/rules.js';
 import { hashToken, newId, newToken, safeEqual } from '../crypto/tokens.js';
@@ -34,7 +34,6 @@ import type { BaseDeps } from './deps.js';
 import { issuedInFuture } from './clock.js';
 
 /** Argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane). */
-export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
 /**
  * Lockout policy. Failures lock the (account, address) pair with growing delays: after
@@ -82,7 +81,7 @@ export interface NewSession {
   expiresAt: number;
 }
 
-type Deps = BaseDeps & { sessionTtlMs: number; sessionMaxMs: number; /** KEYLOFT_SSO_ONLY: password sign-in is off. */ ssoOnly?: boolean };
+type Deps = BaseDeps & { passwords?: PasswordHasher; sessionTtlMs: number; sessionMaxMs: number; /** KEYLOFT_SSO_ONLY: password sign-in is off. */ ssoOnly?: boolean };
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
@@ -94,6 +93,7 @@ function tokenInfo(t: ApiTokenRow): ApiTokenInfo {
 
 export function createUsersService(deps: Deps) {
   const { db, clock } = deps;
+  const passwords = deps.passwords ?? passwordHasher();
 
   async function createUserRow(
     emailIn: string,
@@ -105,7 +105,7 @@ export function createUsersService(deps: Deps) {
   ): Promise<User> {
     const email = validateEmail(emailIn, 'email');
     validatePassword(password, 'password');
-    const hash = await argon2.hash(password, ARGON2_OPTIONS);
+    const hash = await passwords.hash(password);
     const now = clock();
     const user = { id: newId('usr'), email, password_hash: hash, is_admin: isAdmin ? 1 : 0, created_at: now, disabled_at: null, last_login_at: null };
     try {
@@ -190,7 +190,7 @@ export function createUsersService(deps: Deps) {
         const minutes = Math.max(1, Math.ceil((locked.locked_until - now) / 60_000));
         throw new KeyloftError('locked_out', `too many failed sign-in attempts; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`);
       }
-      const ok = await argon2.verify(user?.password_hash ?? DUMMY_HASH, String(password ?? '').slice(0, 1024));
+      const ok = await passwords.verify(user?.password_hash ?? DUMMY_HASH, String(password ?? '').slice(0, 1024));
       if (!user || !ok) {
         await db.transaction().execute(async (trx) => {
           // Counted in SQL, not from the values read above: parallel guesses must not overwrite each other's count.

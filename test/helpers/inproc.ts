@@ -12,7 +12,7 @@ import { verifyMasterKeys } from '../../src/services/bootstrap.js';
 import { createServices, type Services } from '../../src/services/container.js';
 import { migrateToLatest, openDatabase } from '../../src/store/db.js';
 import { createPgDatabase, type DialectName } from './server.js';
-import { type FakeClock, fakeClock } from './services.js';
+import { type FakeClock, fakeClock, TEST_PASSWORD_HASHING } from './services.js';
 
 export interface InProcess {
   app: FastifyInstance;
@@ -39,7 +39,7 @@ export async function inProcess(dialect: DialectName, env: Record<string, string
     await migrateToLatest(database.db);
     // A stored master public key, as a first `serve` leaves it: the api role can then create projects.
     await verifyMasterKeys(database.db, [masterKeyFromPrivate(generateRawKeyPair().privateKey)], clock());
-    const services = createServices({ db: database.db, config, keyring: undefined, clock });
+    const services = createServices({ db: database.db, config, keyring: undefined, clock, passwordHashing: TEST_PASSWORD_HASHING });
     const app = await buildApp({ config, services, clock, ...(opts.sweepIntervalMs ? { sweepIntervalMs: opts.sweepIntervalMs } : {}) });
     const setupToken = (await services.users.issueSetupToken())!;
     return {

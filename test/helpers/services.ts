@@ -24,6 +24,12 @@ export interface FakeClock {
  * every reading moves it on by that many milliseconds: time-ordered ids (audit events) then keep
  * the order of the writes, as they do under a real clock.
  */
+/**
+ * Argon2id at 1 MiB and one pass: the in-process tiers hash hundreds of passwords, at about 50 ms
+ * each at the servers' cost. Spawned servers always hash at ARGON2_OPTIONS (no setting lowers it).
+ */
+export const TEST_PASSWORD_HASHING = { type: 2, memoryCost: 1024, timeCost: 1, parallelism: 1 } as const;
+
 export function fakeClock(start = Date.UTC(2026, 10, 29, 10, 0, 0), opts: { tick?: number } = {}): FakeClock {
   let now = start;
   const tick = opts.tick ?? 0;
@@ -79,7 +85,7 @@ export async function testServices(t: Pick<TestContext, 'after'> | undefined, op
   await migrateToLatest(database.db);
   const clock = opts.clock ?? fakeClock();
   const keyring = await verifyMasterKeys(database.db, [masterKeyFromPrivate(master)], clock());
-  const services = createServices({ db: database.db, config, keyring: role === 'api' ? undefined : keyring, clock });
+  const services = createServices({ db: database.db, config, keyring: role === 'api' ? undefined : keyring, clock, passwordHashing: TEST_PASSWORD_HASHING });
   let closed = false;
   const close = async () => {
     if (closed) return;

@@ -1,8 +1,7 @@
 // The fixed hash verified for unknown accounts costs what a real one does: same Argon2id parameters.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { argon2, DUMMY_HASH } from '../../src/services/password-hash.js';
-import { ARGON2_OPTIONS } from '../../src/services/users.service.js';
+import { ARGON2_OPTIONS, argon2, DUMMY_HASH } from '../../src/services/password-hash.js';
 
 test('the dummy hash has the parameters of ARGON2_OPTIONS and verifies like any hash', async () => {
   const m = /^\$argon2id\$v=19\$(.*?)\$/.exec(DUMMY_HASH);
