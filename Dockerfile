@@ -20,9 +20,11 @@ RUN apt-get update \
 COPY package.json package-lock.json tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
 RUN npm ci --no-audit --no-fund
 RUN npm run build
-# Keep only what runs: production dependencies and the compiled server.
+# Keep only what runs: production dependencies, the compiled server and its bundle (dist/bundle,
+# scripts/bundle.mjs: what a start loads; dist/src stays, bin/keyloft.js compares their dates).
 RUN npm prune --omit=dev --no-audit --no-fund \
  && rm -rf dist/test dist/bench dist/.tsbuildinfo
 
@@ -54,10 +56,11 @@ COPY --from=build /app/dist ./dist
 # The dashboard's CSS, script and icon are read from their source folder (src/http/web/assets.ts).
 COPY --from=build /app/src/http/web/assets ./src/http/web/assets
 USER keyloft
-# Warm the compile cache with the same Node and flags as at run time: the CLI's modules, the
-# server's, and those it loads on first use (argon2, nodemailer, openid-client).
+# Warm the compile cache with the same Node and flags as at run time: the CLI (dist/bundle/main.mjs),
+# the server's bundle and its lazily loaded chunks (nodemailer, openid-client, ...), and argon2
+# (external, loaded on first use).
 RUN node bin/keyloft.js --version >/dev/null \
- && node --input-type=module -e "await import('./dist/src/cli/serve.js'); for (const m of ['argon2', 'nodemailer', 'openid-client']) await import(m);"
+ && node --input-type=module -e "import { readdirSync } from 'node:fs'; for (const f of readdirSync('dist/bundle')) if (f !== 'main.mjs') await import('./dist/bundle/' + f); await import('argon2');"
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \

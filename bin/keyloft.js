@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // Entry point of the `keyloft` command; the TypeScript sources are compiled to dist/ by `npm install` (prepare) or `npm run build`.
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import module from 'node:module';
-import { fileURLToPath } from 'node:url';
 
 // Node's compile cache (Node >= 22.1; absent on Node 20, where this is skipped): the compiled code
 // of keyloft and its dependencies is kept on disk (NODE_COMPILE_CACHE, else Node's default under the
@@ -18,13 +17,20 @@ if (typeof module.enableCompileCache === 'function') {
 }
 
 const main = new URL('../dist/src/cli/main.js', import.meta.url);
-if (!existsSync(fileURLToPath(main))) {
+const mainStat = statSync(main, { throwIfNoEntry: false });
+if (!mainStat) {
   process.stderr.write('keyloft: dist/ is missing; run `npm run build` first\n');
   process.exit(1);
 }
+// The bundle (scripts/bundle.mjs, built by `npm run build` after tsc: a start loads a few files
+// instead of ~800 modules) when it exists and is not older than the compiled dist/src; else dist/src
+// itself, so a tsc-only build never runs a stale bundle.
+const bundleStat = statSync(new URL('../dist/bundle/serve.mjs', import.meta.url), { throwIfNoEntry: false });
+const bundled = bundleStat !== undefined && bundleStat.mtimeMs >= mainStat.mtimeMs;
+const entry = (name) => new URL(bundled ? `../dist/bundle/${name}.mjs` : `../dist/src/cli/${name}.js`, import.meta.url).href;
 // `keyloft serve` with plain options starts the server without loading the other commands
 // (src/cli/serve-args.ts); any other command line, and `serve --help`, goes through the full CLI.
-const { plainServeArgs } = await import(new URL('../dist/src/cli/serve-args.js', import.meta.url).href);
+const { plainServeArgs } = await import(entry('serve-args'));
 const serve = plainServeArgs(process.argv.slice(2));
-if (serve) await (await import(new URL('../dist/src/cli/serve.js', import.meta.url).href)).serveCommand(serve);
-else await import(main.href);
+if (serve) await (await import(entry('serve'))).serveCommand(serve);
+else await import(entry('main'));
