@@ -67,7 +67,9 @@ export class Floor {
     const digest = valueDigest(p.digestKey, bytes);
     await this.db.transaction().execute(async (trx) => {
       await insertSecret(trx, { id, project_id: p.id, scope, name, current_version: 1, deleted: 0, created_at: now, updated_at: now, updated_by: 'bench' });
-      await insertVersions(trx, [{ secret_id: id, version: 1, kind: 'set', ciphertext, key_id: keyId, digest, size: bytes.length, created_at: now, created_by: 'bench' }]);
+      await insertVersions(trx, [
+        { secret_id: id, version: 1, kind: 'set', ciphertext, key_id: keyId, digest, size: bytes.length, created_at: now, created_by: 'bench' },
+      ]);
       await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: 'bench', actorIp: null, action: 'secret.created', scope, name, version: 1 }]);
     });
   }
@@ -84,7 +86,9 @@ export class Floor {
     const digest = valueDigest(p.digestKey, bytes);
     await this.db.transaction().execute(async (trx) => {
       if (!(await advanceSecret(trx, s.id, s.current_version, { deleted: 0, updated_at: now, updated_by: 'bench' }))) throw new Error('raced');
-      await insertVersions(trx, [{ secret_id: s.id, version, kind: 'set', ciphertext, key_id: keyId, digest, size: bytes.length, created_at: now, created_by: 'bench' }]);
+      await insertVersions(trx, [
+        { secret_id: s.id, version, kind: 'set', ciphertext, key_id: keyId, digest, size: bytes.length, created_at: now, created_by: 'bench' },
+      ]);
       await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: 'bench', actorIp: null, action: 'secret.updated', scope, name, version }]);
     });
   }
@@ -111,7 +115,10 @@ export class Floor {
         expires_at: now + 60_000,
         completed_at: null,
       });
-      await insertPins(trx, current.map((s) => ({ deployment_id: id, secret_id: s.id, kind: s.scope === 'build' ? 'build' : 'runtime', version: s.current_version })));
+      await insertPins(
+        trx,
+        current.map((s) => ({ deployment_id: id, secret_id: s.id, kind: s.scope === 'build' ? 'build' : 'runtime', version: s.current_version })),
+      );
       await insertAuditEvents(trx, [{ at: now, projectId, actor: 'bench', actorIp: null, action: 'deployment.started', detail: { deployment: id } }]);
     });
     return id;
@@ -123,7 +130,16 @@ export class Floor {
     const keyIds = [...new Set(pins.map((p) => p.key_id!))];
     const openers = new Map<string, ValueOpener>();
     for (const k of await projectKeysByIds(this.db, keyIds)) {
-      openers.set(k.id, await this.keyring.scopeOpener({ id: k.id, projectId: k.project_id, scope: k.scope, wrappedPrivateKey: new Uint8Array(k.wrapped_private_key), masterKeyId: k.master_key_id }));
+      openers.set(
+        k.id,
+        await this.keyring.scopeOpener({
+          id: k.id,
+          projectId: k.project_id,
+          scope: k.scope,
+          wrappedPrivateKey: new Uint8Array(k.wrapped_private_key),
+          masterKeyId: k.master_key_id,
+        }),
+      );
     }
     const dec = new TextDecoder();
     const opened = await Promise.all(pins.map((p) => openers.get(p.key_id!)!.open(new Uint8Array(p.ciphertext!), p.name, p.version)));
@@ -141,7 +157,16 @@ export class Floor {
     const keys = new Map<string, { projectId: string; key: DataKey }>();
     for (const k of await projectKeysByIds(this.db, [...new Set(pins.map((p) => p.key_id!))])) {
       if (!k.wrapped_data_key) throw new Error('no data key: release these versions once first');
-      keys.set(k.id, { projectId: k.project_id, key: await this.keyring.dataKey({ id: k.id, projectId: k.project_id, scope: k.scope, wrappedDataKey: new Uint8Array(k.wrapped_data_key), masterKeyId: k.master_key_id }) });
+      keys.set(k.id, {
+        projectId: k.project_id,
+        key: await this.keyring.dataKey({
+          id: k.id,
+          projectId: k.project_id,
+          scope: k.scope,
+          wrappedDataKey: new Uint8Array(k.wrapped_data_key),
+          masterKeyId: k.master_key_id,
+        }),
+      });
     }
     const dec = new TextDecoder();
     let n = 0;

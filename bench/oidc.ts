@@ -25,7 +25,13 @@ export async function oidcExchange(api: Client, n: number, runs: number, log: (m
     const slug = `oidc-${randomBytes(3).toString('hex')}`;
     const secrets = Array.from({ length: 10 }, (_, i) => ({ name: `KEY_${i}`, scope: 'production', value: randomBytes(32).toString('hex') }));
     await api.json('POST', '/api/v1/projects', { slug, name: slug, secrets });
-    await api.json('POST', `/api/v1/projects/${slug}/trust-policies`, { name: 'main', issuer: issuer.url, audience: 'keyloft', subject: 'repo:acme/shop:ref:refs/heads/main', environment: 'production' });
+    await api.json('POST', `/api/v1/projects/${slug}/trust-policies`, {
+      name: 'main',
+      issuer: issuer.url,
+      audience: 'keyloft',
+      subject: 'repo:acme/shop:ref:refs/heads/main',
+      environment: 'production',
+    });
     const exchange = async (idToken: string) => {
       const r = await api.call('POST', '/api/v1/oidc/deployments', { project: slug, environment: 'production', idToken }, '');
       if (r.status !== 201) throw new Error(`exchange answered ${r.status}: ${r.text.slice(0, 200)}`);
@@ -56,7 +62,13 @@ export async function oidcExchange(api: Client, n: number, runs: number, log: (m
       let keyWall = 0;
       for (let i = 0; i < n; i++) {
         const a = performance.now();
-        const d = await api.json<{ id: string; token: string }>('POST', `/api/v1/projects/${slug}/deployments`, { environment: 'production' }, [201], key.token);
+        const d = await api.json<{ id: string; token: string }>(
+          'POST',
+          `/api/v1/projects/${slug}/deployments`,
+          { environment: 'production' },
+          [201],
+          key.token,
+        );
         keySamples.push(performance.now() - a);
         keyWall += keySamples[i]!;
         await api.json('POST', `/api/v1/deployments/${d.id}/complete`, { status: 'succeeded' }, [200], d.token);

@@ -8,7 +8,17 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ADMIN_EMAIL, bootstrap } from '../test/helpers/client.js';
-import { createStore, type DialectName, KEYLOFT_BIN, postgresAvailable, REPO_ROOT, startServer, storeEnv, type TestServer, type TestStore } from '../test/helpers/server.js';
+import {
+  createStore,
+  type DialectName,
+  KEYLOFT_BIN,
+  postgresAvailable,
+  REPO_ROOT,
+  startServer,
+  storeEnv,
+  type TestServer,
+  type TestStore,
+} from '../test/helpers/server.js';
 import { Floor } from './floor.js';
 import { activity, Client, setRequestTimeout } from './http.js';
 import { oidcExchange } from './oidc.js';
@@ -26,7 +36,9 @@ const dbName = (flag('--db') || 'sqlite') as DialectName;
 if (dbName !== 'sqlite' && dbName !== 'postgres') throw new Error('--db must be sqlite or postgres');
 const quick = argv.includes('--quick');
 const RUNS = Number(flag('--runs') || (quick ? 1 : 3));
-const only = flag('--only')?.split(',').map((s) => s.trim().toUpperCase());
+const only = flag('--only')
+  ?.split(',')
+  .map((s) => s.trim().toUpperCase());
 const want = (w: string) => !only || only.includes(w);
 const jsonOut = flag('--json') || undefined;
 const profDir = flag('--cpu-prof') || undefined;
@@ -93,7 +105,9 @@ function resetPeak(pid: number): void {
 
 /** Packages `npm ci --omit=dev` installs, counted from package-lock.json (every non-dev entry under node_modules). */
 function prodPackageCount(): { count: number; names: string[] } {
-  const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; optional?: boolean; os?: string[]; cpu?: string[] }> };
+  const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean; optional?: boolean; os?: string[]; cpu?: string[] }>;
+  };
   const names: string[] = [];
   for (const [path, p] of Object.entries(lock.packages)) {
     if (!path || p.dev) continue;
@@ -134,7 +148,18 @@ function printTable(): string {
   const body = rows.map((r) => {
     if (r.kind === 'value') {
       const ratio = r.floorValue ? r.value! / r.floorValue : undefined;
-      return [r.id, r.what, `${fmt(r.value)} ${r.unit ?? ''}`.trim(), '', '', '', r.floorValue !== undefined ? `${fmt(r.floorValue)} ${r.unit ?? ''}`.trim() : '', '', ratio ? `${fmt(ratio)}×` : '', r.target ?? ''];
+      return [
+        r.id,
+        r.what,
+        `${fmt(r.value)} ${r.unit ?? ''}`.trim(),
+        '',
+        '',
+        '',
+        r.floorValue !== undefined ? `${fmt(r.floorValue)} ${r.unit ?? ''}`.trim() : '',
+        '',
+        ratio ? `${fmt(ratio)}×` : '',
+        r.target ?? '',
+      ];
     }
     const f = r.figure;
     const fl = r.floor;
@@ -225,7 +250,15 @@ async function w1(c: Ctx): Promise<void> {
     floors.push(await timeSeq(W1_N, (i) => c.floor.create(p, 'production', keyName(i), hex64())));
     log(`W1 run ${r + 1}: median ${median(runs.at(-1)!.samples).toFixed(3)} ms, floor ${median(floors.at(-1)!.samples).toFixed(3)} ms`);
   }
-  const row: Row = { id: 'W1', what: `create ${W1_N} secrets, one request each`, kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: '≤ 1 ms', serverMs: serverTime(c, from, 'PUT', /^\/api\/v1\/projects\/w1-/) };
+  const row: Row = {
+    id: 'W1',
+    what: `create ${W1_N} secrets, one request each`,
+    kind: 'latency',
+    figure: summarize(runs),
+    floor: summarize(floors),
+    target: '≤ 1 ms',
+    serverMs: serverTime(c, from, 'PUT', /^\/api\/v1\/projects\/w1-/),
+  };
   rows.push(row);
   await flushRatioRow(c, row);
 }
@@ -244,7 +277,13 @@ async function flushFloor(c: Ctx): Promise<Summary> {
     await f.close();
   }
   log(`flush floor: median ${flushSummary.median.toFixed(3)} ms, ${flushSummary.perSec.toFixed(0)} commits/s`);
-  rows.push({ id: 'flush', what: dbName === 'sqlite' ? 'flush floor: one-row commit, WAL, synchronous=FULL, same disk' : 'flush floor: one-row INSERT commit', kind: 'latency', figure: flushSummary, floor: undefined });
+  rows.push({
+    id: 'flush',
+    what: dbName === 'sqlite' ? 'flush floor: one-row commit, WAL, synchronous=FULL, same disk' : 'flush floor: one-row INSERT commit',
+    kind: 'latency',
+    figure: flushSummary,
+    floor: undefined,
+  });
   return flushSummary;
 }
 
@@ -311,7 +350,15 @@ async function w3(c: Ctx): Promise<void> {
     floors.push(await timeSeq(W3_N, () => c.floor.overwrite(p, 'production', 'KEY_0001', hex64())));
     log(`W3 run ${r + 1}: median ${median(runs.at(-1)!.samples).toFixed(3)} ms, floor ${median(floors.at(-1)!.samples).toFixed(3)} ms`);
   }
-  const row: Row = { id: 'W3', what: `overwrite one secret ${W3_N} times`, kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: '≤ 1 ms', serverMs: serverTime(c, from, 'PUT', /^\/api\/v1\/projects\/w3-/) };
+  const row: Row = {
+    id: 'W3',
+    what: `overwrite one secret ${W3_N} times`,
+    kind: 'latency',
+    figure: summarize(runs),
+    floor: summarize(floors),
+    target: '≤ 1 ms',
+    serverMs: serverTime(c, from, 'PUT', /^\/api\/v1\/projects\/w3-/),
+  };
   rows.push(row);
   await flushRatioRow(c, row);
 }
@@ -380,13 +427,41 @@ async function w2pairs(c: Ctx, slug: string, n: number, label: string): Promise<
       `${label} ${n} run ${r + 1}: first release ${median(nw).toFixed(3)} ms; later start+fetch ${median(pair).toFixed(3)} ms (first fetch ${median(ff).toFixed(3)}), repeat fetch ${median(fetchOnly.at(-1)!.samples).toFixed(3)} ms; floors HPKE ${median(floorBoth.at(-1)!.samples).toFixed(3)} / AES ${median(floorFast.at(-1)!.samples).toFixed(3)} / fetch ${median(floorFetch.at(-1)!.samples).toFixed(3)} ms`,
     );
   }
-  return { both: summarize(both), fresh: summarize(fresh), firstFetch: summarize(firstFetch), fetchOnly: summarize(fetchOnly), floorBoth: summarize(floorBoth), floorFast: summarize(floorFast), floorFetch: summarize(floorFetch) };
+  return {
+    both: summarize(both),
+    fresh: summarize(fresh),
+    firstFetch: summarize(firstFetch),
+    fetchOnly: summarize(fetchOnly),
+    floorBoth: summarize(floorBoth),
+    floorFast: summarize(floorFast),
+    floorFetch: summarize(floorFetch),
+  };
 }
 
 function pushW2(prefix: string, n: number, s: Record<string, Summary>, targets: { both?: string; fetch?: string } = {}): void {
-  rows.push({ id: `${prefix}W2·new`, what: `start + fetch, first release of ${n} freshly written values (HPKE, fast forms stored)`, kind: 'latency', figure: s.fresh, floor: s.floorBoth });
-  rows.push({ id: `${prefix}W2`, what: `start + fetch, ${n} values released before (fast forms, AES)`, kind: 'latency', figure: s.both, floor: s.floorFast, ...(targets.both ? { target: targets.both } : {}) });
-  rows.push({ id: `${prefix}W2'`, what: `fetch alone (running deployment), ${n} values`, kind: 'latency', figure: s.fetchOnly, floor: s.floorFetch, ...(targets.fetch ? { target: targets.fetch } : {}) });
+  rows.push({
+    id: `${prefix}W2·new`,
+    what: `start + fetch, first release of ${n} freshly written values (HPKE, fast forms stored)`,
+    kind: 'latency',
+    figure: s.fresh,
+    floor: s.floorBoth,
+  });
+  rows.push({
+    id: `${prefix}W2`,
+    what: `start + fetch, ${n} values released before (fast forms, AES)`,
+    kind: 'latency',
+    figure: s.both,
+    floor: s.floorFast,
+    ...(targets.both ? { target: targets.both } : {}),
+  });
+  rows.push({
+    id: `${prefix}W2'`,
+    what: `fetch alone (running deployment), ${n} values`,
+    kind: 'latency',
+    figure: s.fetchOnly,
+    floor: s.floorFetch,
+    ...(targets.fetch ? { target: targets.fetch } : {}),
+  });
   rows.push({ id: `${prefix}W2'·1st`, what: `first fetch of a new deployment, ${n} values`, kind: 'latency', figure: s.firstFetch, floor: s.floorFetch });
 }
 
@@ -413,7 +488,15 @@ async function w5(c: Ctx, slug: string, prefix = ''): Promise<Row> {
     floors.push(await timeSeq(W5_REPS, () => c.floor.list(pid, 'production')));
     log(`${prefix}W5 run ${r + 1}: median ${median(runs.at(-1)!.samples).toFixed(3)} ms, floor ${median(floors.at(-1)!.samples).toFixed(3)} ms`);
   }
-  const row: Row = { id: `${prefix}W5`, what: 'list metadata of 1,000 secrets', kind: 'latency', figure: summarize(runs), floor: summarize(floors), target: prefix ? '≤ 1.2× W5' : '≤ 5 ms', serverMs: serverTime(c, from, 'GET', new RegExp(`^/api/v1/projects/${slug}/secrets$`)) };
+  const row: Row = {
+    id: `${prefix}W5`,
+    what: 'list metadata of 1,000 secrets',
+    kind: 'latency',
+    figure: summarize(runs),
+    floor: summarize(floors),
+    target: prefix ? '≤ 1.2× W5' : '≤ 5 ms',
+    serverMs: serverTime(c, from, 'GET', new RegExp(`^/api/v1/projects/${slug}/secrets$`)),
+  };
   rows.push(row);
   return row;
 }
@@ -458,11 +541,37 @@ async function w4(c: Ctx, slug: string): Promise<void> {
   );
   const fwall = performance.now() - f0;
   await complete(c.api, d);
-  const fig: Summary = { median: median(samples), p95: quantile(samples, 0.95), p99: quantile(samples, 0.99), perSec: (samples.length * 1000) / wall, n: samples.length, runs: 1 };
+  const fig: Summary = {
+    median: median(samples),
+    p95: quantile(samples, 0.95),
+    p99: quantile(samples, 0.99),
+    perSec: (samples.length * 1000) / wall,
+    n: samples.length,
+    runs: 1,
+  };
   const flo: Summary = { median: median(fs), p95: quantile(fs, 0.95), p99: quantile(fs, 0.99), perSec: (fs.length * 1000) / fwall, n: fs.length, runs: 1 };
-  log(`W4: ${fig.perSec.toFixed(0)} req/s, p50 ${fig.median.toFixed(2)} ms, p99 ${fig.p99.toFixed(2)} ms; floor ${flo.perSec.toFixed(0)}/s; RSS ${mem.rss.toFixed(1)} MB (peak ${mem.hwm.toFixed(1)})`);
-  rows.push({ id: 'W4', what: `${W4_CLIENTS} clients × ${W4_SECONDS} s, fetch of 100 values`, kind: 'throughput', figure: fig, floor: flo, target: '≥ 2,500 req/s', serverMs: serverTime(c, from, 'GET', /^\/api\/v1\/deployments\/[^/]+\/secrets$/) });
-  rows.push({ id: 'RSS W4', what: 'resident memory at the end of W4 (peak during W4)', kind: 'value', value: mem.rss, unit: `MB (peak ${mem.hwm.toFixed(0)})`, figure: undefined, floor: undefined, target: 'peak ≤ 128 MB' });
+  log(
+    `W4: ${fig.perSec.toFixed(0)} req/s, p50 ${fig.median.toFixed(2)} ms, p99 ${fig.p99.toFixed(2)} ms; floor ${flo.perSec.toFixed(0)}/s; RSS ${mem.rss.toFixed(1)} MB (peak ${mem.hwm.toFixed(1)})`,
+  );
+  rows.push({
+    id: 'W4',
+    what: `${W4_CLIENTS} clients × ${W4_SECONDS} s, fetch of 100 values`,
+    kind: 'throughput',
+    figure: fig,
+    floor: flo,
+    target: '≥ 2,500 req/s',
+    serverMs: serverTime(c, from, 'GET', /^\/api\/v1\/deployments\/[^/]+\/secrets$/),
+  });
+  rows.push({
+    id: 'RSS W4',
+    what: 'resident memory at the end of W4 (peak during W4)',
+    kind: 'value',
+    value: mem.rss,
+    unit: `MB (peak ${mem.hwm.toFixed(0)})`,
+    figure: undefined,
+    floor: undefined,
+    target: 'peak ≤ 128 MB',
+  });
 }
 
 /** Start to first healthy answer, on a fresh data directory and on a restart of it; floor: `node -e 0`. */
@@ -496,7 +605,14 @@ async function startTimes(): Promise<void> {
     spawnSync(process.execPath, ['-e', '0']);
     bare.push(performance.now() - t0);
   }
-  const sum = (xs: number[]): Summary => ({ median: median(xs), p95: quantile(xs, 0.95), p99: quantile(xs, 0.99), perSec: 1000 / median(xs), n: xs.length, runs: xs.length });
+  const sum = (xs: number[]): Summary => ({
+    median: median(xs),
+    p95: quantile(xs, 0.95),
+    p99: quantile(xs, 0.99),
+    perSec: 1000 / median(xs),
+    n: xs.length,
+    runs: xs.length,
+  });
   const s = sum(times);
   const s2 = sum(restarts);
   const f = sum(bare);
@@ -524,7 +640,6 @@ async function fillOthers(c: Ctx, n: number): Promise<void> {
   };
   await Promise.all([worker(), worker()]);
 }
-
 
 /** Like the test helper's startServer, with extra node flags (e.g. --cpu-prof, not allowed in NODE_OPTIONS). */
 function startWithNodeArgs(store: TestStore, nodeArgs: string[], env: Record<string, string>): Promise<TestServer> {
@@ -591,7 +706,9 @@ async function phase<T>(name: string, server: TestServer | undefined, fn: () => 
       reject(
         new Error(
           `${name}: no answer for ${idle.toFixed(0)} s; in flight: ${[...activity.inFlight].join(', ') || 'nothing (the harness awaits something else)'}; ` +
-            `server ${server ? procState(server.process.pid) : 'not started'}; harness load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\nserver output, last lines:\n${tail}`,
+            `server ${server ? procState(server.process.pid) : 'not started'}; harness load ${loadavg()
+              .map((l) => l.toFixed(2))
+              .join(' ')}\nserver output, last lines:\n${tail}`,
         ),
       );
     }, 1000);
@@ -620,7 +737,11 @@ async function stopServer(server: TestServer): Promise<void> {
 async function main(): Promise<void> {
   if (dbName === 'postgres' && !(await postgresAvailable())) throw new Error('no PostgreSQL reachable (set KEYLOFT_TEST_PG_URL)');
   const pkgs = prodPackageCount();
-  log(`db ${dbName}, runs ${RUNS}${quick ? ', quick' : ''}; ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `db ${dbName}, runs ${RUNS}${quick ? ', quick' : ''}; ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   const loadBefore = loadavg();
 
   if (want('START')) await phase('START', undefined, startTimes);
@@ -643,7 +764,16 @@ async function main(): Promise<void> {
     const c: Ctx = { server, store, api, floor };
     await sleep(500);
     const idle = rssMb(server.process.pid!);
-    rows.push({ id: 'RSS idle', what: 'resident memory after start and setup', kind: 'value', value: idle.rss, unit: `MB (private ${idle.priv.toFixed(0)})`, figure: undefined, floor: undefined, target: '≤ 80 MB' });
+    rows.push({
+      id: 'RSS idle',
+      what: 'resident memory after start and setup',
+      kind: 'value',
+      value: idle.rss,
+      unit: `MB (private ${idle.priv.toFixed(0)})`,
+      figure: undefined,
+      floor: undefined,
+      target: '≤ 80 MB',
+    });
     log(`RSS idle ${idle.rss.toFixed(1)} MB (private ${idle.priv.toFixed(1)} MB)`);
 
     if (want('W1')) await phase('W1', server, () => w1(c));
@@ -684,7 +814,13 @@ async function main(): Promise<void> {
         floor: summarize(o.floors),
         serverMs: serverTime(c, from, 'POST', /^\/api\/v1\/oidc\/deployments$/),
       });
-      rows.push({ id: 'OIDC·key', what: `the same start with a deploy key (for comparison), ${OIDC_N} sequential`, kind: 'latency', figure: summarize(o.keyRuns), floor: undefined });
+      rows.push({
+        id: 'OIDC·key',
+        what: `the same start with a deploy key (for comparison), ${OIDC_N} sequential`,
+        kind: 'latency',
+        figure: summarize(o.keyRuns),
+        floor: undefined,
+      });
     }
 
     if (want('S1')) {
@@ -692,7 +828,7 @@ async function main(): Promise<void> {
       const s100 = await phase('S1 W2 100', server, () => w2pairs(c, 'p100', 100, 'S1 W2'));
       const s1000 = await phase('S1 W2 1000', server, () => w2pairs(c, 'p1000', 1000, 'S1 W2'));
       pushW2('S1 ', 100, s100, { both: '≤ 1.2× W2' });
-      pushW2('S1 ', 1000, s1000, { both: '≤ 1.2× W2', fetch: '≤ 1.2× W2\'' });
+      pushW2('S1 ', 1000, s1000, { both: '≤ 1.2× W2', fetch: "≤ 1.2× W2'" });
       const s5 = await phase('S1 W5', server, () => w5(c, 'p1000', 'S1 '));
       extra.s1 = {
         projects: S1_PROJECTS,
@@ -704,8 +840,24 @@ async function main(): Promise<void> {
     }
     await sleep(1000);
     const endMem = rssMb(server.process.pid!);
-    rows.push({ id: 'RSS end', what: 'resident memory at the end, idle', kind: 'value', value: endMem.rss, unit: `MB (peak ${endMem.hwm.toFixed(0)})`, figure: undefined, floor: undefined });
-    rows.push({ id: 'packages', what: '`npm ci --omit=dev` installs', kind: 'value', value: pkgs.count, unit: 'packages', figure: undefined, floor: undefined });
+    rows.push({
+      id: 'RSS end',
+      what: 'resident memory at the end, idle',
+      kind: 'value',
+      value: endMem.rss,
+      unit: `MB (peak ${endMem.hwm.toFixed(0)})`,
+      figure: undefined,
+      floor: undefined,
+    });
+    rows.push({
+      id: 'packages',
+      what: '`npm ci --omit=dev` installs',
+      kind: 'value',
+      value: pkgs.count,
+      unit: 'packages',
+      figure: undefined,
+      floor: undefined,
+    });
     await floor.close();
     api.close();
   } finally {
@@ -715,13 +867,26 @@ async function main(): Promise<void> {
 
   const table = printTable();
   const header = [
-    `keyloft bench — ${dbName}${quick ? ' (quick)' : ''}, ${RUNS} run(s); medians over runs of each run's median/p95${nodeFlags.length ? `; server node flags: ${nodeFlags.join(' ')}` : ''}${dockerEnvOn ? `; server env as the Dockerfile: ${Object.entries(dockerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`,
-    `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `keyloft bench — ${dbName}${quick ? ' (quick)' : ''}, ${RUNS} run(s); medians over runs of each run's median/p95${nodeFlags.length ? `; server node flags: ${nodeFlags.join(' ')}` : ''}${
+      dockerEnvOn
+        ? `; server env as the Dockerfile: ${Object.entries(dockerEnv)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : ''
+    }`,
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
   ].join('\n');
   const s1 = extra.s1 as Record<string, number> | undefined;
-  const s1line = s1 ? `S1 (${s1.projects} other projects × 100 secrets): W2 100 ${fmt(s1.ratioW2_100)}×, W2 1000 ${fmt(s1.ratioW2_1000)}×, W2' 1000 ${fmt(s1.ratioW2f_1000)}×, W5 ${fmt(s1.ratioW5)}× of the empty-database figures` : '';
-  process.stdout.write(`\n${header}\n\n${table}\n${s1line ? `\n${s1line}\n` : ''}\nratio: figure median / floor median (W4: floor per s / figure per s; start: vs. \`node -e 0\`). The harness asserts nothing about time.\n`);
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ db: dbName, quick, runs: RUNS, loadBefore, loadAfter: loadavg(), rows, extra, packages: pkgs }, null, 2));
+  const s1line = s1
+    ? `S1 (${s1.projects} other projects × 100 secrets): W2 100 ${fmt(s1.ratioW2_100)}×, W2 1000 ${fmt(s1.ratioW2_1000)}×, W2' 1000 ${fmt(s1.ratioW2f_1000)}×, W5 ${fmt(s1.ratioW5)}× of the empty-database figures`
+    : '';
+  process.stdout.write(
+    `\n${header}\n\n${table}\n${s1line ? `\n${s1line}\n` : ''}\nratio: figure median / floor median (W4: floor per s / figure per s; start: vs. \`node -e 0\`). The harness asserts nothing about time.\n`,
+  );
+  if (jsonOut)
+    writeFileSync(jsonOut, JSON.stringify({ db: dbName, quick, runs: RUNS, loadBefore, loadAfter: loadavg(), rows, extra, packages: pkgs }, null, 2));
 }
 
 main().catch((err) => {

@@ -13,7 +13,10 @@ const files = [];
   }
 })(root);
 
-const layerOf = (f) => relative(root, f).split('/')[0].replace(/\.tsx?$/, '');
+const layerOf = (f) =>
+  relative(root, f)
+    .split('/')[0]
+    .replace(/\.tsx?$/, '');
 // What each layer must never import (ARCHITECTURE.md "Arrows that must never exist", plus the order of the layers).
 const FORBIDDEN = {
   domain: ['crypto', 'store', 'services', 'http', 'client', 'pipeline', 'cli', 'config'],

@@ -108,7 +108,7 @@ function people(e: Env, publicUrl: string | undefined, problems: string[]): Pick
       // Not quoted: the URL may hold the SMTP password.
       problems.push('KEYLOFT_SMTP_URL must be an smtp:// or smtps:// URL (smtp://user:password@host:587)');
     }
-    if (!publicUrl) problems.push('KEYLOFT_SMTP_URL needs KEYLOFT_PUBLIC_URL: links in e-mails are never built from a request\'s Host header');
+    if (!publicUrl) problems.push("KEYLOFT_SMTP_URL needs KEYLOFT_PUBLIC_URL: links in e-mails are never built from a request's Host header");
   }
   const mailFrom = e.KEYLOFT_MAIL_FROM || `keyloft <keyloft@${publicUrl ? new URL(publicUrl).hostname : 'localhost'}>`;
   if (mailFrom.length > 254 || /[\r\n]/.test(mailFrom)) problems.push('KEYLOFT_MAIL_FROM must be one line of at most 254 characters');
@@ -120,7 +120,9 @@ function people(e: Env, publicUrl: string | undefined, problems: string[]): Pick
     try {
       const u = new URL(issuer);
       if (u.protocol !== 'https:' && !(oidcAllowHttpLoopback && isLoopbackHttp(issuer))) {
-        problems.push(`KEYLOFT_SSO_ISSUER must be an https:// URL (http://127.0.0.1 and http://localhost only with KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK=true) (got ${JSON.stringify(issuer)})`);
+        problems.push(
+          `KEYLOFT_SSO_ISSUER must be an https:// URL (http://127.0.0.1 and http://localhost only with KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK=true) (got ${JSON.stringify(issuer)})`,
+        );
       }
     } catch {
       problems.push(`KEYLOFT_SSO_ISSUER must be a URL (got ${JSON.stringify(issuer)})`);
@@ -134,10 +136,12 @@ function people(e: Env, publicUrl: string | undefined, problems: string[]): Pick
       .map((d) => d.trim().toLowerCase())
       .filter(Boolean);
     for (const d of allowedDomains) {
-      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(d)) problems.push(`KEYLOFT_SSO_ALLOWED_DOMAINS: ${JSON.stringify(d)} is not a domain name (example.com)`);
+      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(d))
+        problems.push(`KEYLOFT_SSO_ALLOWED_DOMAINS: ${JSON.stringify(d)} is not a domain name (example.com)`);
     }
     if (!publicUrl) problems.push('KEYLOFT_SSO_ISSUER needs KEYLOFT_PUBLIC_URL: the identity provider returns to <KEYLOFT_PUBLIC_URL>/sso/callback');
-    if (problems.length === before) sso = { issuer: issuer.replace(/\/+$/, ''), clientId, clientSecret, allowedDomains, redirectUri: `${publicUrl}/sso/callback` };
+    if (problems.length === before)
+      sso = { issuer: issuer.replace(/\/+$/, ''), clientId, clientSecret, allowedDomains, redirectUri: `${publicUrl}/sso/callback` };
   }
   const ssoOnly = bool(e, 'KEYLOFT_SSO_ONLY', false, problems);
   if (ssoOnly && !issuer) problems.push('KEYLOFT_SSO_ONLY=true needs KEYLOFT_SSO_ISSUER (otherwise nobody could sign in)');
@@ -187,7 +191,9 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): false | n
   const v = (raw ?? '').trim();
   if (v === '' || v === 'false') return false;
   if (v === 'true') {
-    problems.push('KEYLOFT_TRUST_PROXY=true would trust any client\'s X-Forwarded-For header; set the number of proxies in front of keyloft (e.g. 1) or their addresses/CIDRs (e.g. 10.0.0.0/8)');
+    problems.push(
+      "KEYLOFT_TRUST_PROXY=true would trust any client's X-Forwarded-For header; set the number of proxies in front of keyloft (e.g. 1) or their addresses/CIDRs (e.g. 10.0.0.0/8)",
+    );
     return false;
   }
   if (/^\d+$/.test(v)) {
@@ -195,7 +201,10 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): false | n
     if (n < 1 || n > 10) problems.push(`KEYLOFT_TRUST_PROXY must be a hop count from 1 to 10 or a list of proxy addresses/CIDRs (got ${JSON.stringify(v)})`);
     return n >= 1 && n <= 10 ? n : false;
   }
-  const entries = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const entries = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = entries.filter((entry) => {
     if (PROXY_NAMES.has(entry)) return false;
     const [addr, bits, extra] = entry.split('/');
@@ -205,7 +214,9 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): false | n
     return !/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128);
   });
   if (bad.length > 0 || entries.length === 0) {
-    problems.push(`KEYLOFT_TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of proxy addresses/CIDRs (e.g. 10.0.0.0/8,127.0.0.1); not valid: ${JSON.stringify(bad.join(',') || v)}`);
+    problems.push(
+      `KEYLOFT_TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of proxy addresses/CIDRs (e.g. 10.0.0.0/8,127.0.0.1); not valid: ${JSON.stringify(bad.join(',') || v)}`,
+    );
     return false;
   }
   return entries;

@@ -21,4 +21,6 @@ const signature = createHmac('sha256', key).update(page).digest('hex');
 mkdirSync('dist', { recursive: true });
 writeFileSync('dist/index.html', page);
 writeFileSync('dist/index.html.sig', `${signature}\n`);
-console.log(`build: wrote dist/index.html, signed with ${NAME} (${key.length} bytes, from ${file.startsWith('/run/secrets/') ? 'a BuildKit secret mount' : '$KEYLOFT_SECRETS_DIR'})`);
+console.log(
+  `build: wrote dist/index.html, signed with ${NAME} (${key.length} bytes, from ${file.startsWith('/run/secrets/') ? 'a BuildKit secret mount' : '$KEYLOFT_SECRETS_DIR'})`,
+);

@@ -36,7 +36,9 @@ async function withServices<T>(fn: (s: Services) => Promise<T>): Promise<T> {
   const database = openDatabase(config.databaseUrl);
   try {
     if (!config.embedded && !(await hasSchema(database.db))) {
-      process.stderr.write('keyloft: the database at KEYLOFT_DATABASE_URL holds no keyloft schema; point it at the database the server uses. Nothing was created.\n');
+      process.stderr.write(
+        'keyloft: the database at KEYLOFT_DATABASE_URL holds no keyloft schema; point it at the database the server uses. Nothing was created.\n',
+      );
       await database.close();
       process.exit(1);
     }
@@ -125,14 +127,24 @@ function registerPeople(admin: Command): void {
         process.stdout.write(`${line}\n`);
       });
 
-  byEmail('unlock', 'lift every sign-in lock of an account (all addresses)', async (s, id) => `unlocked ${(await s.userAdmin.unlock(OPERATOR, id)).email}`, 'keyloft admin unlock --email ada@example.com');
+  byEmail(
+    'unlock',
+    'lift every sign-in lock of an account (all addresses)',
+    async (s, id) => `unlocked ${(await s.userAdmin.unlock(OPERATOR, id)).email}`,
+    'keyloft admin unlock --email ada@example.com',
+  );
   byEmail(
     'disable',
     'disable an account: its sessions end and its API tokens are revoked at once (never the last instance admin)',
     async (s, id) => `disabled ${(await s.userAdmin.disable(OPERATOR, id)).email}: sessions ended, API tokens revoked`,
     'keyloft admin disable --email mallory@example.com',
   );
-  byEmail('enable', 'enable a disabled account (its old API tokens stay revoked)', async (s, id) => `enabled ${(await s.userAdmin.enable(OPERATOR, id)).email}`, 'keyloft admin enable --email ada@example.com');
+  byEmail(
+    'enable',
+    'enable a disabled account (its old API tokens stay revoked)',
+    async (s, id) => `enabled ${(await s.userAdmin.enable(OPERATOR, id)).email}`,
+    'keyloft admin enable --email ada@example.com',
+  );
   byEmail(
     'reset-password',
     'print a one-time password-reset link (valid 1 hour; KEYLOFT_PUBLIC_URL gives its address)',

@@ -14,7 +14,9 @@ function fail(message: string): never {
 export function registerCheck(program: Command): void {
   program
     .command('check')
-    .description("open every stored secret version with the master keys, on the server's own database (same configuration as `keyloft serve`), and list the damaged ones")
+    .description(
+      "open every stored secret version with the master keys, on the server's own database (same configuration as `keyloft serve`), and list the damaged ones",
+    )
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
@@ -48,7 +50,10 @@ export function registerCheck(program: Command): void {
       else {
         const lines = [`checked ${report.checked} sealed version(s): ${report.damaged.length === 0 ? 'all open' : `${report.damaged.length} damaged`}`];
         for (const d of report.damaged) lines.push(`  damaged: ${d.project} ${d.scope} ${d.name} v${d.version} (${d.reason})`);
-        if (report.damaged.length > 0) lines.push('restore these rows from a backup (docs/OPERATIONS.md), or set the secrets again; a deployment that pins one is refused with secret_damaged');
+        if (report.damaged.length > 0)
+          lines.push(
+            'restore these rows from a backup (docs/OPERATIONS.md), or set the secrets again; a deployment that pins one is refused with secret_damaged',
+          );
         process.stdout.write(`${lines.join('\n')}\n`);
       }
       process.exit(report.damaged.length === 0 ? 0 : 1);

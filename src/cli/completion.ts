@@ -46,7 +46,11 @@ const key = (path: string) => esc(path).replace(/ /g, '.');
 
 function bash(nodes: Node[]): string {
   const words = nodes.map((n) => `    "${key(n.path)}") words="${esc([...n.subcommands, ...n.options].join(' '))}" ;;`).join('\n');
-  const choiceCases = nodes.flatMap((n) => Object.entries(n.choices).map(([f, c]) => `    "${key(n.path)}|${esc(f)}") COMPREPLY=( $(compgen -W "${esc(c.join(' '))}" -- "$cur") ); return ;;`)).join('\n');
+  const choiceCases = nodes
+    .flatMap((n) =>
+      Object.entries(n.choices).map(([f, c]) => `    "${key(n.path)}|${esc(f)}") COMPREPLY=( $(compgen -W "${esc(c.join(' '))}" -- "$cur") ); return ;;`),
+    )
+    .join('\n');
   const valued = nodes.flatMap((n) => n.valued.map((f) => `${key(n.path)}|${esc(f)}`));
   const subs = nodes.flatMap((n) => n.subcommands.map((s) => `${key(n.path)}|${esc(s)}`));
   return `# bash completion for keyloft. Install:
@@ -87,7 +91,9 @@ complete -o default -F _keyloft keyloft
 
 function zsh(nodes: Node[]): string {
   const words = nodes.map((n) => `    "${key(n.path)}") words=(${[...n.subcommands, ...n.options].map(esc).join(' ')}) ;;`).join('\n');
-  const choiceCases = nodes.flatMap((n) => Object.entries(n.choices).map(([f, c]) => `    "${key(n.path)}|${esc(f)}") compadd -- ${c.map(esc).join(' ')}; return ;;`)).join('\n');
+  const choiceCases = nodes
+    .flatMap((n) => Object.entries(n.choices).map(([f, c]) => `    "${key(n.path)}|${esc(f)}") compadd -- ${c.map(esc).join(' ')}; return ;;`))
+    .join('\n');
   const valued = nodes.flatMap((n) => n.valued.map((f) => `${key(n.path)}|${esc(f)}`));
   const subs = nodes.flatMap((n) => n.subcommands.map((s) => `${key(n.path)}|${esc(s)}`));
   return `#compdef keyloft

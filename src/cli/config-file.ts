@@ -217,7 +217,13 @@ export function resolveTarget(opts: TargetOptions = {}, env: NodeJS.ProcessEnv =
       urlSource = 'file';
     }
   }
-  const token = opts.token ? { value: opts.token, source: 'flag' as const } : env.KEYLOFT_TOKEN ? { value: env.KEYLOFT_TOKEN, source: 'env' as const } : login?.token ? { value: login.token, source: 'file' as const } : undefined;
+  const token = opts.token
+    ? { value: opts.token, source: 'flag' as const }
+    : env.KEYLOFT_TOKEN
+      ? { value: env.KEYLOFT_TOKEN, source: 'env' as const }
+      : login?.token
+        ? { value: login.token, source: 'file' as const }
+        : undefined;
   if (!urlValue || !urlSource) {
     throw new CommandError('no server URL configured: run `keyloft login --url URL`, or set KEYLOFT_URL and KEYLOFT_TOKEN', EXIT_USAGE);
   }

@@ -33,7 +33,8 @@ interface StartOpts {
 
 function startRequest(o: StartOpts): StartRequest {
   // With --oidc a pull-request token names its PR itself.
-  if (o.env === 'preview' && o.pr === undefined && !o.oidc) throw new CommandError('--pr is required for --env preview (or use --oidc with a pull-request ID token)', EXIT_USAGE);
+  if (o.env === 'preview' && o.pr === undefined && !o.oidc)
+    throw new CommandError('--pr is required for --env preview (or use --oidc with a pull-request ID token)', EXIT_USAGE);
   if (o.audience !== undefined && !o.oidc) throw new CommandError('--audience is only for --oidc', EXIT_USAGE);
   if (o.env === 'production' && o.pr !== undefined) throw new CommandError('--pr is only for --env preview', EXIT_USAGE);
   return { environment: o.env, ...(o.pr !== undefined ? { pr: o.pr } : {}), ...(o.ref ? { ref: o.ref } : {}) };
@@ -76,7 +77,8 @@ export function formatShown(r: ShownDeployment): string {
 }
 
 const envOption = () => new Option('--env <environment>', 'production or preview').choices(ENVIRONMENTS).makeOptionMandatory();
-const oidcOption = () => new Option('--oidc', "start with the CI job's OpenID Connect ID token (a trust policy of the project must accept it) instead of KEYLOFT_TOKEN");
+const oidcOption = () =>
+  new Option('--oidc', "start with the CI job's OpenID Connect ID token (a trust policy of the project must accept it) instead of KEYLOFT_TOKEN");
 const audienceOption = () => new Option('--audience <aud>', 'with --oidc on GitHub Actions: the audience to request (default: the keyloft server URL)');
 
 /** The server URL alone (for --oidc, which needs no KEYLOFT_TOKEN): KEYLOFT_URL, else what `keyloft login` saved. */
@@ -146,7 +148,9 @@ Example:
           );
         }
         const pinned = started.pinned ? `${started.pinned.runtime.length} runtime, ${started.pinned.build.length} build secret(s) pinned` : '';
-        process.stderr.write(`keyloft: deployment ${started.id} started for ${started.project?.app ?? project}; ${pinned}; token expires ${started.expiresAt}\n`);
+        process.stderr.write(
+          `keyloft: deployment ${started.id} started for ${started.project?.app ?? project}; ${pinned}; token expires ${started.expiresAt}\n`,
+        );
       } catch (err) {
         fail(err);
       }
@@ -162,7 +166,10 @@ Example:
       try {
         const target = personalTarget();
         const project = resolveProject(o.project);
-        const r = await new ApiClient(target.url, target.token).request<ShownDeployment>('GET', `/projects/${encodeURIComponent(project)}/deployments/${encodeURIComponent(id)}`);
+        const r = await new ApiClient(target.url, target.token).request<ShownDeployment>(
+          'GET',
+          `/projects/${encodeURIComponent(project)}/deployments/${encodeURIComponent(id)}`,
+        );
         process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatShown(r));
       } catch (err) {
         fail(err);

@@ -26,7 +26,10 @@ export function registerDeployments(program: Command): void {
   const deployments = program
     .command('deployments')
     .description("list a project's deployments, or cancel a running one")
-    .addHelpText('after', '\nExamples:\n  keyloft deployments list --project shop --env preview --pr 42\n  keyloft deployments cancel dep_1a2b3c --project shop\n');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  keyloft deployments list --project shop --env preview --pr 42\n  keyloft deployments cancel dep_1a2b3c --project shop\n',
+    );
 
   deployments
     .command('list')
@@ -69,7 +72,9 @@ export function registerDeployments(program: Command): void {
         const project = resolveProject(o.project);
         const r = await client().request<{ deployment: Deployment }>('POST', `${path(project)}/${encodeURIComponent(id)}/cancel`);
         if (o.json) return printJson(r);
-        print(`Cancelled deployment ${r.deployment.id} (${r.deployment.environment}${r.deployment.pr !== null ? ` #${r.deployment.pr}` : ''}): ${r.deployment.reason ?? 'failed'}; its deploy token no longer works.`);
+        print(
+          `Cancelled deployment ${r.deployment.id} (${r.deployment.environment}${r.deployment.pr !== null ? ` #${r.deployment.pr}` : ''}): ${r.deployment.reason ?? 'failed'}; its deploy token no longer works.`,
+        );
       }),
     );
 }

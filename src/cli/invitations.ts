@@ -51,9 +51,15 @@ Examples:
       action(async (o: { project?: string; email: string; role: string; release?: boolean; json?: boolean }) => {
         const p = resolveProject(o.project);
         const body = { email: o.email, role: role(o.role), ...(o.release ? { release: true } : {}) };
-        const r = await client().request<{ id: string; url: string; expiresAt: string; emailed: boolean }>('POST', `/projects/${encodeURIComponent(p)}/invitations`, body);
+        const r = await client().request<{ id: string; url: string; expiresAt: string; emailed: boolean }>(
+          'POST',
+          `/projects/${encodeURIComponent(p)}/invitations`,
+          body,
+        );
         if (o.json) return printJson(r);
-        print(`Invited ${o.email.trim().toLowerCase()} to ${p} as ${o.role}${r.emailed ? ' (e-mailed)' : ''}. The link works once, until ${when(r.expiresAt)}:`);
+        print(
+          `Invited ${o.email.trim().toLowerCase()} to ${p} as ${o.role}${r.emailed ? ' (e-mailed)' : ''}. The link works once, until ${when(r.expiresAt)}:`,
+        );
         print(r.url);
       }),
     );
@@ -111,7 +117,10 @@ export function registerInvitations(program: Command): void {
     .option('--action <action>', 'only this action (e.g. secret.updated, member.added)')
     .option('--limit <n>', 'at most this many events (default 50, or every event since --since)')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  keyloft audit --project shop\n  keyloft audit --project shop --since 24h\n  keyloft audit --since 2026-11-01 --action member.added --json\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  keyloft audit --project shop\n  keyloft audit --project shop --since 24h\n  keyloft audit --since 2026-11-01 --action member.added --json\n',
+    )
     .action(
       action(async (o: { project?: string; since?: string; action?: string; limit?: string; json?: boolean }) => {
         const p = resolveProject(o.project);

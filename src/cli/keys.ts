@@ -72,10 +72,10 @@ export function registerKeys(program: Command): void {
 
   keys
     .command('rotate')
-    .description('re-wrap every project key under a new master key (resumable); with --project, replace that project\'s key pairs and re-seal its values')
+    .description("re-wrap every project key under a new master key (resumable); with --project, replace that project's key pairs and re-seal its values")
     .option('--new-key-file <file>', 'the new master private key (base64, last line of the file); without it a key is generated and appended to the key file')
     .option('--register-only', 'only store the new master public key (so release servers can be configured with it first), re-wrap nothing')
-    .option('--project <slug>', 'rotate this project\'s own key pairs instead: re-seal every current and historical value')
+    .option('--project <slug>', "rotate this project's own key pairs instead: re-seal every current and historical value")
     .option('--batch-size <n>', 'rows per committed batch', '100')
     .option('--max-batches <n>', 'stop (resumably) after this many batches')
     .option('--json', 'print the result as JSON')
@@ -110,13 +110,17 @@ export function registerKeys(program: Command): void {
         const inProgress = await svc.masterRecord();
         let target: string;
         if (inProgress) {
-          if (given && given.id !== inProgress.target) fail(`a rotation to master key ${inProgress.target} is in progress; run \`keyloft keys rotate\` without --new-key-file to resume it first`, 2);
+          if (given && given.id !== inProgress.target)
+            fail(`a rotation to master key ${inProgress.target} is in progress; run \`keyloft keys rotate\` without --new-key-file to resume it first`, 2);
           target = inProgress.target;
           process.stderr.write(`keyloft: resuming the rotation to master key ${target} (${inProgress.rewrapped} project key(s) re-wrapped so far)\n`);
         } else {
           let key = given;
           if (!key) {
-            if (!keyFile) fail('the master keys come from KEYLOFT_MASTER_KEY: create a key yourself (32 random bytes, base64) and pass it with --new-key-file, then add it to KEYLOFT_MASTER_KEY');
+            if (!keyFile)
+              fail(
+                'the master keys come from KEYLOFT_MASTER_KEY: create a key yourself (32 random bytes, base64) and pass it with --new-key-file, then add it to KEYLOFT_MASTER_KEY',
+              );
             const pair = generateRawKeyPair();
             key = masterKeyFromPrivate(pair.privateKey);
             pair.privateKey.fill(0);
@@ -127,7 +131,10 @@ export function registerKeys(program: Command): void {
           if (keyFile && appendKeyToFile(keyFile, key)) process.stderr.write(`keyloft: added master key ${key.id} to ${keyFile}\n`);
           else if (!keyFile) process.stderr.write(`keyloft: add master key ${key.id} (from ${o.newKeyFile}) to KEYLOFT_MASTER_KEY on every release server\n`);
           if (o.registerOnly) {
-            out(`registered master key ${key.id}; configure it on every release server, restart them, then run \`keyloft keys rotate --new-key-file ${o.newKeyFile ?? keyFile}\``, { registered: key.id });
+            out(
+              `registered master key ${key.id}; configure it on every release server, restart them, then run \`keyloft keys rotate --new-key-file ${o.newKeyFile ?? keyFile}\``,
+              { registered: key.id },
+            );
             return 0;
           }
           target = (await svc.beginMasterRotation(key.id)).target;
@@ -158,7 +165,9 @@ export function registerKeys(program: Command): void {
       }
       const lines = ['master keys (newest last):'];
       for (const m of s.masters) {
-        lines.push(`  ${m.id}  ${m.retiredAt === null ? 'active ' : 'retired'}  wraps ${m.projectKeys} project key(s)${m.retiredAt !== null && m.projectKeys === 0 ? '  (unused: may be removed from the configuration)' : ''}`);
+        lines.push(
+          `  ${m.id}  ${m.retiredAt === null ? 'active ' : 'retired'}  wraps ${m.projectKeys} project key(s)${m.retiredAt !== null && m.projectKeys === 0 ? '  (unused: may be removed from the configuration)' : ''}`,
+        );
       }
       lines.push(`project key pairs: ${s.projectKeyPairs} (${s.retiredProjectKeyPairs} retired)`);
       lines.push(`sealed values: ${s.sealedVersions} (${s.versionsUnderRetiredPairs} under retired pairs)`);

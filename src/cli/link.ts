@@ -26,7 +26,8 @@ export function findLink(start: string = process.cwd()): { file: string; project
         throw new CommandError(`${file} is not valid JSON (expected { "project": "slug" })`, EXIT_USAGE);
       }
       const project = (parsed as { project?: unknown } | null)?.project;
-      if (typeof project !== 'string' || !SLUG.test(project)) throw new CommandError(`${file} has no valid "project" (expected { "project": "slug" })`, EXIT_USAGE);
+      if (typeof project !== 'string' || !SLUG.test(project))
+        throw new CommandError(`${file} has no valid "project" (expected { "project": "slug" })`, EXIT_USAGE);
       return { file, project };
     }
     const parent = dirname(dir);
@@ -39,7 +40,8 @@ export function findLink(start: string = process.cwd()): { file: string; project
 export function resolveProject(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const p = flag ?? env.KEYLOFT_PROJECT ?? findLink()?.project;
   if (!p) throw new CommandError('no project given: pass --project SLUG, or run `keyloft link --project SLUG` in this directory', EXIT_USAGE);
-  if (!SLUG.test(p)) throw new CommandError(`--project must be a project slug (lower-case letters, digits and dashes), got ${JSON.stringify(p.slice(0, 80))}`, EXIT_USAGE);
+  if (!SLUG.test(p))
+    throw new CommandError(`--project must be a project slug (lower-case letters, digits and dashes), got ${JSON.stringify(p.slice(0, 80))}`, EXIT_USAGE);
   return p;
 }
 
@@ -62,7 +64,11 @@ The file holds no secret and can be committed: { "project": "shop" }.
     )
     .action(
       action(async (o: { project: string; verify: boolean; json?: boolean }) => {
-        if (!SLUG.test(o.project)) throw new CommandError(`--project must be a project slug (lower-case letters, digits and dashes), got ${JSON.stringify(o.project.slice(0, 80))}`, EXIT_USAGE);
+        if (!SLUG.test(o.project))
+          throw new CommandError(
+            `--project must be a project slug (lower-case letters, digits and dashes), got ${JSON.stringify(o.project.slice(0, 80))}`,
+            EXIT_USAGE,
+          );
         if (o.verify) {
           const t = resolveTarget();
           await new ApiClient(t.url, t.token).request('GET', `/projects/${encodeURIComponent(o.project)}`);

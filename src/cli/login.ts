@@ -39,7 +39,8 @@ async function tokenFromPassword(url: string, email: string, password: string): 
   const anon = new ApiClient(url);
   const s = await anon.raw<{ csrfToken: string }>('POST', '/session', { email, password }).catch((err: unknown) => {
     // A 401 here is about the email and password, not a token (the generic 401 text says "token").
-    if (err instanceof CommandError && err.code === 'unauthenticated') throw new CommandError('server refused (401 unauthenticated): the email or password is wrong', EXIT_REFUSED, { code: err.code });
+    if (err instanceof CommandError && err.code === 'unauthenticated')
+      throw new CommandError('server refused (401 unauthenticated): the email or password is wrong', EXIT_REFUSED, { code: err.code });
     throw err;
   });
   const cookie = s.headers
@@ -65,7 +66,10 @@ export function registerLogin(program: Command): void {
     .option('--token <token>', 'use an existing personal API token (klt_…) instead of email and password')
     .option('--token-stdin', 'read the API token from standard input (keeps it out of the process list)')
     .option('--email <email>', 'the email to sign in with (otherwise asked for)')
-    .option('--release-url <url>', "this server's release instance (role release), if it runs apart: the one other URL `keyloft run` may send a deploy token to when the server answers 421, and where this login's token is used when KEYLOFT_URL names it")
+    .option(
+      '--release-url <url>',
+      "this server's release instance (role release), if it runs apart: the one other URL `keyloft run` may send a deploy token to when the server answers 421, and where this login's token is used when KEYLOFT_URL names it",
+    )
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -104,10 +108,18 @@ Examples:
           ({ token, tokenId } = await tokenFromPassword(url, email, password));
         }
         const me = await new ApiClient(url, token).request<Me>('GET', '/me');
-        const file = writeConfig({ url, token, ...(tokenId ? { tokenId } : {}), ...(me.email ? { email: me.email } : {}), ...(releaseUrl ? { releaseUrl } : {}) });
-        if (o.json) printJson({ url, email: me.email || null, kind: me.kind, tokenName: tokenId ? tokenName() : null, configFile: file, releaseUrl: releaseUrl ?? null });
+        const file = writeConfig({
+          url,
+          token,
+          ...(tokenId ? { tokenId } : {}),
+          ...(me.email ? { email: me.email } : {}),
+          ...(releaseUrl ? { releaseUrl } : {}),
+        });
+        if (o.json)
+          printJson({ url, email: me.email || null, kind: me.kind, tokenName: tokenId ? tokenName() : null, configFile: file, releaseUrl: releaseUrl ?? null });
         else print(`Logged in to ${url}${me.email ? ` as ${me.email}` : ''}; token saved to ${file}`);
-        if (process.env.KEYLOFT_TOKEN || process.env.KEYLOFT_URL) note('keyloft: note: KEYLOFT_URL / KEYLOFT_TOKEN are set in this shell and take precedence over the saved login');
+        if (process.env.KEYLOFT_TOKEN || process.env.KEYLOFT_URL)
+          note('keyloft: note: KEYLOFT_URL / KEYLOFT_TOKEN are set in this shell and take precedence over the saved login');
       }),
     );
 
@@ -135,7 +147,9 @@ Examples:
         }
         clearConfig(process.env, cfg.url);
         const left = Object.keys(readLogins().hosts).length;
-        print(`Logged out${cfg.url ? ` of ${cfg.url}` : ''}${revoked ? '; the token was revoked' : ''} (${left > 0 ? `${left} other login(s) kept in` : 'removed'} ${configPath()})`);
+        print(
+          `Logged out${cfg.url ? ` of ${cfg.url}` : ''}${revoked ? '; the token was revoked' : ''} (${left > 0 ? `${left} other login(s) kept in` : 'removed'} ${configPath()})`,
+        );
         if (process.env.KEYLOFT_TOKEN) note('keyloft: note: KEYLOFT_TOKEN is still set in this shell');
       }),
     );
@@ -150,8 +164,20 @@ Examples:
         const t = resolveTarget();
         const me = await new ApiClient(t.url, t.token).request<Me>('GET', '/me');
         const others = Object.keys(readLogins().hosts).filter((u) => u !== t.url);
-        if (o.json) printJson({ url: t.url, email: me.email || null, kind: me.kind, isAdmin: me.isAdmin, tokenFrom: t.source.token, releaseUrl: t.releaseUrl ?? null, otherLogins: others });
-        else print(`${me.email || me.kind} on ${t.url}${me.isAdmin ? ' (instance admin)' : ''}${others.length > 0 ? `\nother saved logins: ${others.join(', ')}` : ''}`);
+        if (o.json)
+          printJson({
+            url: t.url,
+            email: me.email || null,
+            kind: me.kind,
+            isAdmin: me.isAdmin,
+            tokenFrom: t.source.token,
+            releaseUrl: t.releaseUrl ?? null,
+            otherLogins: others,
+          });
+        else
+          print(
+            `${me.email || me.kind} on ${t.url}${me.isAdmin ? ' (instance admin)' : ''}${others.length > 0 ? `\nother saved logins: ${others.join(', ')}` : ''}`,
+          );
       }),
     );
 }

@@ -50,7 +50,10 @@ program
   .option('--role <role>', 'all (default), api (no keys: dashboard and API), release (deployment routes only)')
   .option('--port <port>', 'port to listen on (default 8080, or KEYLOFT_PORT)')
   .option('--host <host>', 'address to listen on (default 127.0.0.1, or KEYLOFT_HOST)')
-  .addHelpText('after', '\nSettings come from the environment: KEYLOFT_DATABASE_URL, KEYLOFT_DATA_DIR, KEYLOFT_MASTER_KEY, KEYLOFT_MASTER_KEY_FILE, … (see README).\n')
+  .addHelpText(
+    'after',
+    '\nSettings come from the environment: KEYLOFT_DATABASE_URL, KEYLOFT_DATA_DIR, KEYLOFT_MASTER_KEY, KEYLOFT_MASTER_KEY_FILE, … (see README).\n',
+  )
   // Loaded on use: the server's modules would slow every other command's start.
   .action(async (opts: { role?: string; port?: string; host?: string }) => (await import('./serve.js')).serveCommand(opts));
 

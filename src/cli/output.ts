@@ -55,7 +55,12 @@ export function table<R>(rows: readonly R[], columns: Array<Column<R>>, stream: 
       })
       .join('  ')
       .trimEnd();
-  const out = [line(columns.map((c) => c.header.toUpperCase()), () => 'bold')];
+  const out = [
+    line(
+      columns.map((c) => c.header.toUpperCase()),
+      () => 'bold',
+    ),
+  ];
   rows.forEach((r, ri) => {
     out.push(line(cells[ri]!, (i) => columns[i]!.style?.(r)));
   });

@@ -31,14 +31,17 @@ export function registerProjects(program: Command): void {
   const projects = program
     .command('projects')
     .description('list, create and show projects')
-    .addHelpText('after', '\nExamples:\n  keyloft projects list\n  keyloft projects create --slug shop --name "Shop" --fly-app shop-prod\n  keyloft projects show shop --json\n');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  keyloft projects list\n  keyloft projects create --slug shop --name "Shop" --fly-app shop-prod\n  keyloft projects show shop --json\n',
+    );
 
   projects
     .command('list')
     .alias('ls')
     .description('the projects you are a member of')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  keyloft projects list\n  keyloft projects list --json | jq -r \'.projects[].slug\'\n')
+    .addHelpText('after', "\nExamples:\n  keyloft projects list\n  keyloft projects list --json | jq -r '.projects[].slug'\n")
     .action(
       action(async (o: { json?: boolean }) => {
         const r = await client().request<{ projects: Project[] }>('GET', '/projects');
@@ -76,7 +79,12 @@ Examples:
     )
     .action(
       action(async (o: { slug: string; name: string; flyApp?: string; flyPreviewPattern?: string; json?: boolean }) => {
-        const body = { slug: o.slug, name: o.name, ...(o.flyApp ? { flyApp: o.flyApp } : {}), ...(o.flyPreviewPattern ? { flyPreviewPattern: o.flyPreviewPattern } : {}) };
+        const body = {
+          slug: o.slug,
+          name: o.name,
+          ...(o.flyApp ? { flyApp: o.flyApp } : {}),
+          ...(o.flyPreviewPattern ? { flyPreviewPattern: o.flyPreviewPattern } : {}),
+        };
         const r = await client().request<{ project: Project }>('POST', '/projects', body);
         if (o.json) return printJson({ project: r.project });
         print(`Created project ${r.project.slug}`);

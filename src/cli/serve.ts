@@ -24,7 +24,9 @@ export async function startServer(config: Config, out: { print: (line: string) =
     await waitForDatabase(database.db, {
       timeoutMs: config.dbConnectTimeoutS * 1000,
       onRetry: ({ attempt, delayMs, reason }) =>
-        out.print(`keyloft: the database is not reachable yet (${reason}); attempt ${attempt}, retrying in ${(delayMs / 1000).toFixed(1)} s (giving up after KEYLOFT_DB_CONNECT_TIMEOUT_S=${config.dbConnectTimeoutS} s)`),
+        out.print(
+          `keyloft: the database is not reachable yet (${reason}); attempt ${attempt}, retrying in ${(delayMs / 1000).toFixed(1)} s (giving up after KEYLOFT_DB_CONNECT_TIMEOUT_S=${config.dbConnectTimeoutS} s)`,
+        ),
     });
     await migrateToLatest(database.db);
     let keyring: Keyring | undefined;
@@ -47,9 +49,16 @@ export async function startServer(config: Config, out: { print: (line: string) =
     }
     // One line when the storage starts failing and one when it answers again, not one per request.
     const log = app.log;
-    if (database.reserveSpace && !database.reserveSpace()) log.warn({ bytes: RESERVE_BYTES }, 'no room for the disk reserve next to the database: on a full disk releases will be refused too');
+    if (database.reserveSpace && !database.reserveSpace())
+      log.warn({ bytes: RESERVE_BYTES }, 'no room for the disk reserve next to the database: on a full disk releases will be refused too');
     database.health.listen((e) => {
-      if (e.kind === 'down') log.error({ fault: e.fault, code: e.code, reason: e.message, ...(e.blips ? { shortLossesSinceLastLine: e.blips } : {}) }, e.fault === 'full' ? 'storage full: writes are refused (507 storage_full) until space is freed' : 'database unavailable: requests answer 503 storage_unavailable until it is back');
+      if (e.kind === 'down')
+        log.error(
+          { fault: e.fault, code: e.code, reason: e.message, ...(e.blips ? { shortLossesSinceLastLine: e.blips } : {}) },
+          e.fault === 'full'
+            ? 'storage full: writes are refused (507 storage_full) until space is freed'
+            : 'database unavailable: requests answer 503 storage_unavailable until it is back',
+        );
       else log.warn({ downForMs: e.downForMs }, 'database available again');
     });
     try {
@@ -111,11 +120,15 @@ export async function serveCommand(opts: { role?: string; port?: string; host?: 
       process.exit(1);
     }
     if (err instanceof DatabaseUnreachableError) {
-      process.stderr.write(`keyloft: could not start: ${err.message} within KEYLOFT_DB_CONNECT_TIMEOUT_S=${config.dbConnectTimeoutS} s; check KEYLOFT_DATABASE_URL and that the database is up, or raise KEYLOFT_DB_CONNECT_TIMEOUT_S\n`);
+      process.stderr.write(
+        `keyloft: could not start: ${err.message} within KEYLOFT_DB_CONNECT_TIMEOUT_S=${config.dbConnectTimeoutS} s; check KEYLOFT_DATABASE_URL and that the database is up, or raise KEYLOFT_DB_CONNECT_TIMEOUT_S\n`,
+      );
       process.exit(1);
     }
     const e = err as { code?: string; message?: string };
-    process.stderr.write(`keyloft: could not start: ${e.code === 'EADDRINUSE' ? `port ${config.port} is already in use (set KEYLOFT_PORT or --port)` : (e.message ?? String(err))}\n`);
+    process.stderr.write(
+      `keyloft: could not start: ${e.code === 'EADDRINUSE' ? `port ${config.port} is already in use (set KEYLOFT_PORT or --port)` : (e.message ?? String(err))}\n`,
+    );
     process.exit(1);
   }
   let stopping = false;

@@ -42,7 +42,10 @@ Examples (GitHub Actions):
     .description("the project's trust policies")
     .addOption(projectOption())
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  keyloft trust-policies list --project shop\n  keyloft trust-policies list --json | jq -r \'.trustPolicies[].subject\'\n')
+    .addHelpText(
+      'after',
+      "\nExamples:\n  keyloft trust-policies list --project shop\n  keyloft trust-policies list --json | jq -r '.trustPolicies[].subject'\n",
+    )
     .action(
       action(async (o: { project?: string; json?: boolean }) => {
         const slug = resolveProject(o.project);
@@ -55,7 +58,13 @@ Examples (GitHub Actions):
             { header: 'name', get: (p) => p.name, style: () => 'cyan' },
             { header: 'env', get: (p) => p.environment },
             { header: 'subject', get: (p) => p.subject },
-            { header: 'claims', get: (p) => Object.entries(p.claims).map(([k, v]) => `${k}=${v}`).join(' ') || '-' },
+            {
+              header: 'claims',
+              get: (p) =>
+                Object.entries(p.claims)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(' ') || '-',
+            },
             { header: 'issuer', get: (p) => (p.issuer === GITHUB ? 'GitHub Actions' : p.issuer) },
             { header: 'audience', get: (p) => p.audience },
             { header: 'last used', get: (p) => when(p.lastUsedAt) },
@@ -68,7 +77,7 @@ Examples (GitHub Actions):
     .description('add a trust policy: ID tokens of ISSUER for AUDIENCE whose subject (and every --claim) matches may start deployments of ENV')
     .addOption(projectOption())
     .requiredOption('--name <name>', 'a name for the policy (shown as who started a deployment)')
-    .option('--issuer <url>', 'https:// issuer, exactly as the tokens\' iss claim', GITHUB)
+    .option('--issuer <url>', "https:// issuer, exactly as the tokens' iss claim", GITHUB)
     .requiredOption('--audience <aud>', "the tokens' aud claim (keyloft deploy --oidc asks GitHub for the server URL by default)")
     .requiredOption('--subject <pattern>', 'sub pattern: exact, or * for any run of characters')
     .addOption(new Option('--env <environment>', 'production or preview').choices(ENVIRONMENTS).makeOptionMandatory())
@@ -90,19 +99,30 @@ Examples:
 `,
     )
     .action(
-      action(async (o: { project?: string; name: string; issuer: string; audience: string; subject: string; env: string; claim?: Record<string, string>; json?: boolean }) => {
-        const slug = resolveProject(o.project);
-        const p = await client().request<TrustPolicy>('POST', `/projects/${encodeURIComponent(slug)}/trust-policies`, {
-          name: o.name,
-          issuer: o.issuer,
-          audience: o.audience,
-          subject: o.subject,
-          environment: o.env,
-          ...(o.claim ? { claims: o.claim } : {}),
-        });
-        if (o.json) return printJson(p);
-        print(`Added trust policy ${p.name} (${p.id}) to ${slug}: ${p.environment} deployments for ${p.subject}`);
-      }),
+      action(
+        async (o: {
+          project?: string;
+          name: string;
+          issuer: string;
+          audience: string;
+          subject: string;
+          env: string;
+          claim?: Record<string, string>;
+          json?: boolean;
+        }) => {
+          const slug = resolveProject(o.project);
+          const p = await client().request<TrustPolicy>('POST', `/projects/${encodeURIComponent(slug)}/trust-policies`, {
+            name: o.name,
+            issuer: o.issuer,
+            audience: o.audience,
+            subject: o.subject,
+            environment: o.env,
+            ...(o.claim ? { claims: o.claim } : {}),
+          });
+          if (o.json) return printJson(p);
+          print(`Added trust policy ${p.name} (${p.id}) to ${slug}: ${p.environment} deployments for ${p.subject}`);
+        },
+      ),
     );
 
   tp.command('remove')
@@ -110,7 +130,10 @@ Examples:
     .description('remove a trust policy (by id or name)')
     .argument('<policy>', 'policy id (tp_…) or name')
     .addOption(projectOption())
-    .addHelpText('after', '\nCI jobs the policy accepted before keep the deployments they started until those complete or expire.\n\nExamples:\n  keyloft trust-policies remove pulls --project shop\n  keyloft trust-policies rm tp_AbC123\n')
+    .addHelpText(
+      'after',
+      '\nCI jobs the policy accepted before keep the deployments they started until those complete or expire.\n\nExamples:\n  keyloft trust-policies remove pulls --project shop\n  keyloft trust-policies rm tp_AbC123\n',
+    )
     .action(
       action(async (which: string, o: { project?: string }) => {
         const slug = resolveProject(o.project);
@@ -132,7 +155,10 @@ Examples:
     .description("mark a pull request's preview app closed: it stops counting for preview status and its per-PR overrides are deleted")
     .addOption(projectOption())
     .requiredOption('--pr <number>', 'pull request number', parsePr)
-    .addHelpText('after', '\nUses KEYLOFT_URL and KEYLOFT_TOKEN (a member\'s personal API token), or `keyloft login`.\n\nExample:\n  keyloft previews close --project shop --pr 42\n')
+    .addHelpText(
+      'after',
+      "\nUses KEYLOFT_URL and KEYLOFT_TOKEN (a member's personal API token), or `keyloft login`.\n\nExample:\n  keyloft previews close --project shop --pr 42\n",
+    )
     .action(
       action(async (o: { project?: string; pr: number }) => {
         const slug = resolveProject(o.project);

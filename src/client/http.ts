@@ -134,7 +134,10 @@ async function once(req: HttpRequest, base: string, service: string): Promise<Ht
     }
   }
   if (text && parsed === undefined && res.status < 400) {
-    throw new CommandError(`${service} at ${base} did not answer with JSON (HTTP ${res.status} to ${req.method} ${req.path.split('?')[0]}); is this a keyloft server?`, EXIT_REFUSED);
+    throw new CommandError(
+      `${service} at ${base} did not answer with JSON (HTTP ${res.status} to ${req.method} ${req.path.split('?')[0]}); is this a keyloft server?`,
+      EXIT_REFUSED,
+    );
   }
   return { status: res.status, headers: res.headers, body: parsed, base };
 }

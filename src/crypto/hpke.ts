@@ -80,7 +80,12 @@ const NN = 12;
 const randomEphemeral: EphemeralSource = () => generateKeyPairSync('x25519');
 
 function labeledExtract(suite: Uint8Array, salt: Uint8Array, label: Uint8Array, ikm: Uint8Array): Buffer {
-  return createHmac('sha256', salt.length ? salt : ZERO_SALT).update(V1).update(suite).update(label).update(ikm).digest();
+  return createHmac('sha256', salt.length ? salt : ZERO_SALT)
+    .update(V1)
+    .update(suite)
+    .update(label)
+    .update(ikm)
+    .digest();
 }
 
 function labeledExpand(suite: Uint8Array, prk: Uint8Array, label: Uint8Array, info: Uint8Array, length: number): Buffer {

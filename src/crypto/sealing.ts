@@ -13,12 +13,7 @@ export interface NewScopeKey {
 }
 
 /** Generates a scope key pair and returns its public half with the private half sealed to the master public key. */
-export async function newScopeKey(
-  master: { id: string; publicKey: Uint8Array },
-  projectId: string,
-  scope: string,
-  keyPairId: string,
-): Promise<NewScopeKey> {
+export async function newScopeKey(master: { id: string; publicKey: Uint8Array }, projectId: string, scope: string, keyPairId: string): Promise<NewScopeKey> {
   const pair = generateRawKeyPair();
   try {
     const wrapper = await SealingKey.fromRaw(master.publicKey, INFO_WRAP);

@@ -165,7 +165,13 @@ export const StartedDeployment = Type.Object({
 /** The reply of `POST /projects/{slug}/deployments`: the deploy token is shown once. */
 export type StartedDeployment = Static<typeof StartedDeployment>;
 
-export const DeployKey = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), createdBy: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]) });
+export const DeployKey = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  createdAt: Type.String(),
+  createdBy: Type.String(),
+  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
+});
 /** A project's deploy key as listed: never its token (shown once, at creation). */
 export type DeployKey = Static<typeof DeployKey>;
 

@@ -52,10 +52,7 @@ export function validateSecretName(name: string, field = 'name'): string {
     throw new ValidationError(field, `${field} must be at most ${NAME_MAX} characters (got ${name.length})`);
   }
   if (!NAME_RE.test(name)) {
-    throw new ValidationError(
-      field,
-      `${field} ${quote(name)} must start with a letter or _ and contain only letters, digits and _ (${NAME_PATTERN})`,
-    );
+    throw new ValidationError(field, `${field} ${quote(name)} must start with a letter or _ and contain only letters, digits and _ (${NAME_PATTERN})`);
   }
   return name;
 }
@@ -63,10 +60,7 @@ export function validateSecretName(name: string, field = 'name'): string {
 /** Project slugs: `[a-z0-9][a-z0-9-]{0,62}`. */
 export function validateSlug(slug: string, field = 'slug'): string {
   if (!SLUG_RE.test(slug)) {
-    throw new ValidationError(
-      field,
-      `${field} ${quote(slug)} must be 1–63 characters of a-z, 0-9 and -, starting with a letter or digit`,
-    );
+    throw new ValidationError(field, `${field} ${quote(slug)} must be 1–63 characters of a-z, 0-9 and -, starting with a letter or digit`);
   }
   return slug;
 }
@@ -95,10 +89,7 @@ export function validateFlyApp(app: string, field = 'flyApp'): string {
 /** Preview app pattern: like a Fly app name, with `<slug>` and `<pr>` placeholders; must contain `<pr>`. */
 export function validatePreviewPattern(pattern: string, field = 'flyPreviewPattern'): string {
   if (!pattern.includes('<pr>') || !/^[a-z0-9<>-]{2,80}$/.test(pattern) || /<(?!slug>|pr>)/.test(pattern)) {
-    throw new ValidationError(
-      field,
-      `${field} ${quote(pattern)} must use a-z, 0-9, - and the placeholders <slug> and <pr> (which is required)`,
-    );
+    throw new ValidationError(field, `${field} ${quote(pattern)} must use a-z, 0-9, - and the placeholders <slug> and <pr> (which is required)`);
   }
   return pattern;
 }
@@ -154,11 +145,7 @@ export function validateTextValue(value: string, field = 'value'): Uint8Array {
   }
   const bytes = Buffer.from(value, 'utf8');
   if (bytes.length > VALUE_MAX_BYTES) {
-    throw new ValidationError(
-      field,
-      `${field} must be at most ${VALUE_MAX_BYTES} bytes of UTF-8 (got ${bytes.length})`,
-      'payload_too_large',
-    );
+    throw new ValidationError(field, `${field} must be at most ${VALUE_MAX_BYTES} bytes of UTF-8 (got ${bytes.length})`, 'payload_too_large');
   }
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }

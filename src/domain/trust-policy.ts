@@ -71,14 +71,19 @@ export function validateTrustPolicy(input: Partial<Record<keyof TrustPolicyInput
   const environment = parseEnvironment(String(input.environment ?? ''), 'environment');
   const claims: Record<string, string> = {};
   const rawClaims = input.claims ?? {};
-  if (typeof rawClaims !== 'object' || rawClaims === null || Array.isArray(rawClaims)) throw new ValidationError('claims', 'claims must be an object of CLAIM: pattern');
+  if (typeof rawClaims !== 'object' || rawClaims === null || Array.isArray(rawClaims))
+    throw new ValidationError('claims', 'claims must be an object of CLAIM: pattern');
   const entries = Object.entries(rawClaims as Record<string, unknown>);
   if (entries.length > CLAIMS_MAX) throw new ValidationError('claims', `claims may list at most ${CLAIMS_MAX} claims (got ${entries.length})`);
   for (const [claim, pattern] of entries) {
     const field = `claims.${claim}`;
-    if (!CLAIM_NAME_RE.test(claim)) throw new ValidationError('claims', `claim name ${quote(claim)} must be 1–64 characters of letters, digits and _.:- starting with a letter or _`);
+    if (!CLAIM_NAME_RE.test(claim))
+      throw new ValidationError('claims', `claim name ${quote(claim)} must be 1–64 characters of letters, digits and _.:- starting with a letter or _`);
     if ((RESERVED_CLAIMS as readonly string[]).includes(claim)) {
-      throw new ValidationError(field, `claim ${claim} is checked by keyloft itself${claim === 'sub' ? ' (use the subject field)' : ''}; it cannot be a claim pattern`);
+      throw new ValidationError(
+        field,
+        `claim ${claim} is checked by keyloft itself${claim === 'sub' ? ' (use the subject field)' : ''}; it cannot be a claim pattern`,
+      );
     }
     claims[claim] = text(pattern, field, PATTERN_MAX);
   }

@@ -62,7 +62,10 @@ function trustHops(n: number): (addr: string, hop: number) => boolean {
 
 /** The path of a request for the access log: no query string, and any keyloft token in it (an invitation link) redacted. */
 export function logPath(url: string): string {
-  return url.split('?')[0]!.slice(0, 300).replace(/kl[a-z]+_[A-Za-z0-9_-]+/g, '[redacted]');
+  return url
+    .split('?')[0]!
+    .slice(0, 300)
+    .replace(/kl[a-z]+_[A-Za-z0-9_-]+/g, '[redacted]');
 }
 
 const pendingSchemas = new WeakMap<FastifyInstance, () => number>();
@@ -212,7 +215,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(releaseRoutes, { ...routeOpts, releaseUrl: config.releaseUrl });
       await api.register(resealRoutes, { ...routeOpts, releaseUrl: config.releaseUrl });
       // The exchange mints a deploy token: like the release route, it runs where the keys are (the api role answers 421).
-      await api.register(oidcRoutes, { ...routeOpts, enabled: config.role !== 'api', releaseUrl: config.releaseUrl, ratePerMinute: config.oidcRateLimitPerMinute });
+      await api.register(oidcRoutes, {
+        ...routeOpts,
+        enabled: config.role !== 'api',
+        releaseUrl: config.releaseUrl,
+        ratePerMinute: config.oidcRateLimitPerMinute,
+      });
     },
     { prefix: '/api/v1' },
   );
@@ -228,9 +236,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   }
   // Expired sessions (and spent reset links, stale lockout rows) are pruned in the background;
   // the timer never keeps the process alive and stops with the server.
-  const sweeper = setInterval(() => {
-    services.users.sweep().catch((err: Error) => app.log.warn({ err: { type: err.name, message: err.message } }, 'sweep of expired sessions failed'));
-  }, opts.sweepIntervalMs ?? 10 * 60_000);
+  const sweeper = setInterval(
+    () => {
+      services.users.sweep().catch((err: Error) => app.log.warn({ err: { type: err.name, message: err.message } }, 'sweep of expired sessions failed'));
+    },
+    opts.sweepIntervalMs ?? 10 * 60_000,
+  );
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
   return app;

@@ -50,7 +50,7 @@ export function encodeFlySecret(name: string, value: string): { text: string } |
     const quoteOk = !`"${value}"`.startsWith('"""');
     if (bareOk) text = `${name}=${value}\n`;
     else if (quoteOk) text = `${name}="${value}"\n`;
-    else return { problem: 'starts with two double quotes, which flyctl\'s import reads as the start of a multi-line value' };
+    else return { problem: "starts with two double quotes, which flyctl's import reads as the start of a multi-line value" };
   } else {
     // The first line follows `"""`; the last line ends with `"""`; no line in between may end with `"""`.
     const middle = lines.slice(1, -1);
@@ -154,7 +154,9 @@ export async function runFlyctl(opts: FlyctlOptions): Promise<FlyctlRun> {
   if (spawnError) {
     const notFound = spawnError.code === 'ENOENT';
     throw new CommandError(
-      notFound ? `flyctl not found (looked for ${JSON.stringify(opts.flyctl)}; install flyctl or set KEYLOFT_FLYCTL)` : `cannot run flyctl: ${spawnError.code ?? spawnError.message}`,
+      notFound
+        ? `flyctl not found (looked for ${JSON.stringify(opts.flyctl)}; install flyctl or set KEYLOFT_FLYCTL)`
+        : `cannot run flyctl: ${spawnError.code ?? spawnError.message}`,
       notFound ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
     );
   }
@@ -226,7 +228,7 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
   };
   if (opts.forwardSignals) for (const s of FORWARDED) process.on(s, onSignal);
   try {
-    if (!app) throw new CommandError('no Fly app name: pass --app NAME or set the project\'s Fly app name', EXIT_USAGE);
+    if (!app) throw new CommandError("no Fly app name: pass --app NAME or set the project's Fly app name", EXIT_USAGE);
     const released: Released = await fetchReleased(auth);
     const dotenv = flySecretsDotenv(released.runtime);
     const buildArgs = buildSecretArgs(released.build);
@@ -276,7 +278,10 @@ export async function deployFly(opts: DeployFlyOptions): Promise<DeployFlyResult
     return { code, deployment: started, app, status };
   } catch (err) {
     // Whatever went wrong before flyctl's outcome: the deployment failed (best effort).
-    if (!outcomeKnown) await completeDeployment(auth, 'failed', err instanceof CommandError ? `keyloft: ${err.message}` : 'keyloft failed before flyctl finished').catch(() => {});
+    if (!outcomeKnown)
+      await completeDeployment(auth, 'failed', err instanceof CommandError ? `keyloft: ${err.message}` : 'keyloft failed before flyctl finished').catch(
+        () => {},
+      );
     throw err;
   } finally {
     if (opts.forwardSignals) for (const s of FORWARDED) process.off(s, onSignal);

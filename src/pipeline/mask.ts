@@ -66,16 +66,21 @@ function isUriComponentSafe(b: number): boolean {
     (b >= 0x30 && b <= 0x39) || // 0-9
     (b >= 0x41 && b <= 0x5a) || // A-Z
     (b >= 0x61 && b <= 0x7a) || // a-z
-    b === 0x2d || b === 0x5f || b === 0x2e || b === 0x21 || b === 0x7e || b === 0x2a || b === 0x27 || b === 0x28 || b === 0x29 // - _ . ! ~ * ' ( )
+    b === 0x2d ||
+    b === 0x5f ||
+    b === 0x2e ||
+    b === 0x21 ||
+    b === 0x7e ||
+    b === 0x2a ||
+    b === 0x27 ||
+    b === 0x28 ||
+    b === 0x29 // - _ . ! ~ * ' ( )
   );
 }
 
 function isFormSafe(b: number): boolean {
   return (
-    (b >= 0x30 && b <= 0x39) ||
-    (b >= 0x41 && b <= 0x5a) ||
-    (b >= 0x61 && b <= 0x7a) ||
-    b === 0x2a || b === 0x2d || b === 0x2e || b === 0x5f // * - . _
+    (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2a || b === 0x2d || b === 0x2e || b === 0x5f // * - . _
   );
 }
 
@@ -253,7 +258,8 @@ class PatternSet {
       const key = key4(p, 0);
       this.#filter[slot(key)] = 1;
       const bucket = this.#buckets.get(key);
-      if (bucket) bucket.push(p); // patterns arrive longest first, so buckets stay sorted
+      if (bucket)
+        bucket.push(p); // patterns arrive longest first, so buckets stay sorted
       else this.#buckets.set(key, [p]);
     }
   }

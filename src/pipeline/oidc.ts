@@ -20,7 +20,8 @@ function checked(token: string, source: IdTokenSource): { token: string; source:
   const t = token.trim();
   if (t.length === 0) throw new CommandError(`the ID token from ${source} is empty`, EXIT_USAGE);
   if (Buffer.byteLength(t) > ID_TOKEN_MAX_BYTES) throw new CommandError(`the ID token from ${source} is larger than ${ID_TOKEN_MAX_BYTES} bytes`, EXIT_USAGE);
-  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(t)) throw new CommandError(`the ID token from ${source} is not a JWT (three base64url parts)`, EXIT_USAGE);
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(t))
+    throw new CommandError(`the ID token from ${source} is not a JWT (three base64url parts)`, EXIT_USAGE);
   return { token: t, source };
 }
 
@@ -35,11 +36,15 @@ export async function ciIdToken(audience: string, env: NodeJS.ProcessEnv = proce
     let text: string;
     try {
       const raw = readFileSync(env.KEYLOFT_OIDC_TOKEN_FILE);
-      if (raw.length > ID_TOKEN_MAX_BYTES + 2) throw new CommandError(`the ID token in KEYLOFT_OIDC_TOKEN_FILE is larger than ${ID_TOKEN_MAX_BYTES} bytes`, EXIT_USAGE);
+      if (raw.length > ID_TOKEN_MAX_BYTES + 2)
+        throw new CommandError(`the ID token in KEYLOFT_OIDC_TOKEN_FILE is larger than ${ID_TOKEN_MAX_BYTES} bytes`, EXIT_USAGE);
       text = raw.toString('utf8');
     } catch (err) {
       if (err instanceof CommandError) throw err;
-      throw new CommandError(`cannot read KEYLOFT_OIDC_TOKEN_FILE ${JSON.stringify(env.KEYLOFT_OIDC_TOKEN_FILE)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, EXIT_USAGE);
+      throw new CommandError(
+        `cannot read KEYLOFT_OIDC_TOKEN_FILE ${JSON.stringify(env.KEYLOFT_OIDC_TOKEN_FILE)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        EXIT_USAGE,
+      );
     }
     return checked(text, 'KEYLOFT_OIDC_TOKEN_FILE');
   }
@@ -66,7 +71,11 @@ export async function ciIdToken(audience: string, env: NodeJS.ProcessEnv = proce
     timeoutMs: FETCH_TIMEOUT_MS,
     service: 'the GitHub Actions ID token service',
   });
-  if (reply.status !== 200) throw new CommandError(`the GitHub Actions ID token service answered HTTP ${reply.status} (does the job have \`permissions: id-token: write\`?)`, EXIT_REFUSED);
+  if (reply.status !== 200)
+    throw new CommandError(
+      `the GitHub Actions ID token service answered HTTP ${reply.status} (does the job have \`permissions: id-token: write\`?)`,
+      EXIT_REFUSED,
+    );
   const value = reply.body?.value;
   if (typeof value !== 'string') throw new CommandError('the GitHub Actions ID token service sent no token', EXIT_REFUSED);
   return checked(value, 'GitHub Actions');

@@ -101,7 +101,14 @@ export type { StartRequest };
 
 /** Starts a deployment with a personal token or the project's deploy key. */
 export async function startDeployment(url: string, token: string, project: string, body: StartRequest): Promise<StartedDeployment> {
-  const reply = await request<StartedDeployment>({ method: 'POST', base: url, path: `/api/v1/projects/${encodeURIComponent(project)}/deployments`, token, body, timeoutMs: REQUEST_TIMEOUT_MS });
+  const reply = await request<StartedDeployment>({
+    method: 'POST',
+    base: url,
+    path: `/api/v1/projects/${encodeURIComponent(project)}/deployments`,
+    token,
+    body,
+    timeoutMs: REQUEST_TIMEOUT_MS,
+  });
   if (reply.status !== 201) throw refused('starting the deployment was', reply);
   return checkStarted(reply.body);
 }
@@ -115,7 +122,14 @@ export function checkStarted(b: StartedDeployment | undefined): StartedDeploymen
 /** Ends the deployment as succeeded or failed (revokes its token). */
 export async function completeDeployment(auth: DeployAuth, status: 'succeeded' | 'failed', reason?: string): Promise<unknown> {
   const body = status === 'failed' && reason ? { status, reason: [...reason].slice(0, 500).join('') } : { status };
-  const reply = await request({ method: 'POST', base: auth.url, path: `/api/v1/deployments/${encodeURIComponent(auth.deployment)}/complete`, token: auth.token, body, timeoutMs: REQUEST_TIMEOUT_MS });
+  const reply = await request({
+    method: 'POST',
+    base: auth.url,
+    path: `/api/v1/deployments/${encodeURIComponent(auth.deployment)}/complete`,
+    token: auth.token,
+    body,
+    timeoutMs: REQUEST_TIMEOUT_MS,
+  });
   if (reply.status !== 200) throw refused(`completing the deployment as ${status} was`, reply);
   return reply.body;
 }
@@ -299,4 +313,3 @@ export function pipeMasked(source: Readable, mask: Transform, dest: Writable): v
   if (dest.listenerCount('error') === 0) dest.on('error', () => {});
   mask.pipe(dest, { end: false });
 }
-

@@ -3,7 +3,14 @@ import { ForbiddenError, KeyloftError } from '../domain/errors.js';
 import type { Role } from '../domain/rules.js';
 import { findMembership } from '../store/members.repository.js';
 import type { Executor } from '../store/executor.js';
-import { activeProjectKey, findProjectById, findProjectBySlug, findProjectForMember, findProjectForMemberWithActiveKey, type ProjectWithRole } from '../store/projects.repository.js';
+import {
+  activeProjectKey,
+  findProjectById,
+  findProjectBySlug,
+  findProjectForMember,
+  findProjectForMemberWithActiveKey,
+  type ProjectWithRole,
+} from '../store/projects.repository.js';
 import type { DB } from '../store/schema.js';
 import { type Actor, forbiddenRole, projectNotFound, roleAtLeast } from './actor.js';
 

@@ -17,7 +17,10 @@ export function createAuditBatcher(db: Kysely<DB>, maxBatch = 200) {
       const batch = queue.slice(0, maxBatch);
       queue = queue.slice(batch.length);
       try {
-        await insertAuditEvents(db, batch.map((b) => b.event));
+        await insertAuditEvents(
+          db,
+          batch.map((b) => b.event),
+        );
         for (const b of batch) b.resolve();
       } catch (err) {
         for (const b of batch) b.reject(err);

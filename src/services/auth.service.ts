@@ -19,7 +19,18 @@ export function createAuthService(deps: { users: Pick<UsersService, 'tokenUser' 
       const kind = tokenKind(token);
       if (kind === 'api') {
         const u = await deps.users.tokenUser(token);
-        return u ? { kind: 'user', userId: u.userId, email: u.email, isAdmin: u.isAdmin, via: 'token', tokenName: u.tokenName, ...(u.readOnly ? { readOnly: true } : {}), ip } : undefined;
+        return u
+          ? {
+              kind: 'user',
+              userId: u.userId,
+              email: u.email,
+              isAdmin: u.isAdmin,
+              via: 'token',
+              tokenName: u.tokenName,
+              ...(u.readOnly ? { readOnly: true } : {}),
+              ip,
+            }
+          : undefined;
       }
       const r = kind ? resolvers.get(kind) : undefined;
       return r ? r(token, ip) : undefined;
@@ -27,7 +38,10 @@ export function createAuthService(deps: { users: Pick<UsersService, 'tokenUser' 
     async session(token: string, ip: string | null): Promise<{ actor: Actor; csrfToken: string } | undefined> {
       const s = await deps.users.sessionUser(token);
       if (!s) return undefined;
-      return { actor: { kind: 'user', userId: s.userId, email: s.email, isAdmin: s.isAdmin, via: 'session', sessionIdHash: s.idHash, ip }, csrfToken: s.csrfToken };
+      return {
+        actor: { kind: 'user', userId: s.userId, email: s.email, isAdmin: s.isAdmin, via: 'session', sessionIdHash: s.idHash, ip },
+        csrfToken: s.csrfToken,
+      };
     },
   };
 }

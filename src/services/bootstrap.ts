@@ -31,7 +31,10 @@ export async function loadMasterKeys(config: Config, ex: Executor): Promise<{ ke
   let generatedFile: string | undefined;
   if (file) {
     if (existsSync(file)) {
-      const lines = readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+      const lines = readFileSync(file, 'utf8')
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
       if (lines.length === 0) throw new StartupError(`the master key file ${file} is empty`);
       lines.forEach((l, i) => {
         fromFile.push(parseKey(l, `line ${i + 1} of ${file}`));

@@ -48,14 +48,32 @@ export function createCheckService(deps: Pick<BaseDeps, 'db'> & { keyring: Keyri
           if (k.wrapped_data_key === null) dataKeys.set(id, null);
           else {
             try {
-              dataKeys.set(id, await keyring.dataKey({ id: k.id, projectId: k.project_id, scope: k.scope, wrappedDataKey: new Uint8Array(k.wrapped_data_key), masterKeyId: k.master_key_id }));
+              dataKeys.set(
+                id,
+                await keyring.dataKey({
+                  id: k.id,
+                  projectId: k.project_id,
+                  scope: k.scope,
+                  wrappedDataKey: new Uint8Array(k.wrapped_data_key),
+                  masterKeyId: k.master_key_id,
+                }),
+              );
             } catch (err) {
               if (!(err instanceof MissingMasterKeyError) && !(err instanceof OpenFailedError)) throw err;
               dataKeys.set(id, null);
             }
           }
           try {
-            openers.set(id, await keyring.scopeOpener({ id: k.id, projectId: k.project_id, scope: k.scope, wrappedPrivateKey: new Uint8Array(k.wrapped_private_key), masterKeyId: k.master_key_id }));
+            openers.set(
+              id,
+              await keyring.scopeOpener({
+                id: k.id,
+                projectId: k.project_id,
+                scope: k.scope,
+                wrappedPrivateKey: new Uint8Array(k.wrapped_private_key),
+                masterKeyId: k.master_key_id,
+              }),
+            );
           } catch (err) {
             if (err instanceof MissingMasterKeyError) openers.set(id, 'master key not configured');
             else if (err instanceof OpenFailedError) openers.set(id, 'key pair does not unwrap');

@@ -30,15 +30,27 @@ export function createDeployKeysService(deps: BaseDeps) {
   return {
     async create(actor: Actor, slug: string, nameIn: string): Promise<DeployKeyInfo & { token: string }> {
       const name = String(nameIn ?? '').trim();
-      if (name.length === 0 || name.length > 100 || /[\u0000-\u001f]/.test(name)) throw new ValidationError('name', 'name must be 1–100 characters without control characters');
+      if (name.length === 0 || name.length > 100 || /[\u0000-\u001f]/.test(name))
+        throw new ValidationError('name', 'name must be 1–100 characters without control characters');
       const token = newToken('deploy-key');
       const now = clock();
       const row = await inProjectTx(db, actor, slug, MANAGE, async (trx, p) => {
         // A new key is shown to the person who creates it and starts deployments: the same release right as starting one.
         await requireReleaseGrant(trx, actor, p.id, 'a deploy key starts deployments, which release secret values');
-        const row: DeployKeyRow = { id: newId('dk'), project_id: p.id, name, token_hash: hashToken(token), created_at: now, created_by: actorLabel(actor), last_used_at: null, revoked_at: null };
+        const row: DeployKeyRow = {
+          id: newId('dk'),
+          project_id: p.id,
+          name,
+          token_hash: hashToken(token),
+          created_at: now,
+          created_by: actorLabel(actor),
+          last_used_at: null,
+          revoked_at: null,
+        };
         await insertDeployKey(trx, row);
-        await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'deploy_key.created', detail: { id: row.id, name } }]);
+        await insertAuditEvents(trx, [
+          { at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'deploy_key.created', detail: { id: row.id, name } },
+        ]);
         return row;
       });
       return { ...info(row), token };

@@ -77,8 +77,6 @@ type Deps = BaseDeps & {
 
 export const DEFAULT_DEPLOY_KEY_MAX_RUNNING = 5;
 
-
-
 /** Sorts by name in code point order: SQL `order by` follows the database collation, which differs between engines. */
 function byName<T extends { name: string }>(rows: T[]): T[] {
   return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -129,7 +127,9 @@ export function createDeploymentsService(deps: Deps) {
   async function pinnedOf(deploymentId: string): Promise<Pinned> {
     const pins = byName(await pinsWithNames(db, deploymentId));
     return {
-      runtime: pins.filter((p) => p.kind === 'runtime').map((p) => ({ name: p.name, version: p.version, ...(overridePr(p.scope) !== null ? { override: true } : {}) })),
+      runtime: pins
+        .filter((p) => p.kind === 'runtime')
+        .map((p) => ({ name: p.name, version: p.version, ...(overridePr(p.scope) !== null ? { override: true } : {}) })),
       build: pins.filter((p) => p.kind === 'build').map((p) => ({ name: p.name, version: p.version })),
     };
   }
@@ -196,12 +196,18 @@ export function createDeploymentsService(deps: Deps) {
           }
         }
         const absent =
-          environment === 'preview' ? [...new Set((await currentSecretsForPinning(trx, project.id, ['production'])).map((s) => s.name))].filter((n) => !runtimeNames.has(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : undefined;
+          environment === 'preview'
+            ? [...new Set((await currentSecretsForPinning(trx, project.id, ['production'])).map((s) => s.name))]
+                .filter((n) => !runtimeNames.has(n))
+                .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+            : undefined;
         // What the app's previous succeeded deployment had that this one has not: the pipeline unsets those on the platform.
         const last = await lastSucceededDeployments(trx, project.id, pr !== null ? [pr] : []);
         const previousId = pr !== null ? last.previews.get(pr) : last.production;
         const removed = previousId
-          ? [...new Set((await pinsWithNames(trx, previousId)).filter((p) => p.kind === 'runtime' && !runtimeNames.has(p.name)).map((p) => p.name))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+          ? [...new Set((await pinsWithNames(trx, previousId)).filter((p) => p.kind === 'runtime' && !runtimeNames.has(p.name)).map((p) => p.name))].sort(
+              (a, b) => (a < b ? -1 : a > b ? 1 : 0),
+            )
           : [];
         const row: DeploymentRow = {
           id,
@@ -222,7 +228,10 @@ export function createDeploymentsService(deps: Deps) {
           failure_reason: null,
         };
         await insertDeployment(trx, row);
-        await insertPins(trx, current.map((s) => ({ deployment_id: id, secret_id: s.id, kind: s.scope === 'build' ? 'build' : 'runtime', version: s.current_version })));
+        await insertPins(
+          trx,
+          current.map((s) => ({ deployment_id: id, secret_id: s.id, kind: s.scope === 'build' ? 'build' : 'runtime', version: s.current_version })),
+        );
         if (pr !== null) await openPreview(trx, project.id, pr, now);
         await insertAuditEvents(trx, [
           {
@@ -244,7 +253,9 @@ export function createDeploymentsService(deps: Deps) {
           },
         ]);
         const pinned: Pinned = {
-          runtime: current.filter((s) => s.scope !== 'build').map((s) => ({ name: s.name, version: s.current_version, ...(overridePr(s.scope) !== null ? { override: true } : {}) })),
+          runtime: current
+            .filter((s) => s.scope !== 'build')
+            .map((s) => ({ name: s.name, version: s.current_version, ...(overridePr(s.scope) !== null ? { override: true } : {}) })),
           build: current.filter((s) => s.scope === 'build').map((s) => ({ name: s.name, version: s.current_version })),
           ...(absent ? { absent } : {}),
           ...(removed.length > 0 ? { removed } : {}),
@@ -345,7 +356,14 @@ export function createDeploymentsService(deps: Deps) {
         }
         if (!(await finishDeployment(trx, id, statusIn, now, reason))) return false;
         await insertAuditEvents(trx, [
-          { at: now, projectId: d.project_id, actor: by, actorIp: actor.ip, action: `deployment.${statusIn}`, detail: { deployment: id, ...(reason ? { reason } : {}) } },
+          {
+            at: now,
+            projectId: d.project_id,
+            actor: by,
+            actorIp: actor.ip,
+            action: `deployment.${statusIn}`,
+            detail: { deployment: id, ...(reason ? { reason } : {}) },
+          },
         ]);
         return true;
       });
@@ -392,10 +410,32 @@ export function createDeploymentsService(deps: Deps) {
           if (!(await advanceSecret(trx, s.id, s.current_version, { deleted: 1, updated_at: now, updated_by: by }))) {
             throw new ConflictError(`the override ${s.name} of pull request ${pr} changed concurrently; try again`, 'pr');
           }
-          await insertVersions(trx, [{ secret_id: s.id, version: s.current_version + 1, kind: 'delete', ciphertext: null, key_id: null, digest: null, size: null, created_at: now, created_by: by }]);
+          await insertVersions(trx, [
+            {
+              secret_id: s.id,
+              version: s.current_version + 1,
+              kind: 'delete',
+              ciphertext: null,
+              key_id: null,
+              digest: null,
+              size: null,
+              created_at: now,
+              created_by: by,
+            },
+          ]);
         }
         await insertAuditEvents(trx, [
-          ...overrides.map((s) => ({ at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'secret.deleted', scope, name: s.name, version: s.current_version + 1, detail: { via: 'preview-closed', pr } })),
+          ...overrides.map((s) => ({
+            at: now,
+            projectId: p.id,
+            actor: by,
+            actorIp: actor.ip,
+            action: 'secret.deleted',
+            scope,
+            name: s.name,
+            version: s.current_version + 1,
+            detail: { via: 'preview-closed', pr },
+          })),
           { at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'preview.closed', detail: { pr, overridesRemoved: overrides.length } },
         ]);
       });

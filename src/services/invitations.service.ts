@@ -64,7 +64,14 @@ export async function writeInvitation(
   if (pending) {
     await updatePendingInvitation(trx, pending.id, input.role, input.release ? 1 : 0);
     await insertAuditEvents(trx, [
-      { at: input.now, projectId: input.projectId, actor: input.by, actorIp: input.ip, action: 'invitation.updated', detail: { email: input.email, role: input.role, release: input.release } },
+      {
+        at: input.now,
+        projectId: input.projectId,
+        actor: input.by,
+        actorIp: input.ip,
+        action: 'invitation.updated',
+        detail: { email: input.email, role: input.role, release: input.release },
+      },
     ]);
     return { invitation: toInvitation({ ...pending, role: input.role, release: input.release ? 1 : 0 }), token: undefined, change: 'updated' };
   }
@@ -85,7 +92,14 @@ export async function writeInvitation(
   };
   await insertInvitation(trx, row);
   await insertAuditEvents(trx, [
-    { at: input.now, projectId: input.projectId, actor: input.by, actorIp: input.ip, action: 'invitation.created', detail: { email: input.email, role: input.role, release: input.release } },
+    {
+      at: input.now,
+      projectId: input.projectId,
+      actor: input.by,
+      actorIp: input.ip,
+      action: 'invitation.created',
+      detail: { email: input.email, role: input.role, release: input.release },
+    },
   ]);
   return { invitation: toInvitation(row), token, change: 'added' };
 }
@@ -117,7 +131,11 @@ export function createInvitationsService(deps: Deps) {
      * Invites an email to a project with a role (admin only). The answer does not depend on
      * whether the email has an account. An email already invited gets a new link (the old one is revoked).
      */
-    async invite(actor: Actor, slug: string, input: { email: string; role: string; release?: boolean | undefined }): Promise<{ invitation: Invitation; token: string }> {
+    async invite(
+      actor: Actor,
+      slug: string,
+      input: { email: string; role: string; release?: boolean | undefined },
+    ): Promise<{ invitation: Invitation; token: string }> {
       const email = validateEmail(input.email, 'email');
       const role = parseRole(input.role, 'role');
       const release = input.release === true;
@@ -168,27 +186,54 @@ export function createInvitationsService(deps: Deps) {
      * sets a password and gets a new account (refused when that email already has one: sign in
      * first). The link works once, also under concurrent use. Returns a session for a new account.
      */
-    async accept(token: string, input: { password?: string | undefined }, actor: Actor | null, ip: string | null): Promise<{ slug: string; role: Role; session: NewSession | undefined }> {
+    async accept(
+      token: string,
+      input: { password?: string | undefined },
+      actor: Actor | null,
+      ip: string | null,
+    ): Promise<{ slug: string; role: Role; session: NewSession | undefined }> {
       const inv = await pending(token);
       const role = inv.role as Role;
       const now = clock();
       const events = (by: string) => [
         { at: now, projectId: inv.project_id, actor: by, actorIp: ip, action: 'invitation.accepted', detail: { id: inv.id, email: inv.email } },
-        { at: now, projectId: inv.project_id, actor: by, actorIp: ip, action: 'member.added', detail: { email: inv.email, role, release: inv.release === 1, via: 'invitation' } },
+        {
+          at: now,
+          projectId: inv.project_id,
+          actor: by,
+          actorIp: ip,
+          action: 'member.added',
+          detail: { email: inv.email, role, release: inv.release === 1, via: 'invitation' },
+        },
       ];
       // The release grant an admin put in the invitation (it lets the person read values by starting a deployment): audited as such.
       const granted = (by: string) =>
-        inv.release === 1 ? [{ at: now, projectId: inv.project_id, actor: by, actorIp: ip, action: 'member.release_granted', detail: { email: inv.email, role, via: 'invitation', invitedBy: inv.created_by } }] : [];
+        inv.release === 1
+          ? [
+              {
+                at: now,
+                projectId: inv.project_id,
+                actor: by,
+                actorIp: ip,
+                action: 'member.release_granted',
+                detail: { email: inv.email, role, via: 'invitation', invitedBy: inv.created_by },
+              },
+            ]
+          : [];
       if (actor) {
         if (actor.kind !== 'user') throw new KeyloftError('forbidden', 'an invitation is accepted by a person, not a deploy key or deploy token');
         if (actor.email !== inv.email) {
-          throw new KeyloftError('invitation_other_email', 'this invitation is for another email address: sign out, then open the link again (or ask for an invitation to your own address)');
+          throw new KeyloftError(
+            'invitation_other_email',
+            'this invitation is for another email address: sign out, then open the link again (or ask for an invitation to your own address)',
+          );
         }
         await db.transaction().execute(async (trx) => {
           if (!(await consumeInvitation(trx, inv.id, actor.email, now))) throw invalid('this invitation has already been used: sign in instead');
           const current = await findRole(trx, inv.project_id, actor.userId);
           // An invitation never lowers a role someone already has, and never takes a release grant away.
-          if (!current || !roleAtLeast(current, role)) await upsertMembership(trx, inv.project_id, actor.userId, role, now, inv.release === 1 ? true : undefined);
+          if (!current || !roleAtLeast(current, role))
+            await upsertMembership(trx, inv.project_id, actor.userId, role, now, inv.release === 1 ? true : undefined);
           else if (inv.release === 1) await upsertMembership(trx, inv.project_id, actor.userId, current, now, true);
           await insertAuditEvents(trx, [...events(actorLabel(actor)), ...granted(actorLabel(actor))]);
         });
@@ -197,7 +242,8 @@ export function createInvitationsService(deps: Deps) {
 
       if (deps.ssoOnly) throw new KeyloftError('sso_only', 'password sign-in is turned off on this server: use "Sign in with SSO" to accept');
       const password = input.password;
-      if (typeof password !== 'string' || password.length === 0) throw new ValidationError('password', 'password is required: choose one to create your account');
+      if (typeof password !== 'string' || password.length === 0)
+        throw new ValidationError('password', 'password is required: choose one to create your account');
       validatePassword(password, 'password');
       if (await findUserByEmail(db, inv.email)) {
         throw new ConflictError('an account with this email already exists: sign in, then open the link again to accept', 'password');
@@ -216,7 +262,8 @@ export function createInvitationsService(deps: Deps) {
           ]);
         });
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError('an account with this email already exists: sign in, then open the link again to accept', 'password');
+        if (isUniqueViolation(err))
+          throw new ConflictError('an account with this email already exists: sign in, then open the link again to accept', 'password');
         throw err;
       }
       return { slug: inv.slug, role, session: await deps.users.openSession(userId) };

@@ -19,7 +19,14 @@ export function createMailService(cfg: { smtpUrl: string | undefined; from: stri
   let transport: Transporter | undefined;
   const getTransport = (smtpUrl: string): Promise<Transporter> =>
     (transporting ??= import('nodemailer').then((m) => {
-      transport = m.default.createTransport({ url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000, logger: false, debug: false } as never);
+      transport = m.default.createTransport({
+        url: smtpUrl,
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 20_000,
+        logger: false,
+        debug: false,
+      } as never);
       return transport;
     }));
   return {
@@ -42,7 +49,17 @@ export function createMailService(cfg: { smtpUrl: string | undefined; from: stri
       } catch (err) {
         const e = err as { code?: string; responseCode?: number; message?: string };
         // The SMTP server's answer could echo the message; keep only codes and a link-free message.
-        const reason = [e.code, e.responseCode, (e.message ?? '').split(m.url).join('[link]').replace(/kl[a-z]+_[A-Za-z0-9_-]+/g, '[redacted]').slice(0, 200)].filter(Boolean).join(' ');
+        const reason = [
+          e.code,
+          e.responseCode,
+          (e.message ?? '')
+            .split(m.url)
+            .join('[link]')
+            .replace(/kl[a-z]+_[A-Za-z0-9_-]+/g, '[redacted]')
+            .slice(0, 200),
+        ]
+          .filter(Boolean)
+          .join(' ');
         return { sent: false, reason };
       }
     },

@@ -29,7 +29,14 @@ export class PrMismatch extends KeyloftError {
 }
 
 /** Refusals written to the audit log: every answer about the token, a policy or the issuer (not input-shape errors). */
-const AUDITED_REFUSALS: ReadonlySet<string> = new Set(['oidc_token_invalid', 'oidc_policy_mismatch', 'oidc_pr_mismatch', 'oidc_issuer_unavailable', 'forbidden', 'not_found']);
+const AUDITED_REFUSALS: ReadonlySet<string> = new Set([
+  'oidc_token_invalid',
+  'oidc_policy_mismatch',
+  'oidc_pr_mismatch',
+  'oidc_issuer_unavailable',
+  'forbidden',
+  'not_found',
+]);
 
 /** How much of an unverified claim goes into an audit event. */
 const AUDIT_CLAIM_MAX = 200;
@@ -66,7 +73,14 @@ export function policyAccepts(policy: Pick<TrustPolicyRow, 'audience' | 'subject
 export function createOidcExchangeService(deps: BaseDeps & { keys: IssuerKeys; deployments: Pick<DeploymentsService, 'start'>; allowHttpLoopback: boolean }) {
   const { db, clock } = deps;
 
-  async function auditRefusal(projectId: string | null, ip: string | null, seen: UnverifiedToken, input: ExchangeInput, err: KeyloftError, verified: boolean): Promise<void> {
+  async function auditRefusal(
+    projectId: string | null,
+    ip: string | null,
+    seen: UnverifiedToken,
+    input: ExchangeInput,
+    err: KeyloftError,
+    verified: boolean,
+  ): Promise<void> {
     const reason = (err.details?.reason as string | undefined) ?? err.code;
     await insertAuditEvents(db, [
       {
@@ -75,7 +89,15 @@ export function createOidcExchangeService(deps: BaseDeps & { keys: IssuerKeys; d
         actor: 'oidc exchange',
         actorIp: ip,
         action: 'oidc.refused',
-        detail: { code: err.code, reason, issuer: cut(seen.issuer), subject: cut(seen.subject), verified, environment: input.environment, pr: input.pr ?? null },
+        detail: {
+          code: err.code,
+          reason,
+          issuer: cut(seen.issuer),
+          subject: cut(seen.subject),
+          verified,
+          environment: input.environment,
+          pr: input.pr ?? null,
+        },
       },
     ]);
   }
@@ -84,7 +106,8 @@ export function createOidcExchangeService(deps: BaseDeps & { keys: IssuerKeys; d
     async exchange(input: ExchangeInput, ip: string | null): Promise<StartedDeployment> {
       const environment: Environment = parseEnvironment(String(input.environment ?? ''), 'environment');
       const requestedPr = input.pr === undefined || input.pr === null ? undefined : validatePr(input.pr, 'pr');
-      if (input.ref !== undefined && input.ref !== '' && !REF_RE.test(input.ref)) throw new ValidationError('ref', 'ref must be 1–200 characters of letters, digits and ._/@+-');
+      if (input.ref !== undefined && input.ref !== '' && !REF_RE.test(input.ref))
+        throw new ValidationError('ref', 'ref must be 1–200 characters of letters, digits and ._/@+-');
       const slug = String(input.project ?? '');
       const project = SLUG_RE.test(slug) ? await findProjectBySlug(db, slug) : undefined;
       const seen: UnverifiedToken = { issuer: undefined, subject: undefined, kid: undefined };
@@ -105,7 +128,8 @@ export function createOidcExchangeService(deps: BaseDeps & { keys: IssuerKeys; d
           throw new PrMismatch('pull_request_token', 'a pull-request ID token cannot start a production deployment');
         }
         if (environment === 'preview' && tokenPr !== undefined) {
-          if (requestedPr !== undefined && requestedPr !== tokenPr) throw new PrMismatch('pr_mismatch', 'pr must be the pull request the ID token was issued for');
+          if (requestedPr !== undefined && requestedPr !== tokenPr)
+            throw new PrMismatch('pr_mismatch', 'pr must be the pull request the ID token was issued for');
           pr = tokenPr;
         }
         const sha = typeof claims.sha === 'string' && REF_RE.test(claims.sha) ? claims.sha : undefined;
@@ -118,14 +142,14 @@ export function createOidcExchangeService(deps: BaseDeps & { keys: IssuerKeys; d
         await db.transaction().execute(async (trx) => {
           if (policy.last_used_at === null || now - policy.last_used_at > 60_000) await touchTrustPolicy(trx, policy.id, now);
           await insertAuditEvents(trx, [
-          {
-            at: now,
-            projectId: project.id,
-            actor: `trust policy ${policy.name}`,
-            actorIp: ip,
-            action: 'oidc.accepted',
-            detail: { policy: policy.id, issuer: cut(claims.iss), subject: cut(claims.sub), deployment: started.id, environment, pr: pr ?? null },
-          },
+            {
+              at: now,
+              projectId: project.id,
+              actor: `trust policy ${policy.name}`,
+              actorIp: ip,
+              action: 'oidc.accepted',
+              detail: { policy: policy.id, issuer: cut(claims.iss), subject: cut(claims.sub), deployment: started.id, environment, pr: pr ?? null },
+            },
           ]);
         });
         return started;

@@ -62,10 +62,19 @@ async function fetchJson(url: string, limits: IssuerKeysLimits): Promise<{ json:
   let res: Response;
   const signal = AbortSignal.timeout(limits.timeoutMs);
   try {
-    res = await fetch(url, { method: 'GET', redirect: 'error', signal, headers: { accept: 'application/json, application/jwk-set+json', 'user-agent': 'keyloft' } });
+    res = await fetch(url, {
+      method: 'GET',
+      redirect: 'error',
+      signal,
+      headers: { accept: 'application/json, application/jwk-set+json', 'user-agent': 'keyloft' },
+    });
   } catch (err) {
     const e = err as { name?: string; cause?: { code?: string } };
-    throw new FetchProblem(e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${limits.timeoutMs / 1000} s` : `unreachable${e.cause?.code ? `: ${e.cause.code}` : ''}`);
+    throw new FetchProblem(
+      e.name === 'TimeoutError' || e.name === 'AbortError'
+        ? `no answer within ${limits.timeoutMs / 1000} s`
+        : `unreachable${e.cause?.code ? `: ${e.cause.code}` : ''}`,
+    );
   }
   try {
     if (res.status !== 200) throw new FetchProblem(`HTTP ${res.status}`);
@@ -200,7 +209,8 @@ export function createIssuerKeys(opts: { clock: () => number; allowHttpLoopback:
       const expired = now - e.fetchedAt >= limits.ttlMs;
       const unknownKid = kid !== undefined && !e.kids.has(kid);
       if ((expired || unknownKid) && now - e.attemptAt >= limits.minRefreshMs) return (await refresh(issuer)).keys;
-      if (expired && now - e.fetchedAt >= limits.maxStaleMs) throw issuerUnavailable(issuer, 'the cached keys are too old and the last attempt failed', retryIn(e.attemptAt, now));
+      if (expired && now - e.fetchedAt >= limits.maxStaleMs)
+        throw issuerUnavailable(issuer, 'the cached keys are too old and the last attempt failed', retryIn(e.attemptAt, now));
       return e.keys;
     },
     /** What the cache holds (for tests and metrics): issuers, total bytes. */

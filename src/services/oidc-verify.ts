@@ -64,7 +64,11 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
  * Reads the header and claims of an ID token without trusting them: size first (before any
  * parsing), then shape, algorithm and issuer form. Throws TokenRefusal.
  */
-export function peekToken(idToken: string, allowHttpLoopback: boolean, seen: UnverifiedToken = { issuer: undefined, subject: undefined, kid: undefined }): UnverifiedToken & { issuer: string } {
+export function peekToken(
+  idToken: string,
+  allowHttpLoopback: boolean,
+  seen: UnverifiedToken = { issuer: undefined, subject: undefined, kid: undefined },
+): UnverifiedToken & { issuer: string } {
   if (Buffer.byteLength(idToken, 'utf8') > ID_TOKEN_MAX_BYTES) throw new TokenRefusal('too_large');
   // An unsigned token (`alg: none`) has an empty third part: say why it is refused.
   const parts = idToken.split('.');
@@ -130,7 +134,8 @@ function mapJoseError(err: unknown): KeyloftError {
     return new TokenRefusal('malformed');
   }
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new TokenRefusal('bad_signature');
-  if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys || err instanceof joseErrors.JWKSInvalid) return new TokenRefusal('unknown_key');
+  if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys || err instanceof joseErrors.JWKSInvalid)
+    return new TokenRefusal('unknown_key');
   if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return new TokenRefusal('unsupported_algorithm');
   return new TokenRefusal('malformed');
 }

@@ -47,7 +47,14 @@ export function createPendingImportsService(deps: Deps) {
      * Reviews `dotenv` (a dry run: authorization, parsing, per-name changes) and keeps it for
      * `confirm`. Returns the pending id; nothing is written to the secrets.
      */
-    async stage(actor: Actor, sessionSecret: string, slug: string, scope: Scope, dotenv: string, replace: boolean): Promise<{ id: string; changes: ImportChange[]; expiresAt: number }> {
+    async stage(
+      actor: Actor,
+      sessionSecret: string,
+      slug: string,
+      scope: Scope,
+      dotenv: string,
+      replace: boolean,
+    ): Promise<{ id: string; changes: ImportChange[]; expiresAt: number }> {
       const user = requireUser(actor);
       const dry = await deps.secrets.importSecrets(actor, slug, scope, { dotenv }, true, true);
       const project = await findProjectBySlug(db, slug);
@@ -56,13 +63,27 @@ export function createPendingImportsService(deps: Deps) {
       const sessionHash = hashToken(sessionSecret);
       await deleteExpiredPendingImports(db, now);
       if ((await countPendingImportsOfSession(db, sessionHash)) >= PENDING_IMPORTS_PER_SESSION) {
-        throw new KeyloftError('rate_limited', `this session already holds ${PENDING_IMPORTS_PER_SESSION} imports waiting for review; confirm one or wait ${Math.round(ttl / 60_000)} minutes`, 'dotenv');
+        throw new KeyloftError(
+          'rate_limited',
+          `this session already holds ${PENDING_IMPORTS_PER_SESSION} imports waiting for review; confirm one or wait ${Math.round(ttl / 60_000)} minutes`,
+          'dotenv',
+        );
       }
       const id = newId('pi');
       const text = Buffer.from(utf8.encode(dotenv));
       try {
         const sealed = sealPending(sessionSecret, id, aadOf(id, project.id, scope, replace), text);
-        await insertPendingImport(db, { id, session_hash: sessionHash, user_id: user.userId, project_id: project.id, scope, replace: replace ? 1 : 0, sealed, created_at: now, expires_at: now + ttl });
+        await insertPendingImport(db, {
+          id,
+          session_hash: sessionHash,
+          user_id: user.userId,
+          project_id: project.id,
+          scope,
+          replace: replace ? 1 : 0,
+          sealed,
+          created_at: now,
+          expires_at: now + ttl,
+        });
       } finally {
         text.fill(0);
       }

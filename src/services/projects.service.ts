@@ -96,8 +96,10 @@ export function createProjectsService(deps: Deps) {
         events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.role_changed', detail: { email, role } });
       }
       // The grant lets a person read values (by starting a deployment): its every change is an event of its own.
-      if (release && (change === 'added' || !current!.canRelease)) events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.release_granted', detail: { email, role } });
-      if (!release && change === 'updated' && current!.canRelease) events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.release_revoked', detail: { email, role } });
+      if (release && (change === 'added' || !current!.canRelease))
+        events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.release_granted', detail: { email, role } });
+      if (!release && change === 'updated' && current!.canRelease)
+        events.push({ at: now, projectId, actor: by, actorIp: actor.ip, action: 'member.release_revoked', detail: { email, role } });
       await insertAuditEvents(trx, events);
       const member: Member = { email, role, release, addedAt: new Date(now).toISOString() };
       return { member, change };
@@ -154,15 +156,45 @@ export function createProjectsService(deps: Deps) {
           for (const k of keyRows) await insertProjectKey(trx, k);
           await upsertMembership(trx, id, user.userId, 'admin', now);
           for (const s of prepared) {
-            await insertSecret(trx, { id: s.secretId, project_id: id, scope: s.scope, name: s.name, current_version: 1, deleted: 0, created_at: now, updated_at: now, updated_by: by });
+            await insertSecret(trx, {
+              id: s.secretId,
+              project_id: id,
+              scope: s.scope,
+              name: s.name,
+              current_version: 1,
+              deleted: 0,
+              created_at: now,
+              updated_at: now,
+              updated_by: by,
+            });
           }
           await insertVersions(
             trx,
-            prepared.map((s) => ({ secret_id: s.secretId, version: 1, kind: 'set', ciphertext: s.ciphertext, key_id: s.keyId, digest: s.digest, size: s.value.length, binary: isTextValue(s.value) ? 0 : 1, created_at: now, created_by: by })),
+            prepared.map((s) => ({
+              secret_id: s.secretId,
+              version: 1,
+              kind: 'set',
+              ciphertext: s.ciphertext,
+              key_id: s.keyId,
+              digest: s.digest,
+              size: s.value.length,
+              binary: isTextValue(s.value) ? 0 : 1,
+              created_at: now,
+              created_by: by,
+            })),
           );
           const events: AuditInput[] = [
             { at: now, projectId: id, actor: by, actorIp: actor.ip, action: 'project.created', detail: { slug, secrets: prepared.length } },
-            ...prepared.map((s) => ({ at: now, projectId: id, actor: by, actorIp: actor.ip, action: 'secret.created', scope: s.scope, name: s.name, version: 1 })),
+            ...prepared.map((s) => ({
+              at: now,
+              projectId: id,
+              actor: by,
+              actorIp: actor.ip,
+              action: 'secret.created',
+              scope: s.scope,
+              name: s.name,
+              version: 1,
+            })),
           ];
           await insertAuditEvents(trx, events);
         });
@@ -219,19 +251,32 @@ export function createProjectsService(deps: Deps) {
     async remove(actor: Actor, slug: string, confirmSlug: string): Promise<void> {
       await inProjectTx(db, actor, slug, { role: 'admin', action: 'deleting the project' }, async (trx, p) => {
         if (confirmSlug !== slug) throw new ValidationError('confirm', `type the project slug ${quote(slug)} to confirm deletion`);
-        await trx.deleteFrom('deployment_pins').where('deployment_id', 'in', trx.selectFrom('deployments').select('id').where('project_id', '=', p.id)).execute();
+        await trx
+          .deleteFrom('deployment_pins')
+          .where('deployment_id', 'in', trx.selectFrom('deployments').select('id').where('project_id', '=', p.id))
+          .execute();
         await trx.deleteFrom('deployments').where('project_id', '=', p.id).execute();
-        await trx.deleteFrom('secret_versions').where('secret_id', 'in', trx.selectFrom('secrets').select('id').where('project_id', '=', p.id)).execute();
+        await trx
+          .deleteFrom('secret_versions')
+          .where('secret_id', 'in', trx.selectFrom('secrets').select('id').where('project_id', '=', p.id))
+          .execute();
         await trx.deleteFrom('secrets').where('project_id', '=', p.id).execute();
         for (const t of ['project_keys', 'memberships', 'deploy_keys', 'previews'] as const) await trx.deleteFrom(t).where('project_id', '=', p.id).execute();
         await deleteProject(trx, p.id);
-        await insertAuditEvents(trx, [{ at: clock(), projectId: null, actor: actorLabel(actor), actorIp: actor.ip, action: 'project.deleted', detail: { slug } }]);
+        await insertAuditEvents(trx, [
+          { at: clock(), projectId: null, actor: actorLabel(actor), actorIp: actor.ip, action: 'project.deleted', detail: { slug } },
+        ]);
       });
     },
 
     async members(actor: Actor, slug: string): Promise<Member[]> {
       const p = await authorizeProject(db, actor, slug, 'viewer', 'listing members');
-      return (await listMembers(db, p.id)).map((m) => ({ email: m.email, role: m.role as Role, release: Number(m.can_release) === 1, addedAt: new Date(m.created_at).toISOString() }));
+      return (await listMembers(db, p.id)).map((m) => ({
+        email: m.email,
+        role: m.role as Role,
+        release: Number(m.can_release) === 1,
+        addedAt: new Date(m.created_at).toISOString(),
+      }));
     },
 
     /**
@@ -286,7 +331,9 @@ export function createProjectsService(deps: Deps) {
           throw new ConflictError('the last admin cannot be removed: make someone else admin first', 'email');
         }
         await deleteMembership(trx, p.id, u.id);
-        await insertAuditEvents(trx, [{ at: clock(), projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'member.removed', detail: { email } }]);
+        await insertAuditEvents(trx, [
+          { at: clock(), projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'member.removed', detail: { email } },
+        ]);
       });
     },
   };

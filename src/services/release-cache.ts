@@ -165,7 +165,11 @@ function wellFormed(bytes: Uint8Array): Uint8Array {
  * The release body `{"runtime":{NAME:value…},"build":{NAME:base64…}}` in pin order, written
  * straight from the opened bytes into one buffer (names are `[A-Za-z_][A-Za-z0-9_]*`: no escaping).
  */
-export function encodeReleased(pins: ReadonlyArray<{ name: string; kind: string }>, opened: readonly Uint8Array[], opts: { buildWithheld?: boolean } = {}): Buffer {
+export function encodeReleased(
+  pins: ReadonlyArray<{ name: string; kind: string }>,
+  opened: readonly Uint8Array[],
+  opts: { buildWithheld?: boolean } = {},
+): Buffer {
   const tail = opts.buildWithheld ? '},"buildWithheld":true}' : '}}';
   const runtime: number[] = [];
   const build: number[] = [];

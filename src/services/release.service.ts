@@ -59,13 +59,23 @@ export function createReleaseService(
    * started): re-read the configured keys once (at most every 2 s) before giving up.
    */
   async function opener(k: { id: string; project_id: string; scope: string; wrapped_private_key: Uint8Array; master_key_id: string }): Promise<ValueOpener> {
-    const wrapped = { id: k.id, projectId: k.project_id, scope: k.scope, wrappedPrivateKey: new Uint8Array(k.wrapped_private_key), masterKeyId: k.master_key_id };
+    const wrapped = {
+      id: k.id,
+      projectId: k.project_id,
+      scope: k.scope,
+      wrappedPrivateKey: new Uint8Array(k.wrapped_private_key),
+      masterKeyId: k.master_key_id,
+    };
     await reloadFor(k.master_key_id);
     try {
       return await keyring.scopeOpener(wrapped);
     } catch (err) {
       if (err instanceof MissingMasterKeyError) throw new KeyloftError('unavailable', `${err.message}, on this release server`);
-      if (err instanceof OpenFailedError) throw new KeyloftError('internal', `the ${k.scope} key pair of this project could not be unwrapped: its stored form is damaged or was moved; nothing was released`);
+      if (err instanceof OpenFailedError)
+        throw new KeyloftError(
+          'internal',
+          `the ${k.scope} key pair of this project could not be unwrapped: its stored form is damaged or was moved; nothing was released`,
+        );
       throw err;
     }
   }
@@ -84,10 +94,20 @@ export function createReleaseService(
     if (k.wrapped_data_key === null) return undefined;
     await reloadFor(k.master_key_id);
     try {
-      return await keyring.dataKey({ id: k.id, projectId: k.project_id, scope: k.scope, wrappedDataKey: new Uint8Array(k.wrapped_data_key), masterKeyId: k.master_key_id });
+      return await keyring.dataKey({
+        id: k.id,
+        projectId: k.project_id,
+        scope: k.scope,
+        wrappedDataKey: new Uint8Array(k.wrapped_data_key),
+        masterKeyId: k.master_key_id,
+      });
     } catch (err) {
       if (err instanceof MissingMasterKeyError) throw new KeyloftError('unavailable', `${err.message}, on this release server`);
-      if (err instanceof OpenFailedError) throw new KeyloftError('internal', `the ${k.scope} data key of this project could not be unwrapped: its stored form is damaged or was moved; nothing was released`);
+      if (err instanceof OpenFailedError)
+        throw new KeyloftError(
+          'internal',
+          `the ${k.scope} data key of this project could not be unwrapped: its stored form is damaged or was moved; nothing was released`,
+        );
       throw err;
     }
   }
@@ -120,7 +140,13 @@ export function createReleaseService(
           }
           keys.set(k.id, dk);
         }
-        if (dk) out.push({ secretId: p.secret_id, version: p.version, keyId: k.id, fast: dk.seal(opened[i]!, projectId, p.scope, p.name, p.version, k.id, p.ciphertext!) });
+        if (dk)
+          out.push({
+            secretId: p.secret_id,
+            version: p.version,
+            keyId: k.id,
+            fast: dk.seal(opened[i]!, projectId, p.scope, p.name, p.version, k.id, p.ciphertext!),
+          });
       }
     } catch (err) {
       warn(`the fast form of released values was not prepared (${errorCode(err)}); they open with HPKE until a later release stores it`);
@@ -159,7 +185,8 @@ export function createReleaseService(
       const expected = p.kind === 'build' ? 'build' : d.environment;
       // A preview deployment may also hold its own pull request's overrides (`preview#<pr>`), never another PR's.
       const ownOverride = p.kind !== 'build' && d.environment === 'preview' && d.pr !== null && p.scope === overrideScope(d.pr);
-      if ((p.scope !== expected && !ownOverride) || p.ciphertext === null || p.key_id === null) throw new KeyloftError('internal', 'a pinned secret does not belong to this deployment');
+      if ((p.scope !== expected && !ownOverride) || p.ciphertext === null || p.key_id === null)
+        throw new KeyloftError('internal', 'a pinned secret does not belong to this deployment');
     }
     const keyRows = new Map<string, ProjectKeyRow>();
     for (const k of await projectKeysByIds(db, [...new Set(pins.map((p) => p.key_id!))])) {
@@ -195,21 +222,32 @@ export function createReleaseService(
       );
     } catch (err) {
       // A ciphertext that fails to open was damaged or moved in the database: refuse the whole release, name the row, never a value.
-      if (err instanceof OpenFailedError) throw new KeyloftError('secret_damaged', `${err.message.replace(/^could not open /, 'could not open the pinned secret ')}; nothing was released (\`keyloft check\` lists every damaged version)`);
+      if (err instanceof OpenFailedError)
+        throw new KeyloftError(
+          'secret_damaged',
+          `${err.message.replace(/^could not open /, 'could not open the pinned secret ')}; nothing was released (\`keyloft check\` lists every damaged version)`,
+        );
       throw err;
     }
     const fast = slow.length > 0 ? await sealFastForms(d.project_id, pins, opened, slow, keyRows, dataKeyOf) : [];
     // A preview of a project that keeps build secrets from previews: say so, so the pipeline can tell why there are none.
     const body = encodeReleased(pins, opened, { buildWithheld: Number(d.build_withheld) === 1 });
     for (const o of opened) o.fill(0);
-    const detail = { deployment: deploymentId, count: pins.length, runtime: pins.filter((p) => p.kind !== 'build').map((p) => p.name), build: pins.filter((p) => p.kind === 'build').map((p) => p.name) };
+    const detail = {
+      deployment: deploymentId,
+      count: pins.length,
+      runtime: pins.filter((p) => p.kind !== 'build').map((p) => p.name),
+      build: pins.filter((p) => p.kind === 'build').map((p) => p.name),
+    };
     await audit.write({ at: now, projectId: d.project_id, actor: actorLabel(actor), actorIp: actor.ip, action: 'deployment.released', detail });
     // After the HPKE opens, one batch: a failure to store never fails the release (logged, no values).
     if (fast.length > 0) {
       await db
         .transaction()
         .execute((trx) => storeFastForms(trx, fast))
-        .catch((err: unknown) => warn(`the fast form of ${fast.length} released value(s) was not stored (${errorCode(err)}); they open with HPKE until a later release stores it`));
+        .catch((err: unknown) =>
+          warn(`the fast form of ${fast.length} released value(s) was not stored (${errorCode(err)}); they open with HPKE until a later release stores it`),
+        );
     }
     const copy = Buffer.from(body);
     if (!cache.set(deploymentId, { projectId: d.project_id, expiresAt: d.expires_at, detail, body })) body.fill(0);

@@ -48,11 +48,18 @@ export function createResealService(deps: Deps) {
       try {
         out.set(
           k.id,
-          await keyring.scopeOpener({ id: k.id, projectId: k.project_id, scope: k.scope, wrappedPrivateKey: new Uint8Array(k.wrapped_private_key), masterKeyId: k.master_key_id }),
+          await keyring.scopeOpener({
+            id: k.id,
+            projectId: k.project_id,
+            scope: k.scope,
+            wrappedPrivateKey: new Uint8Array(k.wrapped_private_key),
+            masterKeyId: k.master_key_id,
+          }),
         );
       } catch (err) {
         if (err instanceof MissingMasterKeyError) throw new KeyloftError('unavailable', `${err.message}, on this server`);
-        if (err instanceof OpenFailedError) throw new KeyloftError('internal', `the ${k.scope} key pair of this project could not be unwrapped; nothing was changed`);
+        if (err instanceof OpenFailedError)
+          throw new KeyloftError('internal', `the ${k.scope} key pair of this project could not be unwrapped; nothing was changed`);
         throw err;
       }
     }
@@ -61,7 +68,11 @@ export function createResealService(deps: Deps) {
 
   /** Opens stored versions (all or none); the caller zeroes the returned bytes. */
   async function openAll(projectId: string, rows: readonly SealedVersionRow[]): Promise<Uint8Array[]> {
-    const openers = await openersFor(db, projectId, rows.map((r) => r.key_id!));
+    const openers = await openersFor(
+      db,
+      projectId,
+      rows.map((r) => r.key_id!),
+    );
     const opened: Uint8Array[] = [];
     try {
       for (const r of rows) {
@@ -132,7 +143,8 @@ export function createResealService(deps: Deps) {
       const source = new Map((await sealedCurrentVersions(db, p.id, from)).map((r) => [r.name, r]));
       const chosen = (names ?? [...source.keys()]).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       const missing = chosen.filter((n) => !source.has(n));
-      if (missing.length > 0) throw new NotFoundError(`${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''} not found in ${from}; nothing was copied`, 'names');
+      if (missing.length > 0)
+        throw new NotFoundError(`${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''} not found in ${from}; nothing was copied`, 'names');
       const target = new Map((await listSecretMetadata(db, p.id, to)).filter((r) => r.deleted === 0).map((r) => [r.name, r]));
 
       const copied: CopyResult['copied'] = [];
@@ -162,7 +174,11 @@ export function createResealService(deps: Deps) {
             } catch {
               ok = false;
             }
-            if (!ok) throw new ValidationError('names', `${from} secret ${r.name} is binary (not UTF-8 text without NUL), so it cannot go to the ${to} app; nothing was copied`);
+            if (!ok)
+              throw new ValidationError(
+                'names',
+                `${from} secret ${r.name} is binary (not UTF-8 text without NUL), so it cannot go to the ${to} app; nothing was copied`,
+              );
           });
         }
         if (dryRun) return { dryRun, from, to, copied, skipped, written: 0 };

@@ -58,7 +58,13 @@ const SYSTEM = 'operator (keyloft keys rotate)';
 /** Appends a base64 master private key as a line of `file` (created 0600), flushed to disk, unless it is there already. */
 export function appendKeyToFile(file: string, key: MasterKey): boolean {
   const line = Buffer.from(key.privateKey).toString('base64');
-  if (existsSync(file) && readFileSync(file, 'utf8').split(/\r?\n/).some((l) => l.trim() === line)) return false;
+  if (
+    existsSync(file) &&
+    readFileSync(file, 'utf8')
+      .split(/\r?\n/)
+      .some((l) => l.trim() === line)
+  )
+    return false;
   const needsNewline = existsSync(file) && !/(^|\n)$/.test(readFileSync(file, 'utf8'));
   const fd = openSync(file, 'a', 0o600);
   try {
@@ -88,7 +94,13 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
   /** A key pair's data key (the fast form's, if a release created one) re-wrapped under `target`, or null. */
   async function rewrapDataKey(row: ProjectKeyRow, target: { id: string; publicKey: Uint8Array }): Promise<Uint8Array | null> {
     if (row.wrapped_data_key === null) return null;
-    const raw = await keyring.unwrapDataKeyRaw({ id: row.id, projectId: row.project_id, scope: row.scope, wrappedDataKey: new Uint8Array(row.wrapped_data_key), masterKeyId: row.master_key_id });
+    const raw = await keyring.unwrapDataKeyRaw({
+      id: row.id,
+      projectId: row.project_id,
+      scope: row.scope,
+      wrappedDataKey: new Uint8Array(row.wrapped_data_key),
+      masterKeyId: row.master_key_id,
+    });
     try {
       return await wrapDataKey(target, row.project_id, row.scope, row.id, raw);
     } finally {
@@ -114,7 +126,10 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
     async beginMasterRotation(target: string): Promise<MasterRotationRecord> {
       const existing = await masterRecord();
       if (existing && existing.target !== target) {
-        throw new KeyloftError('conflict', `a rotation to master key ${existing.target} is in progress; run \`keyloft keys rotate\` without a new key to resume it first`);
+        throw new KeyloftError(
+          'conflict',
+          `a rotation to master key ${existing.target} is in progress; run \`keyloft keys rotate\` without a new key to resume it first`,
+        );
       }
       if (existing) return existing;
       const row = await findMasterKey(db, target);
@@ -122,15 +137,23 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
       const rec: MasterRotationRecord = { target, startedAt: clock(), rewrapped: 0, batches: 0 };
       await db.transaction().execute(async (trx) => {
         // Newest created_at and active: the write path wraps new project keys under it from now on.
-        await trx.updateTable('master_keys').set({ retired_at: null, created_at: Math.max(clock(), Number(row.created_at)) }).where('id', '=', target).execute();
+        await trx
+          .updateTable('master_keys')
+          .set({ retired_at: null, created_at: Math.max(clock(), Number(row.created_at)) })
+          .where('id', '=', target)
+          .execute();
         await putSetting(trx, MASTER_ROTATION_SETTING, JSON.stringify(rec));
-        await insertAuditEvents(trx, [{ at: rec.startedAt, projectId: null, actor: SYSTEM, actorIp: null, action: 'keys.rotation_started', detail: { target } }]);
+        await insertAuditEvents(trx, [
+          { at: rec.startedAt, projectId: null, actor: SYSTEM, actorIp: null, action: 'keys.rotation_started', detail: { target } },
+        ]);
       });
       return rec;
     },
 
     /** Re-wraps project key pairs under the rotation's target, one committed batch at a time. */
-    async rewrapBatches(opts: BatchOptions = {}): Promise<{ target: string; rewrapped: number; batches: number; remaining: number; done: boolean; retired: string[] }> {
+    async rewrapBatches(
+      opts: BatchOptions = {},
+    ): Promise<{ target: string; rewrapped: number; batches: number; remaining: number; done: boolean; retired: string[] }> {
       const rec = await masterRecord();
       if (!rec) throw new KeyloftError('conflict', 'no master key rotation is in progress');
       const targetRow = await findMasterKey(db, rec.target);
@@ -146,7 +169,13 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
         const wraps: Array<{ row: ProjectKeyRow; wrapped: Uint8Array; dataKey: Uint8Array | null }> = [];
         for (const row of rows) {
           if (!keyring.has(row.master_key_id)) throw new MissingMasterKeyError(row.master_key_id);
-          const raw = await keyring.unwrapRaw({ id: row.id, projectId: row.project_id, scope: row.scope, wrappedPrivateKey: new Uint8Array(row.wrapped_private_key), masterKeyId: row.master_key_id });
+          const raw = await keyring.unwrapRaw({
+            id: row.id,
+            projectId: row.project_id,
+            scope: row.scope,
+            wrappedPrivateKey: new Uint8Array(row.wrapped_private_key),
+            masterKeyId: row.master_key_id,
+          });
           try {
             wraps.push({ row, wrapped: await wrapScopeKey(target, row.project_id, row.scope, row.id, raw), dataKey: await rewrapDataKey(row, target) });
           } finally {
@@ -167,11 +196,20 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
       const remaining = await countProjectKeysNotUnder(db, target.id);
       let retired: string[] = [];
       if (remaining === 0) {
-        const total = ((await masterRecord())?.rewrapped ?? 0);
+        const total = (await masterRecord())?.rewrapped ?? 0;
         await db.transaction().execute(async (trx) => {
           retired = await retireOtherMasterKeys(trx, target.id, clock());
           await deleteSetting(trx, MASTER_ROTATION_SETTING);
-          await insertAuditEvents(trx, [{ at: clock(), projectId: null, actor: SYSTEM, actorIp: null, action: 'keys.rotated', detail: { target: target.id, rewrapped: total, retired: retired.join(',') } }]);
+          await insertAuditEvents(trx, [
+            {
+              at: clock(),
+              projectId: null,
+              actor: SYSTEM,
+              actorIp: null,
+              action: 'keys.rotated',
+              detail: { target: target.id, rewrapped: total, retired: retired.join(',') },
+            },
+          ]);
         });
       }
       return { target: target.id, rewrapped, batches, remaining, done: remaining === 0, retired };
@@ -182,7 +220,10 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
      * value to them (each row keeps its project, scope, name and version binding), then retires
      * the old pairs. Resumes an interrupted run.
      */
-    async rotateProject(slug: string, opts: BatchOptions = {}): Promise<{ resealed: number; batches: number; done: boolean; newPairs: Record<string, string>; retired: string[] }> {
+    async rotateProject(
+      slug: string,
+      opts: BatchOptions = {},
+    ): Promise<{ resealed: number; batches: number; done: boolean; newPairs: Record<string, string>; retired: string[] }> {
       const p = await findProjectBySlug(db, slug);
       if (!p) throw new NotFoundError(`project ${quote(slug)} was not found`, 'slug');
       const settingKey = projectRotationSetting(p.id);
@@ -200,14 +241,24 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
         for (const scope of SCOPES) {
           const id = newId('pk');
           const k = await newScopeKey({ id: master.id, publicKey: new Uint8Array(master.public_key) }, p.id, scope, id);
-          rows.push({ id, project_id: p.id, scope, public_key: k.publicKey, wrapped_private_key: k.wrappedPrivateKey, master_key_id: k.masterKeyId, created_at: now });
+          rows.push({
+            id,
+            project_id: p.id,
+            scope,
+            public_key: k.publicKey,
+            wrapped_private_key: k.wrappedPrivateKey,
+            master_key_id: k.masterKeyId,
+            created_at: now,
+          });
         }
         rec = { projectId: p.id, newPairs: Object.fromEntries(rows.map((r) => [r.scope, r.id])), oldPairs: existing.map((k) => k.id), resealed: 0, batches: 0 };
         await db.transaction().execute(async (trx) => {
           // From this commit on, the write path seals new values to the new pairs.
           for (const r of rows) await insertProjectKey(trx, r);
           await putSetting(trx, settingKey, JSON.stringify(rec));
-          await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: SYSTEM, actorIp: null, action: 'keys.project_rotation_started', detail: { pairs: rows.length } }]);
+          await insertAuditEvents(trx, [
+            { at: now, projectId: p.id, actor: SYSTEM, actorIp: null, action: 'keys.project_rotation_started', detail: { pairs: rows.length } },
+          ]);
         });
       }
       const keyRows = new Map((await projectKeysOf(db, p.id)).map((k) => [k.id, k]));
@@ -218,7 +269,13 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
         if (!o) {
           const k = keyRows.get(keyId);
           if (!k || k.project_id !== p.id) throw new KeyloftError('internal', `key pair ${keyId} does not belong to project ${slug}`);
-          o = await keyring.scopeOpener({ id: k.id, projectId: k.project_id, scope: k.scope, wrappedPrivateKey: new Uint8Array(k.wrapped_private_key), masterKeyId: k.master_key_id });
+          o = await keyring.scopeOpener({
+            id: k.id,
+            projectId: k.project_id,
+            scope: k.scope,
+            wrappedPrivateKey: new Uint8Array(k.wrapped_private_key),
+            masterKeyId: k.master_key_id,
+          });
           openers.set(keyId, o);
         }
         return o;
@@ -258,7 +315,13 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
             }
             try {
               const s = await sealer(keyScope(v.scope));
-              updates.push({ secretId: v.secret_id, version: v.version, from: v.key_id, to: s.id, ct: await sealValue(s.key, p.id, v.scope, v.name, v.version, pt) });
+              updates.push({
+                secretId: v.secret_id,
+                version: v.version,
+                from: v.key_id,
+                to: s.id,
+                ct: await sealValue(s.key, p.id, v.scope, v.name, v.version, pt),
+              });
             } finally {
               pt.fill(0);
             }
@@ -281,11 +344,19 @@ export function createRotationService(deps: BaseDeps & { keyring: Keyring }) {
       const total = JSON.parse((await getSetting(db, settingKey)) ?? JSON.stringify(rec)) as ProjectRotationRecord;
       await db.transaction().execute(async (trx) => {
         await deleteSetting(trx, settingKey);
-        await insertAuditEvents(trx, [{ at: clock(), projectId: p.id, actor: SYSTEM, actorIp: null, action: 'keys.project_rotated', detail: { resealed: total.resealed, retiredPairs: rec.oldPairs.length } }]);
+        await insertAuditEvents(trx, [
+          {
+            at: clock(),
+            projectId: p.id,
+            actor: SYSTEM,
+            actorIp: null,
+            action: 'keys.project_rotated',
+            detail: { resealed: total.resealed, retiredPairs: rec.oldPairs.length },
+          },
+        ]);
       });
       return { resealed, batches, done: true, newPairs: rec.newPairs, retired: rec.oldPairs };
     },
-
   };
 }
 

@@ -41,7 +41,6 @@ export interface SecretInput {
   copiedFrom?: string;
 }
 
-
 class RetryWrite extends Error {}
 
 const MAX_ATTEMPTS = 8;
@@ -63,8 +62,23 @@ export function createSecretsService(deps: Deps) {
   const { db, clock, keys } = deps;
 
   /** Seals values for the versions after the current ones. Runs outside any transaction. */
-  async function prepare(ex: Executor, project: { id: string; digest_key: Uint8Array }, scope: StoredScope, inputs: readonly SecretInput[], by: string): Promise<PreparedWrite[]> {
-    const existing = new Map((await findSecretsByNames(ex, project.id, scope, inputs.map((i) => i.name))).map((s) => [s.name, s]));
+  async function prepare(
+    ex: Executor,
+    project: { id: string; digest_key: Uint8Array },
+    scope: StoredScope,
+    inputs: readonly SecretInput[],
+    by: string,
+  ): Promise<PreparedWrite[]> {
+    const existing = new Map(
+      (
+        await findSecretsByNames(
+          ex,
+          project.id,
+          scope,
+          inputs.map((i) => i.name),
+        )
+      ).map((s) => [s.name, s]),
+    );
     // Cached: writeAll checks the key is still the active one inside its transaction.
     const { keyId, sealer } = await keys.cachedSealerFor(ex, project.id, scope);
     const now = clock();
@@ -130,7 +144,11 @@ export function createSecretsService(deps: Deps) {
       }
     }
     const written = writes.filter((w) => !w.unchanged);
-    if (written.length > 0) await insertVersions(trx, written.map((w) => w.version));
+    if (written.length > 0)
+      await insertVersions(
+        trx,
+        written.map((w) => w.version),
+      );
   }
 
   /**
@@ -257,7 +275,10 @@ export function createSecretsService(deps: Deps) {
         return out;
       }
       // Preview lists its per-PR overrides (scope preview, with pr) too.
-      const rows = scope === 'preview' ? (await listSecretMetadata(db, p.id)).filter((r) => r.scope === 'preview' || overridePr(r.scope) !== null) : await listSecretMetadata(db, p.id, scope);
+      const rows =
+        scope === 'preview'
+          ? (await listSecretMetadata(db, p.id)).filter((r) => r.scope === 'preview' || overridePr(r.scope) !== null)
+          : await listSecretMetadata(db, p.id, scope);
       return toMeta(p.id, rows);
     },
 
@@ -281,12 +302,34 @@ export function createSecretsService(deps: Deps) {
       const [w] = await writeAll(p, need, scope, [{ name, value }], actor, 'secret.set');
       if (w!.unchanged) {
         const e = w!.existing!;
-        const secret = await oneMeta(p.id, { id: e.id, scope, name, current_version: e.current_version, deleted: 0, updated_at: e.updated_at, updated_by: e.updated_by, digest: w!.version.digest, size: w!.version.size, binary: w!.version.binary ?? null });
+        const secret = await oneMeta(p.id, {
+          id: e.id,
+          scope,
+          name,
+          current_version: e.current_version,
+          deleted: 0,
+          updated_at: e.updated_at,
+          updated_by: e.updated_by,
+          digest: w!.version.digest,
+          size: w!.version.size,
+          binary: w!.version.binary ?? null,
+        });
         return { secret: secret!, created: false, unchanged: true };
       }
       // Describe the version this call wrote, not a re-read: a concurrent writer may already have added the next one.
       const v = w!.version;
-      const secret = await oneMeta(p.id, { id: v.secret_id, scope, name, current_version: v.version, deleted: 0, updated_at: v.created_at, updated_by: v.created_by, digest: v.digest, size: v.size, binary: v.binary ?? null });
+      const secret = await oneMeta(p.id, {
+        id: v.secret_id,
+        scope,
+        name,
+        current_version: v.version,
+        deleted: 0,
+        updated_at: v.created_at,
+        updated_by: v.created_by,
+        digest: v.digest,
+        size: v.size,
+        binary: v.binary ?? null,
+      });
       return { secret: secret!, created: !w!.existing || w!.existing.deleted === 1, unchanged: false };
     },
 
@@ -323,18 +366,49 @@ export function createSecretsService(deps: Deps) {
       const toWrite = inputs.filter((_, idx) => changes[idx]!.change !== 'unchanged');
       // With replace, live secrets the file does not name are deleted in the same transaction.
       const named = new Set(inputs.map((i) => i.name));
-      const removed = replace ? [...current.values()].filter((r) => r.deleted === 0 && !named.has(r.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) : [];
+      const removed = replace
+        ? [...current.values()].filter((r) => r.deleted === 0 && !named.has(r.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        : [];
       for (const r of removed) changes.push({ name: r.name, change: 'removed', digestBefore: r.digest ? shortDigest(r.digest) : null, digestAfter: null });
       if (dryRun || toWrite.length + removed.length === 0) return { changes, written: 0, dryRun };
       const tombstones = async (trx: Executor) => {
         const now = clock();
         const by = actorLabel(actor);
-        const rows = await findSecretsByNames(trx, p.id, scope, removed.map((r) => r.name));
+        const rows = await findSecretsByNames(
+          trx,
+          p.id,
+          scope,
+          removed.map((r) => r.name),
+        );
         for (const s of rows) {
           if (s.deleted === 1) continue;
           if (!(await advanceSecret(trx, s.id, s.current_version, { deleted: 1, updated_at: now, updated_by: by }))) throw new RetryWrite();
-          await insertVersions(trx, [{ secret_id: s.id, version: s.current_version + 1, kind: 'delete', ciphertext: null, key_id: null, digest: null, size: null, created_at: now, created_by: by }]);
-          await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'secret.deleted', scope, name: s.name, version: s.current_version + 1, detail: { via: 'import-replace' } }]);
+          await insertVersions(trx, [
+            {
+              secret_id: s.id,
+              version: s.current_version + 1,
+              kind: 'delete',
+              ciphertext: null,
+              key_id: null,
+              digest: null,
+              size: null,
+              created_at: now,
+              created_by: by,
+            },
+          ]);
+          await insertAuditEvents(trx, [
+            {
+              at: now,
+              projectId: p.id,
+              actor: by,
+              actorIp: actor.ip,
+              action: 'secret.deleted',
+              scope,
+              name: s.name,
+              version: s.current_version + 1,
+              detail: { via: 'import-replace' },
+            },
+          ]);
         }
       };
       if (toWrite.length > 0) await writeAll(p, need, scope, toWrite, actor, 'secret.import', removed.length > 0 ? tombstones : undefined);
@@ -359,7 +433,17 @@ export function createSecretsService(deps: Deps) {
             const now = clock();
             if (!(await advanceSecret(trx, s.id, s.current_version, { deleted: 1, updated_at: now, updated_by: by }))) throw new RetryWrite();
             await insertVersions(trx, [
-              { secret_id: s.id, version: s.current_version + 1, kind: 'delete', ciphertext: null, key_id: null, digest: null, size: null, created_at: now, created_by: by },
+              {
+                secret_id: s.id,
+                version: s.current_version + 1,
+                kind: 'delete',
+                ciphertext: null,
+                key_id: null,
+                digest: null,
+                size: null,
+                created_at: now,
+                created_by: by,
+              },
             ]);
             await insertAuditEvents(trx, [
               { at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'secret.deleted', scope, name, version: s.current_version + 1 },

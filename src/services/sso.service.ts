@@ -42,10 +42,21 @@ export function createSsoService(deps: Deps) {
 
   function configuration(): Promise<Oidc.Configuration> {
     discovered ??= loadOidc()
-      .then((oidc) => oidc.discovery(new URL(sso.issuer), sso.clientId, sso.clientSecret, undefined, deps.allowHttpLoopback && sso.issuer.startsWith('http:') ? { execute: [oidc.allowInsecureRequests] } : undefined))
+      .then((oidc) =>
+        oidc.discovery(
+          new URL(sso.issuer),
+          sso.clientId,
+          sso.clientSecret,
+          undefined,
+          deps.allowHttpLoopback && sso.issuer.startsWith('http:') ? { execute: [oidc.allowInsecureRequests] } : undefined,
+        ),
+      )
       .catch((err: unknown) => {
         discovered = undefined; // try again at the next attempt
-        throw new KeyloftError('unavailable', `the identity provider at ${sso.issuer} could not be reached (${(err as { code?: string }).code ?? 'discovery failed'}); try again later`);
+        throw new KeyloftError(
+          'unavailable',
+          `the identity provider at ${sso.issuer} could not be reached (${(err as { code?: string }).code ?? 'discovery failed'}); try again later`,
+        );
       });
     return discovered;
   }
@@ -102,7 +113,9 @@ export function createSsoService(deps: Deps) {
       } catch (err) {
         const e = err as { code?: string; error?: string; name?: string };
         await audit('session.sso_failed', '(sso)', { reason: String(e.error ?? e.code ?? e.name ?? 'error').slice(0, 60) });
-        throw failed('the identity provider\'s answer could not be verified (a wrong state, a used or expired code, or a refused sign-in): start again with "Sign in with SSO"');
+        throw failed(
+          'the identity provider\'s answer could not be verified (a wrong state, a used or expired code, or a refused sign-in): start again with "Sign in with SSO"',
+        );
       }
       const email = typeof claims?.email === 'string' ? claims.email.trim().toLowerCase() : '';
       if (!email || email.length > EMAIL_MAX || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
@@ -126,7 +139,9 @@ export function createSsoService(deps: Deps) {
         try {
           await db.transaction().execute(async (trx) => {
             await insertUser(trx, row);
-            await insertAuditEvents(trx, [{ at: now, projectId: null, actor: email, actorIp: ip, action: 'user.created', detail: { email, admin: false, via: 'sso' } }]);
+            await insertAuditEvents(trx, [
+              { at: now, projectId: null, actor: email, actorIp: ip, action: 'user.created', detail: { email, admin: false, via: 'sso' } },
+            ]);
           });
           user = row;
         } catch (err) {

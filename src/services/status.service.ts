@@ -37,9 +37,11 @@ export function createStatusService() {
       const hasOverrides = [...scopes].some((sc) => overridePr(sc) !== null);
       const prs = scopes.has('preview') || hasOverrides ? await openPreviewPrs(ex, projectId) : [];
       const last = await lastSucceededDeployments(ex, projectId, prs);
-      const pins = await pinsOf(ex, [last.production, last.build, ...last.previews.values()].filter((d): d is string => !!d));
-      const pinned = (deploymentId: string | undefined, secretId: string) =>
-        deploymentId ? pins.get(deploymentId)?.get(secretId) : undefined;
+      const pins = await pinsOf(
+        ex,
+        [last.production, last.build, ...last.previews.values()].filter((d): d is string => !!d),
+      );
+      const pinned = (deploymentId: string | undefined, secretId: string) => (deploymentId ? pins.get(deploymentId)?.get(secretId) : undefined);
 
       const out = new Map<string, SecretStatus>();
       for (const r of rows) {

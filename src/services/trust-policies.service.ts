@@ -82,7 +82,8 @@ export function createTrustPoliciesService(deps: BaseDeps & { allowHttpLoopback:
           return toTrustPolicy(row);
         });
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError(`a trust policy named ${quote(String(input.name ?? '').trim())} already exists in this project`, 'name');
+        if (isUniqueViolation(err))
+          throw new ConflictError(`a trust policy named ${quote(String(input.name ?? '').trim())} already exists in this project`, 'name');
         throw err;
       }
     },
@@ -97,7 +98,9 @@ export function createTrustPoliciesService(deps: BaseDeps & { allowHttpLoopback:
       return inProjectTx(db, actor, slug, need, async (trx, p) => {
         const row = await deleteTrustPolicy(trx, p.id, id);
         if (!row) throw new NotFoundError(`trust policy ${quote(id)} was not found`, 'id');
-        await insertAuditEvents(trx, [{ at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'trust_policy.deleted', detail: { id, name: row.name } }]);
+        await insertAuditEvents(trx, [
+          { at: now, projectId: p.id, actor: actorLabel(actor), actorIp: actor.ip, action: 'trust_policy.deleted', detail: { id, name: row.name } },
+        ]);
         return toTrustPolicy(row);
       });
     },

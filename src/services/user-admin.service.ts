@@ -176,7 +176,15 @@ export function createUserAdminService(deps: BaseDeps & { passwords?: PasswordHa
         const u = await userOr404(trx, id);
         if (u.disabled_at !== null) throw new KeyloftError('account_disabled', `${u.email} is disabled: enable the account first`, 'id');
         await voidPasswordResetsOf(trx, u.id, now);
-        await insertPasswordReset(trx, { id: newId('rst'), user_id: u.id, token_hash: hashToken(token), created_at: now, created_by: actorLabel(actor), expires_at: expiresAt, used_at: null });
+        await insertPasswordReset(trx, {
+          id: newId('rst'),
+          user_id: u.id,
+          token_hash: hashToken(token),
+          created_at: now,
+          created_by: actorLabel(actor),
+          expires_at: expiresAt,
+          used_at: null,
+        });
         await audit(trx, actor, 'user.password_reset_created', { email: u.email });
         return { email: u.email, token, expiresAt: new Date(expiresAt).toISOString() };
       });
@@ -253,7 +261,10 @@ export function createUserAdminService(deps: BaseDeps & { passwords?: PasswordHa
 }
 
 function invalidLink(): KeyloftError {
-  return new KeyloftError('reset_link_invalid', 'this password-reset link is not valid: it has expired, was already used or was never issued. Ask an instance admin for a new one.');
+  return new KeyloftError(
+    'reset_link_invalid',
+    'this password-reset link is not valid: it has expired, was already used or was never issued. Ask an instance admin for a new one.',
+  );
 }
 
 export type UserAdminService = ReturnType<typeof createUserAdminService>;

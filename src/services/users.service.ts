@@ -81,14 +81,26 @@ export interface NewSession {
   expiresAt: number;
 }
 
-type Deps = BaseDeps & { passwords?: PasswordHasher; sessionTtlMs: number; sessionMaxMs: number; /** KEYLOFT_SSO_ONLY: password sign-in is off. */ ssoOnly?: boolean };
+type Deps = BaseDeps & {
+  passwords?: PasswordHasher;
+  sessionTtlMs: number;
+  sessionMaxMs: number /** KEYLOFT_SSO_ONLY: password sign-in is off. */;
+  ssoOnly?: boolean;
+};
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
 function tokenInfo(t: ApiTokenRow): ApiTokenInfo {
-  return { id: t.id, name: t.name, createdAt: new Date(t.created_at).toISOString(), lastUsedAt: iso(t.last_used_at), expiresAt: iso(t.expires_at), readOnly: t.read_only === 1 };
+  return {
+    id: t.id,
+    name: t.name,
+    createdAt: new Date(t.created_at).toISOString(),
+    lastUsedAt: iso(t.last_used_at),
+    expiresAt: iso(t.expires_at),
+    readOnly: t.read_only === 1,
+  };
 }
 
 export function createUsersService(deps: Deps) {
@@ -126,7 +138,15 @@ export function createUsersService(deps: Deps) {
     const csrfToken = newToken('csrf');
     const now = clock();
     const expiresAt = now + Math.min(deps.sessionTtlMs, deps.sessionMaxMs);
-    await insertSession(db, { id_hash: hashToken(token), user_id: userId, csrf_token: csrfToken, created_at: now, expires_at: expiresAt, last_seen_at: now, ip });
+    await insertSession(db, {
+      id_hash: hashToken(token),
+      user_id: userId,
+      csrf_token: csrfToken,
+      created_at: now,
+      expires_at: expiresAt,
+      last_seen_at: now,
+      ip,
+    });
     return { token, csrfToken, expiresAt, user: { id: userId, email, isAdmin, createdAt: new Date(now).toISOString() } };
   }
 
@@ -196,8 +216,10 @@ export function createUsersService(deps: Deps) {
           // Counted in SQL, not from the values read above: parallel guesses must not overwrite each other's count.
           const n = await countFailure(trx, keys.pair, email, now, LOCKOUT.pairWindowMs);
           if (pairLockMs(n) > 0) await lockUntil(trx, keys.pair, now + pairLockMs(n));
-          if ((await countFailure(trx, keys.acct, email, now, LOCKOUT.windowMs)) >= LOCKOUT.accountFailures) await lockUntil(trx, keys.acct, now + LOCKOUT.lockMs);
-          if ((await countFailure(trx, keys.addr, null, now, LOCKOUT.windowMs)) >= LOCKOUT.addressFailures) await lockUntil(trx, keys.addr, now + LOCKOUT.lockMs);
+          if ((await countFailure(trx, keys.acct, email, now, LOCKOUT.windowMs)) >= LOCKOUT.accountFailures)
+            await lockUntil(trx, keys.acct, now + LOCKOUT.lockMs);
+          if ((await countFailure(trx, keys.addr, null, now, LOCKOUT.windowMs)) >= LOCKOUT.addressFailures)
+            await lockUntil(trx, keys.addr, now + LOCKOUT.lockMs);
           await insertAuditEvents(trx, [{ at: now, projectId: null, actor: email || '(empty)', actorIp: ip, action: 'session.login_failed' }]);
         });
         throw new UnauthenticatedError('email or password is wrong');
@@ -261,7 +283,11 @@ export function createUsersService(deps: Deps) {
     },
 
     /** Creates a personal API token; the token itself is returned this once and stored only as a hash. */
-    async createToken(actor: Actor, nameIn: string, opts: { expiresInDays?: number | undefined; readOnly?: boolean | undefined } = {}): Promise<ApiTokenInfo & { token: string }> {
+    async createToken(
+      actor: Actor,
+      nameIn: string,
+      opts: { expiresInDays?: number | undefined; readOnly?: boolean | undefined } = {},
+    ): Promise<ApiTokenInfo & { token: string }> {
       const user = requireUser(actor);
       const name = String(nameIn ?? '').trim();
       if (name.length === 0 || name.length > 100 || /[\u0000-\u001f]/.test(name)) {
@@ -287,7 +313,14 @@ export function createUsersService(deps: Deps) {
       await db.transaction().execute(async (trx) => {
         await insertApiToken(trx, row);
         await insertAuditEvents(trx, [
-          { at: now, projectId: null, actor: actorLabel(actor), actorIp: actor.ip, action: 'token.created', detail: { name, readOnly: row.read_only === 1, ...(days ? { expiresInDays: days } : {}) } },
+          {
+            at: now,
+            projectId: null,
+            actor: actorLabel(actor),
+            actorIp: actor.ip,
+            action: 'token.created',
+            detail: { name, readOnly: row.read_only === 1, ...(days ? { expiresInDays: days } : {}) },
+          },
         ]);
       });
       return { ...tokenInfo(row), token };

@@ -35,7 +35,11 @@ export async function insertAuditEvents(ex: Executor, events: readonly AuditInpu
     detail: e.detail ? JSON.stringify(e.detail) : null,
   }));
   // Chunked: SQLite limits the number of bound parameters per statement.
-  for (let i = 0; i < rows.length; i += 500) await ex.insertInto('audit_events').values(rows.slice(i, i + 500)).execute();
+  for (let i = 0; i < rows.length; i += 500)
+    await ex
+      .insertInto('audit_events')
+      .values(rows.slice(i, i + 500))
+      .execute();
 }
 
 export interface AuditQuery {

@@ -14,7 +14,13 @@ export async function listDeployKeys(ex: Executor, projectId: string): Promise<D
 }
 
 export async function revokeDeployKey(ex: Executor, projectId: string, id: string, now: number): Promise<boolean> {
-  const r = await ex.updateTable('deploy_keys').set({ revoked_at: now }).where('id', '=', id).where('project_id', '=', projectId).where('revoked_at', 'is', null).executeTakeFirst();
+  const r = await ex
+    .updateTable('deploy_keys')
+    .set({ revoked_at: now })
+    .where('id', '=', id)
+    .where('project_id', '=', projectId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 

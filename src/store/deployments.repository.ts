@@ -56,7 +56,11 @@ export async function lastSucceededDeployments(
 export async function pinsOf(ex: Executor, deploymentIds: readonly string[]): Promise<Map<string, Map<string, number>>> {
   const out = new Map<string, Map<string, number>>();
   if (deploymentIds.length === 0) return out;
-  const rows = await ex.selectFrom('deployment_pins').select(['deployment_id', 'secret_id', 'version']).where('deployment_id', 'in', [...new Set(deploymentIds)]).execute();
+  const rows = await ex
+    .selectFrom('deployment_pins')
+    .select(['deployment_id', 'secret_id', 'version'])
+    .where('deployment_id', 'in', [...new Set(deploymentIds)])
+    .execute();
   for (const r of rows) {
     let m = out.get(r.deployment_id);
     if (!m) {
@@ -73,7 +77,11 @@ export async function insertDeployment(ex: Executor, row: Insertable<DeploymentT
 }
 
 export async function insertPins(ex: Executor, rows: readonly DeploymentPinTable[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 400) await ex.insertInto('deployment_pins').values(rows.slice(i, i + 400)).execute();
+  for (let i = 0; i < rows.length; i += 400)
+    await ex
+      .insertInto('deployment_pins')
+      .values(rows.slice(i, i + 400))
+      .execute();
 }
 
 export async function findDeployment(ex: Executor, id: string): Promise<DeploymentRow | undefined> {
@@ -131,7 +139,11 @@ export async function finishDeployment(ex: Executor, id: string, status: string,
 }
 
 /** Current, live (not deleted) secrets of the given scopes: what a new deployment pins. */
-export async function currentSecretsForPinning(ex: Executor, projectId: string, scopes: readonly string[]): Promise<Array<{ id: string; scope: string; name: string; current_version: number }>> {
+export async function currentSecretsForPinning(
+  ex: Executor,
+  projectId: string,
+  scopes: readonly string[],
+): Promise<Array<{ id: string; scope: string; name: string; current_version: number }>> {
   return ex
     .selectFrom('secrets')
     .select(['id', 'scope', 'name', 'current_version'])
@@ -231,6 +243,12 @@ export async function openPreview(ex: Executor, projectId: string, pr: number, n
 }
 
 export async function closePreview(ex: Executor, projectId: string, pr: number, now: number): Promise<boolean> {
-  const r = await ex.updateTable('previews').set({ closed_at: now }).where('project_id', '=', projectId).where('pr', '=', pr).where('closed_at', 'is', null).executeTakeFirst();
+  const r = await ex
+    .updateTable('previews')
+    .set({ closed_at: now })
+    .where('project_id', '=', projectId)
+    .where('pr', '=', pr)
+    .where('closed_at', 'is', null)
+    .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }

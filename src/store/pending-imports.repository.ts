@@ -12,7 +12,13 @@ export async function insertPendingImport(ex: Executor, row: PendingImportRow): 
  * Confirm (double submit, replay) finds nothing.
  */
 export async function takePendingImport(ex: Executor, id: string, sessionHash: string, now: number): Promise<PendingImportRow | undefined> {
-  const row = await ex.selectFrom('pending_imports').selectAll().where('id', '=', id).where('session_hash', '=', sessionHash).where('expires_at', '>', now).executeTakeFirst();
+  const row = await ex
+    .selectFrom('pending_imports')
+    .selectAll()
+    .where('id', '=', id)
+    .where('session_hash', '=', sessionHash)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
   if (!row) return undefined;
   const r = await ex.deleteFrom('pending_imports').where('id', '=', id).where('session_hash', '=', sessionHash).executeTakeFirst();
   return Number(r.numDeletedRows) === 1 ? row : undefined;
@@ -35,6 +41,10 @@ export async function deleteExpiredPendingImports(ex: Executor, now: number): Pr
 
 /** How many pending imports one session holds (a bound on what one session may stage). */
 export async function countPendingImportsOfSession(ex: Executor, sessionHash: string): Promise<number> {
-  const r = await ex.selectFrom('pending_imports').select((eb) => eb.fn.countAll<number>().as('n')).where('session_hash', '=', sessionHash).executeTakeFirst();
+  const r = await ex
+    .selectFrom('pending_imports')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('session_hash', '=', sessionHash)
+    .executeTakeFirst();
   return Number(r?.n ?? 0);
 }

@@ -33,7 +33,12 @@ export async function findProjectForMember(ex: Executor, slug: string, userId: s
  * activeProjectKey chooses it) in the same query: a write checks the key it sealed to is still the
  * one to seal to without a round trip of its own (issue 18 §4).
  */
-export async function findProjectForMemberWithActiveKey(ex: Executor, slug: string, userId: string, scope: string): Promise<(ProjectWithRole & { active_key_id: string | null }) | undefined> {
+export async function findProjectForMemberWithActiveKey(
+  ex: Executor,
+  slug: string,
+  userId: string,
+  scope: string,
+): Promise<(ProjectWithRole & { active_key_id: string | null }) | undefined> {
   return ex
     .selectFrom('projects')
     .innerJoin('memberships', 'memberships.project_id', 'projects.id')
@@ -79,7 +84,10 @@ export async function deleteProject(ex: Executor, id: string): Promise<void> {
 }
 
 export async function insertProjectKey(ex: Executor, row: Omit<ProjectKeyRow, 'retired_at' | 'wrapped_data_key'>): Promise<void> {
-  await ex.insertInto('project_keys').values({ ...row, retired_at: null }).execute();
+  await ex
+    .insertInto('project_keys')
+    .values({ ...row, retired_at: null })
+    .execute();
 }
 
 /** The active (not retired) key pair of a project scope. */

@@ -17,7 +17,16 @@ export async function sealedVersion(ex: Executor, projectId: string, scope: stri
   return ex
     .selectFrom('secrets')
     .innerJoin('secret_versions', 'secret_versions.secret_id', 'secrets.id')
-    .select(['secrets.id as secret_id', 'secrets.name', 'secrets.scope', 'secret_versions.version', 'secret_versions.kind', 'secret_versions.ciphertext', 'secret_versions.key_id', 'secret_versions.digest'])
+    .select([
+      'secrets.id as secret_id',
+      'secrets.name',
+      'secrets.scope',
+      'secret_versions.version',
+      'secret_versions.kind',
+      'secret_versions.ciphertext',
+      'secret_versions.key_id',
+      'secret_versions.digest',
+    ])
     .where('secrets.project_id', '=', projectId)
     .where('secrets.scope', '=', scope)
     .where('secrets.name', '=', name)
@@ -29,8 +38,19 @@ export async function sealedVersion(ex: Executor, projectId: string, scope: stri
 export async function sealedCurrentVersions(ex: Executor, projectId: string, scope: string): Promise<SealedVersionRow[]> {
   return ex
     .selectFrom('secrets')
-    .innerJoin('secret_versions', (j) => j.onRef('secret_versions.secret_id', '=', 'secrets.id').onRef('secret_versions.version', '=', 'secrets.current_version'))
-    .select(['secrets.id as secret_id', 'secrets.name', 'secrets.scope', 'secret_versions.version', 'secret_versions.kind', 'secret_versions.ciphertext', 'secret_versions.key_id', 'secret_versions.digest'])
+    .innerJoin('secret_versions', (j) =>
+      j.onRef('secret_versions.secret_id', '=', 'secrets.id').onRef('secret_versions.version', '=', 'secrets.current_version'),
+    )
+    .select([
+      'secrets.id as secret_id',
+      'secrets.name',
+      'secrets.scope',
+      'secret_versions.version',
+      'secret_versions.kind',
+      'secret_versions.ciphertext',
+      'secret_versions.key_id',
+      'secret_versions.digest',
+    ])
     .where('secrets.project_id', '=', projectId)
     .where('secrets.scope', '=', scope)
     .where('secrets.deleted', '=', 0)

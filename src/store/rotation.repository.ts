@@ -14,7 +14,16 @@ export async function setMasterKeyRetired(ex: Executor, id: string, retiredAt: n
 /** Retires every master key but `keep` that is still active. */
 export async function retireOtherMasterKeys(ex: Executor, keep: string, now: number): Promise<string[]> {
   const rows = await ex.selectFrom('master_keys').select('id').where('id', '!=', keep).where('retired_at', 'is', null).execute();
-  if (rows.length > 0) await ex.updateTable('master_keys').set({ retired_at: now }).where('id', 'in', rows.map((r) => r.id)).execute();
+  if (rows.length > 0)
+    await ex
+      .updateTable('master_keys')
+      .set({ retired_at: now })
+      .where(
+        'id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .execute();
   return rows.map((r) => r.id);
 }
 
@@ -24,7 +33,11 @@ export async function projectKeysNotUnder(ex: Executor, masterId: string, limit:
 }
 
 export async function countProjectKeysNotUnder(ex: Executor, masterId: string): Promise<number> {
-  const r = await ex.selectFrom('project_keys').select((eb) => eb.fn.countAll<number>().as('n')).where('master_key_id', '!=', masterId).executeTakeFirst();
+  const r = await ex
+    .selectFrom('project_keys')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('master_key_id', '!=', masterId)
+    .executeTakeFirst();
   return Number(r?.n ?? 0);
 }
 
@@ -33,7 +46,14 @@ export async function countProjectKeysNotUnder(ex: Executor, masterId: string): 
  * under `fromMaster`; false when someone else did it, or when a release stored the pair's first
  * data key since (the next batch reads the row again and re-wraps both).
  */
-export async function rewrapProjectKey(ex: Executor, id: string, fromMaster: string, toMaster: string, wrapped: Uint8Array, wrappedDataKey: Uint8Array | null = null): Promise<boolean> {
+export async function rewrapProjectKey(
+  ex: Executor,
+  id: string,
+  fromMaster: string,
+  toMaster: string,
+  wrapped: Uint8Array,
+  wrappedDataKey: Uint8Array | null = null,
+): Promise<boolean> {
   let q = ex
     .updateTable('project_keys')
     .set({ wrapped_private_key: wrapped, master_key_id: toMaster, ...(wrappedDataKey ? { wrapped_data_key: wrappedDataKey } : {}) })
@@ -69,7 +89,15 @@ export async function versionsSealedTo(ex: Executor, keyIds: readonly string[], 
   const rows = await ex
     .selectFrom('secret_versions')
     .innerJoin('secrets', 'secrets.id', 'secret_versions.secret_id')
-    .select(['secret_versions.secret_id', 'secret_versions.version', 'secrets.name', 'secrets.scope', 'secrets.project_id', 'secret_versions.ciphertext', 'secret_versions.key_id'])
+    .select([
+      'secret_versions.secret_id',
+      'secret_versions.version',
+      'secrets.name',
+      'secrets.scope',
+      'secrets.project_id',
+      'secret_versions.ciphertext',
+      'secret_versions.key_id',
+    ])
     .where('secret_versions.key_id', 'in', keyIds)
     .where('secret_versions.ciphertext', 'is not', null)
     .orderBy('secret_versions.secret_id')
@@ -126,6 +154,10 @@ export async function keyUsage(ex: Executor) {
 }
 
 export async function countSettingsLike(ex: Executor, pattern: string): Promise<number> {
-  const r = await ex.selectFrom('settings').select((eb) => eb.fn.countAll<number>().as('n')).where('key', 'like', pattern).executeTakeFirst();
+  const r = await ex
+    .selectFrom('settings')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('key', 'like', pattern)
+    .executeTakeFirst();
   return Number(r?.n ?? 0);
 }

@@ -17,13 +17,7 @@ export interface SecretListRow {
 }
 
 export async function findSecret(ex: Executor, projectId: string, scope: string, name: string): Promise<SecretRow | undefined> {
-  return ex
-    .selectFrom('secrets')
-    .selectAll()
-    .where('project_id', '=', projectId)
-    .where('scope', '=', scope)
-    .where('name', '=', name)
-    .executeTakeFirst();
+  return ex.selectFrom('secrets').selectAll().where('project_id', '=', projectId).where('scope', '=', scope).where('name', '=', name).executeTakeFirst();
 }
 
 /** The secrets of a project scope by name (for bulk writes). */
@@ -32,20 +26,17 @@ export async function findSecretsByNames(ex: Executor, projectId: string, scope:
   for (let i = 0; i < names.length; i += 500) {
     const chunk = names.slice(i, i + 500);
     out.push(
-      ...(await ex
-        .selectFrom('secrets')
-        .selectAll()
-        .where('project_id', '=', projectId)
-        .where('scope', '=', scope)
-        .where('name', 'in', chunk)
-        .execute()),
+      ...(await ex.selectFrom('secrets').selectAll().where('project_id', '=', projectId).where('scope', '=', scope).where('name', 'in', chunk).execute()),
     );
   }
   return out;
 }
 
 /** A secret's current version number, tombstone flag and keyed digest (null for a tombstone), read with `ex`. */
-export async function findCurrentDigest(ex: Executor, secretId: string): Promise<{ current_version: number; deleted: number; digest: string | null } | undefined> {
+export async function findCurrentDigest(
+  ex: Executor,
+  secretId: string,
+): Promise<{ current_version: number; deleted: number; digest: string | null } | undefined> {
   return ex
     .selectFrom('secrets as s')
     .innerJoin('secret_versions as v', (j) => j.onRef('v.secret_id', '=', 's.id').onRef('v.version', '=', 's.current_version'))
@@ -81,7 +72,11 @@ export async function advanceSecret(
 export type NewSecretVersion = Omit<SecretVersionRow, 'binary' | 'fast_ciphertext'> & { binary?: number | null };
 
 export async function insertVersions(ex: Executor, rows: readonly NewSecretVersion[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 300) await ex.insertInto('secret_versions').values(rows.slice(i, i + 300)).execute();
+  for (let i = 0; i < rows.length; i += 300)
+    await ex
+      .insertInto('secret_versions')
+      .values(rows.slice(i, i + 300))
+      .execute();
 }
 
 /** Names of a project's live build secrets whose current value is binary (flyctl's --build-secret cannot carry them). */
@@ -127,7 +122,12 @@ export async function listSecretMetadata(ex: Executor, projectId: string, scope?
  * Like listSecretMetadata for one scope, with the version that deployment `deploymentId` pinned of
  * each secret (null when none): the status of a whole scope in the same query (issue 18 §4).
  */
-export async function listSecretMetadataPinned(ex: Executor, projectId: string, scope: string, deploymentId: string | null): Promise<Array<SecretListRow & { pinned_version: number | null }>> {
+export async function listSecretMetadataPinned(
+  ex: Executor,
+  projectId: string,
+  scope: string,
+  deploymentId: string | null,
+): Promise<Array<SecretListRow & { pinned_version: number | null }>> {
   return ex
     .selectFrom('secrets')
     .innerJoin('secret_versions', (j) =>

@@ -72,7 +72,10 @@ export async function clearAccountThrottles(ex: Executor, account: string): Prom
 
 /** Prunes spent or expired reset links and stale throttle rows (expired sessions: deleteExpiredSessions). */
 export async function sweepSpent(ex: Executor, now: number, throttleStaleBefore: number): Promise<void> {
-  await ex.deleteFrom('password_resets').where((eb) => eb.or([eb('expires_at', '<', now), eb('used_at', 'is not', null)])).execute();
+  await ex
+    .deleteFrom('password_resets')
+    .where((eb) => eb.or([eb('expires_at', '<', now), eb('used_at', 'is not', null)]))
+    .execute();
   await ex.deleteFrom('login_throttle').where('window_start', '<', throttleStaleBefore).where('locked_until', '<', now).execute();
 }
 
@@ -109,7 +112,11 @@ export async function setDisabled(ex: Executor, userId: string, at: number | nul
 }
 
 export async function setAdmin(ex: Executor, userId: string, isAdmin: boolean): Promise<void> {
-  await ex.updateTable('users').set({ is_admin: isAdmin ? 1 : 0 }).where('id', '=', userId).execute();
+  await ex
+    .updateTable('users')
+    .set({ is_admin: isAdmin ? 1 : 0 })
+    .where('id', '=', userId)
+    .execute();
 }
 
 export async function setLastLogin(ex: Executor, userId: string, at: number): Promise<void> {
@@ -128,7 +135,9 @@ export async function countActiveAdmins(ex: Executor): Promise<number> {
 }
 
 /** Every user with the slugs of their projects (no password hash). */
-export async function listUsersWithProjects(ex: Executor): Promise<
+export async function listUsersWithProjects(
+  ex: Executor,
+): Promise<
   Array<{ id: string; email: string; is_admin: number; created_at: number; disabled_at: number | null; last_login_at: number | null; projects: string[] }>
 > {
   const users = await ex.selectFrom('users').select(['id', 'email', 'is_admin', 'created_at', 'disabled_at', 'last_login_at']).orderBy('email').execute();

@@ -30,9 +30,16 @@ export function storageFault(err: unknown): StorageFault | undefined {
 
 /** The error a request gets when the storage fails: 507 storage_full or 503 storage_unavailable, no driver detail. */
 export function storageError(fault: StorageFault, cause?: unknown): KeyloftError {
-  const e = fault === 'full'
-    ? new KeyloftError('storage_full', "the server's storage is full, so nothing was saved; ask the operator to free disk space on the database volume, then try again")
-    : new KeyloftError('storage_unavailable', 'the database is unavailable at the moment; try again shortly (if this was a change, check whether it was saved before repeating it)');
+  const e =
+    fault === 'full'
+      ? new KeyloftError(
+          'storage_full',
+          "the server's storage is full, so nothing was saved; ask the operator to free disk space on the database volume, then try again",
+        )
+      : new KeyloftError(
+          'storage_unavailable',
+          'the database is unavailable at the moment; try again shortly (if this was a change, check whether it was saved before repeating it)',
+        );
   if (cause !== undefined) Object.defineProperty(e, 'cause', { value: cause, enumerable: false });
   return e;
 }

@@ -11,7 +11,11 @@ export async function listTrustPolicies(ex: Executor, projectId: string): Promis
 }
 
 export async function countTrustPolicies(ex: Executor, projectId: string): Promise<number> {
-  const r = await ex.selectFrom('trust_policies').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', projectId).executeTakeFirst();
+  const r = await ex
+    .selectFrom('trust_policies')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('project_id', '=', projectId)
+    .executeTakeFirst();
   return Number(r?.n ?? 0);
 }
 

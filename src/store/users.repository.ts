@@ -3,7 +3,10 @@ import type { Insertable } from 'kysely';
 import type { ApiTokenRow, SessionRow, UserRow, UserTable } from './schema.js';
 
 export async function countUsers(ex: Executor): Promise<number> {
-  const r = await ex.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const r = await ex
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
@@ -28,7 +31,10 @@ export async function insertSession(ex: Executor, row: SessionRow): Promise<void
 }
 
 /** A live session and its user. */
-export async function findSession(ex: Executor, idHash: string): Promise<(SessionRow & { email: string; is_admin: number; disabled_at: number | null }) | undefined> {
+export async function findSession(
+  ex: Executor,
+  idHash: string,
+): Promise<(SessionRow & { email: string; is_admin: number; disabled_at: number | null }) | undefined> {
   return ex
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
@@ -56,7 +62,10 @@ export async function insertApiToken(ex: Executor, row: ApiTokenRow): Promise<vo
   await ex.insertInto('api_tokens').values(row).execute();
 }
 
-export async function findApiTokenByHash(ex: Executor, hash: string): Promise<(ApiTokenRow & { email: string; is_admin: number; disabled_at: number | null }) | undefined> {
+export async function findApiTokenByHash(
+  ex: Executor,
+  hash: string,
+): Promise<(ApiTokenRow & { email: string; is_admin: number; disabled_at: number | null }) | undefined> {
   return ex
     .selectFrom('api_tokens')
     .innerJoin('users', 'users.id', 'api_tokens.user_id')

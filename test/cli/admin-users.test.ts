@@ -67,7 +67,11 @@ describe('keyloft admin: people on the server database (sqlite)', () => {
   it('refuses to create a database where there is none, and says where it looked', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'keyloft-empty-'));
     try {
-      for (const args of [['admin', 'users'], ['admin', 'unlock', '--email', 'a@example.com'], ['admin', 'create-token', '--email', 'a@example.com', '--name', 'x']]) {
+      for (const args of [
+        ['admin', 'users'],
+        ['admin', 'unlock', '--email', 'a@example.com'],
+        ['admin', 'create-token', '--email', 'a@example.com', '--name', 'x'],
+      ]) {
         const r = await runCli({ ...store, dataDir: empty, databaseUrl: undefined }, args);
         assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
         assert.ok(r.stderr.includes(empty), r.stderr);

@@ -80,7 +80,12 @@ const hasScript = spawnSync('script', ['-qefc', 'true', '/dev/null'], { stdio: '
  * Runs the CLI on a pseudo-terminal (via `script`): answers each prompt when it appears and
  * returns the exit code and everything the terminal showed (which includes any echo of input).
  */
-function onTerminal(configDir: string, args: string[], answers: Array<[RegExp, string]>, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; screen: string }> {
+function onTerminal(
+  configDir: string,
+  args: string[],
+  answers: Array<[RegExp, string]>,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number | null; screen: string }> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('KEYLOFT_') && k !== 'NO_COLOR') env[k] = v;
   Object.assign(env, { KEYLOFT_CONFIG_DIR: configDir, TERM: 'xterm' }, extraEnv);
@@ -277,19 +282,36 @@ for (const d of await dialects()) {
       const dir = mkdtempSync(join(home, 'files-'));
       writeFileSync(join(dir, 'uni.txt'), UNICODE);
       writeFileSync(join(dir, 'key.pem'), PEM);
-      const r = await cli(['secrets', 'set', '--project', project, '--scope', 'preview', `UNI=@${join(dir, 'uni.txt')}`, `PEM=@${join(dir, 'key.pem')}`, '--json']);
+      const r = await cli([
+        'secrets',
+        'set',
+        '--project',
+        project,
+        '--scope',
+        'preview',
+        `UNI=@${join(dir, 'uni.txt')}`,
+        `PEM=@${join(dir, 'key.pem')}`,
+        '--json',
+      ]);
       const out = json(r);
       assert.deepEqual(out.secrets.map((s: any) => s.change).sort(), ['added', 'added']);
       assert.equal((await meta('preview', 'UNI'))?.digest, (await reference('preview', { value: UNICODE })).digest);
       assert.equal((await meta('preview', 'UNI'))?.size, Buffer.byteLength(UNICODE));
       assert.equal((await meta('preview', 'PEM'))?.digest, (await reference('preview', { value: PEM })).digest);
       // Setting the same value again changes nothing.
-      const again = json(await cli(['secrets', 'set', '--project', project, '--scope', 'preview', `UNI=@${join(dir, 'uni.txt')}`, `PEM=@${join(dir, 'key.pem')}`, '--json']));
-      assert.deepEqual(again.secrets.map((s: any) => s.change), ['unchanged', 'unchanged']);
+      const again = json(
+        await cli(['secrets', 'set', '--project', project, '--scope', 'preview', `UNI=@${join(dir, 'uni.txt')}`, `PEM=@${join(dir, 'key.pem')}`, '--json']),
+      );
+      assert.deepEqual(
+        again.secrets.map((s: any) => s.change),
+        ['unchanged', 'unchanged'],
+      );
       // One value the server refuses (NUL in an app secret) → exit 2, and the other is not written.
       writeFileSync(join(dir, 'nul.txt'), 'a\u0000b');
       const good = secret('good');
-      const refused = await cli(['secrets', 'set', '--project', project, '--scope', 'preview', 'GOOD_ONE=-', `NUL_ONE=@${join(dir, 'nul.txt')}`], { stdin: good });
+      const refused = await cli(['secrets', 'set', '--project', project, '--scope', 'preview', 'GOOD_ONE=-', `NUL_ONE=@${join(dir, 'nul.txt')}`], {
+        stdin: good,
+      });
       assert.equal(refused.code, 2, refused.stderr);
       assert.match(refused.stderr, /field: /);
       assert.equal(await meta('preview', 'GOOD_ONE'), undefined, 'nothing half-written');
@@ -336,10 +358,7 @@ for (const d of await dialects()) {
       const dry = json(await cli(['secrets', 'import', '--project', project, '--scope', 'production', file, '--dry-run', '--json']));
       assert.equal(dry.dryRun, true);
       assert.equal(dry.written, 0);
-      assert.deepEqual(
-        Object.fromEntries(dry.changes.map((c: any) => [c.name, c.change])),
-        { IMP_A: 'added', IMP_B: 'added', TLS_KEY: 'unchanged' },
-      );
+      assert.deepEqual(Object.fromEntries(dry.changes.map((c: any) => [c.name, c.change])), { IMP_A: 'added', IMP_B: 'added', TLS_KEY: 'unchanged' });
       assert.equal(await meta('production', 'IMP_A'), undefined, 'dry run wrote nothing');
       const human = await cli(['secrets', 'import', '--project', project, '--scope', 'production', file, '--dry-run']);
       ok(human);
@@ -351,7 +370,9 @@ for (const d of await dialects()) {
       assert.equal(real.written, 2);
       assert.equal((await meta('production', 'IMP_A'))?.digest, (await reference('production', { value: a })).digest);
       // A broken file: exit 2 with the line number, nothing written.
-      const broken = await cli(['secrets', 'import', '--project', project, '--scope', 'production', '-'], { stdin: `IMP_NEW=${secret('imp_new')}\nthis line is broken\n` });
+      const broken = await cli(['secrets', 'import', '--project', project, '--scope', 'production', '-'], {
+        stdin: `IMP_NEW=${secret('imp_new')}\nthis line is broken\n`,
+      });
       assert.equal(broken.code, 2, broken.stderr);
       assert.match(broken.stderr, /line 2/);
       assert.equal(await meta('production', 'IMP_NEW'), undefined);
@@ -368,7 +389,10 @@ for (const d of await dialects()) {
 
     it('secrets import --replace deletes names the file does not hold; needs --yes without a terminal', async () => {
       writeFileSync(join(home, 'drop.txt'), secret('drop'));
-      ok(await cli(['secrets', 'set', '--project', project, '--scope', 'build', 'KEEP_ME=-', `DROP_ME=@${join(home, 'drop.txt')}`], { stdin: secret('keep') }), 'setup');
+      ok(
+        await cli(['secrets', 'set', '--project', project, '--scope', 'build', 'KEEP_ME=-', `DROP_ME=@${join(home, 'drop.txt')}`], { stdin: secret('keep') }),
+        'setup',
+      );
       const file = join(home, 'build.env');
       writeFileSync(file, `KEEP_ME=${secret('keep2')}\n`);
       const dry = json(await cli(['secrets', 'import', '--project', project, '--scope', 'build', file, '--replace', '--dry-run', '--json']));
@@ -483,7 +507,10 @@ for (const d of await dialects()) {
         assert.equal(r.code, code, `${bad.join(' ')}: ${r.stderr}`);
       }
       const un = json(await cli(['secrets', 'unset', 'PR_VALUE', '--project', project, '--scope', 'preview', '--pr', '42', '--yes', '--json']));
-      assert.deepEqual(un.removed.map((r: any) => r.name), ['PR_VALUE']);
+      assert.deepEqual(
+        un.removed.map((r: any) => r.name),
+        ['PR_VALUE'],
+      );
       const after = json(await cli(['secrets', 'list', '--project', project, '--scope', 'preview', '--json']));
       assert.ok(!(after.secrets as any[]).some((s) => s.name === 'PR_VALUE' && s.pr === 42 && !s.deleted));
     });
@@ -631,10 +658,14 @@ describe('keyloft CLI on a terminal', { skip: hasScript ? false : 'SKIPPED: no `
   });
 
   it('login asks for email and password; the password is not echoed', async () => {
-    const r = await onTerminal(configDir, ['login', '--url', server.url], [
-      [/Email: /, `${ADMIN_EMAIL}\r`],
-      [/Password: /, `${ADMIN_PASSWORD}\r`],
-    ]);
+    const r = await onTerminal(
+      configDir,
+      ['login', '--url', server.url],
+      [
+        [/Email: /, `${ADMIN_EMAIL}\r`],
+        [/Password: /, `${ADMIN_PASSWORD}\r`],
+      ],
+    );
     assert.equal(r.code, 0, r.screen);
     assert.ok(r.screen.includes(ADMIN_EMAIL), 'the email is echoed');
     assert.ok(!r.screen.includes(ADMIN_PASSWORD), 'the password is not echoed');
@@ -644,7 +675,11 @@ describe('keyloft CLI on a terminal', { skip: hasScript ? false : 'SKIPPED: no `
 
   it('secrets set NAME=- asks for the value without echo', async () => {
     const v = secret('tty');
-    const r = await onTerminal(configDir, ['secrets', 'set', '--project', project, '--scope', 'production', 'TTY_VALUE=-'], [[/Value for TTY_VALUE \(input hidden\): /, `${v}\r`]]);
+    const r = await onTerminal(
+      configDir,
+      ['secrets', 'set', '--project', project, '--scope', 'production', 'TTY_VALUE=-'],
+      [[/Value for TTY_VALUE \(input hidden\): /, `${v}\r`]],
+    );
     assert.equal(r.code, 0, r.screen);
     assert.ok(!r.screen.includes(v), 'the value is not echoed');
     const list = await admin.get(`/api/v1/projects/${project}/secrets?scope=production`);
@@ -721,7 +756,10 @@ describe('keyloft CLI without a server', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyloft-cfg-'));
     try {
       const env = { KEYLOFT_CONFIG_DIR: dir };
-      assert.throws(() => resolveTarget({}, env), (e: any) => e.exitCode === 1);
+      assert.throws(
+        () => resolveTarget({}, env),
+        (e: any) => e.exitCode === 1,
+      );
       writeConfig({ url: 'http://file.example', token: 'klt_file' }, env);
       assert.equal(statSync(join(dir, 'config.json')).mode & 0o777, 0o600);
       assert.deepEqual(resolveTarget({}, env).token, 'klt_file');

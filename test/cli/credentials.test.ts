@@ -72,7 +72,12 @@ describe('saved credentials are bound to their server', () => {
   });
 
   test('KEYLOFT_URL naming another server sends no token: the command stops before any request, exit 1', async () => {
-    for (const args of [['whoami'], ['projects', 'list'], ['secrets', 'list', '--project', 'x'], ['deploy', 'start', '--project', 'x', '--env', 'production']]) {
+    for (const args of [
+      ['whoami'],
+      ['projects', 'list'],
+      ['secrets', 'list', '--project', 'x'],
+      ['deploy', 'start', '--project', 'x', '--env', 'production'],
+    ]) {
       const r = await keyloft(args, env({ KEYLOFT_URL: evil.url })).done;
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, new RegExp(`no token for ${evil.url.replace(/[.]/g, '\\.')}.*never sent elsewhere.*KEYLOFT_TOKEN`));
@@ -102,7 +107,9 @@ describe('saved credentials are bound to their server', () => {
     const other = server.url.replace('127.0.0.1', 'localhost');
     const second = await admin.post('/api/v1/tokens', { name: 'second-login' });
     assert.equal(second.status, 201, second.text);
-    const l = await keyloft(['login', '--url', other, '--token-stdin', '--release-url', 'https://release.example.test/'], env(), { stdin: `${second.body.token}\n` }).done;
+    const l = await keyloft(['login', '--url', other, '--token-stdin', '--release-url', 'https://release.example.test/'], env(), {
+      stdin: `${second.body.token}\n`,
+    }).done;
     assert.equal(l.code, 0, l.stderr);
     const file = JSON.parse(readFileSync(join(configDir(), 'config.json'), 'utf8'));
     assert.equal(file.current, other);
@@ -120,7 +127,7 @@ describe('saved credentials are bound to their server', () => {
       assert.equal(withRelease.code, 0, withRelease.stderr);
       const toRelease = await keyloft(['whoami'], env({ KEYLOFT_URL: rel.url })).done;
       assert.equal(toRelease.code, 2, toRelease.stderr);
-      assert.deepEqual(rel.credentials(), [`Bearer ${second.body.token}`], 'the login\'s own token, to its configured release URL');
+      assert.deepEqual(rel.credentials(), [`Bearer ${second.body.token}`], "the login's own token, to its configured release URL");
     } finally {
       rel.server.close();
     }
@@ -159,21 +166,30 @@ describe('saved credentials are bound to their server', () => {
     const VALUE = `released-${randomBytes(6).toString('hex')}`;
     before(async () => {
       release = await capture(() => ({ status: 200, body: { runtime: { RELEASED: VALUE }, build: {} } }));
-      api = await capture(() => ({ status: 421, body: { error: { code: 'wrong_role', message: 'no keys here', field: null, details: { releaseUrl: release.url } } } }));
+      api = await capture(() => ({
+        status: 421,
+        body: { error: { code: 'wrong_role', message: 'no keys here', field: null, details: { releaseUrl: release.url } } },
+      }));
     });
     after(() => {
       api?.server.close();
       release?.server.close();
     });
     const run = (extra: Record<string, string | undefined>) =>
-      keyloft(['run', '--', process.execPath, '-e', 'process.stdout.write(String(process.env.RELEASED === undefined ? "none" : "got"))'], env({ KEYLOFT_URL: api.url, KEYLOFT_DEPLOYMENT: 'dep_1', KEYLOFT_DEPLOY_TOKEN: deployToken, ...extra })).done;
+      keyloft(
+        ['run', '--', process.execPath, '-e', 'process.stdout.write(String(process.env.RELEASED === undefined ? "none" : "got"))'],
+        env({ KEYLOFT_URL: api.url, KEYLOFT_DEPLOYMENT: 'dep_1', KEYLOFT_DEPLOY_TOKEN: deployToken, ...extra }),
+      ).done;
 
     test('a release URL that is neither the server nor configured is refused before the token is sent (exit 2)', async () => {
       const r = await run({});
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /was not sent there.*KEYLOFT_RELEASE_URL/);
       assert.equal(release.seen.length, 0, 'the release URL of the 421 got no request at all');
-      assert.ok(api.credentials().every((c) => c === `Bearer ${deployToken}`), 'the token went only where KEYLOFT_URL points');
+      assert.ok(
+        api.credentials().every((c) => c === `Bearer ${deployToken}`),
+        'the token went only where KEYLOFT_URL points',
+      );
     });
 
     test('KEYLOFT_RELEASE_URL names the release instance: the 421 is followed with the deploy token', async () => {
@@ -184,18 +200,34 @@ describe('saved credentials are bound to their server', () => {
       release.seen.length = 0;
     });
 
-    test('the release URL saved with `keyloft login --release-url` for that server is followed; another login\'s is not', async () => {
+    test("the release URL saved with `keyloft login --release-url` for that server is followed; another login's is not", async () => {
       // the saved login for the api URL names the release instance
       const dir = join(home, 'release-login');
       const e = { ...cliEnv({}), KEYLOFT_CONFIG_DIR: dir };
       const { mkdirSync } = await import('node:fs');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writeFileSync(join(dir, 'config.json'), JSON.stringify({ current: server.url, hosts: { [server.url]: { token: admin.token, releaseUrl: release.url }, [api.url]: { token: 'klt_unused' } } }), { mode: 0o600 });
-      const refused = await keyloft(['run', '--', process.execPath, '-e', '0'], { ...e, KEYLOFT_URL: api.url, KEYLOFT_DEPLOYMENT: 'dep_1', KEYLOFT_DEPLOY_TOKEN: deployToken }).done;
-      assert.equal(refused.code, 2, 'the release URL of another server\'s login does not count');
+      writeFileSync(
+        join(dir, 'config.json'),
+        JSON.stringify({ current: server.url, hosts: { [server.url]: { token: admin.token, releaseUrl: release.url }, [api.url]: { token: 'klt_unused' } } }),
+        { mode: 0o600 },
+      );
+      const refused = await keyloft(['run', '--', process.execPath, '-e', '0'], {
+        ...e,
+        KEYLOFT_URL: api.url,
+        KEYLOFT_DEPLOYMENT: 'dep_1',
+        KEYLOFT_DEPLOY_TOKEN: deployToken,
+      }).done;
+      assert.equal(refused.code, 2, "the release URL of another server's login does not count");
       assert.equal(release.seen.length, 0);
-      writeFileSync(join(dir, 'config.json'), JSON.stringify({ current: api.url, hosts: { [api.url]: { token: 'klt_unused', releaseUrl: release.url } } }), { mode: 0o600 });
-      const followed = await keyloft(['run', '--', process.execPath, '-e', 'process.stdout.write(process.env.RELEASED ? "got" : "none")'], { ...e, KEYLOFT_URL: api.url, KEYLOFT_DEPLOYMENT: 'dep_1', KEYLOFT_DEPLOY_TOKEN: deployToken }).done;
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ current: api.url, hosts: { [api.url]: { token: 'klt_unused', releaseUrl: release.url } } }), {
+        mode: 0o600,
+      });
+      const followed = await keyloft(['run', '--', process.execPath, '-e', 'process.stdout.write(process.env.RELEASED ? "got" : "none")'], {
+        ...e,
+        KEYLOFT_URL: api.url,
+        KEYLOFT_DEPLOYMENT: 'dep_1',
+        KEYLOFT_DEPLOY_TOKEN: deployToken,
+      }).done;
       assert.equal(followed.code, 0, followed.stderr);
       assert.equal(followed.stdout, 'got');
       assert.deepEqual(release.credentials(), [`Bearer ${deployToken}`]);

@@ -135,7 +135,13 @@ describe('the CLI installed from its tarball', () => {
   it('ships the compiled sources, bin, assets and docs, without tests, benchmarks or source maps', async () => {
     const list = await run('tar', ['tzf', tarball], { cwd: tmp });
     const files = list.stdout.split('\n').filter(Boolean);
-    for (const f of ['package/bin/keyloft.js', 'package/dist/src/cli/main.js', 'package/src/http/web/assets/app.css', 'package/src/http/web/assets/app.js', 'package/README.md']) {
+    for (const f of [
+      'package/bin/keyloft.js',
+      'package/dist/src/cli/main.js',
+      'package/src/http/web/assets/app.css',
+      'package/src/http/web/assets/app.js',
+      'package/README.md',
+    ]) {
       assert.ok(files.includes(f), `${f} is in the tarball`);
     }
     assert.deepEqual(
@@ -164,7 +170,11 @@ describe('the CLI installed from its tarball', () => {
 
   it('serves the dashboard assets from the installed package (the files, not the checkout)', async () => {
     const root = join(tmp, 'prefix', 'lib', 'node_modules', 'keyloft');
-    const mod = (await import(pathToFileURL(join(root, 'dist/src/http/web/assets.js')).href)) as { APP_CSS: string; APP_JS: string; ASSETS: { css: { path: string } } };
+    const mod = (await import(pathToFileURL(join(root, 'dist/src/http/web/assets.js')).href)) as {
+      APP_CSS: string;
+      APP_JS: string;
+      ASSETS: { css: { path: string } };
+    };
     assert.equal(mod.APP_CSS, readFileSync(join(root, 'src/http/web/assets/app.css'), 'utf8'));
     assert.equal(mod.APP_JS, readFileSync(join(root, 'src/http/web/assets/app.js'), 'utf8'));
     assert.match(mod.ASSETS.css.path, /^\/assets\/app\.[0-9a-f]{12}\.css$/);
@@ -174,7 +184,12 @@ describe('the CLI installed from its tarball', () => {
 
 describe('the documents and examples', () => {
   it('never run npx keyloft (the name is not ours on the public registry)', () => {
-    const files = ['README.md', ...readdirSync(join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+    const files = [
+      'README.md',
+      ...readdirSync(join(REPO_ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => join('docs', f)),
+    ];
     const walk = (dir: string): string[] =>
       readdirSync(join(REPO_ROOT, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
     files.push(...walk('examples'));

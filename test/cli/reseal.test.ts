@@ -57,7 +57,16 @@ for (const d of await dialects()) {
     let home: string;
     const project = `rs-${rnd()}`;
     const path = (p: string) => `/api/v1/projects/${project}${p}`;
-    const V = { a1: secret('a1'), a2: secret('a2'), p1: secret('p1'), p2: secret('p2'), prev2: secret('prev2'), pr1: secret('pr42a'), pr2: secret('pr42b'), dflt: secret('dflt') };
+    const V = {
+      a1: secret('a1'),
+      a2: secret('a2'),
+      p1: secret('p1'),
+      p2: secret('p2'),
+      prev2: secret('prev2'),
+      pr1: secret('pr42a'),
+      pr2: secret('pr42b'),
+      dflt: secret('dflt'),
+    };
 
     /** The CLI with KEYLOFT_URL/KEYLOFT_TOKEN (no login), a private config dir and no colour. */
     function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
@@ -104,7 +113,9 @@ for (const d of await dialects()) {
       server = await startServer(store);
       admin = await bootstrap(server);
       home = mkdtempSync(join(tmpdir(), 'keyloft-cli-reseal-'));
-      await seedResealProject(admin, { slug: project, name: 'Reseal CLI' }, { token: V.a1, p1: V.p1, p2: V.p2, prev2: V.prev2 }, [{ name: 'API_URL', scope: 'preview', value: V.dflt }]);
+      await seedResealProject(admin, { slug: project, name: 'Reseal CLI' }, { token: V.a1, p1: V.p1, p2: V.p2, prev2: V.prev2 }, [
+        { name: 'API_URL', scope: 'preview', value: V.dflt },
+      ]);
     });
 
     after(async () => {
@@ -140,14 +151,17 @@ for (const d of await dialects()) {
       assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
     });
 
-    it('restore makes a new version whose digest equals the old version\'s; the released value is the old one', async () => {
+    it("restore makes a new version whose digest equals the old version's; the released value is the old one", async () => {
       assert.equal((await admin.put(path('/secrets/production/TOKEN'), { value: V.a2 })).status, 200);
       const before = await versions('production', 'TOKEN');
-      assert.deepEqual(before.map((v) => v.version), [2, 1]);
+      assert.deepEqual(
+        before.map((v) => v.version),
+        [2, 1],
+      );
       const r = await cli(['secrets', 'restore', 'TOKEN', '--version', '1', '--project', project, '--scope', 'production']);
       ok(r, 'restore');
       assert.match(r.stdout, /TOKEN in .*\/production: restored v1 as v3 \(digest [0-9a-f]+/);
-      assert.ok(r.stdout.includes(before[1]!.digest!), 'the printed digest is the old version\'s');
+      assert.ok(r.stdout.includes(before[1]!.digest!), "the printed digest is the old version's");
       assert.match(r.stdout, /next deployment/);
       const after = await versions('production', 'TOKEN');
       assert.equal(after[0]!.version, 3);
@@ -191,7 +205,11 @@ for (const d of await dialects()) {
       const tomb = (await versions('production', 'P1'))[0]!;
       assert.equal(tomb.kind, 'delete');
       const base = ['secrets', 'restore', '--project', project, '--scope', 'production'];
-      refused(await cli([...base, 'P1', '--version', String(tomb.version)]), 2, /^keyloft: P1: server refused \(400 [a-z_]+\): .*tombstone.*\(field: version\)/);
+      refused(
+        await cli([...base, 'P1', '--version', String(tomb.version)]),
+        2,
+        /^keyloft: P1: server refused \(400 [a-z_]+\): .*tombstone.*\(field: version\)/,
+      );
       refused(await cli([...base, 'P1', '--version', '99']), 2, /server refused \(404/);
       refused(await cli([...base, 'NOPE', '--version', '1']), 2, /server refused \(404/);
       // A command line commander cannot parse exits 2 with one line (cli/main.ts); keyloft's own usage checks exit 1.
@@ -223,7 +241,10 @@ for (const d of await dialects()) {
       const j = json(await cli(['secrets', 'copy', '--project', project, '--from', 'production', '--to', 'preview', '--dry-run', '--json']));
       assert.equal(j.dryRun, true);
       assert.equal(j.written, 0);
-      assert.deepEqual(j.copied.map((c: { name: string }) => c.name), ['P1', 'TOKEN']);
+      assert.deepEqual(
+        j.copied.map((c: { name: string }) => c.name),
+        ['P1', 'TOKEN'],
+      );
       assert.deepEqual(j.skipped, [{ name: 'P2', reason: 'exists' }]);
       assert.deepEqual(await list('preview'), before, 'the dry run wrote nothing');
     });
@@ -241,7 +262,10 @@ for (const d of await dialects()) {
       const o = json(await cli(['secrets', 'copy', '--project', project, '--from', 'production', '--to', 'preview', 'P1', 'P2', '--overwrite', '--json']));
       assert.equal(o.dryRun, false);
       assert.equal(o.written, 1);
-      assert.deepEqual(o.copied.map((c: { name: string; change: string }) => `${c.name}:${c.change}`), ['P2:changed']);
+      assert.deepEqual(
+        o.copied.map((c: { name: string; change: string }) => `${c.name}:${c.change}`),
+        ['P2:changed'],
+      );
       assert.deepEqual(o.skipped, [{ name: 'P1', reason: 'unchanged' }]);
       const prodP2 = (await list('production')).find((s) => s.name === 'P2')!;
       assert.equal(o.copied[0].digest, prodP2.digest);
@@ -261,7 +285,11 @@ for (const d of await dialects()) {
       refused(await cli([...base, '--to', 'preview']), 2, /--from is required/);
       refused(await cli([...base, '--from', 'prod', '--to', 'preview']), 2, /Allowed choices are production, preview, build/);
       refused(await cli([...base, '--from', 'production', '--to', 'build', 'P1', 'bad-name']), 1, /not a secret name/);
-      refused(await cli([...base, '--from', 'production', '--to', 'build', 'P1', 'MISSING']), 2, /server refused \(404 [a-z_]+\): MISSING not found in production; nothing was copied \(field: names\)/);
+      refused(
+        await cli([...base, '--from', 'production', '--to', 'build', 'P1', 'MISSING']),
+        2,
+        /server refused \(404 [a-z_]+\): MISSING not found in production; nothing was copied \(field: names\)/,
+      );
       refused(await cli([...base, '--from', 'production', '--to', 'build'], { KEYLOFT_URL: 'http://127.0.0.1:9' }), 3, /cannot reach the keyloft server/);
       assert.deepEqual(await list('build'), before, 'nothing was copied');
       const all = await cli([...base, '--from', 'production', '--to', 'build']);

@@ -32,7 +32,9 @@ function fake(handler: (req: IncomingMessage, res: ServerResponse) => void): Pro
     handler(req, res);
   });
   servers.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, seen })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, seen })),
+  );
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -74,7 +76,10 @@ describe('the shared HTTP client', () => {
       res.writeHead(307, { location: `${foreign.url}/api/v1/x` });
       res.end();
     });
-    await assert.rejects(request({ method: 'POST', base: api.url, path: '/api/v1/x', token: TOKEN, body: { value: VALUE } }), clean(3, new RegExp(`${api.url}.*HTTP 307.*${foreign.url}`)));
+    await assert.rejects(
+      request({ method: 'POST', base: api.url, path: '/api/v1/x', token: TOKEN, body: { value: VALUE } }),
+      clean(3, new RegExp(`${api.url}.*HTTP 307.*${foreign.url}`)),
+    );
     assert.deepEqual(foreign.seen, [], 'the foreign origin got no request');
   });
 
@@ -91,13 +96,21 @@ describe('the shared HTTP client', () => {
 
   test('a 421 naming a foreign release URL is refused before the token is sent there; a configured one is followed once', async () => {
     const release = await fake((_req, res) => json(res, 200, { from: 'release' }));
-    const api = await fake((_req, res) => json(res, 421, { error: { code: 'wrong_role', message: 'no keys here', field: null, details: { releaseUrl: `${release.url}/` } } }));
+    const api = await fake((_req, res) =>
+      json(res, 421, { error: { code: 'wrong_role', message: 'no keys here', field: null, details: { releaseUrl: `${release.url}/` } } }),
+    );
     await assert.rejects(
       request({ method: 'GET', base: api.url, path: '/api/v1/deployments/d/secrets', token: TOKEN, follow421: { releaseUrls: [] } }),
       clean(2, /not sent there.*KEYLOFT_RELEASE_URL/),
     );
     await assert.rejects(
-      request({ method: 'GET', base: api.url, path: '/api/v1/deployments/d/secrets', token: TOKEN, follow421: { releaseUrls: [`${release.url}/other-path`, 'http://127.0.0.1:1'] } }),
+      request({
+        method: 'GET',
+        base: api.url,
+        path: '/api/v1/deployments/d/secrets',
+        token: TOKEN,
+        follow421: { releaseUrls: [`${release.url}/other-path`, 'http://127.0.0.1:1'] },
+      }),
       clean(2, /not sent there/),
     );
     assert.deepEqual(release.seen, [], 'the release URL got no request while it was not configured');
@@ -126,14 +139,20 @@ describe('the shared HTTP client', () => {
     const silent = await fake(() => {
       // never answers
     });
-    await assert.rejects(request({ method: 'POST', base: silent.url, path: '/api/v1/x', token: TOKEN, body: { value: VALUE }, timeoutMs: 200 }), clean(3, new RegExp(`cannot reach the keyloft server at ${silent.url} \\(no answer within 0\\.2 s\\)`)));
+    await assert.rejects(
+      request({ method: 'POST', base: silent.url, path: '/api/v1/x', token: TOKEN, body: { value: VALUE }, timeoutMs: 200 }),
+      clean(3, new RegExp(`cannot reach the keyloft server at ${silent.url} \\(no answer within 0\\.2 s\\)`)),
+    );
   });
 
   test('a server that is not there is a clear error naming the URL (exit 3)', async () => {
     const gone = await fake(() => {});
     const url = gone.url;
     await new Promise<void>((r) => gone.server.close(() => r()));
-    await assert.rejects(request({ method: 'GET', base: url, path: '/api/v1/x', token: TOKEN }), clean(3, new RegExp(`cannot reach the keyloft server at ${url} \\(ECONNREFUSED\\)`)));
+    await assert.rejects(
+      request({ method: 'GET', base: url, path: '/api/v1/x', token: TOKEN }),
+      clean(3, new RegExp(`cannot reach the keyloft server at ${url} \\(ECONNREFUSED\\)`)),
+    );
   });
 
   test('an answer that is not JSON is a clear error naming the URL and the request, not the body (exit 2)', async () => {
@@ -141,7 +160,10 @@ describe('the shared HTTP client', () => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(`<html>${VALUE}</html>`);
     });
-    await assert.rejects(request({ method: 'GET', base: html.url, path: '/api/v1/me?x=1', token: TOKEN }), clean(2, new RegExp(`${html.url} did not answer with JSON \\(HTTP 200 to GET /api/v1/me\\)`)));
+    await assert.rejects(
+      request({ method: 'GET', base: html.url, path: '/api/v1/me?x=1', token: TOKEN }),
+      clean(2, new RegExp(`${html.url} did not answer with JSON \\(HTTP 200 to GET /api/v1/me\\)`)),
+    );
   });
 
   test('an error status with a body that is not JSON is returned (the caller names the status)', async () => {

@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { shortDigest, newDigestKey, valueDigest } from '../../src/crypto/digest.js';
 import { generateRawKeyPair, masterKeyId, publicKeyOf } from '../../src/crypto/keys.js';
-import { Keyring, type MasterKey, masterKeyFromPrivate, MissingMasterKeyError, type ValueOpener, ValueOpener as ValueOpenerClass, type WrappedScopeKey } from '../../src/crypto/keyring.js';
+import {
+  Keyring,
+  type MasterKey,
+  masterKeyFromPrivate,
+  MissingMasterKeyError,
+  type ValueOpener,
+  ValueOpener as ValueOpenerClass,
+  type WrappedScopeKey,
+} from '../../src/crypto/keyring.js';
 import { OpenFailedError } from '../../src/crypto/open.js';
 import { newScopeKey, sealValue, valueSealingKey, wrapScopeKey } from '../../src/crypto/sealing.js';
 import type { SealingKey } from '../../src/crypto/seal.js';

@@ -100,7 +100,11 @@ describe('fast form (AES-256-GCM under a scope data key)', () => {
     const blob = key.seal(utf8.encode('v'), PROJECT, 'production', 'X', 1, PAIR, HC);
     assert.deepEqual(dk.open(blob, PROJECT, 'production', 'X', 1, PAIR, HC), utf8.encode('v'));
     // Moved to another key pair, scope or project: refused.
-    for (const moved of [{ ...pair, id: 'pk_other' }, { ...pair, scope: 'preview' }, { ...pair, projectId: 'prj_other' }]) {
+    for (const moved of [
+      { ...pair, id: 'pk_other' },
+      { ...pair, scope: 'preview' },
+      { ...pair, projectId: 'prj_other' },
+    ]) {
       await assert.rejects(ring.dataKey({ ...moved, wrappedDataKey: wrapped }), OpenFailedError);
     }
     // A wrapped data key is not a wrapped private key (other HPKE info, other AAD label) …

@@ -29,7 +29,7 @@ const A11 = {
 const suite = hpkeSuite(AES_128_GCM);
 const ephemeral = () => x25519KeyPairFromRaw(h(A11.skEm));
 
-test('hpke: RFC 9180 A.1.1 key pairs — the vector\'s private keys give its public keys', () => {
+test("hpke: RFC 9180 A.1.1 key pairs — the vector's private keys give its public keys", () => {
   const e = x25519KeyPairFromRaw(h(A11.skEm));
   assert.equal(Buffer.from(e.publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('hex'), A11.pkEm);
   const r = x25519KeyPairFromRaw(h(A11.skRm));
@@ -75,7 +75,7 @@ test('hpke: RFC 9180 A.1.1 recipient derives the same schedule and opens every e
   assert.throws(() => recipient.open(h(A11.enc), bad, h(A11.encryptions[0]!.aad)));
 });
 
-test('hpke: the suite is a parameter — keyloft\'s AES-256-GCM suite derives other keys from the same inputs and cannot open the AES-128 vector', () => {
+test("hpke: the suite is a parameter — keyloft's AES-256-GCM suite derives other keys from the same inputs and cannot open the AES-128 vector", () => {
   assert.equal(KEYLOFT_SUITE.aead.cipher, 'aes-256-gcm');
   assert.equal(KEYLOFT_SUITE.id.toString('hex'), Buffer.from([...Buffer.from('HPKE'), 0, 0x20, 0, 1, 0, 2]).toString('hex'));
   const ours = new HpkeSender(h(A11.pkRm), h(A11.info), { ephemeral });

@@ -8,7 +8,13 @@ describe('trust-policy globs', () => {
   test('an exact pattern matches only the same string (case-sensitive, anchored at both ends)', () => {
     const p = 'repo:acme/shop:ref:refs/heads/main';
     assert.ok(globMatch(p, p));
-    for (const v of ['repo:acme/shop:ref:refs/heads/main2', 'xrepo:acme/shop:ref:refs/heads/main', 'repo:ACME/shop:ref:refs/heads/main', 'repo:acme/shop:ref:refs/heads/mai', '']) {
+    for (const v of [
+      'repo:acme/shop:ref:refs/heads/main2',
+      'xrepo:acme/shop:ref:refs/heads/main',
+      'repo:ACME/shop:ref:refs/heads/main',
+      'repo:acme/shop:ref:refs/heads/mai',
+      '',
+    ]) {
       assert.equal(globMatch(p, v), false, v);
     }
   });
@@ -49,7 +55,13 @@ describe('trust-policy globs', () => {
 });
 
 describe('trust-policy rules', () => {
-  const good = { name: 'main', issuer: 'https://token.actions.githubusercontent.com', audience: 'keyloft', subject: 'repo:acme/shop:ref:refs/heads/main', environment: 'production' };
+  const good = {
+    name: 'main',
+    issuer: 'https://token.actions.githubusercontent.com',
+    audience: 'keyloft',
+    subject: 'repo:acme/shop:ref:refs/heads/main',
+    environment: 'production',
+  };
   const fieldOf = (input: Record<string, unknown>, loopback = false) => {
     try {
       validateTrustPolicy(input, loopback);

@@ -209,7 +209,12 @@ describe('valueForScope', () => {
     for (const scope of ['production', 'preview'] as const) {
       const e1 = refuses(() => valueForScope(scope, { valueBase64: Buffer.from([0x41, 0xff, 0x42]).toString('base64') }), 'valueBase64');
       assert.match(e1.message, /UTF-8/);
-      const e2 = refuses(() => valueForScope(scope, { valueBase64: Buffer.from(`${MARKER}\u0000`).toString('base64') }), 'valueBase64', 'validation_failed', MARKER);
+      const e2 = refuses(
+        () => valueForScope(scope, { valueBase64: Buffer.from(`${MARKER}\u0000`).toString('base64') }),
+        'valueBase64',
+        'validation_failed',
+        MARKER,
+      );
       assert.match(e2.message, /NUL/);
       // A half-cut multi-byte character is not text either.
       refuses(() => valueForScope(scope, { valueBase64: Buffer.from([0xc3]).toString('base64') }), 'valueBase64');

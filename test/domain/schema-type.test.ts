@@ -23,7 +23,11 @@ function same(ours: unknown, theirs: unknown, what: string): void {
 test('each builder gives what TypeBox gives, with and without options', () => {
   const o = { description: 'd', default: 'x' };
   same(Type.String(), TB.String(), 'String');
-  same(Type.String({ minLength: 1, maxLength: 9, pattern: '^a$', format: 'date-time', ...o }), TB.String({ minLength: 1, maxLength: 9, pattern: '^a$', format: 'date-time', ...o }), 'String options');
+  same(
+    Type.String({ minLength: 1, maxLength: 9, pattern: '^a$', format: 'date-time', ...o }),
+    TB.String({ minLength: 1, maxLength: 9, pattern: '^a$', format: 'date-time', ...o }),
+    'String options',
+  );
   same(Type.Integer({ minimum: 0, maximum: 3 }), TB.Integer({ minimum: 0, maximum: 3 }), 'Integer');
   same(Type.Boolean({ default: false }), TB.Boolean({ default: false }), 'Boolean');
   same(Type.Null(), TB.Null(), 'Null');
@@ -36,13 +40,33 @@ test('each builder gives what TypeBox gives, with and without options', () => {
   same(Type.Ref('Error'), TB.Ref('Error'), 'Ref');
   same(Type.Ref('Error', { description: 'r' }), TB.Ref('Error', { description: 'r' }), 'Ref options');
   same(Type.Record(Type.String(), Type.String()), TB.Record(TB.String(), TB.String()), 'Record');
-  same(Type.Record(Type.String({ maxLength: 64 }), Type.String({ minLength: 1 }), { maxProperties: 3, description: 'x' }), TB.Record(TB.String({ maxLength: 64 }), TB.String({ minLength: 1 }), { maxProperties: 3, description: 'x' }), 'Record options');
+  same(
+    Type.Record(Type.String({ maxLength: 64 }), Type.String({ minLength: 1 }), { maxProperties: 3, description: 'x' }),
+    TB.Record(TB.String({ maxLength: 64 }), TB.String({ minLength: 1 }), { maxProperties: 3, description: 'x' }),
+    'Record options',
+  );
   same(Type.Record(Type.String({ pattern: '^[A-Z]+$' }), Type.Unknown()), TB.Record(TB.String({ pattern: '^[A-Z]+$' }), TB.Unknown()), 'Record pattern');
   same(Type.Object({}), TB.Object({}), 'Object empty');
   same(Type.Optional(Type.String({ minLength: 1 })), TB.Optional(TB.String({ minLength: 1 })), 'Optional');
   same(
-    Type.Object({ a: Type.String(), b: Type.Optional(Type.Integer()), c: Type.Union([Type.Literal('x'), Type.Literal('y')]), d: Type.Optional(Type.Array(Type.Object({ e: Type.Boolean() }))) }, { additionalProperties: false, description: 'o' }),
-    TB.Object({ a: TB.String(), b: TB.Optional(TB.Integer()), c: TB.Union([TB.Literal('x'), TB.Literal('y')]), d: TB.Optional(TB.Array(TB.Object({ e: TB.Boolean() }))) }, { additionalProperties: false, description: 'o' }),
+    Type.Object(
+      {
+        a: Type.String(),
+        b: Type.Optional(Type.Integer()),
+        c: Type.Union([Type.Literal('x'), Type.Literal('y')]),
+        d: Type.Optional(Type.Array(Type.Object({ e: Type.Boolean() }))),
+      },
+      { additionalProperties: false, description: 'o' },
+    ),
+    TB.Object(
+      {
+        a: TB.String(),
+        b: TB.Optional(TB.Integer()),
+        c: TB.Union([TB.Literal('x'), TB.Literal('y')]),
+        d: TB.Optional(TB.Array(TB.Object({ e: TB.Boolean() }))),
+      },
+      { additionalProperties: false, description: 'o' },
+    ),
     'Object',
   );
   same(Type.Object({ a: Type.Optional(Type.String()) }), TB.Object({ a: TB.Optional(TB.String()) }), 'Object all optional');

@@ -14,7 +14,11 @@ describe('web: Project Settings → CI identity (sqlite)', () => {
   const page = `/projects/${slug}/settings/ci-identity`;
 
   async function signIn(email: string, password: string) {
-    const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+    const res = await fetch(`${server.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
     assert.equal(res.status, 200);
     return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
   }
@@ -92,7 +96,14 @@ describe('web: Project Settings → CI identity (sqlite)', () => {
       [{ claims: 'aud=x' }, 'claims', /claim aud is checked by keyloft itself/],
       [{ name: '' }, 'name', /name is required/],
     ] as const) {
-      const r = await post(s, page, { name: 'n', issuer: 'https://gitlab.com', audience: 'a', subject: 'project_path:acme/shop:ref_type:branch:ref:main', environment: 'production', ...fields });
+      const r = await post(s, page, {
+        name: 'n',
+        issuer: 'https://gitlab.com',
+        audience: 'a',
+        subject: 'project_path:acme/shop:ref_type:branch:ref:main',
+        environment: 'production',
+        ...fields,
+      });
       assert.equal(r.status, 400, `${field}: ${r.status}`);
       assert.match(r.html, new RegExp(`id="f-${field}-error"`), field);
       assert.match(r.html, message, field);
@@ -102,7 +113,13 @@ describe('web: Project Settings → CI identity (sqlite)', () => {
   });
 
   it('a member sees no policy and cannot add one; a post without the CSRF token is refused', async () => {
-    await admin.post(`/api/v1/projects/${slug}/trust-policies`, { name: 'main', issuer: 'https://gitlab.com', audience: 'a', subject: 'project_path:acme/shop:ref_type:branch:ref:main', environment: 'production' });
+    await admin.post(`/api/v1/projects/${slug}/trust-policies`, {
+      name: 'main',
+      issuer: 'https://gitlab.com',
+      audience: 'a',
+      subject: 'project_path:acme/shop:ref_type:branch:ref:main',
+      environment: 'production',
+    });
     const m = await signIn('member@example.com', 'another long password');
     const view = await get(m, page);
     assert.equal(view.status, 200);
@@ -111,8 +128,16 @@ describe('web: Project Settings → CI identity (sqlite)', () => {
     const add = await post(m, page, { name: 'x', issuer: 'https://gitlab.com', audience: 'a', subject: 'project_path:evil', environment: 'production' });
     assert.equal(add.status, 403);
     const s = await signIn(ADMIN_EMAIL, ADMIN_PASSWORD);
-    const forged = await post(s, page, { name: 'x', issuer: 'https://gitlab.com', audience: 'a', subject: 'project_path:evil', environment: 'production' }, 'klcsrf_wrong');
+    const forged = await post(
+      s,
+      page,
+      { name: 'x', issuer: 'https://gitlab.com', audience: 'a', subject: 'project_path:evil', environment: 'production' },
+      'klcsrf_wrong',
+    );
     assert.equal(forged.status, 403);
-    assert.deepEqual((await admin.get(`/api/v1/projects/${slug}/trust-policies`)).body.trustPolicies.map((p: { name: string }) => p.name), ['main']);
+    assert.deepEqual(
+      (await admin.get(`/api/v1/projects/${slug}/trust-policies`)).body.trustPolicies.map((p: { name: string }) => p.name),
+      ['main'],
+    );
   });
 });

@@ -445,7 +445,8 @@ describe('web dashboard in Chromium (sqlite)', { skip }, () => {
     for (const html of pages) {
       for (const v of VALUES) {
         assert.ok(!html.includes(v), 'a value appeared in a page');
-        for (const line of v.split('\n').filter((l) => l.length >= 8 && !l.startsWith('-----'))) assert.ok(!html.includes(line), 'a line of a value appeared in a page');
+        for (const line of v.split('\n').filter((l) => l.length >= 8 && !l.startsWith('-----')))
+          assert.ok(!html.includes(line), 'a line of a value appeared in a page');
       }
     }
     assert.deepEqual(problems, []);

@@ -18,7 +18,13 @@ function val(label: string, v = `${label}_${rnd()}`): string {
 
 /** The forms a value could leak in: itself, each line, base64 and URL encodings. */
 function forms(v: string): string[] {
-  const out = new Set<string>([v, encodeURIComponent(v), Buffer.from(v).toString('base64'), Buffer.from(v).toString('base64url'), JSON.stringify(v).slice(1, -1)]);
+  const out = new Set<string>([
+    v,
+    encodeURIComponent(v),
+    Buffer.from(v).toString('base64'),
+    Buffer.from(v).toString('base64url'),
+    JSON.stringify(v).slice(1, -1),
+  ]);
   for (const line of v.split('\n')) if (line.length >= 8 && !line.startsWith('-----')) out.add(line);
   return [...out].filter((s) => s.length >= 8);
 }
@@ -71,9 +77,14 @@ for (const d of await dialects()) {
       });
       assert.equal(created.status, 201, created.text);
       await grantRelease(admin, slug);
-      const imp = await admin.call('POST', `/api/v1/projects/${slug}/secrets/production:import`, `IMPORTED=${val('imported')}\nQUOTED="${val('quoted')} with spaces"\n`, {
-        contentType: 'text/plain',
-      });
+      const imp = await admin.call(
+        'POST',
+        `/api/v1/projects/${slug}/secrets/production:import`,
+        `IMPORTED=${val('imported')}\nQUOTED="${val('quoted')} with spaces"\n`,
+        {
+          contentType: 'text/plain',
+        },
+      );
       assert.equal(imp.status, 200, imp.text);
 
       // Deployments: production succeeded, two previews (one succeeded, one running) → every status shows up.
@@ -170,7 +181,11 @@ for (const d of await dialects()) {
         // A key the source lacks: the Secrets page again, the error on the keys field (not a full-page 404).
         [`/projects/${slug}/settings/copy`, { from: 'production', to: 'preview', names: 'NOT_THERE' }, 400],
         // Import review: neither stored values nor the text just pasted (it waits on the server; the Confirm form holds only its id).
-        [`/projects/${slug}/settings/secrets/import`, { scope: 'production', dotenv: `DATABASE_URL=${val('changed')}\nBRAND_NEW=${val('new')}\n`, replace: '1' }, 200],
+        [
+          `/projects/${slug}/settings/secrets/import`,
+          { scope: 'production', dotenv: `DATABASE_URL=${val('changed')}\nBRAND_NEW=${val('new')}\n`, replace: '1' },
+          200,
+        ],
         [`/projects/${slug}/settings/build/import`, { scope: 'build', dotenv: `NPM_TOKEN=${val('other')}\n` }, 200],
         // An invitation made on the Members page (the page shows its link once).
         [`/projects/${slug}/settings/invitations`, { email: 'another-invitee@example.com', role: 'member' }, 201],
@@ -212,7 +227,11 @@ for (const d of await dialects()) {
       const v1 = val('typed1');
       const v2 = val('typed2');
       const cases: Array<[string, Record<string, string>, number]> = [
-        ['/projects/new', { name: 'X', slug: 'Bad Slug!', rows: '2', name_0: 'GOOD', value_0: v1, scope_0: 'production', name_1: '1BAD', value_1: v2, scope_1: 'preview' }, 400],
+        [
+          '/projects/new',
+          { name: 'X', slug: 'Bad Slug!', rows: '2', name_0: 'GOOD', value_0: v1, scope_0: 'production', name_1: '1BAD', value_1: v2, scope_1: 'preview' },
+          400,
+        ],
         ['/projects/new', { name: 'X', slug: 'x', rows: '1', name_0: 'GOOD', value_0: v1, scope_0: 'production', _action: 'add_row' }, 200],
         ['/projects/new', { name: 'Shop again', slug, rows: '1', name_0: 'GOOD', value_0: v1, scope_0: 'production' }, 409],
         [`/projects/${slug}/settings/secrets`, { name: 'bad name', value: v1, scope: 'production' }, 400],

@@ -34,7 +34,16 @@ describe('Users and Account pages in Chromium (sqlite)', { skip }, () => {
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       assert.ok(overflow <= 0, `${where}: horizontal scrolling at ${width} px (overflow ${overflow}px)`);
       // Nothing clipped either: every control lies inside the viewport.
-      const outside = await page.evaluate((w) => [...document.querySelectorAll('main button, main a, main input')].filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < 0 || r.right > w); }).map((e) => e.textContent?.trim() || e.getAttribute('name')), width);
+      const outside = await page.evaluate(
+        (w) =>
+          [...document.querySelectorAll('main button, main a, main input')]
+            .filter((e) => {
+              const r = e.getBoundingClientRect();
+              return r.width > 0 && (r.left < 0 || r.right > w);
+            })
+            .map((e) => e.textContent?.trim() || e.getAttribute('name')),
+        width,
+      );
       assert.deepEqual(outside, [], `${where}: controls outside the viewport at ${width} px`);
       const html = await page.content();
       for (const v of VALUES) assert.ok(!html.includes(v), `${where}: a secret value is in the page`);
@@ -57,7 +66,11 @@ describe('Users and Account pages in Chromium (sqlite)', { skip }, () => {
     await createUser(server, admin, 'sam@example.com');
     await admin.post('/api/v1/projects/shop/members', { email: 'sam@example.com', role: 'member' });
     for (let i = 0; i < 5; i++) {
-      await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'dana.long-name.for-wrapping@example-company.com', password: `nope ${i}` }) });
+      await fetch(`${server.url}/api/v1/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'dana.long-name.for-wrapping@example-company.com', password: `nope ${i}` }),
+      });
     }
     browser = await launch();
   });

@@ -31,7 +31,16 @@ describe('the person path in Chromium: invite → set a password → in the proj
   before(async () => {
     store = await createStore('sqlite');
     ({ running, url, admin, db } = await startPeopleServer(store));
-    assert.equal((await admin.post('/api/v1/projects', { slug, name: 'Team Project', secrets: [{ name: 'API_KEY', scope: 'production', value: 'people-path-value-3c9e' }] })).status, 201);
+    assert.equal(
+      (
+        await admin.post('/api/v1/projects', {
+          slug,
+          name: 'Team Project',
+          secrets: [{ name: 'API_KEY', scope: 'production', value: 'people-path-value-3c9e' }],
+        })
+      ).status,
+      201,
+    );
     browser = await launch();
   });
   after(async () => {

@@ -64,7 +64,9 @@ describe('issue 9 in the dashboard: override with a PR, copy review → confirm,
     store = await createStore('sqlite');
     server = await startServer(store);
     admin = await bootstrap(server);
-    await seedResealProject(admin, { slug: SLUG, name: 'Reseal Web' }, { token: V.token1, p1: V.p1, p2: V.p2, prev2: V.prev2 }, [{ name: 'API_URL', scope: 'preview', value: V.apiDefault }]);
+    await seedResealProject(admin, { slug: SLUG, name: 'Reseal Web' }, { token: V.token1, p1: V.p1, p2: V.p2, prev2: V.prev2 }, [
+      { name: 'API_URL', scope: 'preview', value: V.apiDefault },
+    ]);
     assert.equal((await admin.put(path('/secrets/production/TOKEN'), { value: V.token2 })).status, 200);
     browser = await launch();
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -112,7 +114,10 @@ describe('issue 9 in the dashboard: override with a PR, copy review → confirm,
     assert.equal(await page.locator('.badge', { hasText: 'override · PR #42' }).count(), 1);
     await keep();
     const overrides = (await list('preview')).filter((s) => s.pr !== undefined);
-    assert.deepEqual(overrides.map((s) => `${s.name}#${s.pr}`), ['API_URL#42']);
+    assert.deepEqual(
+      overrides.map((s) => `${s.name}#${s.pr}`),
+      ['API_URL#42'],
+    );
     assert.equal((await released('preview', 42)).API_URL, V.api42);
     assert.equal((await released('preview', 43)).API_URL, V.apiDefault);
     assert.ok(!('API_URL' in (await released('production'))), 'production never gets a preview value');
@@ -186,14 +191,17 @@ describe('issue 9 in the dashboard: override with a PR, copy review → confirm,
     // A key the source does not hold: the server answers 404 and names it (an error page, not the form).
     await page.getByLabel('To', { exact: true }).selectOption('preview');
     await page.getByLabel('Keys (optional)').fill('P1 NOT_THERE');
-    const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/settings/copy')), page.getByRole('button', { name: 'Review copy' }).click()]);
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/settings/copy')),
+      page.getByRole('button', { name: 'Review copy' }).click(),
+    ]);
     assert.equal(res.status(), 400);
     assert.match(await page.locator('main').innerText(), /NOT_THERE not found in production; nothing was copied/);
     await keep();
     assert.deepEqual(await list('preview'), before, 'nothing was written');
   });
 
-  it('the Restore button on the history page makes v1 current again as v3 with v1\'s digest', async () => {
+  it("the Restore button on the history page makes v1 current again as v3 with v1's digest", async () => {
     await page.goto(secretsUrl());
     await page.getByRole('link', { name: 'History of TOKEN (production)' }).click();
     await page.waitForURL(/\/settings\/history\/production\/TOKEN$/);
@@ -210,7 +218,7 @@ describe('issue 9 in the dashboard: override with a PR, copy review → confirm,
     assert.match(first, /current/);
     assert.match(first, /restored/);
     const v1 = before.find((v) => v.version === 1)!;
-    assert.ok(first.includes(v1.digest!), 'the restored version shows v1\'s digest');
+    assert.ok(first.includes(v1.digest!), "the restored version shows v1's digest");
     await keep();
     const after = await versions('production', 'TOKEN');
     assert.equal(after[0]!.kind, 'restore');

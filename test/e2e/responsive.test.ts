@@ -113,7 +113,11 @@ describe('every dashboard page fits 390 px and 1280 px', { skip: browserSkip() }
     });
     assert.equal(policy.status, 201, policy.text);
     PARAM_VALUES['ci-identity:id'] = policy.body.id;
-    const dep = await new Api(server.url, key.body.token).post(`${P}/deployments`, { environment: 'preview', pr: 4242, ref: '9f3c2a1e5b7d9f3c2a1e5b7d9f3c2a1e5b7d0000' });
+    const dep = await new Api(server.url, key.body.token).post(`${P}/deployments`, {
+      environment: 'preview',
+      pr: 4242,
+      ref: '9f3c2a1e5b7d9f3c2a1e5b7d9f3c2a1e5b7d0000',
+    });
     assert.equal(dep.status, 201, dep.text);
     PARAM_VALUES['deployments:id'] = dep.body.id;
     // A failed deployment with a long reason (one unbroken word too): the page must still fit.
@@ -191,7 +195,8 @@ describe('every dashboard page fits 390 px and 1280 px', { skip: browserSkip() }
                 widest = describe(el);
               }
               // A table that only fits by scrolling inside its card overflows it too.
-              if (el.classList.contains('table-wrap') && el.scrollWidth > el.clientWidth + 1) scrolled.push(`${describe(el)} scrolls: ${el.scrollWidth} > ${el.clientWidth} px`);
+              if (el.classList.contains('table-wrap') && el.scrollWidth > el.clientWidth + 1)
+                scrolled.push(`${describe(el)} scrolls: ${el.scrollWidth} > ${el.clientWidth} px`);
             }
             return { scrollWidth: document.documentElement.scrollWidth, innerWidth: vw, widest, innermost, scrolled };
           });

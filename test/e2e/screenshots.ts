@@ -56,7 +56,11 @@ try {
       { name: 'SENTRY_AUTH_TOKEN', scope: 'build', value: 'sntrys_example' },
     ],
   });
-  await admin.post('/api/v1/projects', { slug: 'billing-api', name: 'Billing API', secrets: [{ name: 'DATABASE_URL', scope: 'production', value: 'postgres://x' }] });
+  await admin.post('/api/v1/projects', {
+    slug: 'billing-api',
+    name: 'Billing API',
+    secrets: [{ name: 'DATABASE_URL', scope: 'production', value: 'postgres://x' }],
+  });
   await admin.post('/api/v1/projects', { slug: 'marketing-site', name: 'Marketing site' });
   await grantRelease(admin, slug);
   const complete = async (started: { body: { id: string; token: string } }, status: string) =>
@@ -129,7 +133,11 @@ try {
 
   // People: the Users page (one account locked, one disabled) and the Account page.
   for (let i = 0; i < 5; i++) {
-    await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'dana@example.com', password: `wrong ${i}` }) });
+    await fetch(`${server.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'dana@example.com', password: `wrong ${i}` }),
+    });
   }
   const users = (await admin.get('/api/v1/users')).body.users as Array<{ id: string; email: string }>;
   await admin.post(`/api/v1/users/${users.find((u) => u.email === 'sam@example.com')!.id}/disable`);

@@ -30,7 +30,15 @@ describe('clock jumps (service tier, fake clock)', () => {
     await migrateToLatest(database.db);
     await verifyMasterKeys(database.db, [masterKeyFromPrivate(new Uint8Array(randomBytes(32)))], now);
     const config = loadConfig({ KEYLOFT_DEPLOY_TOKEN_TTL_MINUTES: String(TTL_MIN), KEYLOFT_SESSION_TTL_HOURS: '1', KEYLOFT_SESSION_MAX_HOURS: '3' });
-    services = createServices({ db: database.db, config, keyring: undefined, clock: nonDecreasingClock(() => now, () => real) });
+    services = createServices({
+      db: database.db,
+      config,
+      keyring: undefined,
+      clock: nonDecreasingClock(
+        () => now,
+        () => real,
+      ),
+    });
     const setupToken = (await services.users.issueSetupToken())!;
     const s = await services.users.setup({ setupToken, email: 'admin@example.com', password: 'correct horse battery staple' }, null);
     const admin = (await services.auth.session(s.token, null))!.actor;

@@ -44,7 +44,9 @@ for (const d of await dialects()) {
       await store?.cleanup();
     });
 
-    it('refuses only the release that pins it, with secret_damaged naming the secret and version, and keyloft check lists it (exit 1)', { timeout: 120_000 }, async () => {
+    it('refuses only the release that pins it, with secret_damaged naming the secret and version, and keyloft check lists it (exit 1)', {
+      timeout: 120_000,
+    }, async () => {
       const clean = await runCli(store, ['check']);
       assert.equal(clean.code, 0, clean.stderr);
       assert.match(clean.stdout, /checked 5 sealed version\(s\): all open/);
@@ -76,15 +78,23 @@ for (const d of await dialects()) {
       assert.match(check.stdout, /damaged: bad production DAMAGED v2 \(ciphertext does not open\)/);
       const json = await runCli(store, ['check', '--json']);
       assert.equal(json.code, 1);
-      assert.deepEqual(JSON.parse(json.stdout).damaged, [{ project: 'bad', scope: 'production', name: 'DAMAGED', version: 2, reason: 'ciphertext does not open' }]);
-      for (const out of [check.stdout, check.stderr, json.stdout, release.text, server!.output()]) assert.ok(!values.some((s) => out.includes(s)), 'no value printed or logged');
+      assert.deepEqual(JSON.parse(json.stdout).damaged, [
+        { project: 'bad', scope: 'production', name: 'DAMAGED', version: 2, reason: 'ciphertext does not open' },
+      ]);
+      for (const out of [check.stdout, check.stderr, json.stdout, release.text, server!.output()])
+        assert.ok(!values.some((s) => out.includes(s)), 'no value printed or logged');
 
       assert.equal((await api.put('/api/v1/projects/bad/secrets/production/DAMAGED', { value: v('bad-damaged-v3') })).status, 200);
       const again = await deployAndRelease(api, 'bad');
       assert.equal(again.release.status, 200, again.release.text);
       // v2 stays damaged in the history: still listed.
       assert.equal((await runCli(store, ['check'])).code, 1);
-      writeFigures(`faults-corrupted-${d.name}`, { versionsChecked: 5, damagedFound: 1, releaseStatus: release.status, otherProjectRelease: other.release.status });
+      writeFigures(`faults-corrupted-${d.name}`, {
+        versionsChecked: 5,
+        damagedFound: 1,
+        releaseStatus: release.status,
+        otherProjectRelease: other.release.status,
+      });
     });
   });
 }

@@ -20,7 +20,9 @@ try {
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0700', 'tmpfs', dataDir], { stdio: 'pipe' });
   mounted = true;
 } catch (err) {
-  skip = `SKIPPED: mounting a tmpfs is not permitted here (${String((err as { stderr?: Buffer }).stderr ?? err).trim().slice(0, 120)}); run as root to try a full disk`;
+  skip = `SKIPPED: mounting a tmpfs is not permitted here (${String((err as { stderr?: Buffer }).stderr ?? err)
+    .trim()
+    .slice(0, 120)}); run as root to try a full disk`;
   rmSync(dataDir, { recursive: true, force: true });
 }
 
@@ -58,10 +60,16 @@ describe('disk full on the embedded SQLite default', { skip }, () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('refuses writes with 507 storage_full and a message for the operator, keeps reads, sign-ins and releases working, resumes after space is freed, loses nothing acknowledged', { timeout: 120_000 }, async () => {
+  it('refuses writes with 507 storage_full and a message for the operator, keeps reads, sign-ins and releases working, resumes after space is freed, loses nothing acknowledged', {
+    timeout: 120_000,
+  }, async () => {
     server = await startServer(store);
     const api = await bootstrap(server);
-    const before = await api.post('/api/v1/projects', { slug: 'full', name: 'full', secrets: [{ name: 'BEFORE', scope: 'production', value: 'before-the-disk-filled' }] });
+    const before = await api.post('/api/v1/projects', {
+      slug: 'full',
+      name: 'full',
+      secrets: [{ name: 'BEFORE', scope: 'production', value: 'before-the-disk-filled' }],
+    });
     assert.equal(before.status, 201, before.text);
     await grantRelease(api, 'full');
     // A deployment started while there was room: its release must still work on a full disk.
@@ -76,7 +84,8 @@ describe('disk full on the embedded SQLite default', { skip }, () => {
     let full: { status: number; body: any } | undefined;
     for (; i < 400 && !full; i++) {
       const r = await api.put(`/api/v1/projects/full/secrets/production/FILL_${i % 8}`, { value: big(i) });
-      if (r.status === 200 || r.status === 201) load.acked.set(`FILL_${i % 8}`, [...(load.acked.get(`FILL_${i % 8}`) ?? []), { value: big(i), version: r.body.secret.version }]);
+      if (r.status === 200 || r.status === 201)
+        load.acked.set(`FILL_${i % 8}`, [...(load.acked.get(`FILL_${i % 8}`) ?? []), { value: big(i), version: r.body.secret.version }]);
       else {
         load.maybe.set(`FILL_${i % 8}`, [...(load.maybe.get(`FILL_${i % 8}`) ?? []), big(i)]);
         full = r;
@@ -101,7 +110,11 @@ describe('disk full on the embedded SQLite default', { skip }, () => {
     const releaseWhileFull = release.status;
     assert.equal(releaseWhileFull, 200, `the release of a running deployment on a full disk: ${release.text.slice(0, 300)}`);
     assert.equal(release.body.runtime.BEFORE, 'before-the-disk-filled');
-    const signIn = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }) });
+    const signIn = await fetch(`${server.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+    });
     assert.equal(signIn.status, 200, 'sign-in on a full disk');
     const complete = await new Api(server.url, dep.body.token).post(`/api/v1/deployments/${dep.body.id}/complete`, { status: 'succeeded' });
     assert.equal(complete.status, 200, `completing a deployment on a full disk: ${complete.text.slice(0, 200)}`);

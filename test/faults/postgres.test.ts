@@ -30,7 +30,9 @@ describe('PostgreSQL drops its connections and goes away under load', { skip }, 
     await store?.cleanup();
   });
 
-  it('answers 503 storage_unavailable while the database is gone, is ready again within 5 s of its return without a restart, loses no acknowledged write and logs the outage once', { timeout: 120_000 }, async () => {
+  it('answers 503 storage_unavailable while the database is gone, is ready again within 5 s of its return without a restart, loses no acknowledged write and logs the outage once', {
+    timeout: 120_000,
+  }, async () => {
     server = await startServer(store, { env: { KEYLOFT_DATABASE_URL: proxy.url(store.databaseUrl!) } });
     const api = await bootstrap(server);
     assert.equal((await api.post('/api/v1/projects', { slug: 'fault', name: 'fault' })).status, 201);
@@ -71,7 +73,10 @@ describe('PostgreSQL drops its connections and goes away under load', { skip }, 
     await load.stop();
 
     assert.equal(server.process.exitCode, null, `keyloft kept running:\n${server.output().slice(-2000)}`);
-    assert.ok(readyWhileDown.length > 0 && readyWhileDown.every((s) => s === 503), `/readyz answered 503 while the database was gone: ${readyWhileDown.join(',')}`);
+    assert.ok(
+      readyWhileDown.length > 0 && readyWhileDown.every((s) => s === 503),
+      `/readyz answered 503 while the database was gone: ${readyWhileDown.join(',')}`,
+    );
     assert.ok(recoveredMs >= 0 && recoveredMs <= 5000, `/readyz answered 200 ${recoveredMs} ms after the database came back (bound: 5 s)`);
     assert.deepEqual(load.failures, [], 'no 500, no other error than storage_unavailable, no dropped connection');
     assert.equal(page.status, 503, pageText.slice(0, 300));
@@ -79,7 +84,10 @@ describe('PostgreSQL drops its connections and goes away under load', { skip }, 
     assert.ok(!/at .*\.js:\d+/.test(pageText), 'no stack on the page');
     const codes = [...load.statuses.keys()].sort();
     assert.ok(codes.includes('503 storage_unavailable'), `writes during the outage were refused with 503 storage_unavailable (saw ${codes.join(', ')})`);
-    assert.ok(codes.every((c) => ['200', '201', '503 storage_unavailable'].includes(c)), `only 200/201/503 storage_unavailable (saw ${codes.join(', ')})`);
+    assert.ok(
+      codes.every((c) => ['200', '201', '503 storage_unavailable'].includes(c)),
+      `only 200/201/503 storage_unavailable (saw ${codes.join(', ')})`,
+    );
 
     // Writes work again, and nothing acknowledged is lost or half-written.
     assert.equal((await api.put('/api/v1/projects/fault/secrets/production/AFTER', { value: 'after-outage' })).status, 201);
@@ -92,7 +100,10 @@ describe('PostgreSQL drops its connections and goes away under load', { skip }, 
     const upLines = out.split('\n').filter((l) => l.includes('database available again')).length;
     assert.ok(downLines >= 1 && downLines <= 4, `outage logged once per outage (4 caused), not per request: ${downLines} lines`);
     assert.ok(upLines >= 1 && upLines <= 4, `recovery logged once per outage: ${upLines} lines`);
-    assert.ok(!/Unhandled 'error' event|unhandled error|request failed|"stack"/.test(out), `no unhandled error, no per-request error line:\n${out.slice(-3000)}`);
+    assert.ok(
+      !/Unhandled 'error' event|unhandled error|request failed|"stack"/.test(out),
+      `no unhandled error, no per-request error line:\n${out.slice(-3000)}`,
+    );
 
     writeFigures('faults-postgres-drop', {
       requests: load.requests,

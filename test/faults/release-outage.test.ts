@@ -52,14 +52,25 @@ describe('release-role outage in the split deployment', () => {
   });
 
   const deployStart = async () => {
-    const s = await keyloft(['deploy', 'start', '--project', slug, '--env', 'production'], cliEnv({ KEYLOFT_URL: apiServer!.url, KEYLOFT_TOKEN: token }), { timeoutMs: 90_000 }).done;
+    const s = await keyloft(['deploy', 'start', '--project', slug, '--env', 'production'], cliEnv({ KEYLOFT_URL: apiServer!.url, KEYLOFT_TOKEN: token }), {
+      timeoutMs: 90_000,
+    }).done;
     // The CD job names its release instance (KEYLOFT_RELEASE_URL): the only other host the deploy token may go to.
-    return { ...s, env: cliEnv({ ...Object.fromEntries([...s.stdout.matchAll(/^export (KEYLOFT_\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!])), KEYLOFT_RELEASE_URL: releaseUrl }) };
+    return {
+      ...s,
+      env: cliEnv({
+        ...Object.fromEntries([...s.stdout.matchAll(/^export (KEYLOFT_\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!])),
+        KEYLOFT_RELEASE_URL: releaseUrl,
+      }),
+    };
   };
   const run = (env: Record<string, string>, out: string) =>
-    keyloft(['run', '--', process.execPath, '-e', 'require("fs").writeFileSync(process.argv[1], process.env.OUTAGE_VALUE)', out], env, { timeoutMs: 90_000 }).done;
+    keyloft(['run', '--', process.execPath, '-e', 'require("fs").writeFileSync(process.argv[1], process.env.OUTAGE_VALUE)', out], env, { timeoutMs: 90_000 })
+      .done;
 
-  it('with the release server down: people are served, the pipeline fails loudly naming the release URL, nothing is queued; back up, it works again', { timeout: 300_000 }, async () => {
+  it('with the release server down: people are served, the pipeline fails loudly naming the release URL, nothing is queued; back up, it works again', {
+    timeout: 300_000,
+  }, async () => {
     // SIGKILL: the release host is gone, not shutting down politely.
     await releaseServer!.stop('SIGKILL');
     releaseServer = undefined;
@@ -77,14 +88,23 @@ describe('release-role outage in the split deployment', () => {
     writeFileSync(flyctl, `#!${process.execPath}\nrequire('fs').appendFileSync(process.env.FAKE_FLY_LOG, JSON.stringify(process.argv.slice(2))+'\\n');\n`);
     chmodSync(flyctl, 0o755);
     const log = join(work, 'fly.jsonl');
-    const flying = keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], cliEnv({ KEYLOFT_URL: apiServer!.url, KEYLOFT_TOKEN: token, KEYLOFT_RELEASE_URL: releaseUrl, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log }), { timeoutMs: 90_000 }).done;
+    const flying = keyloft(
+      ['deploy', 'fly', '--project', slug, '--env', 'production'],
+      cliEnv({ KEYLOFT_URL: apiServer!.url, KEYLOFT_TOKEN: token, KEYLOFT_RELEASE_URL: releaseUrl, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log }),
+      { timeoutMs: 90_000 },
+    ).done;
     flying.catch(() => {}); // awaited below
     const started = await deployStart();
     assert.equal(started.code, 0, started.stderr);
     const out = join(work, 'seen.txt');
     const r = await run(started.env, out);
     assert.equal(r.code, 3, `run exits 3 (unreachable): ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`cannot reach the keyloft release server at ${releaseUrl.replace(/[.]/g, '\\.')} \\(ECONNREFUSED\\), named by the api server at ${apiServer!.url.replace(/[.]/g, '\\.')} \\(its KEYLOFT_RELEASE_URL\\); no secrets were fetched`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `cannot reach the keyloft release server at ${releaseUrl.replace(/[.]/g, '\\.')} \\(ECONNREFUSED\\), named by the api server at ${apiServer!.url.replace(/[.]/g, '\\.')} \\(its KEYLOFT_RELEASE_URL\\); no secrets were fetched`,
+      ),
+    );
     assert.ok(!existsSync(out), 'the command was not run without its secrets');
 
     // deploy fly completes its deployment as failed (nothing left pending).
@@ -92,7 +112,10 @@ describe('release-role outage in the split deployment', () => {
     assert.notEqual(fly.code, 0, 'deploy fly fails');
     assert.match(fly.stderr, /cannot reach the keyloft release server at http:\/\/127\.0\.0\.1:\d+/);
     assert.ok(!existsSync(log), 'flyctl was never called');
-    const deployments = (await api.get(`/api/v1/projects/${slug}/deployments?environment=production`)).body.deployments as Array<{ id: string; status: string }>;
+    const deployments = (await api.get(`/api/v1/projects/${slug}/deployments?environment=production`)).body.deployments as Array<{
+      id: string;
+      status: string;
+    }>;
     const flyDeployment = deployments.find((d) => d.id !== started.env.KEYLOFT_DEPLOYMENT);
     assert.equal(flyDeployment?.status, 'failed', `deploy fly's deployment was completed as failed: ${JSON.stringify(deployments)}`);
     // run's deployment stays running until its pipeline completes it or its token expires: nothing retries it behind anyone's back.
@@ -104,6 +127,12 @@ describe('release-role outage in the split deployment', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.equal(readFileSync(out, 'utf8'), VALUE);
     for (const o of [r.stderr, r.stdout, fly.stderr, fly.stdout, apiServer!.output()]) assert.ok(!o.includes(VALUE), 'no value printed');
-    writeFigures('faults-release-outage', { runExit: r.code, flyExit: fly.code, flyDeploymentStatus: flyDeployment?.status, peopleServed: true, recoveredWithoutApiRestart: again.code === 0 });
+    writeFigures('faults-release-outage', {
+      runExit: r.code,
+      flyExit: fly.code,
+      flyDeploymentStatus: flyDeployment?.status,
+      peopleServed: true,
+      recoveredWithoutApiRestart: again.code === 0,
+    });
   });
 });

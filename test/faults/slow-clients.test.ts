@@ -109,7 +109,9 @@ describe('slow and abusive clients', () => {
   it('a body that never ends is cut after KEYLOFT_REQUEST_TIMEOUT_S while others are served', { timeout: 60_000 }, async () => {
     const s = await open(server!.url);
     sockets.push(s);
-    s.write(`PUT /api/v1/projects/slow/secrets/production/NEVER HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${api.token}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"value":"`);
+    s.write(
+      `PUT /api/v1/projects/slow/secrets/production/NEVER HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${api.token}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"value":"`,
+    );
     const drip = setInterval(() => s.writable && s.write('x'), 500);
     const closed = closedWithin(s, 30_000);
     const meanwhile = await servedMeanwhile(server!.url, closed);
@@ -137,10 +139,19 @@ describe('slow and abusive clients', () => {
     assert.equal(closed, 1000, `the server closed ${closed} of 1,000 idle connections`);
     const after = await rss(server!.url);
     assert.ok(during - before < 200 * 1024 * 1024, `resident memory grew by ${Math.round((during - before) / 1048576)} MiB with 1,000 idle connections`);
-    figures.idleConnections = { opened: 1000, closedByServer: closed, slowestCloseMs: Math.max(...results.map((r) => r.ms)), rssBeforeMiB: Math.round(before / 1048576), rssDuringMiB: Math.round(during / 1048576), rssAfterMiB: Math.round(after / 1048576) };
+    figures.idleConnections = {
+      opened: 1000,
+      closedByServer: closed,
+      slowestCloseMs: Math.max(...results.map((r) => r.ms)),
+      rssBeforeMiB: Math.round(before / 1048576),
+      rssDuringMiB: Math.round(during / 1048576),
+      rssAfterMiB: Math.round(after / 1048576),
+    };
   });
 
-  it('a client that never reads the response of a 1,000-value release is cut after KEYLOFT_IDLE_TIMEOUT_S; others are served, memory stays bounded', { timeout: 120_000 }, async () => {
+  it('a client that never reads the response of a 1,000-value release is cut after KEYLOFT_IDLE_TIMEOUT_S; others are served, memory stays bounded', {
+    timeout: 120_000,
+  }, async () => {
     // 1,000 values of 60 kB: a ~60 MB release, more than loopback socket buffers hold (up to 32 MB
     // receive + 4 MB send with Linux defaults), in imports of 80 (an import body is bounded at 5 MiB).
     for (let part = 0; part * 80 < 1000; part++) {
@@ -184,7 +195,15 @@ describe('slow and abusive clients', () => {
     const after = await rss(server!.url);
     assert.ok(during - before < 300 * 1024 * 1024, `resident memory grew by ${Math.round((during - before) / 1048576)} MiB`);
     assert.equal(server!.process.exitCode, null);
-    figures.unreadRelease = { values: 1000, responseBytes: length, bytesSentBeforeCut: body, servedMeanwhile: meanwhile.ok, rssBeforeMiB: Math.round(before / 1048576), rssDuringMiB: Math.round(during / 1048576), rssAfterMiB: Math.round(after / 1048576) };
+    figures.unreadRelease = {
+      values: 1000,
+      responseBytes: length,
+      bytesSentBeforeCut: body,
+      servedMeanwhile: meanwhile.ok,
+      rssBeforeMiB: Math.round(before / 1048576),
+      rssDuringMiB: Math.round(during / 1048576),
+      rssAfterMiB: Math.round(after / 1048576),
+    };
   });
 });
 

@@ -15,10 +15,27 @@ describe('storage failures are told apart from query errors', () => {
   });
 
   it('maps lost, refused and shut-down connections to storage_unavailable (503)', () => {
-    for (const code of ['57P01', '57P02', '57P03', '08006', '08001', '53300', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'SQLITE_IOERR_WRITE', 'SQLITE_BUSY', 'SQLITE_READONLY']) {
+    for (const code of [
+      '57P01',
+      '57P02',
+      '57P03',
+      '08006',
+      '08001',
+      '53300',
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'SQLITE_IOERR_WRITE',
+      'SQLITE_BUSY',
+      'SQLITE_READONLY',
+    ]) {
       assert.equal(storageFault({ code, message: 'x' }), 'unavailable', code);
     }
-    for (const message of ['Connection terminated unexpectedly', 'Client has encountered a connection error and is not queryable', 'timeout exceeded when trying to connect']) {
+    for (const message of [
+      'Connection terminated unexpectedly',
+      'Client has encountered a connection error and is not queryable',
+      'timeout exceeded when trying to connect',
+    ]) {
       assert.equal(storageFault(new Error(message)), 'unavailable', message);
     }
     assert.equal(ERROR_STATUS[storageError('unavailable').code], 503);
@@ -37,7 +54,10 @@ describe('storage failures are told apart from query errors', () => {
     try {
       await migrateToLatest(database.db);
       await database.db.insertInto('settings').values({ key: 'k', value: 'v' }).execute();
-      await assert.rejects(database.db.insertInto('settings').values({ key: 'k', value: 'w' }).execute(), (err: { code?: string }) => err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || err.code === 'SQLITE_CONSTRAINT_UNIQUE');
+      await assert.rejects(
+        database.db.insertInto('settings').values({ key: 'k', value: 'w' }).execute(),
+        (err: { code?: string }) => err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || err.code === 'SQLITE_CONSTRAINT_UNIQUE',
+      );
     } finally {
       await database.close();
     }

@@ -144,7 +144,8 @@ export class WriteLoad {
         this.acked.set(name, [...(this.acked.get(name) ?? []), { value, version: r.body.secret.version }]);
       } else {
         this.maybe.set(name, [...(this.maybe.get(name) ?? []), value]);
-        if (r.status >= 500 && r.body?.error?.code !== 'storage_unavailable' && r.body?.error?.code !== 'storage_full') this.failures.push(`${r.status} ${r.text.slice(0, 300)}`);
+        if (r.status >= 500 && r.body?.error?.code !== 'storage_unavailable' && r.body?.error?.code !== 'storage_full')
+          this.failures.push(`${r.status} ${r.text.slice(0, 300)}`);
       }
     } catch (err) {
       key = 'no answer';

@@ -86,7 +86,11 @@ export async function testApp(t: Pick<TestContext, 'after'> | undefined, opts: T
         method: method as 'GET',
         url,
         headers,
-        ...(o.body === undefined ? {} : typeof o.body === 'string' ? { payload: o.body } : { payload: JSON.stringify(o.body), headers: { ...headers, 'content-type': 'application/json' } }),
+        ...(o.body === undefined
+          ? {}
+          : typeof o.body === 'string'
+            ? { payload: o.body }
+            : { payload: JSON.stringify(o.body), headers: { ...headers, 'content-type': 'application/json' } }),
       });
       let body: unknown;
       try {

@@ -25,7 +25,12 @@ export class Api {
     readonly transport: typeof fetch = fetch,
   ) {}
 
-  async call<T = any>(method: string, path: string, body?: unknown, opts: { contentType?: string; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+  async call<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: { contentType?: string; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let payload: string | undefined;
@@ -77,7 +82,11 @@ export async function bootstrap(server: Target): Promise<Api> {
 /** Signs in with email and password and returns a client holding a new personal API token. */
 export async function loginToken(server: Target, email: string, password: string): Promise<Api> {
   const fetch = server.fetch ?? globalThis.fetch;
-  const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  const res = await fetch(`${server.url}/api/v1/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
   const { csrfToken } = (await res.json()) as { csrfToken: string };
   const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
@@ -106,7 +115,11 @@ export async function grantRelease(api: Api, slug: string, email = ADMIN_EMAIL):
 /** A signed-in browser session: the session cookie (name=value) and the CSRF token (JSON sign-in; status 200 asserted). */
 export async function webSession(server: Target, email = ADMIN_EMAIL, password = ADMIN_PASSWORD): Promise<{ cookie: string; csrf: string }> {
   const fetch = server.fetch ?? globalThis.fetch;
-  const res = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  const res = await fetch(`${server.url}/api/v1/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
   if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
   const { csrfToken } = (await res.json()) as { csrfToken: string };
   return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, csrf: csrfToken };

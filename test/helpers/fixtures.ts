@@ -17,7 +17,11 @@ export interface SeedSecret {
  * A project created through the API with its secrets (201 asserted), the admin given the release
  * grant (deploy keys, deployments and copies of production values need it).
  */
-export async function seedProject(admin: Api, project: { slug: string; name: string; flyApp?: string }, secrets: ReadonlyArray<SeedSecret> = []): Promise<void> {
+export async function seedProject(
+  admin: Api,
+  project: { slug: string; name: string; flyApp?: string },
+  secrets: ReadonlyArray<SeedSecret> = [],
+): Promise<void> {
   const c = await admin.post('/api/v1/projects', { ...project, secrets });
   assert.equal(c.status, 201, c.text);
   await grantRelease(admin, project.slug);
@@ -57,7 +61,12 @@ export interface ResealValues {
  * The project the restore and copy suites (http, web, CLI) start from: TOKEN, P1 and P2 in
  * production, P2 in preview, and whatever `extra` secrets a suite needs.
  */
-export async function seedResealProject(admin: Api, project: { slug: string; name: string }, v: ResealValues, extra: ReadonlyArray<SeedSecret> = []): Promise<void> {
+export async function seedResealProject(
+  admin: Api,
+  project: { slug: string; name: string },
+  v: ResealValues,
+  extra: ReadonlyArray<SeedSecret> = [],
+): Promise<void> {
   await seedProject(admin, project, [
     { name: 'TOKEN', scope: 'production', value: v.token },
     { name: 'P1', scope: 'production', value: v.p1 },

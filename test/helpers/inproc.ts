@@ -32,7 +32,13 @@ export interface InProcess {
 export async function inProcess(dialect: DialectName, env: Record<string, string> = {}, opts: { sweepIntervalMs?: number } = {}): Promise<InProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'keyloft-inproc-'));
   const pg = dialect === 'postgres' ? await createPgDatabase() : undefined;
-  const config = loadConfig({ KEYLOFT_DATA_DIR: dir, KEYLOFT_LOG_LEVEL: 'silent', KEYLOFT_ROLE: 'api', ...(pg ? { KEYLOFT_DATABASE_URL: pg.url } : {}), ...env });
+  const config = loadConfig({
+    KEYLOFT_DATA_DIR: dir,
+    KEYLOFT_LOG_LEVEL: 'silent',
+    KEYLOFT_ROLE: 'api',
+    ...(pg ? { KEYLOFT_DATABASE_URL: pg.url } : {}),
+    ...env,
+  });
   const database = openDatabase(config.databaseUrl);
   const clock = fakeClock(Date.UTC(2026, 10, 29, 9, 0, 0));
   try {

@@ -36,7 +36,10 @@ export async function dialects(): Promise<Array<{ name: DialectName; skip: false
     .filter((d) => !only || only.includes(d))
     .map((name) => ({
       name,
-      skip: name === 'postgres' && !pgOk ? `SKIPPED: no PostgreSQL reachable at ${PG_ADMIN_URL.replace(/\/\/[^@]*@/, '//')} (set KEYLOFT_TEST_PG_URL)` : (false as const),
+      skip:
+        name === 'postgres' && !pgOk
+          ? `SKIPPED: no PostgreSQL reachable at ${PG_ADMIN_URL.replace(/\/\/[^@]*@/, '//')} (set KEYLOFT_TEST_PG_URL)`
+          : (false as const),
     }));
 }
 

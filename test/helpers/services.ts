@@ -105,7 +105,13 @@ export async function testServices(t: Pick<TestContext, 'after'> | undefined, op
     poolStats: database.poolStats,
     async user(email, o = {}) {
       const id = newId('usr');
-      await insertUser(database.db, { id, email, password_hash: 'unused: this user never signs in with a password', is_admin: o.admin ? 1 : 0, created_at: clock() });
+      await insertUser(database.db, {
+        id,
+        email,
+        password_hash: 'unused: this user never signs in with a password',
+        is_admin: o.admin ? 1 : 0,
+        created_at: clock(),
+      });
       return { kind: 'user', userId: id, email, isAdmin: o.admin ?? false, via: 'session', ip: null };
     },
   };

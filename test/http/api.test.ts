@@ -26,7 +26,17 @@ async function cookieCall(server: TestApp, method: string, path: string, cookie:
   return { status: res.status, text, body: text ? JSON.parse(text) : undefined };
 }
 
-const secretsOf = (r: { body: any }) => r.body.secrets as Array<{ name: string; scope: string; version: number; digest: string | null; deleted: boolean; status: string; updatedBy: string; size: number | null }>;
+const secretsOf = (r: { body: any }) =>
+  r.body.secrets as Array<{
+    name: string;
+    scope: string;
+    version: number;
+    digest: string | null;
+    deleted: boolean;
+    status: string;
+    updatedBy: string;
+    size: number | null;
+  }>;
 
 // In process (buildApp + inject), one dialect after the other.
 const DIALECTS = await dialects();
@@ -72,7 +82,12 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
         const list = await admin.get(`${P}/secrets`);
         assert.equal(list.status, 200, list.text);
         const s = secretsOf(list);
-        assert.deepEqual(s.map((x) => `${x.scope}/${x.name}`).sort(), ['build/NPM_TOKEN', 'preview/DATABASE_URL', 'production/DATABASE_URL', 'production/EMPTY']);
+        assert.deepEqual(s.map((x) => `${x.scope}/${x.name}`).sort(), [
+          'build/NPM_TOKEN',
+          'preview/DATABASE_URL',
+          'production/DATABASE_URL',
+          'production/EMPTY',
+        ]);
         for (const x of s) {
           assert.equal(x.version, 1);
           assert.match(x.digest!, /^[0-9a-f]{12}$/);
@@ -87,7 +102,10 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
         assert.deepEqual(prodOnly.map((x) => x.name).sort(), ['DATABASE_URL', 'EMPTY']);
 
         const projects = await admin.get('/api/v1/projects');
-        assert.deepEqual(projects.body.projects.map((p: { slug: string }) => p.slug), [slug]);
+        assert.deepEqual(
+          projects.body.projects.map((p: { slug: string }) => p.slug),
+          [slug],
+        );
         const shown = await admin.get(P);
         assert.equal(shown.status, 200);
         assert.equal(shown.body.project.name, 'My App');
@@ -179,7 +197,10 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
         const h = await admin.get(`${P}/secrets/production/API_KEY/versions`);
         assert.equal(h.status, 200, h.text);
         const vs = h.body.versions as Array<{ version: number; kind: string; digest: string; createdBy: string; createdAt: string }>;
-        assert.deepEqual(vs.map((v) => v.version), [3, 2, 1]);
+        assert.deepEqual(
+          vs.map((v) => v.version),
+          [3, 2, 1],
+        );
         assert.ok(vs.every((v) => v.kind === 'set' && /^[0-9a-f]{12}$/.test(v.digest) && v.createdBy.startsWith(ADMIN_EMAIL)));
         assert.equal(vs[0]!.digest, vs[2]!.digest);
         assertError(await admin.get(`${P}/secrets/production/NOPE/versions`), 404, 'not_found', 'name');
@@ -226,7 +247,10 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
         assert.equal(dry.status, 200, dry.text);
         assert.equal(dry.body.dryRun, true);
         assert.equal(dry.body.written, 0);
-        assert.deepEqual(dry.body.changes.map((c: { name: string; change: string }) => `${c.name}:${c.change}`), ['IMPORTED_A:added', 'IMPORTED_B:added']);
+        assert.deepEqual(
+          dry.body.changes.map((c: { name: string; change: string }) => `${c.name}:${c.change}`),
+          ['IMPORTED_A:added', 'IMPORTED_B:added'],
+        );
         assert.deepEqual(secretsOf(await admin.get(`${P}/secrets?scope=preview`)), before, 'dry run wrote something');
 
         const bad = `IMPORTED_C=${val('imp-c')}\nIMPORTED_D=${val('imp-d')}\n1NOT_A_NAME=${val('imp-bad')}\nIMPORTED_E=x\n`;
@@ -248,14 +272,19 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
         // importing the same text again changes nothing
         const same = await admin.post(`${P}/secrets/preview:import`, good, { contentType: 'text/plain' });
         assert.equal(same.body.written, 0);
-        assert.deepEqual(same.body.changes.map((c: { change: string }) => c.change), ['unchanged', 'unchanged']);
+        assert.deepEqual(
+          same.body.changes.map((c: { change: string }) => c.change),
+          ['unchanged', 'unchanged'],
+        );
         const after = secretsOf(await admin.get(`${P}/secrets?scope=preview`));
         assert.equal(after.find((x) => x.name === 'IMPORTED_A')!.version, 1);
       });
 
       it('imports a JSON map (all or nothing; a bad name writes nothing)', async () => {
         const before = secretsOf(await admin.get(`${P}/secrets?scope=production`));
-        const r = await admin.post(`${P}/secrets/production:import`, { secrets: { JSON_A: val('json-a'), 'BAD-NAME': val('json-bad'), JSON_B: val('json-b') } });
+        const r = await admin.post(`${P}/secrets/production:import`, {
+          secrets: { JSON_A: val('json-a'), 'BAD-NAME': val('json-bad'), JSON_B: val('json-b') },
+        });
         assertError(r, 400, 'validation_failed', 'secrets.BAD-NAME');
         const r2 = await admin.post(`${P}/secrets/production:import`, { secrets: { JSON_A: val('json-a'), JSON_NUM: 42 } });
         assertError(r2, 400, 'validation_failed', 'secrets.JSON_NUM');
@@ -263,11 +292,16 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
 
         const dry = await admin.post(`${P}/secrets/production:import?dryRun=true`, { secrets: { API_KEY: val('changed-by-import'), JSON_C: val('json-c') } });
         assert.equal(dry.status, 200, dry.text);
-        assert.deepEqual(dry.body.changes.map((c: { name: string; change: string }) => `${c.name}:${c.change}`), ['API_KEY:changed', 'JSON_C:added']);
+        assert.deepEqual(
+          dry.body.changes.map((c: { name: string; change: string }) => `${c.name}:${c.change}`),
+          ['API_KEY:changed', 'JSON_C:added'],
+        );
         assert.ok(dry.body.changes[0].digestBefore && dry.body.changes[0].digestAfter && dry.body.changes[0].digestBefore !== dry.body.changes[0].digestAfter);
         assert.deepEqual(secretsOf(await admin.get(`${P}/secrets?scope=production`)), before, 'a dry run wrote something');
 
-        const ok = await admin.post(`${P}/secrets/production:import`, { secrets: { JSON_C: val('json-c2'), JSON_D: { valueBase64: Buffer.from(val('json-d')).toString('base64') } } });
+        const ok = await admin.post(`${P}/secrets/production:import`, {
+          secrets: { JSON_C: val('json-c2'), JSON_D: { valueBase64: Buffer.from(val('json-d')).toString('base64') } },
+        });
         assert.equal(ok.status, 200, ok.text);
         assert.equal(ok.body.written, 2);
         const names = secretsOf(await admin.get(`${P}/secrets?scope=production`)).map((x) => x.name);
@@ -285,7 +319,9 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
         assert.equal(bulk.status, 200, bulk.text.slice(0, 300));
         assert.equal(bulk.body.written, 620);
         assert.equal(secretsOf(await admin.get(`${P}/secrets?scope=build`)).filter((x) => x.name.startsWith('BULK_')).length, 620);
-        const bulkAgain = await admin.post(`${P}/secrets/build:import`, [...many.slice(0, 610), `BULK_0610=${val('bulk-changed')}`].join('\n'), { contentType: 'text/plain' });
+        const bulkAgain = await admin.post(`${P}/secrets/build:import`, [...many.slice(0, 610), `BULK_0610=${val('bulk-changed')}`].join('\n'), {
+          contentType: 'text/plain',
+        });
         assert.equal(bulkAgain.body.written, 1);
         const audit = await admin.get(`${P}/audit?action=secret.created&limit=200`);
         assert.equal(audit.body.events.length, 200);
@@ -302,19 +338,41 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
         assertError(await admin.put(`${P}/secrets/production/NAME`, { value: 'a', valueBase64: 'YQ==' }), 400, 'validation_failed', 'value');
         assertError(await admin.put(`${P}/secrets/production/NAME`, { value: `${val('nul')}\u0000` }), 400, 'validation_failed', 'value');
         assertError(await admin.put(`${P}/secrets/production/NAME`, { valueBase64: 'not base64!' }), 400, 'validation_failed', 'valueBase64');
-        assertError(await admin.put(`${P}/secrets/production/NAME`, { valueBase64: Buffer.from([0xff, 0xfe]).toString('base64') }), 400, 'validation_failed', 'valueBase64');
+        assertError(
+          await admin.put(`${P}/secrets/production/NAME`, { valueBase64: Buffer.from([0xff, 0xfe]).toString('base64') }),
+          400,
+          'validation_failed',
+          'valueBase64',
+        );
         // values are strings: never coerced from numbers, booleans, null or arrays
         for (const v of [42, true, null, ['x'], { a: 1 }]) {
           assertError(await admin.put(`${P}/secrets/production/COERCED`, { value: v }), 400, 'validation_failed', 'value');
           assertError(await admin.put(`${P}/secrets/build/COERCED`, { valueBase64: v }), 400, 'validation_failed', 'valueBase64');
         }
-        assertError(await admin.post('/api/v1/projects', { slug: `c-${rnd().slice(0, 6)}`, name: 'c', secrets: [{ name: 'A', scope: 'production', value: 'ok' }, { name: 'B', scope: 'production', value: 7 }] }), 400, 'validation_failed', 'secrets[1].value');
+        assertError(
+          await admin.post('/api/v1/projects', {
+            slug: `c-${rnd().slice(0, 6)}`,
+            name: 'c',
+            secrets: [
+              { name: 'A', scope: 'production', value: 'ok' },
+              { name: 'B', scope: 'production', value: 7 },
+            ],
+          }),
+          400,
+          'validation_failed',
+          'secrets[1].value',
+        );
         assert.ok(!secretsOf(await admin.get(`${P}/secrets`)).some((x) => x.name === 'COERCED'));
         // 64 KiB is the limit, in bytes of UTF-8, whichever way it is counted
         assert.equal((await admin.put(`${P}/secrets/production/BIG`, { value: 'b'.repeat(65536) })).status, 201);
         assertError(await admin.put(`${P}/secrets/production/BIG`, { value: 'b'.repeat(65537) }), 413, 'payload_too_large', 'value');
         assertError(await admin.put(`${P}/secrets/production/BIG`, { value: '\u00e9'.repeat(32769) }), 413, 'payload_too_large', 'value');
-        assertError(await admin.put(`${P}/secrets/build/BIG`, { valueBase64: Buffer.alloc(65537).toString('base64') }), 413, 'payload_too_large', 'valueBase64');
+        assertError(
+          await admin.put(`${P}/secrets/build/BIG`, { valueBase64: Buffer.alloc(65537).toString('base64') }),
+          413,
+          'payload_too_large',
+          'valueBase64',
+        );
         assert.equal((await admin.put(`${P}/secrets/build/BIG`, { valueBase64: Buffer.alloc(65536).toString('base64') })).status, 201);
         // malformed JSON and unknown routes use the same envelope
         const raw = await admin.call('PUT', `${P}/secrets/production/NAME`, '{"value": ', { contentType: 'application/json' });
@@ -322,21 +380,33 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
         assertError(await admin.get('/api/v1/nope'), 404, 'not_found');
         assertError(await admin.post('/api/v1/projects', { slug: 'Not A Slug', name: 'x' }), 400, 'validation_failed', 'slug');
         assertError(await admin.post('/api/v1/projects', { slug: `x-${rnd().slice(0, 4)}` }), 400, 'validation_failed', 'name');
-        const badScope = await admin.post('/api/v1/projects', { slug: `x-${rnd().slice(0, 4)}`, name: 'x', secrets: [{ name: 'A', scope: 'staging', value: 'x' }] });
-      assertError(badScope, 400, 'validation_failed', 'secrets[0].scope');
-      assert.match(badScope.body.error.message, /production, preview, build/);
-      const qScope = await admin.get(`${P}/secrets?scope=staging`);
-      assertError(qScope, 400, 'validation_failed', 'scope');
-      assert.match(qScope.body.error.message, /scope must be one of production, preview, build/);
-      // a malformed URL (bad percent-encoding) gets the same envelope
-      assertError(await admin.put(`${P}/secrets/production/%E0%A4%A`, { value: 'x' }), 400, 'bad_request', 'url');
-      // every valid slug can be created without naming a Fly app (the slug is the default app name)
-      const one = await admin.post('/api/v1/projects', { slug: 'z', name: 'One letter' });
-      assert.equal(one.status, 201, one.text);
-      assert.equal(one.body.project.flyApp, 'z');
-      assert.equal(one.body.project.flyPreviewPattern, 'z-pr-<pr>');
-      // setup is one-time
-      assertError(await new Api(server.url, undefined, server.fetch).post('/api/v1/setup', { setupToken: server.setupToken, email: 'late@example.com', password: 'a long enough password' }), 409, 'conflict');
+        const badScope = await admin.post('/api/v1/projects', {
+          slug: `x-${rnd().slice(0, 4)}`,
+          name: 'x',
+          secrets: [{ name: 'A', scope: 'staging', value: 'x' }],
+        });
+        assertError(badScope, 400, 'validation_failed', 'secrets[0].scope');
+        assert.match(badScope.body.error.message, /production, preview, build/);
+        const qScope = await admin.get(`${P}/secrets?scope=staging`);
+        assertError(qScope, 400, 'validation_failed', 'scope');
+        assert.match(qScope.body.error.message, /scope must be one of production, preview, build/);
+        // a malformed URL (bad percent-encoding) gets the same envelope
+        assertError(await admin.put(`${P}/secrets/production/%E0%A4%A`, { value: 'x' }), 400, 'bad_request', 'url');
+        // every valid slug can be created without naming a Fly app (the slug is the default app name)
+        const one = await admin.post('/api/v1/projects', { slug: 'z', name: 'One letter' });
+        assert.equal(one.status, 201, one.text);
+        assert.equal(one.body.project.flyApp, 'z');
+        assert.equal(one.body.project.flyPreviewPattern, 'z-pr-<pr>');
+        // setup is one-time
+        assertError(
+          await new Api(server.url, undefined, server.fetch).post('/api/v1/setup', {
+            setupToken: server.setupToken,
+            email: 'late@example.com',
+            password: 'a long enough password',
+          }),
+          409,
+          'conflict',
+        );
       });
 
       it('a viewer can list and read history but cannot write (403)', async () => {
@@ -379,7 +449,11 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
           assertError(r, 404, 'not_found', 'slug');
           const m = await call(outsider, missing);
           assert.equal(m.status, 404, what);
-          assert.equal(r.body.error.message.replace(slug, 'X'), m.body.error.message.replace('no-such-project', 'X'), `${what}: the answer differs from a missing project`);
+          assert.equal(
+            r.body.error.message.replace(slug, 'X'),
+            m.body.error.message.replace('no-such-project', 'X'),
+            `${what}: the answer differs from a missing project`,
+          );
         }
         // the admin of one project cannot reach it through another project's slug either
         assertError(await admin.get(`/api/v1/projects/${other}/secrets/production/API_KEY/versions`), 404, 'not_found', 'name');
@@ -394,9 +468,15 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
         const results = await Promise.all(Array.from({ length: n }, (_, i) => admin.put(`${P}/secrets/production/RACE`, { value: val(`race-${i}`) })));
         for (const r of results) assert.ok(r.status === 200 || r.status === 201, r.text);
         assert.equal(results.filter((r) => r.status === 201).length, 1, 'exactly one writer creates the secret');
-        assert.deepEqual(results.map((r) => r.body.secret.version).sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i + 1));
+        assert.deepEqual(
+          results.map((r) => r.body.secret.version).sort((a, b) => a - b),
+          Array.from({ length: n }, (_, i) => i + 1),
+        );
         const h = await admin.get(`${P}/secrets/production/RACE/versions`);
-        assert.deepEqual(h.body.versions.map((v: { version: number }) => v.version), Array.from({ length: n }, (_, i) => n - i));
+        assert.deepEqual(
+          h.body.versions.map((v: { version: number }) => v.version),
+          Array.from({ length: n }, (_, i) => n - i),
+        );
         // concurrent imports of the same names are all or nothing too
         const imports = await Promise.all(
           Array.from({ length: 4 }, (_, i) => admin.post(`${P}/secrets/build:import`, { secrets: { RACE_A: val(`ra-${i}`), RACE_B: val(`rb-${i}`) } })),
@@ -419,7 +499,10 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
           ids.push(...page.body.events.map((e: { id: string }) => e.id));
           cursor = page.body.nextCursor;
         } while (cursor);
-        assert.deepEqual(ids, all.body.events.map((e: { id: string }) => e.id));
+        assert.deepEqual(
+          ids,
+          all.body.events.map((e: { id: string }) => e.id),
+        );
         assert.ok(ids.length > 8 && ids.length < 200, String(ids.length));
         assert.deepEqual([...ids].sort().reverse(), ids, 'not newest first');
         assert.ok(all.body.actions.includes('secret.created') && all.body.actions.includes('secret.deleted'));
@@ -474,7 +557,11 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
         assertError(await admin.with(`klt_${randomBytes(32).toString('base64url')}`).get('/api/v1/me'), 401, 'unauthenticated');
         assertError(await admin.with('garbage').get('/api/v1/me'), 401, 'unauthenticated');
         assertError(await admin.with(undefined).get(`${P}/secrets`), 401, 'unauthenticated');
-        assertError(await new Api(server.url, undefined, server.fetch).call('GET', '/api/v1/me', undefined, { headers: { authorization: 'Basic abc' } }), 401, 'unauthenticated');
+        assertError(
+          await new Api(server.url, undefined, server.fetch).call('GET', '/api/v1/me', undefined, { headers: { authorization: 'Basic abc' } }),
+          401,
+          'unauthenticated',
+        );
       });
 
       it('session: a new cookie id at each login, HttpOnly and SameSite; the old session ends', async () => {
@@ -499,7 +586,11 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
         assertError(await cookieCall(server, 'POST', '/api/v1/tokens', b.cookie, { body: { name: 'wrong' }, csrf: a.csrf! }), 403, 'csrf_failed');
         assertError(await cookieCall(server, 'PUT', `${P}/secrets/production/CSRF`, b.cookie, { body: { value: val('csrf') } }), 403, 'csrf_failed');
         assertError(await cookieCall(server, 'DELETE', `${P}/secrets/production/API_KEY`, b.cookie), 403, 'csrf_failed');
-        assertError(await cookieCall(server, 'POST', '/api/v1/tokens', b.cookie, { body: { name: 'x' }, csrf: b.csrf!, origin: 'https://evil.example' }), 403, 'csrf_failed');
+        assertError(
+          await cookieCall(server, 'POST', '/api/v1/tokens', b.cookie, { body: { name: 'x' }, csrf: b.csrf!, origin: 'https://evil.example' }),
+          403,
+          'csrf_failed',
+        );
         assert.ok(!secretsOf(await admin.get(`${P}/secrets`)).some((x) => x.name === 'CSRF'));
         const ok = await cookieCall(server, 'POST', '/api/v1/tokens', b.cookie, { body: { name: 'with-csrf' }, csrf: b.csrf!, origin: server.url });
         assert.equal(ok.status, 201, ok.text);
@@ -566,7 +657,10 @@ describe('JSON API: every dialect', { concurrency: 1 }, () => {
           assert.ok(paths[path]![method]!.responses, `${method} ${path} has no responses`);
         }
         // the import route (POST …/secrets/{scope}:import)
-        assert.ok(Object.keys(paths).some((p) => p.startsWith('/api/v1/projects/{slug}/secrets/') && paths[p]!.post), 'OpenAPI lacks the import route');
+        assert.ok(
+          Object.keys(paths).some((p) => p.startsWith('/api/v1/projects/{slug}/secrets/') && paths[p]!.post),
+          'OpenAPI lacks the import route',
+        );
         // every documented API path is under /api/v1
         for (const p of Object.keys(paths)) if (p.startsWith('/api')) assert.ok(p.startsWith('/api/v1/'), `unexpected path ${p}`);
       });

@@ -73,4 +73,3 @@ for (const d of await dialects()) {
     });
   });
 }
-

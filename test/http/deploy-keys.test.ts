@@ -20,7 +20,11 @@ type Schema = Record<string, any>;
 interface Operation {
   method: string;
   path: string;
-  op: { security?: unknown[]; parameters?: Array<{ in: string; name: string; required?: boolean }>; requestBody?: { content: Record<string, { schema: Schema }> } };
+  op: {
+    security?: unknown[];
+    parameters?: Array<{ in: string; name: string; required?: boolean }>;
+    requestBody?: { content: Record<string, { schema: Schema }> };
+  };
 }
 
 /** Every operation of the served OpenAPI document. */
@@ -74,7 +78,8 @@ function sample(schema: Schema, key?: string): unknown {
       const out: Record<string, unknown> = {};
       for (const k of (schema.required as string[] | undefined) ?? []) out[k] = sample(schema.properties?.[k] ?? {}, k);
       // Optional properties we know a good value for (e.g. `value`, which the service requires).
-      for (const [k, sub] of Object.entries((schema.properties ?? {}) as Record<string, Schema>)) if (!(k in out) && k in KNOWN && fits(sub, KNOWN[k])) out[k] = KNOWN[k];
+      for (const [k, sub] of Object.entries((schema.properties ?? {}) as Record<string, Schema>))
+        if (!(k in out) && k in KNOWN && fits(sub, KNOWN[k])) out[k] = KNOWN[k];
       return out;
     }
     case 'array':
@@ -152,7 +157,13 @@ function requestOf(o: Operation, t: Target, tokenId: string): { url: string; bod
 }
 
 // The invitation accept route is authenticated by its one-time token in the path, not a bearer (people, issue 15).
-const PUBLIC_ROUTES = ['DELETE /api/v1/session', 'POST /api/v1/invitations/{token}/accept', 'POST /api/v1/oidc/deployments', 'POST /api/v1/session', 'POST /api/v1/setup'];
+const PUBLIC_ROUTES = [
+  'DELETE /api/v1/session',
+  'POST /api/v1/invitations/{token}/accept',
+  'POST /api/v1/oidc/deployments',
+  'POST /api/v1/session',
+  'POST /api/v1/setup',
+];
 
 for (const d of await dialects()) {
   describe(`${d.name}: project deploy keys`, { skip: d.skip }, () => {
@@ -186,7 +197,9 @@ for (const d of await dialects()) {
       const [project, secrets, members, keys, deployments] = parts.map((p) => p.body);
       return {
         project: project.project,
-        secrets: secrets.secrets.map((s: { name: string; scope: string; version: number; deleted: boolean }) => `${s.scope}/${s.name}@${s.version}${s.deleted ? ' deleted' : ''}`).sort(),
+        secrets: secrets.secrets
+          .map((s: { name: string; scope: string; version: number; deleted: boolean }) => `${s.scope}/${s.name}@${s.version}${s.deleted ? ' deleted' : ''}`)
+          .sort(),
         members: members.members,
         keys: keys.deployKeys.map((k: { id: string; name: string }) => `${k.id} ${k.name}`).sort(),
         deployments: deployments.deployments.map((x: { id: string; status: string }) => `${x.id} ${x.status}`).sort(),
@@ -260,7 +273,9 @@ for (const d of await dialects()) {
       assert.equal(after.status, 401, after.text);
       assert.equal((await admin.delete(`/api/v1/projects/alpha/deploy-keys/${k.id}`)).status, 404);
       const audit = await admin.get('/api/v1/projects/alpha/audit?limit=200');
-      const actions = (audit.body.events as Array<{ action: string; detail: { id?: string } | null }>).filter((e) => e.detail?.id === k.id).map((e) => e.action);
+      const actions = (audit.body.events as Array<{ action: string; detail: { id?: string } | null }>)
+        .filter((e) => e.detail?.id === k.id)
+        .map((e) => e.action);
       assert.deepEqual(actions, ['deploy_key.revoked', 'deploy_key.created']);
       assert.ok(!audit.text.includes(k.token));
     });
@@ -288,7 +303,9 @@ for (const d of await dialects()) {
       assert.equal((await admin.with(prod.token).get(`/api/v1/deployments/${prod.id}/secrets`)).status, 401);
       // Audited as the key.
       const audit = await admin.get('/api/v1/projects/alpha/audit?limit=200');
-      const evs = (audit.body.events as Array<{ action: string; actor: string; detail: { deployment?: string } | null }>).filter((e) => e.detail?.deployment === prod.id);
+      const evs = (audit.body.events as Array<{ action: string; actor: string; detail: { deployment?: string } | null }>).filter(
+        (e) => e.detail?.deployment === prod.id,
+      );
       assert.deepEqual(
         evs.map((e) => `${e.action} by ${e.actor}`),
         ['deployment.succeeded by deploy key ci', `deployment.released by deployment ${prod.id}`, 'deployment.started by deploy key ci'],
@@ -351,7 +368,10 @@ for (const d of await dialects()) {
       for (const o of [...ops.filter((x) => (x.op.security ?? []).length === 0), ...pages]) {
         for (const t of pages.includes(o) ? [own, other] : [own]) {
           const { url } = requestOf(o, t, adminTokenId);
-          const body = o.path.endsWith('/session') && o.method === 'POST' ? { email: 'nobody@example.com', password: 'not the password' } : requestOf(o, t, adminTokenId).body;
+          const body =
+            o.path.endsWith('/session') && o.method === 'POST'
+              ? { email: 'nobody@example.com', password: 'not the password' }
+              : requestOf(o, t, adminTokenId).body;
           const withKey = await manual(o.method, url, body, api.token);
           const anonymous = await manual(o.method, url, body, undefined);
           const line = `${o.method} ${url} → ${withKey.status} ${withKey.location} (anonymous: ${anonymous.status} ${anonymous.location})`;
@@ -370,7 +390,12 @@ for (const d of await dialects()) {
       const headers: Record<string, string> = {};
       if (token) headers.authorization = `Bearer ${token}`;
       if (body !== undefined) headers['content-type'] = 'application/json';
-      const res = await server.fetch(`${server.url}${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });
+      const res = await server.fetch(`${server.url}${url}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        redirect: 'manual',
+      });
       const text = await res.text();
       return { status: res.status, location: res.headers.get('location') ?? '', text, body: undefined as any, headers: res.headers };
     }
@@ -406,7 +431,10 @@ for (const d of await dialects()) {
       assert.deepEqual({ ...afterAlpha, deployments: [] }, { ...before.alpha, deployments: [] });
       assert.deepEqual(await snapshot('beta'), before.beta);
       assert.deepEqual((await admin.get('/api/v1/users')).body, users);
-      assert.deepEqual((await admin.get('/api/v1/tokens')).body.tokens.map((t: { id: string }) => t.id), tokens);
+      assert.deepEqual(
+        (await admin.get('/api/v1/tokens')).body.tokens.map((t: { id: string }) => t.id),
+        tokens,
+      );
       // Nor was anything written by the key to the secrets' history.
       const h = await admin.get('/api/v1/projects/alpha/secrets/production/DB_URL/versions');
       assert.equal(h.body.versions.length, 1);

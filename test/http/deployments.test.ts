@@ -53,7 +53,8 @@ for (const d of await dialects()) {
       return r.body as Started;
     };
     const release = (token: string | undefined, id: string) => admin.with(token).get(`/api/v1/deployments/${id}/secrets`);
-    const complete = (token: string | undefined, id: string, status: 'succeeded' | 'failed') => admin.with(token).post(`/api/v1/deployments/${id}/complete`, { status });
+    const complete = (token: string | undefined, id: string, status: 'succeeded' | 'failed') =>
+      admin.with(token).post(`/api/v1/deployments/${id}/complete`, { status });
 
     before(async () => {
       server = await testApp(undefined, { dialect: d.name });
@@ -131,7 +132,7 @@ for (const d of await dialects()) {
       assert.equal((await complete(s.token, s.id, 'succeeded')).status, 200);
     });
 
-    test("a preview token receives exactly the preview and build values and cannot read a production deployment", async () => {
+    test('a preview token receives exactly the preview and build values and cannot read a production deployment', async () => {
       const prod = await start(member, 'alpha', { environment: 'production' });
       const prev = await start(member, 'alpha', { environment: 'preview', pr: 7 });
       assert.equal(prev.deployment.pr, 7);
@@ -158,7 +159,10 @@ for (const d of await dialects()) {
       assertRefused(await release(alpha.token, beta.id), 'alpha token on a beta deployment');
       assertRefused(await complete(alpha.token, beta.id, 'succeeded'), 'alpha token completing a beta deployment');
       assertRefused(await admin.with(alpha.token).post('/api/v1/projects/beta/deployments', { environment: 'production' }), 'alpha token starting in beta');
-      assertRefused(await admin.with(alpha.token).post('/api/v1/projects/alpha/deployments', { environment: 'production' }), 'a deploy token starting another deployment');
+      assertRefused(
+        await admin.with(alpha.token).post('/api/v1/projects/alpha/deployments', { environment: 'production' }),
+        'a deploy token starting another deployment',
+      );
       assertRefused(await admin.with(alpha.token).get('/api/v1/projects/beta/secrets'), 'alpha token listing beta secrets');
       assertRefused(await admin.with(alpha.token).get('/api/v1/projects/alpha/secrets'), 'a deploy token listing secrets');
       assertRefused(await admin.with(beta.token).get(`/api/v1/projects/alpha/deployments/${alpha.id}`), 'beta token showing an alpha deployment');
@@ -294,7 +298,9 @@ for (const d of await dialects()) {
       assert.equal((await complete(s.token, s.id, 'failed')).status, 200);
       const audit = await viewer.get('/api/v1/projects/alpha/audit?limit=200');
       assert.equal(audit.status, 200, audit.text);
-      const mine = (audit.body.events as Array<{ action: string; actor: string; detail: Record<string, unknown> | null }>).filter((e) => e.detail?.deployment === s.id);
+      const mine = (audit.body.events as Array<{ action: string; actor: string; detail: Record<string, unknown> | null }>).filter(
+        (e) => e.detail?.deployment === s.id,
+      );
       const byAction = new Map(mine.map((e) => [e.action, e]));
       const started = byAction.get('deployment.started');
       assert.ok(started, `no deployment.started event: ${JSON.stringify(mine)}`);
@@ -351,7 +357,9 @@ for (const d of await dialects()) {
     });
 
     test('concurrent starts, releases and completions: each deployment ends once, with one completion event', async () => {
-      const started = await Promise.all(Array.from({ length: 8 }, (_, i) => start(member, 'alpha', i % 2 ? { environment: 'preview', pr: 100 + i } : { environment: 'production' })));
+      const started = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => start(member, 'alpha', i % 2 ? { environment: 'preview', pr: 100 + i } : { environment: 'production' })),
+      );
       assert.equal(new Set(started.map((s) => s.id)).size, 8);
       assert.equal(new Set(started.map((s) => s.token)).size, 8);
       const released = await Promise.all(started.map((s) => release(s.token, s.id)));
@@ -397,7 +405,10 @@ for (const d of await dialects()) {
       assertRefused(await complete(s.token, s.id, 'succeeded'), 'complete after the project was deleted');
       // A new project with the same slug is not reachable with the old key or token.
       assert.equal((await admin.post('/api/v1/projects', { slug: 'doomed', name: 'Reborn', secrets })).status, 201);
-      assertRefused(await admin.with(key.body.token).post('/api/v1/projects/doomed/deployments', { environment: 'production' }), 'the old deploy key on a new project with the same slug');
+      assertRefused(
+        await admin.with(key.body.token).post('/api/v1/projects/doomed/deployments', { environment: 'production' }),
+        'the old deploy key on a new project with the same slug',
+      );
       assertRefused(await release(s.token, s.id), 'the old token after the slug was reused');
     });
 
@@ -408,9 +419,15 @@ for (const d of await dialects()) {
       assert.equal((await admin.post('/api/v1/projects', { slug: 'order', name: 'Order', secrets })).status, 201);
       await grantRelease(admin, 'order');
       const s = await start(admin, 'order', { environment: 'production' });
-      assert.deepEqual(s.pinned.runtime.map((p) => p.name), sorted);
+      assert.deepEqual(
+        s.pinned.runtime.map((p) => p.name),
+        sorted,
+      );
       const shown = await admin.get(`/api/v1/projects/order/deployments/${s.id}`);
-      assert.deepEqual(shown.body.pinned.runtime.map((p: { name: string }) => p.name), sorted);
+      assert.deepEqual(
+        shown.body.pinned.runtime.map((p: { name: string }) => p.name),
+        sorted,
+      );
       const r = await release(s.token, s.id);
       assert.deepEqual(Object.keys(r.body.runtime), sorted);
       const audit = await admin.get('/api/v1/projects/order/audit?action=deployment.released');
@@ -437,4 +454,3 @@ for (const d of await dialects()) {
     });
   });
 }
-

@@ -36,7 +36,11 @@ for (const d of await dialects()) {
 
     test('counts requests per route pattern, releases, 401/403, and pool use on PostgreSQL', async () => {
       const values = { A: val('a'), B: val('b'), C: val('c') };
-      await seedProject(admin, { slug, name: 'Metrics' }, Object.entries(values).map(([name, value]) => ({ name, value, scope: 'production' })));
+      await seedProject(
+        admin,
+        { slug, name: 'Metrics' },
+        Object.entries(values).map(([name, value]) => ({ name, value, scope: 'production' })),
+      );
       assert.equal((await admin.put(`/api/v1/projects/${slug}/secrets/build/NPM`, { valueBase64: 'AAEC' })).status, 201);
       // 401: an unknown token; 403: a viewer writing
       assert.equal((await admin.with('klt_unknown').get('/api/v1/projects')).status, 401);
@@ -60,12 +64,20 @@ for (const d of await dialects()) {
       assert.match(text, /^keyloft_http_request_duration_seconds_bucket\{method="POST",route="\/api\/v1\/projects",le="\+Inf"\} \d+$/m);
       assert.equal(sample(text, 'keyloft_auth_failures_total', 'status="401"'), 1);
       assert.equal(sample(text, 'keyloft_auth_failures_total', 'status="403"'), 1);
-      assert.equal(sample(text, 'keyloft_releases_total'), 1, text.split("\n").filter((l) => l.includes("releas")).join("\n"));
+      assert.equal(
+        sample(text, 'keyloft_releases_total'),
+        1,
+        text
+          .split('\n')
+          .filter((l) => l.includes('releas'))
+          .join('\n'),
+      );
       assert.equal(sample(text, 'keyloft_released_values_total', 'kind="runtime"'), 3);
       assert.equal(sample(text, 'keyloft_released_values_total', 'kind="build"'), 1);
       assert.match(text, /^keyloft_info\{role="all",version="[^"]+"\} 1$/m);
       // route patterns only: no slug, deployment id, token or value in any label
-      for (const s of [slug, dep.body.id, dep.body.token, admin.token!, ...Object.values(values)]) assert.ok(!text.includes(s), `metrics mention ${s.slice(0, 12)}…`);
+      for (const s of [slug, dep.body.id, dep.body.token, admin.token!, ...Object.values(values)])
+        assert.ok(!text.includes(s), `metrics mention ${s.slice(0, 12)}…`);
       if (d.name === 'postgres') {
         assert.ok(sample(text, 'keyloft_db_pool_connections', 'state="total"') >= 1, text);
         assert.match(text, /^keyloft_db_pool_waiting \d+$/m);
@@ -79,4 +91,3 @@ for (const d of await dialects()) {
     });
   });
 }
-

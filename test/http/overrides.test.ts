@@ -13,7 +13,14 @@ for (const d of await dialects()) {
     let server: TestApp;
     let admin: Api;
     const slug = `ovr-${randomBytes(3).toString('hex')}`;
-    const V = { prodDb: val('prod-db'), prodOnly: val('prod-only'), prevDb: val('prev-db'), prevOnly: val('prev-only'), pr42Db: val('pr42-db'), pr42New: val('pr42-new') };
+    const V = {
+      prodDb: val('prod-db'),
+      prodOnly: val('prod-only'),
+      prevDb: val('prev-db'),
+      prevOnly: val('prev-only'),
+      pr42Db: val('pr42-db'),
+      pr42New: val('pr42-new'),
+    };
     const PRODUCTION = [V.prodDb, V.prodOnly];
 
     const deployPreview = async (pr: number) => {

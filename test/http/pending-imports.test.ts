@@ -25,7 +25,11 @@ for (const d of await dialects()) {
     const slug = `pend-${rnd().slice(0, 6)}`;
 
     const signIn = async (email = ADMIN_EMAIL, password = ADMIN_PASSWORD): Promise<Session> => {
-      const res = await server.fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+      const res = await server.fetch(`${server.url}/api/v1/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password }),
+      });
       assert.equal(res.status, 200);
       return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
     };
@@ -46,7 +50,11 @@ for (const d of await dialects()) {
       return { id: id!, html: r.html };
     };
     const confirm = (s: Session, id: string) => post(s, `/projects/${slug}/settings/secrets/import`, { scope: 'production', confirm: '1', pending: id });
-    const names = async () => ((await admin.get(`/api/v1/projects/${slug}/secrets?scope=production`)).body.secrets as Array<{ name: string; deleted: boolean }>).filter((x) => !x.deleted).map((x) => x.name).sort();
+    const names = async () =>
+      ((await admin.get(`/api/v1/projects/${slug}/secrets?scope=production`)).body.secrets as Array<{ name: string; deleted: boolean }>)
+        .filter((x) => !x.deleted)
+        .map((x) => x.name)
+        .sort();
     const pendingRows = () => server.db.selectFrom('pending_imports').select(['id', 'session_hash', 'expires_at', 'created_at']).execute();
 
     before(async () => {
@@ -113,7 +121,7 @@ for (const d of await dialects()) {
       assert.ok(!(await names()).includes('FOUR'));
     });
 
-    it('an expired one is refused and swept; logout deletes the session\'s pending imports', async () => {
+    it("an expired one is refused and swept; logout deletes the session's pending imports", async () => {
       const s = await signIn();
       const { id } = await review(s, `FIVE=five_${rnd()}\n`);
       // Ten minutes pass (the fake clock): the review expires.
@@ -124,7 +132,10 @@ for (const d of await dialects()) {
       const rows = await pendingRows();
       assert.ok(!rows.some((x) => x.id === id), 'the expired row was swept');
       assert.equal(rows.length, 1);
-      const out = await server.fetch(`${server.url}/api/v1/session`, { method: 'DELETE', headers: { cookie: s.cookie, 'x-csrf-token': s.csrf, origin: server.url } });
+      const out = await server.fetch(`${server.url}/api/v1/session`, {
+        method: 'DELETE',
+        headers: { cookie: s.cookie, 'x-csrf-token': s.csrf, origin: server.url },
+      });
       assert.ok(out.status < 300, `logout: ${out.status}`);
       assert.equal((await pendingRows()).length, 0, 'logout deleted the pending import');
     });

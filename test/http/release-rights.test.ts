@@ -377,7 +377,9 @@ for (const d of await dialects()) {
       // A member cannot invite anyone with the grant.
       const byMember = await member.post(`/api/v1/projects/${slug}/invitations`, { email: 'sneaky@example.com', role: 'member', release: true });
       assert.equal(byMember.status, 403, byMember.text);
-      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=200&action=member.release_granted`)).body.events as Array<{ detail: Record<string, unknown> | null }>;
+      const events = (await admin.get(`/api/v1/projects/${slug}/audit?limit=200&action=member.release_granted`)).body.events as Array<{
+        detail: Record<string, unknown> | null;
+      }>;
       assert.ok(
         events.some((e) => e.detail?.email === 'invited-release@example.com' && e.detail?.via === 'invitation'),
         'accepting an invitation with the grant is audited as member.release_granted',

@@ -44,7 +44,9 @@ for (const d of await dialects()) {
     before(async () => {
       server = await testApp(undefined, { dialect: d.name });
       admin = await bootstrap(server);
-      await seedResealProject(admin, { slug, name: 'Reseal' }, { token: V.one, p1: V.p1, p2: V.p2, prev2: V.prev2 }, [{ name: 'TEXT', scope: 'build', value: V.text }]);
+      await seedResealProject(admin, { slug, name: 'Reseal' }, { token: V.one, p1: V.p1, p2: V.p2, prev2: V.prev2 }, [
+        { name: 'TEXT', scope: 'build', value: V.text },
+      ]);
       const bin = await admin.put(`/api/v1/projects/${slug}/secrets/build/BIN`, { valueBase64: b64(new Uint8Array([0xff, 0x00, 0x01, 0xfe])) });
       assert.equal(bin.status, 201, bin.text);
       viewer = await createUser(server, admin, `viewer-${randomBytes(3).toString('hex')}@example.com`);
@@ -59,7 +61,10 @@ for (const d of await dialects()) {
       assert.equal((await admin.put(`/api/v1/projects/${slug}/secrets/production/TOKEN`, { value: V.two })).status, 200);
       assert.equal((await admin.delete(`/api/v1/projects/${slug}/secrets/production/TOKEN`)).status, 200);
       const before = await versions('production', 'TOKEN');
-      assert.deepEqual(before.map((v) => v.kind), ['delete', 'set', 'set']);
+      assert.deepEqual(
+        before.map((v) => v.kind),
+        ['delete', 'set', 'set'],
+      );
       const r = await admin.post(`/api/v1/projects/${slug}/secrets/production/TOKEN/versions/1/restore`);
       assert.equal(r.status, 200, r.text);
       assertNoValue(r, ALL, 'restore');
@@ -93,7 +98,10 @@ for (const d of await dialects()) {
       const dry = await admin.post(`/api/v1/projects/${slug}/secrets:copy`, { from: 'production', to: 'preview', names: ['P1', 'P2'], dryRun: true });
       assert.equal(dry.status, 200, dry.text);
       assertNoValue(dry, ALL, 'dry run');
-      assert.deepEqual(dry.body.copied.map((c: { name: string }) => c.name), ['P1']);
+      assert.deepEqual(
+        dry.body.copied.map((c: { name: string }) => c.name),
+        ['P1'],
+      );
       assert.deepEqual(dry.body.skipped, [{ name: 'P2', reason: 'exists' }]);
       assert.equal(dry.body.written, 0);
       const list = await admin.get(`/api/v1/projects/${slug}/secrets?scope=preview`);
@@ -110,7 +118,10 @@ for (const d of await dialects()) {
       const o = await admin.post(`/api/v1/projects/${slug}/secrets:copy`, { from: 'production', to: 'preview', names: ['P1', 'P2'], overwrite: true });
       assert.equal(o.status, 200, o.text);
       assertNoValue(o, ALL, 'overwrite');
-      assert.deepEqual(o.body.copied.map((c: { name: string; change: string }) => `${c.name}:${c.change}`), ['P2:changed']);
+      assert.deepEqual(
+        o.body.copied.map((c: { name: string; change: string }) => `${c.name}:${c.change}`),
+        ['P2:changed'],
+      );
       assert.deepEqual(o.body.skipped, [{ name: 'P1', reason: 'unchanged' }]);
       preview = await released('preview', 7);
       assert.equal(preview.runtime.P2, V.p2);

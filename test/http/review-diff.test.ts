@@ -35,7 +35,9 @@ for (const d of await dialects()) {
       const list0 = await admin.get(`/api/v1/projects/${slug}/secrets?scope=production`);
       const digestA = list0.body.secrets.find((s: { name: string }) => s.name === 'A').digest;
       const digestB = list0.body.secrets.find((s: { name: string }) => s.name === 'B').digest;
-      const dry = await admin.post(`/api/v1/projects/${slug}/secrets/production:import?dryRun=true&replace=true`, `A=${V.a2}\nC=${V.c}\n`, { contentType: 'text/plain' });
+      const dry = await admin.post(`/api/v1/projects/${slug}/secrets/production:import?dryRun=true&replace=true`, `A=${V.a2}\nC=${V.c}\n`, {
+        contentType: 'text/plain',
+      });
       assert.equal(dry.status, 200, dry.text);
       noValue(dry, ALL, 'dry run');
       assert.equal(dry.body.written, 0);
@@ -50,7 +52,10 @@ for (const d of await dialects()) {
       assert.deepEqual(list1.body, list0.body, 'the dry run wrote something');
       // Without replace, B is not listed.
       const plain = await admin.post(`/api/v1/projects/${slug}/secrets/production:import?dryRun=true`, `A=${V.a2}\nC=${V.c}\n`, { contentType: 'text/plain' });
-      assert.deepEqual(plain.body.changes.map((c: { name: string; change: string }) => `${c.name}:${c.change}`), ['A:changed', 'C:added']);
+      assert.deepEqual(
+        plain.body.changes.map((c: { name: string; change: string }) => `${c.name}:${c.change}`),
+        ['A:changed', 'C:added'],
+      );
     });
 
     test('import with replace deletes the names not in the file in the same write', async () => {
@@ -79,7 +84,10 @@ for (const d of await dialects()) {
       assert.equal(ch.previous, first);
       assert.deepEqual(ch.added, ['C']);
       assert.deepEqual(ch.removed, ['B']);
-      assert.deepEqual(ch.changed.map((c: { name: string }) => c.name), ['A']);
+      assert.deepEqual(
+        ch.changed.map((c: { name: string }) => c.name),
+        ['A'],
+      );
       assert.ok(/^[0-9a-f]{12}$/.test(ch.changed[0].digestBefore) && /^[0-9a-f]{12}$/.test(ch.changed[0].digestAfter));
       assert.notEqual(ch.changed[0].digestBefore, ch.changed[0].digestAfter);
       // The CLI prints the same diff: integration/review-diff.test.ts (keyloft deploy show).

@@ -19,7 +19,8 @@ for (const d of await dialects()) {
       const s = a.services;
       await s.projects.create(admin, { slug: 'p', name: 'P' });
       await s.projects.updateMember(admin, 'p', 'admin@example.com', { release: true });
-      const put = (scope: 'production' | 'preview' | 'build', name: string, value: string, pr?: number) => s.secrets.upsert(admin, 'p', scope, name, { value }, pr);
+      const put = (scope: 'production' | 'preview' | 'build', name: string, value: string, pr?: number) =>
+        s.secrets.upsert(admin, 'p', scope, name, { value }, pr);
       for (const n of ['A_DEPLOYED', 'B_CHANGED', 'C_REMOVED', 'D_GONE']) await put('production', n, `${n}-1`);
       await put('build', 'NPM_TOKEN', 'npm-1');
       await s.secrets.upsert(admin, 'p', 'build', 'CERT', { valueBase64: Buffer.from([0xff, 0xfe, 0x00, 0x01]).toString('base64') });
@@ -50,15 +51,28 @@ for (const d of await dialects()) {
         const echoed = await ref.inject({ method: 'POST', url: '/echo', payload: res.body });
         assert.equal(res.text, echoed.body, `scope ${scope || '(all)'}: not the schema serializer's text`);
         if (scope === 'production' || scope === 'build') {
-          assert.deepEqual(res.body.secrets, all.body.secrets.filter((m: { scope: string; pr?: number }) => m.scope === scope && m.pr === undefined), `scope ${scope}`);
+          assert.deepEqual(
+            res.body.secrets,
+            all.body.secrets.filter((m: { scope: string; pr?: number }) => m.scope === scope && m.pr === undefined),
+            `scope ${scope}`,
+          );
         }
       }
-      const prod = Object.fromEntries(all.body.secrets.filter((m: { scope: string }) => m.scope === 'production').map((m: { name: string; status: string }) => [m.name, m.status]));
+      const prod = Object.fromEntries(
+        all.body.secrets.filter((m: { scope: string }) => m.scope === 'production').map((m: { name: string; status: string }) => [m.name, m.status]),
+      );
       assert.deepEqual(prod, { A_DEPLOYED: 'deployed', B_CHANGED: 'pending', C_REMOVED: 'pending_removal', E_NEW: 'pending' });
-      const build = Object.fromEntries(all.body.secrets.filter((m: { scope: string }) => m.scope === 'build').map((m: { name: string; status: string; binary?: boolean }) => [m.name, `${m.status}${m.binary ? ' binary' : ''}`]));
+      const build = Object.fromEntries(
+        all.body.secrets
+          .filter((m: { scope: string }) => m.scope === 'build')
+          .map((m: { name: string; status: string; binary?: boolean }) => [m.name, `${m.status}${m.binary ? ' binary' : ''}`]),
+      );
       // The last succeeded deployment of any environment (the preview one) decides for build secrets.
       assert.deepEqual(build, { CERT: 'deployed binary', NPM_TOKEN: 'pending' });
-      assert.ok(all.body.secrets.some((m: { pr?: number; applied?: unknown }) => m.pr === 7), 'the override is listed');
+      assert.ok(
+        all.body.secrets.some((m: { pr?: number; applied?: unknown }) => m.pr === 7),
+        'the override is listed',
+      );
       // A write's answer computes its one status in one query: the same rule.
       const same = await put('production', 'A_DEPLOYED', 'A_DEPLOYED-1');
       assert.deepEqual([same.unchanged, same.secret.status], [true, 'deployed']);

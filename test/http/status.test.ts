@@ -34,7 +34,8 @@ for (const d of await dialects()) {
       assert.equal(r.status, 200, r.text);
       return r.body.secrets as Meta[];
     };
-    const meta = async (slug: string, scope: string, name: string): Promise<Meta | undefined> => (await list(slug)).find((m) => m.scope === scope && m.name === name);
+    const meta = async (slug: string, scope: string, name: string): Promise<Meta | undefined> =>
+      (await list(slug)).find((m) => m.scope === scope && m.name === name);
     const status = async (slug: string, scope: string, name: string) => (await meta(slug, scope, name))?.status;
     /** name@scope → status (and applied, for preview), for comparing whole lists. */
     const snapshot = async (slug: string) =>
@@ -52,7 +53,12 @@ for (const d of await dialects()) {
     const start = async (slug: string, environment: 'production' | 'preview', pr?: number) => {
       const r = await admin.post(`/api/v1/projects/${slug}/deployments`, pr === undefined ? { environment } : { environment, pr });
       assert.equal(r.status, 201, r.text);
-      return r.body as { id: string; token: string; expiresAt: string; pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }> } };
+      return r.body as {
+        id: string;
+        token: string;
+        expiresAt: string;
+        pinned: { runtime: Array<{ name: string; version: number }>; build: Array<{ name: string; version: number }> };
+      };
     };
     const release = async (dep: { id: string; token: string }) => {
       const r = await admin.with(dep.token).get(`/api/v1/deployments/${dep.id}/secrets`);

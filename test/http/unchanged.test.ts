@@ -25,7 +25,8 @@ for (const d of await dialects()) {
     const versions = async (name: string) => (await admin.get(`${P}/secrets/production/${name}/versions`)).body.versions as Array<{ version: number }>;
     const writeEvents = async (name: string) =>
       ((await admin.get(`${P}/audit?name=${name}`)).body.events as Array<{ action: string }>).filter((e) => e.action.startsWith('secret.')).length;
-    const status = async (name: string) => ((await admin.get(`${P}/secrets?scope=production`)).body.secrets as Array<{ name: string; status: string }>).find((s) => s.name === name)?.status;
+    const status = async (name: string) =>
+      ((await admin.get(`${P}/secrets?scope=production`)).body.secrets as Array<{ name: string; status: string }>).find((s) => s.name === name)?.status;
 
     before(async () => {
       server = await testApp(undefined, { dialect: d.name });
@@ -51,7 +52,10 @@ for (const d of await dialects()) {
       assert.equal(r.body.created, false);
       assert.equal(r.body.secret.version, 1);
       assert.equal(r.body.secret.status, 'deployed');
-      assert.deepEqual((await versions('DB_URL')).map((v) => v.version), [1]);
+      assert.deepEqual(
+        (await versions('DB_URL')).map((v) => v.version),
+        [1],
+      );
       assert.equal(await writeEvents('DB_URL'), eventsBefore);
       assert.equal(await status('DB_URL'), 'deployed');
       assert.ok(!r.text.includes(values.db));
@@ -91,11 +95,17 @@ for (const d of await dialects()) {
         body: new URLSearchParams({ _csrf: csrf, name: 'WEB_KEY', scope: 'production', value: values.web, pr: '' }).toString(),
       });
       assert.equal(post.status, 303, await post.text());
-      const flash = post.headers.getSetCookie().find((c) => c.startsWith('keyloft_flash='))!.split(';')[0]!;
+      const flash = post.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('keyloft_flash='))!
+        .split(';')[0]!;
       const page = await (await server.fetch(`${server.url}${post.headers.get('location')}`, { headers: { cookie: `${cookie}; ${flash}` } })).text();
       assert.match(page, /WEB_KEY is unchanged/);
       assert.ok(!page.includes(values.web));
-      assert.deepEqual((await versions('WEB_KEY')).map((v) => v.version), [1]);
+      assert.deepEqual(
+        (await versions('WEB_KEY')).map((v) => v.version),
+        [1],
+      );
       assert.equal(await writeEvents('WEB_KEY'), eventsBefore);
       assert.equal(await status('WEB_KEY'), 'deployed');
     });

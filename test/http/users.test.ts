@@ -22,8 +22,10 @@ for (const d of await dialects()) {
       assert.equal(r.status, 201, r.text);
       return { authorization: `Bearer ${r.body.token}`, id: r.body.id as string, info: r.body };
     };
-    const userId = async (email: string) => ((await call(ip.app, 'GET', '/api/v1/users', undefined, admin)).body.users as Array<{ id: string; email: string }>).find((u) => u.email === email)!.id;
-    const hashOf = async (email: string) => (await ip.db.selectFrom('users').select('password_hash').where('email', '=', email).executeTakeFirstOrThrow()).password_hash;
+    const userId = async (email: string) =>
+      ((await call(ip.app, 'GET', '/api/v1/users', undefined, admin)).body.users as Array<{ id: string; email: string }>).find((u) => u.email === email)!.id;
+    const hashOf = async (email: string) =>
+      (await ip.db.selectFrom('users').select('password_hash').where('email', '=', email).executeTakeFirstOrThrow()).password_hash;
 
     before(async () => {
       ip = await inProcess(d.name);
@@ -38,7 +40,19 @@ for (const d of await dialects()) {
       const r = await call(ip.app, 'GET', '/api/v1/users', undefined, admin);
       assert.equal(r.status, 200);
       const row = r.body.users.find((u: { email: string }) => u.email === 'bob@example.com');
-      assert.deepEqual({ ...row, id: undefined, createdAt: undefined }, { id: undefined, createdAt: undefined, email: 'bob@example.com', isAdmin: false, lastLoginAt: new Date(ip.clock()).toISOString(), locked: false, disabled: false, projects: ['bobs'] });
+      assert.deepEqual(
+        { ...row, id: undefined, createdAt: undefined },
+        {
+          id: undefined,
+          createdAt: undefined,
+          email: 'bob@example.com',
+          isAdmin: false,
+          lastLoginAt: new Date(ip.clock()).toISOString(),
+          locked: false,
+          disabled: false,
+          projects: ['bobs'],
+        },
+      );
       assert.ok(!r.text.includes('password_hash') && !r.text.includes('$argon2'));
       assert.equal((await call(ip.app, 'GET', '/api/v1/users', undefined, bob)).status, 403);
     });
@@ -93,7 +107,10 @@ for (const d of await dialects()) {
       assert.equal((await call(ip.app, 'PUT', `/api/v1/users/${bobId}/admin`, { isAdmin: false }, admin)).status, 200);
       assert.equal((await call(ip.app, 'GET', '/api/v1/users', undefined, bob)).status, 403, 'unmade at once');
       const users = (await call(ip.app, 'GET', '/api/v1/users', undefined, admin)).body.users as Array<{ email: string; isAdmin: boolean; disabled: boolean }>;
-      assert.deepEqual(users.filter((u) => u.isAdmin && !u.disabled).map((u) => u.email), [OWNER.email]);
+      assert.deepEqual(
+        users.filter((u) => u.isAdmin && !u.disabled).map((u) => u.email),
+        [OWNER.email],
+      );
     });
 
     it('a reset link works once, for an hour; a weak password names the rule; a used, expired or forged link is one clear page and changes nothing', async () => {
@@ -105,12 +122,18 @@ for (const d of await dialects()) {
       const token = url.searchParams.get('token')!;
       assert.match(token, /^klreset_[A-Za-z0-9_-]{43}$/);
       const stored = await ip.db.selectFrom('password_resets').select('token_hash').execute();
-      assert.ok(stored.every((s) => !s.token_hash.includes(token)), 'stored hashed');
+      assert.ok(
+        stored.every((s) => !s.token_hash.includes(token)),
+        'stored hashed',
+      );
       const page = await ip.app.inject({ method: 'GET', url: `${url.pathname}${url.search}` });
       assert.equal(page.statusCode, 200);
       assert.match(page.body, /Set a new password/);
       const pre = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
-      const preCookie = ([] as string[]).concat(page.headers['set-cookie'] ?? []).find((c) => c.startsWith('keyloft_pre='))!.split(';')[0]!;
+      const preCookie = ([] as string[])
+        .concat(page.headers['set-cookie'] ?? [])
+        .find((c) => c.startsWith('keyloft_pre='))!
+        .split(';')[0]!;
       const post = (tok: string, password: string) =>
         ip.app.inject({
           method: 'POST',
@@ -166,14 +189,16 @@ for (const d of await dialects()) {
       assert.equal((await call(ip.app, 'GET', '/api/v1/me', undefined, { authorization: tok.authorization })).status, 200);
     });
 
-    it('lists and ends your own sessions, never anyone else\'s', async () => {
+    it("lists and ends your own sessions, never anyone else's", async () => {
       const a = (await signIn('bob@example.com', 'the third password'))!;
       const b = (await signIn('bob@example.com', 'the third password'))!;
       const list = (await call(ip.app, 'GET', '/api/v1/me/sessions', undefined, a)).body.sessions as Array<{ id: string; current: boolean; ip: string }>;
       assert.ok(list.length >= 2);
       assert.equal(list.filter((s) => s.current).length, 1);
       assert.equal(list[0]!.ip, '127.0.0.1');
-      const ownerSessions = (await call(ip.app, 'GET', '/api/v1/me/sessions', undefined, (await signIn(OWNER.email, OWNER.password))!)).body.sessions as Array<{ id: string }>;
+      const ownerSessions = (await call(ip.app, 'GET', '/api/v1/me/sessions', undefined, (await signIn(OWNER.email, OWNER.password))!)).body.sessions as Array<{
+        id: string;
+      }>;
       assert.equal((await call(ip.app, 'DELETE', `/api/v1/me/sessions/${ownerSessions[0]!.id}`, undefined, a)).status, 404);
       const bId = list.find((s) => !s.current)!.id;
       const firstOther = list.filter((s) => !s.current);
@@ -195,7 +220,9 @@ for (const d of await dialects()) {
       assert.equal(ro.info.readOnly, true);
       const roH = { authorization: ro.authorization };
       assert.equal((await call(ip.app, 'GET', '/api/v1/projects', undefined, roH)).status, 200);
-      const doc = JSON.parse((await ip.app.inject({ method: 'GET', url: '/api/openapi.json' })).body) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+      const doc = JSON.parse((await ip.app.inject({ method: 'GET', url: '/api/openapi.json' })).body) as {
+        paths: Record<string, Record<string, { security?: unknown[] }>>;
+      };
       let writes = 0;
       for (const [template, methods] of Object.entries(doc.paths)) {
         for (const [m, op] of Object.entries(methods)) {

@@ -113,11 +113,18 @@ describe('dashboard minors', () => {
     assert.equal(to.pathname, '/login');
     assert.equal(to.searchParams.get('ended'), '1');
     assert.equal(to.searchParams.get('next'), `/projects/${slug}/settings/secrets?env=preview`);
-    assert.ok(post.headers.getSetCookie().some((c) => c.startsWith('keyloft_session=;')), 'the dead cookie is cleared');
+    assert.ok(
+      post.headers.getSetCookie().some((c) => c.startsWith('keyloft_session=;')),
+      'the dead cookie is cleared',
+    );
     const signIn = await (await server.fetch(to)).text();
     assert.match(signIn, /Your session ended\. Sign in again to go back to the page you were on\./);
     assert.match(signIn, new RegExp(`name="next" value="/projects/${slug}/settings/secrets\\?env=preview"`));
-    assert.equal((await admin.get(`${P}/secrets?scope=production`)).body.secrets.some((s: { name: string }) => s.name === 'LATE'), false, 'nothing written');
+    assert.equal(
+      (await admin.get(`${P}/secrets?scope=production`)).body.secrets.some((s: { name: string }) => s.name === 'LATE'),
+      false,
+      'nothing written',
+    );
     // A page opened without any session (never signed in) does not claim a session ended.
     const fresh = await server.fetch(`${server.url}/projects/${slug}`, { redirect: 'manual' });
     assert.equal(new URL(fresh.headers.get('location')!, server.url).searchParams.get('ended'), null);
@@ -159,7 +166,11 @@ describe('dashboard minors', () => {
     assert.notEqual(copy.status, 500);
     assert.match(copyHtml, /Add or update a secret/, 'the Secrets page itself, not an error page');
     assert.match(copyHtml, /NOPE_NOT_HERE/, 'the error names the key');
-    assert.match(copyHtml, /<textarea[^>]*name="names"[^>]*>NOPE_NOT_HERE STRIPE_KEY<\/textarea>|name="names"[^>]*value="NOPE_NOT_HERE STRIPE_KEY"/, 'the typed keys are kept');
+    assert.match(
+      copyHtml,
+      /<textarea[^>]*name="names"[^>]*>NOPE_NOT_HERE STRIPE_KEY<\/textarea>|name="names"[^>]*value="NOPE_NOT_HERE STRIPE_KEY"/,
+      'the typed keys are kept',
+    );
   });
 
   test('post/redirect/get after creating an API token or a deploy key: shown once after the redirect, a refresh creates nothing', async () => {
@@ -199,14 +210,20 @@ describe('dashboard minors', () => {
     });
     assert.equal(key.status, 303);
     assert.equal(key.headers.get('location'), `/projects/${slug}/settings/general`);
-    const keyCookie = key.headers.getSetCookie().find((c) => c.startsWith('keyloft_shown='))!.split(';')[0]!;
+    const keyCookie = key.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('keyloft_shown='))!
+      .split(';')[0]!;
     const general = await (await server.fetch(`${server.url}/projects/${slug}/settings/general`, { headers: { cookie: `${s.cookie}; ${keyCookie}` } })).text();
     assert.match(general, /kldk_[A-Za-z0-9_-]+/);
   });
 
   test('a viewer is told their role and which role writing needs', async () => {
     const html = await page(`/projects/${slug}/settings/secrets`, 'viewer@example.com', 'another long password');
-    assert.match(html, /You are a viewer: you see names, digests and statuses, never values\. To add or change secrets, you need the member role \(or admin\): ask an admin of this project\./);
+    assert.match(
+      html,
+      /You are a viewer: you see names, digests and statuses, never values\. To add or change secrets, you need the member role \(or admin\): ask an admin of this project\./,
+    );
     const members = await page(`/projects/${slug}/settings/members`, 'viewer@example.com', 'another long password');
     assert.match(members, /To add or remove members, you need the admin role: ask an admin of this project\./);
   });

@@ -69,7 +69,5 @@ for (const d of (await dialects()).filter((x) => x.name === 'sqlite')) {
       assert.equal((await admin.get(`${P}/deployments`)).body.deployments.length, 0);
       assert.equal(existsSync(marker), false, 'flyctl never ran');
     });
-
   });
 }
-

@@ -61,7 +61,11 @@ for (const d of (await dialects()).filter((x) => x.name === 'sqlite')) {
     test('deploy fly sends flyctl exit code and last line (masked); deploy show and the dashboard display it', async () => {
       const fake = join(dir, 'flyctl');
       // The fake flyctl prints its arguments (the --build-secret value among them) and fails on deploy.
-      writeFileSync(fake, `#!/bin/sh\nif [ "$1" = deploy ]; then echo "building..."; echo "Error: build failed: $*" >&2; exit 3; fi\ncat >/dev/null\nexit 0\n`, { mode: 0o755 });
+      writeFileSync(
+        fake,
+        `#!/bin/sh\nif [ "$1" = deploy ]; then echo "building..."; echo "Error: build failed: $*" >&2; exit 3; fi\ncat >/dev/null\nexit 0\n`,
+        { mode: 0o755 },
+      );
       const run = await cli(['deploy', 'fly', '--project', slug, '--env', 'production', '--ref', 'abc'], { KEYLOFT_FLYCTL: fake, KEYLOFT_TOKEN: key });
       assert.equal(run.code, 3, run.err);
       const list = await admin.get(`${P}/deployments?limit=1`);

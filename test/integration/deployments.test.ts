@@ -50,7 +50,11 @@ for (const d of await dialects()) {
       // The api role holds no key (on PostgreSQL the helper would otherwise name the key file).
       apiRole = await startServer(store, {
         role: 'api',
-        env: { KEYLOFT_DEPLOY_TOKEN_TTL_MINUTES: '5', KEYLOFT_RELEASE_URL: releaseRole.url, ...(d.name === 'postgres' ? { KEYLOFT_MASTER_KEY_FILE: undefined } : {}) },
+        env: {
+          KEYLOFT_DEPLOY_TOKEN_TTL_MINUTES: '5',
+          KEYLOFT_RELEASE_URL: releaseRole.url,
+          ...(d.name === 'postgres' ? { KEYLOFT_MASTER_KEY_FILE: undefined } : {}),
+        },
       });
       servers.push(apiRole);
     });
@@ -96,10 +100,10 @@ for (const d of await dialects()) {
       assert.equal(c.status, 200, c.text);
       assertRefused(await rel.with(token).get(`/api/v1/deployments/${id}/secrets`), 'release after completion on another process', [PROD, BUILD]);
       const list = await api.get('/api/v1/projects/split/secrets');
-      assert.deepEqual(
-        list.body.secrets.map((m: { name: string; status: string }) => `${m.name} ${m.status}`).sort(),
-        ['DB_URL deployed', 'NPM_TOKEN deployed'],
-      );
+      assert.deepEqual(list.body.secrets.map((m: { name: string; status: string }) => `${m.name} ${m.status}`).sort(), [
+        'DB_URL deployed',
+        'NPM_TOKEN deployed',
+      ]);
     });
 
     // Measured over a real socket (a time in process says nothing); the same values are checked.
@@ -127,7 +131,9 @@ for (const d of await dialects()) {
       const first = times[0]!;
       times.sort((a, b) => a - b);
       const median = (times[9]! + times[10]!) / 2;
-      console.log(`release 1000 values: median ${median.toFixed(1)} ms (${d.name}; first ${first.toFixed(1)}, min ${times[0]!.toFixed(1)}, max ${times[19]!.toFixed(1)})`);
+      console.log(
+        `release 1000 values: median ${median.toFixed(1)} ms (${d.name}; first ${first.toFixed(1)}, min ${times[0]!.toFixed(1)}, max ${times[19]!.toFixed(1)})`,
+      );
       assert.equal((await admin.with(s.token).post(`/api/v1/deployments/${s.id}/complete`, { status: 'succeeded' })).status, 200);
     });
   });

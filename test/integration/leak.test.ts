@@ -38,7 +38,13 @@ interface Marker {
 function textMarker(label: string, value: string): Marker {
   const forms = encodedForms(Buffer.from(value, 'utf8'));
   forms.push(Buffer.from(JSON.stringify(value).slice(1, -1)));
-  forms.push(Buffer.from(JSON.stringify(value).slice(1, -1).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)));
+  forms.push(
+    Buffer.from(
+      JSON.stringify(value)
+        .slice(1, -1)
+        .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    ),
+  );
   forms.push(Buffer.from(encodeURIComponent(value)));
   forms.push(Buffer.from(value, 'utf16le'));
   // each line of a multi-line value on its own (every line here carries random text)
@@ -61,7 +67,11 @@ function findIn(hay: Buffer, markers: readonly Marker[]): string[] {
 }
 
 /** Every cell of every table, as bytes (strings as UTF-8). */
-async function allCells(store: TestStore): Promise<{ cells: Buffer; wrapped: Array<{ id: string; project_id: string; scope: string; wrapped_private_key: Buffer; wrapped_data_key: Buffer | null; master_key_id: string }>; fast: Buffer[] }> {
+async function allCells(store: TestStore): Promise<{
+  cells: Buffer;
+  wrapped: Array<{ id: string; project_id: string; scope: string; wrapped_private_key: Buffer; wrapped_data_key: Buffer | null; master_key_id: string }>;
+  fast: Buffer[];
+}> {
   const parts: Buffer[] = [];
   const push = (v: unknown) => {
     if (v === null || v === undefined) return;
@@ -70,16 +80,20 @@ async function allCells(store: TestStore): Promise<{ cells: Buffer; wrapped: Arr
     else parts.push(Buffer.from(String(v), 'utf8'));
     parts.push(Buffer.from([0]));
   };
-  let wrapped: Array<{ id: string; project_id: string; scope: string; wrapped_private_key: Buffer; wrapped_data_key: Buffer | null; master_key_id: string }> = [];
+  let wrapped: Array<{ id: string; project_id: string; scope: string; wrapped_private_key: Buffer; wrapped_data_key: Buffer | null; master_key_id: string }> =
+    [];
   let fast: Buffer[] = [];
   if (store.dialect === 'sqlite') {
     const db = new SQLite(join(store.dataDir, 'keyloft.db'), { readonly: true, fileMustExist: true });
     try {
       const tables = db.prepare("select name from sqlite_master where type = 'table'").all() as Array<{ name: string }>;
       assert.ok(tables.some((t) => t.name === 'secret_versions'));
-      for (const { name } of tables) for (const row of db.prepare(`select * from "${name}"`).all() as Array<Record<string, unknown>>) for (const v of Object.values(row)) push(v);
+      for (const { name } of tables)
+        for (const row of db.prepare(`select * from "${name}"`).all() as Array<Record<string, unknown>>) for (const v of Object.values(row)) push(v);
       wrapped = db.prepare('select id, project_id, scope, wrapped_private_key, wrapped_data_key, master_key_id from project_keys').all() as typeof wrapped;
-      fast = (db.prepare('select fast_ciphertext from secret_versions where fast_ciphertext is not null').all() as Array<{ fast_ciphertext: Buffer }>).map((r) => r.fast_ciphertext);
+      fast = (db.prepare('select fast_ciphertext from secret_versions where fast_ciphertext is not null').all() as Array<{ fast_ciphertext: Buffer }>).map(
+        (r) => r.fast_ciphertext,
+      );
     } finally {
       db.close();
     }
@@ -87,11 +101,15 @@ async function allCells(store: TestStore): Promise<{ cells: Buffer; wrapped: Arr
     const c = new pg.Client({ connectionString: store.databaseUrl });
     await c.connect();
     try {
-      const tables = (await c.query("select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'")).rows as Array<{ table_name: string }>;
+      const tables = (await c.query("select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'"))
+        .rows as Array<{ table_name: string }>;
       assert.ok(tables.some((t) => t.table_name === 'secret_versions'));
-      for (const { table_name } of tables) for (const row of (await c.query(`select * from "${table_name}"`)).rows as Array<Record<string, unknown>>) for (const v of Object.values(row)) push(v);
+      for (const { table_name } of tables)
+        for (const row of (await c.query(`select * from "${table_name}"`)).rows as Array<Record<string, unknown>>) for (const v of Object.values(row)) push(v);
       wrapped = (await c.query('select id, project_id, scope, wrapped_private_key, wrapped_data_key, master_key_id from project_keys')).rows;
-      fast = ((await c.query('select fast_ciphertext from secret_versions where fast_ciphertext is not null')).rows as Array<{ fast_ciphertext: Buffer }>).map((r) => r.fast_ciphertext);
+      fast = ((await c.query('select fast_ciphertext from secret_versions where fast_ciphertext is not null')).rows as Array<{ fast_ciphertext: Buffer }>).map(
+        (r) => r.fast_ciphertext,
+      );
     } finally {
       await c.end();
     }
@@ -183,10 +201,15 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         }
         assert.equal((await api.put(`${P}/secrets/production/PUT_MULTI`, { value: text('PUT_MULTI', `PMa_${rnd()}\r\nPMb_${rnd()}\n`) })).status, 201);
         assert.equal((await api.put(`${P}/secrets/preview/PUT_UNICODE`, { value: text('PUT_UNICODE', `\u{1F510}${rnd()}\u00e9\u00e8`) })).status, 201);
-        assert.equal((await api.put(`${P}/secrets/production/PUT_B64_TEXT`, { valueBase64: Buffer.from(text('PUT_B64_TEXT')).toString('base64') })).status, 201);
+        assert.equal(
+          (await api.put(`${P}/secrets/production/PUT_B64_TEXT`, { valueBase64: Buffer.from(text('PUT_B64_TEXT')).toString('base64') })).status,
+          201,
+        );
 
         // a form-encoded body (what the web pages send) is a write route too
-        const form = await api.call('PUT', `${P}/secrets/production/FORM_ENCODED`, `value=${encodeURIComponent(text('FORM_ENCODED', `form ${rnd()} & = %`))}`, { contentType: 'application/x-www-form-urlencoded' });
+        const form = await api.call('PUT', `${P}/secrets/production/FORM_ENCODED`, `value=${encodeURIComponent(text('FORM_ENCODED', `form ${rnd()} & = %`))}`, {
+          contentType: 'application/x-www-form-urlencoded',
+        });
         assert.equal(form.status, 201, form.text);
 
         // binary build secret: random bytes around a marker
@@ -210,14 +233,24 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         assert.equal(dry.status, 200, dry.text);
 
         const json = await api.post(`${P}/secrets/preview:import`, {
-          secrets: { JSON_A: text('JSON_A'), JSON_UNICODE: text('JSON_UNICODE', `\u2603${rnd()}\u2603`), JSON_B64: { valueBase64: Buffer.from(text('JSON_B64')).toString('base64') } },
+          secrets: {
+            JSON_A: text('JSON_A'),
+            JSON_UNICODE: text('JSON_UNICODE', `\u2603${rnd()}\u2603`),
+            JSON_B64: { valueBase64: Buffer.from(text('JSON_B64')).toString('base64') },
+          },
         });
         assert.equal(json.status, 200, json.text);
-        const jsonBuild = await api.post(`${P}/secrets/build:import`, { secrets: { JSON_BUILD: { valueBase64: Buffer.from(text('JSON_BUILD')).toString('base64') } } });
+        const jsonBuild = await api.post(`${P}/secrets/build:import`, {
+          secrets: { JSON_BUILD: { valueBase64: Buffer.from(text('JSON_BUILD')).toString('base64') } },
+        });
         assert.equal(jsonBuild.status, 200, jsonBuild.text);
 
         // the dashboard's import review (issue 12 §5): the pasted text waits on the server, sealed — never in the page or a table in plaintext
-        const login = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }) });
+        const login = await fetch(`${server.url}/api/v1/session`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+        });
         assert.equal(login.status, 200);
         const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
         const csrf = ((await login.json()) as { csrfToken: string }).csrfToken;
@@ -245,7 +278,9 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
             const started = await api.post(`${P}/deployments`, environment === 'preview' ? { environment, pr: 7 } : { environment });
             assert.equal(started.status, 201, started.text);
             // Fetched outside the recording client: this response holds values by design.
-            const r = await fetch(`${server.url}/api/v1/deployments/${started.body.id}/secrets`, { headers: { authorization: `Bearer ${started.body.token}` } });
+            const r = await fetch(`${server.url}/api/v1/deployments/${started.body.id}/secrets`, {
+              headers: { authorization: `Bearer ${started.body.token}` },
+            });
             const body = (await r.json()) as { runtime: Record<string, string> };
             assert.equal(r.status, 200, `round ${round} ${environment}`);
             assert.ok(Object.keys(body.runtime).length > 3, `round ${round} ${environment}: ${Object.keys(body.runtime).join(',')}`);
@@ -262,7 +297,10 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
           ['too big bytes', api.put(`${P}/secrets/production/BIG`, { value: text('ERR_BIG2') + '\u00e9'.repeat(33000) })],
           ['both forms', api.put(`${P}/secrets/production/BOTH`, { value: text('ERR_BOTH'), valueBase64: 'YQ==' })],
           ['bad base64', api.put(`${P}/secrets/production/B64`, { valueBase64: `${text('ERR_B64')}!!` })],
-          ['not utf-8', api.put(`${P}/secrets/production/B64`, { valueBase64: Buffer.concat([Buffer.from(text('ERR_UTF8')), Buffer.from([0xff])]).toString('base64') })],
+          [
+            'not utf-8',
+            api.put(`${P}/secrets/production/B64`, { valueBase64: Buffer.concat([Buffer.from(text('ERR_UTF8')), Buffer.from([0xff])]).toString('base64') }),
+          ],
           ['bad scope', api.put(`${P}/secrets/staging/X`, { value: text('ERR_SCOPE') })],
           ['bad JSON', api.call('PUT', `${P}/secrets/production/X`, `{"value": "${text('ERR_JSON')}`, { contentType: 'application/json' })],
           ['bad JSON 2', api.call('PUT', `${P}/secrets/production/X`, `{"value": ${text('ERR_JSON2')}}`, { contentType: 'application/json' })],
@@ -270,12 +308,22 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
           ['odd content type', api.call('PUT', `${P}/secrets/production/X`, text('ERR_CT'), { contentType: 'application/x-keyloft' })],
           ['dotenv bad line', api.post(`${P}/secrets/production:import`, `OK=${text('ERR_DOT1')}\n1BAD=${text('ERR_DOT2')}\n`, { contentType: 'text/plain' })],
           ['dotenv unterminated', api.post(`${P}/secrets/production:import`, `A="${text('ERR_DOT3')}\nB=${text('ERR_DOT4')}\n`, { contentType: 'text/plain' })],
-          ['dotenv garbage after quote', api.post(`${P}/secrets/production:import`, `A="${text('ERR_DOT5')}"${text('ERR_DOT6')}\n`, { contentType: 'text/plain' })],
+          [
+            'dotenv garbage after quote',
+            api.post(`${P}/secrets/production:import`, `A="${text('ERR_DOT5')}"${text('ERR_DOT6')}\n`, { contentType: 'text/plain' }),
+          ],
           ['dotenv no equals', api.post(`${P}/secrets/production:import`, `${text('ERR_DOT7')}\n`, { contentType: 'text/plain' })],
           ['json bad name', api.post(`${P}/secrets/production:import`, { secrets: { 'BAD-NAME': text('ERR_IMP1'), GOOD: text('ERR_IMP2') } })],
           ['json bad value', api.post(`${P}/secrets/production:import`, { secrets: { GOOD: { value: text('ERR_IMP3') } } })],
           ['json NUL', api.post(`${P}/secrets/production:import`, { secrets: { GOOD: `${text('ERR_IMP4')}\u0000` } })],
-          ['create bad', api.post('/api/v1/projects', { slug: `x-${rnd().slice(0, 6)}`, name: 'x', secrets: [{ name: '9X', scope: 'production', value: text('ERR_CREATE') }] })],
+          [
+            'create bad',
+            api.post('/api/v1/projects', {
+              slug: `x-${rnd().slice(0, 6)}`,
+              name: 'x',
+              secrets: [{ name: '9X', scope: 'production', value: text('ERR_CREATE') }],
+            }),
+          ],
           ['not a member', api.with(undefined).put(`${P}/secrets/production/ANON`, { value: text('ERR_ANON') })],
         ];
         for (const [what, p] of bad) {
@@ -285,7 +333,18 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
       });
 
       it('reads lists, history and audit', async () => {
-        for (const path of [`${P}/secrets`, `${P}/secrets?scope=build`, `${P}/secrets/production/PUT_PROD/versions`, `${P}/secrets/production/DELETED/versions`, `${P}/audit`, `${P}/audit?limit=200`, '/api/v1/projects', P, '/api/v1/tokens', '/api/openapi.json']) {
+        for (const path of [
+          `${P}/secrets`,
+          `${P}/secrets?scope=build`,
+          `${P}/secrets/production/PUT_PROD/versions`,
+          `${P}/secrets/production/DELETED/versions`,
+          `${P}/audit`,
+          `${P}/audit?limit=200`,
+          '/api/v1/projects',
+          P,
+          '/api/v1/tokens',
+          '/api/openapi.json',
+        ]) {
           const r = await api.get(path);
           assert.equal(r.status, 200, `${path}: ${r.text.slice(0, 200)}`);
         }
@@ -316,12 +375,24 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         const ring = await Keyring.create([master]);
         const keyMarkers: Marker[] = [bytesMarker('MASTER_PRIVATE_KEY', masterPrivate)];
         for (const w of wrapped) {
-          const raw = await ring.unwrapRaw({ id: w.id, projectId: w.project_id, scope: w.scope, wrappedPrivateKey: new Uint8Array(w.wrapped_private_key), masterKeyId: w.master_key_id });
+          const raw = await ring.unwrapRaw({
+            id: w.id,
+            projectId: w.project_id,
+            scope: w.scope,
+            wrappedPrivateKey: new Uint8Array(w.wrapped_private_key),
+            masterKeyId: w.master_key_id,
+          });
           assert.equal(raw.length, 32);
           keyMarkers.push(bytesMarker(`SCOPE_PRIVATE_KEY_${w.scope}`, Buffer.from(raw)));
           // and the data keys of the fast forms (issue 18 §3), which the releases above created
           if (w.wrapped_data_key !== null) {
-            const dk = await ring.unwrapDataKeyRaw({ id: w.id, projectId: w.project_id, scope: w.scope, wrappedDataKey: new Uint8Array(w.wrapped_data_key), masterKeyId: w.master_key_id });
+            const dk = await ring.unwrapDataKeyRaw({
+              id: w.id,
+              projectId: w.project_id,
+              scope: w.scope,
+              wrappedDataKey: new Uint8Array(w.wrapped_data_key),
+              masterKeyId: w.master_key_id,
+            });
             keyMarkers.push(bytesMarker(`SCOPE_DATA_KEY_${w.scope}`, Buffer.from(dk)));
           }
         }
@@ -348,14 +419,22 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
       it('stores passwords and tokens only as hashes, and never echoes a password', async () => {
         const password = `pw-${rnd()}-\u00e9\u{1F511}`;
         const user = await createUser(server, api, `hashes-${rnd().slice(0, 6)}@example.com`, password);
-        const login = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }) });
+        const login = await fetch(`${server.url}/api/v1/session`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+        });
         assert.equal(login.status, 200);
         const session = /keyloft_session=([^;]+)/.exec(login.headers.get('set-cookie') ?? '')![1]!;
         const extra = await api.post('/api/v1/tokens', { name: 'leak-check' });
         assert.equal(extra.status, 201);
         // a failed sign-in with a password-like string
         const wrong = `wrong-${rnd()}`;
-        const failed = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, password: wrong }) });
+        const failed = await fetch(`${server.url}/api/v1/session`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: ADMIN_EMAIL, password: wrong }),
+        });
         assert.equal(failed.status, 401);
         seenBodies.push(await failed.text());
         // an invitation (issue 15): its token is in the URL of the accept call, the invitee's password in its body
@@ -363,7 +442,11 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         assert.equal(invite.status, 201, invite.text);
         const inviteToken = /(klinv_[A-Za-z0-9_-]+)$/.exec(invite.body.url)![1]!;
         const inviteePassword = `invitee-pw-${rnd()}`;
-        const accepted = await fetch(`${server.url}/api/v1/invitations/${inviteToken}/accept`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: inviteePassword }) });
+        const accepted = await fetch(`${server.url}/api/v1/invitations/${inviteToken}/accept`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ password: inviteePassword }),
+        });
         assert.equal(accepted.status, 200);
         seenBodies.push(await accepted.text());
         await new Promise((r) => setTimeout(r, 100)); // the access log line is written after the response
@@ -390,13 +473,26 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
         const list = await api.get('/api/v1/tokens');
         assert.deepEqual(findIn(Buffer.from(list.text), credentials), []);
         // nor in the log (the Authorization header and cookie are redacted)
-        assert.deepEqual(findIn(Buffer.from(server.output()), credentials.filter((m) => m.label.startsWith('API_TOKEN') || m.label === 'SESSION' || m.label === 'INVITATION_TOKEN')), [], 'a token in the server output');
+        assert.deepEqual(
+          findIn(
+            Buffer.from(server.output()),
+            credentials.filter((m) => m.label.startsWith('API_TOKEN') || m.label === 'SESSION' || m.label === 'INVITATION_TOKEN'),
+          ),
+          [],
+          'a token in the server output',
+        );
       });
 
       it('stores and logs no CI ID token, accepted or refused', async () => {
         const issuer = await startTestIssuer();
         try {
-          const policy = await api.post(`${P}/trust-policies`, { name: 'ci', issuer: issuer.url, audience: 'keyloft', subject: 'repo:acme/leak:ref:refs/heads/main', environment: 'production' });
+          const policy = await api.post(`${P}/trust-policies`, {
+            name: 'ci',
+            issuer: issuer.url,
+            audience: 'keyloft',
+            subject: 'repo:acme/leak:ref:refs/heads/main',
+            environment: 'production',
+          });
           assert.equal(policy.status, 201, policy.text);
           const accepted = await issuer.mint({ repo: 'acme/leak' });
           const refusedToken = await issuer.mint({ repo: 'acme/intruder' });
@@ -408,7 +504,10 @@ describe('no value leaks: every dialect', { concurrency: 1 }, () => {
           assert.equal((await anon.post('/api/v1/oidc/deployments', { project: slug, environment: 'production', idToken: forged })).status, 401);
           assert.equal((await api.get(`${P}/audit?limit=200`)).status, 200);
           assert.equal((await api.with(ok.body.token).post(`/api/v1/deployments/${ok.body.id}/complete`, { status: 'failed' })).status, 200);
-          const idTokens = [accepted, refusedToken, forged].flatMap((t, i) => [textMarker(`ID_TOKEN_${i}`, t), textMarker(`ID_TOKEN_SIGNATURE_${i}`, t.split('.')[2]!)]);
+          const idTokens = [accepted, refusedToken, forged].flatMap((t, i) => [
+            textMarker(`ID_TOKEN_${i}`, t),
+            textMarker(`ID_TOKEN_SIGNATURE_${i}`, t.split('.')[2]!),
+          ]);
           const deployToken = [textMarker('DEPLOY_TOKEN', ok.body.token)];
           const { cells } = await allCells(store);
           assert.deepEqual(findIn(cells, [...idTokens, ...deployToken]), [], 'an ID token or deploy token stored in clear');

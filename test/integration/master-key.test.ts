@@ -19,7 +19,15 @@ async function rowsChecksum(store: TestStore): Promise<{ sum: string; counts: Re
   const counts: Record<string, number> = {};
   const add = (table: string, rows: Array<Record<string, unknown>>) => {
     counts[table] = rows.length;
-    const lines = rows.map((r) => JSON.stringify(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('hex') : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : String(v)]))).sort();
+    const lines = rows
+      .map((r) =>
+        JSON.stringify(
+          Object.entries(r)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('hex') : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : String(v)]),
+        ),
+      )
+      .sort();
     h.update(`${table}\n${lines.join('\n')}\n`);
   };
   if (store.dialect === 'sqlite') {
@@ -34,7 +42,9 @@ async function rowsChecksum(store: TestStore): Promise<{ sum: string; counts: Re
     const c = new pg.Client({ connectionString: store.databaseUrl });
     await c.connect();
     try {
-      const tables = (await c.query("select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by table_name")).rows.map((r: { table_name: string }) => r.table_name);
+      const tables = (
+        await c.query("select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by table_name")
+      ).rows.map((r: { table_name: string }) => r.table_name);
       for (const t of tables) add(t, (await c.query(`select * from "${t}"`)).rows);
     } finally {
       await c.end();
@@ -246,10 +256,11 @@ describe('master key checks: every dialect', { concurrency: 1 }, () => {
           const api = new Api(server.url, token);
           const list = await api.get(`/api/v1/projects/${slug}/secrets`);
           assert.equal(list.status, 200, list.text);
-          assert.deepEqual(
-            list.body.secrets.map((s: { scope: string; name: string; version: number }) => `${s.scope}/${s.name}@${s.version}`).sort(),
-            ['build/C@1', 'preview/B@1', 'production/A@2'],
-          );
+          assert.deepEqual(list.body.secrets.map((s: { scope: string; name: string; version: number }) => `${s.scope}/${s.name}@${s.version}`).sort(), [
+            'build/C@1',
+            'preview/B@1',
+            'production/A@2',
+          ]);
           assert.equal((await api.get('/readyz')).status, 200);
         } finally {
           await server.stop();

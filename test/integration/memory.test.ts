@@ -51,7 +51,9 @@ test('fly.toml sets the same V8 flags as the Dockerfile', () => {
   assert.equal(m[1], dockerNodeOptions());
 });
 
-test(`under 16 clients fetching 100 values, the server with the Dockerfile's V8 flags peaks under ${CAP_MB} MB and keeps answering`, { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+test(`under 16 clients fetching 100 values, the server with the Dockerfile's V8 flags peaks under ${CAP_MB} MB and keeps answering`, {
+  skip: process.platform !== 'linux' && 'reads /proc',
+}, async (t) => {
   const nodeOptions = dockerNodeOptions();
   assert.match(nodeOptions, /--max-old-space-size=\d+/);
   assert.match(nodeOptions, /--max-semi-space-size=\d+/);
@@ -90,7 +92,9 @@ test(`under 16 clients fetching 100 values, the server with the Dockerfile's V8 
     }),
   );
   const mem = memory(pid);
-  t.diagnostic(`set-up: RSS ${setup.rssMb.toFixed(1)} MB, peak ${setup.hwmMb.toFixed(1)} MB; load: ${requests} requests, RSS ${mem.rssMb.toFixed(1)} MB, peak (VmHWM) ${mem.hwmMb.toFixed(1)} MB; NODE_OPTIONS=${nodeOptions} MALLOC_MMAP_THRESHOLD_=${mallocThreshold}`);
+  t.diagnostic(
+    `set-up: RSS ${setup.rssMb.toFixed(1)} MB, peak ${setup.hwmMb.toFixed(1)} MB; load: ${requests} requests, RSS ${mem.rssMb.toFixed(1)} MB, peak (VmHWM) ${mem.hwmMb.toFixed(1)} MB; NODE_OPTIONS=${nodeOptions} MALLOC_MMAP_THRESHOLD_=${mallocThreshold}`,
+  );
   assert.ok(setup.hwmMb < CAP_MB, `peak resident memory of the set-up ${setup.hwmMb.toFixed(1)} MB is under the ${CAP_MB} MB cap`);
   assert.deepEqual([...statuses.keys()], [200], `every request answered 200: ${JSON.stringify([...statuses])}`);
   assert.ok(requests >= CLIENTS, `the load ran (${requests} requests)`);

@@ -43,7 +43,12 @@ describe('multi-instance: two api instances and one release instance on one Post
   let rr = 0;
   let adminTokenShared = '';
 
-  const apiEnv = (releaseUrl: string) => ({ KEYLOFT_MASTER_KEY_FILE: undefined, KEYLOFT_MASTER_KEY: undefined, KEYLOFT_RELEASE_URL: releaseUrl, KEYLOFT_LOG_LEVEL: 'warn' });
+  const apiEnv = (releaseUrl: string) => ({
+    KEYLOFT_MASTER_KEY_FILE: undefined,
+    KEYLOFT_MASTER_KEY: undefined,
+    KEYLOFT_RELEASE_URL: releaseUrl,
+    KEYLOFT_LOG_LEVEL: 'warn',
+  });
 
   /** One HTTP call to one instance; network errors are thrown (the caller decides to retry). */
   async function raw(inst: Instance, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
@@ -52,7 +57,12 @@ describe('multi-instance: two api instances and one release instance on one Post
     stats.requests++;
     let res: Response;
     try {
-      res = await fetch(`${inst.server.url}${path}`, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+      res = await fetch(`${inst.server.url}${path}`, {
+        method,
+        headers: h,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
     } catch (err) {
       stats.networkErrors++;
       throw err;
@@ -209,7 +219,13 @@ describe('multi-instance: two api instances and one release instance on one Post
         if (it % 10 === 5) {
           // a fresh sign-in on one instance, the write with that session on another
           const s = await signIn(w, it + w);
-          put = await viaLb('PUT', `/api/v1/projects/${me.slug}/secrets/production/${name}`, { value }, { cookie: s.cookie, 'x-csrf-token': s.csrf }, (it + w + 1) % 2);
+          put = await viaLb(
+            'PUT',
+            `/api/v1/projects/${me.slug}/secrets/production/${name}`,
+            { value },
+            { cookie: s.cookie, 'x-csrf-token': s.csrf },
+            (it + w + 1) % 2,
+          );
           stats.crossInstanceSessions++;
         } else {
           put = await viaLb('PUT', `/api/v1/projects/${me.slug}/secrets/production/${name}`, { value }, bearer(me.token));
@@ -222,7 +238,12 @@ describe('multi-instance: two api instances and one release instance on one Post
           const d = await viaLb('POST', `/api/v1/projects/${me.slug}/deployments`, { environment: 'production' }, bearer(me.token));
           assert.equal(d.status, 201, d.text);
           stats.deployments++;
-          pending.push({ id: d.body.id, token: d.body.token, expected: Object.fromEntries([...acked[w]!].map(([n, a]) => [n, a.value])), startedOn: d.instance });
+          pending.push({
+            id: d.body.id,
+            token: d.body.token,
+            expected: Object.fromEntries([...acked[w]!].map(([n, a]) => [n, a.value])),
+            startedOn: d.instance,
+          });
         }
         // release the older deployments a little later, so some span the kill
         while (pending.length > 1) await releaseAndCheck(w, pending.shift()!);
@@ -233,7 +254,9 @@ describe('multi-instance: two api instances and one release instance on one Post
     async function killAndRestart(): Promise<void> {
       const victim = api[0]!;
       victim.server.process.kill('SIGKILL');
-      await new Promise<void>((r) => (victim.server.process.exitCode !== null || victim.server.process.signalCode !== null ? r() : victim.server.process.once('exit', () => r())));
+      await new Promise<void>((r) =>
+        victim.server.process.exitCode !== null || victim.server.process.signalCode !== null ? r() : victim.server.process.once('exit', () => r()),
+      );
       victim.up = false;
       await new Promise((r) => setTimeout(r, 300));
       const again = await startServer(store, { role: 'api', env: apiEnv(release.server.url) });
@@ -251,10 +274,13 @@ describe('multi-instance: two api instances and one release instance on one Post
       for (const inst of api) {
         const list = await raw(inst, 'GET', `/api/v1/projects/${workers[w]!.slug}/secrets?scope=production`, undefined, bearer(workers[w]!.token));
         assert.equal(list.status, 200, list.text);
-        const byName = new Map<string, { version: number; digest: string }>(list.body.secrets.map((s: { name: string; version: number; digest: string }) => [s.name, s]));
+        const byName = new Map<string, { version: number; digest: string }>(
+          list.body.secrets.map((s: { name: string; version: number; digest: string }) => [s.name, s]),
+        );
         for (const [name, a] of acked[w]!) {
           const s = byName.get(name);
-          if (!s || s.version !== a.version || s.digest !== a.digest) lost.push(`${workers[w]!.slug}/${name}: acknowledged v${a.version} ${a.digest}, ${inst.name} shows ${s ? `v${s.version} ${s.digest}` : 'nothing'}`);
+          if (!s || s.version !== a.version || s.digest !== a.digest)
+            lost.push(`${workers[w]!.slug}/${name}: acknowledged v${a.version} ${a.digest}, ${inst.name} shows ${s ? `v${s.version} ${s.digest}` : 'nothing'}`);
         }
       }
       // and by value: a deployment started on each api instance releases the last acknowledged values
@@ -262,7 +288,12 @@ describe('multi-instance: two api instances and one release instance on one Post
         const d = await raw(api[i]!, 'POST', `/api/v1/projects/${workers[w]!.slug}/deployments`, { environment: 'production' }, bearer(workers[w]!.token));
         assert.equal(d.status, 201, d.text);
         stats.deployments++;
-        await releaseAndCheck(w, { id: d.body.id, token: d.body.token, expected: Object.fromEntries([...acked[w]!].map(([n, a]) => [n, a.value])), startedOn: api[i]!.name });
+        await releaseAndCheck(w, {
+          id: d.body.id,
+          token: d.body.token,
+          expected: Object.fromEntries([...acked[w]!].map(([n, a]) => [n, a.value])),
+          startedOn: api[i]!.name,
+        });
       }
     }
 
@@ -280,7 +311,10 @@ describe('multi-instance: two api instances and one release instance on one Post
     // the release instance's metrics saw every release and every value
     const metrics = await raw(release, 'GET', '/metrics');
     assert.equal(metrics.status, 200);
-    const releasedMetric = [...metrics.text.matchAll(/^keyloft_released_values_total\{kind="(runtime|build)"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[2]), 0);
+    const releasedMetric = [...metrics.text.matchAll(/^keyloft_released_values_total\{kind="(runtime|build)"\} (\d+)$/gm)].reduce(
+      (n, m) => n + Number(m[2]),
+      0,
+    );
     assert.equal(releasedMetric, releasedValues, 'keyloft_released_values_total matches the values released');
     assert.match(metrics.text, /^keyloft_db_pool_connections\{state="total"\} \d+$/m);
     assert.match(metrics.text, /^keyloft_info\{role="release",/m);

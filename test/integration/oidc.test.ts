@@ -63,9 +63,19 @@ for (const d of await dialects()) {
       const created = await admin.post('/api/v1/projects/shop/trust-policies', body);
       assert.equal(created.status, 201, created.text);
       assert.match(created.body.id, /^tp_/);
-      assert.deepEqual({ ...created.body, id: undefined, createdAt: undefined, createdBy: undefined }, { ...body, claims: {}, id: undefined, createdAt: undefined, createdBy: undefined, lastUsedAt: null });
-      assert.equal((await admin.post('/api/v1/projects/shop/trust-policies', { ...body, name: 'pulls', subject: 'repo:acme/shop:pull_request', environment: 'preview' })).status, 201);
-      assert.equal((await admin.post('/api/v1/projects/other/trust-policies', { ...body, name: 'other-main', subject: 'repo:acme/other:ref:refs/heads/main' })).status, 201);
+      assert.deepEqual(
+        { ...created.body, id: undefined, createdAt: undefined, createdBy: undefined },
+        { ...body, claims: {}, id: undefined, createdAt: undefined, createdBy: undefined, lastUsedAt: null },
+      );
+      assert.equal(
+        (await admin.post('/api/v1/projects/shop/trust-policies', { ...body, name: 'pulls', subject: 'repo:acme/shop:pull_request', environment: 'preview' }))
+          .status,
+        201,
+      );
+      assert.equal(
+        (await admin.post('/api/v1/projects/other/trust-policies', { ...body, name: 'other-main', subject: 'repo:acme/other:ref:refs/heads/main' })).status,
+        201,
+      );
       const dup = await admin.post('/api/v1/projects/shop/trust-policies', body);
       assert.equal(dup.status, 409, dup.text);
       assert.equal(dup.body.error.field, 'name');
@@ -93,7 +103,10 @@ for (const d of await dialects()) {
         assert.equal((await api.delete(`/api/v1/projects/shop/trust-policies/${created.body.id}`)).status, status, who);
       }
       const listed = await admin.get('/api/v1/projects/shop/trust-policies');
-      assert.deepEqual(listed.body.trustPolicies.map((p: { name: string }) => p.name), ['main', 'pulls']);
+      assert.deepEqual(
+        listed.body.trustPolicies.map((p: { name: string }) => p.name),
+        ['main', 'pulls'],
+      );
       // A policy of shop cannot be deleted through other.
       assert.equal((await admin.delete(`/api/v1/projects/other/trust-policies/${created.body.id}`)).status, 404);
       const temp = await admin.post('/api/v1/projects/shop/trust-policies', { ...body, name: 'temp' });
@@ -101,7 +114,11 @@ for (const d of await dialects()) {
       assert.equal((await admin.delete(`/api/v1/projects/shop/trust-policies/${temp.body.id}`)).status, 404);
       const audit = await admin.get('/api/v1/projects/shop/audit?action=trust_policy.created');
       assert.ok(audit.body.events.some((e: { detail: { name: string } }) => e.detail.name === 'main'));
-      assert.ok((await admin.get('/api/v1/projects/shop/audit?action=trust_policy.deleted')).body.events.some((e: { detail: { id: string } }) => e.detail.id === temp.body.id));
+      assert.ok(
+        (await admin.get('/api/v1/projects/shop/audit?action=trust_policy.deleted')).body.events.some(
+          (e: { detail: { id: string } }) => e.detail.id === temp.body.id,
+        ),
+      );
     });
 
     test('policy → exchange → release → complete: a CI ID token deploys production with no stored credential', async () => {
@@ -109,7 +126,10 @@ for (const d of await dialects()) {
       assert.equal(started.status, 201, started.text);
       assert.deepEqual(started.body.deployment.startedBy, { kind: 'trust_policy', name: 'main' });
       assert.equal(started.body.project.app, 'shop');
-      assert.deepEqual(started.body.pinned.runtime.map((p: { name: string }) => p.name), ['DB_URL']);
+      assert.deepEqual(
+        started.body.pinned.runtime.map((p: { name: string }) => p.name),
+        ['DB_URL'],
+      );
       const token = started.body.token as string;
       const released = await anon.with(token).get(`/api/v1/deployments/${started.body.id}/secrets`);
       assert.equal(released.status, 200, released.text);
@@ -169,7 +189,13 @@ for (const d of await dialects()) {
       const down = await startTestIssuer();
       try {
         down.setMode('down');
-        const p = await admin.post('/api/v1/projects/shop/trust-policies', { name: 'down', issuer: down.url, audience: 'keyloft', subject: 'repo:acme/shop:ref:refs/heads/main', environment: 'production' });
+        const p = await admin.post('/api/v1/projects/shop/trust-policies', {
+          name: 'down',
+          issuer: down.url,
+          audience: 'keyloft',
+          subject: 'repo:acme/shop:ref:refs/heads/main',
+          environment: 'production',
+        });
         assert.equal(p.status, 201, p.text);
         const r = await exchange({ idToken: await down.mint() });
         assert.equal(r.status, 503, r.text);
@@ -215,9 +241,20 @@ describe('roles: the exchange runs where the keys are', () => {
     store = await createStore('sqlite');
     all = await startServer(store, { env: { KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: 'true' } });
     const admin = await bootstrap(all);
-    assert.equal((await admin.post('/api/v1/projects', { slug: 'shop', name: 'shop', secrets: [{ name: 'A', scope: 'production', value: 'a-value' }] })).status, 201);
     assert.equal(
-      (await admin.post('/api/v1/projects/shop/trust-policies', { name: 'main', issuer: issuer.url, audience: 'keyloft', subject: 'repo:acme/shop:ref:refs/heads/main', environment: 'production' })).status,
+      (await admin.post('/api/v1/projects', { slug: 'shop', name: 'shop', secrets: [{ name: 'A', scope: 'production', value: 'a-value' }] })).status,
+      201,
+    );
+    assert.equal(
+      (
+        await admin.post('/api/v1/projects/shop/trust-policies', {
+          name: 'main',
+          issuer: issuer.url,
+          audience: 'keyloft',
+          subject: 'repo:acme/shop:ref:refs/heads/main',
+          environment: 'production',
+        })
+      ).status,
       201,
     );
     await all.stop();

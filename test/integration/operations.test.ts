@@ -99,13 +99,17 @@ describe('sqlite: keyloft backup and restore', () => {
     const inBackup = new Map<string, number>();
     try {
       assert.equal(copy.pragma('integrity_check', { simple: true }), 'ok');
-      for (const row of copy.prepare("select name, current_version as version from secrets where scope = 'production'").all() as Array<{ name: string; version: number }>) {
+      for (const row of copy.prepare("select name, current_version as version from secrets where scope = 'production'").all() as Array<{
+        name: string;
+        version: number;
+      }>) {
         inBackup.set(row.name, row.version);
       }
     } finally {
       copy.close();
     }
-    for (const [name, a] of before) assert.ok((inBackup.get(name) ?? 0) >= a.version, `${name} v${a.version} was acknowledged before the backup began but is not in it`);
+    for (const [name, a] of before)
+      assert.ok((inBackup.get(name) ?? 0) >= a.version, `${name} v${a.version} was acknowledged before the backup began but is not in it`);
     const key = readFileSync(join(store.dataDir, 'master.key'), 'utf8').trim();
     const bytes = readFileSync(out);
     assert.ok(!bytes.includes(Buffer.from(key, 'base64')) && !bytes.includes(Buffer.from(key)), 'the backup holds the master private key');
@@ -190,9 +194,15 @@ describe('postgres: several instances start at once on a fresh database', { skip
     try {
       const key = masterKeyFromPrivate(new Uint8Array(randomBytes(32)));
       const results = await Promise.allSettled(dbs.map((x) => verifyMasterKeys(x.db, [key], Date.now())));
-      assert.deepEqual(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), []);
+      assert.deepEqual(
+        results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+        [],
+      );
       const rows = await dbs[0]!.db.selectFrom('master_keys').select('id').execute();
-      assert.deepEqual(rows.map((r) => r.id), [key.id]);
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        [key.id],
+      );
     } finally {
       await Promise.all(dbs.map((x) => x.close()));
     }
@@ -207,7 +217,9 @@ describe('postgres: several instances start at once on a fresh database', { skip
       try {
         const failed = servers.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => String(s.reason));
         assert.deepEqual(failed, [], 'an instance failed to start');
-        const apis = await Promise.all([0, 1].map(() => startServer(fresh, { role: 'api', env: { KEYLOFT_MASTER_KEY_FILE: undefined, KEYLOFT_LOG_LEVEL: 'warn' } })));
+        const apis = await Promise.all(
+          [0, 1].map(() => startServer(fresh, { role: 'api', env: { KEYLOFT_MASTER_KEY_FILE: undefined, KEYLOFT_LOG_LEVEL: 'warn' } })),
+        );
         up.push(...apis);
         for (const s of up) assert.equal((await new Api(s.url).get('/readyz')).status, 200);
         const c = new pg.Client({ connectionString: fresh.databaseUrl });
@@ -253,7 +265,8 @@ describe('sqlite: SIGTERM drains requests in flight', () => {
     // Requests being handled complete (200). Requests not yet read when closing began get a clean
     // 503, or their connection is refused or closed before the request is read (an idle socket):
     // a load balancer retries those, and the check below proves none of them did anything.
-    for (const s of statuses) assert.ok([200, 503, 'error: ECONNREFUSED', 'error: ECONNRESET', 'error: UND_ERR_SOCKET'].includes(s), `unexpected outcome: ${s}`);
+    for (const s of statuses)
+      assert.ok([200, 503, 'error: ECONNREFUSED', 'error: ECONNRESET', 'error: UND_ERR_SOCKET'].includes(s), `unexpected outcome: ${s}`);
     assert.ok(statuses.includes(200), `nothing was in flight: ${statuses.join(', ')}`);
     // no request was handled without its answer: a 200 wrote its 200 names, anything else none
     const again = await startServer(store);

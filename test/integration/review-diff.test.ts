@@ -41,7 +41,10 @@ for (const d of (await dialects()).filter((x) => x.name === 'sqlite')) {
       assert.equal(ch.previous, first);
       // The CLI: keyloft deploy show ID --project P [--json]
       const cli = (args: string[]) =>
-        execFileSync(process.execPath, [KEYLOFT_BIN, ...args], { env: { ...process.env, KEYLOFT_URL: server.url, KEYLOFT_TOKEN: admin.token!, KEYLOFT_PROJECT: undefined }, encoding: 'utf8' });
+        execFileSync(process.execPath, [KEYLOFT_BIN, ...args], {
+          env: { ...process.env, KEYLOFT_URL: server.url, KEYLOFT_TOKEN: admin.token!, KEYLOFT_PROJECT: undefined },
+          encoding: 'utf8',
+        });
       const json = JSON.parse(cli(['deploy', 'show', second, '--project', slug, '--json']));
       assert.deepEqual(json.changes, ch);
       const human = cli(['deploy', 'show', second, '--project', slug]);

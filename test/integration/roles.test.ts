@@ -86,7 +86,11 @@ for (const d of await dialects()) {
       assert.equal(ready.status, 200, ready.text);
       // writes: a new project, an upsert, an import
       const other = `${slug}-${label}`;
-      const created = await api.post('/api/v1/projects', { slug: other, name: `From api ${label}`, secrets: [{ name: 'X', scope: 'preview', value: val('x') }] });
+      const created = await api.post('/api/v1/projects', {
+        slug: other,
+        name: `From api ${label}`,
+        secrets: [{ name: 'X', scope: 'preview', value: val('x') }],
+      });
       assert.equal(created.status, 201, created.text);
       const name = `FROM_API_${label.toUpperCase()}`;
       written[name] = val(label);
@@ -97,7 +101,10 @@ for (const d of await dialects()) {
       assert.equal(over.status, 200, over.text);
       const list = await api.get(`/api/v1/projects/${slug}/secrets?scope=production`);
       assert.equal(list.status, 200, list.text);
-      assert.ok(list.body.secrets.some((s: { name: string; digest: string }) => s.name === name && s.digest), list.text);
+      assert.ok(
+        list.body.secrets.some((s: { name: string; digest: string }) => s.name === name && s.digest),
+        list.text,
+      );
       // a deployment starts here, but its values are released elsewhere: 421 naming the release URL
       const dep = await api.post(`/api/v1/projects/${slug}/deployments`, { environment: 'production' });
       assert.equal(dep.status, 201, dep.text);
@@ -165,7 +172,13 @@ for (const d of await dialects()) {
 
     if (d.name === 'sqlite') {
       test('the services an api process builds hold no release service', async () => {
-        const config = loadConfig({ KEYLOFT_DATA_DIR: store.dataDir, KEYLOFT_ROLE: 'api', KEYLOFT_PORT: '0', KEYLOFT_LOG_LEVEL: 'silent', KEYLOFT_RELEASE_URL: RELEASE_URL });
+        const config = loadConfig({
+          KEYLOFT_DATA_DIR: store.dataDir,
+          KEYLOFT_ROLE: 'api',
+          KEYLOFT_PORT: '0',
+          KEYLOFT_LOG_LEVEL: 'silent',
+          KEYLOFT_RELEASE_URL: RELEASE_URL,
+        });
         assert.equal(config.masterKeys.length, 0);
         assert.equal(config.masterKeyFile, undefined);
         renameSync(keyFile(), hidden());
@@ -179,7 +192,11 @@ for (const d of await dialects()) {
             }
             const routes = running.app.printRoutes({ commonPrefix: false });
             assert.match(routes, /secrets/);
-            const r = await running.app.inject({ method: 'GET', url: `/api/v1/deployments/${deployments[0]!.id}/secrets`, headers: { authorization: `Bearer ${deployments[0]!.token}` } });
+            const r = await running.app.inject({
+              method: 'GET',
+              url: `/api/v1/deployments/${deployments[0]!.id}/secrets`,
+              headers: { authorization: `Bearer ${deployments[0]!.token}` },
+            });
             // the first deployment is still running: the api role answers 421, not a release
             assert.equal(r.statusCode, 421, r.body);
           } finally {

@@ -29,7 +29,8 @@ for (const d of (await dialects()).filter((x) => x.name === 'sqlite')) {
     const values = { cli: value() };
 
     const versions = async (name: string) => (await admin.get(`${P}/secrets/production/${name}/versions`)).body.versions as Array<{ version: number }>;
-    const status = async (name: string) => ((await admin.get(`${P}/secrets?scope=production`)).body.secrets as Array<{ name: string; status: string }>).find((s) => s.name === name)?.status;
+    const status = async (name: string) =>
+      ((await admin.get(`${P}/secrets?scope=production`)).body.secrets as Array<{ name: string; status: string }>).find((s) => s.name === name)?.status;
 
     before(async () => {
       store = await createStore(d.name);
@@ -47,13 +48,20 @@ for (const d of (await dialects()).filter((x) => x.name === 'sqlite')) {
     });
 
     test('CLI: a single secrets set of the current value prints "unchanged" and writes nothing', async () => {
-      const r = await runKeyloft({ url: server.url, token: admin.token!, dir: cliHome }, ['secrets', 'set', '--project', slug, '--scope', 'production', 'CLI_KEY=-'], { stdin: values.cli });
+      const r = await runKeyloft(
+        { url: server.url, token: admin.token!, dir: cliHome },
+        ['secrets', 'set', '--project', slug, '--scope', 'production', 'CLI_KEY=-'],
+        { stdin: values.cli },
+      );
       const out = r.out + r.err;
       assert.equal(r.code, 0, out);
       assert.match(out, /CLI_KEY unchanged/);
       assert.doesNotMatch(out, /Changes apply at the next deployment/);
       assert.ok(!out.includes(values.cli));
-      assert.deepEqual((await versions('CLI_KEY')).map((v) => v.version), [1]);
+      assert.deepEqual(
+        (await versions('CLI_KEY')).map((v) => v.version),
+        [1],
+      );
       assert.equal(await status('CLI_KEY'), 'deployed');
     });
   });

@@ -79,7 +79,8 @@ describe('CLI: members invite, invitations list|revoke, audit', () => {
   it('audit prints the log, and --since keeps only recent events', async () => {
     const all = await cli(['audit', '--project', slug]);
     assert.equal(all.code, 0, all.stderr);
-    for (const action of ['project.created', 'invitation.created', 'invitation.revoked', 'invitation.accepted', 'member.added']) assert.match(all.stdout, new RegExp(action.replace('.', '\\.')));
+    for (const action of ['project.created', 'invitation.created', 'invitation.revoked', 'invitation.accepted', 'member.added'])
+      assert.match(all.stdout, new RegExp(action.replace('.', '\\.')));
     const recent = await cli(['audit', '--project', slug, '--since', '1h', '--json']);
     assert.equal(recent.code, 0, recent.stderr);
     const events = (JSON.parse(recent.stdout) as { events: Array<{ action: string }> }).events;

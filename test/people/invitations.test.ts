@@ -80,7 +80,11 @@ for (const d of await dialects()) {
       assert.equal(missing.status, 400);
       assert.equal(missing.body.error.field, 'password');
       assert.equal(await db.selectFrom('users').select('id').where('email', '=', 'weak@example.com').executeTakeFirst(), undefined);
-      assert.equal((await admin.get(`${P}/invitations`)).body.invitations.filter((i: { email: string }) => i.email === 'weak@example.com').length, 1, 'still pending');
+      assert.equal(
+        (await admin.get(`${P}/invitations`)).body.invitations.filter((i: { email: string }) => i.email === 'weak@example.com').length,
+        1,
+        'still pending',
+      );
     });
 
     it('a revoked, expired or forged link gets one clear 410 and creates nothing', async () => {
@@ -92,7 +96,11 @@ for (const d of await dialects()) {
       assert.match(r1.body.error.message, /revoked/);
 
       const expired = await admin.post(`${P}/invitations`, { email: 'expired@example.com', role: 'viewer' });
-      await db.updateTable('invitations').set({ expires_at: Date.now() - 1 }).where('id', '=', expired.body.id).execute();
+      await db
+        .updateTable('invitations')
+        .set({ expires_at: Date.now() - 1 })
+        .where('id', '=', expired.body.id)
+        .execute();
       const r2 = await acceptAnon(url, tokenOf(expired.body.url), { password: PW });
       assert.equal(r2.status, 410);
       assert.match(r2.body.error.message, /expired/);
@@ -179,7 +187,11 @@ for (const d of await dialects()) {
 
     it('the Members form answers the same for an email with an account and one without', async () => {
       await createUser(server, admin, 'form-known@example.com');
-      const login = await fetch(`${url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }) });
+      const login = await fetch(`${url}/api/v1/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }),
+      });
       const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
       const { csrfToken } = (await login.json()) as { csrfToken: string };
       const post = async (email: string) => {
@@ -201,7 +213,9 @@ for (const d of await dialects()) {
     });
 
     it('the invitation routes are in the OpenAPI document, with request and response schemas', async () => {
-      const doc = (await admin.get('/api/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown; responses?: Record<string, unknown> }>> };
+      const doc = (await admin.get('/api/openapi.json')).body as {
+        paths: Record<string, Record<string, { requestBody?: unknown; responses?: Record<string, unknown> }>>;
+      };
       for (const [path, method, status] of [
         ['/api/v1/projects/{slug}/invitations', 'post', '201'],
         ['/api/v1/projects/{slug}/invitations', 'get', '200'],

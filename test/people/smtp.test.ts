@@ -59,7 +59,9 @@ describe('invitation e-mail (real SMTP server on 127.0.0.1)', () => {
   before(async () => {
     smtp = await startSmtp();
     store = await createStore('sqlite');
-    server = await startServer(store, { env: { KEYLOFT_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, KEYLOFT_PUBLIC_URL: PUBLIC_URL, KEYLOFT_MAIL_FROM: 'keyloft <no-reply@example.test>' } });
+    server = await startServer(store, {
+      env: { KEYLOFT_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, KEYLOFT_PUBLIC_URL: PUBLIC_URL, KEYLOFT_MAIL_FROM: 'keyloft <no-reply@example.test>' },
+    });
   });
   after(async () => {
     await server?.stop();
@@ -69,7 +71,11 @@ describe('invitation e-mail (real SMTP server on 127.0.0.1)', () => {
 
   it('e-mails the link (built from KEYLOFT_PUBLIC_URL) and nothing secret besides it', async () => {
     const admin = await bootstrap(server);
-    assert.equal((await admin.post('/api/v1/projects', { slug, name: 'Mail Project', secrets: [{ name: 'CANARY', scope: 'production', value: 'canary-value-7f3a' }] })).status, 201);
+    assert.equal(
+      (await admin.post('/api/v1/projects', { slug, name: 'Mail Project', secrets: [{ name: 'CANARY', scope: 'production', value: 'canary-value-7f3a' }] }))
+        .status,
+      201,
+    );
     const r = await admin.post(`/api/v1/projects/${slug}/invitations`, { email: 'dana@example.com', role: 'member' });
     assert.equal(r.status, 201, r.text);
     assert.equal(r.body.emailed, true);
@@ -119,7 +125,11 @@ describe('invitation e-mail with the SMTP server down', () => {
     assert.equal(r.body.emailed, false);
     const token = tokenOf(r.body.url);
     // The access log names the accept path; the token in it is redacted.
-    const accept = await fetch(`${server.url}/api/v1/invitations/${token}/accept`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"password":"short"}' });
+    const accept = await fetch(`${server.url}/api/v1/invitations/${token}/accept`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"password":"short"}',
+    });
     assert.equal(accept.status, 400);
     await new Promise((res) => setTimeout(res, 200));
     const out = server.output();
@@ -134,7 +144,10 @@ describe('invitation e-mail with the SMTP server down', () => {
 describe('SMTP and SSO settings', () => {
   it('refuse e-mail without KEYLOFT_PUBLIC_URL (links are never built from a Host header), naming the setting', () => {
     assert.throws(() => loadConfig({ KEYLOFT_SMTP_URL: 'smtp://127.0.0.1:25' }), /KEYLOFT_SMTP_URL needs KEYLOFT_PUBLIC_URL/);
-    assert.throws(() => loadConfig({ KEYLOFT_SMTP_URL: 'http://mail', KEYLOFT_PUBLIC_URL: PUBLIC_URL }), /KEYLOFT_SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL/);
+    assert.throws(
+      () => loadConfig({ KEYLOFT_SMTP_URL: 'http://mail', KEYLOFT_PUBLIC_URL: PUBLIC_URL }),
+      /KEYLOFT_SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL/,
+    );
     const secretUrl = 'smtp://user:hunter2-secret@mail.example.test:587';
     assert.throws(
       () => loadConfig({ KEYLOFT_SMTP_URL: secretUrl.replace('smtp:', 'smtpx:'), KEYLOFT_PUBLIC_URL: PUBLIC_URL }),
@@ -144,16 +157,33 @@ describe('SMTP and SSO settings', () => {
   });
 
   it('refuse an http issuer unless it is loopback and allowed, a missing client, and SSO-only without SSO', () => {
-    const sso = { KEYLOFT_PUBLIC_URL: PUBLIC_URL, KEYLOFT_SSO_CLIENT_ID: 'keyloft', KEYLOFT_SSO_CLIENT_SECRET: 's3cret', KEYLOFT_SSO_ALLOWED_DOMAINS: 'example.com' };
+    const sso = {
+      KEYLOFT_PUBLIC_URL: PUBLIC_URL,
+      KEYLOFT_SSO_CLIENT_ID: 'keyloft',
+      KEYLOFT_SSO_CLIENT_SECRET: 's3cret',
+      KEYLOFT_SSO_ALLOWED_DOMAINS: 'example.com',
+    };
     assert.throws(() => loadConfig({ ...sso, KEYLOFT_SSO_ISSUER: 'http://127.0.0.1:9999' }), /KEYLOFT_SSO_ISSUER must be an https:\/\/ URL/);
-    assert.throws(() => loadConfig({ ...sso, KEYLOFT_SSO_ISSUER: 'http://idp.example.test', KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: 'true' }), /KEYLOFT_SSO_ISSUER must be an https:\/\/ URL/);
+    assert.throws(
+      () => loadConfig({ ...sso, KEYLOFT_SSO_ISSUER: 'http://idp.example.test', KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: 'true' }),
+      /KEYLOFT_SSO_ISSUER must be an https:\/\/ URL/,
+    );
     const ok = loadConfig({ ...sso, KEYLOFT_SSO_ISSUER: 'http://127.0.0.1:9999', KEYLOFT_OIDC_ALLOW_HTTP_LOOPBACK: 'true' });
     assert.equal(ok.sso?.redirectUri, `${PUBLIC_URL}/sso/callback`);
     assert.deepEqual(ok.sso?.allowedDomains, ['example.com']);
     assert.throws(() => loadConfig({ ...sso, KEYLOFT_SSO_ISSUER: 'https://idp.example.test', KEYLOFT_SSO_CLIENT_ID: '' }), /KEYLOFT_SSO_CLIENT_ID is required/);
-    assert.throws(() => loadConfig({ ...sso, KEYLOFT_SSO_ISSUER: 'https://idp.example.test', KEYLOFT_PUBLIC_URL: '' }), /KEYLOFT_SSO_ISSUER needs KEYLOFT_PUBLIC_URL/);
-    assert.throws(() => loadConfig({ ...sso, KEYLOFT_SSO_ISSUER: 'https://idp.example.test', KEYLOFT_SSO_ALLOWED_DOMAINS: 'not a domain' }), /KEYLOFT_SSO_ALLOWED_DOMAINS/);
+    assert.throws(
+      () => loadConfig({ ...sso, KEYLOFT_SSO_ISSUER: 'https://idp.example.test', KEYLOFT_PUBLIC_URL: '' }),
+      /KEYLOFT_SSO_ISSUER needs KEYLOFT_PUBLIC_URL/,
+    );
+    assert.throws(
+      () => loadConfig({ ...sso, KEYLOFT_SSO_ISSUER: 'https://idp.example.test', KEYLOFT_SSO_ALLOWED_DOMAINS: 'not a domain' }),
+      /KEYLOFT_SSO_ALLOWED_DOMAINS/,
+    );
     assert.throws(() => loadConfig({ KEYLOFT_SSO_ONLY: 'true' }), /KEYLOFT_SSO_ONLY=true needs KEYLOFT_SSO_ISSUER/);
-    assert.throws(() => loadConfig({ ...sso, KEYLOFT_SSO_ISSUER: 'https://idp.example.test', KEYLOFT_SSO_ONLY: 'yes' }), /KEYLOFT_SSO_ONLY must be true or false/);
+    assert.throws(
+      () => loadConfig({ ...sso, KEYLOFT_SSO_ISSUER: 'https://idp.example.test', KEYLOFT_SSO_ONLY: 'yes' }),
+      /KEYLOFT_SSO_ONLY must be true or false/,
+    );
   });
 });

@@ -131,7 +131,7 @@ describe('single sign-on (real OpenID provider on 127.0.0.1, through Chromium)',
       assert.ok(carol);
       const memberships = await db().selectFrom('memberships').select('project_id').where('user_id', '=', carol.id).execute();
       assert.deepEqual(memberships, []);
-      assert.equal((await page.evaluate(async (s) => (await fetch(`/api/v1/projects/${s}`)).status, slug)), 404);
+      assert.equal(await page.evaluate(async (s) => (await fetch(`/api/v1/projects/${s}`)).status, slug), 404);
     } finally {
       await ctx.close();
     }
@@ -178,7 +178,12 @@ describe('single sign-on (real OpenID provider on 127.0.0.1, through Chromium)',
     let next: URL = new URL(authorizationUrl);
     let body: URLSearchParams | undefined;
     for (let hop = 0; hop < 20; hop++) {
-      const res = await fetch(next, { method: body ? 'POST' : 'GET', headers: { cookie: cookie(), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) }, body, redirect: 'manual' });
+      const res = await fetch(next, {
+        method: body ? 'POST' : 'GET',
+        headers: { cookie: cookie(), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+        body,
+        redirect: 'manual',
+      });
       keep(res);
       body = undefined;
       const location = res.headers.get('location');
@@ -242,7 +247,7 @@ describe('single sign-on (real OpenID provider on 127.0.0.1, through Chromium)',
     assert.ok(!(r.headers.get('set-cookie') ?? '').includes('keyloft_session='), 'no session');
   });
 
-  it('refuses a callback with a wrong state, and one without this browser\'s attempt', async () => {
+  it("refuses a callback with a wrong state, and one without this browser's attempt", async () => {
     const { cookie } = await startAttempt();
     const wrong = await fetch(`${url}/sso/callback?code=made-up&state=${'x'.repeat(43)}`, { headers: { cookie }, redirect: 'manual' });
     assert.equal(wrong.status, 401);
@@ -278,7 +283,11 @@ describe('single sign-on (real OpenID provider on 127.0.0.1, through Chromium)',
     running = await startServer(loadConfig(storeEnv(store, { KEYLOFT_LOG_LEVEL: 'silent', ...ssoEnv, KEYLOFT_SSO_ONLY: 'true' })), { print: () => {} });
     // A kept-alive connection to the server just closed may be reused once: the first request retries on that.
     await fetch(`${url}/healthz`).catch(() => fetch(`${url}/healthz`));
-    const login = await fetch(`${url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }) });
+    const login = await fetch(`${url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'admin@example.com', password: 'correct horse battery staple' }),
+    });
     assert.equal(login.status, 403);
     assert.equal(((await login.json()) as { error: { code: string } }).error.code, 'sso_only');
     const page = await (await fetch(`${url}/login`)).text();

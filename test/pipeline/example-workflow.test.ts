@@ -7,7 +7,10 @@ import { test } from 'node:test';
 import { REPO_ROOT } from '../helpers/server.js';
 
 const workflow = readFileSync(join(REPO_ROOT, 'examples/hello-app/ci/github-actions.yml'), 'utf8');
-const code = workflow.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
+const code = workflow
+  .split('\n')
+  .filter((l) => !l.trimStart().startsWith('#'))
+  .join('\n');
 
 test('the example workflow asks for ID tokens and stores no deploy key', () => {
   assert.match(code, /^permissions:\n(?: {2}\S.*\n)* {2}id-token: write/m);

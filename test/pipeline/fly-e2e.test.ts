@@ -93,8 +93,10 @@ describe('keyloft deploy fly (end to end, stand-in flyctl)', () => {
     const p = await api.post('/api/v1/projects', { slug, name: 'Fly test', flyApp });
     assert.equal(p.status, 201, p.text);
     await grantRelease(api, slug);
-    for (const [name, value] of Object.entries(RUNTIME)) assert.equal((await api.put(`/api/v1/projects/${slug}/secrets/production/${name}`, { value })).status, 201);
-    for (const [name, value] of Object.entries(PREVIEW)) assert.equal((await api.put(`/api/v1/projects/${slug}/secrets/preview/${name}`, { value })).status, 201);
+    for (const [name, value] of Object.entries(RUNTIME))
+      assert.equal((await api.put(`/api/v1/projects/${slug}/secrets/production/${name}`, { value })).status, 201);
+    for (const [name, value] of Object.entries(PREVIEW))
+      assert.equal((await api.put(`/api/v1/projects/${slug}/secrets/preview/${name}`, { value })).status, 201);
     for (const [name, value] of Object.entries(BUILD)) assert.equal((await api.put(`/api/v1/projects/${slug}/secrets/build/${name}`, { value })).status, 201);
   });
   beforeEach(() => rmSync(log, { force: true }));
@@ -108,13 +110,27 @@ describe('keyloft deploy fly (end to end, stand-in flyctl)', () => {
     cliEnv({ KEYLOFT_URL: server.url, KEYLOFT_TOKEN: api.token, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log, ...extra });
 
   test('production: runtime secrets on stdin only, build secrets as --build-secret, succeeded with exit 0', async () => {
-    const r = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production', '--ref', 'abc123', '--', '--remote-only', '--strategy', 'rolling'], env()).done;
+    const r = await keyloft(
+      ['deploy', 'fly', '--project', slug, '--env', 'production', '--ref', 'abc123', '--', '--remote-only', '--strategy', 'rolling'],
+      env(),
+    ).done;
     assert.equal(r.code, 0, r.stderr);
     const [imp, dep, ...rest] = calls();
     assert.equal(rest.length, 0);
     assert.deepEqual(imp!.argv, ['secrets', 'import', '--app', flyApp, '--stage']);
     assert.deepEqual(parseFlySecrets(imp!.stdin), RUNTIME, 'flyctl reads back exactly the pinned runtime values');
-    assert.deepEqual(dep!.argv, ['deploy', '--app', flyApp, '--build-secret', `NPM_TOKEN=${BUILD.NPM_TOKEN}`, '--build-secret', `SENTRY_AUTH=${BUILD.SENTRY_AUTH}`, '--remote-only', '--strategy', 'rolling']);
+    assert.deepEqual(dep!.argv, [
+      'deploy',
+      '--app',
+      flyApp,
+      '--build-secret',
+      `NPM_TOKEN=${BUILD.NPM_TOKEN}`,
+      '--build-secret',
+      `SENTRY_AUTH=${BUILD.SENTRY_AUTH}`,
+      '--remote-only',
+      '--strategy',
+      'rolling',
+    ]);
     assert.equal(dep!.stdin, '');
     for (const v of Object.values(RUNTIME)) {
       assert.ok(!imp!.argv.join(' ').includes(v) && !dep!.argv.join(' ').includes(v), 'no runtime value in any argument');
@@ -123,12 +139,12 @@ describe('keyloft deploy fly (end to end, stand-in flyctl)', () => {
     assert.ok(!imp!.stdin.includes(PREVIEW.DATABASE_URL!), 'no preview value in a production deployment');
     assertMasked(r.stdout, 'stdout');
     assertMasked(r.stderr, 'stderr');
-    assert.match(r.stdout, /env secret leak check: none token: none/, 'flyctl gets neither the values nor keyloft\'s tokens in its environment');
+    assert.match(r.stdout, /env secret leak check: none token: none/, "flyctl gets neither the values nor keyloft's tokens in its environment");
     const d = await latest('production');
     assert.equal(d.status, 'succeeded');
   });
 
-  test('a failing flyctl deploy: deployment failed, keyloft exits with flyctl\'s code', async () => {
+  test("a failing flyctl deploy: deployment failed, keyloft exits with flyctl's code", async () => {
     const r = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], env({ FAKE_FLY_DEPLOY_EXIT: '3' })).done;
     assert.equal(r.code, 3, r.stderr);
     assert.equal(calls().length, 2);
@@ -136,10 +152,13 @@ describe('keyloft deploy fly (end to end, stand-in flyctl)', () => {
     assertMasked(r.stdout + r.stderr, 'output');
   });
 
-  test('a failing secrets import: no deploy, deployment failed, flyctl\'s code', async () => {
+  test("a failing secrets import: no deploy, deployment failed, flyctl's code", async () => {
     const r = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], env({ FAKE_FLY_IMPORT_EXIT: '5' })).done;
     assert.equal(r.code, 5, r.stderr);
-    assert.deepEqual(calls().map((c) => c.argv[0]), ['secrets']);
+    assert.deepEqual(
+      calls().map((c) => c.argv[0]),
+      ['secrets'],
+    );
     assert.equal((await latest('production')).status, 'failed');
   });
 
@@ -192,7 +211,10 @@ describe('keyloft deploy fly (end to end, stand-in flyctl)', () => {
     running.child.kill('SIGINT');
     const r = await running.done;
     assert.equal(r.code, 130, r.stderr);
-    assert.deepEqual(calls().map((c) => c.argv[0]), ['secrets', 'deploy', 'got SIGINT']);
+    assert.deepEqual(
+      calls().map((c) => c.argv[0]),
+      ['secrets', 'deploy', 'got SIGINT'],
+    );
     assert.equal((await latest('production')).status, 'failed');
   });
 

@@ -51,14 +51,21 @@ describe('keyloft --oidc (end to end: test issuer, stand-in GitHub token service
   let log: string;
   const slug = `oidc-${hex().slice(0, 6)}`;
 
-  const calls = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { argv: string[]; stdin: string; env: string[] }) : []);
+  const calls = () =>
+    existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { argv: string[]; stdin: string; env: string[] })
+      : [];
   const noToken = (text: string, what: string) => {
     for (const t of issued) for (const part of [t, t.split('.')[2]!]) assert.ok(!text.includes(part), `${what} shows an ID token`);
     assert.ok(!text.includes(requestToken), `${what} shows the GitHub request token`);
   };
   const adminEnv = (extra: Record<string, string> = {}) => cliEnv({ KEYLOFT_URL: server.url, KEYLOFT_TOKEN: admin.token!, KEYLOFT_PROJECT: slug, ...extra });
   /** A CI job's environment: no KEYLOFT_TOKEN at all. */
-  const ciEnv = (extra: Record<string, string> = {}) => cliEnv({ KEYLOFT_URL: server.url, KEYLOFT_PROJECT: slug, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log, ...extra });
+  const ciEnv = (extra: Record<string, string> = {}) =>
+    cliEnv({ KEYLOFT_URL: server.url, KEYLOFT_PROJECT: slug, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log, ...extra });
   const githubEnv = () => ({ ACTIONS_ID_TOKEN_REQUEST_URL: `${githubUrl}/token?api-version=2.0`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: requestToken });
 
   before(async () => {
@@ -111,21 +118,45 @@ describe('keyloft --oidc (end to end: test issuer, stand-in GitHub token service
       ['pulls', 'repo:acme/shop:pull_request', 'preview'],
       ['spare', 'repo:acme/shop:ref:refs/heads/spare', 'production'],
     ] as const) {
-      const r = await keyloft(['trust-policies', 'add', '--name', name, '--issuer', issuer.url, '--audience', server.url, '--subject', subject, '--env', env, '--claim', 'repository_owner=acme'], adminEnv()).done;
+      const r = await keyloft(
+        [
+          'trust-policies',
+          'add',
+          '--name',
+          name,
+          '--issuer',
+          issuer.url,
+          '--audience',
+          server.url,
+          '--subject',
+          subject,
+          '--env',
+          env,
+          '--claim',
+          'repository_owner=acme',
+        ],
+        adminEnv(),
+      ).done;
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`Added trust policy ${name} \\(tp_`));
     }
     const list = await keyloft(['trust-policies', 'list', '--json'], adminEnv()).done;
     assert.equal(list.code, 0, list.stderr);
     const policies = JSON.parse(list.stdout).trustPolicies as Array<{ name: string; claims: Record<string, string> }>;
-    assert.deepEqual(policies.map((p) => p.name), ['main', 'pulls', 'spare']);
+    assert.deepEqual(
+      policies.map((p) => p.name),
+      ['main', 'pulls', 'spare'],
+    );
     assert.deepEqual(policies[0]!.claims, { repository_owner: 'acme' });
     const human = await keyloft(['trust-policies', 'ls'], adminEnv()).done;
     assert.match(human.stdout, /repo:acme\/shop:pull_request/);
     const rm = await keyloft(['trust-policies', 'remove', 'spare'], adminEnv()).done;
     assert.equal(rm.code, 0, rm.stderr);
     assert.equal((await keyloft(['trust-policies', 'remove', 'spare'], adminEnv()).done).code, 1);
-    const bad = await keyloft(['trust-policies', 'add', '--name', 'x', '--issuer', 'http://issuer.example.com', '--audience', 'a', '--subject', 'repo:a/b:*', '--env', 'production'], adminEnv()).done;
+    const bad = await keyloft(
+      ['trust-policies', 'add', '--name', 'x', '--issuer', 'http://issuer.example.com', '--audience', 'a', '--subject', 'repo:a/b:*', '--env', 'production'],
+      adminEnv(),
+    ).done;
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /issuer must be https:\/\/.*\(field: issuer\)/);
   });

@@ -40,7 +40,7 @@ const ROUND_TRIP: Record<string, string> = {
 };
 
 describe('flyctl secrets import encoding', () => {
-  test('every representable value round-trips through flyctl\'s current reader', () => {
+  test("every representable value round-trips through flyctl's current reader", () => {
     const text = flySecretsDotenv(ROUND_TRIP);
     assert.deepEqual(parseFlySecrets(text, true), ROUND_TRIP);
   });
@@ -86,7 +86,12 @@ describe('flyctl secrets import encoding', () => {
   });
 
   test('build secrets become --build-secret NAME=VALUE pairs; binary ones are refused by name', () => {
-    assert.deepEqual(buildSecretArgs({ NPM_TOKEN: Buffer.from('npm_abc'), MULTI: Buffer.from('a\nb') }), ['--build-secret', 'NPM_TOKEN=npm_abc', '--build-secret', 'MULTI=a\nb']);
+    assert.deepEqual(buildSecretArgs({ NPM_TOKEN: Buffer.from('npm_abc'), MULTI: Buffer.from('a\nb') }), [
+      '--build-secret',
+      'NPM_TOKEN=npm_abc',
+      '--build-secret',
+      'MULTI=a\nb',
+    ]);
     assert.throws(() => buildSecretArgs({ BLOB: Buffer.from([0, 1, 2]), OK: Buffer.from('fine') }), /BLOB/);
   });
 });

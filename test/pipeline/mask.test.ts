@@ -63,7 +63,13 @@ describe('maskPatterns', () => {
     assert.ok(patterns.includes(encodeURIComponent(value).replace(/%20/g, '+')));
     assert.ok(patterns.includes(new URLSearchParams({ v: value }).toString().slice(2)));
     assert.ok(patterns.includes(JSON.stringify(value).slice(1, -1)));
-    assert.ok(patterns.includes(Buffer.from(value).toString('base64').slice(0, coreRange(0, Buffer.byteLength(value))[1])));
+    assert.ok(
+      patterns.includes(
+        Buffer.from(value)
+          .toString('base64')
+          .slice(0, coreRange(0, Buffer.byteLength(value))[1]),
+      ),
+    );
     // Longest first.
     for (let i = 1; i < patterns.length; i++) assert.ok(Buffer.byteLength(patterns[i - 1]!) >= Buffer.byteLength(patterns[i]!));
   });
@@ -298,8 +304,17 @@ const missing = (tool: string): false | string => (spawnSync(tool, ['--version']
 /** No 6-character window of the value's encodings survives in the masked output, whitespace removed. */
 function assertNoEncodedWindow(masked: string, value: Buffer, label: string): void {
   const flat = masked.replace(/\s+/g, '');
-  const forms = [value.toString('hex'), value.toString('hex').toUpperCase(), ...[0, 1, 2].map((o) => Buffer.concat([Buffer.alloc(o), value]).toString('base64').slice(Math.ceil((8 * o) / 6) + 1, Math.floor((8 * (o + value.length)) / 6) - 1))];
-  for (const f of forms) for (let i = 0; i + 6 <= f.length; i++) assert.ok(!flat.includes(f.slice(i, i + 6)), `${label}: "${f.slice(i, i + 6)}" of an encoding survived masking`);
+  const forms = [
+    value.toString('hex'),
+    value.toString('hex').toUpperCase(),
+    ...[0, 1, 2].map((o) =>
+      Buffer.concat([Buffer.alloc(o), value])
+        .toString('base64')
+        .slice(Math.ceil((8 * o) / 6) + 1, Math.floor((8 * (o + value.length)) / 6) - 1),
+    ),
+  ];
+  for (const f of forms)
+    for (let i = 0; i + 6 <= f.length; i++) assert.ok(!flat.includes(f.slice(i, i + 6)), `${label}: "${f.slice(i, i + 6)}" of an encoding survived masking`);
   assert.ok(flat.includes('***'), `${label}: nothing was masked`);
 }
 

@@ -58,7 +58,8 @@ export function keyloft(args: string[], env: Record<string, string>, opts: { std
 export async function waitFor(running: Running, predicate: (stdout: string) => boolean, ms = 15_000): Promise<void> {
   const start = Date.now();
   while (!predicate(running.stdout())) {
-    if (running.child.exitCode !== null || running.child.signalCode !== null) throw new Error(`exited early\nstdout: ${running.stdout()}\nstderr: ${running.stderr()}`);
+    if (running.child.exitCode !== null || running.child.signalCode !== null)
+      throw new Error(`exited early\nstdout: ${running.stdout()}\nstderr: ${running.stderr()}`);
     if (Date.now() - start > ms) throw new Error(`timed out\nstdout: ${running.stdout()}\nstderr: ${running.stderr()}`);
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -66,14 +66,16 @@ describe('examples/hello-app, as its README goes', () => {
     assert.match(build.stdout, /signed with ASSET_SIGNING_KEY \(64 bytes, from \$KEYLOFT_SECRETS_DIR\)/);
     assert.ok(existsSync(join(app, 'dist/index.html')));
     const { createHmac } = await import('node:crypto');
-    const expected = createHmac('sha256', values.ASSET_SIGNING_KEY).update(readFileSync(join(app, 'dist/index.html'))).digest('hex');
+    const expected = createHmac('sha256', values.ASSET_SIGNING_KEY)
+      .update(readFileSync(join(app, 'dist/index.html')))
+      .digest('hex');
     assert.equal(readFileSync(join(app, 'dist/index.html.sig'), 'utf8').trim(), expected, 'the build used the exact build secret');
 
     const run = await ok(['run', '--', process.execPath, 'server.js', '--check'], deployEnv);
     assert.equal(run.stdout, 'server: DATABASE_URL: set\nserver: SESSION_SECRET: set\n');
 
     const leak = await keyloft(['run', '--', 'sh', '-c', 'echo "$SESSION_SECRET"'], deployEnv, { cwd: app }).done;
-    assert.equal(leak.stdout, '***\n', 'the README\'s masking demo shows ***');
+    assert.equal(leak.stdout, '***\n', "the README's masking demo shows ***");
 
     await ok(['deploy', 'complete', '--status', 'succeeded'], deployEnv);
 

@@ -72,9 +72,15 @@ describe('split roles: the pipeline talks to an api server and is sent to the re
       `#!${process.execPath}\nconst c=[];process.stdin.on('data',d=>c.push(d));process.stdin.on('end',()=>{require('fs').appendFileSync(process.env.FAKE_FLY_LOG, JSON.stringify({argv:process.argv.slice(2),stdin:Buffer.concat(c).toString()})+'\\n')});\n`,
     );
     chmodSync(flyctl, 0o755);
-    const r = await keyloft(['deploy', 'fly', '--project', slug, '--env', 'production'], cliEnv({ KEYLOFT_URL: apiServer.url, KEYLOFT_TOKEN: token, KEYLOFT_RELEASE_URL: releaseServer.url, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log })).done;
+    const r = await keyloft(
+      ['deploy', 'fly', '--project', slug, '--env', 'production'],
+      cliEnv({ KEYLOFT_URL: apiServer.url, KEYLOFT_TOKEN: token, KEYLOFT_RELEASE_URL: releaseServer.url, KEYLOFT_FLYCTL: flyctl, FAKE_FLY_LOG: log }),
+    ).done;
     assert.equal(r.code, 0, r.stderr);
-    const calls = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; stdin: string });
+    const calls = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { argv: string[]; stdin: string });
     assert.deepEqual(parseFlySecrets(calls[0]!.stdin), { ROLE_VALUE: VALUE });
     assert.deepEqual(calls[1]!.argv, ['deploy', '--app', `${slug}-app`]);
   });

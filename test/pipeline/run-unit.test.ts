@@ -96,7 +96,10 @@ describe('fetching the pinned values', () => {
       assert.deepEqual([...r.build.B!], [0, 1, 2]);
       // (Node's fetch may itself retry a 421 once on a fresh connection: the api can see two hits.)
       assert.ok(seen.filter((x) => x.startsWith('api ')).every((x) => x === 'api /api/v1/deployments/dep1/secrets'));
-      assert.deepEqual(seen.filter((x) => x.startsWith('release ')), ['release /api/v1/deployments/dep1/secrets Bearer kldt_x']);
+      assert.deepEqual(
+        seen.filter((x) => x.startsWith('release ')),
+        ['release /api/v1/deployments/dep1/secrets Bearer kldt_x'],
+      );
       assert.equal(seen.at(-1), 'release /api/v1/deployments/dep1/secrets Bearer kldt_x');
     } finally {
       api.server.close();
@@ -134,10 +137,21 @@ describe('fetching the pinned values', () => {
     const loop = await fake((_req, res) => {
       hits++;
       res.writeHead(421, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'wrong_role', message: 'no keys here', details: hits === 1 ? { releaseUrl: `http://127.0.0.1:${(loop.server.address() as AddressInfo).port}` } : undefined } }));
+      res.end(
+        JSON.stringify({
+          error: {
+            code: 'wrong_role',
+            message: 'no keys here',
+            details: hits === 1 ? { releaseUrl: `http://127.0.0.1:${(loop.server.address() as AddressInfo).port}` } : undefined,
+          },
+        }),
+      );
     });
     try {
-      await assert.rejects(fetchReleased({ url: loop.url, deployment: 'd', token: 't' }), (e: unknown) => e instanceof CommandError && e.exitCode === 2 && /421 wrong_role/.test(e.message));
+      await assert.rejects(
+        fetchReleased({ url: loop.url, deployment: 'd', token: 't' }),
+        (e: unknown) => e instanceof CommandError && e.exitCode === 2 && /421 wrong_role/.test(e.message),
+      );
       assert.ok(hits >= 2 && hits <= 4, `followed once, not in a loop (${hits} hits, fetch may retry a 421 once)`);
     } finally {
       loop.server.close();

@@ -188,7 +188,10 @@ describe('keyloft run (end to end, real server)', () => {
   });
 
   test('SIGTERM to keyloft: exit 143, dir removed', async () => {
-    const running = keyloft(['run', '--build', '--', process.execPath, '-e', 'console.log("ready dir=" + process.env.KEYLOFT_SECRETS_DIR); setInterval(() => {}, 1000)'], env);
+    const running = keyloft(
+      ['run', '--build', '--', process.execPath, '-e', 'console.log("ready dir=" + process.env.KEYLOFT_SECRETS_DIR); setInterval(() => {}, 1000)'],
+      env,
+    );
     await waitFor(running, (out) => /ready dir=\S+\n/.test(out));
     const dir = /ready dir=(\S+)\n/.exec(running.stdout())![1]!;
     running.child.kill('SIGTERM');
@@ -232,7 +235,9 @@ describe('keyloft run (end to end, real server)', () => {
     assert.doesNotMatch(r.stdout, /ran/);
   });
 
-  test('SIGKILL to keyloft leaves its secrets dir on tmpfs (/dev/shm); the next run sweeps it, never a live run\'s', { skip: existsSync('/dev/shm') ? false : 'SKIPPED: no /dev/shm on this system' }, async () => {
+  test("SIGKILL to keyloft leaves its secrets dir on tmpfs (/dev/shm); the next run sweeps it, never a live run's", {
+    skip: existsSync('/dev/shm') ? false : 'SKIPPED: no /dev/shm on this system',
+  }, async () => {
     const child = 'console.log("ready pid=" + process.pid + " dir=" + process.env.KEYLOFT_SECRETS_DIR); setInterval(() => {}, 1000)';
     const running = keyloft(['run', '--build', '--', process.execPath, '-e', child], env);
     await waitFor(running, (out) => /ready pid=\d+ dir=\S+\n/.test(out));
@@ -253,7 +258,7 @@ describe('keyloft run (end to end, real server)', () => {
       assert.ok(existsSync(join(dir!, 'BUILD_TEXT')));
       const next = await keyloft(['run', '--', process.execPath, '-e', 'console.log("next")'], env).done;
       assert.equal(next.code, 0, next.stderr);
-      assert.ok(!existsSync(dir!), 'the next run removed the dead run\'s directory');
+      assert.ok(!existsSync(dir!), "the next run removed the dead run's directory");
       assert.match(next.stderr, /removed 1 secrets directory left by a killed keyloft run/);
       assert.ok(existsSync(live), 'a directory of a running process is kept');
       assert.ok(existsSync(other), 'a name without a pid is kept');
@@ -285,8 +290,18 @@ describe('keyloft run (end to end, real server)', () => {
       const flat = r.stdout.replace(/\s+/g, '');
       for (const v of [RUNTIME.MULTI, RUNTIME.SINGLE]) {
         const b = Buffer.from(v);
-        const forms = [b.toString('hex'), b.toString('hex').toUpperCase(), ...[0, 1, 2].map((o) => Buffer.concat([Buffer.alloc(o), b]).toString('base64').slice(Math.ceil((8 * o) / 6) + 1, Math.floor((8 * (o + b.length)) / 6) - 1))];
-        for (const f of forms) for (let i = 0; i + 8 <= f.length; i += 4) assert.ok(!flat.includes(f.slice(i, i + 8)), `an 8-character piece of an encoding of a value survived in ${tool}'s output`);
+        const forms = [
+          b.toString('hex'),
+          b.toString('hex').toUpperCase(),
+          ...[0, 1, 2].map((o) =>
+            Buffer.concat([Buffer.alloc(o), b])
+              .toString('base64')
+              .slice(Math.ceil((8 * o) / 6) + 1, Math.floor((8 * (o + b.length)) / 6) - 1),
+          ),
+        ];
+        for (const f of forms)
+          for (let i = 0; i + 8 <= f.length; i += 4)
+            assert.ok(!flat.includes(f.slice(i, i + 8)), `an 8-character piece of an encoding of a value survived in ${tool}'s output`);
       }
     });
   }

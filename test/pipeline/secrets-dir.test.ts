@@ -19,7 +19,7 @@ test('secrets dir: /dev/shm when usable, else the temp dir; KEYLOFT_TMPDIR wins;
   assert.equal(secretsDirPrefix('/p', 4242), '/p/keyloft-secrets-4242-');
 });
 
-test('secrets dir sweep: removes a dead run\'s directory only — never a live pid\'s, a symlink, a file, or a name without a pid', () => {
+test("secrets dir sweep: removes a dead run's directory only — never a live pid's, a symlink, a file, or a name without a pid", () => {
   const parent = mkdtempSync(join(tmpdir(), 'keyloft-sweep-test-'));
   const outside = mkdtempSync(join(tmpdir(), 'keyloft-sweep-target-'));
   try {

@@ -14,7 +14,12 @@ import { dbQuery, exampleOf, requestSchema, Tally, valuesInDatabase, withWebRout
 const figures = new Tally();
 const A = 'az-a';
 const B = 'az-b';
-const TRUST_POLICY = { issuer: 'https://token.actions.githubusercontent.com', audience: 'https://keyloft.example.com', subject: 'repo:acme/a:ref:refs/heads/main', environment: 'production' };
+const TRUST_POLICY = {
+  issuer: 'https://token.actions.githubusercontent.com',
+  audience: 'https://keyloft.example.com',
+  subject: 'repo:acme/a:ref:refs/heads/main',
+  environment: 'production',
+};
 const VALUES = { PROD_SECRET: 'authz-prod-value-5d1e', PREV_SECRET: 'authz-preview-value-a0c4', BUILD_SECRET: 'authz-build-value-93b2' };
 
 /** Routes not bound to a project: who may succeed. Anything else must be refused. */
@@ -77,7 +82,11 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
   let adminSessionId: string;
 
   const login = async (email: string, password: string) => {
-    const r = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+    const r = await fetch(`${server.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
     assert.equal(r.status, 200, await r.clone().text());
     const setCookie = r.headers.get('set-cookie')!;
     return { cookie: setCookie.split(';')[0]!, csrf: ((await r.json()) as { csrfToken: string }).csrfToken, setCookie };
@@ -100,22 +109,27 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     admin = await bootstrap(server);
     adminTokenId = (await admin.get('/api/v1/tokens')).body.tokens[0].id;
     assert.equal(
-      (await admin.post('/api/v1/projects', {
-        slug: A,
-        name: 'A',
-        secrets: [
-          { name: 'PROD_SECRET', scope: 'production', value: VALUES.PROD_SECRET },
-          { name: 'PREV_SECRET', scope: 'preview', value: VALUES.PREV_SECRET },
-          { name: 'BUILD_SECRET', scope: 'build', value: VALUES.BUILD_SECRET },
-        ],
-      })).status,
+      (
+        await admin.post('/api/v1/projects', {
+          slug: A,
+          name: 'A',
+          secrets: [
+            { name: 'PROD_SECRET', scope: 'production', value: VALUES.PROD_SECRET },
+            { name: 'PREV_SECRET', scope: 'preview', value: VALUES.PREV_SECRET },
+            { name: 'BUILD_SECRET', scope: 'build', value: VALUES.BUILD_SECRET },
+          ],
+        })
+      ).status,
       201,
     );
     const viewer = await createUser(server, admin, viewerEmail);
     const outsider = await createUser(server, admin, 'outsider@example.com');
     const otherAdmin = await createUser(server, admin, 'other@example.com');
     assert.equal((await admin.post(`/api/v1/projects/${A}/members`, { email: viewerEmail, role: 'viewer' })).status, 201);
-    assert.equal((await otherAdmin.post('/api/v1/projects', { slug: B, name: 'B', secrets: [{ name: 'B_SECRET', scope: 'production', value: 'b-value-x' }] })).status, 201);
+    assert.equal(
+      (await otherAdmin.post('/api/v1/projects', { slug: B, name: 'B', secrets: [{ name: 'B_SECRET', scope: 'production', value: 'b-value-x' }] })).status,
+      201,
+    );
     await grantRelease(admin, A);
     await grantRelease(otherAdmin, B, 'other@example.com');
     deployKeyA = (await admin.post(`/api/v1/projects/${A}/deploy-keys`, { name: 'ci' })).body.id;
@@ -192,7 +206,15 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
             case 'id':
               if (template.startsWith('/api/v1/users/')) return viewerId;
               if (template.startsWith('/api/v1/me/sessions/')) return adminSessionId;
-              return template.startsWith('/api/v1/tokens') ? adminTokenId : template.includes('deploy-keys') ? deployKeyA : template.includes('invitations') ? invitationA : template.includes('trust-policies') ? trustPolicyA : dProd.id;
+              return template.startsWith('/api/v1/tokens')
+                ? adminTokenId
+                : template.includes('deploy-keys')
+                  ? deployKeyA
+                  : template.includes('invitations')
+                    ? invitationA
+                    : template.includes('trust-policies')
+                      ? trustPolicyA
+                      : dProd.id;
             case 'token':
               return `klinv_${'A'.repeat(43)}`;
             default:
@@ -229,7 +251,11 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
     ] as const) {
       for (const body of [{ environment: 'production' }, { environment: 'preview', pr: 1 }]) {
         const r = await api.post(`/api/v1/projects/${A}/deployments`, body);
-        tally.case('release grant', r.status === 403 && r.body?.error?.code === 'release_not_granted', `${label} start ${body.environment} → ${r.status} ${r.text.slice(0, 80)}`);
+        tally.case(
+          'release grant',
+          r.status === 403 && r.body?.error?.code === 'release_not_granted',
+          `${label} start ${body.environment} → ${r.status} ${r.text.slice(0, 80)}`,
+        );
       }
       const c = await api.post(`/api/v1/projects/${A}/secrets:copy`, { from: 'production', to: 'preview' });
       tally.case('release grant', c.status === 403 && c.body?.error?.code === 'release_not_granted', `${label} copy production → preview → ${c.status}`);
@@ -245,9 +271,20 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       const add = await api.post(`/api/v1/projects/${A}/members`, { email: 'member-a@example.com', role: 'member', release: true });
       tally.case('release grant', add.status === status, `${label} granting by POST → ${add.status}`);
     }
-    const grants = await dbQuery<{ can_release: number }>(store, `select can_release from memberships where user_id in (select id from users where email in ('member-a@example.com', 'admin-a2@example.com'))`);
-    tally.case('release grant', grants.every((g) => Number(g.can_release) === 0), 'no grant was set by a refused call');
-    tally.case('release grant', (await dbQuery(store, 'select id from deployments order by id')).length === before, 'no deployment was started by a refused call');
+    const grants = await dbQuery<{ can_release: number }>(
+      store,
+      `select can_release from memberships where user_id in (select id from users where email in ('member-a@example.com', 'admin-a2@example.com'))`,
+    );
+    tally.case(
+      'release grant',
+      grants.every((g) => Number(g.can_release) === 0),
+      'no grant was set by a refused call',
+    );
+    tally.case(
+      'release grant',
+      (await dbQuery(store, 'select id from deployments order by id')).length === before,
+      'no deployment was started by a refused call',
+    );
     assert.deepEqual(tally.failures(), []);
   });
 
@@ -265,7 +302,12 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       for (const actor of actors) {
         let mayPass = false;
         if (projectScoped) mayPass = !!actor.readsA && op.method === 'GET' && !op.template.includes('deploy-keys');
-        else if (global === 'any-actor') mayPass = actor.kind === 'user' || actor.label === 'deploy key of another project' || actor.label.startsWith('deploy token') || actor.label.startsWith('preview');
+        else if (global === 'any-actor')
+          mayPass =
+            actor.kind === 'user' ||
+            actor.label === 'deploy key of another project' ||
+            actor.label.startsWith('deploy token') ||
+            actor.label.startsWith('preview');
         else if (global === 'any-user') mayPass = actor.kind === 'user';
         // a revoked token and an expired session are never anyone
         if (actor.label === 'revoked token' || actor.label === 'expired session' || actor.label === 'garbage bearer token') mayPass = false;
@@ -292,7 +334,16 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
 
   it('the same operations succeed for the rightful caller (so the refusals above were authorization, not bad input)', async () => {
     const ownToken = (await admin.post('/api/v1/tokens', { name: 'spare' })).body;
-    const order = (o: Op) => (o.method === 'GET' ? 0 : o.template.endsWith('/complete') ? 2 : o.method === 'DELETE' && o.template === '/api/v1/projects/{slug}' ? 4 : o.template.includes('{name}') && o.method === 'DELETE' ? 3 : 1);
+    const order = (o: Op) =>
+      o.method === 'GET'
+        ? 0
+        : o.template.endsWith('/complete')
+          ? 2
+          : o.method === 'DELETE' && o.template === '/api/v1/projects/{slug}'
+            ? 4
+            : o.template.includes('{name}') && o.method === 'DELETE'
+              ? 3
+              : 1;
     for (const op of [...ops].sort((a, b) => order(a) - order(b))) {
       const key = `${op.method} ${op.template}`;
       if (GLOBAL_ROUTES[key] === 'public') continue;
@@ -330,7 +381,10 @@ describe('authorization matrix, CSRF and session fixation (sqlite)', () => {
       keys: await dbQuery(store, 'select id, revoked_at from deploy_keys order by id'),
       trustPolicies: await dbQuery(store, 'select id, name, subject from trust_policies order by id'),
       deployments: await dbQuery(store, 'select id, status from deployments order by id'),
-      adminTokens: await dbQuery(store, `select id, revoked_at from api_tokens where user_id = (select id from users where email = '${ADMIN_EMAIL}') order by id`),
+      adminTokens: await dbQuery(
+        store,
+        `select id, revoked_at from api_tokens where user_id = (select id from users where email = '${ADMIN_EMAIL}') order by id`,
+      ),
       users: await dbQuery(store, 'select email, is_admin, disabled_at, password_hash from users order by email'),
       resets: await dbQuery(store, 'select id from password_resets order by id'),
       invitations: await dbQuery(store, 'select id, email, role, release, revoked_at, accepted_at from invitations order by id'),
@@ -358,7 +412,10 @@ describe('CSRF and session fixation (sqlite)', () => {
     store = await createStore('sqlite');
     server = await startServer(store);
     admin = await bootstrap(server);
-    assert.equal((await admin.post('/api/v1/projects', { slug: 'csrf', name: 'csrf', secrets: [{ name: 'KEEP', scope: 'production', value: 'csrf-value-1' }] })).status, 201);
+    assert.equal(
+      (await admin.post('/api/v1/projects', { slug: 'csrf', name: 'csrf', secrets: [{ name: 'KEEP', scope: 'production', value: 'csrf-value-1' }] })).status,
+      201,
+    );
   });
   after(async () => {
     await server?.stop();
@@ -366,7 +423,7 @@ describe('CSRF and session fixation (sqlite)', () => {
     await store?.cleanup();
   });
 
-  it('CSRF: every unsafe route called with the session cookie and a missing, wrong or another session\'s token, or from another Origin, is refused', async () => {
+  it("CSRF: every unsafe route called with the session cookie and a missing, wrong or another session's token, or from another Origin, is refused", async () => {
     const tally = figures.forTest();
     const s1 = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
     const s2 = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
@@ -374,7 +431,11 @@ describe('CSRF and session fixation (sqlite)', () => {
     const doc = (await admin.get('/api/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const anon = new Api(server.url);
     const sub = (t: string) =>
-      t.replace(/\{(\w+)\}/g, (_, p: string) => ({ slug: 'csrf', scope: 'production', scopeImport: 'production:import', name: 'KEEP', email: 'x%40example.com', pr: '1', version: '1' })[p] ?? 'x');
+      t.replace(
+        /\{(\w+)\}/g,
+        (_, p: string) =>
+          ({ slug: 'csrf', scope: 'production', scopeImport: 'production:import', name: 'KEEP', email: 'x%40example.com', pr: '1', version: '1' })[p] ?? 'x',
+      );
     const bodyFor: Record<string, unknown> = {
       '/api/v1/projects/{slug}/secrets/{scope}/{name}': { value: 'csrf-pwned' },
       '/api/v1/projects/{slug}/secrets/{scopeImport}': { secrets: { PWNED: 'x' } },
@@ -395,7 +456,14 @@ describe('CSRF and session fixation (sqlite)', () => {
         const method = m.toUpperCase();
         // sign-in and first-run setup take no session (setup is closed here): attacked in bruteforce.test.ts
         // The OIDC exchange takes no session either (a CI ID token in the body).
-        if (method === 'GET' || template === '/api/v1/session' || template === '/api/v1/setup' || template === '/setup' || template === '/api/v1/oidc/deployments') continue;
+        if (
+          method === 'GET' ||
+          template === '/api/v1/session' ||
+          template === '/api/v1/setup' ||
+          template === '/setup' ||
+          template === '/api/v1/oidc/deployments'
+        )
+          continue;
         routes++;
         const path = sub(template) + (method === 'DELETE' && template === '/api/v1/projects/{slug}' ? '?confirm=csrf' : '');
         const body = method === 'DELETE' ? undefined : (bodyFor[template] ?? exampleOf(requestSchema(doc, template, method)));
@@ -411,10 +479,15 @@ describe('CSRF and session fixation (sqlite)', () => {
           // web forms post url-encoded bodies with the token in the _csrf field
           const r = isApi
             ? await anon.call(method, path, b, { headers: { ...headers } })
-            : await anon.call(method, path, new URLSearchParams(Object.entries((b ?? {}) as Record<string, string>).map(([k, v]) => [k, String(v)])).toString(), {
-                contentType: 'application/x-www-form-urlencoded',
-                headers: { ...headers },
-              });
+            : await anon.call(
+                method,
+                path,
+                new URLSearchParams(Object.entries((b ?? {}) as Record<string, string>).map(([k, v]) => [k, String(v)])).toString(),
+                {
+                  contentType: 'application/x-www-form-urlencoded',
+                  headers: { ...headers },
+                },
+              );
           const refused = isApi ? r.status === 403 && r.body?.error?.code === 'csrf_failed' : r.status === 403;
           tally.case(isApi ? 'CSRF' : 'CSRF (web forms)', refused, `${label}: ${method} ${path} → ${r.status} ${r.text.slice(0, 100)}`);
         }
@@ -425,7 +498,12 @@ describe('CSRF and session fixation (sqlite)', () => {
     const list = await admin.get('/api/v1/projects/csrf/secrets');
     assert.equal(list.body.secrets.length, 1);
     assert.equal(list.body.secrets[0].version, 1);
-    const ok = await anon.call('PUT', '/api/v1/projects/csrf/secrets/production/KEEP', { value: 'csrf-value-2' }, { headers: { cookie: s1.cookie, 'x-csrf-token': s1.csrf } });
+    const ok = await anon.call(
+      'PUT',
+      '/api/v1/projects/csrf/secrets/production/KEEP',
+      { value: 'csrf-value-2' },
+      { headers: { cookie: s1.cookie, 'x-csrf-token': s1.csrf } },
+    );
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(tally.failures(), []);
   });
@@ -448,7 +526,11 @@ describe('CSRF and session fixation (sqlite)', () => {
     const ids = new Set<string>();
     for (let i = 0; i < 3; i++) ids.add((await login(ADMIN_EMAIL, ADMIN_PASSWORD)).cookie);
     tally.case('session fixation', ids.size === 3, 'two logins shared an id');
-    tally.case('session fixation', /HttpOnly/i.test(a.setCookie) && /SameSite=(Lax|Strict)/i.test(a.setCookie) && /Path=\//.test(a.setCookie), `cookie flags: ${a.setCookie.replace(/=[^;]+/, '=…')}`);
+    tally.case(
+      'session fixation',
+      /HttpOnly/i.test(a.setCookie) && /SameSite=(Lax|Strict)/i.test(a.setCookie) && /Path=\//.test(a.setCookie),
+      `cookie flags: ${a.setCookie.replace(/=[^;]+/, '=…')}`,
+    );
     // 4. sign-out ends the session server-side
     const out = await new Api(server.url).call('DELETE', '/api/v1/session', undefined, { headers: { cookie: victim.cookie } });
     assert.equal(out.status, 204);

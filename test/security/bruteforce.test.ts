@@ -18,7 +18,11 @@ describe('login brute force (sqlite)', () => {
 
   const attempt = async (email: string, password: string) => {
     const t = performance.now();
-    const r = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+    const r = await fetch(`${server.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
     const body = (await r.json()) as { error?: { code: string; message: string } };
     return { status: r.status, code: body.error?.code, message: body.error?.message, ms: performance.now() - t, cookie: r.headers.get('set-cookie') };
   };
@@ -59,7 +63,11 @@ describe('login brute force (sqlite)', () => {
     const locked = await attempt('victim@example.com', 'the victim password');
     tally.case('login brute force', locked.status === 429 && locked.code === 'locked_out' && !locked.cookie, `right password after lockout → ${locked.status}`);
     const lockedUnknown = await attempt('nobody-here@example.com', 'anything at all');
-    tally.case('login brute force', lockedUnknown.status === 429 && lockedUnknown.code === 'locked_out', `unknown account after 5 failures → ${lockedUnknown.status}`);
+    tally.case(
+      'login brute force',
+      lockedUnknown.status === 429 && lockedUnknown.code === 'locked_out',
+      `unknown account after 5 failures → ${lockedUnknown.status}`,
+    );
     // another account is not locked by the victim's lockout (per account), until the address limit
     const other = await attempt(ADMIN_EMAIL, 'wrong again');
     tally.case('login brute force', other.status === 401, `other account → ${other.status}`);

@@ -34,7 +34,9 @@ describe('concurrent writers through two server processes (postgres)', { skip: p
     await store?.cleanup();
   });
 
-  it('no lost update: same key and different keys from many clients on two servers; versions 1..n without gaps or duplicates; one audit event per acknowledged write', { timeout: 240_000 }, async () => {
+  it('no lost update: same key and different keys from many clients on two servers; versions 1..n without gaps or duplicates; one audit event per acknowledged write', {
+    timeout: 240_000,
+  }, async () => {
     type Ack = { name: string; value: string; version: number };
     const acks: Ack[] = [];
     let conflicts = 0;
@@ -82,11 +84,22 @@ describe('concurrent writers through two server processes (postgres)', { skip: p
       [project.id],
     );
     assert.equal(audit.length, acks.length, 'one audit event per acknowledged write');
-    assert.ok(audit.every((a) => Number(a.n) === 1), 'never two events for one version');
+    assert.ok(
+      audit.every((a) => Number(a.n) === 1),
+      'never two events for one version',
+    );
     // the last acknowledged value of the hot key is the released one
     const hot = acks.filter((a) => a.name === 'HOT').sort((a, b) => b.version - a.version)[0]!;
     const { release } = await deployAndRelease(new Api(servers[1]!.url, token), SLUG);
     assert.equal(release.body.runtime.HOT, hot.value);
-    writeFigures('concurrency-postgres', { clients: CLIENTS, servers: servers.length, attempted: CLIENTS * WRITES_PER_CLIENT, acknowledgedWrites: acks.length, conflicts409: conflicts, lostUpdates: lost, hotKeyVersions: acks.filter((a) => a.name === 'HOT').length });
+    writeFigures('concurrency-postgres', {
+      clients: CLIENTS,
+      servers: servers.length,
+      attempted: CLIENTS * WRITES_PER_CLIENT,
+      acknowledgedWrites: acks.length,
+      conflicts409: conflicts,
+      lostUpdates: lost,
+      hotKeyVersions: acks.filter((a) => a.name === 'HOT').length,
+    });
   });
 });

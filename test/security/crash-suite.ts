@@ -179,7 +179,15 @@ export async function crashSuite(dialect: DialectName): Promise<void> {
       assert.equal(r[0]!.integrity_check, 'ok');
     }
     assert.equal(lost, 0, `${lost} acknowledged writes lost`);
-    writeFigures(`crash-${dialect}`, { kills, acknowledgedWrites: acks.length, lost, versions: versions.length, valuesReleased: readable, requestsCutByKills: failedRequests, integrityCheck: dialect === 'sqlite' ? 'ok' : 'n/a' });
+    writeFigures(`crash-${dialect}`, {
+      kills,
+      acknowledgedWrites: acks.length,
+      lost,
+      versions: versions.length,
+      valuesReleased: readable,
+      requestsCutByKills: failedRequests,
+      integrityCheck: dialect === 'sqlite' ? 'ok' : 'n/a',
+    });
   } finally {
     await server?.stop('SIGKILL').catch(() => {});
     await store.cleanup();

@@ -41,19 +41,28 @@ describe('hostile input (sqlite)', () => {
   function bigRequest(method: string, path: string, body: Buffer, contentType: string): Promise<{ status: number; body: any }> {
     return new Promise((resolve) => {
       const u = new URL(`${server.url}${path}`);
-      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method, headers: { authorization: `Bearer ${api.token}`, 'content-type': contentType, 'content-length': body.length } }, (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => {
-          let json: any;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, body: json });
-        });
-      });
+      const req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method,
+          headers: { authorization: `Bearer ${api.token}`, 'content-type': contentType, 'content-length': body.length },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => {
+            let json: any;
+            try {
+              json = JSON.parse(text);
+            } catch {
+              json = undefined;
+            }
+            resolve({ status: res.statusCode ?? 0, body: json });
+          });
+        },
+      );
       req.on('error', () => resolve({ status: 0, body: undefined }));
       req.end(body);
     });
@@ -137,19 +146,33 @@ describe('hostile input (sqlite)', () => {
   });
 
   it('SQL and HTML metacharacters in every echoed field are refused by its rule or stored and echoed literally as JSON', async () => {
-    const payloads = [`Robert'); DROP TABLE projects;--`, `" OR 1=1 --`, `<img src=x onerror=alert(1)>`, `</script><script>alert(1)</script>`, `{{7*7}}\${7*7}`, `%27%22%3C`];
+    const payloads = [
+      `Robert'); DROP TABLE projects;--`,
+      `" OR 1=1 --`,
+      `<img src=x onerror=alert(1)>`,
+      `</script><script>alert(1)</script>`,
+      `{{7*7}}\${7*7}`,
+      `%27%22%3C`,
+    ];
     for (const p of payloads) {
       // free text: project name, API token name, deploy key name → stored literally, echoed as JSON
       const proj = await api.post('/api/v1/projects', { slug: `meta-${payloads.indexOf(p)}`, name: p });
       const shown = await api.get(`/api/v1/projects/meta-${payloads.indexOf(p)}`);
       tally.case(
         'metacharacters in echoed fields',
-        proj.status === 201 && shown.body?.project?.name === p.trim() && /^application\/json/.test(shown.headers.get('content-type') ?? '') && shown.headers.get('x-content-type-options') === 'nosniff',
+        proj.status === 201 &&
+          shown.body?.project?.name === p.trim() &&
+          /^application\/json/.test(shown.headers.get('content-type') ?? '') &&
+          shown.headers.get('x-content-type-options') === 'nosniff',
         `project name ${p} → ${proj.status}`,
       );
       const tok = await api.post('/api/v1/tokens', { name: p });
       const tokens = await api.get('/api/v1/tokens');
-      tally.case('metacharacters in echoed fields', tok.status === 201 && tokens.body.tokens.some((t: { name: string }) => t.name === p), `token name ${p} → ${tok.status}`);
+      tally.case(
+        'metacharacters in echoed fields',
+        tok.status === 201 && tokens.body.tokens.some((t: { name: string }) => t.name === p),
+        `token name ${p} → ${tok.status}`,
+      );
       if (tok.status === 201) await api.delete(`/api/v1/tokens/${tok.body.id}`);
       const key = await api.post(`/api/v1/projects/${SLUG}/deploy-keys`, { name: p });
       tally.case('metacharacters in echoed fields', key.status === 201 && key.body.name === p, `deploy key name ${p} → ${key.status}`);
@@ -166,11 +189,19 @@ describe('hostile input (sqlite)', () => {
       const pattern = await api.call('PATCH', `/api/v1/projects/${SLUG}`, { flyPreviewPattern: p });
       tally.case('metacharacters in echoed fields', pattern.status === 400, `flyPreviewPattern ${p} → ${pattern.status}`);
       const audit = await api.get(`/api/v1/projects/${SLUG}/audit?name=${encodeURIComponent(p)}&action=${encodeURIComponent(p)}`);
-      tally.case('metacharacters in echoed fields', (audit.status === 200 && audit.body.events.length === 0) || audit.status === 400, `audit filter ${p} → ${audit.status}`);
+      tally.case(
+        'metacharacters in echoed fields',
+        (audit.status === 200 && audit.body.events.length === 0) || audit.status === 400,
+        `audit filter ${p} → ${audit.status}`,
+      );
     }
     // the database is intact: every table still answers, the project list is complete
     const tables = await dbQuery<{ name: string }>(store, `select name from sqlite_master where type = 'table'`);
-    for (const t of ['projects', 'secrets', 'secret_versions', 'users', 'audit_events']) assert.ok(tables.some((x) => x.name === t), `table ${t} survived`);
+    for (const t of ['projects', 'secrets', 'secret_versions', 'users', 'audit_events'])
+      assert.ok(
+        tables.some((x) => x.name === t),
+        `table ${t} survived`,
+      );
     assert.equal((await api.get(`/api/v1/projects/${SLUG}`)).status, 200);
     assert.deepEqual(tally.failures(), []);
   });
@@ -244,7 +275,11 @@ describe('hostile input (sqlite)', () => {
       // client has written everything; a reset before the answer is read is retried.
       let r = await bigRequest(method, path, body, type);
       for (let i = 0; i < 3 && r.status === 0; i++) r = await bigRequest(method, path, body, type);
-      tally.case('10 MB bodies', r.status === 413 && (r.body === undefined || r.body.error?.code === 'payload_too_large'), `${method} ${path} (${type}) → ${r.status}`);
+      tally.case(
+        '10 MB bodies',
+        r.status === 413 && (r.body === undefined || r.body.error?.code === 'payload_too_large'),
+        `${method} ${path} (${type}) → ${r.status}`,
+      );
     }
     assert.deepEqual(tally.failures(), []);
   });
@@ -271,7 +306,8 @@ describe('hostile input (sqlite)', () => {
     for (const [label, text, want] of cases) {
       // biome-ignore lint/suspicious/noImplicitAnyLet: each branch below assigns the response
       let r;
-      if (label === 'a JSON import with 5,001 entries') r = await api.post(path, { secrets: Object.fromEntries(Array.from({ length: 5001 }, (_, i) => [`K_${i}`, 'v'])) });
+      if (label === 'a JSON import with 5,001 entries')
+        r = await api.post(path, { secrets: Object.fromEntries(Array.from({ length: 5001 }, (_, i) => [`K_${i}`, 'v'])) });
       else if (label === 'a JSON import with a non-string value') r = await api.post(path, { secrets: { GOOD: 'x', BAD: { nested: true } } });
       else r = await api.post(path, text, { contentType: 'text/plain' });
       const named = r.status === 413 || /line \d+|secrets\./.test(r.body?.error?.message ?? '') || /secrets\./.test(r.body?.error?.field ?? '');
@@ -282,7 +318,11 @@ describe('hostile input (sqlite)', () => {
   });
 
   it('web forms: invalid UTF-8, lone surrogates, NUL, 65,537-byte values, bad names and a 10 MB post to the secrets form are refused, and echoed names are HTML-escaped', async () => {
-    const login = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }) });
+    const login = await fetch(`${server.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+    });
     const session = { cookie: login.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await login.json()) as { csrfToken: string }).csrfToken };
     const form = `/projects/${SLUG}/settings/secrets`;
     const probe = await rawHttp(server.url, 'GET', form, { cookie: session.cookie });
@@ -292,7 +332,13 @@ describe('hostile input (sqlite)', () => {
     }
     const before = await secretCount();
     const post = (path: string, body: string) =>
-      rawHttp(server.url, 'POST', path, { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' }, `_csrf=${encodeURIComponent(session.csrf)}&${body}`);
+      rawHttp(
+        server.url,
+        'POST',
+        path,
+        { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        `_csrf=${encodeURIComponent(session.csrf)}&${body}`,
+      );
     const cases: Array<[string, string, string, number[]]> = [
       ['a value with a percent escape that is not UTF-8', form, 'name=WEB_A&scope=production&value=a%FFb', [400]],
       ['a value with a lone surrogate (CESU-8 escapes)', form, 'name=WEB_A&scope=production&value=%ED%A0%80', [400]],
@@ -318,7 +364,11 @@ describe('hostile input (sqlite)', () => {
 
   it('path traversal: .., %2e%2e%2f, encoded slashes and NUL in every path parameter reach nothing', async () => {
     const doc = (await api.get('/api/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
-    const login = await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }) });
+    const login = await fetch(`${server.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+    });
     const session = { cookie: login.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await login.json()) as { csrfToken: string }).csrfToken };
     const attacks = ['..', '%2e%2e', '%2e%2e%2f', '..%2f..%2fetc%2fpasswd', '%2e%2e%5c', '..%00', '%252e%252e%252f', '.%2e', '..;', '%c0%ae%c0%ae%2f'];
     let routes = 0;

@@ -40,7 +40,12 @@ for (const d of await dialects()) {
     };
     const setScope = (secretId: string, scope: string) => dbQuery(store, 'update secrets set scope = $1 where id = $2', [scope, secretId]);
     const setCiphertext = (r: Row, ciphertext: Buffer, keyId = r.key_id) =>
-      dbQuery(store, 'update secret_versions set ciphertext = $1, key_id = $2 where secret_id = $3 and version = $4', [ciphertext, keyId, r.secret_id, r.version]);
+      dbQuery(store, 'update secret_versions set ciphertext = $1, key_id = $2 where secret_id = $3 and version = $4', [
+        ciphertext,
+        keyId,
+        r.secret_id,
+        r.version,
+      ]);
 
     /** A refusal that is clear (names the row, says it could not be opened) and carries no value. */
     function assertClearRefusal(res: ApiResponse, name: string, what: string): void {

@@ -83,12 +83,22 @@ for (const d of await dialects()) {
       // the running server (started with the old key only) still releases rows of both keys
       await checkAll('half-rotated');
       // a new project made now is wrapped under the new key (the write path re-reads the active master)
-      const np = await api.post('/api/v1/projects', { slug: 'rot-new', name: 'rot-new', secrets: [{ name: 'N', scope: 'production', value: 'new-project-value' }] });
+      const np = await api.post('/api/v1/projects', {
+        slug: 'rot-new',
+        name: 'rot-new',
+        secrets: [{ name: 'N', scope: 'production', value: 'new-project-value' }],
+      });
       assert.equal(np.status, 201, np.text);
       expected.set('rot-new', { N: 'new-project-value' });
       PROJECTS.push('rot-new');
-      const newRows = await dbQuery<{ master_key_id: string }>(store, `select master_key_id from project_keys pk join projects p on p.id = pk.project_id where p.slug = 'rot-new'`);
-      assert.ok(newRows.every((r) => r.master_key_id === newId), 'new project keys use the newest master key');
+      const newRows = await dbQuery<{ master_key_id: string }>(
+        store,
+        `select master_key_id from project_keys pk join projects p on p.id = pk.project_id where p.slug = 'rot-new'`,
+      );
+      assert.ok(
+        newRows.every((r) => r.master_key_id === newId),
+        'new project keys use the newest master key',
+      );
       // 2. a SIGKILL part-way through (resumes from the recorded progress)
       const killed = await runCli(store, ['keys', 'rotate', '--batch-size', '1'], { killAfterMs: 350 + Math.floor(Math.random() * 200) });
       if (killed.signal === 'SIGKILL') {
@@ -139,7 +149,9 @@ for (const d of await dialects()) {
       const pinnedValues = { ...expected.get(slug)! };
       expected.get(slug)!.KEY_1 = `${expected.get(slug)!.KEY_1}-v2`;
       assert.equal((await api.put(`/api/v1/projects/${slug}/secrets/production/KEY_1`, { value: expected.get(slug)!.KEY_1 })).status, 200);
-      const oldPairs = await dbQuery<{ id: string }>(store, `select pk.id from project_keys pk join projects p on p.id = pk.project_id where p.slug = $1`, [slug]);
+      const oldPairs = await dbQuery<{ id: string }>(store, `select pk.id from project_keys pk join projects p on p.id = pk.project_id where p.slug = $1`, [
+        slug,
+      ]);
       const sealed = await dbQuery<{ n: number | string }>(
         store,
         `select count(*) as n from secret_versions v join secrets s on s.id = v.secret_id join projects p on p.id = s.project_id where p.slug = $1 and v.ciphertext is not null`,
@@ -162,7 +174,11 @@ for (const d of await dialects()) {
       );
       assert.equal(Number(stale[0]!.n), 0, 'no value is left under an old pair');
       figures.versionsResealed += Number(sealed[0]!.n);
-      const retired = await dbQuery<{ n: number | string }>(store, `select count(*) as n from project_keys where retired_at is not null and id in (${oldPairs.map((_, i) => `$${i + 1}`).join(',')})`, oldPairs.map((p) => p.id));
+      const retired = await dbQuery<{ n: number | string }>(
+        store,
+        `select count(*) as n from project_keys where retired_at is not null and id in (${oldPairs.map((_, i) => `$${i + 1}`).join(',')})`,
+        oldPairs.map((p) => p.id),
+      );
       assert.equal(Number(retired[0]!.n), oldPairs.length);
       // historical versions (pinned by d0) and current ones both open
       const hist = await api.with(d0.body.token).get(`/api/v1/deployments/${d0.body.id}/secrets`);
@@ -213,33 +229,50 @@ for (const d of await dialects()) {
         figures.valuesReadable += 8;
       };
       await releases('before rotation');
-      const oldPairs = (await dbQuery<{ id: string }>(store, `select pk.id from project_keys pk join projects p on p.id = pk.project_id where p.slug = $1`, [slug])).map((r) => r.id);
+      const oldPairs = (
+        await dbQuery<{ id: string }>(store, `select pk.id from project_keys pk join projects p on p.id = pk.project_id where p.slug = $1`, [slug])
+      ).map((r) => r.id);
       const inList = oldPairs.map((_, i) => `$${i + 1}`).join(',');
-      const underOld = async () => Number((await dbQuery<{ n: number | string }>(store, `select count(*) as n from secret_versions where key_id in (${inList})`, oldPairs))[0]!.n);
+      const underOld = async () =>
+        Number((await dbQuery<{ n: number | string }>(store, `select count(*) as n from secret_versions where key_id in (${inList})`, oldPairs))[0]!.n);
       const sealedBefore = await underOld();
 
       // 1. a damaged row stops the rotation with a clear message; nothing is retired, every value still releases
-      const victim = (await dbQuery<{ secret_id: string; version: number | string; ciphertext: Uint8Array }>(
-        store,
-        `select v.secret_id, v.version, v.ciphertext from secret_versions v join secrets s on s.id = v.secret_id join projects p on p.id = s.project_id where p.slug = $1 and s.name = 'PREV_ONLY'`,
-        [slug],
-      ))[0]!;
+      const victim = (
+        await dbQuery<{ secret_id: string; version: number | string; ciphertext: Uint8Array }>(
+          store,
+          `select v.secret_id, v.version, v.ciphertext from secret_versions v join secrets s on s.id = v.secret_id join projects p on p.id = s.project_id where p.slug = $1 and s.name = 'PREV_ONLY'`,
+          [slug],
+        )
+      )[0]!;
       const damaged = Buffer.from(victim.ciphertext);
       damaged[damaged.length - 1] = damaged[damaged.length - 1]! ^ 1;
-      await dbQuery(store, `update secret_versions set ciphertext = $1 where secret_id = $2 and version = $3`, [damaged, victim.secret_id, Number(victim.version)]);
+      await dbQuery(store, `update secret_versions set ciphertext = $1 where secret_id = $2 and version = $3`, [
+        damaged,
+        victim.secret_id,
+        Number(victim.version),
+      ]);
       try {
         const failed = await runCli(store, ['keys', 'rotate', '--project', slug, '--batch-size', '2']);
         assert.notEqual(failed.code, 0, failed.stdout);
         assert.match(failed.stderr, /PREV_ONLY v1/);
         assert.match(failed.stderr, /run the same command again to resume/);
         assert.doesNotMatch(failed.stderr, /\n\s+at /, 'no stack trace');
-        const retired = await dbQuery<{ n: number | string }>(store, `select count(*) as n from project_keys where retired_at is not null and id in (${inList})`, oldPairs);
+        const retired = await dbQuery<{ n: number | string }>(
+          store,
+          `select count(*) as n from project_keys where retired_at is not null and id in (${inList})`,
+          oldPairs,
+        );
         assert.equal(Number(retired[0]!.n), 0, 'the old pairs stay active until every version is re-sealed');
         assert.ok((await underOld()) > 0, 'the damaged row is still under its old pair');
         const status = JSON.parse((await runCli(store, ['keys', 'status', '--json'])).stdout);
         assert.ok(status.projectRotationsInProgress >= 1, 'the rotation is recorded as in progress');
       } finally {
-        await dbQuery(store, `update secret_versions set ciphertext = $1 where secret_id = $2 and version = $3`, [Buffer.from(victim.ciphertext), victim.secret_id, Number(victim.version)]);
+        await dbQuery(store, `update secret_versions set ciphertext = $1 where secret_id = $2 and version = $3`, [
+          Buffer.from(victim.ciphertext),
+          victim.secret_id,
+          Number(victim.version),
+        ]);
       }
       await releases('after the failed run');
 

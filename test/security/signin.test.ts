@@ -21,12 +21,22 @@ for (const d of await dialects()) {
         const form = `email=${encodeURIComponent(OWNER.email)}&password=${encodeURIComponent(OWNER.password)}`;
         const setupForm = `setupToken=${encodeURIComponent(ip.setupToken)}&${form}`;
         for (const origin of ['https://evil.example', 'null']) {
-          const r = await ip.app.inject({ method: 'POST', url: '/api/v1/setup', headers: { 'content-type': 'application/x-www-form-urlencoded', origin }, payload: setupForm });
+          const r = await ip.app.inject({
+            method: 'POST',
+            url: '/api/v1/setup',
+            headers: { 'content-type': 'application/x-www-form-urlencoded', origin },
+            payload: setupForm,
+          });
           assert.ok(r.statusCode === 403 || r.statusCode === 415, `setup form from ${origin}: ${r.statusCode}`);
           assert.equal(r.headers['set-cookie'], undefined);
         }
         // Form-encoded without an Origin (an old browser): still refused, JSON only.
-        const noOrigin = await ip.app.inject({ method: 'POST', url: '/api/v1/setup', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: setupForm });
+        const noOrigin = await ip.app.inject({
+          method: 'POST',
+          url: '/api/v1/setup',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: setupForm,
+        });
         assert.equal(noOrigin.statusCode, 415);
         assert.equal(JSON.parse(noOrigin.body).error.code, 'unsupported_media_type');
         // JSON from an opaque origin is refused too.
@@ -56,11 +66,16 @@ for (const d of await dialects()) {
       const ip = await inProcess(d.name);
       try {
         const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => call(ip.app, 'POST', '/api/v1/setup', { setupToken: ip.setupToken, email: `racer${i}@example.com`, password: 'a long enough password' })),
+          Array.from({ length: 10 }, (_, i) =>
+            call(ip.app, 'POST', '/api/v1/setup', { setupToken: ip.setupToken, email: `racer${i}@example.com`, password: 'a long enough password' }),
+          ),
         );
         const statuses = results.map((r) => r.status);
         assert.equal(statuses.filter((s) => s === 201).length, 1, `statuses: ${statuses.join(',')}`);
-        assert.ok(statuses.every((s) => s === 201 || s === 409), `statuses: ${statuses.join(',')}`);
+        assert.ok(
+          statuses.every((s) => s === 201 || s === 409),
+          `statuses: ${statuses.join(',')}`,
+        );
         assert.equal(results.filter((r) => r.cookie).length, 1);
         const admin = await setupLogin(ip, results.find((r) => r.status === 201)!.body.user.email);
         assert.equal((await call(ip.app, 'GET', '/api/v1/users', undefined, admin)).body.users.length, 1);
@@ -84,7 +99,10 @@ for (const d of await dialects()) {
         const answers: string[] = [];
         for (let i = 0; i < 12; i++) answers.push(String((await attempt(OWNER.email, `guess ${i}`, ATTACKER)).status));
         assert.deepEqual(answers.slice(0, 5), ['401', '401', '401', '401', '401']);
-        assert.ok(answers.slice(5).every((s) => s === '429'), answers.join(','));
+        assert.ok(
+          answers.slice(5).every((s) => s === '429'),
+          answers.join(','),
+        );
         // Even the right password is refused from the attacker's address...
         const locked = await attempt(OWNER.email, OWNER.password, ATTACKER);
         assert.equal(locked.status, 429);
@@ -102,10 +120,11 @@ for (const d of await dialects()) {
         assert.equal((await attempt(victim, 'victim password 123', OWNER_HOME)).status, 200);
         const run = async (email: string) => {
           const seen: string[] = [];
-          for (let a = 0; a < 5; a++) for (let i = 0; i < 4; i++) {
-            const r = await attempt(email, `spread ${a}-${i}`, `192.0.2.${10 + a}`);
-            seen.push(`${r.status} ${r.body.error.code} ${r.body.error.message}`);
-          }
+          for (let a = 0; a < 5; a++)
+            for (let i = 0; i < 4; i++) {
+              const r = await attempt(email, `spread ${a}-${i}`, `192.0.2.${10 + a}`);
+              seen.push(`${r.status} ${r.body.error.code} ${r.body.error.message}`);
+            }
           const fresh = await attempt(email, 'victim password 123', '192.0.2.200');
           seen.push(`${fresh.status} ${fresh.body.error?.code} ${fresh.body.error?.message}`);
           return seen;
@@ -132,7 +151,8 @@ for (const d of await dialects()) {
       });
 
       it('an instance admin unlocks an account (API); others may not; the users list shows the lock', async () => {
-        const list = async () => (await call(ip.app, 'GET', '/api/v1/users', undefined, admin)).body.users as Array<{ id: string; email: string; locked: boolean }>;
+        const list = async () =>
+          (await call(ip.app, 'GET', '/api/v1/users', undefined, admin)).body.users as Array<{ id: string; email: string; locked: boolean }>;
         for (let i = 0; i < 6; i++) await attempt(OWNER.email, 'again', ATTACKER);
         const owner = (await list()).find((u) => u.email === OWNER.email)!;
         assert.equal(owner.locked, true);
@@ -167,7 +187,11 @@ for (const d of await dialects()) {
         await setupOwner(hop);
         await call(hop.app, 'POST', '/api/v1/session', { email: OWNER.email, password: 'x' }, XFF('192.0.2.66, 203.0.113.9'));
         const ips = await hop.db.selectFrom('audit_events').select('actor_ip').where('action', '=', 'session.login_failed').execute();
-        assert.deepEqual(ips.map((e) => e.actor_ip), ['203.0.113.9'], 'the client-written left entry must be ignored');
+        assert.deepEqual(
+          ips.map((e) => e.actor_ip),
+          ['203.0.113.9'],
+          'the client-written left entry must be ignored',
+        );
       } finally {
         await hop.close();
       }
@@ -189,7 +213,15 @@ for (const d of await dialects()) {
         const idle = await call(ip.app, 'POST', '/api/v1/session', OWNER);
         assert.ok(idle.cookie);
         ip.clock.advance(13 * 3_600_000);
-        const count = async () => Number((await ip.db.selectFrom('sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+        const count = async () =>
+          Number(
+            (
+              await ip.db
+                .selectFrom('sessions')
+                .select((eb) => eb.fn.countAll().as('n'))
+                .executeTakeFirstOrThrow()
+            ).n,
+          );
         for (let i = 0; i < 200 && (await count()) > 0; i++) await new Promise((r) => setTimeout(r, 25));
         assert.equal(await count(), 0);
       } finally {
@@ -200,14 +232,21 @@ for (const d of await dialects()) {
     it('authenticates before validating: every route that needs a caller answers an anonymous one 401, never field details', async () => {
       const ip = await inProcess(d.name);
       try {
-        const doc = JSON.parse((await ip.app.inject({ method: 'GET', url: '/api/openapi.json' })).body) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+        const doc = JSON.parse((await ip.app.inject({ method: 'GET', url: '/api/openapi.json' })).body) as {
+          paths: Record<string, Record<string, { security?: unknown[] }>>;
+        };
         let checked = 0;
         for (const [template, methods] of Object.entries(doc.paths)) {
           for (const [m, op] of Object.entries(methods)) {
             if (!op.security?.length) continue;
             const url = `/api${template.replace(/^\/api/, '').replace(/\{(\w+)\}/g, (_, p: string) => (p === 'scopeImport' ? 'bogus:import' : `%00${p}`))}`;
             for (const payload of ['{"bogus": 1, "name": 7, "email": []}', 'not json']) {
-              const r = await ip.app.inject({ method: m.toUpperCase() as 'POST', url, headers: { 'content-type': 'application/json' }, payload: m === 'get' || m === 'delete' ? undefined : payload });
+              const r = await ip.app.inject({
+                method: m.toUpperCase() as 'POST',
+                url,
+                headers: { 'content-type': 'application/json' },
+                payload: m === 'get' || m === 'delete' ? undefined : payload,
+              });
               const body = JSON.parse(r.body) as { error: { code: string; field: string | null } };
               assert.equal(r.statusCode, 401, `${m.toUpperCase()} ${template}: ${r.statusCode} ${r.body}`);
               assert.equal(body.error.code, 'unauthenticated');
@@ -226,9 +265,16 @@ for (const d of await dialects()) {
 
 describe('KEYLOFT_TRUST_PROXY configuration', () => {
   it('refuses "true" with a message naming the setting; takes a hop count or proxy addresses/CIDRs', () => {
-    assert.throws(() => loadConfig({ KEYLOFT_TRUST_PROXY: 'true' }), (e: unknown) => e instanceof ConfigError && /KEYLOFT_TRUST_PROXY/.test(e.message));
+    assert.throws(
+      () => loadConfig({ KEYLOFT_TRUST_PROXY: 'true' }),
+      (e: unknown) => e instanceof ConfigError && /KEYLOFT_TRUST_PROXY/.test(e.message),
+    );
     for (const bad of ['yes', '0', '300.1.1.1', '10.0.0.0/33', 'example.com']) {
-      assert.throws(() => loadConfig({ KEYLOFT_TRUST_PROXY: bad }), (e: unknown) => e instanceof ConfigError && /KEYLOFT_TRUST_PROXY/.test(e.message), bad);
+      assert.throws(
+        () => loadConfig({ KEYLOFT_TRUST_PROXY: bad }),
+        (e: unknown) => e instanceof ConfigError && /KEYLOFT_TRUST_PROXY/.test(e.message),
+        bad,
+      );
     }
     assert.equal(loadConfig({}).trustProxy, false);
     assert.equal(loadConfig({ KEYLOFT_TRUST_PROXY: '2' }).trustProxy, 2);

@@ -66,7 +66,11 @@ export interface CliResult {
 }
 
 /** Runs `keyloft <args>` on a store (same configuration as the server); optionally SIGKILLs it after `killAfterMs`. */
-export function runCli(store: TestStore, args: string[], opts: { env?: Record<string, string | undefined>; killAfterMs?: number; stdin?: string } = {}): Promise<CliResult> {
+export function runCli(
+  store: TestStore,
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; killAfterMs?: number; stdin?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [KEYLOFT_BIN, ...args], { env: storeEnv(store, opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -96,7 +100,13 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** A request whose path is sent byte for byte (fetch would resolve `..` and `%2e%2e` before sending). */
-export function rawHttp(baseUrl: string, method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer): Promise<{ status: number; text: string; location: string | undefined }> {
+export function rawHttp(
+  baseUrl: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string | Buffer,
+): Promise<{ status: number; text: string; location: string | undefined }> {
   return new Promise((resolve, reject) => {
     const u = new URL(baseUrl);
     const h: Record<string, string | number> = { ...headers };
@@ -127,7 +137,19 @@ export async function valuesInDatabase(store: TestStore, values: readonly string
   return values.filter((v) => dump.includes(Buffer.from(v)));
 }
 
-type Schema = { type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; enum?: unknown[]; const?: unknown; anyOf?: Schema[]; oneOf?: Schema[]; allOf?: Schema[]; minLength?: number; minimum?: number; items?: Schema };
+type Schema = {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+  allOf?: Schema[];
+  minLength?: number;
+  minimum?: number;
+  items?: Schema;
+};
 
 /** A minimal valid JSON value for an OpenAPI schema (the fallback body of routes the tests do not know yet). */
 export function exampleOf(s: Schema | undefined, key = ''): unknown {

@@ -38,7 +38,12 @@ for (const d of await dialects()) {
       return { ...rows[0], ciphertext: Buffer.from(rows[0].ciphertext) };
     };
     const put = (r: Row, ciphertext: Buffer, keyId = r.key_id) =>
-      dbQuery(store, 'update secret_versions set ciphertext = $1, key_id = $2 where secret_id = $3 and version = $4', [ciphertext, keyId, r.secret_id, r.version]);
+      dbQuery(store, 'update secret_versions set ciphertext = $1, key_id = $2 where secret_id = $3 and version = $4', [
+        ciphertext,
+        keyId,
+        r.secret_id,
+        r.version,
+      ]);
 
     before(async () => {
       store = await createStore(d.name);
@@ -75,8 +80,14 @@ for (const d of await dialects()) {
       await tamper();
       const { release } = await deployAndRelease(api, 'tam-a');
       const leaked = values.some((s) => release.text.includes(s));
-      const clear = typeof release.body?.error?.message === 'string' && /could not open|could not be unwrapped|another project|does not exist|does not belong/.test(release.body.error.message);
-      tally.case('tampered ciphertext', release.status >= 400 && release.status < 600 && release.status !== 200 && clear && !leaked, `${label} → ${release.status} ${release.text.slice(0, 160)}`);
+      const clear =
+        typeof release.body?.error?.message === 'string' &&
+        /could not open|could not be unwrapped|another project|does not exist|does not belong/.test(release.body.error.message);
+      tally.case(
+        'tampered ciphertext',
+        release.status >= 400 && release.status < 600 && release.status !== 200 && clear && !leaked,
+        `${label} → ${release.status} ${release.text.slice(0, 160)}`,
+      );
       await restore();
       const ok = await deployAndRelease(api, 'tam-a');
       assert.equal(ok.release.status, 200, `after restoring ${label}: ${ok.release.text}`);
@@ -89,17 +100,26 @@ for (const d of await dialects()) {
       const oneV1 = await row('tam-a', 'ONE', 1);
       const bOne = await row('tam-b', 'ONE');
       const restoreOne = () => put(one, one.ciphertext);
-      await attack('swapped between two rows of a project', async () => {
-        await put(one, two.ciphertext);
-        await put(two, one.ciphertext);
-      }, async () => {
-        await put(one, one.ciphertext);
-        await put(two, two.ciphertext);
-      });
+      await attack(
+        'swapped between two rows of a project',
+        async () => {
+          await put(one, two.ciphertext);
+          await put(two, one.ciphertext);
+        },
+        async () => {
+          await put(one, one.ciphertext);
+          await put(two, two.ciphertext);
+        },
+      );
       await attack('copied from another project (key id kept)', () => put(one, bOne.ciphertext), restoreOne);
       await attack('copied from another project with its key id', () => put(one, bOne.ciphertext, bOne.key_id), restoreOne);
       await attack('an older version copied over the current one', () => put(one, oneV1.ciphertext), restoreOne);
-      const preview = (await dbQuery<{ id: string }>(store, `select pk.id from project_keys pk join projects p on p.id = pk.project_id where p.slug = 'tam-a' and pk.scope = 'preview'`))[0]!;
+      const preview = (
+        await dbQuery<{ id: string }>(
+          store,
+          `select pk.id from project_keys pk join projects p on p.id = pk.project_id where p.slug = 'tam-a' and pk.scope = 'preview'`,
+        )
+      )[0]!;
       await attack('key id pointed at the preview key pair', () => put(one, one.ciphertext, preview.id), restoreOne);
       await attack('key id pointed at a key pair that does not exist', () => put(one, one.ciphertext, 'pk_missing'), restoreOne);
       for (const cut of [1, 16, 17, one.ciphertext.length - 33, one.ciphertext.length - 1]) {
@@ -121,10 +141,15 @@ for (const d of await dialects()) {
       );
       const prod = keys.find((k) => k.scope === 'production')!;
       const prev = keys.find((k) => k.scope === 'preview')!;
-      const bKey = (await dbQuery<{ wrapped_private_key: Buffer }>(store, `select pk.wrapped_private_key from project_keys pk join projects p on p.id = pk.project_id where p.slug = 'tam-b' and pk.scope = 'production'`))[0]!;
+      const bKey = (
+        await dbQuery<{ wrapped_private_key: Buffer }>(
+          store,
+          `select pk.wrapped_private_key from project_keys pk join projects p on p.id = pk.project_id where p.slug = 'tam-b' and pk.scope = 'production'`,
+        )
+      )[0]!;
       const setWrapped = (id: string, w: Buffer) => dbQuery(store, 'update project_keys set wrapped_private_key = $1 where id = $2', [w, id]);
       const restoreKey = () => setWrapped(prod.id, Buffer.from(prod.wrapped_private_key));
-      await attack('wrapped key swapped with the preview scope\'s', () => setWrapped(prod.id, Buffer.from(prev.wrapped_private_key)), restoreKey);
+      await attack("wrapped key swapped with the preview scope's", () => setWrapped(prod.id, Buffer.from(prev.wrapped_private_key)), restoreKey);
       await attack('wrapped key copied from another project', () => setWrapped(prod.id, Buffer.from(bKey.wrapped_private_key)), restoreKey);
       const flippedKey = Buffer.from(prod.wrapped_private_key);
       flippedKey[flippedKey.length - 3]! ^= 0x04;
@@ -135,13 +160,17 @@ for (const d of await dialects()) {
       const twoV2 = await row('tam-a', 'TWO');
       assert.equal(oneV2.version, twoV2.version);
       assert.equal(oneV2.key_id, twoV2.key_id);
-      await attack('two values of the same version swapped between names', async () => {
-        await put(oneV2, twoV2.ciphertext);
-        await put(twoV2, oneV2.ciphertext);
-      }, async () => {
-        await put(oneV2, oneV2.ciphertext);
-        await put(twoV2, twoV2.ciphertext);
-      });
+      await attack(
+        'two values of the same version swapped between names',
+        async () => {
+          await put(oneV2, twoV2.ciphertext);
+          await put(twoV2, oneV2.ciphertext);
+        },
+        async () => {
+          await put(oneV2, oneV2.ciphertext);
+          await put(twoV2, twoV2.ciphertext);
+        },
+      );
       assert.deepEqual(tally.failures(), []);
     });
 
@@ -162,14 +191,21 @@ for (const d of await dialects()) {
       for (const [label, content, want] of d.name === 'sqlite' ? cases : cases.slice(0, 1)) {
         writeFileSync(file, content, { mode: 0o600 });
         const r = await expectStartFailure(store);
-        const printed = content.trim().split('\n').some((line) => line.length > 8 && r.output.includes(line.trim()));
+        const printed = content
+          .trim()
+          .split('\n')
+          .some((line) => line.length > 8 && r.output.includes(line.trim()));
         tally.case('wrong master key at start', r.code === 1 && want.test(r.output) && !printed, `${label} → exit ${r.code}: ${r.output.slice(0, 200)}`);
       }
       // via the environment too
       writeFileSync(file, right, { mode: 0o600 });
       const envKey = randomBytes(32).toString('base64');
       const r = await expectStartFailure(store, { env: { KEYLOFT_MASTER_KEY: envKey, KEYLOFT_MASTER_KEY_FILE: undefined } });
-      tally.case('wrong master key at start', r.code === 1 && /does not match|not configured/.test(r.output) && !r.output.includes(envKey), `KEYLOFT_MASTER_KEY → ${r.code}: ${r.output.slice(0, 200)}`);
+      tally.case(
+        'wrong master key at start',
+        r.code === 1 && /does not match|not configured/.test(r.output) && !r.output.includes(envKey),
+        `KEYLOFT_MASTER_KEY → ${r.code}: ${r.output.slice(0, 200)}`,
+      );
       assert.deepEqual(await dbQuery(store, 'select id, retired_at from master_keys order by id'), before, 'nothing was changed');
       server = await startServer(store);
       const ok = await deployAndRelease(new Api(server.url, api.token), 'tam-a');

@@ -59,7 +59,14 @@ async function fastRows(ts: Ts) {
   return ts.db
     .selectFrom('secret_versions')
     .innerJoin('secrets', 'secrets.id', 'secret_versions.secret_id')
-    .select(['secret_versions.secret_id', 'secrets.scope', 'secrets.name', 'secret_versions.version', 'secret_versions.fast_ciphertext', 'secret_versions.key_id'])
+    .select([
+      'secret_versions.secret_id',
+      'secrets.scope',
+      'secrets.name',
+      'secret_versions.version',
+      'secret_versions.fast_ciphertext',
+      'secret_versions.key_id',
+    ])
     .orderBy('secrets.scope')
     .orderBy('secrets.name')
     .orderBy('secret_versions.version')
@@ -107,7 +114,13 @@ for (const d of await dialects()) {
       // Only the key pairs released from got a data key; the preview value, never released, has no fast form.
       assert.equal(await fastOf(ts, 'preview', 'ALPHA'), null);
       const pairs = await ts.db.selectFrom('project_keys').select(['scope', 'wrapped_data_key']).execute();
-      assert.deepEqual(pairs.filter((p) => p.wrapped_data_key !== null).map((p) => p.scope).sort(), ['build', 'production']);
+      assert.deepEqual(
+        pairs
+          .filter((p) => p.wrapped_data_key !== null)
+          .map((p) => p.scope)
+          .sort(),
+        ['build', 'production'],
+      );
 
       assert.deepEqual(await deployAndFetch(ts, admin), expected);
       assert.equal(hpke(), 4, 'the second deployment opened no value with HPKE');
@@ -137,19 +150,28 @@ for (const d of await dialects()) {
       await setFast(ts, 'production', 'BETA', 1, alpha);
       await assert.rejects(deployAndFetch(ts, admin, 'production', release), damaged(/could not open the pinned secret (ALPHA|BETA) v1/));
       const report = await check.check();
-      assert.deepEqual(
-        report.damaged.map((x) => `${x.scope} ${x.name} v${x.version} ${x.reason}`).sort(),
-        ['production ALPHA v1 fast form does not open', 'production BETA v1 fast form does not open'],
-      );
+      assert.deepEqual(report.damaged.map((x) => `${x.scope} ${x.name} v${x.version} ${x.reason}`).sort(), [
+        'production ALPHA v1 fast form does not open',
+        'production BETA v1 fast form does not open',
+      ]);
       await setFast(ts, 'production', 'ALPHA', 1, alpha);
       await setFast(ts, 'production', 'BETA', 1, beta);
       assert.deepEqual(await deployAndFetch(ts, admin), { ...expected, runtime: { ...VALUES, GAMMA: 'gamma-v2' } });
 
       // The HPKE forms swapped while the fast forms stay: a release reads only the fast forms, but
       // each is bound to its row's HPKE ciphertext, so the tampering is still refused.
-      const ct = async (name: string) => (await ts.db.selectFrom('secret_versions').innerJoin('secrets', 'secrets.id', 'secret_versions.secret_id').select(['secret_id', 'ciphertext']).where('secrets.scope', '=', 'production').where('secrets.name', '=', name).where('secret_versions.version', '=', 1).executeTakeFirstOrThrow());
+      const ct = async (name: string) =>
+        await ts.db
+          .selectFrom('secret_versions')
+          .innerJoin('secrets', 'secrets.id', 'secret_versions.secret_id')
+          .select(['secret_id', 'ciphertext'])
+          .where('secrets.scope', '=', 'production')
+          .where('secrets.name', '=', name)
+          .where('secret_versions.version', '=', 1)
+          .executeTakeFirstOrThrow();
       const [a1, b1] = [await ct('ALPHA'), await ct('BETA')];
-      const setCt = (id: string, c: Uint8Array | null) => ts.db.updateTable('secret_versions').set({ ciphertext: c }).where('secret_id', '=', id).where('version', '=', 1).execute();
+      const setCt = (id: string, c: Uint8Array | null) =>
+        ts.db.updateTable('secret_versions').set({ ciphertext: c }).where('secret_id', '=', id).where('version', '=', 1).execute();
       await setCt(a1.secret_id, b1.ciphertext);
       await setCt(b1.secret_id, a1.ciphertext);
       await assert.rejects(deployAndFetch(ts, admin), damaged(/could not open the pinned secret (ALPHA|BETA) v1/));
@@ -161,7 +183,8 @@ for (const d of await dialects()) {
       const keys = await ts.db.selectFrom('project_keys').selectAll().execute();
       const prodKey = keys.find((k) => k.scope === 'production')!;
       const previewKey = keys.find((k) => k.scope === 'preview')!;
-      const setKey = (set: { wrapped_private_key?: Uint8Array; wrapped_data_key?: Uint8Array | null }) => ts.db.updateTable('project_keys').set(set).where('id', '=', prodKey.id).execute();
+      const setKey = (set: { wrapped_private_key?: Uint8Array; wrapped_data_key?: Uint8Array | null }) =>
+        ts.db.updateTable('project_keys').set(set).where('id', '=', prodKey.id).execute();
       const unwrapRefused = (what: RegExp) => (err: unknown) => err instanceof KeyloftError && err.code === 'internal' && what.test(err.message);
       await setKey({ wrapped_private_key: previewKey.wrapped_private_key });
       await assert.rejects(deployAndFetch(ts, admin), unwrapRefused(/production key pair of this project could not be unwrapped/));
@@ -197,7 +220,9 @@ for (const d of await dialects()) {
       );
     });
 
-    it('a failure to store the fast forms never fails the release: it is reported without values, and the next release tries again', { skip: d.name !== 'sqlite' && 'the failure is injected with a SQLite trigger' }, async (t) => {
+    it('a failure to store the fast forms never fails the release: it is reported without values, and the next release tries again', {
+      skip: d.name !== 'sqlite' && 'the failure is injected with a SQLite trigger',
+    }, async (t) => {
       const { ts, admin } = await setup(t, d.name);
       await sql`create trigger no_fast before update of fast_ciphertext on secret_versions begin select raise(abort, 'injected failure'); end`.execute(ts.db);
       const warnings: string[] = [];
@@ -207,7 +232,10 @@ for (const d of await dialects()) {
       assert.equal(warnings.length, 1);
       assert.match(warnings[0]!, /fast form of 4 released value\(s\) was not stored \(SQLITE_CONSTRAINT_TRIGGER\)/);
       for (const v of [...Object.values(VALUES), BUILD]) assert.ok(!warnings[0]!.includes(v));
-      assert.ok((await fastRows(ts)).every((r) => r.fast_ciphertext === null), 'nothing stored');
+      assert.ok(
+        (await fastRows(ts)).every((r) => r.fast_ciphertext === null),
+        'nothing stored',
+      );
       await sql`drop trigger no_fast`.execute(ts.db);
       const hpke = countHpke(t);
       assert.deepEqual(await deployAndFetch(ts, admin, 'production', release), expected);
@@ -222,7 +250,10 @@ for (const d of await dialects()) {
       const rotation = createRotationService({ db: ts.db, clock: ts.clock, keyring: ts.keyring });
       const r = await rotation.rotateProject('shop');
       assert.equal(r.done, true);
-      assert.ok((await fastRows(ts)).every((x) => x.fast_ciphertext === null), 'no fast form under a retired key pair');
+      assert.ok(
+        (await fastRows(ts)).every((x) => x.fast_ciphertext === null),
+        'no fast form under a retired key pair',
+      );
       const hpke = countHpke(t);
       assert.deepEqual(await deployAndFetch(ts, admin), expected);
       assert.equal(hpke(), 4);

@@ -6,7 +6,9 @@ import { sql } from 'kysely';
 import { migrateToLatest, openDatabase } from '../../src/store/db.js';
 
 const tables = async (db: Parameters<typeof migrateToLatest>[0]) =>
-  (await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name like 'kysely_migration%'`.execute(db)).rows.map((r) => r.name).sort();
+  (await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name like 'kysely_migration%'`.execute(db)).rows
+    .map((r) => r.name)
+    .sort();
 
 test('a restart with nothing pending does not run the migrator (its lock table is not recreated)', async (t) => {
   const d = openDatabase(':memory:');

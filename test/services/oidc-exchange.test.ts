@@ -24,7 +24,10 @@ describe('OIDC exchange (services, in-memory SQLite, test issuer on 127.0.0.1)',
   let now = Date.now();
   const clock = () => now;
   const audit = async () =>
-    (await database.db.selectFrom('audit_events').selectAll().orderBy('id').execute()).map((r) => ({ ...r, detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null }));
+    (await database.db.selectFrom('audit_events').selectAll().orderBy('id').execute()).map((r) => ({
+      ...r,
+      detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+    }));
 
   const policy = (slug: string, p: Record<string, unknown>) => services.trustPolicies.create(admin, slug, { audience: 'keyloft', issuer: issuer.url, ...p });
   /** Runs the exchange and returns the refusal (or fails when it is accepted). */
@@ -82,7 +85,10 @@ describe('OIDC exchange (services, in-memory SQLite, test issuer on 127.0.0.1)',
     assert.deepEqual(started.deployment.startedBy, { kind: 'trust_policy', name: 'main' });
     assert.equal(started.deployment.ref, 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678');
     assert.match(started.token, /^kldt_/);
-    assert.deepEqual(started.pinned.runtime.map((p) => p.name), ['DB_URL']);
+    assert.deepEqual(
+      started.pinned.runtime.map((p) => p.name),
+      ['DB_URL'],
+    );
     const listed = await services.trustPolicies.list(admin, 'alpha');
     assert.ok(listed.find((p) => p.name === 'main')!.lastUsedAt, 'last use is recorded');
     const ev = (await audit()).filter((e) => e.action === 'oidc.accepted').at(-1)!;
@@ -182,9 +188,17 @@ describe('OIDC exchange (services, in-memory SQLite, test issuer on 127.0.0.1)',
   });
 
   test('claim patterns must all match', async () => {
-    const p = await policy('alpha', { name: 'tagged', subject: 'repo:acme/shop:ref:refs/tags/*', environment: 'production', claims: { repository_owner: 'acme', workflow: 'deploy*' } });
+    const p = await policy('alpha', {
+      name: 'tagged',
+      subject: 'repo:acme/shop:ref:refs/tags/*',
+      environment: 'production',
+      claims: { repository_owner: 'acme', workflow: 'deploy*' },
+    });
     try {
-      const ok = await services.oidc.exchange({ project: 'alpha', environment: 'production', idToken: await issuer.mint({ now, ref: 'refs/tags/v1.2.3' }) }, null);
+      const ok = await services.oidc.exchange(
+        { project: 'alpha', environment: 'production', idToken: await issuer.mint({ now, ref: 'refs/tags/v1.2.3' }) },
+        null,
+      );
       assert.deepEqual(ok.deployment.startedBy, { kind: 'trust_policy', name: 'tagged' });
       const wrong = await issuer.mint({ now, ref: 'refs/tags/v1.2.3', claims: { workflow: 'other' } });
       assert.equal(reasonOf(await refused({ idToken: wrong })), '403 oidc_policy_mismatch');
@@ -280,7 +294,10 @@ describe('issuer keys cache (bounds)', () => {
     try {
       iss.setMode({ junkKeys: 11 });
       const keys = createIssuerKeys({ clock: Date.now, allowHttpLoopback: true, limits: { maxKeys: 10 } });
-      await assert.rejects(keys.keysFor(iss.url, 'x'), (e: KeyloftError) => e.code === 'oidc_issuer_unavailable' && /11 keys, more than the 10/.test(e.message));
+      await assert.rejects(
+        keys.keysFor(iss.url, 'x'),
+        (e: KeyloftError) => e.code === 'oidc_issuer_unavailable' && /11 keys, more than the 10/.test(e.message),
+      );
       iss.setMode('ok');
       const fresh = createIssuerKeys({ clock: Date.now, allowHttpLoopback: true, limits: { maxKeys: 10 } });
       await fresh.keysFor(iss.url, iss.kid());
@@ -313,8 +330,14 @@ describe('issuer keys cache (bounds)', () => {
     try {
       const keys = createIssuerKeys({ clock: Date.now, allowHttpLoopback: true });
       const t = await iss.mint({ alg: 'RS384' });
-      assert.throws(() => peekToken(t, true), (e: KeyloftError) => e.details?.reason === 'unsupported_algorithm');
-      await assert.rejects(verifyToken({ keys, clock: Date.now }, t, iss.url, iss.kid(), ['keyloft']), (e: KeyloftError) => e.details?.reason === 'unsupported_algorithm');
+      assert.throws(
+        () => peekToken(t, true),
+        (e: KeyloftError) => e.details?.reason === 'unsupported_algorithm',
+      );
+      await assert.rejects(
+        verifyToken({ keys, clock: Date.now }, t, iss.url, iss.kid(), ['keyloft']),
+        (e: KeyloftError) => e.details?.reason === 'unsupported_algorithm',
+      );
       const ok = await verifyToken({ keys, clock: Date.now }, await iss.mint(), iss.url, iss.kid(), ['keyloft']);
       assert.equal(ok.iss, iss.url);
     } finally {
@@ -326,7 +349,10 @@ describe('issuer keys cache (bounds)', () => {
     const iss = await startTestIssuer();
     try {
       const t = await iss.mint();
-      assert.throws(() => peekToken(t, false), (e: KeyloftError) => e.details?.reason === 'issuer_not_allowed');
+      assert.throws(
+        () => peekToken(t, false),
+        (e: KeyloftError) => e.details?.reason === 'issuer_not_allowed',
+      );
       const keys = createIssuerKeys({ clock: Date.now, allowHttpLoopback: true });
       const peeked = peekToken(t, true);
       const claims = await verifyToken({ keys, clock: Date.now }, t, peeked.issuer, peeked.kid, ['keyloft']);

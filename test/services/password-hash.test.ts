@@ -8,7 +8,10 @@ test('the dummy hash has the parameters of ARGON2_OPTIONS and verifies like any 
   assert.ok(m, 'an Argon2id hash');
   const params = Object.fromEntries(m[1]!.split(',').map((kv) => kv.split('=') as [string, string]));
   assert.equal(ARGON2_OPTIONS.type, argon2.argon2id);
-  assert.deepEqual({ m: Number(params.m), t: Number(params.t), p: Number(params.p) }, { m: ARGON2_OPTIONS.memoryCost, t: ARGON2_OPTIONS.timeCost, p: ARGON2_OPTIONS.parallelism });
+  assert.deepEqual(
+    { m: Number(params.m), t: Number(params.t), p: Number(params.p) },
+    { m: ARGON2_OPTIONS.memoryCost, t: ARGON2_OPTIONS.timeCost, p: ARGON2_OPTIONS.parallelism },
+  );
   assert.equal(await argon2.verify(DUMMY_HASH, 'keyloft-dummy-password'), true);
   assert.equal(await argon2.verify(DUMMY_HASH, 'anything else'), false);
   // A new hash has the same shape (the lazily loaded module is argon2 itself).

@@ -23,14 +23,16 @@ for (const d of await dialects()) {
       await writer.projects.create(admin, { slug: 'p', name: 'P' });
       const p = (await findProjectBySlug(ts.db, 'p'))!;
       const keyOf = async (name: string) =>
-        (await ts.db
-          .selectFrom('secret_versions')
-          .innerJoin('secrets', 'secrets.id', 'secret_versions.secret_id')
-          .select('secret_versions.key_id')
-          .where('secrets.project_id', '=', p.id)
-          .where('secrets.name', '=', name)
-          .orderBy('secret_versions.version', 'desc')
-          .executeTakeFirstOrThrow()).key_id;
+        (
+          await ts.db
+            .selectFrom('secret_versions')
+            .innerJoin('secrets', 'secrets.id', 'secret_versions.secret_id')
+            .select('secret_versions.key_id')
+            .where('secrets.project_id', '=', p.id)
+            .where('secrets.name', '=', name)
+            .orderBy('secret_versions.version', 'desc')
+            .executeTakeFirstOrThrow()
+        ).key_id;
       const active = async () => (await activeProjectKey(ts.db, p.id, 'production'))!.id;
 
       await writer.secrets.upsert(admin, 'p', 'production', 'A', { value: 'a-1' });
@@ -55,7 +57,12 @@ for (const d of await dialects()) {
       await writer.secrets.upsert(admin, 'p', 'production', 'C', { value: 'c-1' });
       assert.equal(await keyOf('C'), third, 'sealed to a retired pair');
       // Every version is under an active pair: none was left under a retired one.
-      const stale = await ts.db.selectFrom('secret_versions').innerJoin('project_keys', 'project_keys.id', 'secret_versions.key_id').select('project_keys.id').where('project_keys.retired_at', 'is not', null).execute();
+      const stale = await ts.db
+        .selectFrom('secret_versions')
+        .innerJoin('project_keys', 'project_keys.id', 'secret_versions.key_id')
+        .select('project_keys.id')
+        .where('project_keys.retired_at', 'is not', null)
+        .execute();
       assert.deepEqual(stale, []);
     });
 

@@ -47,20 +47,33 @@ Examples:
         const r = await client().request<CopyResult>(
           'POST',
           `/projects/${encodeURIComponent(project)}/secrets:copy`,
-          { from: o.from, to: o.to, ...(unique.length > 0 ? { names: unique } : {}), ...(o.overwrite ? { overwrite: true } : {}), ...(o.dryRun ? { dryRun: true } : {}) },
+          {
+            from: o.from,
+            to: o.to,
+            ...(unique.length > 0 ? { names: unique } : {}),
+            ...(o.overwrite ? { overwrite: true } : {}),
+            ...(o.dryRun ? { dryRun: true } : {}),
+          },
           { timeoutMs: 300_000 },
         );
         if (o.json) return printJson({ project, ...r });
         const verb = r.dryRun ? 'would copy' : 'copied';
-        for (const c of r.copied) print(paint(`${c.change === 'added' ? '+' : '~'} ${c.name}  ${verb} (${c.change}, digest ${c.digest})`, c.change === 'added' ? 'green' : 'yellow'));
+        for (const c of r.copied)
+          print(paint(`${c.change === 'added' ? '+' : '~'} ${c.name}  ${verb} (${c.change}, digest ${c.digest})`, c.change === 'added' ? 'green' : 'yellow'));
         for (const s of r.skipped) {
-          print(paint(`= ${s.name}  skipped (${s.reason === 'exists' ? 'exists in the target; --overwrite replaces it' : 'unchanged: the same value is already there'})`, 'dim'));
+          print(
+            paint(
+              `= ${s.name}  skipped (${s.reason === 'exists' ? 'exists in the target; --overwrite replaces it' : 'unchanged: the same value is already there'})`,
+              'dim',
+            ),
+          );
         }
         const route = `${project}/${r.from} → ${r.to}`;
         const summary = `${r.copied.length} to copy, ${r.skipped.length} skipped`;
         if (r.dryRun) print(`${route}: ${summary}; dry run: nothing was written`);
         else if (r.copied.length === 0 && r.skipped.length === 0) print(`${route}: nothing to copy (${r.from} has no secrets)`);
-        else print(`${route}: copied ${plural(r.written, 'secret')}, ${r.skipped.length} skipped${r.written > 0 ? '; changes apply at the next deployment' : ''}`);
+        else
+          print(`${route}: copied ${plural(r.written, 'secret')}, ${r.skipped.length} skipped${r.written > 0 ? '; changes apply at the next deployment' : ''}`);
       }),
     );
 }

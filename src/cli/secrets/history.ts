@@ -16,13 +16,21 @@ export function registerHistory(secrets: Command): void {
     .addOption(scopeOption(true))
     .addOption(prOption())
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  keyloft secrets history DATABASE_URL --project shop --scope production\n  keyloft secrets history NPM_TOKEN --scope build --json\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  keyloft secrets history DATABASE_URL --project shop --scope production\n  keyloft secrets history NPM_TOKEN --scope build --json\n',
+    )
     .action(
       action(async (name: string, o: { project?: string; scope: Scope; pr?: number; json?: boolean }) => {
         const project = target(o);
         checkPr(o);
         secretNameArg(name);
-        const r = await client().request<{ versions: VersionMeta[] }>('GET', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions`, undefined, { query: { pr: o.pr } });
+        const r = await client().request<{ versions: VersionMeta[] }>(
+          'GET',
+          `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions`,
+          undefined,
+          { query: { pr: o.pr } },
+        );
         if (o.json) return printJson({ project, scope: o.scope, ...(o.pr ? { pr: o.pr } : {}), name, versions: r.versions });
         process.stdout.write(
           table(r.versions, [

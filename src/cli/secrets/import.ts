@@ -58,7 +58,10 @@ Examples:
         const lines = text.split('\n').length;
         const large = bytes.length >= LARGE_IMPORT_BYTES || lines >= LARGE_IMPORT_LINES;
         const started = Date.now();
-        if (large) note(`keyloft: ${o.dryRun ? 'checking' : 'importing'} ${label} (${(bytes.length / 1024).toFixed(0)} KiB, ${lines} lines) into ${project}/${o.scope}…`);
+        if (large)
+          note(
+            `keyloft: ${o.dryRun ? 'checking' : 'importing'} ${label} (${(bytes.length / 1024).toFixed(0)} KiB, ${lines} lines) into ${project}/${o.scope}…`,
+          );
         const send = (dryRun: boolean) =>
           client().request<ImportResult>('POST', `${secretsPath(project)}/${o.scope}:import`, text, {
             contentType: 'text/plain; charset=utf-8',
@@ -66,7 +69,11 @@ Examples:
             timeoutMs: 300_000,
           });
         if (o.replace && !o.dryRun && !o.yes) {
-          if (!interactive()) throw new CommandError('refusing to --replace without confirmation: not on a terminal; pass --yes to confirm (or --dry-run to see what would be removed)', EXIT_USAGE);
+          if (!interactive())
+            throw new CommandError(
+              'refusing to --replace without confirmation: not on a terminal; pass --yes to confirm (or --dry-run to see what would be removed)',
+              EXIT_USAGE,
+            );
           const removed = (await send(true)).changes.filter((c) => c.change === 'removed').map((c) => c.name);
           if (removed.length > 0 && !(await confirm(`--replace deletes ${removed.join(', ')} from ${project}/${o.scope}. Continue?`))) {
             note('keyloft: nothing imported');
@@ -77,7 +84,12 @@ Examples:
         const r = await send(o.dryRun === true);
         if (large) note(`keyloft: ${plural(r.changes.length, 'entry', 'entries')} processed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         if (o.json) return printJson({ project, scope: o.scope, ...r });
-        const mark: Record<string, readonly [string, Style]> = { added: ['+', 'green'], changed: ['~', 'yellow'], unchanged: ['=', 'dim'], removed: ['-', 'red'] };
+        const mark: Record<string, readonly [string, Style]> = {
+          added: ['+', 'green'],
+          changed: ['~', 'yellow'],
+          unchanged: ['=', 'dim'],
+          removed: ['-', 'red'],
+        };
         for (const c of r.changes) {
           const [sym, style] = mark[c.change] ?? ['?', 'dim'];
           const digests = c.change === 'changed' ? ` (${c.digestBefore} → ${c.digestAfter})` : c.change === 'added' ? ` (${c.digestAfter})` : '';

@@ -36,7 +36,8 @@ Examples:
     .action(
       action(async (o: { project?: string; scope?: Scope; filter?: string; pr?: number; json?: boolean }) => {
         const project = target(o);
-        if (o.pr !== undefined && o.scope !== undefined && o.scope !== 'preview') throw new CommandError('--pr is only for the preview scope (leave out --scope, or use --scope preview)', EXIT_USAGE);
+        if (o.pr !== undefined && o.scope !== undefined && o.scope !== 'preview')
+          throw new CommandError('--pr is only for the preview scope (leave out --scope, or use --scope preview)', EXIT_USAGE);
         const scope = o.pr !== undefined ? 'preview' : o.scope;
         const r = await client().request<{ secrets: SecretMeta[] }>('GET', secretsPath(project), undefined, { query: { scope } });
         if (o.pr !== undefined) {

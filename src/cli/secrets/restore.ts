@@ -36,9 +36,20 @@ Examples:
         checkPr(o);
         secretNameArg(name);
         const r = await client()
-          .request<RestoreResult>('POST', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions/${o.version}/restore`, undefined, { query: { pr: o.pr } })
+          .request<RestoreResult>('POST', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}/versions/${o.version}/restore`, undefined, {
+            query: { pr: o.pr },
+          })
           .catch((err: unknown) => refusedFor(name, err));
-        if (o.json) return printJson({ project, scope: o.scope, ...(o.pr ? { pr: o.pr } : {}), name, restoredFrom: r.restoredFrom, version: r.version, secret: r.secret });
+        if (o.json)
+          return printJson({
+            project,
+            scope: o.scope,
+            ...(o.pr ? { pr: o.pr } : {}),
+            name,
+            restoredFrom: r.restoredFrom,
+            version: r.version,
+            secret: r.secret,
+          });
         const where = `${project}/${o.scope}${o.pr ? ` (PR ${o.pr})` : ''}`;
         print(`${name} in ${where}: restored v${r.restoredFrom} as v${r.version}${r.secret.digest ? ` (digest ${r.secret.digest})` : ''}`);
         print('Changes apply at the next deployment.');

@@ -45,9 +45,19 @@ Examples:
         if (fields.length === 1 || o.pr !== undefined || fields.some((f) => f.name === '__proto__')) {
           for (const f of fields) {
             const r = await api
-              .request<{ secret: SecretMeta; created: boolean; unchanged?: boolean }>('PUT', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(f.name)}`, f.field, { query: { pr: o.pr } })
+              .request<{ secret: SecretMeta; created: boolean; unchanged?: boolean }>(
+                'PUT',
+                `${secretsPath(project)}/${o.scope}/${encodeURIComponent(f.name)}`,
+                f.field,
+                { query: { pr: o.pr } },
+              )
               .catch((err: unknown) => refusedFor(f.name, err));
-            results.push({ name: f.name, change: r.unchanged ? 'unchanged' : r.created ? 'added' : 'changed', digest: r.secret.digest, version: r.secret.version });
+            results.push({
+              name: f.name,
+              change: r.unchanged ? 'unchanged' : r.created ? 'added' : 'changed',
+              digest: r.secret.digest,
+              version: r.secret.version,
+            });
           }
         } else {
           // One request for all of them: the server writes all or nothing.

@@ -22,7 +22,8 @@ export const secretsPath = (project: string) => `/projects/${encodeURIComponent(
 
 export function parseVersion(raw: string): number {
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > 2147483647) throw new InvalidArgumentError('must be a version number (a positive integer; see `keyloft secrets history`)');
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > 2147483647)
+    throw new InvalidArgumentError('must be a version number (a positive integer; see `keyloft secrets history`)');
   return n;
 }
 export const prOption = () => new Option('--pr <number>', 'preview only: the override for this pull request').argParser(parsePr);
@@ -83,7 +84,11 @@ export async function readAssignments(args: string[]): Promise<Assignment[]> {
     else parsed.push({ name, kind: 'literal', rest });
   });
   const fromStdin = parsed.filter((p) => p.kind === 'stdin');
-  if (fromStdin.length > 1) throw new CommandError(`only one value can come from standard input (NAME=-); got ${fromStdin.map((p) => p.name).join(', ')}; use NAME=@FILE for the others`, EXIT_USAGE);
+  if (fromStdin.length > 1)
+    throw new CommandError(
+      `only one value can come from standard input (NAME=-); got ${fromStdin.map((p) => p.name).join(', ')}; use NAME=@FILE for the others`,
+      EXIT_USAGE,
+    );
   const out: Assignment[] = [];
   for (const p of parsed) {
     if (p.kind === 'literal') out.push({ name: p.name, source: 'argument', bytes: Buffer.from(p.rest, 'utf8') });
@@ -99,7 +104,8 @@ export async function readAssignments(args: string[]): Promise<Assignment[]> {
     } else {
       const bytes = await readStdinBytes();
       // An empty stdin is nearly always a mistake (nothing piped in, e.g. /dev/null in CI), not an intended empty value.
-      if (bytes.length === 0) throw new CommandError(`${p.name}=-: standard input was empty; pipe the value in (to really set an empty value, use ${p.name}=)`, EXIT_USAGE);
+      if (bytes.length === 0)
+        throw new CommandError(`${p.name}=-: standard input was empty; pipe the value in (to really set an empty value, use ${p.name}=)`, EXIT_USAGE);
       out.push({ name: p.name, source: 'stdin', bytes });
     }
   }
@@ -111,7 +117,10 @@ export function valueField(a: Assignment, scope: Scope): { value: string } | { v
   const text = asUtf8(a.bytes);
   if (text !== undefined && (scope !== 'build' || !text.includes('\u0000'))) return { value: text };
   if (scope === 'build') return { valueBase64: a.bytes.toString('base64') };
-  throw new CommandError(`${a.name}: the value (from ${a.source}) is not UTF-8 text; ${scope} secrets must be text (only build secrets may be binary)`, EXIT_USAGE);
+  throw new CommandError(
+    `${a.name}: the value (from ${a.source}) is not UTF-8 text; ${scope} secrets must be text (only build secrets may be binary)`,
+    EXIT_USAGE,
+  );
 }
 
 export function target(o: { project?: string }): string {

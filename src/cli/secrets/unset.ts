@@ -4,7 +4,7 @@ import { CommandError, EXIT_USAGE } from '../../domain/exit-codes.js';
 import type { Scope } from '../../domain/rules.js';
 import { action } from '../http-client.js';
 import { client } from '../projects.js';
-import { confirm, interactive, note, plural, print, printJson, } from '../output.js';
+import { confirm, interactive, note, plural, print, printJson } from '../output.js';
 import { scopeOption, projectOption, secretsPath, prOption, checkPr, target, refusedFor, secretNameArg } from './shared.js';
 
 /** `keyloft secrets unset`. */
@@ -36,7 +36,11 @@ Examples:
         });
         const unique = [...new Set(names)];
         if (!o.yes) {
-          if (!interactive()) throw new CommandError(`refusing to delete ${plural(unique.length, 'secret')} without confirmation: not on a terminal; pass --yes to confirm`, EXIT_USAGE);
+          if (!interactive())
+            throw new CommandError(
+              `refusing to delete ${plural(unique.length, 'secret')} without confirmation: not on a terminal; pass --yes to confirm`,
+              EXIT_USAGE,
+            );
           if (!(await confirm(`Delete ${unique.join(', ')} from ${project}/${o.scope}${o.pr ? ` (PR ${o.pr} override)` : ''}?`))) {
             note('keyloft: nothing deleted');
             process.exitCode = 1;
@@ -47,7 +51,9 @@ Examples:
         const removed: Array<{ name: string; status: string | null }> = [];
         for (const name of unique) {
           try {
-            const r = await api.request<{ secret: SecretMeta | null }>('DELETE', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}`, undefined, { query: { pr: o.pr } });
+            const r = await api.request<{ secret: SecretMeta | null }>('DELETE', `${secretsPath(project)}/${o.scope}/${encodeURIComponent(name)}`, undefined, {
+              query: { pr: o.pr },
+            });
             removed.push({ name, status: r.secret?.status ?? null });
           } catch (err) {
             if (removed.length > 0) note(`keyloft: deleted before the failure: ${removed.map((r) => r.name).join(', ')}`);
@@ -55,7 +61,8 @@ Examples:
           }
         }
         if (o.json) return printJson({ project, scope: o.scope, ...(o.pr ? { pr: o.pr } : {}), removed });
-        for (const r of removed) print(`${r.name} deleted from ${project}/${o.scope}${r.status === 'pending_removal' ? ' (pending removal until the next deployment)' : ''}`);
+        for (const r of removed)
+          print(`${r.name} deleted from ${project}/${o.scope}${r.status === 'pending_removal' ? ' (pending removal until the next deployment)' : ''}`);
       }),
     );
 }

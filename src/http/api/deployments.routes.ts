@@ -64,7 +64,13 @@ export const deploymentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
           environment: Type.Optional(EnvironmentParam),
           pr: Type.Optional(PrNumber()),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
-          before: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the next page: the deployments listed after this one (the last id of the previous page)' })),
+          before: Type.Optional(
+            Type.String({
+              minLength: 1,
+              maxLength: 64,
+              description: 'the next page: the deployments listed after this one (the last id of the previous page)',
+            }),
+          ),
         }),
         response: { 200: Type.Object({ deployments: Type.Array(Deployment) }), ...errors(400, 401, 403, 404) },
       },
@@ -165,7 +171,10 @@ export const releaseRoutes: FastifyPluginAsyncTypebox<ReleaseRouteOptions> = asy
   const auth = requireActor(publicUrl);
   // Absent on the api role: the secrets route then names the release URL.
   const { release } = services;
-  const Released = Type.Object({ runtime: Type.Record(Type.String(), Type.String()), build: Type.Record(Type.String(), Type.String({ description: 'base64' })) });
+  const Released = Type.Object({
+    runtime: Type.Record(Type.String(), Type.String()),
+    build: Type.Record(Type.String(), Type.String({ description: 'base64' })),
+  });
 
   app.get(
     '/deployments/:id/secrets',

@@ -38,7 +38,8 @@ export async function deliverInvitation(
     invitedBy: created.invitation.createdBy,
     expiresAt: created.invitation.expiresAt,
   });
-  if (!r.sent) req.log.warn({ invitation: created.invitation.id, reason: r.reason }, 'invitation e-mail could not be sent; the link was shown to the admin instead');
+  if (!r.sent)
+    req.log.warn({ invitation: created.invitation.id, reason: r.reason }, 'invitation e-mail could not be sent; the link was shown to the admin instead');
   return { url, emailed: r.sent };
 }
 
@@ -53,12 +54,18 @@ export const invitationRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       preHandler: auth,
       schema: {
         tags: ['members'],
-        summary: 'Invite a person by email (admin): a one-time link, valid 7 days, e-mailed when SMTP is configured. The same answer whether or not the email has an account.',
+        summary:
+          'Invite a person by email (admin): a one-time link, valid 7 days, e-mailed when SMTP is configured. The same answer whether or not the email has an account.',
         security: bearer,
         params: SlugParams,
         body: Type.Object({ email: Email, role: Role, release: Type.Optional(Type.Boolean()) }),
         response: {
-          201: Type.Object({ id: Type.String(), url: Type.String({ description: 'the one-time link, shown this once' }), expiresAt: Iso, emailed: Type.Boolean() }),
+          201: Type.Object({
+            id: Type.String(),
+            url: Type.String({ description: 'the one-time link, shown this once' }),
+            expiresAt: Iso,
+            emailed: Type.Boolean(),
+          }),
           ...errors(400, 401, 403, 404),
         },
       },
@@ -123,7 +130,12 @@ export const invitationRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         params: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }),
         body: Type.Object({ password: Type.Optional(Type.String({ maxLength: 1024 })) }),
         response: {
-          200: Type.Object({ project: Type.Object({ slug: Type.String() }), role: Role, accountCreated: Type.Boolean(), csrfToken: Type.Optional(Type.String()) }),
+          200: Type.Object({
+            project: Type.Object({ slug: Type.String() }),
+            role: Role,
+            accountCreated: Type.Boolean(),
+            csrfToken: Type.Optional(Type.String()),
+          }),
           ...errors(400, 403, 409, 410, 415, 429),
         },
       },

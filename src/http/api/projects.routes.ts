@@ -16,7 +16,8 @@ async function requireBooleanRelease(req: { body: unknown }): Promise<void> {
 
 function requireBoolean(body: unknown, field: string): void {
   const b = body as Record<string, unknown> | undefined;
-  if (b && typeof b === 'object' && Object.hasOwn(b, field) && typeof b[field] !== 'boolean') throw new ValidationError(field, `${field} must be true or false`);
+  if (b && typeof b === 'object' && Object.hasOwn(b, field) && typeof b[field] !== 'boolean')
+    throw new ValidationError(field, `${field} must be true or false`);
 }
 
 /** Projects and their members. */
@@ -45,10 +46,9 @@ export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
           flyApp: Type.Optional(Type.String({ maxLength: 63 })),
           flyPreviewPattern: Type.Optional(Type.String({ maxLength: 80 })),
           secrets: Type.Optional(
-            Type.Array(
-              Type.Object({ name: SecretName, scope: ScopeParam, value: Type.Optional(Value), valueBase64: Type.Optional(ValueBase64) }),
-              { maxItems: 500 },
-            ),
+            Type.Array(Type.Object({ name: SecretName, scope: ScopeParam, value: Type.Optional(Value), valueBase64: Type.Optional(ValueBase64) }), {
+              maxItems: 500,
+            }),
           ),
         }),
         response: { 201: Type.Object({ project: Project, secrets: Type.Integer() }), ...errors(400, 401, 403, 409, 413) },
@@ -59,13 +59,30 @@ export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
 
   app.get(
     '/projects',
-    { preHandler: auth, schema: { tags: ['projects'], summary: 'Projects you are a member of', security: bearer, response: { 200: Type.Object({ projects: Type.Array(Project) }), ...errors(401, 403) } } },
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['projects'],
+        summary: 'Projects you are a member of',
+        security: bearer,
+        response: { 200: Type.Object({ projects: Type.Array(Project) }), ...errors(401, 403) },
+      },
+    },
     async (req) => ({ projects: await services.projects.list(req.actor!) }),
   );
 
   app.get(
     '/projects/:slug',
-    { preHandler: auth, schema: { tags: ['projects'], summary: 'Show a project', security: bearer, params: SlugParams, response: { 200: Type.Object({ project: Project }), ...errors(401, 403, 404) } } },
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['projects'],
+        summary: 'Show a project',
+        security: bearer,
+        params: SlugParams,
+        response: { 200: Type.Object({ project: Project }), ...errors(401, 403, 404) },
+      },
+    },
     async (req) => ({ project: await services.projects.show(req.actor!, req.params.slug) }),
   );
 
@@ -112,7 +129,16 @@ export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
 
   app.get(
     '/projects/:slug/members',
-    { preHandler: auth, schema: { tags: ['members'], summary: 'List members', security: bearer, params: SlugParams, response: { 200: Type.Object({ members: Type.Array(Member) }), ...errors(401, 403, 404) } } },
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['members'],
+        summary: 'List members',
+        security: bearer,
+        params: SlugParams,
+        response: { 200: Type.Object({ members: Type.Array(Member) }), ...errors(401, 403, 404) },
+      },
+    },
     async (req) => ({ members: await services.projects.members(req.actor!, req.params.slug) }),
   );
 
@@ -128,7 +154,11 @@ export const projectRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
         security: bearer,
         params: SlugParams,
         body: Type.Object({ email: Email, role: Role, release: Type.Optional(ReleaseGrant) }),
-        response: { 200: Type.Object({ member: Member, change: Type.String() }), 201: Type.Object({ member: Member, change: Type.String() }), ...errors(400, 401, 403, 404, 409) },
+        response: {
+          200: Type.Object({ member: Member, change: Type.String() }),
+          201: Type.Object({ member: Member, change: Type.String() }),
+          ...errors(400, 401, 403, 404, 409),
+        },
       },
     },
     async (req, reply) => {

@@ -23,7 +23,6 @@ export function wrongRole(releaseUrl: string | undefined, what: string): Keyloft
   );
 }
 
-
 /** Restore and copy: values are opened and re-sealed inside the server, never returned (roles all and release; api answers 421). */
 export const resealRoutes: FastifyPluginAsyncTypebox<ResealRouteOptions> = async (app, { services, publicUrl, releaseUrl }) => {
   const { reseal } = services;

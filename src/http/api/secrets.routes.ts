@@ -45,7 +45,8 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       preValidation: async (req) => requireStringValues(req.body),
       schema: {
         tags: ['secrets'],
-        summary: 'Add or overwrite a secret (a new version; the current value again writes nothing and answers unchanged: true); give value (text) or valueBase64; ?pr=N (preview) writes the override for pull request N',
+        summary:
+          'Add or overwrite a secret (a new version; the current value again writes nothing and answers unchanged: true); give value (text) or valueBase64; ?pr=N (preview) writes the override for pull request N',
         security: bearer,
         params: SecretParams,
         querystring: Type.Object({ pr: Type.Optional(PrNumber('preview only: the per-pull-request override')) }),
@@ -71,9 +72,14 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         params: Type.Object({ slug: Slug, scopeImport: Type.String({ maxLength: 40, description: '{scope}:import, e.g. production:import' }) }),
         querystring: Type.Object({
           dryRun: Type.Optional(Type.Boolean()),
-          replace: Type.Optional(Type.Boolean({ description: 'also delete the secrets of the scope that the body does not name (same transaction); listed as change removed' })),
+          replace: Type.Optional(
+            Type.Boolean({ description: 'also delete the secrets of the scope that the body does not name (same transaction); listed as change removed' }),
+          ),
         }),
-        body: Type.Union([Type.String({ description: `dotenv text, at most ${DOTENV_MAX_BYTES} bytes (checked by the parser: 413)` }), Type.Object({ secrets: Type.Record(Type.String({ maxLength: 255 }), Type.Unknown()) })]),
+        body: Type.Union([
+          Type.String({ description: `dotenv text, at most ${DOTENV_MAX_BYTES} bytes (checked by the parser: 413)` }),
+          Type.Object({ secrets: Type.Record(Type.String({ maxLength: 255 }), Type.Unknown()) }),
+        ]),
         response: {
           200: ImportResult,
           ...errors(400, 401, 403, 404, 413),

@@ -73,19 +73,31 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
         security: bearer,
         body: Type.Object({
           name: Type.String({ minLength: 1, maxLength: 100 }),
-          expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'the token stops working after this many days; left out: never' })),
+          expiresInDays: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 3650, description: 'the token stops working after this many days; left out: never' }),
+          ),
           readOnly: Type.Optional(Type.Boolean({ description: 'refused by every write and start route' })),
         }),
         response: { 201: Type.Intersect([ApiToken, Type.Object({ token: Type.String() })]), ...errors(400, 401, 403) },
       },
     },
     async (req, reply) =>
-      reply.status(201).send(await services.users.createToken(req.actor!, req.body.name, { expiresInDays: req.body.expiresInDays, readOnly: req.body.readOnly })),
+      reply
+        .status(201)
+        .send(await services.users.createToken(req.actor!, req.body.name, { expiresInDays: req.body.expiresInDays, readOnly: req.body.readOnly })),
   );
 
   app.get(
     '/tokens',
-    { preHandler: auth, schema: { tags: ['tokens'], summary: 'List your API tokens', security: bearer, response: { 200: Type.Object({ tokens: Type.Array(ApiToken) }), ...errors(401, 403) } } },
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['tokens'],
+        summary: 'List your API tokens',
+        security: bearer,
+        response: { 200: Type.Object({ tokens: Type.Array(ApiToken) }), ...errors(401, 403) },
+      },
+    },
     async (req) => ({ tokens: await services.users.listTokens(req.actor!) }),
   );
 
@@ -109,7 +121,15 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
 
   app.get(
     '/me',
-    { preHandler: auth, schema: { tags: ['session'], summary: 'Who am I (a person; deploy keys and deploy tokens are refused)', security: bearer, response: { 200: Me, ...errors(401, 403) } } },
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['session'],
+        summary: 'Who am I (a person; deploy keys and deploy tokens are refused)',
+        security: bearer,
+        response: { 200: Me, ...errors(401, 403) },
+      },
+    },
     async (req) => {
       // A deploy key or deploy token may use only its own routes (start/complete, release): 403 here.
       const a = requireUser(req.actor!);

@@ -21,14 +21,23 @@ export const trustPolicyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async 
       preHandler: auth,
       schema: {
         tags: ['trust policies'],
-        summary: 'Create a trust policy (admin): CI ID tokens of this issuer and audience whose subject and claims match may start deployments of the environment',
+        summary:
+          'Create a trust policy (admin): CI ID tokens of this issuer and audience whose subject and claims match may start deployments of the environment',
         security: bearer,
         params: Type.Object({ slug: Slug }),
         body: Type.Object({
           name: Type.String({ minLength: 1, maxLength: POLICY_NAME_MAX }),
-          issuer: Type.String({ minLength: 1, maxLength: ISSUER_MAX, description: 'https:// issuer URL, exactly as the token\'s iss claim (e.g. https://token.actions.githubusercontent.com)' }),
+          issuer: Type.String({
+            minLength: 1,
+            maxLength: ISSUER_MAX,
+            description: "https:// issuer URL, exactly as the token's iss claim (e.g. https://token.actions.githubusercontent.com)",
+          }),
           audience: Type.String({ minLength: 1, maxLength: AUDIENCE_MAX, description: "the token's aud claim" }),
-          subject: Type.String({ minLength: 1, maxLength: PATTERN_MAX, description: 'sub pattern, e.g. repo:OWNER/REPO:ref:refs/heads/main or repo:OWNER/REPO:pull_request' }),
+          subject: Type.String({
+            minLength: 1,
+            maxLength: PATTERN_MAX,
+            description: 'sub pattern, e.g. repo:OWNER/REPO:ref:refs/heads/main or repo:OWNER/REPO:pull_request',
+          }),
           environment: EnvironmentParam,
           claims: Type.Optional(Claims),
         }),
@@ -89,7 +98,8 @@ export const oidcRoutes: FastifyPluginAsyncTypebox<OidcRouteOptions> = async (ap
       config: { rateLimit: { max: ratePerMinute, timeWindow: '1 minute' } },
       schema: {
         tags: ['deployments'],
-        summary: "Start a deployment with a CI system's OpenID Connect ID token accepted by one of the project's trust policies (no bearer); the same reply as starting one with a deploy key",
+        summary:
+          "Start a deployment with a CI system's OpenID Connect ID token accepted by one of the project's trust policies (no bearer); the same reply as starting one with a deploy key",
         body: Type.Object({
           project: Slug,
           environment: EnvironmentParam,

@@ -27,14 +27,28 @@ export const userRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
     '/users',
     {
       preHandler: auth,
-      schema: { tags: ['users'], summary: 'List users: last sign-in, locked, disabled, projects (instance admins only)', security: bearer, response: { 200: Type.Object({ users: Type.Array(UserSummary) }), ...errors(401, 403) } },
+      schema: {
+        tags: ['users'],
+        summary: 'List users: last sign-in, locked, disabled, projects (instance admins only)',
+        security: bearer,
+        response: { 200: Type.Object({ users: Type.Array(UserSummary) }), ...errors(401, 403) },
+      },
     },
     async (req) => ({ users: await admin.list(req.actor!) }),
   );
 
   app.post(
     '/users/:id/unlock',
-    { preHandler: auth, schema: { tags: ['users'], summary: 'Lift every sign-in lock of an account (instance admins only)', security: bearer, params: UserId, response: { 200: Done, ...errors(401, 403, 404) } } },
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['users'],
+        summary: 'Lift every sign-in lock of an account (instance admins only)',
+        security: bearer,
+        params: UserId,
+        response: { 200: Done, ...errors(401, 403, 404) },
+      },
+    },
     async (req) => ({ email: (await admin.unlock(req.actor!, req.params.id)).email }),
   );
 
@@ -55,7 +69,16 @@ export const userRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
 
   app.post(
     '/users/:id/enable',
-    { preHandler: auth, schema: { tags: ['users'], summary: 'Enable a disabled account (instance admins only)', security: bearer, params: UserId, response: { 200: Done, ...errors(401, 403, 404) } } },
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['users'],
+        summary: 'Enable a disabled account (instance admins only)',
+        security: bearer,
+        params: UserId,
+        response: { 200: Done, ...errors(401, 403, 404) },
+      },
+    },
     async (req) => admin.enable(req.actor!, req.params.id),
   );
 
@@ -111,7 +134,15 @@ export const userRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
 
   app.get(
     '/me/sessions',
-    { preHandler: auth, schema: { tags: ['session'], summary: 'Your signed-in sessions', security: bearer, response: { 200: Type.Object({ sessions: Type.Array(SessionInfo) }), ...errors(401, 403) } } },
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['session'],
+        summary: 'Your signed-in sessions',
+        security: bearer,
+        response: { 200: Type.Object({ sessions: Type.Array(SessionInfo) }), ...errors(401, 403) },
+      },
+    },
     async (req) => ({ sessions: await admin.listSessions(req.actor!) }),
   );
 
@@ -119,7 +150,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
     '/me/sessions/:id',
     {
       preHandler: auth,
-      schema: { tags: ['session'], summary: 'End one of your sessions', security: bearer, params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 204: Type.Null(), ...errors(401, 403, 404) } },
+      schema: {
+        tags: ['session'],
+        summary: 'End one of your sessions',
+        security: bearer,
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        response: { 204: Type.Null(), ...errors(401, 403, 404) },
+      },
     },
     async (req, reply) => {
       await admin.revokeSession(req.actor!, req.params.id);

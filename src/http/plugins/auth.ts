@@ -73,8 +73,10 @@ export function checkCsrf(req: FastifyRequest, publicUrl: string | undefined): v
   if (!UNSAFE.has(req.method) || req.csrfToken === null) return; // bearer tokens are not sent by browsers on their own
   checkSameOrigin(req, publicUrl);
   const body = req.body as Record<string, unknown> | undefined;
-  const sent = (req.headers['x-csrf-token'] as string | undefined) ?? (body && typeof body === 'object' && typeof body._csrf === 'string' ? body._csrf : undefined);
-  if (!sent || !safeEqual(sent, req.csrfToken)) throw new KeyloftError('csrf_failed', 'the CSRF token is missing or wrong; reload the page and try again', '_csrf');
+  const sent =
+    (req.headers['x-csrf-token'] as string | undefined) ?? (body && typeof body === 'object' && typeof body._csrf === 'string' ? body._csrf : undefined);
+  if (!sent || !safeEqual(sent, req.csrfToken))
+    throw new KeyloftError('csrf_failed', 'the CSRF token is missing or wrong; reload the page and try again', '_csrf');
 }
 
 /** onRequest for routes that need a caller: anonymous requests get 401 before their body is parsed or validated. */

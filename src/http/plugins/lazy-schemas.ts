@@ -43,7 +43,8 @@ export function lazyCompilers(): LazyCompilers {
     return (externalSchemas, options) => {
       let compiler: Compiler | undefined;
       return (route) => {
-        if (kind === 'validator' && route.httpPart === 'headers') throw new Error('lazy-schemas: headers schemas are not supported (see src/http/plugins/lazy-schemas.ts)');
+        if (kind === 'validator' && route.httpPart === 'headers')
+          throw new Error('lazy-schemas: headers schemas are not supported (see src/http/plugins/lazy-schemas.ts)');
         let fn: AnyFn | undefined;
         const compile = (): AnyFn => {
           if (!fn) {

@@ -137,9 +137,15 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const version = opts.version ?? packageVersion();
   const requests = new Counter('keyloft_http_requests_total', 'HTTP requests answered, by method, route pattern and status code.');
   const duration = new Histogram('keyloft_http_request_duration_seconds', 'Time to answer an HTTP request, by method and route pattern.', BUCKETS);
-  const authFailures = new Counter('keyloft_auth_failures_total', 'Requests refused as unauthenticated (401) or forbidden (403), by route pattern and status code.');
+  const authFailures = new Counter(
+    'keyloft_auth_failures_total',
+    'Requests refused as unauthenticated (401) or forbidden (403), by route pattern and status code.',
+  );
   const releases = new Counter('keyloft_releases_total', 'Successful releases: a running deployment fetched its pinned secrets.');
-  const releasedValues = new Counter('keyloft_released_values_total', 'Secret values handed to deployments, by kind (runtime or build). Counts only, never values.');
+  const releasedValues = new Counter(
+    'keyloft_released_values_total',
+    'Secret values handed to deployments, by kind (runtime or build). Counts only, never values.',
+  );
   // Present from the start so a dashboard shows 0, not "no data".
   releases.inc({}, 0);
   releasedValues.inc({ kind: 'runtime' }, 0);

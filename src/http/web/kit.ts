@@ -114,10 +114,16 @@ const FLASH_TEXT: Record<string, (a: Record<string, string>) => Flash> = {
         : `Copied ${a.written} secret${a.written === '1' ? '' : 's'} from ${a.from} to ${a.to}${a.skipped !== '0' ? ` (${a.skipped} skipped)` : ''} — applies at the next deployment`,
   }),
   // The same words whether or not the email has an account (no enumeration): an email without one got an invitation.
-  member_added: (a) => ({ kind: 'success', text: `Added ${a.email} as ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''} (without a keyloft account yet, they were invited instead).` }),
+  member_added: (a) => ({
+    kind: 'success',
+    text: `Added ${a.email} as ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''} (without a keyloft account yet, they were invited instead).`,
+  }),
   invitation_revoked: (a) => ({ kind: 'success', text: `Revoked the invitation of ${a.email}.` }),
   invitation_accepted: (a) => ({ kind: 'success', text: `Welcome to ${a.slug}: you joined as ${a.role}.` }),
-  member_updated: (a) => ({ kind: 'success', text: `${a.email} is now ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''}.` }),
+  member_updated: (a) => ({
+    kind: 'success',
+    text: `${a.email} is now ${a.role}${a.release === 'yes' ? ', with the release grant (can read values by starting a deployment)' : ''}.`,
+  }),
   member_removed: (a) => ({ kind: 'success', text: `Removed ${a.email} from the project.` }),
   deploy_key_revoked: (a) => ({ kind: 'success', text: `Revoked the deploy key ${a.name}.` }),
   trust_policy_added: (a) => ({ kind: 'success', text: `Added the trust policy ${a.name}: matching CI ID tokens may start ${a.environment} deployments.` }),
@@ -219,7 +225,13 @@ const SHOWN_COOKIE = 'keyloft_shown';
  */
 export function setShownOnce(req: FastifyRequest, reply: FastifyReply, opts: WebOptions, path: string, shown: { name: string; token: string }): void {
   if (!req.sessionToken) return;
-  reply.setCookie(SHOWN_COOKIE, sealShownOnce(req.sessionToken, JSON.stringify(shown)), { path, httpOnly: true, sameSite: 'strict', secure: opts.secureCookies, maxAge: 120 });
+  reply.setCookie(SHOWN_COOKIE, sealShownOnce(req.sessionToken, JSON.stringify(shown)), {
+    path,
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: opts.secureCookies,
+    maxAge: 120,
+  });
 }
 
 /** Opens and clears the shown-once cookie of this page; undefined when absent, stale or not this session's. */

@@ -170,7 +170,11 @@ export function webPlugin(ctx: { config: Config; services: Services; clock: () =
         return seeOther(reply, next ?? '/projects');
       } catch (err) {
         const errors = formErrors(err, () => undefined);
-        return html(reply, <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} sso={ssoOn} ssoOnly={config.ssoOnly} />, errorStatus(err));
+        return html(
+          reply,
+          <LoginPage pre={preToken(req, reply, opts)} email={f.email} next={next} errors={errors} sso={ssoOn} ssoOnly={config.ssoOnly} />,
+          errorStatus(err),
+        );
       }
     });
 

@@ -294,7 +294,10 @@ export function relative(iso: string, now: number): string {
 }
 
 export function formatDate(iso: string): string {
-  return iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
+  return iso
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC')
+    .replace(/Z$/, ' UTC');
 }
 
 export function EmptyState({ title, children }: { title: string; children?: ComponentChildren }) {

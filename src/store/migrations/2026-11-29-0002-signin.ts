@@ -12,7 +12,10 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   // Personal API tokens: optional expiry and a read-only flag. Existing rows: no expiry, read-write (as before).
   await db.schema.alterTable('api_tokens').addColumn('expires_at', ms).execute();
-  await db.schema.alterTable('api_tokens').addColumn('read_only', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('api_tokens')
+    .addColumn('read_only', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
 
   // Sessions: where they were opened from (shown on the Account page). Existing rows: unknown.
   await db.schema.alterTable('sessions').addColumn('ip', 'text').execute();

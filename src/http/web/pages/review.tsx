@@ -36,7 +36,9 @@ export function CopyReviewPage(p: { ctx: PageCtx; project: Project; result: Copy
                 <td class="primary" data-label="Key">
                   <span class="key">{c.name}</span>
                 </td>
-                <td data-label="Result">{c.change === 'added' ? <Badge tone="green">will be added</Badge> : <Badge tone="amber">will be overwritten</Badge>}</td>
+                <td data-label="Result">
+                  {c.change === 'added' ? <Badge tone="green">will be added</Badge> : <Badge tone="amber">will be overwritten</Badge>}
+                </td>
                 <td data-label="Digest">
                   <span class="digest">{c.digest}</span>
                 </td>
@@ -88,7 +90,15 @@ const CHANGE_LABEL: Record<ImportChange['change'], { tone: 'green' | 'amber' | '
  * The pasted text stays on the server (sealed, bound to the session, ten minutes): the Confirm
  * form carries only its id, so no value — stored or pasted — is in the page.
  */
-export function ImportReviewPage(p: { ctx: PageCtx; project: Project; mode: SecretsMode; scope: string; changes: ImportChange[]; replace: boolean; pendingId: string }) {
+export function ImportReviewPage(p: {
+  ctx: PageCtx;
+  project: Project;
+  mode: SecretsMode;
+  scope: string;
+  changes: ImportChange[];
+  replace: boolean;
+  pendingId: string;
+}) {
   const { project } = p;
   const base = settingsHref(project.slug, p.mode);
   const shown = p.changes.filter((c) => c.change !== 'removed' || p.replace);
@@ -102,7 +112,8 @@ export function ImportReviewPage(p: { ctx: PageCtx; project: Project; mode: Secr
           <a href={base}>← {p.mode === 'build' ? 'Build secrets' : 'Secrets'}</a>
         </p>
         <Head title="Review import">
-          Into <ScopeBadge scope={p.scope} /> — nothing has been written yet. Digests identify values without showing them; the pasted text waits on the server, sealed, for 10 minutes.
+          Into <ScopeBadge scope={p.scope} /> — nothing has been written yet. Digests identify values without showing them; the pasted text waits on the server,
+          sealed, for 10 minutes.
         </Head>
       </div>
       <section class="card" aria-labelledby="import-review-h">
@@ -134,9 +145,7 @@ export function ImportReviewPage(p: { ctx: PageCtx; project: Project; mode: Secr
         </DataTable>
         {!p.replace && notInFile.length > 0 ? (
           <div class="card-body">
-            <p class="muted">
-              Not in the pasted text (kept; removed only with “replace”): {notInFile.map((c) => c.name).join(', ')}
-            </p>
+            <p class="muted">Not in the pasted text (kept; removed only with “replace”): {notInFile.map((c) => c.name).join(', ')}</p>
           </div>
         ) : null}
         <form method="post" action={`${base}/import`} class="card-foot">

@@ -27,7 +27,17 @@ export const USER_COLUMNS: Array<{ header: string; cell: (u: UserSummary, ctx: P
     ),
   },
   { header: 'Last sign-in', cell: (u, ctx) => (u.lastLoginAt ? <RelTime iso={u.lastLoginAt} now={ctx.now} /> : <span class="muted">never</span>) },
-  { header: 'Projects', cell: (u) => (u.projects.length === 0 ? <span class="muted">none</span> : <span class="who" title={u.projects.join(', ')}>{u.projects.join(', ')}</span>) },
+  {
+    header: 'Projects',
+    cell: (u) =>
+      u.projects.length === 0 ? (
+        <span class="muted">none</span>
+      ) : (
+        <span class="who" title={u.projects.join(', ')}>
+          {u.projects.join(', ')}
+        </span>
+      ),
+  },
 ];
 
 function Action(p: { ctx: PageCtx; user: UserSummary; action: string; label: string; danger?: boolean }) {
@@ -89,8 +99,16 @@ export function UsersPage(p: { ctx: PageCtx; users: UserSummary[]; reset?: { ema
                   <td class="actions">
                     {u.locked ? <Action ctx={p.ctx} user={u} action="unlock" label="Unlock" /> : null}
                     {u.disabled ? null : <Action ctx={p.ctx} user={u} action="password-reset" label="Reset password" />}
-                    {u.isAdmin ? <Action ctx={p.ctx} user={u} action="unmake-admin" label="Remove admin" /> : <Action ctx={p.ctx} user={u} action="make-admin" label="Make admin" />}
-                    {u.disabled ? <Action ctx={p.ctx} user={u} action="enable" label="Enable" /> : u.email === p.ctx.email ? null : <Action ctx={p.ctx} user={u} action="disable" label="Disable" danger />}
+                    {u.isAdmin ? (
+                      <Action ctx={p.ctx} user={u} action="unmake-admin" label="Remove admin" />
+                    ) : (
+                      <Action ctx={p.ctx} user={u} action="make-admin" label="Make admin" />
+                    )}
+                    {u.disabled ? (
+                      <Action ctx={p.ctx} user={u} action="enable" label="Enable" />
+                    ) : u.email === p.ctx.email ? null : (
+                      <Action ctx={p.ctx} user={u} action="disable" label="Disable" danger />
+                    )}
                   </td>
                 </tr>
               ))}

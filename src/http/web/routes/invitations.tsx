@@ -30,7 +30,13 @@ export async function inviteRoutes(app: FastifyInstance, deps: WebDeps, renderMe
       const sent = await deliverInvitation(services, req, opts.publicUrl, slug, created);
       return renderMembers(req, reply, {
         status: 201,
-        created: { email: created.invitation.email, url: sent.url, expiresAt: created.invitation.expiresAt, emailed: sent.emailed, mailFailed: services.mail.enabled && !sent.emailed },
+        created: {
+          email: created.invitation.email,
+          url: sent.url,
+          expiresAt: created.invitation.expiresAt,
+          emailed: sent.emailed,
+          mailFailed: services.mail.enabled && !sent.emailed,
+        },
       });
     } catch (err) {
       return renderMembers(req, reply, { form, errors: formErrors(err), status: errorStatus(err) });

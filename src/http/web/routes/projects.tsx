@@ -147,7 +147,10 @@ export async function projectRoutes(app: FastifyInstance, deps: WebDeps): Promis
       deployments = rows.slice(0, DEPLOYMENTS_PAGE);
       if (rows.length > DEPLOYMENTS_PAGE) next = deployments[deployments.length - 1]!.id;
     }
-    return html(reply, <DeploymentsPage ctx={pageCtx(req, reply, opts)} project={project} deployments={deployments} env={env} pr={pr} next={next} firstPage={!before} />);
+    return html(
+      reply,
+      <DeploymentsPage ctx={pageCtx(req, reply, opts)} project={project} deployments={deployments} env={env} pr={pr} next={next} firstPage={!before} />,
+    );
   });
 
   app.get('/projects/:slug/deployments/:id', async (req, reply) => {
@@ -157,7 +160,10 @@ export async function projectRoutes(app: FastifyInstance, deps: WebDeps): Promis
     if (!dsvc) throw new KeyloftError('not_found', 'this server does not track deployments');
     const d = await dsvc.get(req.actor!, slug, id);
     const app = (d as { app?: string }).app;
-    return html(reply, <DeploymentPage ctx={pageCtx(req, reply, opts)} project={project} deployment={d.deployment} pinned={d.pinned} app={app} changes={d.changes} />);
+    return html(
+      reply,
+      <DeploymentPage ctx={pageCtx(req, reply, opts)} project={project} deployment={d.deployment} pinned={d.pinned} app={app} changes={d.changes} />,
+    );
   });
 
   // Cancel: completes the running deployment as failed ("cancelled by …") and revokes its token.
@@ -176,5 +182,4 @@ export async function projectRoutes(app: FastifyInstance, deps: WebDeps): Promis
     }
     return seeOther(reply, back);
   });
-
 }

@@ -70,7 +70,14 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     const deployKeys = await deployKeysOf(req, project.role);
     return html(
       reply,
-      <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} deployKeys={deployKeys} createdKey={created} keyName={created ? '' : name} keyErrors={keyErrors} />,
+      <GeneralPage
+        ctx={pageCtx(req, reply, opts)}
+        project={project}
+        deployKeys={deployKeys}
+        createdKey={created}
+        keyName={created ? '' : name}
+        keyErrors={keyErrors}
+      />,
       status,
     );
   });
@@ -108,7 +115,11 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       const errors = formErrors(err);
       const project = await services.projects.show(req.actor!, slug);
       const deployKeys = await deployKeysOf(req, project.role);
-      return html(reply, <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} form={form} errors={errors} deployKeys={deployKeys} />, errorStatus(err));
+      return html(
+        reply,
+        <GeneralPage ctx={pageCtx(req, reply, opts)} project={project} form={form} errors={errors} deployKeys={deployKeys} />,
+        errorStatus(err),
+      );
     }
   });
 
@@ -132,7 +143,16 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     req: FastifyRequest,
     reply: FastifyReply,
     mode: SecretsMode,
-    extra: { env?: Env; form?: SecretForm; errors?: FormErrors; importScope?: string; importErrors?: FormErrors; copyForm?: CopyForm; copyErrors?: FormErrors; status?: number } = {},
+    extra: {
+      env?: Env;
+      form?: SecretForm;
+      errors?: FormErrors;
+      importScope?: string;
+      importErrors?: FormErrors;
+      copyForm?: CopyForm;
+      copyErrors?: FormErrors;
+      status?: number;
+    } = {},
   ) {
     const slug = slugOf(req);
     const project = await services.projects.show(req.actor!, slug);
@@ -179,7 +199,10 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       const pr = (f.pr ?? '').trim();
       try {
         const r = await services.secrets.upsert(req.actor!, slug, scope, name, { value: textareaValue(f.value) }, pr || undefined);
-        setFlash(reply, opts, r.unchanged ? 'secret_unchanged' : r.created ? 'secret_added' : 'secret_updated', { name, scope: pr ? `${scope}, override for PR #${r.secret.pr}` : scope });
+        setFlash(reply, opts, r.unchanged ? 'secret_unchanged' : r.created ? 'secret_added' : 'secret_updated', {
+          name,
+          scope: pr ? `${scope}, override for PR #${r.secret.pr}` : scope,
+        });
         return seeOther(reply, mode === 'build' ? settingsHref(slug, 'build') : settingsHref(slug, 'secrets'));
       } catch (err) {
         const errors = formErrors(err, (field) => (field === 'valueBase64' ? 'value' : field));
@@ -199,12 +222,30 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
           // Review first: a dry run (with the would-be removals listed), kept sealed on the server; the Confirm form posts only its id.
           const staged = await services.pendingImports.stage(req.actor!, req.sessionToken, slug, scope, textareaValue(f.dotenv), replace);
           const project = await services.projects.show(req.actor!, slug);
-          return html(reply, <ImportReviewPage ctx={pageCtx(req, reply, opts)} project={project} mode={mode} scope={scope} changes={staged.changes} replace={replace} pendingId={staged.id} />);
+          return html(
+            reply,
+            <ImportReviewPage
+              ctx={pageCtx(req, reply, opts)}
+              project={project}
+              mode={mode}
+              scope={scope}
+              changes={staged.changes}
+              replace={replace}
+              pendingId={staged.id}
+            />,
+          );
         }
         const r = await services.pendingImports.confirm(req.actor!, req.sessionToken, slug, f.pending ?? '');
         scope = r.scope;
         const count = (c: string) => r.changes.filter((x) => x.change === c).length;
-        setFlash(reply, opts, 'imported', { scope, written: r.written, added: count('added'), changed: count('changed'), unchanged: count('unchanged'), removed: count('removed') });
+        setFlash(reply, opts, 'imported', {
+          scope,
+          written: r.written,
+          added: count('added'),
+          changed: count('changed'),
+          unchanged: count('unchanged'),
+          removed: count('removed'),
+        });
         return seeOther(reply, settingsHref(slug, mode));
       } catch (err) {
         // Every import problem belongs to the pasted text (the parser names the line).
@@ -275,7 +316,17 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     const project = await services.projects.show(req.actor!, slug);
     const versions = await services.secrets.versions(req.actor!, slug, scope, name, pr);
     // Restore works on the plain scopes; an override's history is shown without it.
-    return html(reply, <HistoryPage ctx={pageCtx(req, reply, opts)} project={project} scope={scope} name={pr ? `${name} (PR #${pr})` : name} versions={versions} canRestore={!!deps.reseal && !pr} />);
+    return html(
+      reply,
+      <HistoryPage
+        ctx={pageCtx(req, reply, opts)}
+        project={project}
+        scope={scope}
+        name={pr ? `${name} (PR #${pr})` : name}
+        versions={versions}
+        canRestore={!!deps.reseal && !pr}
+      />,
+    );
   });
 
   // Restore: the value is opened and re-sealed on the server (roles with the master key only).
@@ -294,7 +345,15 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
       const versions = await services.secrets.versions(req.actor!, slug, scope, name);
       return html(
         reply,
-        <HistoryPage ctx={pageCtx(req, reply, opts)} project={project} scope={scope} name={name} versions={versions} canRestore errors={formErrors(err, () => undefined)} />,
+        <HistoryPage
+          ctx={pageCtx(req, reply, opts)}
+          project={project}
+          scope={scope}
+          name={name}
+          versions={versions}
+          canRestore
+          errors={formErrors(err, () => undefined)}
+        />,
         errorStatus(err),
       );
     }
@@ -312,7 +371,15 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     const invitations = project.role === 'admin' ? await services.invitations.list(req.actor!, slug) : undefined;
     return html(
       reply,
-      <MembersPage ctx={pageCtx(req, reply, opts)} project={project} members={members} invitations={invitations} created={extra.created} form={extra.form} errors={extra.errors} />,
+      <MembersPage
+        ctx={pageCtx(req, reply, opts)}
+        project={project}
+        members={members}
+        invitations={invitations}
+        created={extra.created}
+        form={extra.form}
+        errors={extra.errors}
+      />,
       extra.status ?? 200,
     );
   }
@@ -327,7 +394,11 @@ export async function settingsRoutes(app: FastifyInstance, deps: WebDeps): Promi
     try {
       const r = await services.projects.setMember(req.actor!, slug, form.email, form.role, form.release);
       if (r.invitation) await deliverInvitation(services, req, opts.publicUrl, slug, r.invitation);
-      setFlash(reply, opts, r.change === 'added' ? 'member_added' : 'member_updated', { email: r.member.email, role: r.member.role, release: r.member.release ? 'yes' : 'no' });
+      setFlash(reply, opts, r.change === 'added' ? 'member_added' : 'member_updated', {
+        email: r.member.email,
+        role: r.member.role,
+        release: r.member.release ? 'yes' : 'no',
+      });
       return seeOther(reply, settingsHref(slug, 'members'));
     } catch (err) {
       return renderMembers(req, reply, { form, errors: formErrors(err), status: errorStatus(err) });

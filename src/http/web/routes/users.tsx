@@ -8,7 +8,6 @@ import { ErrorPage } from '../pages/auth.js';
 import { ResetPasswordPage } from '../pages/reset.js';
 import { UsersPage } from '../pages/users.js';
 
-
 /** The Users page (instance admins), the Account page, and the signed-out password-reset page. */
 export async function userPages(app: FastifyInstance, deps: WebDeps): Promise<void> {
   const { services, opts } = deps;

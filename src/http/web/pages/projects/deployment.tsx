@@ -54,9 +54,7 @@ export function DeploymentPage(p: { ctx: PageCtx; project: Project; deployment: 
       </p>
       <div class="page-head">
         <div>
-          <h1>
-            {d.environment === 'production' ? 'Production deployment' : `Preview deployment${d.pr !== null ? ` · PR #${d.pr}` : ''}`}
-          </h1>
+          <h1>{d.environment === 'production' ? 'Production deployment' : `Preview deployment${d.pr !== null ? ` · PR #${d.pr}` : ''}`}</h1>
           <p class="mono">{d.id}</p>
         </div>
         <div class="row">

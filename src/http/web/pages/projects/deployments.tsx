@@ -39,7 +39,17 @@ export function DeploymentsPage(p: {
             <label class="sr-only" for="deployments-pr">
               Pull request
             </label>
-            <input id="deployments-pr" name="pr" type="text" inputmode="numeric" pattern="[0-9]*" value={p.pr ?? ''} placeholder="PR #" maxlength={10} class="input-narrow" />
+            <input
+              id="deployments-pr"
+              name="pr"
+              type="text"
+              inputmode="numeric"
+              pattern="[0-9]*"
+              value={p.pr ?? ''}
+              placeholder="PR #"
+              maxlength={10}
+              class="input-narrow"
+            />
             <button class="btn btn-sm" type="submit">
               Filter
             </button>

@@ -118,14 +118,30 @@ export function NewProjectPage(p: { ctx: PageCtx; form: NewProjectForm; errors?:
                   {(a) => <input {...a} name="name" type="text" value={form.name} autocomplete="off" required maxLength={100} />}
                 </Field>
                 <Field name="slug" id="project-slug" label="Slug" error={e.slug} hint="Lowercase letters, digits and dashes; used in URLs and the CLI.">
-                  {(a) => <input {...a} name="slug" type="text" class="input-mono" value={form.slug} autocomplete="off" spellcheck={false} required maxLength={63} />}
+                  {(a) => (
+                    <input {...a} name="slug" type="text" class="input-mono" value={form.slug} autocomplete="off" spellcheck={false} required maxLength={63} />
+                  )}
                 </Field>
                 <Field name="flyApp" id="project-flyApp" label="Fly app name (production)" error={e.flyApp} hint="Leave empty to use the slug.">
                   {(a) => (
-                    <input {...a} name="flyApp" type="text" class="input-mono" value={form.flyApp} placeholder={form.slug || 'same as the slug'} autocomplete="off" spellcheck={false} />
+                    <input
+                      {...a}
+                      name="flyApp"
+                      type="text"
+                      class="input-mono"
+                      value={form.flyApp}
+                      placeholder={form.slug || 'same as the slug'}
+                      autocomplete="off"
+                      spellcheck={false}
+                    />
                   )}
                 </Field>
-                <Field name="flyPreviewPattern" label="Preview app name pattern" error={e.flyPreviewPattern} hint="Placeholders <slug> and <pr>. Default: <slug>-pr-<pr>.">
+                <Field
+                  name="flyPreviewPattern"
+                  label="Preview app name pattern"
+                  error={e.flyPreviewPattern}
+                  hint="Placeholders <slug> and <pr>. Default: <slug>-pr-<pr>."
+                >
                   {(a) => (
                     <input
                       {...a}
@@ -159,13 +175,28 @@ export function NewProjectPage(p: { ctx: PageCtx; form: NewProjectForm; errors?:
                       Secret {i + 1}
                     </div>
                     <Field name={`name_${i}`} label="Key" error={e[`name_${i}`]}>
-                      {(a) => <input {...a} name={`name_${i}`} type="text" class="input-mono" value={r.name} placeholder="DATABASE_URL" autocomplete="off" spellcheck={false} />}
+                      {(a) => (
+                        <input
+                          {...a}
+                          name={`name_${i}`}
+                          type="text"
+                          class="input-mono"
+                          value={r.name}
+                          placeholder="DATABASE_URL"
+                          autocomplete="off"
+                          spellcheck={false}
+                        />
+                      )}
                     </Field>
                     <Field
                       name={`value_${i}`}
                       label="Value"
                       error={e[`value_${i}`]}
-                      hint={p.returned && r.name ? 'Values are never sent back to the browser — enter this one again.' : 'Multi-line values (PEM keys) are kept as typed.'}
+                      hint={
+                        p.returned && r.name
+                          ? 'Values are never sent back to the browser — enter this one again.'
+                          : 'Multi-line values (PEM keys) are kept as typed.'
+                      }
                     >
                       {(a) => <textarea {...a} name={`value_${i}`} rows={1} autocomplete="off" spellcheck={false}></textarea>}
                     </Field>

@@ -2,13 +2,7 @@ import type { AuditEvent } from '../../../../services/audit.service.js';
 import type { Project } from '../../../../services/projects.service.js';
 import { auditActionName } from '../../audit-names.js';
 import { DataTable } from '../../components.js';
-import {
-  Badge,
-  EmptyState,
-  Field,
-  type PageCtx,
-  RelTime,
-} from '../../ui.js';
+import { Badge, EmptyState, Field, type PageCtx, RelTime } from '../../ui.js';
 import { settingsHref, SettingsShell, Head } from './shell.js';
 
 function describe(e: AuditEvent): string {
@@ -98,7 +92,15 @@ export function AuditPage(p: {
                   <RelTime iso={e.at} now={p.ctx.now} />
                 </td>
                 <td data-label="Action">
-                  <Badge tone={e.action.includes('deleted') || e.action.includes('removed') || e.action.includes('failed') ? 'red' : e.action.startsWith('secret.') ? 'blue' : 'gray'}>
+                  <Badge
+                    tone={
+                      e.action.includes('deleted') || e.action.includes('removed') || e.action.includes('failed')
+                        ? 'red'
+                        : e.action.startsWith('secret.')
+                          ? 'blue'
+                          : 'gray'
+                    }
+                  >
                     <span title={e.action}>{auditActionName(e.action)}</span>
                   </Badge>
                   {releaseMark(e) ? (

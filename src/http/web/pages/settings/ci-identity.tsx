@@ -24,7 +24,14 @@ export function presetForm(preset: string | undefined, audience: string): TrustP
     case 'github-pulls':
       return { name: 'github-pulls', issuer: GITHUB_ISSUER, audience, subject: 'repo:OWNER/REPO:pull_request', environment: 'preview', claims: '' };
     case 'gitlab-main':
-      return { name: 'gitlab-main', issuer: 'https://gitlab.com', audience, subject: 'project_path:GROUP/PROJECT:ref_type:branch:ref:main', environment: 'production', claims: 'ref_protected=true' };
+      return {
+        name: 'gitlab-main',
+        issuer: 'https://gitlab.com',
+        audience,
+        subject: 'project_path:GROUP/PROJECT:ref_type:branch:ref:main',
+        environment: 'production',
+        claims: 'ref_protected=true',
+      };
     default:
       return undefined;
   }
@@ -33,7 +40,10 @@ export function presetForm(preset: string | undefined, audience: string): TrustP
 /** Parses the claims text area: one CLAIM=PATTERN per line; blank lines ignored. */
 export function parseClaimsText(text: string): Record<string, string> | string {
   const out: Record<string, string> = {};
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   for (const [i, line] of lines.entries()) {
     const eq = line.indexOf('=');
     if (eq <= 0) return `line ${i + 1} of claims must be CLAIM=PATTERN (e.g. repository_owner=acme)`;
@@ -75,8 +85,9 @@ export function CiIdentityPage(p: {
               <div>
                 <h2 id="tp-h">Trust policies</h2>
                 <p>
-                  A CI job whose ID token comes from the issuer, names the audience, and whose subject (and every listed claim) matches may start a deployment of
-                  the policy's environment with <code>keyloft deploy fly --oidc</code>. A pull-request token only ever deploys its own pull request's preview.
+                  A CI job whose ID token comes from the issuer, names the audience, and whose subject (and every listed claim) matches may start a deployment
+                  of the policy's environment with <code>keyloft deploy fly --oidc</code>. A pull-request token only ever deploys its own pull request's
+                  preview.
                 </p>
               </div>
             </div>
@@ -125,7 +136,8 @@ export function CiIdentityPage(p: {
                 <h2 id="tp-add-h">Add a trust policy</h2>
                 <p>
                   Start from an example: <a href={`${base}?preset=github-main`}>GitHub Actions, push to main → production</a> ·{' '}
-                  <a href={`${base}?preset=github-pulls`}>GitHub Actions, pull requests → preview</a> · <a href={`${base}?preset=gitlab-main`}>GitLab, main → production</a>
+                  <a href={`${base}?preset=github-pulls`}>GitHub Actions, pull requests → preview</a> ·{' '}
+                  <a href={`${base}?preset=gitlab-main`}>GitLab, main → production</a>
                 </p>
               </div>
             </div>
@@ -149,14 +161,23 @@ export function CiIdentityPage(p: {
                 <Field name="issuer" label="Issuer" error={e.issuer} hint="https:// URL, exactly as the tokens' iss claim.">
                   {(a) => <input {...a} name="issuer" type="url" class="input-mono" value={f.issuer} maxLength={500} spellcheck={false} />}
                 </Field>
-                <Field name="audience" label="Audience" error={e.audience} hint="The tokens' aud claim; keyloft deploy --oidc asks GitHub for this server's URL.">
+                <Field
+                  name="audience"
+                  label="Audience"
+                  error={e.audience}
+                  hint="The tokens' aud claim; keyloft deploy --oidc asks GitHub for this server's URL."
+                >
                   {(a) => <input {...a} name="audience" type="text" class="input-mono" value={f.audience} maxLength={500} spellcheck={false} />}
                 </Field>
                 <Field name="subject" label="Subject" error={e.subject} hint="Exact, or * for any run of characters; e.g. repo:OWNER/REPO:ref:refs/heads/main.">
                   {(a) => <input {...a} name="subject" type="text" class="input-mono" value={f.subject} maxLength={500} spellcheck={false} />}
                 </Field>
                 <Field name="claims" label="Other claims (optional)" error={e.claims} hint="One CLAIM=PATTERN per line; every one must match.">
-                  {(a) => <textarea {...a} name="claims" rows={2} class="input-mono" spellcheck={false} placeholder="repository_owner=acme">{f.claims}</textarea>}
+                  {(a) => (
+                    <textarea {...a} name="claims" rows={2} class="input-mono" spellcheck={false} placeholder="repository_owner=acme">
+                      {f.claims}
+                    </textarea>
+                  )}
                 </Field>
               </div>
             </div>
@@ -175,8 +196,8 @@ export function CiIdentityPage(p: {
             <div class="card-body stack">
               <p>
                 GitHub Actions: give the job <code>permissions: id-token: write</code>, set <code>KEYLOFT_URL</code>, and run{' '}
-                <code>keyloft deploy fly --oidc --project {project.slug} --env production</code> (or <code>--env preview</code> on pull requests: the pull request
-                number comes from the token).
+                <code>keyloft deploy fly --oidc --project {project.slug} --env production</code> (or <code>--env preview</code> on pull requests: the pull
+                request number comes from the token).
               </p>
               <p>
                 GitLab CI: declare <code>id_tokens: KEYLOFT_OIDC_TOKEN: aud: {p.audience}</code> in the job and run the same command; any other CI: put its ID

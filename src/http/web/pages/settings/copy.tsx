@@ -31,7 +31,9 @@ export function CopyCard(p: { ctx: PageCtx; project: Project; form: CopyForm; er
       <div class="card-head">
         <div>
           <h2 id="copy-h">Copy between environments</h2>
-          <p>Copies values from one environment to another on the server — nobody sees them. You review the result before anything is written; all or nothing.</p>
+          <p>
+            Copies values from one environment to another on the server — nobody sees them. You review the result before anything is written; all or nothing.
+          </p>
         </div>
       </div>
       <div class="card-body">
@@ -59,4 +61,3 @@ export function CopyCard(p: { ctx: PageCtx; project: Project; form: CopyForm; er
     </form>
   );
 }
-

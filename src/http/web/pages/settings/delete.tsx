@@ -23,8 +23,8 @@ export function ConfirmDeletePage(p: { ctx: PageCtx; project: Project; mode: Sec
         </div>
         <div class="card-body">
           <p>
-            The secret is removed from the {secret.scope === 'build' ? 'builds' : `${secret.scope} app${secret.scope === 'preview' ? 's' : ''}`} at the next deployment;
-            running apps keep it until then. Its version history stays in the audit trail.
+            The secret is removed from the {secret.scope === 'build' ? 'builds' : `${secret.scope} app${secret.scope === 'preview' ? 's' : ''}`} at the next
+            deployment; running apps keep it until then. Its version history stays in the audit trail.
           </p>
           <dl class="facts">
             <dt>Digest</dt>

@@ -19,7 +19,12 @@ export function GeneralPage(p: {
 }) {
   const { project } = p;
   const isAdmin = project.role === 'admin';
-  const f = p.form ?? { name: project.name, flyApp: project.flyApp, flyPreviewPattern: project.flyPreviewPattern, previewBuildSecrets: project.previewBuildSecrets };
+  const f = p.form ?? {
+    name: project.name,
+    flyApp: project.flyApp,
+    flyPreviewPattern: project.flyPreviewPattern,
+    previewBuildSecrets: project.previewBuildSecrets,
+  };
   const e = p.errors?.fields ?? {};
   const de = p.deleteErrors?.fields ?? {};
   const base = settingsHref(project.slug, 'general');
@@ -50,12 +55,12 @@ export function GeneralPage(p: {
               <div class="field">
                 <input type="hidden" name="previewBuildSecretsShown" value="1" />
                 <label class="check">
-                  <input type="checkbox" name="previewBuildSecrets" value="yes" checked={f.previewBuildSecrets !== false} aria-describedby="pbs-hint" /> Build secrets for preview
-                  deployments
+                  <input type="checkbox" name="previewBuildSecrets" value="yes" checked={f.previewBuildSecrets !== false} aria-describedby="pbs-hint" /> Build
+                  secrets for preview deployments
                 </label>
                 <p class="hint" id="pbs-hint">
-                  Preview deployments run your pull requests' workflows, including those of fork pull requests when your CI gives them a deploy key: with this on,
-                  they get the build secrets. Turn it off and preview deployments get none.
+                  Preview deployments run your pull requests' workflows, including those of fork pull requests when your CI gives them a deploy key: with this
+                  on, they get the build secrets. Turn it off and preview deployments get none.
                 </p>
               </div>
             </div>
@@ -117,7 +122,14 @@ export function GeneralPage(p: {
   );
 }
 
-function DeployKeys(p: { ctx: PageCtx; project: Project; keys: DeployKeyInfo[]; created: { name: string; token: string } | undefined; name: string | undefined; errors: FormErrors | undefined }) {
+function DeployKeys(p: {
+  ctx: PageCtx;
+  project: Project;
+  keys: DeployKeyInfo[];
+  created: { name: string; token: string } | undefined;
+  name: string | undefined;
+  errors: FormErrors | undefined;
+}) {
   const base = `${projectHref(p.project.slug)}/settings/deploy-keys`;
   const e = p.errors?.fields ?? {};
   return (
@@ -126,8 +138,8 @@ function DeployKeys(p: { ctx: PageCtx; project: Project; keys: DeployKeyInfo[]; 
         <div>
           <h2 id="dk-h">Deploy keys</h2>
           <p>
-            For your CD system: a deploy key starts and completes this project's deployments (<code>KEYLOFT_TOKEN</code> for <code>keyloft deploy fly</code>) and can do
-            nothing else.
+            For your CD system: a deploy key starts and completes this project's deployments (<code>KEYLOFT_TOKEN</code> for <code>keyloft deploy fly</code>)
+            and can do nothing else.
           </p>
         </div>
       </div>

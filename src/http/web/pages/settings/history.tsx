@@ -1,20 +1,20 @@
 import type { Project } from '../../../../services/projects.service.js';
 import type { VersionMeta } from '../../../../services/secrets.service.js';
 import { DataTable } from '../../components.js';
-import {
-  Badge,
-  Csrf,
-  ErrorSummary,
-  type FormErrors,
-  type PageCtx,
-  RelTime,
-  ScopeBadge,
-} from '../../ui.js';
+import { Badge, Csrf, ErrorSummary, type FormErrors, type PageCtx, RelTime, ScopeBadge } from '../../ui.js';
 import { projectHref } from '../projects.js';
 import { settingsHref, canWrite, SettingsShell, Head } from './shell.js';
 import type { SecretsMode } from './secrets.js';
 
-export function HistoryPage(p: { ctx: PageCtx; project: Project; scope: string; name: string; versions: VersionMeta[]; canRestore?: boolean; errors?: FormErrors }) {
+export function HistoryPage(p: {
+  ctx: PageCtx;
+  project: Project;
+  scope: string;
+  name: string;
+  versions: VersionMeta[];
+  canRestore?: boolean;
+  errors?: FormErrors;
+}) {
   const { project } = p;
   const mode: SecretsMode = p.scope === 'build' ? 'build' : 'secrets';
   const restore = p.canRestore === true && canWrite(project);
@@ -39,7 +39,13 @@ export function HistoryPage(p: { ctx: PageCtx; project: Project; scope: string; 
                 <strong>v{v.version}</strong> {i === 0 ? <Badge tone="blue">current</Badge> : null}
               </td>
               <td data-label="Change">
-                {v.kind === 'delete' ? <Badge tone="red">deleted</Badge> : v.kind === 'restore' ? <Badge tone="violet">restored</Badge> : <Badge tone="gray">set</Badge>}
+                {v.kind === 'delete' ? (
+                  <Badge tone="red">deleted</Badge>
+                ) : v.kind === 'restore' ? (
+                  <Badge tone="violet">restored</Badge>
+                ) : (
+                  <Badge tone="gray">set</Badge>
+                )}
               </td>
               <td data-label="Digest">{v.digest ? <span class="digest">{v.digest}</span> : <span class="muted">—</span>}</td>
               <td data-label="Size">{v.size === null ? '—' : `${v.size} B`}</td>

@@ -65,16 +65,29 @@ export function SecretsTable(p: { project: Project; secrets: SecretMeta[]; mode:
                 <span>v{s.version}</span>
                 <span aria-hidden="true">·</span>
                 <a href={history}>
-                  History<span class="sr-only"> of {s.name} ({s.scope})</span>
+                  History
+                  <span class="sr-only">
+                    {' '}
+                    of {s.name} ({s.scope})
+                  </span>
                 </a>
               </span>
               {s.binary ? (
                 <span class="status-note">
-                  binary: <code>keyloft deploy fly</code> cannot pass it as a <code>--build-secret</code> (text only); read it as a file with <code>keyloft run --build</code>
+                  binary: <code>keyloft deploy fly</code> cannot pass it as a <code>--build-secret</code> (text only); read it as a file with{' '}
+                  <code>keyloft run --build</code>
                 </span>
               ) : null}
             </td>
-            <td data-label="Digest">{s.digest ? <span class="digest" title="keyed digest of the value (HMAC), not the value">{s.digest}</span> : <span class="muted">deleted</span>}</td>
+            <td data-label="Digest">
+              {s.digest ? (
+                <span class="digest" title="keyed digest of the value (HMAC), not the value">
+                  {s.digest}
+                </span>
+              ) : (
+                <span class="muted">deleted</span>
+              )}
+            </td>
             <td data-label="Last change">
               <RelTime iso={s.updatedAt} now={p.now} />
               <span class="who" title={s.updatedBy}>
@@ -87,7 +100,12 @@ export function SecretsTable(p: { project: Project; secrets: SecretMeta[]; mode:
             <td class="actions">
               {write && !s.deleted ? (
                 <a class="btn btn-sm btn-danger-ghost" href={del}>
-                  Delete<span class="sr-only"> {s.name} ({s.scope}{s.pr !== undefined ? ` PR #${s.pr}` : ''})</span>
+                  Delete
+                  <span class="sr-only">
+                    {' '}
+                    {s.name} ({s.scope}
+                    {s.pr !== undefined ? ` PR #${s.pr}` : ''})
+                  </span>
                 </a>
               ) : null}
             </td>
@@ -97,4 +115,3 @@ export function SecretsTable(p: { project: Project; secrets: SecretMeta[]; mode:
     </DataTable>
   );
 }
-

@@ -47,9 +47,7 @@ export function SecretsPage(p: {
   return (
     <SettingsShell ctx={p.ctx} project={project} section={mode} title={build ? 'Build' : 'Secrets'}>
       {build ? (
-        <Head title="Build secrets">
-          Available only while the source is built — never at runtime. Values are write-only: nobody can read them back here.
-        </Head>
+        <Head title="Build secrets">Available only while the source is built — never at runtime. Values are write-only: nobody can read them back here.</Head>
       ) : (
         <Head title="Secrets">
           Runtime environment variables of the production app and the preview apps. Values are write-only: nobody can read them back here.
@@ -63,8 +61,8 @@ export function SecretsPage(p: {
           <div>
             <p>
               <code>keyloft deploy fly</code> passes each build secret to <code>flyctl deploy --build-secret NAME=…</code>, so your Dockerfile reads it with{' '}
-              <code>RUN --mount=type=secret,id=NAME</code>. <code>keyloft run --build -- COMMAND</code> sets them as environment variables and writes each one as a
-              file in the private directory named by <code>KEYLOFT_SECRETS_DIR</code>; output is masked.
+              <code>RUN --mount=type=secret,id=NAME</code>. <code>keyloft run --build -- COMMAND</code> sets them as environment variables and writes each one
+              as a file in the private directory named by <code>KEYLOFT_SECRETS_DIR</code>; output is masked.
             </p>
           </div>
         </section>
@@ -84,7 +82,19 @@ export function SecretsPage(p: {
           <div class="card-body">
             <div class={build ? 'secret-form' : 'secret-form with-pr'}>
               <Field name="name" label="Key" error={e.name}>
-                {(a) => <input {...a} name="name" type="text" class="input-mono" value={form.name} placeholder="DATABASE_URL" autocomplete="off" spellcheck={false} required />}
+                {(a) => (
+                  <input
+                    {...a}
+                    name="name"
+                    type="text"
+                    class="input-mono"
+                    value={form.name}
+                    placeholder="DATABASE_URL"
+                    autocomplete="off"
+                    spellcheck={false}
+                    required
+                  />
+                )}
               </Field>
               <Field
                 name="value"
@@ -145,7 +155,17 @@ export function SecretsPage(p: {
               <label class="sr-only" for="secret-filter">
                 Name contains
               </label>
-              <input id="secret-filter" name="q" type="search" class="input-mono" value={p.nameFilter ?? ''} placeholder="Filter by name" maxlength={255} autocomplete="off" spellcheck={false} />
+              <input
+                id="secret-filter"
+                name="q"
+                type="search"
+                class="input-mono"
+                value={p.nameFilter ?? ''}
+                placeholder="Filter by name"
+                maxlength={255}
+                autocomplete="off"
+                spellcheck={false}
+              />
               <button class="btn btn-sm" type="submit">
                 Filter
               </button>
@@ -175,8 +195,8 @@ export function SecretsPage(p: {
             <div>
               <h2 id="import-h">Paste a .env file</h2>
               <p>
-                One <code>NAME=value</code> per line; quoted values may span lines. All or nothing: if one line is wrong, nothing is written. Unchanged values are
-                skipped.
+                One <code>NAME=value</code> per line; quoted values may span lines. All or nothing: if one line is wrong, nothing is written. Unchanged values
+                are skipped.
               </p>
             </div>
           </div>
@@ -203,7 +223,16 @@ export function SecretsPage(p: {
               error={ie.dotenv}
               hint={p.importErrors ? 'The pasted text contains values, so it is never sent back to the browser — paste it again.' : undefined}
             >
-              {(a) => <textarea {...a} name="dotenv" rows={6} autocomplete="off" spellcheck={false} placeholder={'API_KEY=…\nPRIVATE_KEY="-----BEGIN PRIVATE KEY-----\n…\n-----END PRIVATE KEY-----"'}></textarea>}
+              {(a) => (
+                <textarea
+                  {...a}
+                  name="dotenv"
+                  rows={6}
+                  autocomplete="off"
+                  spellcheck={false}
+                  placeholder={'API_KEY=…\nPRIVATE_KEY="-----BEGIN PRIVATE KEY-----\n…\n-----END PRIVATE KEY-----"'}
+                ></textarea>
+              )}
             </Field>
             <label class="check">
               <input type="checkbox" name="replace" value="1" /> Replace: delete the keys of this environment that the pasted text does not name
@@ -217,7 +246,14 @@ export function SecretsPage(p: {
           </div>
         </form>
       ) : null}
-      {write && p.canCopy ? <CopyCard ctx={p.ctx} project={project} form={p.copyForm ?? { from: build ? 'build' : 'production', to: build ? 'production' : 'preview', names: '', overwrite: false }} errors={p.copyErrors} /> : null}
+      {write && p.canCopy ? (
+        <CopyCard
+          ctx={p.ctx}
+          project={project}
+          form={p.copyForm ?? { from: build ? 'build' : 'production', to: build ? 'production' : 'preview', names: '', overwrite: false }}
+          errors={p.copyErrors}
+        />
+      ) : null}
     </SettingsShell>
   );
 }

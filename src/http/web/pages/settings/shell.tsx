@@ -1,13 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import type { Project } from '../../../../services/projects.service.js';
-import {
-  Document,
-  FlashMessage,
-  type PageCtx,
-  ProjectTabs,
-  SettingsNav,
-  type SettingsSection,
-} from '../../ui.js';
+import { Document, FlashMessage, type PageCtx, ProjectTabs, SettingsNav, type SettingsSection } from '../../ui.js';
 import { crumbsFor, projectHref } from '../projects.js';
 
 /** The two secrets pages: app secrets (production, preview) and build secrets. */
