@@ -5,8 +5,8 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   type KeyObject,
+  randomBytes,
 } from 'node:crypto';
 
 /**
@@ -77,7 +77,19 @@ export const NENC = 32;
 export const NTAG = 16;
 const NN = 12;
 
-const randomEphemeral: EphemeralSource = () => generateKeyPairSync('x25519');
+/**
+ * A fresh ephemeral key pair from 32 random bytes (RFC 7748 §5), not `generateKeyPairSync`: on
+ * Node 20 the garbage collector finalizing a key-generation job while a key is exported can
+ * deadlock the main thread (see crypto/keys.ts).
+ */
+const randomEphemeral: EphemeralSource = () => {
+  const raw = randomBytes(32);
+  try {
+    return x25519KeyPairFromRaw(raw);
+  } finally {
+    raw.fill(0);
+  }
+};
 
 function labeledExtract(suite: Uint8Array, salt: Uint8Array, label: Uint8Array, ikm: Uint8Array): Buffer {
   return createHmac('sha256', salt.length ? salt : ZERO_SALT)

@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 
 /** Raw X25519 key pair (32 bytes each). */
 export interface RawKeyPair {
@@ -8,12 +8,15 @@ export interface RawKeyPair {
 
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
-/** A fresh X25519 key pair from node:crypto. */
+/**
+ * A fresh X25519 key pair: 32 random bytes (RFC 7748 §5: any 32 bytes are a private key, clamped
+ * when used) and their public key, both through node:crypto. Not `generateKeyPairSync`: on Node 20
+ * the garbage collector finalizing its key-generation job while a key is exported can deadlock the
+ * main thread (seen in a test run: the job's destructor waiting on the mutex ExportJWK held).
+ */
 export function generateRawKeyPair(): RawKeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync('x25519');
-  const pub = publicKey.export({ format: 'der', type: 'spki' });
-  const priv = privateKey.export({ format: 'der', type: 'pkcs8' });
-  return { publicKey: new Uint8Array(pub.subarray(pub.length - 32)), privateKey: new Uint8Array(priv.subarray(priv.length - 32)) };
+  const privateKey = new Uint8Array(randomBytes(32));
+  return { publicKey: publicKeyOf(privateKey), privateKey };
 }
 
 /** The X25519 public key of a raw 32-byte private key. */
