@@ -17,12 +17,14 @@ import {
   insertSecret,
   insertVersions,
   listScopeMeta,
+  listScopeStamps,
   listSecretMetadata,
   listVersions,
   type NewSecretVersion,
   type ScopeMetaRow,
 } from '../store/secrets.repository.js';
 import { pinnedInLastSucceeded } from '../store/deployments.repository.js';
+import { ScopeListCache } from './scope-list-cache.js';
 import { pinnedStatus, type SecretStatus } from './status.service.js';
 import { authorizeProject, inProjectTx, type Need, reauthorize, reauthorizeWithActiveKey } from './access.js';
 import { type Actor, actorLabel } from './actor.js';
@@ -46,6 +48,9 @@ class RetryWrite extends Error {}
 
 const MAX_ATTEMPTS = 8;
 
+/** Bytes of production and build list answers kept (ScopeListCache): about 18 lists of 1,000 secrets. */
+const LIST_CACHE_BYTES = 4 * 1024 * 1024;
+
 type Deps = BaseDeps & { keys: PublicKeys; status: Pick<StatusService, 'statusFor'> };
 
 /** Prepared (sealed) write of one secret version, built before the transaction. */
@@ -61,6 +66,7 @@ interface PreparedWrite {
 
 export function createSecretsService(deps: Deps) {
   const { db, clock, keys } = deps;
+  const listCache = new ScopeListCache(LIST_CACHE_BYTES);
 
   /** Seals values for the versions after the current ones. Runs outside any transaction. */
   async function prepare(
@@ -295,6 +301,29 @@ export function createSecretsService(deps: Deps) {
           ? (await listSecretMetadata(db, p.id)).filter((r) => r.scope === 'preview' || overridePr(r.scope) !== null)
           : await listSecretMetadata(db, p.id, scope);
       return toMeta(p.id, rows);
+    },
+
+    /**
+     * `list` of the production or build scope as the API answers it: the UTF-8 JSON text of
+     * `{ secrets }`, what JSON.stringify writes of `list`'s objects (whose properties are in the
+     * SecretMeta schema's order, so it is also what the schema's serializer writes). The last
+     * answer of each scope is kept and served again while a read of the scope's versions, update
+     * times and statuses says it is still the same (ScopeListCache; issue 18 §4).
+     */
+    async listScopeBody(actor: Actor, slug: string, scope: 'production' | 'build'): Promise<Buffer> {
+      const p = await authorizeProject(db, actor, slug, 'viewer', 'listing secrets');
+      const key = `${p.id}/${scope}`;
+      const same = listCache.lookup(key, await listScopeStamps(db, p.id, scope));
+      if (same) return same;
+      const rows = await listScopeMeta(db, p.id, scope, SHORT_DIGEST_LENGTH);
+      const secrets: SecretMeta[] = [];
+      for (const r of rows) {
+        const st = pinnedStatus(r, r.pinned_version ?? undefined);
+        if (st) secrets.push(scopeMetaOf(scope, r, st.status));
+      }
+      const body = Buffer.from(JSON.stringify({ secrets }));
+      listCache.store(key, rows, body);
+      return body;
     },
 
     /**
