@@ -8,7 +8,12 @@ interface Entry {
   times: number[];
   deleted: number[];
   body: Buffer;
+  /** What it holds: the answer, and about 64 bytes per secret for its stamp. */
+  bytes: number;
 }
+
+/** Heap bytes counted per secret of a kept answer's stamp (its id string and three numbers). */
+const STAMP_BYTES = 64;
 
 /**
  * The last answer of each production or build list (`GET …/secrets?scope=`), checked against the
@@ -19,7 +24,7 @@ interface Entry {
  * and kind never change), and its status only with that version and the pins of the last
  * succeeded deployment (written with it, never changed), so an equal stamp means an equal answer,
  * whichever instance wrote meanwhile. Authorization is not cached: callers check it first.
- * Bounded by the bytes of the answers it holds, least recently used out first.
+ * Bounded by the bytes it holds (answers and stamps), least recently used out first.
  */
 export class ScopeListCache {
   readonly #entries = new Map<string, Entry>();
@@ -44,8 +49,9 @@ export class ScopeListCache {
   /** Stores `body`, the answer built from `rows` (every secret of the scope, in list order). */
   store(key: string, rows: readonly ScopeStampRow[], body: Buffer): void {
     this.#drop(key);
-    if (body.length > this.maxBytes) return;
-    const e: Entry = { lastDeployment: rows[0]?.last_deployment ?? null, ids: [], versions: [], times: [], deleted: [], body };
+    const bytes = body.length + STAMP_BYTES * rows.length;
+    if (bytes > this.maxBytes) return;
+    const e: Entry = { lastDeployment: rows[0]?.last_deployment ?? null, ids: [], versions: [], times: [], deleted: [], body, bytes };
     for (const r of rows) {
       e.ids.push(r.id);
       e.versions.push(r.current_version);
@@ -53,11 +59,11 @@ export class ScopeListCache {
       e.deleted.push(r.deleted);
     }
     this.#entries.set(key, e);
-    this.#bytes += body.length;
+    this.#bytes += bytes;
     for (const [k, old] of this.#entries) {
       if (this.#bytes <= this.maxBytes) break;
       this.#entries.delete(k);
-      this.#bytes -= old.body.length;
+      this.#bytes -= old.bytes;
     }
   }
 
@@ -65,10 +71,10 @@ export class ScopeListCache {
     const e = this.#entries.get(key);
     if (!e) return;
     this.#entries.delete(key);
-    this.#bytes -= e.body.length;
+    this.#bytes -= e.bytes;
   }
 
-  /** Bytes of the answers held (for tests). */
+  /** Bytes held, answers and stamps (for tests). */
   get bytes(): number {
     return this.#bytes;
   }

@@ -46,21 +46,22 @@ describe('ScopeListCache', () => {
     assert.equal(c.lookup('p/production', rows), undefined);
   });
 
-  it('holds at most maxBytes of answers, the least recently used out first', () => {
-    const c = new ScopeListCache(100);
+  it('holds at most maxBytes (answers, and 64 bytes per secret of their stamps), the least recently used out first', () => {
+    const c = new ScopeListCache(400);
     const rows = [row('a')];
-    c.store('1', rows, body('x'.repeat(40)));
-    c.store('2', rows, body('y'.repeat(40)));
+    c.store('1', rows, body('x'.repeat(100)));
+    c.store('2', rows, body('y'.repeat(100)));
+    assert.equal(c.bytes, 328);
     assert.ok(c.lookup('1', rows), 'used: now the most recent');
-    c.store('3', rows, body('z'.repeat(40)));
+    c.store('3', rows, body('z'.repeat(100)));
     assert.equal(c.lookup('2', rows), undefined, 'the least recently used went out');
     assert.ok(c.lookup('1', rows));
     assert.ok(c.lookup('3', rows));
-    assert.equal(c.bytes, 80);
-    c.store('1', rows, body('w'.repeat(50)));
-    assert.equal(c.bytes, 90, 'a key stored again replaces its answer');
-    c.store('4', rows, body('v'.repeat(101)));
+    assert.equal(c.bytes, 328);
+    c.store('1', rows, body('w'.repeat(150)));
+    assert.equal(c.bytes, 378, 'a key stored again replaces its answer');
+    c.store('4', rows, body('v'.repeat(337)));
     assert.equal(c.lookup('4', rows), undefined, 'an answer larger than the cap is not kept');
-    assert.equal(c.bytes, 90);
+    assert.equal(c.bytes, 378);
   });
 });
