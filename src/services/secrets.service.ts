@@ -3,7 +3,7 @@ import { parseDotenv } from '../domain/dotenv.js';
 import { isoTime } from '../domain/time.js';
 import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
 import { isTextValue, keyScope, overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
-import { shortDigest, valueDigest } from '../crypto/digest.js';
+import { SHORT_DIGEST_LENGTH, shortDigest, valueDigest } from '../crypto/digest.js';
 import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
 import { insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
@@ -16,12 +16,15 @@ import {
   findSecretsByNames,
   insertSecret,
   insertVersions,
+  listScopeMeta,
+  listScopeStamps,
   listSecretMetadata,
-  listSecretMetadataPinned,
   listVersions,
   type NewSecretVersion,
+  type ScopeMetaRow,
 } from '../store/secrets.repository.js';
-import { lastSucceededDeploymentOf, pinnedInLastSucceeded } from '../store/deployments.repository.js';
+import { pinnedInLastSucceeded } from '../store/deployments.repository.js';
+import { ScopeListCache } from './scope-list-cache.js';
 import { pinnedStatus, type SecretStatus } from './status.service.js';
 import { authorizeProject, inProjectTx, type Need, reauthorize, reauthorizeWithActiveKey } from './access.js';
 import { type Actor, actorLabel } from './actor.js';
@@ -45,6 +48,9 @@ class RetryWrite extends Error {}
 
 const MAX_ATTEMPTS = 8;
 
+/** Bytes of production and build list answers kept (ScopeListCache): about 18 lists of 1,000 secrets. */
+const LIST_CACHE_BYTES = 4 * 1024 * 1024;
+
 type Deps = BaseDeps & { keys: PublicKeys; status: Pick<StatusService, 'statusFor'> };
 
 /** Prepared (sealed) write of one secret version, built before the transaction. */
@@ -60,6 +66,7 @@ interface PreparedWrite {
 
 export function createSecretsService(deps: Deps) {
   const { db, clock, keys } = deps;
+  const listCache = new ScopeListCache(LIST_CACHE_BYTES);
 
   /** Seals values for the versions after the current ones. Runs outside any transaction. */
   async function prepare(
@@ -239,6 +246,23 @@ export function createSecretsService(deps: Deps) {
     return m;
   }
 
+  /** One secret of a production or build list (listScopeMeta), its properties in the SecretMeta schema's order. */
+  function scopeMetaOf(scope: 'production' | 'build', r: ScopeMetaRow, status: SecretStatus['status']): SecretMeta {
+    const m: SecretMeta = {
+      name: r.name,
+      scope,
+      version: r.current_version,
+      digest: r.digest,
+      size: r.size,
+      updatedAt: isoTime(r.updated_at),
+      updatedBy: r.updated_by,
+      deleted: r.deleted === 1,
+      status,
+    };
+    if (r.binary === 1 && r.deleted === 0) m.binary = true;
+    return m;
+  }
+
   /** The metadata of one secret just written; production and build: its status in one query. */
   async function oneMeta(projectId: string, r: Awaited<ReturnType<typeof listSecretMetadata>>[number]): Promise<SecretMeta | undefined> {
     if (r.scope === 'production' || r.scope === 'build') {
@@ -264,13 +288,10 @@ export function createSecretsService(deps: Deps) {
     async list(actor: Actor, slug: string, scope?: Scope): Promise<SecretMeta[]> {
       const p = await authorizeProject(db, actor, slug, 'viewer', 'listing secrets');
       if (scope === 'production' || scope === 'build') {
-        // One scope of one environment: the pins of its last succeeded deployment joined in the
-        // list query (the statuses statusFor would compute, without loading the pins apart).
-        const last = await lastSucceededDeploymentOf(db, p.id, scope === 'build' ? 'any' : 'production');
         const out: SecretMeta[] = [];
-        for (const r of await listSecretMetadataPinned(db, p.id, scope, last ?? null)) {
+        for (const r of await listScopeMeta(db, p.id, scope, SHORT_DIGEST_LENGTH)) {
           const st = pinnedStatus(r, r.pinned_version ?? undefined);
-          if (st) out.push(metaOf(r, st));
+          if (st) out.push(scopeMetaOf(scope, r, st.status));
         }
         return out;
       }
@@ -280,6 +301,29 @@ export function createSecretsService(deps: Deps) {
           ? (await listSecretMetadata(db, p.id)).filter((r) => r.scope === 'preview' || overridePr(r.scope) !== null)
           : await listSecretMetadata(db, p.id, scope);
       return toMeta(p.id, rows);
+    },
+
+    /**
+     * `list` of the production or build scope as the API answers it: the UTF-8 JSON text of
+     * `{ secrets }`, what JSON.stringify writes of `list`'s objects (whose properties are in the
+     * SecretMeta schema's order, so it is also what the schema's serializer writes). The last
+     * answer of each scope is kept and served again while a read of the scope's versions, update
+     * times and statuses says it is still the same (ScopeListCache; issue 18 §4).
+     */
+    async listScopeBody(actor: Actor, slug: string, scope: 'production' | 'build'): Promise<Buffer> {
+      const p = await authorizeProject(db, actor, slug, 'viewer', 'listing secrets');
+      const key = `${p.id}/${scope}`;
+      const same = listCache.lookup(key, await listScopeStamps(db, p.id, scope));
+      if (same) return same;
+      const rows = await listScopeMeta(db, p.id, scope, SHORT_DIGEST_LENGTH);
+      const secrets: SecretMeta[] = [];
+      for (const r of rows) {
+        const st = pinnedStatus(r, r.pinned_version ?? undefined);
+        if (st) secrets.push(scopeMetaOf(scope, r, st.status));
+      }
+      const body = Buffer.from(JSON.stringify({ secrets }));
+      listCache.store(key, rows, body);
+      return body;
     },
 
     /**

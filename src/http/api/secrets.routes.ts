@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { Type } from '../../domain/schema-type.js';
 import { ValidationError } from '../../domain/errors.js';
 import { DOTENV_MAX_BYTES } from '../../domain/dotenv.js';
@@ -30,11 +31,19 @@ export const secretRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       },
     },
     async (req, reply) => {
-      const secrets = await services.secrets.list(req.actor!, req.params.slug, req.query.scope);
-      // The list is built property by property in the schema's order (secrets.service metaOf):
-      // JSON.stringify writes the same text as the schema's serializer, in a third of the time,
-      // and one flat string (issue 18 §4; test/http/secrets-list-serialization.test.ts).
-      return reply.type('application/json; charset=utf-8').serializer(JSON.stringify).send({ secrets });
+      const { scope } = req.query;
+      reply.type('application/json; charset=utf-8');
+      // Production and build: the answer's bytes from the service (kept while the scope is
+      // unchanged), sent as they are. The other lists are built property by property in the
+      // schema's order (secrets.service metaOf), so JSON.stringify writes the same text as the
+      // schema's serializer, in a third of the time (issue 18 §4;
+      // test/http/secrets-list-serialization.test.ts checks both against that serializer).
+      if (scope === 'production' || scope === 'build') {
+        const body = await services.secrets.listScopeBody(req.actor!, req.params.slug, scope);
+        return (reply as FastifyReply).send(body);
+      }
+      const secrets = await services.secrets.list(req.actor!, req.params.slug, scope);
+      return reply.serializer(JSON.stringify).send({ secrets });
     },
   );
 
