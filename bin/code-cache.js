@@ -15,9 +15,8 @@
 //   2. keyloft-serve-<path hash>-<V8 tag>.v8cache in NODE_COMPILE_CACHE, else Node's default
 //      (<tmp>/node-compile-cache): written when the process exits after a start that found no
 //      usable cache (one file per checkout and V8 tag, replaced atomically).
-// NODE_DISABLE_COMPILE_CACHE=1 turns both off. Without zlib.crc32 (Node < 20.15) or
-// vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER (Node < 20.12) it returns undefined and bin/keyloft.js
-// loads the ES module bundle instead.
+// NODE_DISABLE_COMPILE_CACHE=1 turns both off. Without zlib.crc32 (Node < 20.15) `usable()` is false
+// and bin/keyloft.js loads the ES module bundle instead.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -32,7 +31,7 @@ const MAGIC = 0x6b6c6363; // 'klcc'
 const HEADER = 12; // magic, CRC-32 of the source, source length (uint32 little-endian each)
 
 export function usable() {
-  return typeof zlib.crc32 === 'function' && vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER !== undefined;
+  return typeof zlib.crc32 === 'function';
 }
 
 /** The build-time cache file for `bundleFile` under the running V8 (version and flags). */
@@ -91,13 +90,14 @@ export function loadBundle(bundleFile, { noCache = false } = {}) {
   const script = new vm.Script(wrapped, {
     filename: bundleFile,
     cachedData,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const accepted = cachedData !== undefined && !script.cachedDataRejected;
   const mod = { exports: {} };
-  // import.meta of the bundled ES modules (scripts/bundle.mjs rewrites it to this): the bundle's own URL,
-  // and resolution from the package root (bin/ and dist/bundle/ resolve packages alike).
-  const meta = { url, resolve: (specifier) => import.meta.resolve(specifier) };
+  // import.meta and import() of the bundled ES modules (scripts/bundle.mjs rewrites them to this): the
+  // bundle's own URL, and resolution and loading from the package root (bin/ and dist/ resolve packages
+  // alike). import() is not left to the vm.Script code: on Node 20 it fails there once the calling
+  // function came from a code cache (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING).
+  const meta = { url, resolve: (specifier) => import.meta.resolve(specifier), import: (specifier) => import(specifier) };
   script.runInThisContext()(mod.exports, createRequire(bundleFile), mod, bundleFile, path.dirname(bundleFile), meta);
   return {
     exports: mod.exports,

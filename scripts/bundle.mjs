@@ -80,15 +80,24 @@ const ownImportMetaCjs = {
   setup(b) {
     b.onLoad({ filter: /[\\/]dist[\\/]src[\\/].*\.js$/ }, async (args) => {
       const text = await readFile(args.path, 'utf8');
-      if (!text.includes('import.meta')) return undefined;
+      if (!text.includes('import.meta') && !text.includes('import(')) return undefined;
       const rel = path.relative(dist, args.path).split(path.sep).join('/');
       const own = `new URL(${JSON.stringify(`../${rel}`)}, __keyloftMeta.url).href`;
-      const contents = text.replaceAll('import.meta.url', own).replaceAll('import.meta.resolve(', '__keyloftMeta.resolve(');
+      const contents = text
+        .replaceAll('import.meta.url', own)
+        .replaceAll('import.meta.resolve(', '__keyloftMeta.resolve(')
+        // import() of an external package: through the loader (an ES module), not from vm.Script code,
+        // whose import() fails on Node 20 once its functions come from a code cache.
+        .replace(/\bimport\((['"])([^'"]+)\1\)/g, (m, q, spec) => (cjsExternal.includes(spec) ? `__keyloftMeta.import(${q}${spec}${q})` : m));
       if (contents.includes('import.meta')) throw new Error(`${args.path}: import.meta other than .url and .resolve() is not rewritten for serve.cjs`);
       return { contents, loader: 'js' };
     });
   },
 };
+// Fastify's default schema compilers (ajv, fast-json-stringify: ~900 KB) are never called from the
+// bundle (plugins/lazy-schemas.ts passes its own, which load them from node_modules): external, so
+// each start does not read them.
+const cjsExternal = [...external, 'nodemailer', 'openid-client', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler'];
 const serveDir = path.join(dist, 'serve');
 await rm(serveDir, { recursive: true, force: true });
 const serveCjs = path.join(serveDir, 'serve.cjs');
@@ -99,15 +108,15 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  // Fastify's default schema compilers (ajv, fast-json-stringify: ~900 KB) are never called from the
-  // bundle (plugins/lazy-schemas.ts passes its own, which load them from node_modules): external, so
-  // each start does not read them.
-  external: [...external, 'nodemailer', 'openid-client', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler'],
+  external: cjsExternal,
   plugins: [ownImportMetaCjs],
   logLevel: 'warning',
   legalComments: 'none',
 });
 process.stdout.write(`bundle: ${files} files in ${path.relative(root, outdir)}/, ${path.relative(root, serveCjs)}\n`);
+// No import() may be left in code run by vm.Script (see above): it would fail at run time on Node 20.
+const dynamicImports = (await readFile(serveCjs, 'utf8')).split('\n').filter((l) => /(^|[^\w.$])import\(/.test(l) && !/^\s*(\*|\/\/)/.test(l));
+if (dynamicImports.length > 0) throw new Error(`serve.cjs: import() outside the loader:\n${dynamicImports.join('\n')}`);
 
 // One start of serve.cjs in this process, for its code cache (see bin/code-cache.js).
 const cache = await import('../bin/code-cache.js');
