@@ -14,11 +14,12 @@
 //      server once in process), so an image built with the same Node starts warm;
 //   2. keyloft-serve-<path hash>-<V8 tag>.v8cache in NODE_COMPILE_CACHE, else Node's default
 //      (<tmp>/node-compile-cache): written when the process exits after a start that found no
-//      usable cache (one file per checkout and V8 tag, replaced atomically).
+//      usable cache (one file per checkout and V8 tag, replaced atomically); read only when the
+//      file and its folder belong to this user and are writable by no one else.
 // NODE_DISABLE_COMPILE_CACHE=1 turns both off. Without zlib.crc32 (Node < 20.15) `usable()` is false
 // and bin/keyloft.js loads the ES module bundle instead.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -46,9 +47,25 @@ export function userCachePath(bundleFile) {
   return path.join(dir, `keyloft-serve-${id}-${v8.cachedDataVersionTag()}.v8cache`);
 }
 
-function readCache(file, crc, length) {
+/**
+ * Whether only this user could have written `file`: it and its folder belong to this user and no one
+ * else may write them. A code cache is run as code, and the user cache's folder may be under the
+ * shared temporary directory. (The build's cache next to the bundle is trusted as the bundle is.)
+ */
+function ownedByUs(file) {
+  if (typeof process.getuid !== 'function') return true;
+  const uid = process.getuid();
+  for (const p of [file, path.dirname(file)]) {
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st || st.uid !== uid || (st.mode & 0o022) !== 0) return false;
+  }
+  return true;
+}
+
+function readCache(file, crc, length, { mustOwn = false } = {}) {
   let buf;
   try {
+    if (mustOwn && !ownedByUs(file)) return undefined;
     buf = readFileSync(file);
   } catch {
     return undefined;
@@ -57,15 +74,18 @@ function readCache(file, crc, length) {
   return buf.subarray(HEADER);
 }
 
-/** Writes `data` for a source with this CRC and length to `file`, atomically (another process may read it). */
-export function writeCache(file, data, crc, length) {
+/**
+ * Writes `data` for a source with this CRC and length to `file`, atomically (another process may read
+ * it). Mode 0600 for the user cache; the build's cache is 0644, to be read by the server's user.
+ */
+export function writeCache(file, data, crc, length, mode = 0o600) {
   const head = Buffer.alloc(HEADER);
   head.writeUInt32LE(MAGIC, 0);
   head.writeUInt32LE(crc, 4);
   head.writeUInt32LE(length, 8);
-  mkdirSync(path.dirname(file), { recursive: true });
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, Buffer.concat([head, data]), { mode: 0o644 });
+  writeFileSync(tmp, Buffer.concat([head, data]), { mode });
   renameSync(tmp, file);
 }
 
@@ -82,7 +102,7 @@ export function loadBundle(bundleFile, { noCache = false } = {}) {
   bytes = undefined; // not kept alive by the functions below (2.5 MB)
   const off = process.env.NODE_DISABLE_COMPILE_CACHE === '1' || noCache;
   const userFile = userCachePath(bundleFile);
-  const cachedData = off ? undefined : (readCache(bundledCachePath(bundleFile), crc, length) ?? readCache(userFile, crc, length));
+  const cachedData = off ? undefined : (readCache(bundledCachePath(bundleFile), crc, length) ?? readCache(userFile, crc, length, { mustOwn: true }));
   const url = pathToFileURL(bundleFile).href;
   // One line with the wrapper, so line numbers in stack traces are the file's. Strict, as the ES module bundle is.
   const wrapped = `(function (exports, require, module, __filename, __dirname, __keyloftMeta) {"use strict";${source}\n})`;

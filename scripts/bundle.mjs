@@ -131,7 +131,7 @@ if (cache.usable()) {
       if (r.status !== 200) throw new Error(`/healthz answered ${r.status}`);
       await r.text();
       const { data: code, crc, length } = loaded.createCachedData();
-      cache.writeCache(cache.bundledCachePath(serveCjs), code, crc, length);
+      cache.writeCache(cache.bundledCachePath(serveCjs), code, crc, length, 0o644);
       process.stdout.write(`bundle: code cache of serve.cjs, ${(code.length / 1024).toFixed(0)} KiB\n`);
     } finally {
       await running.close();

@@ -1,9 +1,9 @@
 // bin/code-cache.js: the server's CommonJS bundle run through vm.Script with a V8 code cache made after a start.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../helpers/server.js';
@@ -17,7 +17,7 @@ interface CodeCache {
   usable(): boolean;
   loadBundle(file: string, opts?: { noCache?: boolean }): Loaded;
   userCachePath(file: string): string;
-  writeCache(file: string, data: Buffer, crc: number, length: number): void;
+  writeCache(file: string, data: Buffer, crc: number, length: number, mode?: number): void;
 }
 
 const MODULE = join(REPO_ROOT, 'bin/code-cache.js');
@@ -107,6 +107,28 @@ describe('the code cache of the server bundle (bin/code-cache.js)', { skip: !exi
       .filter((l) => /(^|[^\w.$])import\(/.test(l) && !/^\s*(\*|\/\/)/.test(l));
     assert.deepEqual(lines, []);
     assert.match(readFileSync(bundle, 'utf8'), /__keyloftMeta\.import\("argon2"\)/);
+  });
+
+  it('ignores a user cache that others could have written', (t) => {
+    if (!cc.usable()) return t.skip('this Node has no zlib.crc32');
+    if (typeof process.getuid !== 'function') return t.skip('no POSIX owners here');
+    const file = join(dir, 'owned.cjs');
+    writeFileSync(file, 'exports.f = () => 5;\n');
+    saveUserCache(file, loadAndCall(file).loaded);
+    assert.equal((statSync(cc.userCachePath(file)).mode & 0o777).toString(8), '600');
+    assert.equal(loadAndCall(file).loaded.accepted, true);
+    chmodSync(cc.userCachePath(file), 0o664);
+    assert.equal(loadAndCall(file).loaded.accepted, false, 'group-writable file');
+    chmodSync(cc.userCachePath(file), 0o600);
+    const folder = dirname(cc.userCachePath(file));
+    const folderMode = statSync(folder).mode & 0o777;
+    chmodSync(folder, 0o777);
+    try {
+      assert.equal(loadAndCall(file).loaded.accepted, false, 'world-writable folder');
+    } finally {
+      chmodSync(folder, folderMode);
+    }
+    assert.equal(loadAndCall(file).loaded.accepted, true);
   });
 
   it('reads no cache with NODE_DISABLE_COMPILE_CACHE=1', (t) => {
