@@ -2,6 +2,7 @@
 // Entry point of the `keyloft` command; the TypeScript sources are compiled to dist/ by `npm install` (prepare) or `npm run build`.
 import { statSync } from 'node:fs';
 import module from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 // Node's compile cache (Node >= 22.1; absent on Node 20, where this is skipped): the compiled code
 // of keyloft and its dependencies is kept on disk (NODE_COMPILE_CACHE, else Node's default under the
@@ -32,5 +33,16 @@ const entry = (name) => new URL(bundled ? `../dist/bundle/${name}.mjs` : `../dis
 // (src/cli/serve-args.ts); any other command line, and `serve --help`, goes through the full CLI.
 const { plainServeArgs } = await import(entry('serve-args'));
 const serve = plainServeArgs(process.argv.slice(2));
-if (serve) await (await import(entry('serve'))).serveCommand(serve);
-else await import(entry('main'));
+if (!serve) await import(entry('main'));
+else {
+  // With the bundle, the CommonJS copy of the server and its V8 code cache (bin/code-cache.js) when
+  // this Node can load it that way; else the ES module bundle (or dist/src).
+  const cjs = new URL('../dist/serve/serve.cjs', import.meta.url);
+  const cjsStat = bundled ? statSync(cjs, { throwIfNoEntry: false }) : undefined;
+  const cache = cjsStat && cjsStat.mtimeMs >= mainStat.mtimeMs ? await import('./code-cache.js') : undefined;
+  if (cache?.usable()) {
+    const loaded = cache.loadBundle(fileURLToPath(cjs));
+    await loaded.exports.serveCommand(serve);
+    loaded.saveIfCold();
+  } else await (await import(entry('serve'))).serveCommand(serve);
+}

@@ -7,6 +7,9 @@ import { createServices, type Services } from '../services/container.js';
 import { RESERVE_BYTES } from '../store/disk-reserve.js';
 import { type Database, DatabaseUnreachableError, migrateToLatest, openDatabase, waitForDatabase } from '../store/db.js';
 
+// For scripts/bundle.mjs, which starts dist/bundle/serve.cjs once to make its code cache.
+export { loadConfig };
+
 export interface Running {
   app: FastifyInstance;
   url: string;
