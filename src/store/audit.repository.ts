@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Executor } from './executor.js';
+import { Precompiled } from './precompiled.js';
 import type { AuditEventRow } from './schema.js';
 
 export interface AuditInput {
@@ -20,8 +21,30 @@ export function auditId(at: number): string {
   return `${at.toString(36).padStart(10, '0')}${randomBytes(6).toString('hex')}`;
 }
 
+const INSERT_EVENT = new Precompiled(10, (ex: Executor, ...a: unknown[]) =>
+  ex.insertInto('audit_events').values({
+    id: a[0] as string,
+    at: a[1] as number,
+    project_id: a[2] as string | null,
+    actor: a[3] as string,
+    actor_ip: a[4] as string | null,
+    action: a[5] as string,
+    scope: a[6] as string | null,
+    name: a[7] as string | null,
+    version: a[8] as number | null,
+    detail: a[9] as string | null,
+  }),
+);
+
 export async function insertAuditEvents(ex: Executor, events: readonly AuditInput[]): Promise<void> {
   if (events.length === 0) return;
+  const [e] = events;
+  if (events.length === 1 && e) {
+    // One event (every single write): the precompiled statement.
+    const detail = e.detail ? JSON.stringify(e.detail) : null;
+    await INSERT_EVENT.execute(ex, auditId(e.at), e.at, e.projectId, e.actor, e.actorIp, e.action, e.scope ?? null, e.name ?? null, e.version ?? null, detail);
+    return;
+  }
   const rows = events.map((e) => ({
     id: auditId(e.at),
     at: e.at,

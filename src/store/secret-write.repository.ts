@@ -1,0 +1,110 @@
+import { sql } from 'kysely';
+import type { Executor } from './executor.js';
+import { Precompiled } from './precompiled.js';
+import { activeKeyIdOf } from './projects.repository.js';
+import type { SecretRow } from './schema.js';
+
+/**
+ * What one secret write reads inside its transaction, in one query: the project by slug with the
+ * person's membership role in it, the scope's active key pair (id and public key), the secret with
+ * its current version's keyed digest, size and binary flag, and the version of it that the last
+ * succeeded deployment of its environment pinned (production and build scopes; null otherwise).
+ */
+export interface SecretWriteContext {
+  id: string;
+  slug: string;
+  digest_key: Uint8Array;
+  role: string;
+  key_id: string | null;
+  key_public: Uint8Array | null;
+  s_id: string | null;
+  s_current_version: number | null;
+  s_deleted: number | null;
+  s_created_at: number | null;
+  s_updated_at: number | null;
+  s_updated_by: string | null;
+  v_digest: string | null;
+  v_size: number | null;
+  v_binary: number | null;
+  pinned_version: number | null;
+}
+
+/** Where the pinned version comes from: production's last deployment, any environment's (build secrets), or none. */
+export type PinSource = 'production' | 'any' | 'none';
+
+function contextQuery(pins: PinSource) {
+  return new Precompiled(6, (ex: Executor, slug: string, userId: string, keyScope: string, scope: string, name: string, environment: string) =>
+    ex
+      .selectFrom('projects')
+      .innerJoin('memberships as m', (j) => j.onRef('m.project_id', '=', 'projects.id').on('m.user_id', '=', userId))
+      .leftJoin('project_keys as k', (j) => j.on((eb) => eb('k.id', '=', activeKeyIdOf(eb, keyScope))))
+      .leftJoin('secrets as s', (j) => j.onRef('s.project_id', '=', 'projects.id').on('s.scope', '=', scope).on('s.name', '=', name))
+      .leftJoin('secret_versions as v', (j) => j.onRef('v.secret_id', '=', 's.id').onRef('v.version', '=', 's.current_version'))
+      .select([
+        'projects.id',
+        'projects.slug',
+        'projects.digest_key',
+        'm.role',
+        'k.id as key_id',
+        'k.public_key as key_public',
+        's.id as s_id',
+        's.current_version as s_current_version',
+        's.deleted as s_deleted',
+        's.created_at as s_created_at',
+        's.updated_at as s_updated_at',
+        's.updated_by as s_updated_by',
+        'v.digest as v_digest',
+        'v.size as v_size',
+        'v.binary as v_binary',
+      ])
+      .select((eb) => {
+        if (pins === 'none') return sql<number | null>`null`.as('pinned_version');
+        let last = eb.selectFrom('deployments as d').select('d.id').whereRef('d.project_id', '=', 'projects.id').where('d.status', '=', 'succeeded');
+        if (pins === 'production') last = last.where('d.environment', '=', environment);
+        return eb
+          .selectFrom('deployment_pins as dp')
+          .select('dp.version')
+          .whereRef('dp.secret_id', '=', 's.id')
+          .where('dp.deployment_id', '=', last.orderBy('d.completed_at', 'desc').orderBy('d.id', 'desc').limit(1))
+          .as('pinned_version');
+      })
+      .where('projects.slug', '=', slug),
+  );
+}
+
+const CONTEXT: Record<PinSource, ReturnType<typeof contextQuery>> = {
+  production: contextQuery('production'),
+  any: contextQuery('any'),
+  none: contextQuery('none'),
+};
+
+/** See SecretWriteContext; undefined when there is no such project or the person is no member of it. */
+export async function secretWriteContext(
+  ex: Executor,
+  slug: string,
+  userId: string,
+  keyScope: string,
+  scope: string,
+  name: string,
+  pins: PinSource,
+): Promise<SecretWriteContext | undefined> {
+  const q = CONTEXT[pins];
+  const r = await q.execute(ex, slug, userId, keyScope, scope, name, 'production');
+  return r.rows[0] as SecretWriteContext | undefined;
+}
+
+/** The secret row of a write context (undefined: no such secret yet). */
+export function contextSecret(c: SecretWriteContext, projectId: string, scope: string, name: string): SecretRow | undefined {
+  if (c.s_id === null) return undefined;
+  return {
+    id: c.s_id,
+    project_id: projectId,
+    scope,
+    name,
+    current_version: c.s_current_version!,
+    deleted: c.s_deleted!,
+    created_at: c.s_created_at!,
+    updated_at: c.s_updated_at!,
+    updated_by: c.s_updated_by!,
+  };
+}
