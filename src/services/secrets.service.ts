@@ -6,10 +6,10 @@ import { isTextValue, keyScope, overridePr, type Scope, type StoredScope, stored
 import { shortDigest, valueDigest } from '../crypto/digest.js';
 import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
-import { insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
+import { auditRow, insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
 import { isUniqueViolation, type Executor } from '../store/executor.js';
 import type { SecretRow } from '../store/schema.js';
-import { contextSecret, type PinSource, secretWriteContext } from '../store/secret-write.repository.js';
+import { contextSecret, isPostgres, type PinSource, secretWriteContext, writeSetPg } from '../store/secret-write.repository.js';
 import type { SealingKey } from '../crypto/seal.js';
 import {
   advanceSecret,
@@ -281,6 +281,8 @@ export function createSecretsService(deps: Deps) {
     pins: PinSource,
   ): Promise<{ w: PreparedWrite; projectId: string; pinned: number | null }> {
     const by = actorLabel(actor);
+    // PostgreSQL: the three writes in one statement (one round trip); SQLite: three precompiled statements.
+    const pg = isPostgres(db);
     for (let attempt = 1; ; attempt++) {
       try {
         return await db.transaction().execute(async (trx) => {
@@ -292,6 +294,14 @@ export function createSecretsService(deps: Deps) {
           const w = await sealOne(c, scope, input, contextSecret(c, c.id, scope, input.name), key, by, clock());
           if (w.existing && w.existing.deleted === 0 && c.v_digest === w.version.digest) {
             w.unchanged = true;
+          } else if (pg) {
+            const event = auditRow(auditEventOf(w, input, c.id, scope, actor, by, 'set'));
+            try {
+              if (!(await writeSetPg(trx, c.id, scope, w.existing?.current_version, w.version, event))) throw new RetryWrite();
+            } catch (err) {
+              if (isUniqueViolation(err)) throw new RetryWrite();
+              throw err;
+            }
           } else {
             await writeSecretRow(trx, c.id, scope, w);
             await insertVersions(trx, [w.version]);

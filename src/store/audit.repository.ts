@@ -21,6 +21,22 @@ export function auditId(at: number): string {
   return `${at.toString(36).padStart(10, '0')}${randomBytes(6).toString('hex')}`;
 }
 
+/** The row an audit event is stored as (a new time-ordered id; the detail as JSON). */
+export function auditRow(e: AuditInput): AuditEventRow {
+  return {
+    id: auditId(e.at),
+    at: e.at,
+    project_id: e.projectId,
+    actor: e.actor,
+    actor_ip: e.actorIp,
+    action: e.action,
+    scope: e.scope ?? null,
+    name: e.name ?? null,
+    version: e.version ?? null,
+    detail: e.detail ? JSON.stringify(e.detail) : null,
+  };
+}
+
 const INSERT_EVENT = new Precompiled(10, (ex: Executor, ...a: unknown[]) =>
   ex.insertInto('audit_events').values({
     id: a[0] as string,
@@ -41,22 +57,11 @@ export async function insertAuditEvents(ex: Executor, events: readonly AuditInpu
   const [e] = events;
   if (events.length === 1 && e) {
     // One event (every single write): the precompiled statement.
-    const detail = e.detail ? JSON.stringify(e.detail) : null;
-    await INSERT_EVENT.execute(ex, auditId(e.at), e.at, e.projectId, e.actor, e.actorIp, e.action, e.scope ?? null, e.name ?? null, e.version ?? null, detail);
+    const r = auditRow(e);
+    await INSERT_EVENT.execute(ex, r.id, r.at, r.project_id, r.actor, r.actor_ip, r.action, r.scope, r.name, r.version, r.detail);
     return;
   }
-  const rows = events.map((e) => ({
-    id: auditId(e.at),
-    at: e.at,
-    project_id: e.projectId,
-    actor: e.actor,
-    actor_ip: e.actorIp,
-    action: e.action,
-    scope: e.scope ?? null,
-    name: e.name ?? null,
-    version: e.version ?? null,
-    detail: e.detail ? JSON.stringify(e.detail) : null,
-  }));
+  const rows = events.map(auditRow);
   // Chunked: SQLite limits the number of bound parameters per statement.
   for (let i = 0; i < rows.length; i += 500)
     await ex

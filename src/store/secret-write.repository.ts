@@ -1,8 +1,9 @@
-import { sql } from 'kysely';
+import { CompiledQuery, PostgresAdapter, sql } from 'kysely';
 import type { Executor } from './executor.js';
 import { Precompiled } from './precompiled.js';
 import { activeKeyIdOf } from './projects.repository.js';
-import type { SecretRow } from './schema.js';
+import type { AuditEventRow, SecretRow } from './schema.js';
+import type { NewSecretVersion } from './secrets.repository.js';
 
 /**
  * What one secret write reads inside its transaction, in one query: the project by slug with the
@@ -107,4 +108,72 @@ export function contextSecret(c: SecretWriteContext, projectId: string, scope: s
     updated_at: c.s_updated_at!,
     updated_by: c.s_updated_by!,
   };
+}
+
+/** True on PostgreSQL (the dialect adapter is one per Kysely instance, shared by its transactions). */
+export function isPostgres(ex: Executor): boolean {
+  return ex.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+const VERSION_AND_AUDIT = `v as (
+    insert into "secret_versions" ("secret_id", "version", "kind", "ciphertext", "key_id", "digest", "size", "binary", "created_at", "created_by")
+    select "s"."id", $7, $8, $9, $10, $11, $12, $13, $5, $6 from "s"
+  )
+  insert into "audit_events" ("id", "at", "project_id", "actor", "actor_ip", "action", "scope", "name", "version", "detail")
+  select $14, $5, $2, $6, $15, $16, $3, $4, $7, $17 from "s"
+  returning "id"`;
+
+/** Inserts the secret (version 1). */
+const PG_CREATE = `with s as (
+    insert into "secrets" ("id", "project_id", "scope", "name", "current_version", "deleted", "created_at", "updated_at", "updated_by")
+    values ($1, $2, $3, $4, $7, 0, $5, $5, $6)
+    returning "id"
+  ), ${VERSION_AND_AUDIT}`;
+
+/** Moves the secret from version $18 to $7 (compare-and-set: no row when another writer moved it). */
+const PG_ADVANCE = `with s as (
+    update "secrets" set "current_version" = $7, "deleted" = 0, "updated_at" = $5, "updated_by" = $6
+    where "id" = $1 and "current_version" = $18
+    returning "id"
+  ), ${VERSION_AND_AUDIT}`;
+
+/**
+ * PostgreSQL: a set's three writes — the secret (inserted, or moved from `fromVersion` by
+ * compare-and-set), its version and its audit event — in one statement (data-modifying CTEs), so
+ * one round trip instead of three, in the caller's transaction. The version and the event are
+ * inserted only with the secret's row: false when the compare-and-set found another version
+ * (nothing written). A create that collides with another writer's throws the unique violation.
+ */
+export async function writeSetPg(
+  trx: Executor,
+  projectId: string,
+  scope: string,
+  fromVersion: number | undefined,
+  v: NewSecretVersion,
+  event: AuditEventRow,
+): Promise<boolean> {
+  const params = [
+    v.secret_id,
+    projectId,
+    scope,
+    event.name,
+    v.created_at,
+    v.created_by,
+    v.version,
+    v.kind,
+    v.ciphertext,
+    v.key_id,
+    v.digest,
+    v.size,
+    v.binary ?? null,
+    event.id,
+    event.actor_ip,
+    event.action,
+    event.detail,
+  ];
+  const r =
+    fromVersion === undefined
+      ? await trx.executeQuery(CompiledQuery.raw(PG_CREATE, params))
+      : await trx.executeQuery(CompiledQuery.raw(PG_ADVANCE, [...params, fromVersion]));
+  return r.rows.length === 1;
 }
