@@ -2,14 +2,14 @@ import type { ImportChange, ImportResult, SecretMeta, VersionMeta } from '../dom
 import { parseDotenv } from '../domain/dotenv.js';
 import { isoTime } from '../domain/time.js';
 import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
-import { isTextValue, keyScope, overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
+import { isTextValue, keyScope, overridePr, ROLES, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
 import { shortDigest, valueDigest } from '../crypto/digest.js';
 import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
 import { auditRow, insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
 import { isUniqueViolation, type Executor } from '../store/executor.js';
 import type { SecretRow } from '../store/schema.js';
-import { contextSecret, isPostgres, type PinSource, secretWriteContext, writeSetPg } from '../store/secret-write.repository.js';
+import { contextSecret, isPostgres, type PinSource, type SetCheck, secretWriteContext, writeSetPg } from '../store/secret-write.repository.js';
 import type { SealingKey } from '../crypto/seal.js';
 import {
   advanceSecret,
@@ -266,11 +266,17 @@ export function createSecretsService(deps: Deps) {
   }
 
   /**
-   * One plain set by a person (the PUT route): everything in one transaction, which starts with
-   * one query for the project, the person's role in it, the scope's active key pair, the secret's
-   * current version and its pinned version (store/secret-write.repository.ts). The value is sealed
-   * inside the transaction to the key pair that query found active, so no key can go stale between
-   * the seal and the commit; the same value as the current one writes nothing.
+   * One plain set by a person (the PUT route). One query reads the project, the person's role in
+   * it, the scope's active key pair, the secret's current version and its pinned version
+   * (store/secret-write.repository.ts); the value is sealed to the key pair that query found
+   * active; the same value as the current one writes nothing.
+   *
+   * SQLite: all of it in one transaction (the read first, then three precompiled writes).
+   * PostgreSQL: first without a transaction — the read, then one write statement that checks the
+   * same authorization and key pair again and writes the secret, its version and its audit event
+   * atomically (three round trips with the token's); when that statement writes nothing (a member
+   * removed, a role or key pair changed, another writer first) the set runs again in one
+   * transaction as on SQLite, which answers with the exact error or retries.
    */
   async function writeOne(
     actor: Extract<Actor, { kind: 'user' }>,
@@ -281,33 +287,46 @@ export function createSecretsService(deps: Deps) {
     pins: PinSource,
   ): Promise<{ w: PreparedWrite; projectId: string; pinned: number | null }> {
     const by = actorLabel(actor);
-    // PostgreSQL: the three writes in one statement (one round trip); SQLite: three precompiled statements.
+    const check: SetCheck = { slug, userId: actor.userId, roles: ROLES.filter((r) => roleAtLeast(r, need.role)), keyScope: keyScope(scope) };
+    /** Reads the write's context with `ex`, checks it and seals; `unchanged` set when there is nothing to write. */
+    const prepareOn = async (ex: Executor) => {
+      const c = await secretWriteContext(ex, slug, actor.userId, check.keyScope, scope, input.name, pins);
+      if (!c) throw projectNotFound(slug);
+      if (!roleAtLeast(c.role, need.role)) throw forbiddenRole(need.role, need.action);
+      if (c.key_id === null || c.key_public === null) throw new Error(`project ${c.id} has no ${scope} key`);
+      const key = { keyId: c.key_id, sealer: await keys.sealerForKey(c.key_id, c.key_public) };
+      const w = await sealOne(c, scope, input, contextSecret(c, c.id, scope, input.name), key, by, clock());
+      if (w.existing && w.existing.deleted === 0 && c.v_digest === w.version.digest) w.unchanged = true;
+      return { w, projectId: c.id, pinned: c.pinned_version };
+    };
+    /** PostgreSQL: the checked one-statement write; false when it wrote nothing. */
+    const writePg = async (ex: Executor, r: { w: PreparedWrite; projectId: string }) => {
+      const event = auditRow(auditEventOf(r.w, input, r.projectId, scope, actor, by, 'set'));
+      try {
+        return await writeSetPg(ex, r.projectId, scope, r.w.existing?.current_version, r.w.version, event, check);
+      } catch (err) {
+        if (isUniqueViolation(err)) return false;
+        throw err;
+      }
+    };
     const pg = isPostgres(db);
+    if (pg) {
+      const r = await prepareOn(db);
+      if (r.w.unchanged || (await writePg(db, r))) return r;
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         return await db.transaction().execute(async (trx) => {
-          const c = await secretWriteContext(trx, slug, actor.userId, keyScope(scope), scope, input.name, pins);
-          if (!c) throw projectNotFound(slug);
-          if (!roleAtLeast(c.role, need.role)) throw forbiddenRole(need.role, need.action);
-          if (c.key_id === null || c.key_public === null) throw new Error(`project ${c.id} has no ${scope} key`);
-          const key = { keyId: c.key_id, sealer: await keys.sealerForKey(c.key_id, c.key_public) };
-          const w = await sealOne(c, scope, input, contextSecret(c, c.id, scope, input.name), key, by, clock());
-          if (w.existing && w.existing.deleted === 0 && c.v_digest === w.version.digest) {
-            w.unchanged = true;
-          } else if (pg) {
-            const event = auditRow(auditEventOf(w, input, c.id, scope, actor, by, 'set'));
-            try {
-              if (!(await writeSetPg(trx, c.id, scope, w.existing?.current_version, w.version, event))) throw new RetryWrite();
-            } catch (err) {
-              if (isUniqueViolation(err)) throw new RetryWrite();
-              throw err;
-            }
+          const r = await prepareOn(trx);
+          if (r.w.unchanged) return r;
+          if (pg) {
+            if (!(await writePg(trx, r))) throw new RetryWrite();
           } else {
-            await writeSecretRow(trx, c.id, scope, w);
-            await insertVersions(trx, [w.version]);
-            await insertAuditEvents(trx, [auditEventOf(w, input, c.id, scope, actor, by, 'set')]);
+            await writeSecretRow(trx, r.projectId, scope, r.w);
+            await insertVersions(trx, [r.w.version]);
+            await insertAuditEvents(trx, [auditEventOf(r.w, input, r.projectId, scope, actor, by, 'set')]);
           }
-          return { w, projectId: c.id, pinned: c.pinned_version };
+          return r;
         });
       } catch (err) {
         await backoffOrThrow(err, attempt);

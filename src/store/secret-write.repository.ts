@@ -115,6 +115,28 @@ export function isPostgres(ex: Executor): boolean {
   return ex.getExecutor().adapter instanceof PostgresAdapter;
 }
 
+/**
+ * The authorization a set needs, checked by its PostgreSQL write statement itself: the project
+ * (its id, still under the slug), the person's membership with one of `roles`, and `key_id` still
+ * the scope's active key pair. Nothing is written unless it holds in the statement's snapshot.
+ */
+export interface SetCheck {
+  slug: string;
+  userId: string;
+  roles: readonly string[];
+  keyScope: string;
+}
+
+const AUTHORIZED = `ok as (
+    select 1 from "projects" as "p" inner join "memberships" as "m" on "m"."project_id" = "p"."id"
+    where "p"."id" = $2 and "p"."slug" = $18 and "m"."user_id" = $19 and "m"."role" = any($20)
+      and $10 = (
+        select "k"."id" from "project_keys" as "k"
+        where "k"."project_id" = "p"."id" and "k"."scope" = $21 and "k"."retired_at" is null
+        order by "k"."created_at" desc limit 1
+      )
+  )`;
+
 const VERSION_AND_AUDIT = `v as (
     insert into "secret_versions" ("secret_id", "version", "kind", "ciphertext", "key_id", "digest", "size", "binary", "created_at", "created_by")
     select "s"."id", $7, $8, $9, $10, $11, $12, $13, $5, $6 from "s"
@@ -124,33 +146,36 @@ const VERSION_AND_AUDIT = `v as (
   returning "id"`;
 
 /** Inserts the secret (version 1). */
-const PG_CREATE = `with s as (
+const PG_CREATE = `with ${AUTHORIZED}, s as (
     insert into "secrets" ("id", "project_id", "scope", "name", "current_version", "deleted", "created_at", "updated_at", "updated_by")
-    values ($1, $2, $3, $4, $7, 0, $5, $5, $6)
+    select $1, $2, $3, $4, $7, 0, $5, $5, $6 from "ok"
     returning "id"
   ), ${VERSION_AND_AUDIT}`;
 
-/** Moves the secret from version $18 to $7 (compare-and-set: no row when another writer moved it). */
-const PG_ADVANCE = `with s as (
+/** Moves the secret from version $22 to $7 (compare-and-set: no row when another writer moved it). */
+const PG_ADVANCE = `with ${AUTHORIZED}, s as (
     update "secrets" set "current_version" = $7, "deleted" = 0, "updated_at" = $5, "updated_by" = $6
-    where "id" = $1 and "current_version" = $18
+    where "id" = $1 and "current_version" = $22 and exists (select 1 from "ok")
     returning "id"
   ), ${VERSION_AND_AUDIT}`;
 
 /**
  * PostgreSQL: a set's three writes — the secret (inserted, or moved from `fromVersion` by
- * compare-and-set), its version and its audit event — in one statement (data-modifying CTEs), so
- * one round trip instead of three, in the caller's transaction. The version and the event are
- * inserted only with the secret's row: false when the compare-and-set found another version
- * (nothing written). A create that collides with another writer's throws the unique violation.
+ * compare-and-set), its version and its audit event — in one statement (data-modifying CTEs),
+ * with the set's authorization (`check`) in the same statement: one round trip, atomic on its own
+ * or inside the caller's transaction. The version and the event are inserted only with the
+ * secret's row: false when the authorization no longer holds, the key pair is no longer the
+ * active one, or the compare-and-set found another version (nothing written). A create that
+ * collides with another writer's throws the unique violation.
  */
 export async function writeSetPg(
-  trx: Executor,
+  ex: Executor,
   projectId: string,
   scope: string,
   fromVersion: number | undefined,
   v: NewSecretVersion,
   event: AuditEventRow,
+  check: SetCheck,
 ): Promise<boolean> {
   const params = [
     v.secret_id,
@@ -170,10 +195,14 @@ export async function writeSetPg(
     event.actor_ip,
     event.action,
     event.detail,
+    check.slug,
+    check.userId,
+    check.roles,
+    check.keyScope,
   ];
   const r =
     fromVersion === undefined
-      ? await trx.executeQuery(CompiledQuery.raw(PG_CREATE, params))
-      : await trx.executeQuery(CompiledQuery.raw(PG_ADVANCE, [...params, fromVersion]));
+      ? await ex.executeQuery(CompiledQuery.raw(PG_CREATE, params))
+      : await ex.executeQuery(CompiledQuery.raw(PG_ADVANCE, [...params, fromVersion]));
   return r.rows.length === 1;
 }
