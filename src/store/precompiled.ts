@@ -13,6 +13,8 @@ type Slot = { arg: number } | { value: unknown };
  * parameter (no `in` lists, no argument used as an identifier or inlined in a `sql` fragment; the
  * compile checks that none reached the SQL text). Constants the builder binds itself (a
  * `limit(1)`) stay as they were compiled; an argument the builder does not use is ignored.
+ * The SQL is compiled once, so a Kysely plugin's transformQuery does not see later runs (keyloft's
+ * databases have none; transformResult still runs on every result).
  */
 export class Precompiled<A extends readonly unknown[], R> {
   readonly #build: (ex: Executor, ...args: A) => Compilable<R>;
