@@ -79,17 +79,21 @@ export function createPublicKeys(deps: BaseDeps) {
     forgetActive(projectId: string, scope: string): void {
       believedActive.delete(`${projectId}\u0000${keyScope(scope)}`);
     },
+    /** The sealing key of a key pair whose id and public key the caller read (cached by key pair id). */
+    sealerForKey(keyId: string, publicKey: Uint8Array): Promise<SealingKey> {
+      let s = sealers.get(keyId);
+      if (!s) {
+        s = valueSealingKey(new Uint8Array(publicKey));
+        sealers.set(keyId, s);
+      }
+      return s;
+    },
     /** The sealing key and key id of a project scope's active key pair. */
     async sealerFor(ex: Executor, projectId: string, scope: string): Promise<{ keyId: string; sealer: SealingKey }> {
       // A per-PR preview override (`preview#42`) is sealed with the preview key pair.
       const row = await activeProjectKey(ex, projectId, keyScope(scope));
       if (!row) throw new Error(`project ${projectId} has no ${scope} key`);
-      let s = sealers.get(row.id);
-      if (!s) {
-        s = valueSealingKey(new Uint8Array(row.public_key));
-        sealers.set(row.id, s);
-      }
-      return { keyId: row.id, sealer: await s };
+      return { keyId: row.id, sealer: await this.sealerForKey(row.id, row.public_key) };
     },
   };
 }

@@ -2,13 +2,15 @@ import type { ImportChange, ImportResult, SecretMeta, VersionMeta } from '../dom
 import { parseDotenv } from '../domain/dotenv.js';
 import { isoTime } from '../domain/time.js';
 import { KeyloftError, NotFoundError, quote, ValidationError } from '../domain/errors.js';
-import { isTextValue, keyScope, overridePr, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
+import { isTextValue, keyScope, overridePr, ROLES, type Scope, type StoredScope, storedScope, validateSecretName, valueForScope } from '../domain/rules.js';
 import { SHORT_DIGEST_LENGTH, shortDigest, valueDigest } from '../crypto/digest.js';
 import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
-import { insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
+import { auditRow, insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
 import { isUniqueViolation, type Executor } from '../store/executor.js';
 import type { SecretRow } from '../store/schema.js';
+import { contextSecret, isPostgres, type PinSource, type SetCheck, secretWriteContext, writeSetPg } from '../store/secret-write.repository.js';
+import type { SealingKey } from '../crypto/seal.js';
 import {
   advanceSecret,
   findCurrentDigest,
@@ -27,7 +29,7 @@ import { pinnedInLastSucceeded } from '../store/deployments.repository.js';
 import { ScopeListCache } from './scope-list-cache.js';
 import { pinnedStatus, type SecretStatus } from './status.service.js';
 import { authorizeProject, inProjectTx, type Need, reauthorize, reauthorizeWithActiveKey } from './access.js';
-import { type Actor, actorLabel } from './actor.js';
+import { type Actor, actorLabel, forbiddenRole, projectNotFound, roleAtLeast } from './actor.js';
 import type { BaseDeps } from './deps.js';
 import type { PublicKeys } from './keys.service.js';
 import type { StatusService } from './status.service.js';
@@ -89,30 +91,123 @@ export function createSecretsService(deps: Deps) {
     // Cached: writeAll checks the key is still the active one inside its transaction.
     const { keyId, sealer } = await keys.cachedSealerFor(ex, project.id, scope);
     const now = clock();
-    return Promise.all(
-      inputs.map(async (input) => {
-        const cur = existing.get(input.name);
-        const version = (cur?.current_version ?? 0) + 1;
-        const ciphertext = await sealValue(sealer, project.id, scope, input.name, version, input.value);
-        return {
-          name: input.name,
-          existing: cur,
-          skipIfSame: input.restoredFrom === undefined && input.copiedFrom === undefined,
-          version: {
-            secret_id: cur?.id ?? newId('sec'),
-            version,
-            kind: input.restoredFrom === undefined ? 'set' : 'restore',
-            ciphertext,
-            key_id: keyId,
-            digest: valueDigest(project.digest_key, input.value),
-            size: input.value.length,
-            binary: isTextValue(input.value) ? 0 : 1,
-            created_at: now,
-            created_by: by,
-          },
-        };
-      }),
-    );
+    return Promise.all(inputs.map((input) => sealOne(project, scope, input, existing.get(input.name), { keyId, sealer }, by, now)));
+  }
+
+  /** Seals one input as the version after `cur` (the first version when there is no such secret). */
+  async function sealOne(
+    project: { id: string; digest_key: Uint8Array },
+    scope: StoredScope,
+    input: SecretInput,
+    cur: SecretRow | undefined,
+    key: { keyId: string; sealer: SealingKey },
+    by: string,
+    now: number,
+  ): Promise<PreparedWrite> {
+    const version = (cur?.current_version ?? 0) + 1;
+    const ciphertext = await sealValue(key.sealer, project.id, scope, input.name, version, input.value);
+    return {
+      name: input.name,
+      existing: cur,
+      skipIfSame: input.restoredFrom === undefined && input.copiedFrom === undefined,
+      version: {
+        secret_id: cur?.id ?? newId('sec'),
+        version,
+        kind: input.restoredFrom === undefined ? 'set' : 'restore',
+        ciphertext,
+        key_id: key.keyId,
+        digest: valueDigest(project.digest_key, input.value),
+        size: input.value.length,
+        binary: isTextValue(input.value) ? 0 : 1,
+        created_at: now,
+        created_by: by,
+      },
+    };
+  }
+
+  /** Moves an existing secret to the prepared version, or inserts the new secret; RetryWrite if another writer got there first. */
+  async function writeSecretRow(trx: Executor, projectId: string, scope: StoredScope, w: PreparedWrite): Promise<void> {
+    const v = w.version;
+    if (w.existing) {
+      const ok = await advanceSecret(trx, w.existing.id, w.existing.current_version, { deleted: 0, updated_at: v.created_at, updated_by: v.created_by });
+      if (!ok) throw new RetryWrite();
+      return;
+    }
+    try {
+      await insertSecret(trx, {
+        id: v.secret_id,
+        project_id: projectId,
+        scope,
+        name: w.name,
+        current_version: 1,
+        deleted: 0,
+        created_at: v.created_at,
+        updated_at: v.created_at,
+        updated_by: v.created_by,
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new RetryWrite();
+      throw err;
+    }
+  }
+
+  /** The audit event of one written version. */
+  function auditEventOf(
+    w: PreparedWrite,
+    input: SecretInput,
+    projectId: string,
+    scope: StoredScope,
+    actor: Actor,
+    by: string,
+    via: 'set' | 'import',
+  ): AuditInput {
+    const { restoredFrom, copiedFrom } = input;
+    const digest = shortDigest(w.version.digest!);
+    return {
+      at: w.version.created_at,
+      projectId,
+      actor: by,
+      actorIp: actor.ip,
+      action: restoredFrom !== undefined ? 'secret.restored' : w.existing ? 'secret.updated' : 'secret.created',
+      scope,
+      name: w.name,
+      version: w.version.version,
+      detail:
+        restoredFrom !== undefined
+          ? { restored: `restored v${restoredFrom} as v${w.version.version}`, from: restoredFrom, digest }
+          : copiedFrom !== undefined
+            ? { digest, via: 'copy', from: copiedFrom }
+            : { digest, via },
+    };
+  }
+
+  /** Deletes a live secret: moves it to a tombstone version (compare-and-set, else RetryWrite), with its audit event. */
+  async function tombstone(
+    trx: Executor,
+    s: SecretRow,
+    projectId: string,
+    scope: StoredScope,
+    actor: Actor,
+    by: string,
+    now: number,
+    detail?: Record<string, unknown>,
+  ): Promise<void> {
+    if (!(await advanceSecret(trx, s.id, s.current_version, { deleted: 1, updated_at: now, updated_by: by }))) throw new RetryWrite();
+    const version = s.current_version + 1;
+    await insertVersions(trx, [
+      { secret_id: s.id, version, kind: 'delete', ciphertext: null, key_id: null, digest: null, size: null, created_at: now, created_by: by },
+    ]);
+    await insertAuditEvents(trx, [
+      { at: now, projectId, actor: by, actorIp: actor.ip, action: 'secret.deleted', scope, name: s.name, version, ...(detail ? { detail } : {}) },
+    ]);
+  }
+
+  /** After a RetryWrite: waits a jittered backoff and returns (try again), or throws the conflict; other errors are rethrown. */
+  async function backoffOrThrow(err: unknown, attempt: number): Promise<void> {
+    if (!(err instanceof RetryWrite)) throw err;
+    if (attempt >= MAX_ATTEMPTS) throw new KeyloftError('conflict', 'the secret changed concurrently too many times; try again');
+    // Jittered backoff: writers racing for one secret would otherwise collide again at once.
+    await new Promise((r) => setTimeout(r, Math.random() * 4 * attempt));
   }
 
   /** Applies prepared writes inside a transaction; throws RetryWrite if another writer got there first. */
@@ -128,27 +223,7 @@ export function createSecretsService(deps: Deps) {
           continue;
         }
       }
-      if (w.existing) {
-        const ok = await advanceSecret(trx, w.existing.id, w.existing.current_version, { deleted: 0, updated_at: v.created_at, updated_by: v.created_by });
-        if (!ok) throw new RetryWrite();
-      } else {
-        try {
-          await insertSecret(trx, {
-            id: v.secret_id,
-            project_id: projectId,
-            scope,
-            name: w.name,
-            current_version: 1,
-            deleted: 0,
-            created_at: v.created_at,
-            updated_at: v.created_at,
-            updated_by: v.created_by,
-          });
-        } catch (err) {
-          if (isUniqueViolation(err)) throw new RetryWrite();
-          throw err;
-        }
-      }
+      await writeSecretRow(trx, projectId, scope, w);
     }
     const written = writes.filter((w) => !w.unchanged);
     if (written.length > 0)
@@ -185,40 +260,83 @@ export function createSecretsService(deps: Deps) {
             throw new RetryWrite();
           }
           await apply(trx, project.id, scope, writes);
-          const events: AuditInput[] = writes.flatMap((w, i) => {
-            if (w.unchanged) return [];
-            const { restoredFrom, copiedFrom } = inputs[i]!;
-            const digest = shortDigest(w.version.digest!);
-            const event: AuditInput = {
-              at: w.version.created_at,
-              projectId: project.id,
-              actor: by,
-              actorIp: actor.ip,
-              action: restoredFrom !== undefined ? 'secret.restored' : w.existing ? 'secret.updated' : 'secret.created',
-              scope,
-              name: w.name,
-              version: w.version.version,
-              detail:
-                restoredFrom !== undefined
-                  ? { restored: `restored v${restoredFrom} as v${w.version.version}`, from: restoredFrom, digest }
-                  : copiedFrom !== undefined
-                    ? { digest, via: 'copy', from: copiedFrom }
-                    : { digest, via: action === 'secret.import' ? 'import' : 'set' },
-            };
-            return [event];
-          });
+          const via = action === 'secret.import' ? 'import' : 'set';
+          const events = writes.flatMap((w, i) => (w.unchanged ? [] : [auditEventOf(w, inputs[i]!, project.id, scope, actor, by, via)]));
           if (events.length > 0) await insertAuditEvents(trx, events);
           if (extraInTx) await extraInTx(trx);
         });
         return writes;
       } catch (err) {
-        if (err instanceof RetryWrite && attempt < MAX_ATTEMPTS) {
-          // Jittered backoff: writers racing for one secret would otherwise collide again at once.
-          await new Promise((r) => setTimeout(r, Math.random() * 4 * attempt));
-          continue;
-        }
-        if (err instanceof RetryWrite) throw new KeyloftError('conflict', 'the secret changed concurrently too many times; try again');
+        await backoffOrThrow(err, attempt);
+      }
+    }
+  }
+
+  /**
+   * One plain set by a person (the PUT route). One query reads the project, the person's role in
+   * it, the scope's active key pair, the secret's current version and its pinned version
+   * (store/secret-write.repository.ts); the value is sealed to the key pair that query found
+   * active; the same value as the current one writes nothing.
+   *
+   * SQLite: all of it in one transaction (the read first, then three precompiled writes).
+   * PostgreSQL: first without a transaction — the read, then one write statement that checks the
+   * same authorization and key pair again and writes the secret, its version and its audit event
+   * atomically (three round trips with the token's); when that statement writes nothing (a member
+   * removed, a role or key pair changed, another writer first) the set runs again in one
+   * transaction as on SQLite, which answers with the exact error or retries.
+   */
+  async function writeOne(
+    actor: Extract<Actor, { kind: 'user' }>,
+    slug: string,
+    scope: StoredScope,
+    input: SecretInput,
+    need: Need,
+    pins: PinSource,
+  ): Promise<{ w: PreparedWrite; projectId: string; pinned: number | null }> {
+    const by = actorLabel(actor);
+    const check: SetCheck = { slug, userId: actor.userId, roles: ROLES.filter((r) => roleAtLeast(r, need.role)), keyScope: keyScope(scope) };
+    /** Reads the write's context with `ex`, checks it and seals; `unchanged` set when there is nothing to write. */
+    const prepareOn = async (ex: Executor) => {
+      const c = await secretWriteContext(ex, slug, actor.userId, check.keyScope, scope, input.name, pins);
+      if (!c) throw projectNotFound(slug);
+      if (!roleAtLeast(c.role, need.role)) throw forbiddenRole(need.role, need.action);
+      if (c.key_id === null || c.key_public === null) throw new Error(`project ${c.id} has no ${scope} key`);
+      const key = { keyId: c.key_id, sealer: await keys.sealerForKey(c.key_id, c.key_public) };
+      const w = await sealOne(c, scope, input, contextSecret(c, c.id, scope, input.name), key, by, clock());
+      if (w.existing && w.existing.deleted === 0 && c.v_digest === w.version.digest) w.unchanged = true;
+      return { w, projectId: c.id, pinned: c.pinned_version };
+    };
+    /** PostgreSQL: the checked one-statement write; false when it wrote nothing. */
+    const writePg = async (ex: Executor, r: { w: PreparedWrite; projectId: string }) => {
+      const event = auditRow(auditEventOf(r.w, input, r.projectId, scope, actor, by, 'set'));
+      try {
+        return await writeSetPg(ex, r.projectId, scope, r.w.existing?.current_version, r.w.version, event, check);
+      } catch (err) {
+        if (isUniqueViolation(err)) return false;
         throw err;
+      }
+    };
+    const pg = isPostgres(db);
+    if (pg) {
+      const r = await prepareOn(db);
+      if (r.w.unchanged || (await writePg(db, r))) return r;
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.transaction().execute(async (trx) => {
+          const r = await prepareOn(trx);
+          if (r.w.unchanged) return r;
+          if (pg) {
+            if (!(await writePg(trx, r))) throw new RetryWrite();
+          } else {
+            await writeSecretRow(trx, r.projectId, scope, r.w);
+            await insertVersions(trx, [r.w.version]);
+            await insertAuditEvents(trx, [auditEventOf(r.w, input, r.projectId, scope, actor, by, 'set')]);
+          }
+          return r;
+        });
+      } catch (err) {
+        await backoffOrThrow(err, attempt);
       }
     }
   }
@@ -261,15 +379,6 @@ export function createSecretsService(deps: Deps) {
     };
     if (r.binary === 1 && r.deleted === 0) m.binary = true;
     return m;
-  }
-
-  /** The metadata of one secret just written; production and build: its status in one query. */
-  async function oneMeta(projectId: string, r: Awaited<ReturnType<typeof listSecretMetadata>>[number]): Promise<SecretMeta | undefined> {
-    if (r.scope === 'production' || r.scope === 'build') {
-      const st = pinnedStatus(r, await pinnedInLastSucceeded(db, projectId, r.scope === 'build' ? 'any' : 'production', r.id));
-      return st ? metaOf(r, st) : undefined;
-    }
-    return (await toMeta(projectId, [r]))[0];
   }
 
   async function toMeta(projectId: string, rows: Awaited<ReturnType<typeof listSecretMetadata>>): Promise<SecretMeta[]> {
@@ -342,39 +451,36 @@ export function createSecretsService(deps: Deps) {
       const scope = storedScope(scopeIn, pr);
       const value = valueForScope(scopeIn, input);
       const need: Need = { role: 'member', action: 'writing secrets' };
-      const p = await authorizeProject(db, actor, slug, need.role, need.action);
-      const [w] = await writeAll(p, need, scope, [{ name, value }], actor, 'secret.set');
-      if (w!.unchanged) {
-        const e = w!.existing!;
-        const secret = await oneMeta(p.id, {
-          id: e.id,
-          scope,
-          name,
-          current_version: e.current_version,
-          deleted: 0,
-          updated_at: e.updated_at,
-          updated_by: e.updated_by,
-          digest: w!.version.digest,
-          size: w!.version.size,
-          binary: w!.version.binary ?? null,
-        });
-        return { secret: secret!, created: false, unchanged: true };
+      // Production and build: the status from the version the last succeeded deployment pinned, read in the write's first query.
+      const pins: PinSource = scope === 'production' ? 'production' : scope === 'build' ? 'any' : 'none';
+      let w: PreparedWrite;
+      let projectId: string;
+      let pinned: number | null = null;
+      if (actor.kind === 'user') {
+        ({ w, projectId, pinned } = await writeOne(actor, slug, scope, { name, value }, need, pins));
+      } else {
+        const p = await authorizeProject(db, actor, slug, need.role, need.action);
+        [w] = (await writeAll(p, need, scope, [{ name, value }], actor, 'secret.set')) as [PreparedWrite];
+        projectId = p.id;
+        if (pins !== 'none') pinned = (await pinnedInLastSucceeded(db, p.id, pins, w.version.secret_id)) ?? null;
       }
-      // Describe the version this call wrote, not a re-read: a concurrent writer may already have added the next one.
-      const v = w!.version;
-      const secret = await oneMeta(p.id, {
+      // Describe the version this call wrote (or found current), not a re-read: a concurrent writer may already have added the next one.
+      const e = w.unchanged ? w.existing! : undefined;
+      const v = w.version;
+      const row = {
         id: v.secret_id,
         scope,
         name,
-        current_version: v.version,
+        current_version: e ? e.current_version : v.version,
         deleted: 0,
-        updated_at: v.created_at,
-        updated_by: v.created_by,
+        updated_at: e ? e.updated_at : v.created_at,
+        updated_by: e ? e.updated_by : v.created_by,
         digest: v.digest,
         size: v.size,
         binary: v.binary ?? null,
-      });
-      return { secret: secret!, created: !w!.existing || w!.existing.deleted === 1, unchanged: false };
+      };
+      const secret = pins === 'none' ? (await toMeta(projectId, [row]))[0]! : metaOf(row, pinnedStatus(row, pinned ?? undefined)!);
+      return e ? { secret, created: false, unchanged: true } : { secret, created: !w.existing || w.existing.deleted === 1, unchanged: false };
     },
 
     /** Writes several secrets of one scope, all or nothing (used by project creation and import). */
@@ -424,36 +530,7 @@ export function createSecretsService(deps: Deps) {
           scope,
           removed.map((r) => r.name),
         );
-        for (const s of rows) {
-          if (s.deleted === 1) continue;
-          if (!(await advanceSecret(trx, s.id, s.current_version, { deleted: 1, updated_at: now, updated_by: by }))) throw new RetryWrite();
-          await insertVersions(trx, [
-            {
-              secret_id: s.id,
-              version: s.current_version + 1,
-              kind: 'delete',
-              ciphertext: null,
-              key_id: null,
-              digest: null,
-              size: null,
-              created_at: now,
-              created_by: by,
-            },
-          ]);
-          await insertAuditEvents(trx, [
-            {
-              at: now,
-              projectId: p.id,
-              actor: by,
-              actorIp: actor.ip,
-              action: 'secret.deleted',
-              scope,
-              name: s.name,
-              version: s.current_version + 1,
-              detail: { via: 'import-replace' },
-            },
-          ]);
-        }
+        for (const s of rows) if (s.deleted === 0) await tombstone(trx, s, p.id, scope, actor, by, now, { via: 'import-replace' });
       };
       if (toWrite.length > 0) await writeAll(p, need, scope, toWrite, actor, 'secret.import', removed.length > 0 ? tombstones : undefined);
       else
@@ -469,42 +546,20 @@ export function createSecretsService(deps: Deps) {
       validateSecretName(name, 'name');
       const scope = storedScope(scopeIn, pr);
       const by = actorLabel(actor);
-      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      for (let attempt = 1; ; attempt++) {
         try {
           const p = await inProjectTx(db, actor, slug, { role: 'member', action: 'deleting secrets' }, async (trx, p) => {
             const s = await findSecret(trx, p.id, scope, name);
             if (!s || s.deleted === 1) throw new NotFoundError(`secret ${quote(name)} was not found in ${scope}`, 'name');
-            const now = clock();
-            if (!(await advanceSecret(trx, s.id, s.current_version, { deleted: 1, updated_at: now, updated_by: by }))) throw new RetryWrite();
-            await insertVersions(trx, [
-              {
-                secret_id: s.id,
-                version: s.current_version + 1,
-                kind: 'delete',
-                ciphertext: null,
-                key_id: null,
-                digest: null,
-                size: null,
-                created_at: now,
-                created_by: by,
-              },
-            ]);
-            await insertAuditEvents(trx, [
-              { at: now, projectId: p.id, actor: by, actorIp: actor.ip, action: 'secret.deleted', scope, name, version: s.current_version + 1 },
-            ]);
+            await tombstone(trx, s, p.id, scope, actor, by, clock());
             return p;
           });
           const rows = (await listSecretMetadata(db, p.id, scope)).filter((r) => r.name === name);
           return (await toMeta(p.id, rows))[0];
         } catch (err) {
-          if (err instanceof RetryWrite) {
-            await new Promise((r) => setTimeout(r, Math.random() * 4 * attempt));
-            continue;
-          }
-          throw err;
+          await backoffOrThrow(err, attempt);
         }
       }
-      throw new KeyloftError('conflict', 'the secret changed concurrently too many times; try again');
     },
 
     /** Version history (metadata only), newest first. */

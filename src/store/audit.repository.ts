@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Executor } from './executor.js';
+import { Precompiled } from './precompiled.js';
 import type { AuditEventRow } from './schema.js';
 
 export interface AuditInput {
@@ -20,9 +21,9 @@ export function auditId(at: number): string {
   return `${at.toString(36).padStart(10, '0')}${randomBytes(6).toString('hex')}`;
 }
 
-export async function insertAuditEvents(ex: Executor, events: readonly AuditInput[]): Promise<void> {
-  if (events.length === 0) return;
-  const rows = events.map((e) => ({
+/** The row an audit event is stored as (a new time-ordered id; the detail as JSON). */
+export function auditRow(e: AuditInput): AuditEventRow {
+  return {
     id: auditId(e.at),
     at: e.at,
     project_id: e.projectId,
@@ -33,7 +34,34 @@ export async function insertAuditEvents(ex: Executor, events: readonly AuditInpu
     name: e.name ?? null,
     version: e.version ?? null,
     detail: e.detail ? JSON.stringify(e.detail) : null,
-  }));
+  };
+}
+
+const INSERT_EVENT = new Precompiled(10, (ex: Executor, ...a: unknown[]) =>
+  ex.insertInto('audit_events').values({
+    id: a[0] as string,
+    at: a[1] as number,
+    project_id: a[2] as string | null,
+    actor: a[3] as string,
+    actor_ip: a[4] as string | null,
+    action: a[5] as string,
+    scope: a[6] as string | null,
+    name: a[7] as string | null,
+    version: a[8] as number | null,
+    detail: a[9] as string | null,
+  }),
+);
+
+export async function insertAuditEvents(ex: Executor, events: readonly AuditInput[]): Promise<void> {
+  if (events.length === 0) return;
+  const [e] = events;
+  if (events.length === 1 && e) {
+    // One event (every single write): the precompiled statement.
+    const r = auditRow(e);
+    await INSERT_EVENT.execute(ex, r.id, r.at, r.project_id, r.actor, r.actor_ip, r.action, r.scope, r.name, r.version, r.detail);
+    return;
+  }
+  const rows = events.map(auditRow);
   // Chunked: SQLite limits the number of bound parameters per statement.
   for (let i = 0; i < rows.length; i += 500)
     await ex

@@ -1,5 +1,6 @@
+import type { ExpressionBuilder } from 'kysely';
 import type { Executor } from './executor.js';
-import type { NewProjectRow, ProjectKeyRow, ProjectRow } from './schema.js';
+import type { DB, NewProjectRow, ProjectKeyRow, ProjectRow } from './schema.js';
 
 /** A project row joined with the caller's role in it. */
 export type ProjectWithRole = ProjectRow & { role: string };
@@ -33,6 +34,21 @@ export async function findProjectForMember(ex: Executor, slug: string, userId: s
  * activeProjectKey chooses it) in the same query: a write checks the key it sealed to is still the
  * one to seal to without a round trip of its own (issue 18 §4).
  */
+/**
+ * The id of the active key pair of `scope` of the project in the outer query's `projects` row:
+ * the newest not retired (as activeProjectKey chooses it), as a correlated subquery.
+ */
+export function activeKeyIdOf(eb: ExpressionBuilder<DB, 'projects'>, scope: string) {
+  return eb
+    .selectFrom('project_keys')
+    .select('project_keys.id')
+    .whereRef('project_keys.project_id', '=', 'projects.id')
+    .where('project_keys.scope', '=', scope)
+    .where('project_keys.retired_at', 'is', null)
+    .orderBy('project_keys.created_at', 'desc')
+    .limit(1);
+}
+
 export async function findProjectForMemberWithActiveKey(
   ex: Executor,
   slug: string,
@@ -44,17 +60,7 @@ export async function findProjectForMemberWithActiveKey(
     .innerJoin('memberships', 'memberships.project_id', 'projects.id')
     .selectAll('projects')
     .select('memberships.role')
-    .select((eb) =>
-      eb
-        .selectFrom('project_keys')
-        .select('project_keys.id')
-        .whereRef('project_keys.project_id', '=', 'projects.id')
-        .where('project_keys.scope', '=', scope)
-        .where('project_keys.retired_at', 'is', null)
-        .orderBy('project_keys.created_at', 'desc')
-        .limit(1)
-        .as('active_key_id'),
-    )
+    .select((eb) => activeKeyIdOf(eb, scope).as('active_key_id'))
     .where('projects.slug', '=', slug)
     .where('memberships.user_id', '=', userId)
     .executeTakeFirst();

@@ -12,21 +12,24 @@ export interface SealedVersionRow {
   digest: string | null;
 }
 
+/** The columns of a SealedVersionRow, from secrets joined with secret_versions. */
+const SEALED_COLUMNS = [
+  'secrets.id as secret_id',
+  'secrets.name',
+  'secrets.scope',
+  'secret_versions.version',
+  'secret_versions.kind',
+  'secret_versions.ciphertext',
+  'secret_versions.key_id',
+  'secret_versions.digest',
+] as const;
+
 /** A given version of a secret, with its ciphertext. */
 export async function sealedVersion(ex: Executor, projectId: string, scope: string, name: string, version: number): Promise<SealedVersionRow | undefined> {
   return ex
     .selectFrom('secrets')
     .innerJoin('secret_versions', 'secret_versions.secret_id', 'secrets.id')
-    .select([
-      'secrets.id as secret_id',
-      'secrets.name',
-      'secrets.scope',
-      'secret_versions.version',
-      'secret_versions.kind',
-      'secret_versions.ciphertext',
-      'secret_versions.key_id',
-      'secret_versions.digest',
-    ])
+    .select(SEALED_COLUMNS)
     .where('secrets.project_id', '=', projectId)
     .where('secrets.scope', '=', scope)
     .where('secrets.name', '=', name)
@@ -41,16 +44,7 @@ export async function sealedCurrentVersions(ex: Executor, projectId: string, sco
     .innerJoin('secret_versions', (j) =>
       j.onRef('secret_versions.secret_id', '=', 'secrets.id').onRef('secret_versions.version', '=', 'secrets.current_version'),
     )
-    .select([
-      'secrets.id as secret_id',
-      'secrets.name',
-      'secrets.scope',
-      'secret_versions.version',
-      'secret_versions.kind',
-      'secret_versions.ciphertext',
-      'secret_versions.key_id',
-      'secret_versions.digest',
-    ])
+    .select(SEALED_COLUMNS)
     .where('secrets.project_id', '=', projectId)
     .where('secrets.scope', '=', scope)
     .where('secrets.deleted', '=', 0)

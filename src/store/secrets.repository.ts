@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { type Executor, onSqlite } from './executor.js';
+import { Precompiled } from './precompiled.js';
 import type { SecretRow, SecretVersionRow } from './schema.js';
 
 /** A secret with the metadata of its current version (no ciphertext). */
@@ -46,9 +47,42 @@ export async function findCurrentDigest(
     .executeTakeFirst();
 }
 
+const INSERT_SECRET = new Precompiled(9, (ex: Executor, ...a: unknown[]) =>
+  ex.insertInto('secrets').values({
+    id: a[0] as string,
+    project_id: a[1] as string,
+    scope: a[2] as string,
+    name: a[3] as string,
+    current_version: a[4] as number,
+    deleted: a[5] as number,
+    created_at: a[6] as number,
+    updated_at: a[7] as number,
+    updated_by: a[8] as string,
+  }),
+);
+
 export async function insertSecret(ex: Executor, row: SecretRow): Promise<void> {
-  await ex.insertInto('secrets').values(row).execute();
+  await INSERT_SECRET.execute(
+    ex,
+    row.id,
+    row.project_id,
+    row.scope,
+    row.name,
+    row.current_version,
+    row.deleted,
+    row.created_at,
+    row.updated_at,
+    row.updated_by,
+  );
 }
+
+const ADVANCE_SECRET = new Precompiled(6, (ex: Executor, id: string, from: number, to: number, deleted: number, updatedAt: number, updatedBy: string) =>
+  ex
+    .updateTable('secrets')
+    .set({ current_version: to, deleted, updated_at: updatedAt, updated_by: updatedBy })
+    .where('id', '=', id)
+    .where('current_version', '=', from),
+);
 
 /**
  * Moves a secret's current pointer from `fromVersion` to `fromVersion + 1`; returns false when
@@ -60,19 +94,35 @@ export async function advanceSecret(
   fromVersion: number,
   patch: { deleted: number; updated_at: number; updated_by: string },
 ): Promise<boolean> {
-  const r = await ex
-    .updateTable('secrets')
-    .set({ current_version: fromVersion + 1, ...patch })
-    .where('id', '=', id)
-    .where('current_version', '=', fromVersion)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
+  const r = await ADVANCE_SECRET.execute(ex, id, fromVersion, fromVersion + 1, patch.deleted, patch.updated_at, patch.updated_by);
+  return Number(r.numAffectedRows) === 1;
 }
 
 /** A version row to insert: `binary` may be left out (tombstones, and writers that do not know). */
 export type NewSecretVersion = Omit<SecretVersionRow, 'binary' | 'fast_ciphertext'> & { binary?: number | null };
 
+const INSERT_VERSION = new Precompiled(10, (ex: Executor, ...a: unknown[]) =>
+  ex.insertInto('secret_versions').values({
+    secret_id: a[0] as string,
+    version: a[1] as number,
+    kind: a[2] as string,
+    ciphertext: a[3] as Uint8Array | null,
+    key_id: a[4] as string | null,
+    digest: a[5] as string | null,
+    size: a[6] as number | null,
+    binary: a[7] as number | null,
+    created_at: a[8] as number,
+    created_by: a[9] as string,
+  }),
+);
+
 export async function insertVersions(ex: Executor, rows: readonly NewSecretVersion[]): Promise<void> {
+  const [v] = rows;
+  if (rows.length === 1 && v) {
+    // One row (every single write): the precompiled statement; `binary` left out is null, its default.
+    await INSERT_VERSION.execute(ex, v.secret_id, v.version, v.kind, v.ciphertext, v.key_id, v.digest, v.size, v.binary ?? null, v.created_at, v.created_by);
+    return;
+  }
   for (let i = 0; i < rows.length; i += 300)
     await ex
       .insertInto('secret_versions')

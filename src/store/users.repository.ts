@@ -1,4 +1,5 @@
 import type { Executor } from './executor.js';
+import { Precompiled } from './precompiled.js';
 import type { Insertable } from 'kysely';
 import type { ApiTokenRow, SessionRow, UserRow, UserTable } from './schema.js';
 
@@ -62,17 +63,21 @@ export async function insertApiToken(ex: Executor, row: ApiTokenRow): Promise<vo
   await ex.insertInto('api_tokens').values(row).execute();
 }
 
-export async function findApiTokenByHash(
-  ex: Executor,
-  hash: string,
-): Promise<(ApiTokenRow & { email: string; is_admin: number; disabled_at: number | null }) | undefined> {
-  return ex
+/** Precompiled: every request with a personal API token runs it (store/precompiled.ts). */
+const API_TOKEN_BY_HASH = new Precompiled(1, (ex: Executor, hash: string) =>
+  ex
     .selectFrom('api_tokens')
     .innerJoin('users', 'users.id', 'api_tokens.user_id')
     .selectAll('api_tokens')
     .select(['users.email', 'users.is_admin', 'users.disabled_at'])
-    .where('api_tokens.token_hash', '=', hash)
-    .executeTakeFirst();
+    .where('api_tokens.token_hash', '=', hash),
+);
+
+export async function findApiTokenByHash(
+  ex: Executor,
+  hash: string,
+): Promise<(ApiTokenRow & { email: string; is_admin: number; disabled_at: number | null }) | undefined> {
+  return (await API_TOKEN_BY_HASH.execute(ex, hash)).rows[0];
 }
 
 export async function listApiTokens(ex: Executor, userId: string): Promise<ApiTokenRow[]> {

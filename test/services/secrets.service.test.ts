@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { ForbiddenError, NotFoundError } from '../../src/domain/errors.js';
 import type { Actor } from '../../src/services/actor.js';
@@ -30,6 +31,29 @@ function secretsWithHook(ts: TestServices, between: () => Promise<void>) {
   return createSecretsService({ db: ts.db, clock: ts.clock, keys: hooked, status: createStatusService() });
 }
 
+/** The SQL of every statement better-sqlite3 runs while `fn` runs (the in-memory test database). */
+async function recordStatements(fn: () => Promise<unknown>): Promise<string[]> {
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
+  const probe = new Sqlite(':memory:');
+  const proto = Object.getPrototypeOf(probe.prepare('select 1')) as Record<'run' | 'all' | 'get', (...a: unknown[]) => unknown>;
+  probe.close();
+  const seen: string[] = [];
+  const originals = { run: proto.run, all: proto.all, get: proto.get };
+  for (const m of ['run', 'all', 'get'] as const) {
+    const orig = originals[m];
+    proto[m] = function (this: { source: string }, ...a: unknown[]) {
+      seen.push(this.source);
+      return orig.apply(this, a);
+    };
+  }
+  try {
+    await fn();
+  } finally {
+    Object.assign(proto, originals);
+  }
+  return seen;
+}
+
 async function setUp(t: Parameters<typeof testServices>[0]) {
   const ts = await testServices(t);
   const admin = await ts.user('admin@example.com');
@@ -48,11 +72,25 @@ async function written(ts: TestServices) {
 }
 
 describe('secrets service: authorization inside the write transaction', () => {
-  it('a member removed between the seal and the commit writes nothing (set)', async (t) => {
+  // A person's single set (the PUT route) reads the membership, the key pair and the secret in the
+  // first query of its transaction and seals inside it: there is no step between an authorization
+  // and the commit for a removal to fall into; the test below checks the order of its statements.
+  it('a member removed before a set writes nothing', async (t) => {
     const { ts, admin, bob } = await setUp(t);
-    const secrets = secretsWithHook(ts, () => ts.services.projects.removeMember(admin, 'shop', bob.email));
-    await assert.rejects(secrets.upsert(bob, 'shop', 'production', 'API_KEY', { value: 'v1' }), NotFoundError);
+    await ts.services.projects.removeMember(admin, 'shop', bob.email);
+    await assert.rejects(ts.services.secrets.upsert(bob, 'shop', 'production', 'API_KEY', { value: 'v1' }), NotFoundError);
     assert.deepEqual(await written(ts), { secrets: 0, versions: 0, events: [] });
+  });
+
+  it('a set reads the membership and the key pair inside its transaction, before its first write', async (t) => {
+    const { ts, bob } = await setUp(t);
+    const statements = await recordStatements(() => ts.services.secrets.upsert(bob, 'shop', 'production', 'API_KEY', { value: 'v1' }));
+    const begin = statements.indexOf('begin');
+    const commit = statements.indexOf('commit');
+    const auth = statements.findIndex((s) => /"memberships"/.test(s) && /"project_keys"/.test(s));
+    const firstWrite = statements.findIndex((s) => /^(insert|update|delete)/.test(s));
+    assert.ok(begin >= 0 && begin < auth && auth < firstWrite && firstWrite < commit, statements.join('\n'));
+    assert.equal(statements.filter((s) => /"memberships"/.test(s)).length, 1, 'one authorization query');
   });
 
   it('a member removed between the seal and the commit writes nothing (import)', async (t) => {
@@ -62,12 +100,10 @@ describe('secrets service: authorization inside the write transaction', () => {
     assert.deepEqual(await written(ts), { secrets: 0, versions: 0, events: [] });
   });
 
-  it('a member made viewer between the seal and the commit writes nothing', async (t) => {
+  it('a member made viewer before a set writes nothing', async (t) => {
     const { ts, admin, bob } = await setUp(t);
-    const secrets = secretsWithHook(ts, async () => {
-      await ts.services.projects.setMember(admin, 'shop', bob.email, 'viewer');
-    });
-    await assert.rejects(secrets.upsert(bob, 'shop', 'build', 'TOKEN', { value: 'v1' }), ForbiddenError);
+    await ts.services.projects.setMember(admin, 'shop', bob.email, 'viewer');
+    await assert.rejects(ts.services.secrets.upsert(bob, 'shop', 'build', 'TOKEN', { value: 'v1' }), ForbiddenError);
     assert.deepEqual(await written(ts), { secrets: 0, versions: 0, events: [] });
   });
 
