@@ -44,16 +44,18 @@ const jsonOut = flag('--json') || undefined;
 const profDir = flag('--cpu-prof') || undefined;
 /** Extra node flags for the benchmarked server, e.g. --node-flags=--max-semi-space-size=2 (comma-separated). */
 const nodeFlags = (argv.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '').split(',').filter(Boolean);
-/** --docker-env: run the server (START and the rest) with the Dockerfile's NODE_OPTIONS and MALLOC_MMAP_THRESHOLD_, as the image does. */
+/** --docker-env: run the server (START and the rest) with the Dockerfile's NODE_OPTIONS and glibc MALLOC_* settings, as the image does. */
 const dockerEnvOn = argv.includes('--docker-env');
 function dockerfileEnv(): Record<string, string> {
   const text = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
-  const runtime = text.slice(text.lastIndexOf('\nFROM '));
+  // The runtime stage's lines, without comments.
+  const runtime = text
+    .slice(text.lastIndexOf('\nFROM '))
+    .split('\n')
+    .filter((l) => !l.trimStart().startsWith('#'))
+    .join('\n');
   const env: Record<string, string> = {};
-  for (const name of ['NODE_OPTIONS', 'MALLOC_MMAP_THRESHOLD_']) {
-    const m = new RegExp(`\\b${name}=(?:"([^"]*)"|(\\S+))`).exec(runtime);
-    if (m) env[name] = m[1] ?? m[2]!;
-  }
+  for (const m of runtime.matchAll(/\b(NODE_OPTIONS|MALLOC_[A-Z_]+)=(?:"([^"]*)"|(\S+))/g)) env[m[1]!] = m[2] ?? m[3]!;
   return env;
 }
 const dockerEnv: Record<string, string> = dockerEnvOn ? dockerfileEnv() : {};

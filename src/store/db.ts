@@ -19,6 +19,9 @@ import { markSqlite } from './executor.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
+/** SQLite's page cache per connection, in KiB (`PRAGMA cache_size`; docs/OPERATIONS.md "Memory"). */
+export const SQLITE_CACHE_KIB = 4096;
+
 /** An open database: the Kysely instance, which engine it is, and how to close it. */
 export interface Database {
   db: Kysely<DB>;
@@ -85,6 +88,10 @@ export function openDatabase(url: string, opts: { poolSize?: number; connectTime
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // Bounded page cache (better-sqlite3 builds SQLite with 16 MiB per connection; it filled under
+  // the 16-client W4 load, 17 MB of the server's peak). Pages beyond it are read from the kernel's
+  // page cache of the file, which a small machine can reclaim.
+  sqlite.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
   // A reserve of disk space next to the file keeps releases and sign-ins working on a full disk (disk-reserve.ts).
   const reserve = path === ':memory:' ? undefined : new DiskReserve(dirname(path), () => health.ok());
   const db = new Kysely<DB>({ dialect: guardDialect(new SqliteDialect({ database: withStatementCache(sqlite) }), health, reserve) });
