@@ -23,7 +23,7 @@
 //   imports every file of dist/bundle/); if that start fails the build goes on
 //   without it (each machine then writes its own cache after its first start).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +73,20 @@ const result = await build({
   metafile: true,
 });
 const files = Object.keys(result.metafile.outputs).length;
+for (const out of Object.keys(result.metafile.outputs)) await asciiOnly(path.resolve(out)); // metafile paths are relative to the working directory
+
+/**
+ * esbuild escapes every non-ASCII character of strings, template literals, regular expressions and
+ * identifiers (its default `charset: 'ascii'`), but keeps comments as they are: a dependency's
+ * "§" or "—" in a comment made V8 hold the whole 2.4 MB source as UTF-16 (twice the memory). So
+ * any non-ASCII character left in an output file is in a comment: replaced by "?", the file is one
+ * byte per character, and V8 keeps it as a one-byte string.
+ */
+async function asciiOnly(file) {
+  const text = await readFile(file, 'utf8');
+  const ascii = text.replace(/[^\x00-\x7f]/g, '?');
+  if (ascii !== text) await writeFile(file, ascii);
+}
 
 // import.meta in a CommonJS bundle: bin/code-cache.js passes `__keyloftMeta` ({ url, resolve }).
 const ownImportMetaCjs = {
@@ -113,6 +127,7 @@ await build({
   logLevel: 'warning',
   legalComments: 'none',
 });
+await asciiOnly(serveCjs);
 process.stdout.write(`bundle: ${files} files in ${path.relative(root, outdir)}/, ${path.relative(root, serveCjs)}\n`);
 // No import() may be left in code run by vm.Script (see above): it would fail at run time on Node 20.
 const dynamicImports = (await readFile(serveCjs, 'utf8')).split('\n').filter((l) => /(^|[^\w.$])import\(/.test(l) && !/^\s*(\*|\/\/)/.test(l));
