@@ -23,8 +23,9 @@ COPY src ./src
 COPY scripts/bundle.mjs ./scripts/bundle.mjs
 RUN npm ci --no-audit --no-fund
 RUN npm run build
-# Keep only what runs: production dependencies, the compiled server and its bundle (dist/bundle,
-# scripts/bundle.mjs: what a start loads; dist/src stays, bin/keyloft.js compares their dates).
+# Keep only what runs: production dependencies, the compiled server and its bundles (dist/serve:
+# what `serve` loads, with its V8 code cache made by the build; dist/bundle: the CLI and the
+# fallback; dist/src stays, bin/keyloft.js compares their dates).
 RUN npm prune --omit=dev --no-audit --no-fund \
  && rm -rf dist/test dist/bench dist/.tsbuildinfo
 
@@ -61,10 +62,10 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/src/http/web/assets ./src/http/web/assets
 USER keyloft
 # Warm the compile cache with the same Node and flags as at run time: the CLI (dist/bundle/main.mjs),
-# the server's bundle and its lazily loaded chunks (nodemailer, openid-client, ...), and argon2
-# (external, loaded on first use).
+# the server's ES module bundle and its lazily loaded chunks, and the packages the server loads from
+# node_modules on first use (argon2, nodemailer, openid-client, Fastify's schema compilers).
 RUN node bin/keyloft.js --version >/dev/null \
- && node --input-type=module -e "import { readdirSync } from 'node:fs'; for (const f of readdirSync('dist/bundle')) if (f !== 'main.mjs') await import('./dist/bundle/' + f); await import('argon2');"
+ && node --input-type=module -e "import { readdirSync } from 'node:fs'; for (const f of readdirSync('dist/bundle')) if (f !== 'main.mjs') await import('./dist/bundle/' + f); for (const p of ['argon2', 'nodemailer', 'openid-client', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler']) await import(p);"
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
