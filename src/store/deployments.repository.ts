@@ -1,6 +1,6 @@
 import type { Executor } from './executor.js';
-import type { Insertable } from 'kysely';
-import type { DeploymentPinTable, DeploymentRow, DeploymentTable } from './schema.js';
+import { type Insertable, sql } from 'kysely';
+import type { DeploymentRow, DeploymentTable } from './schema.js';
 
 export async function openPreviewPrs(ex: Executor, projectId: string): Promise<number[]> {
   const rows = await ex.selectFrom('previews').select('pr').where('project_id', '=', projectId).where('closed_at', 'is', null).orderBy('pr').execute();
@@ -76,12 +76,92 @@ export async function insertDeployment(ex: Executor, row: Insertable<DeploymentT
   await ex.insertInto('deployments').values(row).execute();
 }
 
-export async function insertPins(ex: Executor, rows: readonly DeploymentPinTable[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 400)
-    await ex
-      .insertInto('deployment_pins')
-      .values(rows.slice(i, i + 400))
-      .execute();
+/** What a new deployment pins: the scopes it takes, and the override scope whose names replace `preview`'s. */
+export interface PinSelection {
+  projectId: string;
+  /** The environment, `build` unless build secrets are withheld, and the pull request's override scope. */
+  scopes: readonly string[];
+  /** A preview's override scope (`preview#<pr>`): a live override hides the `preview` secret of the same name. */
+  overrideScope: string | null;
+}
+
+/**
+ * Pins the current version of every live (not deleted) secret of `sel.scopes` in a new deployment,
+ * in one `INSERT … SELECT`: the set is computed by the database, in the statement's own snapshot,
+ * with no row passing through JavaScript. A build secret pins as `build`, every other as `runtime`;
+ * a `preview` secret is left out when a live override of its name exists in `sel.overrideScope`
+ * (the override wins by name). Returns how many were pinned.
+ */
+export async function pinCurrentVersions(ex: Executor, deploymentId: string, sel: PinSelection): Promise<number> {
+  const { overrideScope } = sel;
+  const r = await ex
+    .insertInto('deployment_pins')
+    .columns(['deployment_id', 'secret_id', 'kind', 'version'])
+    .expression((eb) => {
+      let q = eb
+        .selectFrom('secrets as s')
+        .select([
+          sql<string>`${deploymentId}`.as('deployment_id'),
+          's.id',
+          sql<string>`case when ${sql.ref('s.scope')} = ${sql.lit('build')} then ${sql.lit('build')} else ${sql.lit('runtime')} end`.as('kind'),
+          's.current_version',
+        ])
+        .where('s.project_id', '=', sel.projectId)
+        .where('s.scope', 'in', sel.scopes)
+        .where('s.deleted', '=', 0);
+      if (overrideScope !== null) {
+        q = q.where((w) =>
+          w.or([
+            w('s.scope', '!=', 'preview'),
+            w.not(
+              w.exists(
+                w
+                  .selectFrom('secrets as o')
+                  .select(sql.lit(1).as('one'))
+                  .whereRef('o.project_id', '=', 's.project_id')
+                  .where('o.scope', '=', overrideScope)
+                  .whereRef('o.name', '=', 's.name')
+                  .where('o.deleted', '=', 0),
+              ),
+            ),
+          ]),
+        );
+      }
+      return q;
+    })
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0);
+}
+
+/** A deployment's pins with their secrets' names and scopes, in no particular order (callers sort by code point). */
+export async function pinNames(ex: Executor, deploymentId: string): Promise<Array<{ kind: string; version: number; name: string; scope: string }>> {
+  return ex
+    .selectFrom('deployment_pins')
+    .innerJoin('secrets', 'secrets.id', 'deployment_pins.secret_id')
+    .select(['deployment_pins.kind', 'deployment_pins.version', 'secrets.name', 'secrets.scope'])
+    .where('deployment_pins.deployment_id', '=', deploymentId)
+    .execute();
+}
+
+/**
+ * Names of the runtime pins of deployment `before` whose secret deployment `after` does not pin: a
+ * superset of the names `after` dropped, which the caller narrows by the names `after` pins (an
+ * override and its preview default are two secrets of one name). The secrets are compared by id in
+ * the pins' own index (a merge of two index ranges, no row read), so only those few are looked up;
+ * a secret's kind follows its scope, which never changes, so `after` pins it with the same kind.
+ * In no particular order.
+ */
+export async function runtimeNamesNotRepinned(ex: Executor, before: string, after: string): Promise<string[]> {
+  const ids = (id: string) => ex.selectFrom('deployment_pins').select('secret_id').where('deployment_id', '=', id);
+  const rows = await ex
+    .selectFrom('deployment_pins as p')
+    .innerJoin('secrets as s', 's.id', 'p.secret_id')
+    .select('s.name')
+    .where('p.deployment_id', '=', before)
+    .where('p.kind', '=', 'runtime')
+    .where('p.secret_id', 'in', ids(before).except(ids(after)))
+    .execute();
+  return rows.map((r) => r.name);
 }
 
 export async function findDeployment(ex: Executor, id: string): Promise<DeploymentRow | undefined> {
