@@ -1,4 +1,4 @@
-import type { Executor } from './executor.js';
+import { type Executor, inCodePointOrder } from './executor.js';
 import { type Insertable, sql } from 'kysely';
 import type { DeploymentRow, DeploymentTable } from './schema.js';
 
@@ -133,13 +133,17 @@ export async function pinCurrentVersions(ex: Executor, deploymentId: string, sel
   return Number(r.numInsertedOrUpdatedRows ?? 0);
 }
 
-/** A deployment's pins with their secrets' names and scopes, in no particular order (callers sort by code point). */
+/**
+ * A deployment's pins with their secrets' names and scopes, by name in code point order (the
+ * database sorts; a caller's own sort of the rows then finds them in order, at almost no cost).
+ */
 export async function pinNames(ex: Executor, deploymentId: string): Promise<Array<{ kind: string; version: number; name: string; scope: string }>> {
   return ex
     .selectFrom('deployment_pins')
     .innerJoin('secrets', 'secrets.id', 'deployment_pins.secret_id')
     .select(['deployment_pins.kind', 'deployment_pins.version', 'secrets.name', 'secrets.scope'])
     .where('deployment_pins.deployment_id', '=', deploymentId)
+    .orderBy(inCodePointOrder(ex, 'secrets.name'))
     .execute();
 }
 
@@ -259,7 +263,10 @@ export interface PinnedCiphertext extends PinWithName {
   fast_ciphertext: Uint8Array | null;
 }
 
-/** The pinned versions of a deployment with their ciphertexts (release path only). */
+/**
+ * The pinned versions of a deployment with their ciphertexts and fast forms, in one query, by name
+ * in code point order (release path only).
+ */
 export async function pinnedCiphertexts(ex: Executor, deploymentId: string): Promise<PinnedCiphertext[]> {
   return ex
     .selectFrom('deployment_pins')
@@ -278,6 +285,7 @@ export async function pinnedCiphertexts(ex: Executor, deploymentId: string): Pro
       'secret_versions.fast_ciphertext',
     ])
     .where('deployment_pins.deployment_id', '=', deploymentId)
+    .orderBy(inCodePointOrder(ex, 'secrets.name'))
     .execute();
 }
 
