@@ -150,20 +150,19 @@ export async function pinNames(ex: Executor, deploymentId: string): Promise<Arra
 /**
  * Names of the runtime pins of deployment `before` whose secret deployment `after` does not pin: a
  * superset of the names `after` dropped, which the caller narrows by the names `after` pins (an
- * override and its preview default are two secrets of one name). The secrets are compared by id in
- * the pins' own index (a merge of two index ranges, no row read), so only those few are looked up;
- * a secret's kind follows its scope, which never changes, so `after` pins it with the same kind.
- * In no particular order.
+ * override and its preview default are two secrets of one name). The secrets are compared by id
+ * in the pins' primary-key index (an EXCEPT of two index ranges, computed once), so only the few
+ * that differ are looked up. A pin's kind follows its secret's scope (`build` pins as build, every
+ * other scope as runtime), which never changes: `after` pins a secret `before` pinned with the
+ * same kind, and a runtime pin is one whose secret is not of `build`. In no particular order.
  */
 export async function runtimeNamesNotRepinned(ex: Executor, before: string, after: string): Promise<string[]> {
   const ids = (id: string) => ex.selectFrom('deployment_pins').select('secret_id').where('deployment_id', '=', id);
   const rows = await ex
-    .selectFrom('deployment_pins as p')
-    .innerJoin('secrets as s', 's.id', 'p.secret_id')
+    .selectFrom(ids(before).except(ids(after)).as('gone'))
+    .innerJoin('secrets as s', 's.id', 'gone.secret_id')
     .select('s.name')
-    .where('p.deployment_id', '=', before)
-    .where('p.kind', '=', 'runtime')
-    .where('p.secret_id', 'in', ids(before).except(ids(after)))
+    .where('s.scope', '!=', 'build')
     .execute();
   return rows.map((r) => r.name);
 }
