@@ -1,4 +1,4 @@
-import { type Executor, inCodePointOrder } from './executor.js';
+import { type Executor, inCodePointOrder, isPostgres } from './executor.js';
 import { type Insertable, sql } from 'kysely';
 import type { DeploymentRow, DeploymentTable } from './schema.js';
 
@@ -306,18 +306,27 @@ export async function storeDataKey(ex: Executor, keyPairId: string, masterKeyId:
 /**
  * Stores fast forms (release path), each only while its version is still sealed to the key pair
  * whose data key sealed it (a project key rotation moves the row and clears the fast form) and has
- * none yet. One transaction: all are written, or none.
+ * none yet. One UPDATE … FROM a VALUES list per 250 rows (not one statement, and on PostgreSQL one
+ * round trip, per row); the caller runs it in one transaction: all are written, or none.
  */
 export async function storeFastForms(ex: Executor, rows: ReadonlyArray<{ secretId: string; version: number; keyId: string; fast: Uint8Array }>): Promise<void> {
-  for (const r of rows) {
-    await ex
-      .updateTable('secret_versions')
-      .set({ fast_ciphertext: r.fast })
-      .where('secret_id', '=', r.secretId)
-      .where('version', '=', r.version)
-      .where('key_id', '=', r.keyId)
-      .where('fast_ciphertext', 'is', null)
-      .execute();
+  // PostgreSQL types a VALUES list from its parameters: name the integer and bytea columns (a
+  // cast to bytea would turn a blob into a number on SQLite, whose columns take any type).
+  const pg = isPostgres(ex);
+  for (let i = 0; i < rows.length; i += 250) {
+    const values = sql.join(
+      rows
+        .slice(i, i + 250)
+        .map((r) =>
+          pg
+            ? sql`(${r.secretId}, cast(${r.version} as integer), ${r.keyId}, cast(${r.fast} as bytea))`
+            : sql`(${r.secretId}, ${r.version}, ${r.keyId}, ${r.fast})`,
+        ),
+    );
+    await sql`with x (secret_id, version, key_id, fast) as (values ${values})
+      update secret_versions set fast_ciphertext = x.fast from x
+      where secret_versions.secret_id = x.secret_id and secret_versions.version = x.version
+        and secret_versions.key_id = x.key_id and secret_versions.fast_ciphertext is null`.execute(ex);
   }
 }
 

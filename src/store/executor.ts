@@ -33,5 +33,10 @@ export function onSqlite(ex: Executor): boolean {
  * collation (byte order, which is code point order in UTF-8) is named there.
  */
 export function inCodePointOrder(ex: Executor, column: string): RawBuilder<unknown> {
-  return ex.getExecutor().adapter instanceof PostgresAdapter ? sql`${sql.ref(column)} collate "C"` : sql`${sql.ref(column)}`;
+  return isPostgres(ex) ? sql`${sql.ref(column)} collate "C"` : sql`${sql.ref(column)}`;
+}
+
+/** Whether `ex` runs on PostgreSQL (else SQLite), for the few statements written per engine. */
+export function isPostgres(ex: Executor): boolean {
+  return ex.getExecutor().adapter instanceof PostgresAdapter;
 }
