@@ -203,12 +203,13 @@ export function createReleaseService(
     for (const k of keyRows.values()) await openerOf(k);
     // Each key pair's data key, unwrapped once, before the values: the pins with a fast form then
     // open in one synchronous pass (no promise per value).
+    const withFast = new Set<ProjectKeyRow>();
     for (const p of pins) {
       const k = keyRows.get(p.key_id!);
-      if (k && p.fast_ciphertext !== null) await dataKeyOf(k);
+      if (k && p.fast_ciphertext !== null) withFast.add(k);
     }
     const dataKeyNow = new Map<string, DataKey | undefined>();
-    for (const [id, dk] of dataKeys) dataKeyNow.set(id, await dk);
+    for (const k of withFast) dataKeyNow.set(k.id, await dataKeyOf(k));
     // Pins opened with HPKE (no fast form yet): their fast form is written after this release.
     const slow: number[] = [];
     const opened: Uint8Array[] = [];
