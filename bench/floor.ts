@@ -10,7 +10,7 @@ import { sealValue, valueSealingKey } from '../src/crypto/sealing.js';
 import { newId } from '../src/crypto/tokens.js';
 import { insertAuditEvents } from '../src/store/audit.repository.js';
 import { type Database, openDatabase } from '../src/store/db.js';
-import { currentSecretsForPinning, insertDeployment, insertPins, pinnedCiphertexts } from '../src/store/deployments.repository.js';
+import { insertDeployment, pinCurrentVersions, pinNames, pinnedCiphertexts } from '../src/store/deployments.repository.js';
 import { activeProjectKey, findProjectBySlug, projectKeysByIds } from '../src/store/projects.repository.js';
 import { advanceSecret, findSecret, insertSecret, insertVersions, listSecretMetadata } from '../src/store/secrets.repository.js';
 
@@ -93,12 +93,14 @@ export class Floor {
     });
   }
 
-  /** W2 floor, first half: pin the current versions in a new deployment row (one transaction). */
+  /**
+   * W2 floor, first half: a new deployment row, its pins (the set computed and written by the
+   * database, as the server does) read back with their names, and its audit event, in one transaction.
+   */
   async start(projectId: string, environment: string): Promise<string> {
     const id = newId('dep');
     const now = Date.now();
     await this.db.transaction().execute(async (trx) => {
-      const current = await currentSecretsForPinning(trx, projectId, [environment, 'build']);
       await insertDeployment(trx, {
         id,
         project_id: projectId,
@@ -115,11 +117,11 @@ export class Floor {
         expires_at: now + 60_000,
         completed_at: null,
       });
-      await insertPins(
-        trx,
-        current.map((s) => ({ deployment_id: id, secret_id: s.id, kind: s.scope === 'build' ? 'build' : 'runtime', version: s.current_version })),
-      );
-      await insertAuditEvents(trx, [{ at: now, projectId, actor: 'bench', actorIp: null, action: 'deployment.started', detail: { deployment: id } }]);
+      await pinCurrentVersions(trx, id, { projectId, scopes: [environment, 'build'], overrideScope: null });
+      const pinned = await pinNames(trx, id);
+      await insertAuditEvents(trx, [
+        { at: now, projectId, actor: 'bench', actorIp: null, action: 'deployment.started', detail: { deployment: id, count: pinned.length } },
+      ]);
     });
     return id;
   }

@@ -55,8 +55,7 @@ export class DataKey {
 
   /** Opens a fast form; throws OpenFailedError naming `name vN` on any failure (wrong row, key or bytes). */
   open(blob: Uint8Array, projectId: string, scope: string, name: string, version: number, keyPairId: string, hpkeCiphertext: Uint8Array): Uint8Array {
-    const what = `${name} v${version}`;
-    if (blob.length < 1 + NONCE_LENGTH + TAG_LENGTH || blob[0] !== BLOB_FORMAT_FAST_V1) throw new OpenFailedError(what);
+    if (blob.length < 1 + NONCE_LENGTH + TAG_LENGTH || blob[0] !== BLOB_FORMAT_FAST_V1) throw new OpenFailedError(`${name} v${version}`);
     try {
       // No authTagLength option (its validation costs as much as the rest): the tag passed below
       // is always the blob's last 16 bytes, so a shortened tag cannot be accepted.
@@ -79,7 +78,7 @@ export class DataKey {
       b.fill(0);
       return out;
     } catch {
-      throw new OpenFailedError(what);
+      throw new OpenFailedError(`${name} v${version}`);
     }
   }
 }

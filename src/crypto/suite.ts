@@ -7,7 +7,7 @@
  * The HPKE code itself is checked against RFC 9180's Appendix A.1 vectors and, both ways, against
  * @hpke/core (test/crypto/).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { NENC } from './hpke.js';
 
 /** Format byte at the start of every sealed blob, so the layout can change later. */
@@ -71,7 +71,8 @@ export function dataKeyAad(projectId: string, scope: string, keyPairId: string, 
  * refuse to open too, so tampering with either is seen by the next release.
  */
 export function fastValueAad(projectId: string, scope: string, name: string, version: number, keyPairId: string, hpkeCiphertext: Uint8Array): Uint8Array {
-  return encodeAad('value-fast', [projectId, scope, name, version, keyPairId, createHash('sha256').update(hpkeCiphertext).digest('hex')]);
+  // crypto.hash: one call, no Hash object (a release computes this once per value).
+  return encodeAad('value-fast', [projectId, scope, name, version, keyPairId, hash('sha256', hpkeCiphertext, 'hex')]);
 }
 
 /** A copy of the view's bytes as a standalone ArrayBuffer (the tests' reference HPKE, @hpke/core, on WebCrypto, wants one). */

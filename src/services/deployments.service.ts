@@ -14,11 +14,13 @@ import {
   findDeploymentByTokenHash,
   finishDeployment,
   insertDeployment,
-  insertPins,
   lastSucceededDeployments,
   listDeployments,
   openPreview,
+  pinCurrentVersions,
+  pinNames,
   pinsWithNames,
+  runtimeNamesNotRepinned,
 } from '../store/deployments.repository.js';
 import { findProjectById } from '../store/projects.repository.js';
 import { pinDigests, pinDigestsAndSizes, previousSucceeded } from '../store/diff.repository.js';
@@ -178,14 +180,8 @@ export function createDeploymentsService(deps: Deps) {
             );
           }
         }
-        const scopes = [environment, ...(withholdBuild ? [] : ['build']), ...(pr !== null ? [overrideScope(pr)] : [])];
-        // A preview deployment for PR N pins the preview defaults and PR N's overrides (the override wins by name); never a production value.
-        const found = await currentSecretsForPinning(trx, project.id, scopes);
-        const overridden = new Set(found.filter((s) => overridePr(s.scope) !== null).map((s) => s.name));
-        const current = byName(found.filter((s) => s.scope !== 'preview' || !overridden.has(s.name)));
-        const runtimeNames = new Set(current.filter((s) => s.scope !== 'build').map((s) => s.name));
         if (input.textBuildSecrets) {
-          // Checked with the pins, before anything is written: flyctl's --build-secret takes text only.
+          // Checked before anything is written: flyctl's --build-secret takes text only.
           const binary = await binaryBuildSecretNames(trx, project.id);
           if (binary.length > 0) {
             throw new ValidationError(
@@ -195,20 +191,6 @@ export function createDeploymentsService(deps: Deps) {
             );
           }
         }
-        const absent =
-          environment === 'preview'
-            ? [...new Set((await currentSecretsForPinning(trx, project.id, ['production'])).map((s) => s.name))]
-                .filter((n) => !runtimeNames.has(n))
-                .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-            : undefined;
-        // What the app's previous succeeded deployment had that this one has not: the pipeline unsets those on the platform.
-        const last = await lastSucceededDeployments(trx, project.id, pr !== null ? [pr] : []);
-        const previousId = pr !== null ? last.previews.get(pr) : last.production;
-        const removed = previousId
-          ? [...new Set((await pinsWithNames(trx, previousId)).filter((p) => p.kind === 'runtime' && !runtimeNames.has(p.name)).map((p) => p.name))].sort(
-              (a, b) => (a < b ? -1 : a > b ? 1 : 0),
-            )
-          : [];
         const row: DeploymentRow = {
           id,
           project_id: project.id,
@@ -228,10 +210,27 @@ export function createDeploymentsService(deps: Deps) {
           failure_reason: null,
         };
         await insertDeployment(trx, row);
-        await insertPins(
-          trx,
-          current.map((s) => ({ deployment_id: id, secret_id: s.id, kind: s.scope === 'build' ? 'build' : 'runtime', version: s.current_version })),
-        );
+        // A preview deployment for PR N pins the preview defaults and PR N's overrides (the override wins by name); never a production value.
+        // The set is computed and written by the database in one statement; what it pinned is read back for the answer.
+        await pinCurrentVersions(trx, id, {
+          projectId: project.id,
+          scopes: [environment, ...(withholdBuild ? [] : ['build']), ...(pr !== null ? [overrideScope(pr)] : [])],
+          overrideScope: pr !== null ? overrideScope(pr) : null,
+        });
+        const current = byName(await pinNames(trx, id));
+        const runtimeNames = new Set(current.filter((s) => s.kind !== 'build').map((s) => s.name));
+        const absent =
+          environment === 'preview'
+            ? [...new Set((await currentSecretsForPinning(trx, project.id, ['production'])).map((s) => s.name))]
+                .filter((n) => !runtimeNames.has(n))
+                .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+            : undefined;
+        // What the app's previous succeeded deployment had that this one has not: the pipeline unsets those on the platform.
+        const last = await lastSucceededDeployments(trx, project.id, pr !== null ? [pr] : []);
+        const previousId = pr !== null ? last.previews.get(pr) : last.production;
+        const removed = previousId
+          ? [...new Set((await runtimeNamesNotRepinned(trx, previousId, id)).filter((n) => !runtimeNames.has(n)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+          : [];
         if (pr !== null) await openPreview(trx, project.id, pr, now);
         await insertAuditEvents(trx, [
           {
@@ -246,17 +245,17 @@ export function createDeploymentsService(deps: Deps) {
               pr,
               ref,
               startedBy,
-              runtime: current.filter((s) => s.scope !== 'build').length,
-              build: current.filter((s) => s.scope === 'build').length,
+              runtime: current.filter((s) => s.kind !== 'build').length,
+              build: current.filter((s) => s.kind === 'build').length,
               ...(withholdBuild ? { buildSecretsWithheld: true } : {}),
             },
           },
         ]);
         const pinned: Pinned = {
           runtime: current
-            .filter((s) => s.scope !== 'build')
-            .map((s) => ({ name: s.name, version: s.current_version, ...(overridePr(s.scope) !== null ? { override: true } : {}) })),
-          build: current.filter((s) => s.scope === 'build').map((s) => ({ name: s.name, version: s.current_version })),
+            .filter((s) => s.kind !== 'build')
+            .map((s) => ({ name: s.name, version: s.version, ...(overridePr(s.scope) !== null ? { override: true } : {}) })),
+          build: current.filter((s) => s.kind === 'build').map((s) => ({ name: s.name, version: s.version })),
           ...(absent ? { absent } : {}),
           ...(removed.length > 0 ? { removed } : {}),
           ...(withholdBuild ? { buildSecretsWithheld: true as const } : {}),

@@ -201,26 +201,36 @@ export function createReleaseService(
     const openerOf = (k: ProjectKeyRow) => memo(openers, k.id, () => opener(k));
     const dataKeyOf = (k: ProjectKeyRow) => memo(dataKeys, k.id, () => unwrapDataKey(k));
     for (const k of keyRows.values()) await openerOf(k);
+    // Each key pair's data key, unwrapped once, before the values: the pins with a fast form then
+    // open in one synchronous pass (no promise per value).
+    const withFast = new Set<ProjectKeyRow>();
+    for (const p of pins) {
+      const k = keyRows.get(p.key_id!);
+      if (k && p.fast_ciphertext !== null) withFast.add(k);
+    }
+    const dataKeyNow = new Map<string, DataKey | undefined>();
+    for (const k of withFast) dataKeyNow.set(k.id, await dataKeyOf(k));
     // Pins opened with HPKE (no fast form yet): their fast form is written after this release.
     const slow: number[] = [];
-    let opened: Uint8Array[];
+    const opened: Uint8Array[] = [];
     try {
-      opened = await Promise.all(
-        pins.map(async (p, i) => {
-          const k = keyRows.get(p.key_id!);
-          if (!k) throw new KeyloftError('internal', `pinned secret ${p.name} v${p.version} names a key pair that does not exist; nothing was released`);
-          if (p.fast_ciphertext !== null) {
-            // A fast form that does not open is refused like a damaged HPKE row, never passed over
-            // for the HPKE form: only the release role can write one, so a bad one was tampered with.
-            const dk = await dataKeyOf(k);
-            if (!dk) throw new OpenFailedError(`${p.name} v${p.version}`);
-            return dk.open(p.fast_ciphertext, d.project_id, p.scope, p.name, p.version, k.id, p.ciphertext!);
-          }
+      for (let i = 0; i < pins.length; i++) {
+        const p = pins[i]!;
+        const k = keyRows.get(p.key_id!);
+        if (!k) throw new KeyloftError('internal', `pinned secret ${p.name} v${p.version} names a key pair that does not exist; nothing was released`);
+        if (p.fast_ciphertext !== null) {
+          // A fast form that does not open is refused like a damaged HPKE row, never passed over
+          // for the HPKE form: only the release role can write one, so a bad one was tampered with.
+          const dk = dataKeyNow.get(k.id);
+          if (!dk) throw new OpenFailedError(`${p.name} v${p.version}`);
+          opened.push(dk.open(p.fast_ciphertext, d.project_id, p.scope, p.name, p.version, k.id, p.ciphertext!));
+        } else {
           slow.push(i);
-          return (await openerOf(k)).open(p.ciphertext!, p.name, p.version, p.scope); // the AAD binds the row's own scope string
-        }),
-      );
+          opened.push(await (await openerOf(k)).open(p.ciphertext!, p.name, p.version, p.scope)); // the AAD binds the row's own scope string
+        }
+      }
     } catch (err) {
+      for (const o of opened) o.fill(0);
       // A ciphertext that fails to open was damaged or moved in the database: refuse the whole release, name the row, never a value.
       if (err instanceof OpenFailedError)
         throw new KeyloftError(

@@ -1,6 +1,6 @@
-import type { Executor } from './executor.js';
-import type { Insertable } from 'kysely';
-import type { DeploymentPinTable, DeploymentRow, DeploymentTable } from './schema.js';
+import { type Executor, inCodePointOrder, isPostgres } from './executor.js';
+import { type Insertable, sql } from 'kysely';
+import type { DeploymentRow, DeploymentTable } from './schema.js';
 
 export async function openPreviewPrs(ex: Executor, projectId: string): Promise<number[]> {
   const rows = await ex.selectFrom('previews').select('pr').where('project_id', '=', projectId).where('closed_at', 'is', null).orderBy('pr').execute();
@@ -76,12 +76,95 @@ export async function insertDeployment(ex: Executor, row: Insertable<DeploymentT
   await ex.insertInto('deployments').values(row).execute();
 }
 
-export async function insertPins(ex: Executor, rows: readonly DeploymentPinTable[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 400)
-    await ex
-      .insertInto('deployment_pins')
-      .values(rows.slice(i, i + 400))
-      .execute();
+/** What a new deployment pins: the scopes it takes, and the override scope whose names replace `preview`'s. */
+export interface PinSelection {
+  projectId: string;
+  /** The environment, `build` unless build secrets are withheld, and the pull request's override scope. */
+  scopes: readonly string[];
+  /** A preview's override scope (`preview#<pr>`): a live override hides the `preview` secret of the same name. */
+  overrideScope: string | null;
+}
+
+/**
+ * Pins the current version of every live (not deleted) secret of `sel.scopes` in a new deployment,
+ * in one `INSERT … SELECT`: the set is computed by the database, in the statement's own snapshot,
+ * with no row passing through JavaScript. A build secret pins as `build`, every other as `runtime`;
+ * a `preview` secret is left out when a live override of its name exists in `sel.overrideScope`
+ * (the override wins by name). Returns how many were pinned.
+ */
+export async function pinCurrentVersions(ex: Executor, deploymentId: string, sel: PinSelection): Promise<number> {
+  const { overrideScope } = sel;
+  const r = await ex
+    .insertInto('deployment_pins')
+    .columns(['deployment_id', 'secret_id', 'kind', 'version'])
+    .expression((eb) => {
+      let q = eb
+        .selectFrom('secrets as s')
+        .select([
+          sql<string>`${deploymentId}`.as('deployment_id'),
+          's.id',
+          sql<string>`case when ${sql.ref('s.scope')} = ${sql.lit('build')} then ${sql.lit('build')} else ${sql.lit('runtime')} end`.as('kind'),
+          's.current_version',
+        ])
+        .where('s.project_id', '=', sel.projectId)
+        .where('s.scope', 'in', sel.scopes)
+        .where('s.deleted', '=', 0);
+      if (overrideScope !== null) {
+        q = q.where((w) =>
+          w.or([
+            w('s.scope', '!=', 'preview'),
+            w.not(
+              w.exists(
+                w
+                  .selectFrom('secrets as o')
+                  .select(sql.lit(1).as('one'))
+                  .whereRef('o.project_id', '=', 's.project_id')
+                  .where('o.scope', '=', overrideScope)
+                  .whereRef('o.name', '=', 's.name')
+                  .where('o.deleted', '=', 0),
+              ),
+            ),
+          ]),
+        );
+      }
+      return q;
+    })
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0);
+}
+
+/**
+ * A deployment's pins with their secrets' names and scopes, by name in code point order (the
+ * database sorts; a caller's own sort of the rows then finds them in order, at almost no cost).
+ */
+export async function pinNames(ex: Executor, deploymentId: string): Promise<Array<{ kind: string; version: number; name: string; scope: string }>> {
+  return ex
+    .selectFrom('deployment_pins')
+    .innerJoin('secrets', 'secrets.id', 'deployment_pins.secret_id')
+    .select(['deployment_pins.kind', 'deployment_pins.version', 'secrets.name', 'secrets.scope'])
+    .where('deployment_pins.deployment_id', '=', deploymentId)
+    .orderBy(inCodePointOrder(ex, 'secrets.name'))
+    .execute();
+}
+
+/**
+ * Names of the runtime pins of deployment `before` whose secret deployment `after` does not pin: a
+ * superset of the names `after` dropped, which the caller narrows by the names `after` pins (an
+ * override and its preview default are two secrets of one name). The secrets are compared by id
+ * in the pins' primary-key index (an EXCEPT of two index ranges, computed once), so only the few
+ * that differ are looked up. A pin's kind follows its secret's scope (`build` pins as build, every
+ * other scope as runtime), which never changes: `after` pins a secret `before` pinned with the
+ * same kind, and a runtime pin is one whose secret is not of `build`. In no particular order.
+ */
+export async function runtimeNamesNotRepinned(ex: Executor, before: string, after: string): Promise<string[]> {
+  const ids = (id: string) => ex.selectFrom('deployment_pins').select('secret_id').where('deployment_id', '=', id);
+  const rows = await ex
+    .selectFrom(ids(before).except(ids(after)).as('gone'))
+    .innerJoin('secrets as s', 's.id', 'gone.secret_id')
+    .select('s.name')
+    .where('s.scope', '!=', 'build')
+    .execute();
+  return rows.map((r) => r.name);
 }
 
 export async function findDeployment(ex: Executor, id: string): Promise<DeploymentRow | undefined> {
@@ -179,7 +262,10 @@ export interface PinnedCiphertext extends PinWithName {
   fast_ciphertext: Uint8Array | null;
 }
 
-/** The pinned versions of a deployment with their ciphertexts (release path only). */
+/**
+ * The pinned versions of a deployment with their ciphertexts and fast forms, in one query, by name
+ * in code point order (release path only).
+ */
 export async function pinnedCiphertexts(ex: Executor, deploymentId: string): Promise<PinnedCiphertext[]> {
   return ex
     .selectFrom('deployment_pins')
@@ -198,6 +284,7 @@ export async function pinnedCiphertexts(ex: Executor, deploymentId: string): Pro
       'secret_versions.fast_ciphertext',
     ])
     .where('deployment_pins.deployment_id', '=', deploymentId)
+    .orderBy(inCodePointOrder(ex, 'secrets.name'))
     .execute();
 }
 
@@ -219,18 +306,27 @@ export async function storeDataKey(ex: Executor, keyPairId: string, masterKeyId:
 /**
  * Stores fast forms (release path), each only while its version is still sealed to the key pair
  * whose data key sealed it (a project key rotation moves the row and clears the fast form) and has
- * none yet. One transaction: all are written, or none.
+ * none yet. One UPDATE … FROM a VALUES list per 250 rows (not one statement, and on PostgreSQL one
+ * round trip, per row); the caller runs it in one transaction: all are written, or none.
  */
 export async function storeFastForms(ex: Executor, rows: ReadonlyArray<{ secretId: string; version: number; keyId: string; fast: Uint8Array }>): Promise<void> {
-  for (const r of rows) {
-    await ex
-      .updateTable('secret_versions')
-      .set({ fast_ciphertext: r.fast })
-      .where('secret_id', '=', r.secretId)
-      .where('version', '=', r.version)
-      .where('key_id', '=', r.keyId)
-      .where('fast_ciphertext', 'is', null)
-      .execute();
+  // PostgreSQL types a VALUES list from its parameters: name the integer and bytea columns (a
+  // cast to bytea would turn a blob into a number on SQLite, whose columns take any type).
+  const pg = isPostgres(ex);
+  for (let i = 0; i < rows.length; i += 250) {
+    const values = sql.join(
+      rows
+        .slice(i, i + 250)
+        .map((r) =>
+          pg
+            ? sql`(${r.secretId}, cast(${r.version} as integer), ${r.keyId}, cast(${r.fast} as bytea))`
+            : sql`(${r.secretId}, ${r.version}, ${r.keyId}, ${r.fast})`,
+        ),
+    );
+    await sql`with x (secret_id, version, key_id, fast) as (values ${values})
+      update secret_versions set fast_ciphertext = x.fast from x
+      where secret_versions.secret_id = x.secret_id and secret_versions.version = x.version
+        and secret_versions.key_id = x.key_id and secret_versions.fast_ciphertext is null`.execute(ex);
   }
 }
 

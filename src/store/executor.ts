@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, PostgresAdapter, type RawBuilder, sql, type Transaction } from 'kysely';
 import type { DB } from './schema.js';
 
 /** What every repository function takes: the database or the transaction it runs in. */
@@ -25,4 +25,18 @@ export function markSqlite(db: Kysely<DB>): void {
 /** Whether `ex` is a database that openDatabase opened on SQLite (false on PostgreSQL, and for a transaction). */
 export function onSqlite(ex: Executor): boolean {
   return sqliteDatabases.has(ex);
+}
+
+/**
+ * A text column in code point order, for an ORDER BY that matches JavaScript's `<` on strings:
+ * SQLite's default (BINARY) collation is; PostgreSQL's database default may not be, so its "C"
+ * collation (byte order, which is code point order in UTF-8) is named there.
+ */
+export function inCodePointOrder(ex: Executor, column: string): RawBuilder<unknown> {
+  return isPostgres(ex) ? sql`${sql.ref(column)} collate "C"` : sql`${sql.ref(column)}`;
+}
+
+/** Whether `ex` runs on PostgreSQL (else SQLite), for the few statements written per engine. */
+export function isPostgres(ex: Executor): boolean {
+  return ex.getExecutor().adapter instanceof PostgresAdapter;
 }
