@@ -26,7 +26,6 @@ describe('login brute force (sqlite)', () => {
     const body = (await r.json()) as { error?: { code: string; message: string } };
     return { status: r.status, code: body.error?.code, message: body.error?.message, ms: performance.now() - t, cookie: r.headers.get('set-cookie') };
   };
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
   before(async () => {
     store = await createStore('sqlite');
@@ -56,8 +55,11 @@ describe('login brute force (sqlite)', () => {
       answers.add(`${u.status} ${u.code} ${u.message}`);
     }
     tally.case('login brute force', answers.size === 1, `unknown accounts answer differently: ${[...answers].join(' | ')}`);
-    // both paths run one Argon2id verification: the medians are within a factor of 3 (loose, for a busy CI machine)
-    const ratio = median(known) / median(unknown);
+    // both paths run one Argon2id verification: their fastest attempts are within a factor of 3. The
+    // fastest of 5, not the median: another process on the cores only ever adds time, so on a busy
+    // machine the minimum is the steadier estimate of a path's own cost (a median of 5 read 5.0 at
+    // load 13). Without the dummy verification the ratio reads ~9 (measured): still caught.
+    const ratio = Math.min(...known) / Math.min(...unknown);
     tally.case('login brute force', ratio > 1 / 3 && ratio < 3, `timing ratio known/unknown ${ratio.toFixed(2)}`);
     // the account is locked: even the right password is refused, with the same answer for the unknown account
     const locked = await attempt('victim@example.com', 'the victim password');
