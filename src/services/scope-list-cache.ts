@@ -24,7 +24,6 @@ const STAMP_BYTES = 80;
 /** The answer's text before the first secret and after the last: `JSON.stringify({ secrets })`. */
 const HEAD = Buffer.from('{"secrets":[');
 const TAIL = Buffer.from(']}');
-const COMMA = Buffer.from(',');
 
 /**
  * At most this many changed secrets, and at most this share of the scope (but always up to
@@ -42,6 +41,28 @@ export type Piece = string | null;
 
 /** What `plan` finds: the kept answer is still the answer, or which secrets need their piece again. */
 export type Plan = { kind: 'same'; body: Buffer } | { kind: 'patch'; ids: string[] } | { kind: 'full' };
+
+/**
+ * Where each secret of `e` is, by id: its index, found first where the previous one found was
+ * followed (so an answer with a few secrets changed, come or gone needs no index of them all), else
+ * in an index built the first time it is needed.
+ */
+function finder(e: Entry): (id: string) => number | undefined {
+  let next = 0;
+  let index: Map<string, number> | undefined;
+  return (id) => {
+    let i: number | undefined = next;
+    if (e.ids[i] !== id) {
+      if (!index) {
+        index = new Map();
+        for (let j = 0; j < e.ids.length; j++) index.set(e.ids[j]!, j);
+      }
+      i = index.get(id);
+    }
+    if (i !== undefined) next = i + 1;
+    return i;
+  };
+}
 
 /**
  * The last answer of each production or build list (`GET …/secrets?scope=`), checked against the
@@ -94,11 +115,10 @@ export class ScopeListCache {
         return { kind: 'same', body: e.body };
       }
     }
-    const at = new Map<string, number>();
-    for (let i = 0; i < e.ids.length; i++) at.set(e.ids[i]!, i);
     const ids: string[] = [];
+    const find = finder(e);
     for (const r of rows) {
-      const i = at.get(r.id);
+      const i = find(r.id);
       if (i === undefined || e.versions[i] !== r.current_version || e.times[i] !== r.updated_at || e.deleted[i] !== r.deleted) {
         if (ids.length >= limit) return { kind: 'full' };
         ids.push(r.id);
@@ -118,43 +138,58 @@ export class ScopeListCache {
     if (!e) return undefined;
     const last = rows.length > 0 ? rows[0]!.last_deployment : e.lastDeployment;
     if (last !== e.lastDeployment) return undefined;
-    const at = new Map<string, number>();
-    for (let i = 0; i < e.ids.length; i++) at.set(e.ids[i]!, i);
-    const parts: Buffer[] = [HEAD];
+    // The new answer as runs of bytes: a run of the kept answer (consecutive pieces, with the
+    // commas between them), or one fresh piece; a comma between runs.
+    const runs: Array<{ buf: Buffer; start: number; end: number }> = [];
     const starts: number[] = [];
     const ends: number[] = [];
+    const find = finder(e);
     let length = HEAD.length;
     let first = true;
     for (const r of rows) {
-      let piece: Buffer | undefined;
       const f = fresh.get(r.id);
+      let buf: Buffer | undefined;
+      let start = 0;
+      let end = 0;
       if (f) {
         const s = f.row;
         if (s.current_version !== r.current_version || s.updated_at !== r.updated_at || s.deleted !== r.deleted || s.last_deployment !== last) return undefined;
-        if (f.piece !== null) piece = Buffer.from(f.piece);
+        if (f.piece !== null) {
+          buf = Buffer.from(f.piece);
+          end = buf.length;
+        }
       } else {
-        const i = at.get(r.id);
+        const i = find(r.id);
         if (i === undefined || e.versions[i] !== r.current_version || e.times[i] !== r.updated_at || e.deleted[i] !== r.deleted) return undefined;
-        if (e.starts[i]! !== e.ends[i]!) piece = e.body.subarray(e.starts[i], e.ends[i]);
+        if (e.starts[i]! !== e.ends[i]!) {
+          buf = e.body;
+          start = e.starts[i]!;
+          end = e.ends[i]!;
+        }
       }
-      if (!piece) {
+      if (!buf) {
         starts.push(length);
         ends.push(length);
         continue;
       }
-      if (!first) {
-        parts.push(COMMA);
-        length += 1;
-      }
-      first = false;
-      parts.push(piece);
+      if (!first) length += 1;
       starts.push(length);
-      length += piece.length;
+      length += end - start;
       ends.push(length);
+      const prev = runs.at(-1);
+      if (!first && prev && buf === e.body && prev.buf === e.body && prev.end + 1 === start) prev.end = end;
+      else runs.push({ buf, start, end });
+      first = false;
     }
-    parts.push(TAIL);
     length += TAIL.length;
-    const body = Buffer.concat(parts, length);
+    const body = Buffer.allocUnsafe(length);
+    let at = HEAD.copy(body, 0);
+    for (let k = 0; k < runs.length; k++) {
+      if (k > 0) body[at++] = 0x2c; // ','
+      const run = runs[k]!;
+      at += run.buf.copy(body, at, run.start, run.end);
+    }
+    TAIL.copy(body, at);
     this.#put(key, rows, last, body, starts, ends);
     return body;
   }
