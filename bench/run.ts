@@ -525,8 +525,9 @@ async function w5(c: Ctx, slug: string, prefix = ''): Promise<Row> {
 
 /**
  * W5·changed: the same list, each one right after an (untimed) overwrite of one secret of the
- * scope, so the server cannot send the answer it kept for the unchanged scope and builds it afresh:
- * the cost of the first list after any change. Same floor as W5.
+ * scope, so the server cannot send the answer it kept for the unchanged scope as it is: it reads
+ * the changed secret again and patches the kept answer (ScopeListCache), the cost of the first list
+ * after a small change. Same floor as W5.
  */
 async function w5Changed(c: Ctx, slug: string, pid: string): Promise<void> {
   const runs: Run[] = [];
@@ -549,7 +550,7 @@ async function w5Changed(c: Ctx, slug: string, pid: string): Promise<void> {
   }
   rows.push({
     id: 'W5·changed',
-    what: 'the same list, each right after a write to the scope (answer built afresh)',
+    what: 'the same list, each right after a write to the scope (kept answer patched)',
     kind: 'latency',
     figure: summarize(runs),
     floor: summarize(floors),

@@ -26,7 +26,7 @@ import {
   type ScopeMetaRow,
 } from '../store/secrets.repository.js';
 import { pinnedInLastSucceeded } from '../store/deployments.repository.js';
-import { ScopeListCache } from './scope-list-cache.js';
+import { type Piece, ScopeListCache } from './scope-list-cache.js';
 import { pinnedStatus, type SecretStatus } from './status.service.js';
 import { authorizeProject, inProjectTx, type Need, reauthorize, reauthorizeWithActiveKey } from './access.js';
 import { type Actor, actorLabel, forbiddenRole, projectNotFound, roleAtLeast } from './actor.js';
@@ -69,6 +69,7 @@ interface PreparedWrite {
 export function createSecretsService(deps: Deps) {
   const { db, clock, keys } = deps;
   const listCache = new ScopeListCache(LIST_CACHE_BYTES);
+  const listCacheCounts = { same: 0, patched: 0, full: 0 };
 
   /** Seals values for the versions after the current ones. Runs outside any transaction. */
   async function prepare(
@@ -381,6 +382,12 @@ export function createSecretsService(deps: Deps) {
     return m;
   }
 
+  /** One secret's piece of a production or build list answer (ScopeListCache): its JSON object, or null when it is not listed. */
+  function scopePiece(scope: 'production' | 'build', r: ScopeMetaRow): Piece {
+    const st = pinnedStatus(r, r.pinned_version ?? undefined);
+    return st ? JSON.stringify(scopeMetaOf(scope, r, st.status)) : null;
+  }
+
   async function toMeta(projectId: string, rows: Awaited<ReturnType<typeof listSecretMetadata>>): Promise<SecretMeta[]> {
     const statuses = await deps.status.statusFor(db, projectId, rows);
     const out: SecretMeta[] = [];
@@ -417,22 +424,40 @@ export function createSecretsService(deps: Deps) {
      * `{ secrets }`, what JSON.stringify writes of `list`'s objects (whose properties are in the
      * SecretMeta schema's order, so it is also what the schema's serializer writes). The last
      * answer of each scope is kept and served again while a read of the scope's versions, update
-     * times and statuses says it is still the same (ScopeListCache; issue 18 §4).
+     * times and statuses says it is still the same (ScopeListCache; issue 18 §4). When only a
+     * few secrets changed (or came or went) and the last succeeded deployment is the same, only
+     * those are read again and joined with the kept pieces of the others, in the stamps' order.
      */
     async listScopeBody(actor: Actor, slug: string, scope: 'production' | 'build'): Promise<Buffer> {
       const p = await authorizeProject(db, actor, slug, 'viewer', 'listing secrets');
       const key = `${p.id}/${scope}`;
-      const same = listCache.lookup(key, await listScopeStamps(db, p.id, scope));
-      if (same) return same;
-      const rows = await listScopeMeta(db, p.id, scope, SHORT_DIGEST_LENGTH);
-      const secrets: SecretMeta[] = [];
-      for (const r of rows) {
-        const st = pinnedStatus(r, r.pinned_version ?? undefined);
-        if (st) secrets.push(scopeMetaOf(scope, r, st.status));
+      const stamps = await listScopeStamps(db, p.id, scope);
+      const plan = listCache.plan(key, stamps);
+      if (plan.kind === 'same') {
+        listCacheCounts.same++;
+        return plan.body;
       }
-      const body = Buffer.from(JSON.stringify({ secrets }));
-      listCache.store(key, rows, body);
-      return body;
+      if (plan.kind === 'patch') {
+        const fresh = new Map<string, { row: ScopeMetaRow; piece: Piece }>();
+        for (const r of await listScopeMeta(db, p.id, scope, SHORT_DIGEST_LENGTH, plan.ids)) fresh.set(r.id, { row: r, piece: scopePiece(scope, r) });
+        const body = listCache.patch(key, stamps, fresh);
+        if (body) {
+          listCacheCounts.patched++;
+          return body;
+        }
+      }
+      listCacheCounts.full++;
+      const rows = await listScopeMeta(db, p.id, scope, SHORT_DIGEST_LENGTH);
+      return listCache.build(
+        key,
+        rows,
+        rows.map((r) => scopePiece(scope, r)),
+      );
+    },
+
+    /** How listScopeBody's answers were made since the service started: kept, patched, built whole (for tests). */
+    listCacheCounts(): { same: number; patched: number; full: number } {
+      return { ...listCacheCounts };
     },
 
     /**
