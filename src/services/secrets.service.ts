@@ -7,9 +7,9 @@ import { SHORT_DIGEST_LENGTH, shortDigest, valueDigest } from '../crypto/digest.
 import { sealValue } from '../crypto/sealing.js';
 import { newId } from '../crypto/tokens.js';
 import { auditRow, insertAuditEvents, type AuditInput } from '../store/audit.repository.js';
-import { isUniqueViolation, type Executor } from '../store/executor.js';
+import { isPostgres, isUniqueViolation, type Executor } from '../store/executor.js';
 import type { SecretRow } from '../store/schema.js';
-import { contextSecret, isPostgres, type PinSource, type SetCheck, secretWriteContext, writeSetPg } from '../store/secret-write.repository.js';
+import { contextSecret, type PinSource, type SetCheck, secretWriteContext, writeSetPg } from '../store/secret-write.repository.js';
 import type { SealingKey } from '../crypto/seal.js';
 import {
   advanceSecret,

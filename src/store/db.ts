@@ -15,7 +15,6 @@ import * as m0009 from './migrations/2026-11-29-0009-data-keys.js';
 import type { DB } from './schema.js';
 import { DiskReserve } from './disk-reserve.js';
 import { guardDialect, StorageHealth, storageFault } from './storage-errors.js';
-import { markSqlite } from './executor.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -95,7 +94,6 @@ export function openDatabase(url: string, opts: { poolSize?: number; connectTime
   // A reserve of disk space next to the file keeps releases and sign-ins working on a full disk (disk-reserve.ts).
   const reserve = path === ':memory:' ? undefined : new DiskReserve(dirname(path), () => health.ok());
   const db = new Kysely<DB>({ dialect: guardDialect(new SqliteDialect({ database: withStatementCache(sqlite) }), health, reserve) });
-  markSqlite(db);
   return {
     db,
     dialect: 'sqlite',

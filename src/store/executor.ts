@@ -15,18 +15,6 @@ export function isUniqueViolation(err: unknown): boolean {
   return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
-const sqliteDatabases = new WeakSet<object>();
-
-/** Notes that `db` runs on SQLite (openDatabase does): a repository may then shape a query for SQLite's planner. */
-export function markSqlite(db: Kysely<DB>): void {
-  sqliteDatabases.add(db);
-}
-
-/** Whether `ex` is a database that openDatabase opened on SQLite (false on PostgreSQL, and for a transaction). */
-export function onSqlite(ex: Executor): boolean {
-  return sqliteDatabases.has(ex);
-}
-
 /**
  * A text column in code point order, for an ORDER BY that matches JavaScript's `<` on strings:
  * SQLite's default (BINARY) collation is; PostgreSQL's database default may not be, so its "C"

@@ -1,4 +1,4 @@
-import { CompiledQuery, PostgresAdapter, sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { Executor } from './executor.js';
 import { Precompiled } from './precompiled.js';
 import { activeKeyIdOf } from './projects.repository.js';
@@ -108,11 +108,6 @@ export function contextSecret(c: SecretWriteContext, projectId: string, scope: s
     updated_at: c.s_updated_at!,
     updated_by: c.s_updated_by!,
   };
-}
-
-/** True on PostgreSQL (the dialect adapter is one per Kysely instance, shared by its transactions). */
-export function isPostgres(ex: Executor): boolean {
-  return ex.getExecutor().adapter instanceof PostgresAdapter;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { type Executor, onSqlite } from './executor.js';
+import { type Executor, isPostgres } from './executor.js';
 import { Precompiled } from './precompiled.js';
 import type { SecretRow, SecretVersionRow } from './schema.js';
 
@@ -242,7 +242,7 @@ export async function listScopeMeta(
     if (ids.length === 0) return [];
     q = q.where('secrets.id', 'in', ids);
   }
-  if (onSqlite(ex)) {
+  if (!isPostgres(ex)) {
     return q
       .leftJoin('deployment_pins', (j) => j.on('deployment_pins.deployment_id', '=', lastId).onRef('deployment_pins.secret_id', '=', 'secrets.id'))
       .select('deployment_pins.version as pinned_version')

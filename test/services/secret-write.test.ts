@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { auditRow } from '../../src/store/audit.repository.js';
-import { isPostgres, type SetCheck, writeSetPg } from '../../src/store/secret-write.repository.js';
+import { type SetCheck, writeSetPg } from '../../src/store/secret-write.repository.js';
+import { isPostgres } from '../../src/store/executor.js';
 import { activeProjectKey, findProjectBySlug } from '../../src/store/projects.repository.js';
 import { dialects } from '../helpers/server.js';
 import { testServices } from '../helpers/services.js';
