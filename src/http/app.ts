@@ -22,6 +22,7 @@ import { registerAuth, requireCaller } from './plugins/auth.js';
 import { registerStrictBodies, strictFormParser } from './plugins/body.js';
 import { errorBody, registerErrorHandler } from './plugins/errors.js';
 import { lazyCompilers } from './plugins/lazy-schemas.js';
+import { registerLingeringClose } from './plugins/linger.js';
 import { type PoolStatsSource, registerMetrics } from './plugins/metrics.js';
 import { webPlugin } from './web/plugin.js';
 
@@ -120,6 +121,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', req.id);
     reply.header('cache-control', 'no-store');
   });
+  // A 413 (or any answer) sent before the body was read reaches a client still writing it.
+  registerLingeringClose(app);
   app.addHook('onResponse', (req, reply, done) => {
     // No headers, no body: a path and a status (paths hold names, never values).
     req.log.info({ method: req.method, url: logPath(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
