@@ -162,7 +162,7 @@ export function createDeploymentsService(deps: Deps) {
       const expiresAt = now + deps.tokenTtlMs;
       const by = actorLabel(actor);
       const maxRunning = deps.deployKeyMaxRunning ?? DEFAULT_DEPLOY_KEY_MAX_RUNNING;
-      const { project, pinned, withholdBuild } = await db.transaction().execute(async (trx) => {
+      const { project, pinned, row } = await db.transaction().execute(async (trx) => {
         // Authorized inside the transaction that pins and writes: a member removed (or a grant revoked) before the commit starts nothing.
         const project = await projectForStart(trx, actor, slug, environment, pr);
         // Fork pull requests run the project's workflows too: a project may keep build secrets from every preview.
@@ -260,26 +260,9 @@ export function createDeploymentsService(deps: Deps) {
           ...(removed.length > 0 ? { removed } : {}),
           ...(withholdBuild ? { buildSecretsWithheld: true as const } : {}),
         };
-        return { project, pinned, withholdBuild };
+        return { project, pinned, row };
       });
-      const deployment = toDeployment({
-        id,
-        project_id: project.id,
-        environment,
-        pr,
-        ref,
-        status: 'running',
-        token_hash: null,
-        started_by: by,
-        started_by_kind: startedBy.kind,
-        started_by_name: startedBy.name,
-        started_by_id: starter.id,
-        build_withheld: withholdBuild ? 1 : 0,
-        created_at: now,
-        expires_at: expiresAt,
-        completed_at: null,
-        failure_reason: null,
-      });
+      const deployment = toDeployment({ ...row, token_hash: null });
       return {
         id,
         token,
