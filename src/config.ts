@@ -44,6 +44,12 @@ export interface Config {
   readonly oidcRateLimitPerMinute: number;
   /** At start: how long to keep retrying an unreachable database before giving up (0: try once). */
   readonly dbConnectTimeoutS: number;
+  /**
+   * KEYLOFT_DATABASE_PREPARED_STATEMENTS (PostgreSQL; default true): the hot queries run as named
+   * prepared statements, parsed and planned once per connection. false for a PgBouncer in
+   * transaction pooling that does not keep prepared statements (before 1.21, or max_prepared_statements = 0).
+   */
+  readonly databasePreparedStatements: boolean;
   /** Slow and abusive clients: time to send a request's headers, and the whole request. */
   readonly headersTimeoutS: number;
   readonly requestTimeoutS: number;
@@ -305,6 +311,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: string; p
     metrics: metrics === 'true',
     oidcRateLimitPerMinute: int(e, 'KEYLOFT_OIDC_RATE_LIMIT', 120, 1, 100_000, problems),
     dbConnectTimeoutS: int(e, 'KEYLOFT_DB_CONNECT_TIMEOUT_S', 60, 0, 3600, problems),
+    databasePreparedStatements: bool(e, 'KEYLOFT_DATABASE_PREPARED_STATEMENTS', true, problems),
     headersTimeoutS: int(e, 'KEYLOFT_HEADERS_TIMEOUT_S', 10, 1, 600, problems),
     requestTimeoutS: int(e, 'KEYLOFT_REQUEST_TIMEOUT_S', 60, 1, 3600, problems),
     keepAliveTimeoutS: int(e, 'KEYLOFT_KEEP_ALIVE_TIMEOUT_S', 72, 1, 600, problems),

@@ -33,7 +33,7 @@ async function withServices<T>(fn: (s: Services) => Promise<T>): Promise<T> {
     );
     process.exit(1);
   }
-  const database = openDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, { preparedStatements: config.databasePreparedStatements });
   try {
     if (!config.embedded && !(await hasSchema(database.db))) {
       process.stderr.write(

@@ -32,7 +32,7 @@ export function registerCheck(program: Command): void {
         if (err instanceof ConfigError) fail(err.message);
         throw err;
       }
-      const database = openDatabase(cfg.databaseUrl);
+      const database = openDatabase(cfg.databaseUrl, { preparedStatements: cfg.databasePreparedStatements });
       let report: CheckReport;
       try {
         await migrateToLatest(database.db);

@@ -23,7 +23,7 @@ function config(): Config {
 }
 
 async function withDb<T>(cfg: Config, fn: (d: Database) => Promise<T>): Promise<T> {
-  const database = openDatabase(cfg.databaseUrl);
+  const database = openDatabase(cfg.databaseUrl, { preparedStatements: cfg.databasePreparedStatements });
   try {
     await migrateToLatest(database.db);
     return await fn(database);

@@ -21,7 +21,7 @@ export interface Running {
 
 /** Opens the database, checks keys for the role, builds the app and listens. */
 export async function startServer(config: Config, out: { print: (line: string) => void } = { print: (l) => process.stdout.write(`${l}\n`) }): Promise<Running> {
-  const database: Database = openDatabase(config.databaseUrl);
+  const database: Database = openDatabase(config.databaseUrl, { preparedStatements: config.databasePreparedStatements });
   try {
     // A database that is still starting (or failing over) is waited for, with backoff, not given up on at once.
     await waitForDatabase(database.db, {

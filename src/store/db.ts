@@ -14,6 +14,7 @@ import * as m0008 from './migrations/2026-11-29-0008-people.js';
 import * as m0009 from './migrations/2026-11-29-0009-data-keys.js';
 import type { DB } from './schema.js';
 import { DiskReserve } from './disk-reserve.js';
+import { namePreparedStatements } from './pg-prepared.js';
 import { guardDialect, StorageHealth, storageFault } from './storage-errors.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -60,8 +61,11 @@ function loadSqlite(): typeof SQLite {
   return sqliteModule;
 }
 
-/** Opens `url`: `postgres://…` / `postgresql://…`, or a SQLite file path (optionally `sqlite:` / `file:` prefixed). */
-export function openDatabase(url: string, opts: { poolSize?: number; connectTimeoutMs?: number } = {}): Database {
+/**
+ * Opens `url`: `postgres://…` / `postgresql://…`, or a SQLite file path (optionally `sqlite:` / `file:` prefixed).
+ * `preparedStatements` (PostgreSQL, default true): the hot queries as named prepared statements (pg-prepared.ts).
+ */
+export function openDatabase(url: string, opts: { poolSize?: number; connectTimeoutMs?: number; preparedStatements?: boolean } = {}): Database {
   const health = new StorageHealth();
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pg = loadPg();
@@ -73,7 +77,11 @@ export function openDatabase(url: string, opts: { poolSize?: number; connectTime
     // and opens a new one on the next query; the outage is reported once through `health`.
     const onError = (err: Error) => health.failed(storageFault(err) ?? 'unavailable', err);
     pool.on('error', onError);
-    pool.on('connect', (client) => client.on('error', onError));
+    const named = opts.preparedStatements ?? true;
+    pool.on('connect', (client) => {
+      client.on('error', onError);
+      if (named) namePreparedStatements(client);
+    });
     const db = new Kysely<DB>({ dialect: guardDialect(new PostgresDialect({ pool }), health) });
     const poolStats = (): PoolStats => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
     return { db, dialect: 'postgres', health, poolStats, close: () => db.destroy() };

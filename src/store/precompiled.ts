@@ -1,5 +1,6 @@
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
-import type { Executor } from './executor.js';
+import { type Executor, isPostgres } from './executor.js';
+import { preparedOnPostgres } from './pg-prepared.js';
 
 type Slot = { arg: number } | { value: unknown };
 
@@ -7,7 +8,8 @@ type Slot = { arg: number } | { value: unknown };
  * A hot query built and compiled by Kysely once per database engine, then run with each call's
  * arguments bound to the same SQL text (Kysely's "splitting build, compile and execute" recipe):
  * no query building or compiling per call (≈ 30–60 µs each on the write path), and on SQLite the
- * statement cache (db.ts) finds the prepared statement by that text.
+ * statement cache (db.ts) finds the prepared statement by that text; on PostgreSQL it runs as a
+ * named prepared statement (pg-prepared.ts; not a text with a `*`).
  *
  * `build` receives a unique marker in place of every argument; a marker it uses must become a bound
  * parameter (no `in` lists, no argument used as an identifier or inlined in a `sql` fragment; the
@@ -40,6 +42,8 @@ export class Precompiled<A extends readonly unknown[], R> {
     // A marker in the SQL text would be an argument inlined once and for all: refuse it.
     if (markers.some((m) => query.sql.includes(m))) throw new Error('a precompiled query must bind its arguments as parameters');
     c = { query, slots };
+    // PostgreSQL: parsed and planned once per connection, not on every run.
+    if (isPostgres(ex)) preparedOnPostgres(query.sql);
     this.#compiled.set(adapter, c);
     return c;
   }

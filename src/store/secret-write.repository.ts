@@ -1,5 +1,6 @@
 import { CompiledQuery, sql } from 'kysely';
 import type { Executor } from './executor.js';
+import { preparedOnPostgres } from './pg-prepared.js';
 import { Precompiled } from './precompiled.js';
 import { activeKeyIdOf } from './projects.repository.js';
 import type { AuditEventRow, SecretRow } from './schema.js';
@@ -153,6 +154,10 @@ const PG_ADVANCE = `with ${AUTHORIZED}, s as (
     where "id" = $1 and "current_version" = $22 and exists (select 1 from "ok")
     returning "id"
   ), ${VERSION_AND_AUDIT}`;
+
+// Parsed and planned once per connection (pg-prepared.ts): planning these was most of their time.
+preparedOnPostgres(PG_CREATE);
+preparedOnPostgres(PG_ADVANCE);
 
 /**
  * PostgreSQL: a set's three writes — the secret (inserted, or moved from `fromVersion` by

@@ -63,12 +63,25 @@ export async function insertApiToken(ex: Executor, row: ApiTokenRow): Promise<vo
   await ex.insertInto('api_tokens').values(row).execute();
 }
 
-/** Precompiled: every request with a personal API token runs it (store/precompiled.ts). */
+/**
+ * Precompiled: every request with a personal API token runs it (store/precompiled.ts). Its columns
+ * are named, not `api_tokens.*`: so it runs as a named prepared statement on PostgreSQL (pg-prepared.ts).
+ */
 const API_TOKEN_BY_HASH = new Precompiled(1, (ex: Executor, hash: string) =>
   ex
     .selectFrom('api_tokens')
     .innerJoin('users', 'users.id', 'api_tokens.user_id')
-    .selectAll('api_tokens')
+    .select([
+      'api_tokens.id',
+      'api_tokens.user_id',
+      'api_tokens.name',
+      'api_tokens.token_hash',
+      'api_tokens.created_at',
+      'api_tokens.last_used_at',
+      'api_tokens.revoked_at',
+      'api_tokens.expires_at',
+      'api_tokens.read_only',
+    ])
     .select(['users.email', 'users.is_admin', 'users.disabled_at'])
     .where('api_tokens.token_hash', '=', hash),
 );

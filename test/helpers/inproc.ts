@@ -39,7 +39,7 @@ export async function inProcess(dialect: DialectName, env: Record<string, string
     ...(pg ? { KEYLOFT_DATABASE_URL: pg.url } : {}),
     ...env,
   });
-  const database = openDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, { preparedStatements: config.databasePreparedStatements });
   const clock = fakeClock(Date.UTC(2026, 10, 29, 9, 0, 0));
   try {
     await migrateToLatest(database.db);
