@@ -54,6 +54,12 @@ export async function startServer(config: Config, out: { print: (line: string) =
     const log = app.log;
     if (database.reserveSpace && !database.reserveSpace())
       log.warn({ bytes: RESERVE_BYTES }, 'no room for the disk reserve next to the database: on a full disk releases will be refused too');
+    database.naming?.listen((err) =>
+      log.warn(
+        { code: (err as { code?: unknown }).code },
+        'the database connection lost a prepared statement (a pooler in transaction mode that does not keep them?): the hot queries now run unnamed; set KEYLOFT_DATABASE_PREPARED_STATEMENTS=false to start that way',
+      ),
+    );
     database.health.listen((e) => {
       if (e.kind === 'down')
         log.error(

@@ -14,7 +14,7 @@ import * as m0008 from './migrations/2026-11-29-0008-people.js';
 import * as m0009 from './migrations/2026-11-29-0009-data-keys.js';
 import type { DB } from './schema.js';
 import { DiskReserve } from './disk-reserve.js';
-import { namePreparedStatements } from './pg-prepared.js';
+import { namePreparedStatements, StatementNaming } from './pg-prepared.js';
 import { guardDialect, StorageHealth, storageFault } from './storage-errors.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -32,6 +32,8 @@ export interface Database {
   reserveSpace?: () => boolean;
   /** PostgreSQL only: the connection pool's current use (for /metrics). */
   poolStats?: () => PoolStats;
+  /** PostgreSQL only: whether the hot queries run as named prepared statements (turned off once a pooler loses them). */
+  naming?: StatementNaming;
   close(): Promise<void>;
 }
 
@@ -77,14 +79,14 @@ export function openDatabase(url: string, opts: { poolSize?: number; connectTime
     // and opens a new one on the next query; the outage is reported once through `health`.
     const onError = (err: Error) => health.failed(storageFault(err) ?? 'unavailable', err);
     pool.on('error', onError);
-    const named = opts.preparedStatements ?? true;
+    const naming = new StatementNaming(opts.preparedStatements ?? true);
     pool.on('connect', (client) => {
       client.on('error', onError);
-      if (named) namePreparedStatements(client);
+      if (naming.on) namePreparedStatements(client, naming);
     });
     const db = new Kysely<DB>({ dialect: guardDialect(new PostgresDialect({ pool }), health) });
     const poolStats = (): PoolStats => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max });
-    return { db, dialect: 'postgres', health, poolStats, close: () => db.destroy() };
+    return { db, dialect: 'postgres', health, poolStats, naming, close: () => db.destroy() };
   }
   const path = url.replace(/^(sqlite|file):(\/\/)?/, '');
   // The data directory holds the database and (on the embedded default) the master key: owner only.

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 import type PgModule from 'pg';
 import { loadConfig } from '../../src/config.js';
+import { KeyloftError } from '../../src/domain/errors.js';
+import { type Database, openDatabase } from '../../src/store/db.js';
 import { preparedName, preparedOnPostgres } from '../../src/store/pg-prepared.js';
+import type { DB } from '../../src/store/schema.js';
 import { call, inProcess, setupOwner } from '../helpers/inproc.js';
-import { dialects } from '../helpers/server.js';
+import { createPgDatabase, dialects } from '../helpers/server.js';
 
 /**
  * On PostgreSQL the hot precompiled queries and a set's one-statement write run as named prepared
@@ -132,6 +135,67 @@ for (const d of await dialects()) {
       } finally {
         await ip.close();
       }
+    });
+
+    describe('a pooler that loses prepared statements (transaction pooling without their support)', () => {
+      const TEXT = 'select $1::int + 1 as "n"';
+      preparedOnPostgres(TEXT);
+      const NAME = preparedName(TEXT)!;
+      const run = (ex: Kysely<DB>) => ex.executeQuery<{ n: number }>(CompiledQuery.raw(TEXT, [41]));
+
+      /** One pooled connection (what a transaction pooler gives differs from one statement to the next; here the server's own statements are removed or added behind pg's back). */
+      async function onePool(fn: (database: Database, turnedOff: string[]) => Promise<void>) {
+        const pgdb = await createPgDatabase();
+        const database = openDatabase(pgdb.url, { poolSize: 1 });
+        const turnedOff: string[] = [];
+        database.naming!.listen((err) => turnedOff.push(String((err as { code?: unknown }).code)));
+        try {
+          await fn(database, turnedOff);
+        } finally {
+          await database.close();
+          await pgdb.drop();
+        }
+      }
+
+      it('a statement missing on the server connection (26000): run again unnamed at once, naming off for the pool, reported once', async () => {
+        await onePool(async (database, turnedOff) => {
+          sent.length = 0;
+          assert.equal((await run(database.db)).rows[0]!.n, 42);
+          assert.equal(sent.at(-1)!.name, NAME);
+          await sql`deallocate all`.execute(database.db); // pg still believes the statement is parsed
+          assert.equal((await run(database.db)).rows[0]!.n, 42);
+          assert.deepEqual(turnedOff, ['26000']);
+          assert.equal(database.naming!.on, false);
+          sent.length = 0;
+          assert.equal((await run(database.db)).rows[0]!.n, 42);
+          assert.deepEqual(
+            sent.map((x) => x.name),
+            [undefined],
+          );
+          assert.deepEqual(turnedOff, ['26000']);
+        });
+      });
+
+      it('a statement already on the server connection (42P05): the same', async () => {
+        await onePool(async (database, turnedOff) => {
+          await sql.raw(`prepare ${NAME} as select 1`).execute(database.db); // as another client of the pooler left it
+          assert.equal((await run(database.db)).rows[0]!.n, 42);
+          assert.deepEqual(turnedOff, ['42P05']);
+        });
+      });
+
+      it('inside a transaction the transaction fails with 503 storage_unavailable (it is aborted); the next one runs unnamed', async () => {
+        await onePool(async (database, turnedOff) => {
+          assert.equal((await run(database.db)).rows[0]!.n, 42);
+          await sql`deallocate all`.execute(database.db);
+          await assert.rejects(
+            database.db.transaction().execute(async (trx) => run(trx)),
+            (err: unknown) => err instanceof KeyloftError && err.code === 'storage_unavailable',
+          );
+          assert.deepEqual(turnedOff, ['26000']);
+          assert.equal((await database.db.transaction().execute(async (trx) => run(trx))).rows[0]!.n, 42);
+        });
+      });
     });
   });
 }
