@@ -595,6 +595,7 @@ async function w4(c: Ctx, slug: string): Promise<void> {
   const samples: number[] = [];
   const end = performance.now() + W4_SECONDS * 1000;
   const t0 = performance.now();
+  const cpu0 = cpuMs(c.server.process.pid!);
   let errors = 0;
   await Promise.all(
     Array.from({ length: W4_CLIENTS }, async () => {
@@ -607,6 +608,7 @@ async function w4(c: Ctx, slug: string): Promise<void> {
     }),
   );
   const wall = performance.now() - t0;
+  const cpu1 = cpuMs(c.server.process.pid!);
   const mem = rssMb(c.server.process.pid!);
   client.close();
   if (errors) throw new Error(`W4: ${errors} requests failed`);
@@ -637,7 +639,7 @@ async function w4(c: Ctx, slug: string): Promise<void> {
   };
   const flo: Summary = { median: median(fs), p95: quantile(fs, 0.95), p99: quantile(fs, 0.99), perSec: (fs.length * 1000) / fwall, n: fs.length, runs: 1 };
   log(
-    `W4: ${fig.perSec.toFixed(0)} req/s, p50 ${fig.median.toFixed(2)} ms, p99 ${fig.p99.toFixed(2)} ms; floor ${flo.perSec.toFixed(0)}/s; RSS ${mem.rss.toFixed(1)} MB (peak ${mem.hwm.toFixed(1)})`,
+    `W4: ${fig.perSec.toFixed(0)} req/s, p50 ${fig.median.toFixed(2)} ms, p99 ${fig.p99.toFixed(2)} ms; floor ${flo.perSec.toFixed(0)}/s; RSS ${mem.rss.toFixed(1)} MB (peak ${mem.hwm.toFixed(1)}); server CPU per request ${(((cpu1.main - cpu0.main) * 1000) / samples.length).toFixed(0)} µs main thread, ${(((cpu1.all - cpu0.all) * 1000) / samples.length).toFixed(0)} µs all threads`,
   );
   rows.push({
     id: 'W4',
