@@ -63,9 +63,10 @@ COPY --from=build /app/src/http/web/assets ./src/http/web/assets
 USER keyloft
 # Warm the compile cache with the same Node and flags as at run time: the CLI (dist/bundle/main.mjs),
 # the server's ES module bundle and its lazily loaded chunks, and the packages the server loads from
-# node_modules on first use (argon2, nodemailer, openid-client, Fastify's schema compilers).
+# node_modules on first use (argon2, nodemailer, openid-client), and Fastify's schema compilers
+# (dist/serve/schema-compilers.cjs, one file made by the build).
 RUN node bin/keyloft.js --version >/dev/null \
- && node --input-type=module -e "import { readdirSync } from 'node:fs'; for (const f of readdirSync('dist/bundle')) if (f !== 'main.mjs') await import('./dist/bundle/' + f); for (const p of ['argon2', 'nodemailer', 'openid-client', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler']) await import(p);"
+ && node --input-type=module -e "import { readdirSync } from 'node:fs'; for (const f of readdirSync('dist/bundle')) if (f !== 'main.mjs') await import('./dist/bundle/' + f); await import('./dist/serve/schema-compilers.cjs'); for (const p of ['argon2', 'nodemailer', 'openid-client']) await import(p);"
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \

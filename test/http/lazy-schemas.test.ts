@@ -2,7 +2,10 @@
 // every schema still compiles, validation answers as before, and the OpenAPI document is the same
 // whether the schemas were compiled before it was generated or not.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { compilePendingSchemas } from '../../src/http/app.js';
 import { lazyCompilers } from '../../src/http/plugins/lazy-schemas.js';
@@ -45,4 +48,37 @@ test('a headers schema is refused at start (Fastify would not lower-case it for 
   app.get('/h', { schema: { headers: { type: 'object', properties: { 'X-Thing': { type: 'string' } } } } }, async () => ({}));
   await assert.rejects(async () => app.ready(), /headers schemas are not supported/);
   await app.close().catch(() => {});
+});
+
+test("the compilers are loaded from the build's one file (dist/serve/schema-compilers.cjs), not Ajv's and fast-json-stringify's ~120 module files", async () => {
+  // Loading them file by file (each resolved, read and wrapped on a route's first request) made
+  // Node's path code hot enough for V8's optimizing compiler: ~5 MB more of the node binary
+  // resident from the first requests on (docs/OPERATIONS.md "Memory and start-up").
+  const bundled = fileURLToPath(new URL('../../serve/schema-compilers.cjs', import.meta.url));
+  assert.ok(existsSync(bundled), `${bundled} is written by scripts/bundle.mjs (npm run build)`);
+  const app = Fastify({ schemaController: { compilersFactory: lazyCompilers().compilersFactory as never } });
+  app.post(
+    '/v',
+    {
+      schema: {
+        body: { type: 'object', required: ['a'], properties: { a: { type: 'string', minLength: 2 } } },
+        response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } },
+      },
+    },
+    async () => ({ ok: true, secret: 'not in the schema' }),
+  );
+  const bad = await app.inject({ method: 'POST', url: '/v', payload: { a: 'x' } });
+  assert.equal(bad.statusCode, 400, bad.body);
+  const ok = await app.inject({ method: 'POST', url: '/v', payload: { a: 'xy' } });
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.deepEqual(JSON.parse(ok.body), { ok: true }, 'the serializer keeps only what the schema lists');
+  await app.close();
+  const loaded = Object.keys(createRequire(import.meta.url).cache);
+  assert.ok(loaded.includes(bundled), 'the bundled compilers were loaded');
+  // (Fastify's own error serializer requires fast-json-stringify's small runtime, lib/serializer.js,
+  // and the OpenAPI document's resolver fast-uri: not the compilers.)
+  const files = loaded.filter((f) =>
+    /node_modules[\\/](ajv[\\/]|ajv-formats[\\/]|fast-json-stringify[\\/]index\.js|@fastify[\\/](ajv-compiler|fast-json-stringify-compiler)[\\/])/.test(f),
+  );
+  assert.deepEqual(files, [], 'no compiler module was loaded from node_modules');
 });

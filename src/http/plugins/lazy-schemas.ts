@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Route schemas compiled on a route's first request instead of at start.
@@ -28,6 +30,21 @@ type Compiler = (route: RouteSchemaArg) => AnyFn;
 type Builder = (externalSchemas: unknown, options: unknown) => Compiler;
 
 const fastifyRequire = createRequire(import.meta.resolve('fastify'));
+/**
+ * The same two compilers bundled by the build into one CommonJS file (scripts/bundle.mjs, from the
+ * packages Fastify resolves), next to the server's own bundle. Loading Ajv, its formats,
+ * fast-json-stringify and fast-uri module by module meant ~120 files resolved, read and wrapped on
+ * the first request, which made Node's path code hot enough for V8's optimizing compiler: ~5 MB more
+ * of the node binary resident in a server that had answered a handful of requests. Like the rest of
+ * dist/, it is rebuilt by `npm run build` (and `npm ci`, through `prepare`) after a dependency
+ * changes; without it (a tsc-only build) they are loaded from node_modules as before.
+ */
+const bundledFile = fileURLToPath(new URL('../../../serve/schema-compilers.cjs', import.meta.url));
+
+function loadCompiler(which: 'ajv' | 'fjs'): Builder {
+  if (existsSync(bundledFile)) return (fastifyRequire(bundledFile) as Record<'ajv' | 'fjs', () => Builder>)[which]();
+  return (fastifyRequire(which === 'ajv' ? '@fastify/ajv-compiler' : '@fastify/fast-json-stringify-compiler') as () => Builder)();
+}
 
 export interface LazyCompilers {
   compilersFactory: { buildValidator: Builder; buildSerializer: Builder };
@@ -71,8 +88,8 @@ export function lazyCompilers(): LazyCompilers {
   };
   return {
     compilersFactory: {
-      buildValidator: defer(() => (fastifyRequire('@fastify/ajv-compiler') as () => Builder)(), 'validator'),
-      buildSerializer: defer(() => (fastifyRequire('@fastify/fast-json-stringify-compiler') as () => Builder)(), 'serializer'),
+      buildValidator: defer(() => loadCompiler('ajv'), 'validator'),
+      buildSerializer: defer(() => loadCompiler('fjs'), 'serializer'),
     },
     compilePendingSchemas() {
       let n = 0;
