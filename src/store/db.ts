@@ -12,6 +12,7 @@ import * as m0005newuser from './migrations/2026-11-29-0005-newuser.js';
 import * as m0007 from './migrations/2026-11-29-0007-pending-imports.js';
 import * as m0008 from './migrations/2026-11-29-0008-people.js';
 import * as m0009 from './migrations/2026-11-29-0009-data-keys.js';
+import * as m0010 from './migrations/2026-11-29-0010-pin-references.js';
 import type { DB } from './schema.js';
 import { DiskReserve } from './disk-reserve.js';
 import { namePreparedStatements, StatementNaming } from './pg-prepared.js';
@@ -186,7 +187,8 @@ function driverReason(err: unknown): string {
   return typeof e.code === 'string' && e.code ? e.code : String(e.message ?? 'unknown error').slice(0, 120);
 }
 
-const MIGRATIONS: Record<string, Migration> = {
+/** Every migration, by name (Kysely applies them in name order). */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-11-26-0001-initial': m0001,
   '2026-11-29-0002-signin': m0002signin,
   '2026-11-29-0003-release-rights': m0003,
@@ -195,6 +197,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-11-29-0007-pending-imports': m0007,
   '2026-11-29-0008-people': m0008,
   '2026-11-29-0009-data-keys': m0009,
+  '2026-11-29-0010-pin-references': m0010,
 };
 
 class StaticProvider implements MigrationProvider {
