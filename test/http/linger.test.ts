@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { LINGER_BYTES, LINGER_MS } from '../../src/http/plugins/linger.js';
+import { LINGER_BYTES, LINGER_MS, LINGERING } from '../../src/http/plugins/linger.js';
 import { testApp } from '../helpers/app.js';
 
 /** The app listening on 127.0.0.1 (the lingering close needs real sockets); its port. */
@@ -78,7 +78,9 @@ async function sendWhole(port: number, path: string, headers: Record<string, str
 }
 
 describe('a body over the limit, sent whole by a client that does not wait for 100-continue', () => {
-  it('is answered 413 payload_too_large, the client can write its whole body, and the server then ends the connection cleanly', async (t) => {
+  it('is answered 413 payload_too_large, the client can write its whole body, and the server then ends the connection cleanly', {
+    skip: !LINGERING && 'Node < 24 closes such a connection at once (src/http/plugins/linger.ts LINGERING)',
+  }, async (t) => {
     const { a, port } = await listening(t);
     const { token } = await a.userWithToken('ada@example.com', { admin: true });
     const total = 10 * 1024 * 1024;
@@ -126,7 +128,9 @@ describe('a body over the limit, sent whole by a client that does not wait for 1
     assert.ok(!list.text.includes('pipelined'), `the pipelined request ran: ${list.text}`);
   });
 
-  it('stops draining after LINGER_BYTES: a client that goes on sending is cut off', async (t) => {
+  it('stops draining after LINGER_BYTES: a client that goes on sending is cut off', {
+    skip: !LINGERING && 'Node < 24 closes such a connection at once (src/http/plugins/linger.ts LINGERING)',
+  }, async (t) => {
     const { port } = await listening(t);
     // Declares 1 GiB and sends up to twice the drain bound; the server must close well before that.
     const r = await sendWhole(port, '/api/v1/session', {}, 2 * LINGER_BYTES, { declared: 1024 * 1024 * 1024 });
@@ -135,7 +139,9 @@ describe('a body over the limit, sent whole by a client that does not wait for 1
     assert.ok(r.sent > LINGER_BYTES / 2, `cut off after only ${r.sent} bytes`);
   });
 
-  it('stops draining after LINGER_MS: a client that goes silent is closed', async (t) => {
+  it('stops draining after LINGER_MS: a client that goes silent is closed', {
+    skip: !LINGERING && 'Node < 24 closes such a connection at once (src/http/plugins/linger.ts LINGERING)',
+  }, async (t) => {
     const { port } = await listening(t);
     const c = await rawClient(port);
     const { sock } = c;

@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Api, bootstrap, grantRelease } from '../helpers/client.js';
 import { createStore, startServer, type TestServer, type TestStore } from '../helpers/server.js';
 import { dbQuery, rawHttp, Tally, withWebRoutes } from './support.js';
+import { LINGERING } from '../../src/http/plugins/linger.js';
 
 /**
  * Hostile input: names, values, bodies, dotenv imports, metacharacters in echoed fields and
@@ -273,8 +274,9 @@ describe('hostile input (sqlite)', () => {
     for (const [method, path, body, type] of targets) {
       // The server answers 413 as soon as it sees the Content-Length, then reads and discards the
       // rest (a lingering close, src/http/plugins/linger.ts): the client writing it gets the answer,
-      // not a reset, every time.
-      const r = await bigRequest(method, path, body, type);
+      // not a reset, every time. Node < 24 closes at once (LINGERING): a reset there is retried.
+      let r = await bigRequest(method, path, body, type);
+      for (let i = 0; i < 3 && r.status === 0 && !LINGERING; i++) r = await bigRequest(method, path, body, type);
       tally.case(
         '10 MB bodies',
         r.status === 413 && (r.body === undefined || r.body.error?.code === 'payload_too_large'),

@@ -5,6 +5,14 @@ import type { FastifyInstance } from 'fastify';
 export const LINGER_MS = 5_000;
 export const LINGER_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Whether this Node can drain such a connection: Node 20's HTTP server stops reading a socket once
+ * it has written a `Connection: close` answer (its parser owns the socket's reads, and they stay
+ * stopped whatever is resumed from outside; seen on 20.20), so there the connection closes at once,
+ * as before, and a client still writing may see the reset. Node 24 (the runtime) keeps reading.
+ */
+export const LINGERING = Number(process.versions.node.split('.')[0]) >= 24;
+
 type Lingering = Socket & { destroySoon?: () => void; [LINGER]?: true };
 const LINGER = Symbol('keyloft.linger');
 
@@ -20,7 +28,8 @@ const LINGER = Symbol('keyloft.linger');
  * side, after LINGER_MS, or after LINGER_BYTES more bytes, whichever comes first. Nothing read then
  * is served or kept: the HTTP parser discards the rest of the refused body, and a request pipelined
  * after it closes the connection before any hook or handler runs. The request timeout and the
- * connection limit still bound the connection as before.
+ * connection limit still bound the connection as before. (Node 24 only: see LINGERING. The refusal
+ * of pipelined requests holds on every version.)
  */
 export function registerLingeringClose(app: FastifyInstance): void {
   // A request the client pipelined behind the refused one is not served (nor any of its hooks run):
@@ -32,14 +41,16 @@ export function registerLingeringClose(app: FastifyInstance): void {
   });
   app.addHook('onSend', async (req, reply) => {
     if (req.raw.complete || String(reply.getHeader('connection') ?? '').toLowerCase() !== 'close') return;
-    linger(req.raw.socket as Lingering | null);
+    const socket = req.raw.socket as Lingering | null;
+    if (!socket || socket[LINGER]) return;
+    socket[LINGER] = true;
+    if (LINGERING) linger(socket);
   });
 }
 
-function linger(socket: Lingering | null): void {
+function linger(socket: Lingering): void {
   // Node's HTTP server calls destroySoon() once a `Connection: close` answer is written.
-  if (!socket || socket[LINGER] || typeof socket.destroySoon !== 'function') return;
-  socket[LINGER] = true;
+  if (typeof socket.destroySoon !== 'function') return;
   let draining = false;
   socket.destroySoon = () => {
     if (draining) return socket.destroy();
