@@ -80,9 +80,10 @@ export function namePreparedStatements(client: PgModule.PoolClient, naming: Stat
   (client as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
     if (typeof config === 'string') {
       // Kysely's pg driver opens and ends transactions with these texts on the connection.
-      const head = config.trimStart().slice(0, 9).toLowerCase();
+      // (`rollback to <savepoint>` stays inside the transaction.)
+      const head = config.trimStart().slice(0, 12).toLowerCase();
       if (head.startsWith('begin') || head.startsWith('start tra')) inTransaction = true;
-      else if (head.startsWith('commit') || head.startsWith('rollback') || head.startsWith('end')) inTransaction = false;
+      else if (/^(commit|end)\b/.test(head) || (/^rollback\b/.test(head) && !/^rollback\s+to\b/.test(head))) inTransaction = false;
     }
     const name = naming.on && typeof config === 'string' && typeof callback !== 'function' ? names.get(config) : undefined;
     if (name === undefined) return query(config, values, callback);

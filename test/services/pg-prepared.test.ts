@@ -196,6 +196,21 @@ for (const d of await dialects()) {
           assert.equal((await database.db.transaction().execute(async (trx) => run(trx))).rows[0]!.n, 42);
         });
       });
+
+      it('a rollback to a savepoint leaves the transaction open: a statement lost after it is still a 503, not a retry in the aborted transaction', async () => {
+        await onePool(async (database) => {
+          assert.equal((await run(database.db)).rows[0]!.n, 42);
+          await sql`deallocate all`.execute(database.db);
+          await assert.rejects(
+            database.db.transaction().execute(async (trx) => {
+              await sql.raw('savepoint s1').execute(trx);
+              await sql.raw('rollback to s1').execute(trx);
+              return run(trx);
+            }),
+            (err: unknown) => err instanceof KeyloftError && err.code === 'storage_unavailable',
+          );
+        });
+      });
     });
   });
 }
